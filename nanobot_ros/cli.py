@@ -1,0 +1,28 @@
+"""`nanobot <command> ...`: the project's command line (`./run.sh nanobot ...`).
+
+Each command is a module with a `main(argv)`; this file only dispatches, so a command's help
+and options live beside its code.
+"""
+import importlib
+import sys
+
+COMMANDS = {
+    'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
+}
+
+
+def main(argv=None):
+    """Dispatch to the command named by the first argument."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0] in ('-h', '--help') or argv[0] not in COMMANDS:
+        width = max(map(len, COMMANDS))
+        print('usage: nanobot <command> [options]\n\ncommands:')
+        for name, (_module, summary) in COMMANDS.items():
+            print(f'  {name:<{width}}  {summary}')
+        return 0 if argv and argv[0] in ('-h', '--help') else 2
+    module, _summary = COMMANDS[argv[0]]
+    return importlib.import_module(module).main(argv[1:])
+
+
+if __name__ == '__main__':
+    sys.exit(main())

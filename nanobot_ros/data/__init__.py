@@ -1,0 +1,1 @@
+"""Message <-> numpy conversion, bags and datasets."""

@@ -1,0 +1,1 @@
+"""Pure PyTorch models; nothing here imports rclpy."""

@@ -1,0 +1,166 @@
+"""sim: the toroidal dot world as a robot: publishes camera frames, executes actions.
+
+Topics
+  /camera/image_raw  (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
+  /robot/action      (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
+
+Stepping. With `lockstep` (default) the world waits for the action that answers the newest
+frame (matched by header.stamp) before it steps, so a controller sees the outcome of every
+action it sent, as the reference's synchronous loop does; frames come at most at `frame_rate`
+(0 = as fast as answers come). Without lockstep frames come at `frame_rate` and each tick applies
+the newest unapplied action.
+
+Watchdog. When no valid action arrived for `action_timeout` seconds the dot stays put, the node
+says so once (and once more when actions resume) and frames keep coming at `frame_rate`.
+Actions outside the action space are rejected, counted and treated as stay.
+"""
+from collections import Counter
+import time
+
+from nanobot_ros.data.convert import numpy_to_image
+from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.robots.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
+from nanobot_msgs.msg import Action
+from sensor_msgs.msg import Image
+
+# How often the watchdog looks when frames come as fast as answers (frame_rate 0).
+WATCHDOG_POLL_S = 0.01
+
+
+class SimNode(NanobotNode):
+    """The toroidal dot world wired to /camera/image_raw and /robot/action."""
+
+    def __init__(self):
+        super().__init__('sim')
+        config = ToroidalDotConfig(
+            img_size=self.param('img_size', 224, 'width and height of the square image (px)'),
+            dot_radius=self.param('dot_radius', 5, 'radius of the white dot (px)'),
+            move_pixels=self.param('move_pixels', 27, 'pixels moved right by action 1'),
+            seed=self.param('seed', 0, 'seed of the random start position'),
+            initial_x=self.param('initial_x', -1, 'start column; -1 = random from seed'),
+            initial_y=self.param('initial_y', -1, 'start row; -1 = random from seed'))
+        self.frame_rate = float(self.param(
+            'frame_rate', 30.0, 'frames per second at most; 0 = as fast as answers (lockstep)'))
+        self.lockstep = bool(self.param(
+            'lockstep', True, 'wait for the action answering each frame before stepping'))
+        self.action_timeout = float(self.param(
+            'action_timeout', 0.5, 'seconds without a valid action before the dot stays put'))
+        self.frame_id = self.param('frame_id', 'camera', 'frame_id of published images')
+        if self.frame_rate < 0:
+            raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
+        if self.frame_rate == 0 and not self.lockstep:
+            raise ValueError('frame_rate 0 (as fast as answers) needs lockstep: true')
+        if self.action_timeout <= 0:
+            raise ValueError(f'action_timeout must be > 0, got {self.action_timeout}')
+        self.world = ToroidalDotWorld(config)
+
+        self.frames = 0
+        self.actions_received = 0
+        self.actions_applied = 0
+        self.actions_rejected = 0
+        self.actions_late = 0
+        self.stale_steps = 0
+        self.action_counts = Counter()
+        self._pending = None
+        self._stale = False
+        self._last_action_time = None
+        self._frame_time = 0.0
+        self._frame_stamp = None
+
+        self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
+        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        period = 1.0 / self.frame_rate if self.frame_rate > 0 else WATCHDOG_POLL_S
+        self._period = 1.0 / self.frame_rate if self.frame_rate > 0 else 0.0
+        self.create_timer(period, self._on_tick)
+        self.get_logger().info(
+            f'toroidal dot world {config.img_size}x{config.img_size}, radius '
+            f'{config.dot_radius}, move {config.move_pixels} px, start ({self.world.x}, '
+            f'{self.world.y}); {"lockstep" if self.lockstep else "free-running"} at '
+            f'{self.frame_rate or "answer"} Hz, watchdog {self.action_timeout} s')
+
+    def _on_action(self, msg: Action) -> None:
+        self.actions_received += 1
+        if msg.index not in self.world.action_space:
+            self.actions_rejected += 1
+            self.get_logger().warning(
+                f'rejected action index {msg.index} from {msg.source!r}: the action space is '
+                f'{self.world.action_space}', throttle_duration_sec=5.0)
+            return
+        if self.lockstep and msg.header.stamp != self._frame_stamp:
+            self.actions_late += 1
+            return
+        self._pending = msg.index
+        self._last_action_time = time.monotonic()
+        if self.lockstep and self._period == 0.0:
+            self._step()
+
+    def _waiting_for_answer(self, now: float) -> bool:
+        return (self.lockstep and self._pending is None and not self._stale
+                and now - self._frame_time < self.action_timeout)
+
+    def _on_tick(self) -> None:
+        now = time.monotonic()
+        if self._frame_stamp is None:
+            self._publish_frame()
+            return
+        # The timer paces frames at frame_rate; in lockstep it also waits for the answer.
+        if self._waiting_for_answer(now):
+            return
+        if (self._period == 0.0 and self._pending is None
+                and now - self._frame_time < self.action_timeout):
+            # As fast as answers: without one, the watchdog steps once per action_timeout.
+            return
+        self._step()
+
+    def _step(self) -> None:
+        now = time.monotonic()
+        action = self._pending
+        self._pending = None
+        fresh = (self._last_action_time is not None
+                 and now - self._last_action_time <= self.action_timeout)
+        if action is None and not fresh:
+            self.stale_steps += 1
+            if not self._stale:
+                self._stale = True
+                self.get_logger().warning(
+                    f'no fresh action for {self.action_timeout} s: the dot stays put')
+        if action is not None:
+            if self._stale:
+                self._stale = False
+                self.get_logger().info('actions resumed')
+            self.actions_applied += 1
+            self.action_counts[action] += 1
+            self.world.step(action)
+        else:
+            self.world.step(STAY)
+        self._publish_frame()
+
+    def _publish_frame(self) -> None:
+        msg = numpy_to_image(self.world.render(), 'rgb8')
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = self.frame_id
+        self._frame_stamp = msg.header.stamp
+        self._frame_time = time.monotonic()
+        self.image_pub.publish(msg)
+        self.frames += 1
+
+    def status(self):
+        """Report counters and whether the watchdog holds the dot."""
+        values = {
+            'frames': self.frames, 'actions_received': self.actions_received,
+            'actions_applied': self.actions_applied, 'actions_rejected': self.actions_rejected,
+            'actions_late': self.actions_late, 'stale_steps': self.stale_steps,
+            'action_counts': {str(k): v for k, v in sorted(self.action_counts.items())},
+            'dot_x': self.world.x, 'dot_y': self.world.y}
+        if self._stale:
+            return WARN, 'no fresh action: staying put', values
+        return OK, 'running', values
+
+
+def main(args=None):
+    """Run the sim node."""
+    raise SystemExit(run(SimNode, args))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,237 @@
+"""Run a stack without launch_ros: one child process per node of a stack YAML, then a summary.
+
+`./run.sh sim` calls this with config/sim.yaml. It does what `ros2 launch` does for the same
+file (each node is its installed executable, in its own process, with `--params-file`), watches
+the graph with a small monitor node, shows progress, and writes a run folder:
+
+  runs/<timestamp>/summary.json   counts, rates and each node's final /diagnostics report
+  runs/<timestamp>/config.yaml    the parameters the stack ran with
+  runs/<timestamp>/logs/<node>.log
+
+Every node also gets `-p run_dir:=<run folder>`; nodes that write files (recorder, world model)
+declare that parameter and write there, the others ignore it. The run folder's path is printed
+last, on its own line.
+"""
+import argparse
+from collections import Counter
+import datetime
+import json
+from pathlib import Path
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+from ament_index_python.packages import get_package_prefix
+from diagnostic_msgs.msg import DiagnosticArray
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.node import Node
+from tqdm import tqdm
+
+from nanobot_ros.nodes.common import COMMAND_QOS, LEVEL_NAMES, SENSOR_QOS, STATUS_QOS
+from nanobot_ros.stack_config import stack_nodes
+from nanobot_msgs.msg import Action
+from sensor_msgs.msg import Image
+
+STOP_TIMEOUT_S = 10.0
+
+
+def _parse_value(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class StackMonitor(Node):
+    """Counts what crosses the graph and keeps each node's latest /diagnostics report."""
+
+    def __init__(self):
+        super().__init__('stack_monitor')
+        self.frames = 0
+        self.actions = Counter()
+        self.reports = {}
+        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
+                                 STATUS_QOS)
+
+    def _on_frame(self, msg):
+        self.frames += 1
+
+    def _on_action(self, msg):
+        self.actions[str(msg.index)] += 1
+
+    def _on_diagnostics(self, msg):
+        for status in msg.status:
+            self.reports[status.hardware_id or status.name] = {
+                'level': LEVEL_NAMES.get(status.level, str(status.level)),
+                'message': status.message,
+                'values': {kv.key: _parse_value(kv.value) for kv in status.values},
+            }
+
+
+def node_executable(name: str) -> str:
+    """Return the installed executable of node `name` (what `ros2 run nanobot_ros name` runs)."""
+    path = Path(get_package_prefix('nanobot_ros')) / 'lib' / 'nanobot_ros' / name
+    if not path.exists():
+        raise FileNotFoundError(f'node executable {path} not found: is nanobot_ros built?')
+    return str(path)
+
+
+def start_nodes(names, config: Path, run_dir: Path, overrides):
+    """Start one process per node; return {name: Popen}."""
+    logs = run_dir / 'logs'
+    logs.mkdir(parents=True, exist_ok=True)
+    processes = {}
+    for name in names:
+        command = [node_executable(name), '--ros-args', '--params-file', str(config),
+                   '-p', f'run_dir:={run_dir}']
+        for param, value in overrides.get(name, []):
+            command += ['-p', f'{param}:={value}']
+        log = open(logs / f'{name}.log', 'wb')
+        processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
+                                           start_new_session=True)
+    return processes
+
+
+def stop_nodes(processes, spin):
+    """SIGINT the nodes one by one, last started first, so controllers stop before the robot.
+
+    Each node gets STOP_TIMEOUT_S to finish (as ros2 launch grants) before it is killed.
+    Returns {name: exit code}.
+    """
+    for process in reversed(list(processes.values())):
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        while time.monotonic() < deadline and process.poll() is None:
+            spin(0.05)
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    spin(0.2)
+    return {name: p.returncode for name, p in processes.items()}
+
+
+def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: Path):
+    """Return the summary.json content for a finished run."""
+    nodes = {}
+    for name in names:
+        report = monitor.reports.get(name, {'level': 'none', 'message': 'no report',
+                                            'values': {}})
+        ok = codes[name] == 0 and report['level'] in ('ok', 'warn')
+        nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
+    sim = nodes.get('sim', {}).get('values', {})
+    frames = int(sim.get('frames', 0))
+    return {
+        'run_dir': str(run_dir),
+        'duration_s': round(duration_s, 3),
+        'frames': frames,
+        'actions': int(sim.get('actions_received', 0)),
+        'actions_applied': int(sim.get('actions_applied', 0)),
+        'action_counts': sim.get('action_counts', {}),
+        'frames_per_s': round(frames / duration_s, 3) if duration_s > 0 else 0.0,
+        'observed': {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
+                     'action_counts': dict(sorted(monitor.actions.items()))},
+        'nodes': nodes,
+    }
+
+
+def parse_overrides(items):
+    """Turn ['node.param=value', ...] into {node: [(param, value)]}."""
+    overrides = {}
+    for item in items:
+        key, sep, value = item.partition('=')
+        node, dot, param = key.partition('.')
+        if not sep or not dot:
+            raise SystemExit(f'--set expects node.param=value, got {item!r}')
+        overrides.setdefault(node, []).append((param, value))
+    return overrides
+
+
+def main(argv=None):
+    """Run the stack for --duration seconds and write the run folder."""
+    parser = argparse.ArgumentParser(prog='./run.sh sim', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--config', default='config/sim.yaml', help='stack parameters YAML')
+    parser.add_argument('--duration', type=float, default=60.0, help='seconds to run')
+    parser.add_argument('--runs', default='runs', help='folder that holds run folders')
+    parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                        help='override one parameter, e.g. --set runner.selector=alternate')
+    args = parser.parse_args(argv)
+    if args.duration <= 0:
+        parser.error('--duration must be > 0')
+    config = Path(args.config).resolve()
+    names = stack_nodes(config)
+    overrides = parse_overrides(args.set)
+    unknown = set(overrides) - set(names)
+    if unknown:
+        parser.error(f'--set names nodes not in the stack: {sorted(unknown)}')
+
+    stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+    run_dir = Path(args.runs).resolve() / stamp
+    suffix = 1
+    while run_dir.exists():
+        run_dir = Path(args.runs).resolve() / f'{stamp}-{suffix}'
+        suffix += 1
+    run_dir.mkdir(parents=True)
+    shutil.copyfile(config, run_dir / 'config.yaml')
+
+    rclpy.init()
+    monitor = StackMonitor()
+    executor = SingleThreadedExecutor()
+    executor.add_node(monitor)
+
+    def spin(seconds):
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            executor.spin_once(timeout_sec=max(0.0, min(0.05, end - time.monotonic())))
+
+    interrupted = []
+    signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
+    signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
+    print(f'[stack] {", ".join(names)} for {args.duration:g} s; logs in {run_dir / "logs"}',
+          file=sys.stderr, flush=True)
+    processes = start_nodes(names, config, run_dir, overrides)
+    started = time.monotonic()
+    early_exits = {}
+    with tqdm(total=round(args.duration), unit='s', file=sys.stderr, dynamic_ncols=True,
+              bar_format='{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}') as bar:
+        while not interrupted:
+            elapsed = time.monotonic() - started
+            if elapsed >= args.duration:
+                break
+            spin(min(0.5, args.duration - elapsed))
+            for name, process in processes.items():
+                if process.poll() is not None and name not in early_exits:
+                    early_exits[name] = process.returncode
+                    tqdm.write(f'[stack] node {name} exited early with code '
+                               f'{process.returncode}; see logs/{name}.log', file=sys.stderr)
+            bar.n = min(time.monotonic() - started, args.duration)
+            bar.set_postfix_str(f'frames {monitor.frames} actions '
+                                f'{sum(monitor.actions.values())} '
+                                f'({monitor.frames / max(bar.n, 1e-9):.1f} fps)')
+    duration = time.monotonic() - started
+    codes = stop_nodes(processes, spin)
+    summary = summarize(monitor, names, codes, duration, run_dir)
+    (run_dir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
+    executor.shutdown()
+    monitor.destroy_node()
+    rclpy.shutdown()
+
+    for name, node in summary['nodes'].items():
+        print(f'[stack] {name}: {node["status"]} (exit {node["exit_code"]}): {node["message"]}',
+              file=sys.stderr)
+    print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions, '
+          f'{summary["frames_per_s"]} frames/s over {summary["duration_s"]} s',
+          file=sys.stderr, flush=True)
+    print(run_dir, flush=True)
+    failed = [n for n, node in summary['nodes'].items() if node['status'] != 'ok']
+    return 1 if failed else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

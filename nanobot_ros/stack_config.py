@@ -1,0 +1,30 @@
+"""A stack's YAML: which nodes run and with which parameters, read by launch files and stack.py.
+
+The file is a ROS 2 parameters file: one top-level key per node, each with `ros__parameters`.
+The key is both the node's name and its executable in the nanobot_ros package, so
+`ros2 launch` and `./run.sh sim` start the same processes with the same parameters.
+"""
+from pathlib import Path
+from typing import List
+
+import yaml
+
+
+def stack_nodes(config_path) -> List[str]:
+    """Return the node names (= executables) of the stack in `config_path`, in file order."""
+    path = Path(config_path)
+    if not path.is_file():
+        raise FileNotFoundError(f'stack config {path} does not exist')
+    data = yaml.safe_load(path.read_text()) or {}
+    if not isinstance(data, dict) or not data:
+        raise ValueError(f'{path}: expected one top-level key per node')
+    for name, body in data.items():
+        if not isinstance(body, dict) or 'ros__parameters' not in body:
+            raise ValueError(f'{path}: node {name!r} has no ros__parameters section')
+    return list(data)
+
+
+def node_parameters(config_path, node: str) -> dict:
+    """Return the ros__parameters of `node` in `config_path`."""
+    data = yaml.safe_load(Path(config_path).read_text())
+    return dict(data[node]['ros__parameters'])

@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# nanobot_ros entry point.
+#
+#   ./run.sh sim [--duration S] [...]   run the simulated stack, write runs/<timestamp>/
+#   ./run.sh test [pytest args]         run the test suite
+#   ./run.sh nanobot <subcommand>       the project's CLI (bag repair, train, export, ...)
+#   ./run.sh <command...>               run any command inside the environment
+#
+# First use builds the environment (idempotent, re-done only when what it depends on changes):
+# a virtualenv with the pinned dependencies of requirements/, then `colcon build` of the two
+# packages (nanobot_msgs in msg/, nanobot_ros at the root), then sources install/setup.bash.
+# With a ROS 2 install already sourced (ROS_DISTRO set) it uses that install instead of the
+# ROS 2 wheels from PyPI.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+VENV="${NANOBOT_VENV:-$ROOT/.venv}"
+BASE_PYTHON="${NANOBOT_PYTHON:-python3}"
+REQ="$ROOT/requirements"
+
+# Only loopback: DDS discovery stays on this host unless the caller says otherwise.
+export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+# W&B never talks to a server unless asked to.
+export WANDB_MODE="${WANDB_MODE:-offline}"
+
+log() { echo "[run.sh] $*" >&2; }
+
+hash_of() { cat "$@" 2>/dev/null | sha256sum | cut -c1-16; }
+
+if [ -n "${ROS_DISTRO:-}" ]; then
+  MODE="ros-$ROS_DISTRO"
+else
+  MODE="wheels"
+fi
+
+# The ROS 2 wheels' CMake exports name the include paths of the machine they were built on
+# (/opt/python/cp311-cp311/...). Point them at this venv's Python headers and numpy instead, so
+# rosidl_generate_interfaces can compile nanobot_msgs' Python bindings here.
+fix_wheel_cmake_paths() {
+  local py_include np_include
+  py_include="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
+  np_include="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
+  { grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" 2>/dev/null || true; } |
+  while read -r f; do
+    sed -i \
+      -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g" \
+      -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g" "$f"
+  done
+}
+
+# pip's output goes to log/pip-install.txt; shown only when it fails.
+pip_install() {
+  "$VENV/bin/pip" install "$@" >> "$ROOT/log/pip-install.txt" 2>&1 || {
+    tail -30 "$ROOT/log/pip-install.txt" >&2
+    log "pip install failed; full output in log/pip-install.txt"
+    exit 1
+  }
+}
+
+setup_venv() {
+  local stamp_file="$VENV/.nanobot-env" want
+  want="$MODE $(hash_of "$REQ"/*.txt "$ROOT/run.sh")"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
+    return
+  fi
+  log "setting up the environment in $VENV ($MODE); first time takes a few minutes"
+  local t0=$SECONDS
+  if [ "$MODE" = wheels ]; then
+    [ -x "$VENV/bin/python" ] || "$BASE_PYTHON" -m venv "$VENV"
+    pip_install --upgrade pip
+    pip_install -r "$REQ/ros-jazzy-wheels.txt" -r "$REQ/python.txt"
+    fix_wheel_cmake_paths
+  else
+    # See the ROS install's rclpy and messages; keep its numpy, whose ABI its bindings need.
+    [ -x "$VENV/bin/python" ] || "$BASE_PYTHON" -m venv --system-site-packages "$VENV"
+    local np
+    np="$("$VENV/bin/python" -c 'import numpy; print(numpy.__version__)')"
+    pip_install -r "$REQ/python.txt" -c <(echo "numpy==$np")
+  fi
+  # The venv holds package.xml files of its own: colcon must never crawl into it.
+  touch "$VENV/COLCON_IGNORE"
+  echo "$want" > "$stamp_file"
+  log "environment ready in $((SECONDS - t0)) s"
+}
+
+activate() {
+  # shellcheck disable=SC1091
+  source "$VENV/bin/activate"
+  if [ "$MODE" = wheels ]; then
+    export CMAKE_PREFIX_PATH="$VENV${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+    export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
+    export LD_LIBRARY_PATH="$VENV/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+  fi
+}
+
+# The one colcon command that builds both packages (the root package stops colcon's crawl, so
+# msg/ is named as a second base path). --symlink-install: Python edits need no rebuild.
+colcon_build() {
+  colcon build --symlink-install --base-paths "$ROOT" "$ROOT/msg" \
+    --cmake-args -DPython3_EXECUTABLE="$VENV/bin/python" -DBUILD_TESTING=OFF "$@"
+}
+
+build() {
+  local stamp_file="$ROOT/install/.nanobot-build" want
+  want="$MODE $( (cd "$ROOT" && ls msg/msg launch config 2>/dev/null; \
+    cat msg/CMakeLists.txt msg/package.xml msg/msg/* package.xml setup.py setup.cfg) | sha256sum | cut -c1-16)"
+  if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
+    return
+  fi
+  log "building nanobot_msgs and nanobot_ros with colcon"
+  (cd "$ROOT" && colcon_build > "$ROOT/log/colcon-build.txt" 2>&1) || {
+    mkdir -p "$ROOT/log"
+    tail -40 "$ROOT/log/colcon-build.txt" >&2
+    log "colcon build failed; full output in log/colcon-build.txt"
+    exit 1
+  }
+  echo "$want" > "$stamp_file"
+}
+
+source_install() {
+  set +u
+  # shellcheck disable=SC1091
+  source "$ROOT/install/setup.bash"
+  set -u
+}
+
+mkdir -p "$ROOT/log"
+setup_venv
+activate
+build
+source_install
+cd "$ROOT"
+
+cmd="${1:-sim}"
+[ $# -gt 0 ] && shift
+case "$cmd" in
+  sim)
+    exec python -m nanobot_ros.stack --config "$ROOT/config/sim.yaml" "$@" ;;
+  test)
+    exec python -m pytest "$ROOT/test" "$@" ;;
+  *)
+    exec "$cmd" "$@" ;;
+esac

@@ -1,0 +1,35 @@
+"""ament_python package nanobot_ros: nodes, models, robots and data tools."""
+from glob import glob
+
+from setuptools import find_packages, setup
+
+PACKAGE = 'nanobot_ros'
+
+# One console script per node; ROS finds them in lib/nanobot_ros (see setup.cfg).
+NODES = {
+    'sim': 'nanobot_ros.nodes.sim:main',
+    'runner': 'nanobot_ros.nodes.runner:main',
+}
+
+setup(
+    name=PACKAGE,
+    version='0.1.0',
+    packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
+    data_files=[
+        ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
+        ('share/' + PACKAGE, ['package.xml']),
+        ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz')),
+    ],
+    install_requires=['setuptools'],
+    zip_safe=True,
+    maintainer='nanobot_ros developers',
+    maintainer_email='nanobot@example.com',
+    description='A ROS 2 node suite that turns a small robot into a learning robot.',
+    license='Apache-2.0',
+    tests_require=['pytest'],
+    entry_points={
+        'console_scripts': [f'{name} = {target}' for name, target in NODES.items()]
+            + ['nanobot = nanobot_ros.cli:main'],
+    },
+)

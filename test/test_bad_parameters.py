@@ -1,0 +1,15 @@
+"""Parameters that make no sense stop a node at start-up with a clear message."""
+import pytest
+
+
+@pytest.mark.parametrize('node,params,message', [
+    ('sim', {'dot_radius': -1}, 'dot_radius must be in [0, img_size/2), got -1'),
+    ('sim', {'action_timeout': 0.0}, 'action_timeout must be > 0'),
+    ('runner', {'selector': 'zigzag'}, "unknown selector 'zigzag'"),
+    ('runner', {'selector': 'sequence', 'sequence': '[1, 3]'}, 'outside the action space'),
+])
+def test_bad_parameter_fails_at_start_up(nodes, node, params, message):
+    process = nodes.start(node, params=params)
+    assert process.wait(timeout=30) == 2
+    output = nodes.output(process)
+    assert 'bad parameters' in output and message in output, output

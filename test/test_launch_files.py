@@ -1,0 +1,28 @@
+"""Launch files build a launch description (where launch_ros exists: a ROS 2 install)."""
+from pathlib import Path
+import runpy
+
+import pytest
+
+from nanobot_ros.stack_config import stack_nodes
+
+ROOT = Path(__file__).resolve().parents[1]
+LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
+
+
+@pytest.mark.parametrize('path', LAUNCH_FILES, ids=lambda p: p.name)
+def test_launch_file_builds_a_description(path):
+    pytest.importorskip('launch_ros', reason='launch_ros is not on PyPI: needs a ROS 2 install')
+    from launch import LaunchDescription
+    description = runpy.run_path(str(path))['generate_launch_description']()
+    assert isinstance(description, LaunchDescription)
+    assert description.entities
+
+
+def test_every_stack_config_names_installed_executables():
+    from nanobot_ros.stack import node_executable
+    configs = [p for p in (ROOT / 'config').glob('*.yaml')]
+    assert configs
+    for config in configs:
+        for name in stack_nodes(config):
+            assert Path(node_executable(name)).is_file(), f'{config.name}: {name}'

@@ -1,0 +1,57 @@
+"""The sim stays put when actions go stale, says so once, and resumes on fresh actions."""
+import json
+
+from diagnostic_msgs.msg import DiagnosticArray
+from sensor_msgs.msg import Image
+
+from dot_tracking import dot_column
+from nanobot_ros.data.convert import make_action
+from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
+from nanobot_msgs.msg import Action
+
+ROW, RADIUS = 60, 5
+
+
+def test_stale_actions_stop_the_dot(ros, nodes):
+    frames, reports = [], []
+    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
+    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    sim = nodes.start('sim', params={'initial_x': 10, 'initial_y': ROW, 'frame_rate': 20.0,
+                                     'action_timeout': 0.3})
+    assert ros.spin_until(lambda: len(frames) >= 3, timeout=20)
+
+    # Answer five frames with "move right": the dot moves 5 * 27 px.
+    answered = 0
+    while answered < 5:
+        count = len(frames)
+        pub.publish(make_action(1, ['action'], [1], source='pytest',
+                                stamp=frames[-1].header.stamp))
+        answered += 1
+        assert ros.spin_until(lambda: len(frames) > count, timeout=5)
+    moved_to = dot_column(frames[-1], ROW, RADIUS)
+    assert moved_to == (10 + 5 * 27) % 224
+
+    # Then silence: frames keep coming (at frame_rate) and the dot stays put.
+    count = len(frames)
+    ros.spin_for(1.5)
+    assert len(frames) - count >= 10
+    assert {dot_column(f, ROW, RADIUS) for f in frames[count:]} == {moved_to}
+
+    # An action outside the action space is rejected and counted.
+    pub.publish(make_action(5, ['action'], [5], source='pytest',
+                            stamp=frames[-1].header.stamp))
+    assert ros.spin_until(lambda: any(
+        json.loads(kv.value) >= 1 for r in reports for s in r.status for kv in s.values
+        if kv.key == 'actions_rejected'), timeout=5)
+
+    # Fresh actions resume the motion.
+    count = len(frames)
+    pub.publish(make_action(1, ['action'], [1], source='pytest', stamp=frames[-1].header.stamp))
+    assert ros.spin_until(lambda: any(dot_column(f, ROW, RADIUS) == (moved_to + 27) % 224
+                                      for f in frames[count:]), timeout=5)
+    assert nodes.stop(sim) == 0
+    log = nodes.output(sim)
+    assert log.count('no fresh action for 0.3 s: the dot stays put') == 2  # start-up, silence
+    assert 'actions resumed' in log
+    assert 'rejected action index 5' in log
