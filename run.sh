@@ -125,7 +125,8 @@ source_install() {
 }
 
 mkdir -p "$ROOT/log"
-setup_venv
+# NANOBOT_NO_SETUP=1: trust the existing venv (developers sharing one venv between worktrees).
+[ -n "${NANOBOT_NO_SETUP:-}" ] || setup_venv
 activate
 build
 source_install
