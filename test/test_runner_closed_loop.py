@@ -17,7 +17,10 @@ def test_runner_drives_sim_exactly(ros, nodes):
     frames, actions = [], []
     ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
     ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
-    nodes.start('sim', params={'initial_x': 0, 'initial_y': ROW, 'frame_rate': 100.0})
+    # A generous watchdog: on a loaded machine an answer may take long, and the sim must wait
+    # for it rather than step without it (that case is test_sim_watchdog's).
+    nodes.start('sim', params={'initial_x': 0, 'initial_y': ROW, 'frame_rate': 100.0,
+                               'action_timeout': 5.0})
     # Watch the camera before the loop starts, so the first answered frame is seen.
     assert ros.spin_until(lambda: frames, timeout=20)
     nodes.start('runner', params={'selector': 'triple_move'})
