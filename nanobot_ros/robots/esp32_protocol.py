@@ -198,13 +198,19 @@ class FrameDecoder:
         self._buffer = bytearray()
         self._overflowing = False
         self._next_sequence: Optional[int] = None
+        self._joined = True
         self.last_error: Optional[FrameError] = None
 
     def reset(self) -> None:
-        """Forget partial input and the sequence (a new connection); keep the counters."""
+        """Forget partial input and the sequence (a new connection); keep the counters.
+
+        Until the first delimiter the decoder may be joining mid-frame: that first block is
+        searched for a whole frame but not counted as an error.
+        """
         self._buffer.clear()
         self._overflowing = False
         self._next_sequence = None
+        self._joined = True
 
     def feed(self, data: bytes) -> List[Frame]:
         """Return the valid frames completed by `data` (possibly none)."""
@@ -240,7 +246,10 @@ class FrameDecoder:
             del self._buffer[:len(self._buffer) - MAX_ENCODED]
 
     def _take(self, encoded: bytes, overflowed: bool) -> Optional[Frame]:
-        if overflowed:
+        joined, self._joined = self._joined, False
+        if overflowed or joined:
+            # Bytes before the first delimiter of a connection are the tail of a frame sent
+            # before we listened: not an error, but it may still end in a whole frame.
             frame, start = _recover_tail(encoded, first=0)
         else:
             try:

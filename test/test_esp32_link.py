@@ -1,0 +1,39 @@
+"""The serial link on a real pty: frames both ways, the device watchdog, reconnects (no ROS)."""
+import threading
+
+from esp32_support import start_emulator, wait_for
+from nanobot_ros.robots import esp32_protocol as proto
+from nanobot_ros.robots.esp32_link import SerialLink
+
+
+def test_link_talks_to_the_emulator_and_survives_unplugging(tmp_path):
+    emulator = start_emulator(tmp_path, telemetry_rate=200.0, watchdog_ms=150)
+    received, lock = [], threading.Lock()
+
+    def on_frame(frame):
+        with lock:
+            received.append(frame)
+    link = SerialLink(str(tmp_path / 'ttyESP32'), 921600, on_frame).start()
+    try:
+        assert wait_for(lambda: sum(f.type == proto.FrameType.TELEMETRY for f in received) > 20,
+                        timeout=5)
+        # The port was opened with DTR and RTS deasserted (no board reset).
+        assert link._port.dtr is False and link._port.rts is False
+        # A motor command reaches the device; silence stops it by its own watchdog.
+        assert link.send(proto.FrameType.MOTOR, proto.pack_motor([0.5, -0.25]))
+        assert wait_for(lambda: emulator.motors == [0.5, -0.25], timeout=2)
+        assert wait_for(lambda: emulator.motors == [0.0, 0.0], timeout=0.15 + 0.1)
+        assert emulator.watchdog_stopped and emulator.watchdog_trips == 1
+        # Unplugged: the link notices and reconnects once the device is back.
+        for cycle in range(3):
+            emulator.unplug()
+            assert wait_for(lambda: not link.connected, timeout=2)
+            assert not link.send(proto.FrameType.MOTOR, proto.pack_motor([0.1, 0.1]))
+            emulator.plug()
+            count = len(received)
+            assert wait_for(lambda: link.connected and len(received) > count + 5, timeout=2)
+        assert link.reconnects == 3 and link.disconnects == 3
+        assert link.decoder.stats.frames_bad == 0
+    finally:
+        link.stop()
+        emulator.stop()
