@@ -11,7 +11,6 @@ Format, one vector per line, hex without spaces, '-' for empty:
 """
 from pathlib import Path
 import random
-import struct
 
 from nanobot_ros.robots import esp32_protocol as p
 

@@ -1,5 +1,8 @@
-"""A noisy line and a faulty sensor: the bridge publishes only frames that are intact and values
-that are finite and in range; it counts what it drops and keeps running."""
+"""A noisy line and a faulty sensor: only intact frames with sane values reach the graph.
+
+The bridge publishes only frames that are intact and values that are finite and in range; it
+counts what it drops and keeps running.
+"""
 import math
 
 from esp32_support import BridgeReports, start_emulator

@@ -1,7 +1,8 @@
-"""Serial fuzz: 1.2e5 frames through the decoder at bit-error rates 1e-4 .. 1e-2, with bursts,
-truncated frames and dropped bytes. No corrupt frame is accepted, every frame whose own bytes
-(and trailing delimiter) survived is delivered (resynchronised within one frame), no exception
-escapes, and the decoder's memory stays bounded.
+"""Serial fuzz: 1.2e5 frames through the decoder at bit-error rates 1e-4 .. 1e-2.
+
+With bursts, truncated frames and dropped bytes too. No corrupt frame is accepted, every frame
+whose own bytes (and trailing delimiter) survived is delivered (resynchronised within one
+frame), no exception escapes, and the decoder's memory stays bounded.
 """
 import tracemalloc
 

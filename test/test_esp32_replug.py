@@ -1,5 +1,7 @@
-"""Unplugging and replugging the emulated board 20 times: the bridge reconnects within 2 s each
-time, without a restart, and keeps publishing."""
+"""Unplugging and replugging the emulated board 20 times: the bridge reconnects each time.
+
+Within 2 s of every replug, without a restart, and it keeps publishing.
+"""
 import time
 
 from esp32_support import BridgeReports, start_emulator

@@ -6,6 +6,7 @@ says what is inconsistent. Rows padded beyond width * channels are accepted and 
 cv_bridge does. Functions take and return message objects, so the same code serves live topics
 and messages deserialised from bags.
 """
+import array
 import math
 from typing import Iterable, Sequence
 
@@ -115,16 +116,26 @@ def action_values(msg) -> dict:
     return dict(zip(names, values))
 
 
+def float32_array(values) -> array.array:
+    """Return `values` as the array.array('f') that float32[] message fields hold (fast path)."""
+    return array.array('f', np.ascontiguousarray(values, dtype=np.float32).ravel().tobytes())
+
+
 def make_telemetry(names: Sequence[str], values, sequence: int = 0, msg=None):
-    """Fill (or create) a nanobot_msgs/Telemetry from channel names and float values."""
-    values = np.asarray(values, dtype=np.float32).ravel()
-    if len(names) != values.size:
-        raise ValueError(f'telemetry has {len(names)} names but {values.size} values')
+    """Fill (or create) a nanobot_msgs/Telemetry from channel names and float values.
+
+    `names` is assigned only when it differs from the message's, so a reused message costs
+    one comparison per frame instead of re-validating every name.
+    """
+    values = float32_array(values)
+    if len(names) != len(values):
+        raise ValueError(f'telemetry has {len(names)} names but {len(values)} values')
     if msg is None:
         from nanobot_msgs.msg import Telemetry
         msg = Telemetry()
     msg.sequence = int(sequence) & 0xFFFFFFFF
-    msg.names = list(names)
+    if msg.names != names:
+        msg.names = list(names)
     msg.values = values
     return msg
 
@@ -144,7 +155,7 @@ def make_surface(data, sequence: int = 0, source: str = '', msg=None):
         msg = SurfaceVector()
     msg.sequence = int(sequence) & 0xFFFFFFFF
     msg.source = source
-    msg.data = np.asarray(data, dtype=np.float32).ravel()
+    msg.data = float32_array(data)
     return msg
 
 

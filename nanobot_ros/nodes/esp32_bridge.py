@@ -17,6 +17,8 @@ commands beyond `motor_limit` are clamped (counted). The serial link reconnects 
 """
 import time
 
+import numpy as np
+
 from nanobot_ros.data.convert import make_surface, make_telemetry
 from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots import esp32_protocol as proto
@@ -65,6 +67,9 @@ class Esp32BridgeNode(NanobotNode):
         if not self.telemetry_limit > 0:
             raise ValueError(f'telemetry_limit must be > 0, got {self.telemetry_limit}')
         self.layout = TelemetryLayout(names, joints)
+        self._make_messages()
+        self._surface_msg = SurfaceVector()
+        self._surface_msg.header.frame_id = self.frame_id
 
         self.telemetry_published = 0
         self.surface_published = 0
@@ -124,11 +129,12 @@ class Esp32BridgeNode(NanobotNode):
             self.unexpected_frames += 1
 
     def _on_samples(self, frame: proto.Frame, publish) -> None:
-        try:
-            _device_ms, values = proto.unpack_samples(frame.payload)
-        except ValueError as error:
-            self._reject(frame, str(error), values=0)
+        payload = frame.payload
+        if len(payload) < proto.DEVICE_MS.size or (len(payload) - proto.DEVICE_MS.size) % 4:
+            self._reject(frame, f'payload of {len(payload)} bytes is not u32 + k * float32',
+                         values=0)
             return
+        values = np.frombuffer(payload, dtype='<f4', offset=proto.DEVICE_MS.size)
         problem = check_samples(values, self.telemetry_limit)
         if problem is not None:
             self._reject(frame, problem, values=1)
@@ -142,7 +148,8 @@ class Esp32BridgeNode(NanobotNode):
             f'dropped {proto.FrameType(frame.type).name} frame {frame.sequence}: {reason}',
             throttle_duration_sec=2.0)
 
-    def _publish_telemetry(self, sequence: int, values) -> None:
+    def _publish_telemetry(self, sequence: int, values: np.ndarray) -> None:
+        # The messages are reused: publish() serialises them before returning.
         stamp = self.get_clock().now().to_msg()
         if len(values) != len(self.layout.names) and len(values) not in self._warned_count:
             self._warned_count.add(len(values))
@@ -150,47 +157,54 @@ class Esp32BridgeNode(NanobotNode):
                 f'telemetry frame has {len(values)} values but telemetry_names names '
                 f'{len(self.layout.names)}: extra values are named value_<i>, JointState and '
                 f'Imu are skipped for such frames')
-        msg = make_telemetry(self.layout.names_for(len(values)), values, sequence)
-        msg.header.stamp, msg.header.frame_id = stamp, self.frame_id
+        msg = make_telemetry(self.layout.names_for(len(values)), values, sequence,
+                             msg=self._telemetry_msg)
+        msg.header.stamp = stamp
         self.telemetry_pub.publish(msg)
         self.telemetry_published += 1
         if len(values) != len(self.layout.names):
             return
+        values = values.tolist()
         if self.joint_pub is not None:
-            joints = JointState()
-            joints.header.stamp, joints.header.frame_id = stamp, self.frame_id
-            joints.name, joints.position, joints.velocity, joints.effort = (
+            joints = self._joint_msg
+            joints.header.stamp = stamp
+            _names, joints.position, joints.velocity, joints.effort = (
                 self.layout.joint_state(values))
             self.joint_pub.publish(joints)
         if self.imu_pub is not None:
-            self.imu_pub.publish(self._imu(values, stamp))
+            imu = self._imu_msg
+            imu.header.stamp = stamp
+            fields = self.layout.imu(values)
+            if fields['quat'] is not None:
+                o = imu.orientation
+                o.w, o.x, o.y, o.z = fields['quat']
+            if fields['accel'] is not None:
+                a = imu.linear_acceleration
+                a.x, a.y, a.z = fields['accel']
+            if fields['gyro'] is not None:
+                w = imu.angular_velocity
+                w.x, w.y, w.z = fields['gyro']
+            self.imu_pub.publish(imu)
 
-    def _imu(self, values, stamp) -> Imu:
-        fields = self.layout.imu(values)
-        imu = Imu()
-        imu.header.stamp, imu.header.frame_id = stamp, self.imu_frame_id
-        # REP 145: covariance unknown = zeros; a field not measured = -1 in element 0.
-        if fields['quat'] is None:
+    def _make_messages(self) -> None:
+        self._telemetry_msg = Telemetry()
+        self._telemetry_msg.header.frame_id = self.frame_id
+        self._joint_msg = JointState()
+        self._joint_msg.header.frame_id = self.frame_id
+        self._joint_msg.name = list(self.layout.joints)
+        imu = self._imu_msg = Imu()
+        imu.header.frame_id = self.imu_frame_id
+        # REP 145: covariance unknown = zeros; a quantity not measured = -1 in element 0.
+        if self.layout.quat is None:
             imu.orientation_covariance[0] = -1.0
-        else:
-            o = imu.orientation
-            o.w, o.x, o.y, o.z = fields['quat']
-        if fields['accel'] is None:
+        if self.layout.accel is None:
             imu.linear_acceleration_covariance[0] = -1.0
-        else:
-            a = imu.linear_acceleration
-            a.x, a.y, a.z = fields['accel']
-        if fields['gyro'] is None:
+        if self.layout.gyro is None:
             imu.angular_velocity_covariance[0] = -1.0
-        else:
-            w = imu.angular_velocity
-            w.x, w.y, w.z = fields['gyro']
-        return imu
 
-    def _publish_surface(self, sequence: int, values) -> None:
-        msg = make_surface(values, sequence, source='esp32')
+    def _publish_surface(self, sequence: int, values: np.ndarray) -> None:
+        msg = make_surface(values, sequence, source='esp32', msg=self._surface_msg)
         msg.header.stamp = self.get_clock().now().to_msg()
-        msg.header.frame_id = self.frame_id
         self.surface_pub.publish(msg)
         self.surface_published += 1
 

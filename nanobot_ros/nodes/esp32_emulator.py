@@ -46,7 +46,7 @@ class Esp32EmulatorNode(NanobotNode):
             f'{config.surface_size} x {config.surface_rate} Hz, watchdog {config.watchdog_ms} ms')
 
     def status(self):
-        """The device's motors, watchdog and counters."""
+        """Report the device's motors, watchdog and counters."""
         values = self.emulator.summary()
         if self.emulator.watchdog_stopped:
             return WARN, 'watchdog stopped the motors', values

@@ -39,9 +39,10 @@ NAMED_CHANNELS = ('motor_left', 'motor_right',
                   'wheel_left.velocity', 'wheel_right.velocity',
                   'accel_x', 'accel_y', 'accel_z', 'gyro_x', 'gyro_y', 'gyro_z')
 GRAVITY = 9.80665
-# Bytes the device buffers for sending (a UART driver's TX ring, ~0.1 s at 1 kHz of 32
-# floats); beyond it bytes are lost, as a UART with nobody listening loses them.
-TX_BUFFER_BYTES = 16 * 1024
+# Bytes buffered between the device and the host's read(): on a real link the UART TX ring,
+# the USB-serial adapter and the kernel's tty buffer (~64 KB); here ~0.45 s at 1 kHz of 32
+# floats. Beyond it bytes are lost, as they are when a host does not read.
+TX_BUFFER_BYTES = 64 * 1024
 
 
 def channel_names(size: int) -> List[str]:

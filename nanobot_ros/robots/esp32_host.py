@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 import math
 from typing import Dict, List, Optional, Sequence, Tuple
 
+import numpy as np
+
 IMU_ACCEL = ('accel_x', 'accel_y', 'accel_z')
 IMU_GYRO = ('gyro_x', 'gyro_y', 'gyro_z')
 IMU_QUAT = ('quat_w', 'quat_x', 'quat_y', 'quat_z')
@@ -46,28 +48,27 @@ class TelemetryLayout:
         self.accel = _indices(index, IMU_ACCEL)
         self.gyro = _indices(index, IMU_GYRO)
         self.quat = _indices(index, IMU_QUAT)
+        # Per frame only these index lists are walked (the bridge does this at 1 kHz).
+        self._joint_columns = [
+            [fields[f] for fields in self.joints.values()]
+            if all(f in fields for fields in self.joints.values()) else []
+            for f in JOINT_FIELDS]
+        self._imu_fields = (('accel', self.accel), ('gyro', self.gyro), ('quat', self.quat))
 
     @property
     def has_imu(self) -> bool:
         return self.accel is not None or self.gyro is not None
 
     def joint_state(self, values: Sequence[float]) -> Tuple[List[str], List[float],
-                                                             List[float], List[float]]:
-        """Return (names, positions, velocities, efforts); a field is [] unless every joint has it."""
-        names = list(self.joints)
-        columns = []
-        for f in JOINT_FIELDS:
-            if all(f in fields for fields in self.joints.values()):
-                columns.append([float(values[fields[f]]) for fields in self.joints.values()])
-            else:
-                columns.append([])
-        return (names, *columns)
+                                                            List[float], List[float]]:
+        """Return (names, positions, velocities, efforts); [] for a field some joint lacks."""
+        return (list(self.joints), *[[float(values[i]) for i in column]
+                                     for column in self._joint_columns])
 
     def imu(self, values: Sequence[float]) -> dict:
         """Return {'accel', 'gyro', 'quat'}: (x, y, z) / (w, x, y, z) tuples or None."""
         return {key: None if indices is None else tuple(float(values[i]) for i in indices)
-                for key, indices in (('accel', self.accel), ('gyro', self.gyro),
-                                     ('quat', self.quat))}
+                for key, indices in self._imu_fields}
 
     def names_for(self, count: int) -> List[str]:
         """Return channel names for a frame of `count` values (extras named value_<i>)."""
@@ -82,14 +83,18 @@ def _indices(index: dict, names: Sequence[str]) -> Optional[Tuple[int, ...]]:
     return None
 
 
-def check_samples(values: Sequence[float], limit: float) -> Optional[str]:
+def check_samples(values, limit: float) -> Optional[str]:
     """Return why `values` are unusable (non-finite or |v| > limit), or None if they are fine."""
-    for i, v in enumerate(values):
-        if not math.isfinite(v):
-            return f'value {i} is {v}'
-        if abs(v) > limit:
-            return f'value {i} = {v:g} is beyond +-{limit:g}'
-    return None
+    values = np.asarray(values, dtype=np.float64)
+    # One reduction on the fast path: NaN and Inf fail `<= limit` as well.
+    if values.size == 0 or np.abs(values).max() <= limit:
+        return None
+    finite = np.isfinite(values)
+    if not finite.all():
+        i = int(np.argmin(finite))
+        return f'value {i} is {values[i]}'
+    i = int(np.argmax(np.abs(values) > limit))
+    return f'value {i} = {values[i]:g} is beyond +-{limit:g}'
 
 
 @dataclass
