@@ -17,7 +17,7 @@ def test_link_talks_to_the_emulator_and_survives_unplugging(tmp_path):
     try:
         assert wait_for(lambda: sum(f.type == proto.FrameType.TELEMETRY for f in received) > 20,
                         timeout=5)
-        # The port was opened with DTR and RTS deasserted (no board reset).
+        # The port ends up with DTR and RTS released (no board reset, no bootloader strap).
         assert link._port.dtr is False and link._port.rts is False
         # A motor command reaches the device; silence stops it by its own watchdog.
         assert link.send(proto.FrameType.MOTOR, proto.pack_motor([0.5, -0.25]))
@@ -37,3 +37,33 @@ def test_link_talks_to_the_emulator_and_survives_unplugging(tmp_path):
     finally:
         link.stop()
         emulator.stop()
+
+
+def test_opening_the_port_never_signals_a_reset(tmp_path, monkeypatch):
+    """DTR/RTS as the board sees them while the port opens: never RTS on with DTR off."""
+    import serial as pyserial
+    from nanobot_ros.robots import esp32_link
+    states = []
+
+    class RecordingSerial(pyserial.Serial):
+        # A real pyserial port on the emulator's pty. A pty has no modem lines (the ioctl
+        # fails and pyserial stops applying them), so the line changes pyserial would make on
+        # a UART are recorded, in order, instead of applied.
+        def _update_dtr_state(self):
+            states.append(('dtr', self._dtr_state))
+
+        def _update_rts_state(self):
+            states.append(('rts', self._rts_state))
+
+    emulator = start_emulator(tmp_path)
+    monkeypatch.setattr(esp32_link.serial, 'Serial', RecordingSerial)
+    try:
+        port = esp32_link.open_without_reset(str(tmp_path / 'ttyESP32'), 115200, 0.1, 0.1)
+        port.close()
+    finally:
+        emulator.stop()
+    dtr, rts = True, True  # what Linux asserts when a tty is opened
+    for line, value in states:
+        dtr, rts = (value, rts) if line == 'dtr' else (dtr, value)
+        assert not (rts and not dtr), f'reset state reached: {states}'
+    assert (dtr, rts) == (False, False), states

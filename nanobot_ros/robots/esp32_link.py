@@ -1,13 +1,15 @@
 """The host end of the ESP32 serial link: open without resetting the board, read, reconnect.
 
-`SerialLink` owns one pyserial port and a reader thread. The port is opened with DTR and RTS
-deasserted *before* open (on ESP32 dev boards those lines drive EN and GPIO0 through the
-auto-reset transistors: asserting them on open reboots the board or puts it in its bootloader).
+`SerialLink` owns one pyserial port and a reader thread. The port is opened so that DTR and
+RTS end up released without passing through the combination that resets the board (on ESP32
+dev boards those lines drive EN and GPIO0 through the auto-reset transistors; see
+open_without_reset).
 Received bytes go through a FrameDecoder; each valid frame is handed to `on_frame` in the reader
 thread. When the port fails (unplugged: EIO, gone: ENOENT, the path now names another device)
 the link closes it and retries with exponential backoff (`backoff_min` .. `backoff_max`), forever
 and without a restart. No rclpy here: the bridge node wires this to topics.
 """
+import errno
 import logging
 import os
 import threading
@@ -25,16 +27,32 @@ PATH_CHECK_S = 0.5
 
 def open_without_reset(port: str, baudrate: int, timeout: float,
                        write_timeout: float) -> serial.Serial:
-    """Open `port` with DTR/RTS deasserted from the start, exclusively; SerialException if not."""
+    """Open `port` exclusively without ever putting an ESP32 into reset; SerialException if not.
+
+    ESP32 boards wire DTR and RTS to EN and GPIO0 (esptool's table: RTS asserted with DTR
+    released holds EN low = reset; DTR asserted with RTS released pulls GPIO0 low, harmless
+    while EN is high). Linux asserts both lines when a tty is opened, and pyserial then applies
+    DTR before RTS. Opening with dtr=False, rts=False would pass through (DTR released, RTS
+    asserted) = a reset pulse; asking for DTR asserted, RTS released at open and releasing DTR
+    right after goes (on, on) -> (on, off) -> (off, off) and never reaches the reset state.
+    """
     link = serial.Serial()
     link.port = port
     link.baudrate = baudrate
     link.timeout = timeout
     link.write_timeout = write_timeout
     link.exclusive = True
-    link.dtr = False  # set before open(): pyserial applies them while opening
+    link.dtr = True  # applied while opening, before RTS: see above
     link.rts = False
     link.open()
+    try:
+        link.dtr = False
+    except OSError as error:
+        # A pty or a modem-less CDC device has no lines to set (pyserial's open ignores the
+        # same two errors); anything else is a real failure.
+        if error.errno not in (errno.EINVAL, errno.ENOTTY):
+            link.close()
+            raise serial.SerialException(error.errno, f'cannot release DTR: {error}')
     return link
 
 
