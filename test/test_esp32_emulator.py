@@ -37,7 +37,7 @@ def test_motor_frames_follow_the_firmware_contract(tmp_path):
         assert emulator.motors == [0.0, 0.0]  # nonsense stops the motors
         os.write(fd, encoder.encode(proto.FrameType.MOTOR, proto.pack_motor([0.5, 0.5])))
         assert wait_for(lambda: emulator.motors == [0.5, 0.5], 2)
-        assert wait_for(lambda: emulator.watchdog_stopped, 0.1 + 0.1)
+        assert wait_for(lambda: emulator.watchdog_stopped, 0.1 + 0.2)
         assert emulator.motors == [0.0, 0.0]
         # The device reports its watchdog in its heartbeats.
         frames = read_frames(fd, proto.FrameDecoder(), 30)

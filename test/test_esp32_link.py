@@ -22,7 +22,7 @@ def test_link_talks_to_the_emulator_and_survives_unplugging(tmp_path):
         # A motor command reaches the device; silence stops it by its own watchdog.
         assert link.send(proto.FrameType.MOTOR, proto.pack_motor([0.5, -0.25]))
         assert wait_for(lambda: emulator.motors == [0.5, -0.25], timeout=2)
-        assert wait_for(lambda: emulator.motors == [0.0, 0.0], timeout=0.15 + 0.1)
+        assert wait_for(lambda: emulator.motors == [0.0, 0.0], timeout=0.15 + 0.2)
         assert emulator.watchdog_stopped and emulator.watchdog_trips == 1
         # Unplugged: the link notices and reconnects once the device is back.
         for cycle in range(3):

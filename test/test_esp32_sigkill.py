@@ -29,8 +29,8 @@ def test_killed_bridge_leaves_the_device_to_stop_itself(ros, nodes, tmp_path):
         killed = time.monotonic()
         assert wait_for(lambda: emulator.motors == [0.0, 0.0], timeout=2)
         stopped_after = time.monotonic() - killed
-        # Within the device's own timeout (plus its 5 ms loop and scheduling).
-        assert stopped_after <= WATCHDOG_MS / 1000 + 0.1, stopped_after
+        # Within the device's own timeout (plus its 5 ms loop and a loaded machine's scheduling).
+        assert stopped_after <= WATCHDOG_MS / 1000 + 0.15, stopped_after
         assert emulator.watchdog_stopped and emulator.watchdog_trips == 1
     finally:
         emulator.stop()

@@ -9,6 +9,7 @@ from nanobot_msgs.msg import Action
 
 MOTORS = ['motor_left', 'motor_right']
 ACTION_TIMEOUT = 0.5  # the bridge's default
+SLACK_S = 0.2
 
 
 def test_stale_and_bad_actions_stop_the_motors(ros, nodes, tmp_path):
@@ -33,7 +34,9 @@ def test_stale_and_bad_actions_stop_the_motors(ros, nodes, tmp_path):
         ros.spin_for(0.05)
         assert ros.spin_until(lambda: emulator.motors == [0.0, 0.0], timeout=2)
         stopped_after = time.monotonic() - last
-        assert 0.3 < stopped_after <= ACTION_TIMEOUT + 0.15, stopped_after
+        # Measured from our publish, so DDS delivery, one heartbeat period (0.05 s) and a loaded
+        # CI machine's scheduling come on top of the timeout.
+        assert 0.3 < stopped_after <= ACTION_TIMEOUT + SLACK_S, stopped_after
         assert emulator.watchdog_trips == 0
 
         # Out of range: clamped to the limit (1.0) and counted.
