@@ -72,7 +72,7 @@ def test_decoder_counts_lost_frames_and_restarts():
 
 def test_payload_helpers_round_trip_and_reject_malformed():
     device_ms, values = proto.unpack_samples(proto.pack_samples(7, [1.5, -2.0, math.inf]))
-    assert device_ms == 7 and values[:2] == (1.5, -2.0) and math.isinf(values[2])
+    assert device_ms == 7 and values[:2].tolist() == [1.5, -2.0] and math.isinf(values[2])
     assert proto.unpack_motor(proto.pack_motor([0.25, -1.0])) == (0.25, -1.0)
     assert proto.unpack_heartbeat(proto.pack_heartbeat(1, 2, 3, 4)) == (1, 2, 3, 4)
     with pytest.raises(ValueError):

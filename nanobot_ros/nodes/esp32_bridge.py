@@ -129,12 +129,11 @@ class Esp32BridgeNode(NanobotNode):
             self.unexpected_frames += 1
 
     def _on_samples(self, frame: proto.Frame, publish) -> None:
-        payload = frame.payload
-        if len(payload) < proto.DEVICE_MS.size or (len(payload) - proto.DEVICE_MS.size) % 4:
-            self._reject(frame, f'payload of {len(payload)} bytes is not u32 + k * float32',
-                         values=0)
+        try:
+            _device_ms, values = proto.unpack_samples(frame.payload)
+        except ValueError as error:
+            self._reject(frame, str(error), values=0)
             return
-        values = np.frombuffer(payload, dtype='<f4', offset=proto.DEVICE_MS.size)
         problem = check_samples(values, self.telemetry_limit)
         if problem is not None:
             self._reject(frame, problem, values=1)

@@ -35,6 +35,8 @@ import struct
 from typing import List, Optional, Sequence, Tuple
 import zlib
 
+import numpy as np
+
 PROTOCOL_VERSION = 1
 HEADER = struct.Struct('<BBIH')
 CRC = struct.Struct('<I')
@@ -317,13 +319,15 @@ def pack_samples(device_ms: int, values: Sequence[float]) -> bytes:
     return DEVICE_MS.pack(device_ms & 0xFFFFFFFF) + struct.pack(f'<{len(values)}f', *values)
 
 
-def unpack_samples(payload: bytes) -> Tuple[int, Tuple[float, ...]]:
-    """Return (device_ms, values) of a TELEMETRY / SURFACE payload; ValueError if malformed."""
+def unpack_samples(payload: bytes) -> Tuple[int, np.ndarray]:
+    """Return (device_ms, float32 values, a read-only view) of a TELEMETRY / SURFACE payload.
+
+    ValueError if the payload is not u32 + k * float32.
+    """
     if len(payload) < DEVICE_MS.size or (len(payload) - DEVICE_MS.size) % 4:
         raise ValueError(f'sample payload of {len(payload)} bytes is not u32 + k * float32')
-    count = (len(payload) - DEVICE_MS.size) // 4
     (device_ms,) = DEVICE_MS.unpack_from(payload)
-    return device_ms, struct.unpack_from(f'<{count}f', payload, DEVICE_MS.size)
+    return device_ms, np.frombuffer(payload, dtype='<f4', offset=DEVICE_MS.size)
 
 
 def pack_motor(values: Sequence[float]) -> bytes:
