@@ -9,6 +9,8 @@ PACKAGE = 'nanobot_ros'
 NODES = {
     'sim': 'nanobot_ros.nodes.sim:main',
     'runner': 'nanobot_ros.nodes.runner:main',
+    'esp32_bridge': 'nanobot_ros.nodes.esp32_bridge:main',
+    'esp32_emulator': 'nanobot_ros.nodes.esp32_emulator:main',
 }
 
 setup(

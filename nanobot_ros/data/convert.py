@@ -6,6 +6,7 @@ says what is inconsistent. Rows padded beyond width * channels are accepted and 
 cv_bridge does. Functions take and return message objects, so the same code serves live topics
 and messages deserialised from bags.
 """
+import array
 import math
 from typing import Iterable, Sequence
 
@@ -113,3 +114,51 @@ def action_values(msg) -> dict:
     if bad or not math.isfinite(msg.duration):
         raise ValueError(f'action has non-finite values: {bad or ["duration"]}')
     return dict(zip(names, values))
+
+
+def float32_array(values) -> array.array:
+    """Return `values` as the array.array('f') that float32[] message fields hold (fast path)."""
+    return array.array('f', np.ascontiguousarray(values, dtype=np.float32).ravel().tobytes())
+
+
+def make_telemetry(names: Sequence[str], values, sequence: int = 0, msg=None):
+    """Fill (or create) a nanobot_msgs/Telemetry from channel names and float values.
+
+    `names` is assigned only when it differs from the message's, so a reused message costs
+    one comparison per frame instead of re-validating every name.
+    """
+    values = float32_array(values)
+    if len(names) != len(values):
+        raise ValueError(f'telemetry has {len(names)} names but {len(values)} values')
+    if msg is None:
+        from nanobot_msgs.msg import Telemetry
+        msg = Telemetry()
+    msg.sequence = int(sequence) & 0xFFFFFFFF
+    if msg.names != names:
+        msg.names = list(names)
+    msg.values = values
+    return msg
+
+
+def telemetry_values(msg) -> dict:
+    """Return a Telemetry's values as {name: float}; ValueError if names and values differ."""
+    names, values = list(msg.names), np.asarray(msg.values, dtype=np.float32)
+    if len(names) != values.size:
+        raise ValueError(f'telemetry has {len(names)} names but {values.size} values')
+    return dict(zip(names, values.tolist()))
+
+
+def make_surface(data, sequence: int = 0, source: str = '', msg=None):
+    """Fill (or create) a nanobot_msgs/SurfaceVector from a 1-D float array."""
+    if msg is None:
+        from nanobot_msgs.msg import SurfaceVector
+        msg = SurfaceVector()
+    msg.sequence = int(sequence) & 0xFFFFFFFF
+    msg.source = source
+    msg.data = float32_array(data)
+    return msg
+
+
+def surface_to_numpy(msg) -> np.ndarray:
+    """Return a SurfaceVector's data as a float32 array (a copy)."""
+    return np.array(msg.data, dtype=np.float32)

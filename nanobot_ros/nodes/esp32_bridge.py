@@ -1,0 +1,287 @@
+"""esp32_bridge: the ESP32 board on the ROS graph, over the serial protocol v1.
+
+Topics
+  /robot/telemetry  (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
+  /robot/surface    (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
+  /joint_states     (sensor_msgs/JointState, sensor-data QoS)     out: `<joint>.position` etc.
+  /imu/data_raw     (sensor_msgs/Imu, sensor-data QoS)            out: accel_* / gyro_* / quat_*
+  /robot/action     (nanobot_msgs/Action, reliable)               in:  `motor_names` values
+  /diagnostics      status(): link, frame and value counters
+
+Every `heartbeat_period` the bridge sends a HEARTBEAT and the current MOTOR command (so the
+device's watchdog is fed while the host lives); an action is also sent at once. A command holds
+for the action's duration, at most `action_timeout`, then the bridge sends zeros. Corrupt frames
+are counted and dropped by the decoder; values that are not finite or beyond
+`telemetry_limit` drop their frame (counted); bad actions stop the motors (counted), finite
+commands beyond `motor_limit` are clamped (counted). The serial link reconnects by itself.
+"""
+import time
+
+import numpy as np
+
+from nanobot_ros.data.convert import make_surface, make_telemetry
+from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.robots import esp32_protocol as proto
+from nanobot_ros.robots.esp32_emulator import channel_names
+from nanobot_ros.robots.esp32_host import check_samples, MotorCommander, TelemetryLayout
+from nanobot_ros.robots.esp32_link import SerialLink
+from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
+from sensor_msgs.msg import Imu, JointState
+
+DEFAULT_NAMES = channel_names(16)
+
+
+class Esp32BridgeNode(NanobotNode):
+    """Serial frames <-> topics; the algorithm lives in robots/esp32_*."""
+
+    def __init__(self):
+        super().__init__('esp32_bridge')
+        port = self.param('port', '/dev/ttyUSB0', 'serial device (or a /dev/serial/by-id link)')
+        baudrate = self.param('baudrate', 921600, 'UART baud rate (ignored by ptys)')
+        names = list(self.param('telemetry_names', DEFAULT_NAMES,
+                                'names of the TELEMETRY channels, in the device\'s order'))
+        joints = list(self.param('joint_names', ['wheel_left', 'wheel_right'],
+                                 'joints published on /joint_states from <joint>.position '
+                                 '[.velocity .effort]; [] = none'))
+        motor_names = list(self.param('motor_names', ['motor_left', 'motor_right'],
+                                      'Action value names sent as MOTOR frame, in order'))
+        self.commander = MotorCommander(
+            motor_names,
+            limit=float(self.param('motor_limit', 1.0, 'commands are clamped to +-this')),
+            action_timeout=float(self.param(
+                'action_timeout', 0.5, 'seconds an action holds at most before motors stop')))
+        self.heartbeat_period = float(self.param(
+            'heartbeat_period', 0.05, 'seconds between HEARTBEAT + MOTOR frames to the device'))
+        self.device_timeout = float(self.param(
+            'device_timeout', 0.5, 'seconds without a valid frame before the device is silent'))
+        self.telemetry_limit = float(self.param(
+            'telemetry_limit', 1.0e6, 'telemetry / surface values beyond +-this are rejected'))
+        self.frame_id = self.param('frame_id', 'esp32', 'frame_id of telemetry and joints')
+        self.imu_frame_id = self.param('imu_frame_id', 'esp32_imu', 'frame_id of /imu/data_raw')
+        publish_joints = bool(self.param('publish_joint_states', True, 'publish /joint_states'))
+        publish_imu = bool(self.param('publish_imu', True, 'publish /imu/data_raw'))
+        backoff_max = float(self.param('reconnect_backoff_max', 0.5,
+                                       'longest wait between attempts to reopen the port (s)'))
+        if self.heartbeat_period <= 0 or self.device_timeout <= 0:
+            raise ValueError('heartbeat_period and device_timeout must be > 0')
+        if not self.telemetry_limit > 0:
+            raise ValueError(f'telemetry_limit must be > 0, got {self.telemetry_limit}')
+        self.layout = TelemetryLayout(names, joints)
+        self._make_messages()
+        self._surface_msg = SurfaceVector()
+        self._surface_msg.header.frame_id = self.frame_id
+
+        self.telemetry_published = 0
+        self.surface_published = 0
+        self.rejected_frames = 0
+        self.rejected_values = 0
+        self.device_heartbeats = 0
+        self.device_flags = 0
+        self.device_counters = (0, 0)
+        self.unexpected_frames = 0
+        self.actions_received = 0
+        self._last_device_frame = None
+        self._stale = True
+        self._warned_count = set()
+
+        self.telemetry_pub = self.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
+        self.surface_pub = self.create_publisher(SurfaceVector, '/robot/surface', SENSOR_QOS)
+        self.joint_pub = (self.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+                          if publish_joints and self.layout.joints else None)
+        self.imu_pub = (self.create_publisher(Imu, '/imu/data_raw', SENSOR_QOS)
+                        if publish_imu and self.layout.has_imu else None)
+        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.create_timer(self.heartbeat_period, self._on_heartbeat)
+        self.link = SerialLink(port, int(baudrate), self._on_frame, self._log,
+                               backoff_max=backoff_max).start()
+        self.get_logger().info(
+            f'bridging {port} ({len(names)} telemetry channels, joints {joints}, motors '
+            f'{motor_names}); heartbeat {self.heartbeat_period} s, actions hold at most '
+            f'{self.commander.action_timeout} s')
+
+    def _log(self, level: str, text: str) -> None:
+        # One call site per severity: rclpy's logger refuses a site whose severity changes.
+        logger = self.get_logger()
+        if level == 'info':
+            logger.info(text)
+        elif level == 'warning':
+            logger.warning(text)
+        else:
+            logger.error(text)
+
+    # Device -> ROS (runs in the link's reader thread) -----------------------------------------
+
+    def _on_frame(self, frame: proto.Frame) -> None:
+        self._last_device_frame = time.monotonic()
+        if frame.type == proto.FrameType.TELEMETRY:
+            self._on_samples(frame, self._publish_telemetry)
+        elif frame.type == proto.FrameType.SURFACE:
+            self._on_samples(frame, self._publish_surface)
+        elif frame.type == proto.FrameType.HEARTBEAT:
+            try:
+                _ms, ok, bad, self.device_flags = proto.unpack_heartbeat(frame.payload)
+            except ValueError as error:
+                self._reject(frame, str(error), values=0)
+                return
+            self.device_heartbeats += 1
+            self.device_counters = (ok, bad)
+        else:
+            self.unexpected_frames += 1
+
+    def _on_samples(self, frame: proto.Frame, publish) -> None:
+        try:
+            _device_ms, values = proto.unpack_samples(frame.payload)
+        except ValueError as error:
+            self._reject(frame, str(error), values=0)
+            return
+        problem = check_samples(values, self.telemetry_limit)
+        if problem is not None:
+            self._reject(frame, problem, values=1)
+            return
+        publish(frame.sequence, values)
+
+    def _reject(self, frame: proto.Frame, reason: str, values: int) -> None:
+        self.rejected_frames += 1
+        self.rejected_values += values
+        self.get_logger().warning(
+            f'dropped {proto.FrameType(frame.type).name} frame {frame.sequence}: {reason}',
+            throttle_duration_sec=2.0)
+
+    def _publish_telemetry(self, sequence: int, values: np.ndarray) -> None:
+        # The messages are reused: publish() serialises them before returning.
+        stamp = self.get_clock().now().to_msg()
+        if len(values) != len(self.layout.names) and len(values) not in self._warned_count:
+            self._warned_count.add(len(values))
+            self.get_logger().warning(
+                f'telemetry frame has {len(values)} values but telemetry_names names '
+                f'{len(self.layout.names)}: extra values are named value_<i>, JointState and '
+                f'Imu are skipped for such frames')
+        msg = make_telemetry(self.layout.names_for(len(values)), values, sequence,
+                             msg=self._telemetry_msg)
+        msg.header.stamp = stamp
+        self.telemetry_pub.publish(msg)
+        self.telemetry_published += 1
+        if len(values) != len(self.layout.names):
+            return
+        values = values.tolist()
+        if self.joint_pub is not None:
+            joints = self._joint_msg
+            joints.header.stamp = stamp
+            _names, joints.position, joints.velocity, joints.effort = (
+                self.layout.joint_state(values))
+            self.joint_pub.publish(joints)
+        if self.imu_pub is not None:
+            imu = self._imu_msg
+            imu.header.stamp = stamp
+            fields = self.layout.imu(values)
+            if fields['quat'] is not None:
+                o = imu.orientation
+                o.w, o.x, o.y, o.z = fields['quat']
+            if fields['accel'] is not None:
+                a = imu.linear_acceleration
+                a.x, a.y, a.z = fields['accel']
+            if fields['gyro'] is not None:
+                w = imu.angular_velocity
+                w.x, w.y, w.z = fields['gyro']
+            self.imu_pub.publish(imu)
+
+    def _make_messages(self) -> None:
+        self._telemetry_msg = Telemetry()
+        self._telemetry_msg.header.frame_id = self.frame_id
+        self._joint_msg = JointState()
+        self._joint_msg.header.frame_id = self.frame_id
+        self._joint_msg.name = list(self.layout.joints)
+        imu = self._imu_msg = Imu()
+        imu.header.frame_id = self.imu_frame_id
+        # REP 145: covariance unknown = zeros; a quantity not measured = -1 in element 0.
+        if self.layout.quat is None:
+            imu.orientation_covariance[0] = -1.0
+        if self.layout.accel is None:
+            imu.linear_acceleration_covariance[0] = -1.0
+        if self.layout.gyro is None:
+            imu.angular_velocity_covariance[0] = -1.0
+
+    def _publish_surface(self, sequence: int, values: np.ndarray) -> None:
+        msg = make_surface(values, sequence, source='esp32', msg=self._surface_msg)
+        msg.header.stamp = self.get_clock().now().to_msg()
+        self.surface_pub.publish(msg)
+        self.surface_published += 1
+
+    # ROS -> device ---------------------------------------------------------------------------
+
+    def _on_action(self, msg: Action) -> None:
+        self.actions_received += 1
+        problem = self.commander.on_action(msg.names, msg.values, msg.duration,
+                                           time.monotonic())
+        if problem is not None:
+            self.get_logger().warning(f'rejected action from {msg.source!r}: {problem}; '
+                                      f'motors stop', throttle_duration_sec=2.0)
+        self._send_motor()
+
+    def _send_motor(self) -> None:
+        now = time.monotonic()
+        stale = self.commander.is_stale(now)
+        if stale and not self._stale:
+            self.get_logger().info('no fresh action: motors commanded to zero')
+        self._stale = stale
+        self.link.send(proto.FrameType.MOTOR, proto.pack_motor(self.commander.command(now)))
+
+    def _on_heartbeat(self) -> None:
+        stats = self.link.decoder.stats
+        now_ms = int(time.monotonic() * 1000)
+        self.link.send(proto.FrameType.HEARTBEAT,
+                       proto.pack_heartbeat(now_ms, stats.frames_ok, stats.frames_bad))
+        self._send_motor()
+
+    # Status -----------------------------------------------------------------------------------
+
+    def status(self):
+        """Link, frame and value counters; ERROR when the port is down, WARN when silent."""
+        stats, link = self.link.decoder.stats, self.link
+        silent_for = (None if self._last_device_frame is None
+                      else round(time.monotonic() - self._last_device_frame, 3))
+        values = {
+            'connected': link.connected, 'port': link.port_name,
+            'frames_ok': stats.frames_ok, 'frames_bad': stats.frames_bad,
+            'crc_errors': stats.errors['crc_errors'], 'resyncs': stats.resyncs,
+            'frame_errors': dict(stats.errors), 'frames_lost': stats.frames_lost,
+            'bytes_in': stats.bytes_in, 'bytes_discarded': stats.bytes_discarded,
+            'reconnects': link.reconnects, 'disconnects': link.disconnects,
+            'open_failures': link.open_failures, 'write_errors': link.write_errors,
+            'frames_sent': link.frames_sent, 'frames_unsent': link.frames_unsent,
+            'telemetry_published': self.telemetry_published,
+            'surface_published': self.surface_published,
+            'rejected_frames': self.rejected_frames, 'rejected_values': self.rejected_values,
+            'unexpected_frames': self.unexpected_frames,
+            'handler_errors': link.handler_errors,
+            'actions_received': self.actions_received,
+            'actions_rejected': self.commander.rejected,
+            'actions_clamped': self.commander.clamped,
+            'motor_command': list(self.commander.command(time.monotonic())),
+            'device_heartbeats': self.device_heartbeats,
+            'device_watchdog_stopped': bool(self.device_flags
+                                            & proto.HEARTBEAT_WATCHDOG_STOPPED),
+            'device_frames_ok': self.device_counters[0],
+            'device_frames_bad': self.device_counters[1],
+            'device_silent_s': silent_for,
+        }
+        if not link.connected:
+            return ERROR, f'port down: {link.last_error}', values
+        if silent_for is None or silent_for > self.device_timeout:
+            return WARN, 'device silent', values
+        return OK, 'running', values
+
+    def on_shutdown(self) -> None:
+        """Command zero, report, close the port."""
+        self.link.send(proto.FrameType.MOTOR, proto.pack_motor(self.commander.zero))
+        super().on_shutdown()
+        self.link.stop()
+
+
+def main(args=None):
+    """Run the esp32_bridge node."""
+    raise SystemExit(run(Esp32BridgeNode, args))
+
+
+if __name__ == '__main__':
+    main()
