@@ -9,6 +9,8 @@ PACKAGE = 'nanobot_ros'
 NODES = {
     'sim': 'nanobot_ros.nodes.sim:main',
     'runner': 'nanobot_ros.nodes.runner:main',
+    'camera': 'nanobot_ros.nodes.camera:main',
+    'jetbot': 'nanobot_ros.nodes.jetbot:main',
 }
 
 setup(
