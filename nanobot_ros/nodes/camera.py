@@ -87,8 +87,13 @@ class CameraNode(NanobotNode):
         self.info_pub.publish(self.camera_info)
 
     def _log(self, level: str, text: str) -> None:
-        logger = self.get_logger()
-        {'info': logger.info, 'warn': logger.warning, 'error': logger.error}[level](text)
+        # One call site per severity: rclpy refuses one site that logs at several.
+        if level == 'error':
+            self.get_logger().error(text)
+        elif level == 'warn':
+            self.get_logger().warning(text)
+        else:
+            self.get_logger().info(text)
 
     def status(self):
         """Report the stream's state, measured frame rate and fault counters."""

@@ -98,6 +98,7 @@ class JetBotNode(NanobotNode):
         self.motors = (0.0, 0.0)
         self._last_command_time = None
         self._closed = False
+        self.control_errors = 0
         self._status_dirty = threading.Event()
 
         self.motors_pub = self.create_publisher(JointState, '/jetbot/motors', SENSOR_QOS)
@@ -149,17 +150,25 @@ class JetBotNode(NanobotNode):
         self._execute(command, '/cmd_vel')
 
     def _on_link_event(self, level: str, text: str) -> None:
-        logger = self.get_logger()
-        {'info': logger.info, 'error': logger.error}.get(level, logger.warning)(text)
+        # One call site per severity: rclpy refuses one site that logs at several.
+        if level == 'error':
+            self.get_logger().error(text)
+        else:
+            self.get_logger().info(text)
         self._status_dirty.set()
 
     def _control_loop(self) -> None:
         period = 1.0 / self.control_rate
         next_tick = time.monotonic()
         while not self._stop.is_set():
-            left, right, result = self.controller.tick(time.monotonic())
-            self.motors = (left, right)
-            self._publish_motors(left, right, result)
+            try:
+                left, right, result = self.controller.tick(time.monotonic())
+                self.motors = (left, right)
+                self._publish_motors(left, right, result)
+            except Exception as error:  # noqa: BLE001 - the loop that stops motors never dies
+                self.control_errors += 1
+                self.get_logger().error(f'control tick failed: {type(error).__name__}: '
+                                        f'{error}', throttle_duration_sec=5.0)
             if self._status_dirty.is_set():
                 self._status_dirty.clear()
                 self._publish_status_topic()
@@ -190,6 +199,7 @@ class JetBotNode(NanobotNode):
             'actions_received': self.actions_received, 'cmd_vel_received': self.cmd_vel_received,
             'actions_rejected': self.actions_rejected, 'clamped': self.clamped,
             'last_rejection': self.last_rejection, 'halted_by_outage': self.controller.halts,
+            'control_errors': self.control_errors,
             'seconds_since_command': since}
 
     def _publish_status_topic(self) -> None:

@@ -23,6 +23,7 @@ reconnects with exponential backoff after any failure, and commands 0 first on e
 from dataclasses import dataclass
 import math
 import threading
+import time
 from typing import Callable, Optional, Sequence, Tuple
 
 from nanobot_ros.robots.backoff import Backoff
@@ -232,6 +233,8 @@ class RemoteMotors:
     """The reference's RPyC client: `root.set_motors(left, right)` on a JetBot's server."""
 
     def __init__(self, host: str, port: int = DEFAULT_PORT, timeout: float = 2.0):
+        import rpyc  # here, not at the top: the local backend runs without rpyc
+        self._rpyc = rpyc
         self.host, self.port, self.timeout = host, port, timeout
         self._conn = None
 
@@ -241,10 +244,9 @@ class RemoteMotors:
 
     def connect(self) -> None:
         """Open the RPyC connection; every call on it times out after `timeout` seconds."""
-        import rpyc
-        from rpyc.core.stream import SocketStream
-        stream = SocketStream.connect(self.host, self.port, timeout=self.timeout)
-        self._conn = rpyc.connect_stream(stream, config={'sync_request_timeout': self.timeout})
+        stream = self._rpyc.SocketStream.connect(self.host, self.port, timeout=self.timeout)
+        self._conn = self._rpyc.connect_stream(stream,
+                                               config={'sync_request_timeout': self.timeout})
 
     def set_motors(self, left: float, right: float) -> None:
         """Set both motors on the robot."""
@@ -296,11 +298,13 @@ class MotorDriver:
         if not self.connected:
             if now < self._retry_at:
                 return DOWN
+            attempt = time.monotonic()
             try:
                 self.backend.connect()
                 self.backend.set_motors(0.0, 0.0)
             except LINK_ERRORS as error:
-                self._fail(error, now, 'cannot reach')
+                # The delay counts from the end of the attempt, which may have timed out.
+                self._fail(error, now + time.monotonic() - attempt, 'cannot reach')
                 return DOWN
             self.connected = True
             self.connects += 1
