@@ -1,4 +1,4 @@
-"""MotorDriver over RPyC to a real emulated JetBot process: 0 first, keepalive, backoff, reconnect."""
+"""MotorDriver over RPyC to a real emulated JetBot: 0 first, keepalive, backoff, reconnect."""
 import pytest
 
 from jetbot_emulator import EmulatedJetBot

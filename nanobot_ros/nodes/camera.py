@@ -20,6 +20,7 @@ import threading
 from nanobot_ros.data.convert import frame_to_image
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots.camera_capture import CameraConfig, CameraStream, csi_pipeline
+from rcl_interfaces.msg import ParameterDescriptor
 from sensor_msgs.msg import CameraInfo, Image
 
 # How long shutdown waits for the capture thread to leave a blocking read.
@@ -31,8 +32,11 @@ class CameraNode(NanobotNode):
 
     def __init__(self):
         super().__init__('camera')
-        source = str(self.param('source', '0', 'device index, /dev/videoN, GStreamer pipeline '
-                                '(with "!"), "csi" (the JetBot camera) or a video file'))
+        # Dynamically typed: `source: 0` in YAML or `-p source:=0` arrives as an integer.
+        source = str(self.declare_parameter('source', '0', ParameterDescriptor(
+            description='device index, /dev/videoN, GStreamer pipeline (with "!"), "csi" '
+                        '(the JetBot camera) or a video file',
+            dynamic_typing=True)).value)
         width = self.param('width', 224, 'published image width (px); 0 = as captured')
         height = self.param('height', 224, 'published image height (px); 0 = as captured')
         frame_rate = float(self.param(
