@@ -38,9 +38,10 @@ def test_unsafe_actions_are_rejected(names, values, duration):
 
 
 def test_out_of_range_values_and_durations_are_clamped():
-    limits = MotorLimits(motor_limit=0.3, action_timeout=0.5)
+    limits = MotorLimits(motor_limit=0.3, action_timeout=0.5, ramp_time=0.1)
     command = action_to_command(-1, ['motor_left', 'motor_right'], [-5.0, 0.9], 3.0, limits)
-    assert (command.left, command.right, command.duration) == (-0.3, 0.3, 0.5)
+    # Held 0.4 s, ramped down in 0.1 s: zero when the 0.5 s timeout is over.
+    assert (command.left, command.right, command.duration) == (-0.3, 0.3, 0.4)
     assert set(command.clamped) == {'motor_left', 'motor_right', 'duration'}
 
 
@@ -50,7 +51,7 @@ def test_twist_is_differential_drive():
     assert forward.left == forward.right == pytest.approx(0.5)
     turn_left = twist_to_command(0.0, 2.0, limits)  # counter-clockwise: right wheel forward
     assert turn_left.right == pytest.approx(0.2) and turn_left.left == pytest.approx(-0.2)
-    assert forward.duration == limits.action_timeout
+    assert forward.duration == limits.action_timeout - limits.ramp_time
 
 
 def test_twist_beyond_the_limit_keeps_the_curvature():
@@ -84,6 +85,16 @@ def test_a_new_action_ramps_from_where_the_motors_are():
     assert profile.value(0.15) == pytest.approx((-0.2, 0.0))
 
 
+def test_repeating_the_held_action_extends_it_without_a_new_ramp():
+    profile = MotorProfile(ramp_time=0.1)
+    profile.command(0.0, 0.2, 0.2, now=0.0)
+    profile.command(0.0, 0.2, 0.2, now=0.05)   # mid-ramp: the ramp goes on unchanged
+    assert profile.value(0.1) == (0.0, 0.2)
+    profile.command(0.0, 0.2, 0.2, now=0.15)   # held: now until 0.35
+    assert profile.value(0.34) == (0.0, 0.2)
+    assert profile.value(0.45) == (0.0, 0.0)
+
+
 def test_halt_forgets_the_action():
     profile = MotorProfile(ramp_time=0.1)
     profile.command(0.3, 0.3, 1.0, now=0.0)
@@ -105,5 +116,7 @@ def test_bad_limits_are_refused():
         MotorLimits(motor_limit=1.5)
     with pytest.raises(ValueError, match='same length'):
         MotorLimits(action_space_left=[0.0], action_space_right=[0.0, 0.1])
+    with pytest.raises(ValueError, match='ramp_time'):
+        MotorLimits(action_timeout=0.5, ramp_time=0.5)
     with pytest.raises(ValueError, match='within motor_limit'):
         MotorLimits(motor_limit=0.1, action_space_right=[0.0, 0.12])

@@ -37,8 +37,9 @@ def test_stale_actions_stop_the_motors(ros, nodes, tmp_path):
         assert robot.wait_for(lambda rows: abs(rows[-1]['right'] - 0.2) < 1e-6, timeout=2)
         assert robot.wait_for(lambda rows: rows[-1]['right'] == 0.0, timeout=3)
         stopped = next(r['t'] for r in robot.rows() if r['t'] > last_sent and r['right'] == 0)
-        assert stopped - last_sent < TIMEOUT + RAMP + SLACK, stopped - last_sent
-        assert stopped - last_sent > TIMEOUT - SLACK  # it did hold until the timeout
+        # Zero within the timeout (plus the machine's slack), after holding until nearly then.
+        assert TIMEOUT - RAMP - SLACK < stopped - last_sent < TIMEOUT + SLACK, \
+            stopped - last_sent
         assert 'clamped duration' in nodes.output(jetbot)
 
         # The node is killed while the motors run: the robot-side server stops them itself.

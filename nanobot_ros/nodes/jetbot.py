@@ -4,7 +4,7 @@ Topics
   /robot/action   (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
                   (or an index into the action space) held for `duration`, see robots/jetbot.py
   /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
-                  differential drive, held for `action_timeout`
+                  differential drive, held until `action_timeout` after the newest
   /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
                   every control tick: velocity = normalised motor value in [-1, 1]
   /jetbot/status  (std_msgs/String JSON, transient local) out: link state and counters, at
@@ -65,8 +65,9 @@ class JetBotNode(NanobotNode):
         self.limits = MotorLimits(
             motor_limit=float(self.param('motor_limit', 1.0, 'largest |motor value|; larger '
                                          'values are clamped and counted')),
-            action_timeout=float(self.param('action_timeout', 0.5, 'watchdog: no command '
-                                            'lasts longer than this (s)')),
+            action_timeout=float(self.param('action_timeout', 0.5, 'watchdog: the motors '
+                                            'read 0 this long after the newest command (s)')),
+            ramp_time=ramp_time,
             default_duration=float(self.param('default_duration', REFERENCE_DURATION,
                                               'duration of actions that give 0 (s)')),
             action_space_left=[float(v) for v in self.param(
@@ -88,7 +89,8 @@ class JetBotNode(NanobotNode):
         else:
             raise ValueError(f'backend must be remote or local, got {backend!r}')
         self.driver = MotorDriver(motors, backoff, self._on_link_event, keepalive)
-        self.controller = JetBotController(self.limits, MotorProfile(ramp_time), self.driver)
+        self.controller = JetBotController(self.limits, MotorProfile(self.limits.ramp_time),
+                                           self.driver)
 
         self.actions_received = 0
         self.actions_rejected = 0

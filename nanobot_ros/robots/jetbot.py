@@ -7,11 +7,11 @@ arrived, then ramps them down to 0 within `ramp_time`. A new action takes over f
 motors are, so back-to-back actions move smoothly. Motor values are the JetBot library's
 normalised duty values in [-1, 1].
 
-Safety. No duration may outlast `action_timeout`: a longer one is cut to it (and counted), so
-a controller that dies mid-action can leave the motors running for at most `action_timeout`
-plus one ramp; controllers that want longer motion keep sending. /cmd_vel (no duration) holds
-for `action_timeout`. Actions with NaN/Inf or unknown indices are rejected and stop the motors;
-values beyond `motor_limit` are clamped to it.
+Safety. The motors read 0 at most `action_timeout` after the newest command: a duration longer
+than `action_timeout - ramp_time` (`max_duration`) is cut to it and counted, so a controller
+that dies mid-action cannot leave the motors running; controllers that want longer motion keep
+sending. /cmd_vel (no duration) holds for `max_duration`. Actions with NaN/Inf or unknown
+indices are rejected and stop the motors; values beyond `motor_limit` are clamped to it.
 
 Backends: `LocalMotors` (the `jetbot` library's Robot, on the robot itself) and `RemoteMotors`
 (the reference's RPyC client: `conn.root.set_motors(left, right)` on port 18861, served by
@@ -46,6 +46,7 @@ class MotorLimits:
 
     motor_limit: float = 1.0
     action_timeout: float = 0.5
+    ramp_time: float = 0.06
     default_duration: float = REFERENCE_DURATION
     action_space_left: Sequence[float] = REFERENCE_LEFT
     action_space_right: Sequence[float] = REFERENCE_RIGHT
@@ -57,6 +58,8 @@ class MotorLimits:
             raise ValueError(f'motor_limit must be in (0, 1], got {self.motor_limit}')
         if self.action_timeout <= 0:
             raise ValueError(f'action_timeout must be > 0, got {self.action_timeout}')
+        if not 0 <= self.ramp_time < self.action_timeout:
+            raise ValueError(f'ramp_time must be in [0, action_timeout), got {self.ramp_time}')
         if self.default_duration <= 0:
             raise ValueError(f'default_duration must be > 0, got {self.default_duration}')
         if len(self.action_space_left) != len(self.action_space_right):
@@ -69,6 +72,11 @@ class MotorLimits:
                              f'{self.motor_limit}')
         if self.wheel_separation <= 0 or self.max_wheel_speed <= 0:
             raise ValueError('wheel_separation and max_wheel_speed must be > 0')
+
+    @property
+    def max_duration(self) -> float:
+        """Return the longest hold: after it and one ramp down, action_timeout has passed."""
+        return self.action_timeout - self.ramp_time
 
 
 @dataclass
@@ -95,9 +103,9 @@ def _duration(duration: float, limits: MotorLimits, clamped: list) -> float:
         raise ActionRejected(f'duration is {duration}')
     if duration == 0:
         return limits.default_duration
-    if duration > limits.action_timeout:
+    if duration > limits.max_duration:
         clamped.append('duration')
-        return limits.action_timeout
+        return limits.max_duration
     return duration
 
 
@@ -134,7 +142,7 @@ def twist_to_command(linear_x: float, angular_z: float, limits: MotorLimits) -> 
 
     Each wheel's speed is v -/+ w * separation / 2, divided by `max_wheel_speed`. When a wheel
     would exceed `motor_limit` both are scaled down together, which keeps the curvature of the
-    path (only the speed drops). Held for `action_timeout`, as /cmd_vel streams.
+    path (only the speed drops). Held for `max_duration`, as /cmd_vel streams.
     """
     if not (math.isfinite(linear_x) and math.isfinite(angular_z)):
         raise ActionRejected(f'twist has linear.x {linear_x}, angular.z {angular_z}')
@@ -146,7 +154,7 @@ def twist_to_command(linear_x: float, angular_z: float, limits: MotorLimits) -> 
     if peak > limits.motor_limit:
         scale = limits.motor_limit / peak
         left, right, clamped = left * scale, right * scale, ('cmd_vel',)
-    return MotorCommand(left, right, limits.action_timeout, clamped)
+    return MotorCommand(left, right, limits.max_duration, clamped)
 
 
 class MotorProfile:
@@ -175,7 +183,14 @@ class MotorProfile:
         return self._ramp(peak, (0.0, 0.0), self._hold_until, now)
 
     def command(self, left: float, right: float, duration: float, now: float) -> None:
-        """Ramp from the present values to (left, right), hold until now + duration."""
+        """Ramp from the present values to (left, right), hold until now + duration.
+
+        The same target again while it is held only moves the end of the hold: a stream of
+        identical actions (a policy at 20 Hz) is one smooth motion, not restarted ramps.
+        """
+        if (left, right) == self._target and now < self._hold_until:
+            self._hold_until = now + duration
+            return
         self._start = self.value(now)
         self._target = (left, right)
         self._since = now
