@@ -4,14 +4,12 @@ import math
 
 from nanobot_ros.data.convert import make_action
 from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.jetbot import LATCHED_QOS
 from nanobot_msgs.msg import Action
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from jetbot_emulator import EmulatedJetBot
 
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 LIMIT = 0.3
 
 
@@ -20,7 +18,7 @@ def test_bad_actions_are_rejected_counted_and_stop(ros, nodes, tmp_path):
     try:
         statuses = []
         ros.node.create_subscription(String, '/jetbot/status',
-                                     lambda m: statuses.append(json.loads(m.data)), LATCHED)
+                                     lambda m: statuses.append(json.loads(m.data)), LATCHED_QOS)
         pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
         jetbot = nodes.start('jetbot', params={'port': robot.port, 'motor_limit': LIMIT,
                                                'action_timeout': 2.0})

@@ -4,14 +4,11 @@ import re
 
 from nanobot_ros.data.convert import make_action
 from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.jetbot import LATCHED_QOS
 from nanobot_msgs.msg import Action
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from std_msgs.msg import String
 
 from jetbot_emulator import EmulatedJetBot
-
-LATCHED = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                     durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 def test_unreachable_robot_is_retried_and_reconnected_with_motors_at_zero(ros, nodes, tmp_path):
@@ -19,7 +16,7 @@ def test_unreachable_robot_is_retried_and_reconnected_with_motors_at_zero(ros, n
     try:
         statuses = []
         ros.node.create_subscription(String, '/jetbot/status',
-                                     lambda m: statuses.append(json.loads(m.data)), LATCHED)
+                                     lambda m: statuses.append(json.loads(m.data)), LATCHED_QOS)
         pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
         ros.node.create_timer(0.1, lambda: driving and pub.publish(make_action(
             -1, ['motor_right'], [0.25], duration=0.3, source='pytest')))
