@@ -1,4 +1,4 @@
-"""A JetBot-side RPyC server process with emulated motors, for the jetbot node's tests.
+"""A JetBot-side RPyC server process with emulated motors (and camera), for the tests.
 
 It is the real server (nanobot_ros/robots/jetbot_server.py --emulate) in its own process on
 127.0.0.1: the node talks to it over a real socket, and every motor value it receives is
@@ -22,9 +22,11 @@ def free_port() -> int:
 class EmulatedJetBot:
     """Start, kill and restart the emulated JetBot; read what its motors were told."""
 
-    def __init__(self, tmp_path: Path, port: int = None, watchdog: float = 0.5):
+    def __init__(self, tmp_path: Path, port: int = None, watchdog: float = 0.5,
+                 camera: str = 'none'):
         self.port = port or free_port()
         self.watchdog = watchdog
+        self.camera = camera
         self.record = tmp_path / 'motors.jsonl'
         self.log_path = tmp_path / 'jetbot_server.log'
         self.process = None
@@ -36,7 +38,8 @@ class EmulatedJetBot:
         self.process = subprocess.Popen(
             [sys.executable, '-m', 'nanobot_ros.robots.jetbot_server', '--emulate',
              '--host', '127.0.0.1', '--port', str(self.port), '--watchdog', str(self.watchdog),
-             '--record', str(self.record)], stdout=log, stderr=subprocess.STDOUT)
+             '--record', str(self.record), '--camera', self.camera],
+            stdout=log, stderr=subprocess.STDOUT)
         log.close()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -5,8 +5,9 @@ Topics
   /camera/camera_info  (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
 
 `source` is a device index ('0'), a device path ('/dev/video0'), a GStreamer pipeline (the
-JetBot's CSI camera: `source: csi`, see robots/camera_capture.py) or a video file (`loop` plays
-it again and again). Frames are centre-cropped to the aspect ratio of `width` x `height` and
+JetBot's CSI camera: `source: csi`, see robots/camera_capture.py), a JetBot's camera over the
+reference's RPyC protocol from another machine ('rpyc://<robot>:18861') or a video file (`loop`
+plays it again and again). Frames are centre-cropped to the aspect ratio of `width` x `height` and
 resized (`fit: stretch` skips the crop). Capture runs in its own thread, so a slow or stuck
 device never blocks the node's status reports.
 
@@ -35,7 +36,8 @@ class CameraNode(NanobotNode):
         # Dynamically typed: `source: 0` in YAML or `-p source:=0` arrives as an integer.
         source = str(self.declare_parameter('source', '0', ParameterDescriptor(
             description='device index, /dev/videoN, GStreamer pipeline (with "!"), "csi" '
-                        '(the JetBot camera) or a video file',
+                        '(the JetBot camera), rpyc://host:port (a JetBot\'s camera over RPyC) '
+                        'or a video file',
             dynamic_typing=True)).value)
         width = self.param('width', 224, 'published image width (px); 0 = as captured')
         height = self.param('height', 224, 'published image height (px); 0 = as captured')

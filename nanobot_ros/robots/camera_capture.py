@@ -7,6 +7,9 @@ Sources (the `source` string):
   '... ! appsink'         a GStreamer pipeline (any string with '!'); needs an OpenCV built with
                           GStreamer, as JetPack's is. The JetBot's CSI camera (IMX219):
                           `csi_pipeline()` returns the nvarguscamerasrc pipeline below.
+  'rpyc://host:port'      a JetBot's camera over the reference's RPyC protocol
+                          (`root.get_camera_frame()`, base64 JPEG; robots/jetbot_server.py),
+                          polled at `frame_rate` (30 fps when 0)
   anything else           a video file (mp4, avi, mkv, ...), played at its own frame rate,
                           optionally looped
 
@@ -18,6 +21,7 @@ logged and retried after a delay that doubles up to `retry_max` (Backoff): never
 never a tight loop. A video file that ends is rewound when `loop` is set, otherwise the stream
 finishes and says so. A frame OpenCV cannot convert is counted and skipped.
 """
+import base64
 from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,10 +34,12 @@ import numpy as np
 
 from nanobot_ros.robots.backoff import Backoff
 
-DEVICE, PIPELINE, FILE = 'device', 'pipeline', 'file'
+DEVICE, PIPELINE, FILE, RPYC = 'device', 'pipeline', 'file', 'rpyc'
+# Sources that deliver frames at their own pace; the others are read when the stream wants one.
+LIVE = (DEVICE, PIPELINE)
 FITS = ('crop', 'stretch')
-# A file whose container does not state its frame rate plays at this rate.
-FALLBACK_FILE_FPS = 30.0
+# A file that does not state its frame rate, and an RPyC camera, are read at this rate.
+FALLBACK_FPS = 30.0
 
 
 def csi_pipeline(width: int = 224, height: int = 224, frame_rate: int = 30,
@@ -66,6 +72,8 @@ def source_kind(source: str) -> str:
         raise ValueError('camera source is empty')
     if text.isdigit() or text.startswith('/dev/video'):
         return DEVICE
+    if text.startswith('rpyc://'):
+        return RPYC
     if '!' in text:
         return PIPELINE
     return FILE
@@ -79,11 +87,59 @@ def has_gstreamer() -> bool:
     return False
 
 
+class RpycCapture:
+    """A JetBot camera over RPyC, with the part of cv2.VideoCapture's interface used here."""
+
+    def __init__(self, url: str, timeout: float = 2.0):
+        import rpyc
+        host, _, port = url[len('rpyc://'):].rstrip('/').rpartition(':')
+        if not host or not port.isdigit():
+            raise CameraError(f'{url!r} is not rpyc://host:port')
+        try:
+            stream = rpyc.SocketStream.connect(host, int(port), timeout=timeout)
+            self._conn = rpyc.connect_stream(stream, config={'sync_request_timeout': timeout})
+        except Exception as error:  # noqa: BLE001 - socket, handshake: all mean "unreachable"
+            raise CameraError(f'cannot reach the JetBot camera at {url}: {error}') from None
+        self._shape = (0, 0)
+
+    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
+        return self._conn is not None
+
+    def read(self):
+        """Return (ok, BGR frame): ok is False when the link broke or the frame is no JPEG."""
+        try:
+            text = self._conn.root.get_camera_frame()
+        except Exception:  # noqa: BLE001 - any failure of the link means "no frame"
+            return False, None
+        if not text:
+            return True, None  # the robot has no frame yet
+        frame = cv2.imdecode(np.frombuffer(base64.b64decode(text), np.uint8), cv2.IMREAD_COLOR)
+        if frame is not None:
+            self._shape = frame.shape[:2]
+        return frame is not None, frame
+
+    def get(self, prop: int) -> float:
+        """Return the frame size seen so far; the frame rate is not known (0)."""
+        return {cv2.CAP_PROP_FRAME_WIDTH: self._shape[1],
+                cv2.CAP_PROP_FRAME_HEIGHT: self._shape[0]}.get(prop, 0.0)
+
+    def release(self) -> None:
+        """Close the connection."""
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            try:
+                conn.close()
+            except Exception:  # noqa: BLE001 - closing a broken link is best effort
+                pass
+
+
 def open_capture(source: str, capture_width: int = 0, capture_height: int = 0,
-                 frame_rate: float = 0.0) -> cv2.VideoCapture:
-    """Open `source` with OpenCV; raise CameraError with the reason when that fails."""
+                 frame_rate: float = 0.0):
+    """Open `source` (cv2.VideoCapture or RpycCapture); raise CameraError when that fails."""
     text = source.strip()
     kind = source_kind(text)
+    if kind == RPYC:
+        return RpycCapture(text)
     if kind == PIPELINE:
         if not has_gstreamer():
             raise CameraError('this OpenCV was built without GStreamer, so the pipeline '
@@ -233,7 +289,14 @@ class CameraStream:
     def run(self, stop: threading.Event) -> None:
         """Capture until `stop` is set (or a non-looping file ends)."""
         try:
-            self._run(stop)
+            while not stop.is_set():
+                try:
+                    self._run(stop)
+                    return
+                except Exception as error:  # noqa: BLE001 - the capture thread never dies
+                    self._release()
+                    self._retry_later(f'capture failed: {type(error).__name__}: {error}', stop,
+                                      counter='frames_lost')
         finally:
             self._release()
             if self.state != 'finished':
@@ -253,6 +316,9 @@ class CameraStream:
                 next_due, frames_since_open = time.monotonic(), 0
             ok, frame = self._capture.read()
             stamp = self.clock()
+            if ok and frame is None:  # an RPyC camera without a frame yet: ask again later
+                stop.wait(period)
+                continue
             if not ok or frame is None:
                 if self.config.kind == FILE and frames_since_open > 0:
                     if not self.config.loop:
@@ -272,7 +338,7 @@ class CameraStream:
             frames_since_open += 1
             self.backoff.reset()
             now = time.monotonic()
-            live = self.config.kind != FILE
+            live = self.config.kind in LIVE
             if live and period > 0 and now < next_due:
                 continue  # a live source faster than frame_rate: drop, never queue
             try:
@@ -312,9 +378,9 @@ class CameraStream:
     def _period(self) -> float:
         if self.config.frame_rate > 0:
             return 1.0 / self.config.frame_rate
-        if self.config.kind == FILE:
-            return 1.0 / (self.source_fps or FALLBACK_FILE_FPS)
-        return 0.0
+        if self.config.kind in LIVE:
+            return 0.0
+        return 1.0 / (self.source_fps or FALLBACK_FPS)
 
     def _retry_later(self, reason: str, stop: threading.Event, counter: str) -> None:
         setattr(self, counter, getattr(self, counter) + 1)

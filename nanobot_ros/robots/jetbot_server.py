@@ -10,6 +10,11 @@ interchangeable. What this one adds is what keeps a robot from driving on when i
 - a host's connection closing (cleanly or not) -> both motors 0;
 - non-finite values are refused (the call raises ValueError), values beyond [-1, 1] clamped.
 
+It also serves the reference's `root.get_camera_frame()` (the newest frame as a base64 JPEG
+string, None before the first) from `--camera`: `jetbot` (the jetbot library's Camera, the
+default on the robot), an OpenCV source (device index, GStreamer pipeline, video file, looped)
+or `none`. The camera node reads it with `source: rpyc://<robot>:18861`.
+
 On the JetBot (JetPack's Python 3.6 is enough: only rpyc and the jetbot library are imported,
 so this file can be copied there on its own):
 
@@ -22,6 +27,7 @@ is host, watchdog, disconnect or shutdown:
     ./run.sh python -m nanobot_ros.robots.jetbot_server --emulate --record motors.jsonl
 """
 import argparse
+import base64
 import json
 import logging
 import math
@@ -119,7 +125,65 @@ class MotorGuard(object):
         self.motors.close()
 
 
-def make_service(guard):
+class FrameServer(object):
+    """Keeps the newest camera frame (a grabbing thread) and hands it out as base64 JPEG."""
+
+    def __init__(self, source, width=224, height=224):
+        import cv2
+        self._cv2 = cv2
+        self.source = source
+        self.width, self.height = width, height
+        self.frames = 0
+        self._frame = None
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        threading.Thread(target=self._grab, name='camera', daemon=True).start()
+
+    def _open(self):
+        if self.source == 'jetbot':
+            from jetbot import Camera
+            camera = Camera.instance(width=self.width, height=self.height)
+            return lambda: (True, camera.value), lambda: None, 30.0
+        cv2 = self._cv2
+        capture = cv2.VideoCapture(int(self.source) if self.source.isdigit() else self.source)
+        if not capture.isOpened():
+            raise IOError('cannot open camera source %r' % self.source)
+        fps = capture.get(cv2.CAP_PROP_FPS)
+        return capture.read, capture.release, fps if 0 < fps < 1000 else 30.0
+
+    def _grab(self):
+        while not self._stopped.is_set():
+            try:
+                read, release, fps = self._open()
+            except Exception as error:  # noqa: BLE001 - a missing camera is retried, not fatal
+                log.error('camera: %s; retrying in 1 s', error)
+                self._stopped.wait(1.0)
+                continue
+            while not self._stopped.is_set():
+                ok, frame = read()
+                if not ok or frame is None:
+                    break  # end of a video file (reopened: looped) or a lost camera
+                with self._lock:
+                    self._frame = frame
+                    self.frames += 1
+                self._stopped.wait(1.0 / fps)
+            release()
+
+    def jpeg_base64(self):
+        """Return the newest frame as base64 JPEG text, None before the first frame."""
+        with self._lock:
+            frame = self._frame
+        if frame is None:
+            return None
+        ok, jpeg = self._cv2.imencode('.jpg', frame, [self._cv2.IMWRITE_JPEG_QUALITY, 90])
+        return base64.b64encode(jpeg.tobytes()).decode('ascii') if ok else None
+
+    def close(self):
+        """Stop grabbing."""
+        self._stopped.set()
+
+
+def make_service(guard, frames=None):
     """Return the RPyC service class exposing `guard` as the reference's JetBot service."""
 
     class JetBotService(rpyc.Service):
@@ -140,6 +204,9 @@ def make_service(guard):
         def exposed_get_motors(self):
             return guard.values
 
+        def exposed_get_camera_frame(self):
+            return frames.jpeg_base64() if frames is not None else None
+
     return JetBotService
 
 
@@ -153,12 +220,16 @@ def main(argv=None):
                         help='seconds without set_motors before the motors stop (0 = off)')
     parser.add_argument('--emulate', action='store_true', help='simulate the motors')
     parser.add_argument('--record', help='with --emulate: JSON lines of every value commanded')
+    parser.add_argument('--camera', help='jetbot (default on the robot), none (default with '
+                        '--emulate), or an OpenCV source: index, pipeline, video file')
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
                         format='[jetbot_server] %(levelname)s %(message)s')
     motors = EmulatedMotors(args.record) if args.emulate else RobotMotors()
     guard = MotorGuard(motors, args.watchdog)
-    server = ThreadedServer(make_service(guard)(), hostname=args.host, port=args.port,
+    camera = args.camera or ('none' if args.emulate else 'jetbot')
+    frames = FrameServer(camera) if camera != 'none' else None
+    server = ThreadedServer(make_service(guard, frames)(), hostname=args.host, port=args.port,
                             protocol_config={'allow_public_attrs': False})
     done = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: done.set())
@@ -166,11 +237,13 @@ def main(argv=None):
     if args.watchdog > 0:
         threading.Thread(target=guard.watch, name='watchdog', daemon=True).start()
     threading.Thread(target=server.start, name='rpyc', daemon=True).start()
-    log.info('listening on %s:%d (%s motors, watchdog %s)', args.host, args.port,
-             'emulated' if args.emulate else 'jetbot', args.watchdog or 'off')
+    log.info('listening on %s:%d (%s motors, watchdog %s, camera %s)', args.host, args.port,
+             'emulated' if args.emulate else 'jetbot', args.watchdog or 'off', camera)
     done.wait()
     server.close()
     guard.close()
+    if frames is not None:
+        frames.close()
     log.info('stopped after %d commands, %d watchdog stops', guard.commands,
              guard.watchdog_stops)
     return 0
