@@ -6,7 +6,8 @@ Topics
   /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
                   differential drive, held until `action_timeout` after the newest
   /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
-                  every control tick: velocity = normalised motor value in [-1, 1]
+                  every control tick while the link is up: velocity = normalised motor value
+                  in [-1, 1] (left_wheel_joint, right_wheel_joint)
   /jetbot/status  (std_msgs/String JSON, transient local) out: link state and counters, at
                   once when the link changes and every second; late joiners get the last one
 
@@ -22,7 +23,6 @@ rejected, counted and stop the motors; out-of-range values are clamped and count
 the motors ramp down and are commanded to 0.
 """
 import json
-import math
 import threading
 import time
 
@@ -30,9 +30,9 @@ from nanobot_ros.data.convert import action_values
 from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.jetbot import (
-    ActionRejected, action_to_command, CONNECTED, DEFAULT_PORT, JetBotController, LocalMotors,
+    ActionRejected, action_to_command, DEFAULT_PORT, DOWN, JetBotController, LocalMotors,
     MotorCommand, MotorDriver, MotorLimits, MotorProfile, REFERENCE_DURATION, REFERENCE_LEFT,
-    REFERENCE_RIGHT, RemoteMotors, SENT, twist_to_command)
+    REFERENCE_RIGHT, RemoteMotors, twist_to_command)
 from geometry_msgs.msg import Twist
 from nanobot_msgs.msg import Action
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
@@ -181,11 +181,11 @@ class JetBotNode(NanobotNode):
             self._stop.wait(max(0.0, wait))
 
     def _publish_motors(self, left: float, right: float, result: str) -> None:
+        if result == DOWN:
+            return  # nothing was commanded: /jetbot/status says why
         msg = JointState(name=JOINT_NAMES, velocity=[left, right])
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = 'base_link'
-        if result not in (SENT, CONNECTED):
-            msg.effort = [math.nan, math.nan]  # not commanded: the link is down
         self.motors_pub.publish(msg)
 
     def _values(self) -> dict:
