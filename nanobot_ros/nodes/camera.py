@@ -45,7 +45,8 @@ class CameraNode(NanobotNode):
             'frame_rate', 0.0, 'files: playback rate (0 = the file\'s own); live sources: '
             'publish at most this rate (0 = every frame)'))
         if source.strip() == 'csi':
-            source = csi_pipeline(max(width, 1), max(height, 1), int(frame_rate or 30))
+            # The hardware scaler delivers the published size (the sensor's 1280x720 for 0).
+            source = csi_pipeline(width or 1280, height or 720, int(frame_rate or 30))
         self.config = CameraConfig(
             source=source, width=width, height=height,
             fit=self.param('fit', 'crop', 'crop: centre-crop to the aspect ratio, then resize; '

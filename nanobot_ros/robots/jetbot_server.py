@@ -212,7 +212,7 @@ def make_service(guard, frames=None):
 
 def main(argv=None):
     """Serve until SIGINT/SIGTERM; the motors are stopped on the way out."""
-    parser = argparse.ArgumentParser(description=__doc__,
+    parser = argparse.ArgumentParser(prog='jetbot_server', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--host', default='0.0.0.0', help='address to listen on')
     parser.add_argument('--port', type=int, default=DEFAULT_PORT)
