@@ -11,6 +11,8 @@ NODES = {
     'runner': 'nanobot_ros.nodes.runner:main',
     'esp32_bridge': 'nanobot_ros.nodes.esp32_bridge:main',
     'esp32_emulator': 'nanobot_ros.nodes.esp32_emulator:main',
+    'camera': 'nanobot_ros.nodes.camera:main',
+    'jetbot': 'nanobot_ros.nodes.jetbot:main',
 }
 
 setup(

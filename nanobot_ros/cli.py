@@ -8,6 +8,8 @@ import sys
 
 COMMANDS = {
     'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
+    'jetbot-server': ('nanobot_ros.robots.jetbot_server',
+                      'JetBot-side RPyC motor server with watchdog (--emulate: no robot)'),
 }
 
 

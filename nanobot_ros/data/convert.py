@@ -4,13 +4,19 @@ Images follow cv_bridge's rules for the encodings used here (rgb8, bgr8, mono8):
 at least width * channels and the data must hold height * step bytes, otherwise a ValueError
 says what is inconsistent. Rows padded beyond width * channels are accepted and cropped, as
 cv_bridge does. Functions take and return message objects, so the same code serves live topics
-and messages deserialised from bags.
+and messages deserialised from bags. `frame_to_image` uses cv_bridge itself when it is importable
+(a ROS 2 install) and numpy_to_image otherwise: both give the same message.
 """
 import array
 import math
 from typing import Iterable, Sequence
 
 import numpy as np
+
+try:  # cv_bridge exists on a ROS 2 install, not on PyPI
+    from cv_bridge import CvBridge
+except ImportError:
+    CvBridge = None
 
 ENCODING_CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
 
@@ -62,6 +68,14 @@ def numpy_to_image(array: np.ndarray, encoding: str = 'rgb8', msg=None):
     msg.step = int(array.shape[1] * channels)
     msg.data = np.ascontiguousarray(array).tobytes()
     return msg
+
+
+def frame_to_image(array: np.ndarray, encoding: str = 'rgb8'):
+    """Return a sensor_msgs/Image from a uint8 array: cv_bridge's cv2_to_imgmsg when importable."""
+    if CvBridge is None:
+        return numpy_to_image(array, encoding)
+    _require_encoding(encoding)
+    return CvBridge().cv2_to_imgmsg(np.ascontiguousarray(array), encoding=encoding)
 
 
 def to_rgb(array: np.ndarray, encoding: str) -> np.ndarray:

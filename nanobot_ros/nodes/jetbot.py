@@ -1,0 +1,245 @@
+"""jetbot: executes /robot/action and /cmd_vel on a JetBot's two motors.
+
+Topics
+  /robot/action   (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
+                  (or an index into the action space) held for `duration`, see robots/jetbot.py
+  /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
+                  differential drive, held until `action_timeout` after the newest
+  /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
+                  every control tick while the link is up: velocity = normalised motor value
+                  in [-1, 1] (left_wheel_joint, right_wheel_joint)
+  /jetbot/status  (std_msgs/String JSON, transient local) out: link state and counters, at
+                  once when the link changes and every second; late joiners get the last one
+
+Backends: `remote` (default) talks RPyC to `host`:`port` (the reference's protocol; run
+robots/jetbot_server.py on the robot), `local` uses the jetbot library on the robot itself.
+
+Control runs in its own thread at `control_rate`, so a slow or dead link never blocks the
+executor. Faults: an unreachable robot is retried with a delay doubling from `retry_initial` to
+`retry_max`, the status says `disconnected` with the reason, and on every (re)connection the
+motors are commanded to 0 before anything else; an action that arrived before or during the
+outage is dropped, never resumed. Bad actions (NaN/Inf, unknown index, negative duration) are
+rejected, counted and stop the motors; out-of-range values are clamped and counted. On shutdown
+the motors ramp down and are commanded to 0.
+"""
+import json
+import threading
+import time
+
+from nanobot_ros.data.convert import action_values
+from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.robots.backoff import Backoff
+from nanobot_ros.robots.jetbot import (
+    ActionRejected, action_to_command, DEFAULT_PORT, DOWN, JetBotController, LocalMotors,
+    MotorCommand, MotorDriver, MotorLimits, MotorProfile, REFERENCE_DURATION, REFERENCE_LEFT,
+    REFERENCE_RIGHT, RemoteMotors, twist_to_command)
+from geometry_msgs.msg import Twist
+from nanobot_msgs.msg import Action
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import JointState
+from std_msgs.msg import String
+
+# Late joiners (ros2 topic echo, rviz) get the newest status at once.
+LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+JOINT_NAMES = ['left_wheel_joint', 'right_wheel_joint']
+
+
+class JetBotNode(NanobotNode):
+    """Wires a JetBotController to /robot/action, /cmd_vel and the status topics."""
+
+    def __init__(self):
+        super().__init__('jetbot')
+        backend = self.param('backend', 'remote', 'remote (RPyC to host:port) or local '
+                             '(the jetbot library on this machine)')
+        host = self.param('host', '127.0.0.1', 'remote: the JetBot\'s address')
+        port = self.param('port', DEFAULT_PORT, 'remote: the JetBot server\'s RPyC port')
+        link_timeout = float(self.param('link_timeout', 1.0, 'remote: seconds a connect or '
+                                        'call may take before the link counts as down'))
+        self.control_rate = float(self.param('control_rate', 50.0,
+                                             'motor updates per second (Hz)'))
+        ramp_time = float(self.param('ramp_time', 0.06, 'seconds to ramp between values '
+                                     '(the reference: 4 steps of 15 ms)'))
+        keepalive = float(self.param('keepalive', 0.1, 'resend unchanged values after this '
+                                     'many seconds (feeds the robot-side watchdog)'))
+        self.limits = MotorLimits(
+            motor_limit=float(self.param('motor_limit', 1.0, 'largest |motor value|; larger '
+                                         'values are clamped and counted')),
+            action_timeout=float(self.param('action_timeout', 0.5, 'watchdog: the motors '
+                                            'read 0 this long after the newest command (s)')),
+            ramp_time=ramp_time,
+            default_duration=float(self.param('default_duration', REFERENCE_DURATION,
+                                              'duration of actions that give 0 (s)')),
+            action_space_left=[float(v) for v in self.param(
+                'action_space_left', list(REFERENCE_LEFT), 'motor_left of action index i')],
+            action_space_right=[float(v) for v in self.param(
+                'action_space_right', list(REFERENCE_RIGHT), 'motor_right of action index i')],
+            wheel_separation=float(self.param('wheel_separation', 0.12,
+                                              '/cmd_vel: distance between the wheels (m)')),
+            max_wheel_speed=float(self.param('max_wheel_speed', 0.5, '/cmd_vel: wheel speed '
+                                             'at motor value 1.0 (m/s)')))
+        backoff = Backoff(float(self.param('retry_initial', 0.2, 'first reconnect delay (s)')),
+                          float(self.param('retry_max', 5.0, 'longest reconnect delay (s)')))
+        if self.control_rate <= 0 or keepalive <= 0 or link_timeout <= 0:
+            raise ValueError('control_rate, keepalive and link_timeout must be > 0')
+        if backend == 'remote':
+            motors = RemoteMotors(host, port, link_timeout)
+        elif backend == 'local':
+            motors = LocalMotors()
+        else:
+            raise ValueError(f'backend must be remote or local, got {backend!r}')
+        self.driver = MotorDriver(motors, backoff, self._on_link_event, keepalive)
+        self.controller = JetBotController(self.limits, MotorProfile(self.limits.ramp_time),
+                                           self.driver)
+
+        self.actions_received = 0
+        self.actions_rejected = 0
+        self.cmd_vel_received = 0
+        self.clamped = 0
+        self.last_rejection = ''
+        self.motors = (0.0, 0.0)
+        self._last_command_time = None
+        self._closed = False
+        self.control_errors = 0
+        self._status_dirty = threading.Event()
+
+        self.motors_pub = self.create_publisher(JointState, '/jetbot/motors', SENSOR_QOS)
+        self.status_pub = self.create_publisher(String, '/jetbot/status', LATCHED_QOS)
+        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.create_subscription(Twist, '/cmd_vel', self._on_cmd_vel, COMMAND_QOS)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._control_loop, name='jetbot-control',
+                                        daemon=True)
+        self._thread.start()
+        self.get_logger().info(
+            f'{motors.describe()}, {self.control_rate:g} Hz, ramp {ramp_time} s, action '
+            f'timeout {self.limits.action_timeout} s, motor limit {self.limits.motor_limit}')
+
+    def _execute(self, command: MotorCommand, what: str) -> None:
+        if command.clamped:
+            self.clamped += 1
+            self.get_logger().warning(f'{what}: clamped {", ".join(command.clamped)} to '
+                                      f'{command.left:.3f}, {command.right:.3f} for '
+                                      f'{command.duration:.3f} s', throttle_duration_sec=5.0)
+        self._last_command_time = time.monotonic()
+        self.controller.execute(command, time.monotonic())
+
+    def _reject(self, what: str, error: Exception) -> None:
+        self.actions_rejected += 1
+        self.last_rejection = f'{what}: {error}'
+        self.controller.stop(time.monotonic())
+        self.get_logger().warning(f'rejected {what} ({error}): motors ramp down',
+                                  throttle_duration_sec=2.0)
+
+    def _on_action(self, msg: Action) -> None:
+        self.actions_received += 1
+        try:
+            action_values(msg)  # the project's shared validation: names/values, finiteness
+            command = action_to_command(msg.index, list(msg.names), list(msg.values),
+                                        float(msg.duration), self.limits)
+        except (ActionRejected, ValueError) as error:
+            self._reject(f'action from {msg.source!r}', error)
+            return
+        self._execute(command, f'action from {msg.source!r}')
+
+    def _on_cmd_vel(self, msg: Twist) -> None:
+        self.cmd_vel_received += 1
+        try:
+            command = twist_to_command(msg.linear.x, msg.angular.z, self.limits)
+        except ActionRejected as error:
+            self._reject('/cmd_vel', error)
+            return
+        self._execute(command, '/cmd_vel')
+
+    def _on_link_event(self, level: str, text: str) -> None:
+        # One call site per severity: rclpy refuses one site that logs at several.
+        if level == 'error':
+            self.get_logger().error(text)
+        else:
+            self.get_logger().info(text)
+        self._status_dirty.set()
+
+    def _control_loop(self) -> None:
+        period = 1.0 / self.control_rate
+        next_tick = time.monotonic()
+        while not self._stop.is_set():
+            try:
+                left, right, result = self.controller.tick(time.monotonic())
+                self.motors = (left, right)
+                self._publish_motors(left, right, result)
+            except Exception as error:  # noqa: BLE001 - the loop that stops motors never dies
+                self.control_errors += 1
+                self.get_logger().error(f'control tick failed: {type(error).__name__}: '
+                                        f'{error}', throttle_duration_sec=5.0)
+            if self._status_dirty.is_set():
+                self._status_dirty.clear()
+                self._publish_status_topic()
+            next_tick += period
+            wait = next_tick - time.monotonic()
+            if wait < -period:  # a slow link call: skip the missed ticks, do not burst
+                next_tick = time.monotonic()
+            self._stop.wait(max(0.0, wait))
+
+    def _publish_motors(self, left: float, right: float, result: str) -> None:
+        if result == DOWN:
+            return  # nothing was commanded: /jetbot/status says why
+        msg = JointState(name=JOINT_NAMES, velocity=[left, right])
+        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.frame_id = 'base_link'
+        self.motors_pub.publish(msg)
+
+    def _values(self) -> dict:
+        driver = self.driver
+        since = (None if self._last_command_time is None
+                 else round(time.monotonic() - self._last_command_time, 3))
+        return {
+            'link': 'connected' if driver.connected else 'disconnected',
+            'robot': driver.backend.describe(), 'connects': driver.connects,
+            'link_failures': driver.link_failures, 'last_error': driver.last_error,
+            'retry_in_s': round(driver.retry_in, 3),
+            'motor_left': round(self.motors[0], 4), 'motor_right': round(self.motors[1], 4),
+            'actions_received': self.actions_received, 'cmd_vel_received': self.cmd_vel_received,
+            'actions_rejected': self.actions_rejected, 'clamped': self.clamped,
+            'last_rejection': self.last_rejection, 'halted_by_outage': self.controller.halts,
+            'control_errors': self.control_errors,
+            'seconds_since_command': since}
+
+    def _publish_status_topic(self) -> None:
+        self.status_pub.publish(String(data=json.dumps(self._values())))
+
+    def status(self):
+        """Report the link and the counters (also on /jetbot/status)."""
+        values = self._values()
+        self._publish_status_topic()
+        if self._closed:
+            values['link'] = 'closed'
+            if self.driver.last_sent == (0.0, 0.0):
+                return OK, 'stopped: motors commanded to 0', values
+            return WARN, 'stopped while the robot was unreachable', values
+        if not self.driver.connected:
+            return ERROR, f'robot unreachable: {values["last_error"] or "connecting"}', values
+        if values['actions_rejected']:
+            return WARN, f'{values["actions_rejected"]} actions rejected', values
+        return OK, 'connected', values
+
+    def on_shutdown(self) -> None:
+        """Ramp the motors down, command 0, close the link, then publish the final status."""
+        self.controller.stop(time.monotonic())
+        ramp_end = time.monotonic() + self.controller.profile.ramp_time + 1.0 / self.control_rate
+        while time.monotonic() < ramp_end and self._thread.is_alive():
+            time.sleep(1.0 / self.control_rate)
+        self._stop.set()
+        self._thread.join(2.0)
+        self.driver.close()
+        self.motors = (0.0, 0.0)
+        self._closed = True
+        super().on_shutdown()
+
+
+def main(args=None):
+    """Run the jetbot node."""
+    raise SystemExit(run(JetBotNode, args))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,65 @@
+"""An action ramps the JetBot's motors up, holds them for its duration, ramps them down to 0."""
+from nanobot_ros.data.convert import make_action
+from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_msgs.msg import Action
+from sensor_msgs.msg import JointState
+
+from jetbot_emulator import EmulatedJetBot
+
+RAMP, DURATION = 0.1, 0.4
+
+
+def motion(rows):
+    """Return the rows from the first non-zero value to the first zero after it."""
+    moving = [i for i, r in enumerate(rows) if r['left'] or r['right']]
+    if not moving:
+        return []
+    end = next((i for i in range(moving[0], len(rows)) if not rows[i]['right']), None)
+    return rows[moving[0]:end + 1] if end is not None else []
+
+
+def test_action_ramps_up_holds_and_ramps_down(ros, nodes, tmp_path):
+    robot = EmulatedJetBot(tmp_path).start()
+    try:
+        wheels = []
+        ros.node.create_subscription(JointState, '/jetbot/motors', wheels.append, SENSOR_QOS)
+        pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+        jetbot = nodes.start('jetbot', params={'port': robot.port, 'ramp_time': RAMP})
+        assert ros.spin_until(lambda: pub.get_subscription_count() > 0 and robot.rows()
+                              and wheels, timeout=20), nodes.output(jetbot)
+        assert robot.rows()[0]['right'] == 0.0  # connecting commands 0 first
+
+        start = len(robot.rows())
+        pub.publish(make_action(-1, ['motor_left', 'motor_right'], [0.0, 0.12],
+                                duration=DURATION, source='pytest'))
+        assert ros.spin_until(lambda: motion(robot.rows()[start:]), timeout=5)
+        rows = motion(robot.rows()[start:])
+        right = [r['right'] for r in rows]
+        peak = right.index(max(right))
+        up, held = right[:peak], [v for v in right if abs(v - 0.12) < 1e-6]
+        down = right[peak + len(held):]
+        # Ramp up: increasing values strictly between 0 and the target.
+        assert len(up) >= 2 and up == sorted(up) and all(0 < v < 0.12 for v in up), right
+        # Hold: the target until the duration is over (ramp time included, as the reference).
+        held_s = rows[peak + len(held) - 1]['t'] - rows[peak]['t']
+        assert DURATION - RAMP - 0.12 < held_s < DURATION - RAMP + 0.12, (held_s, right)
+        # Ramp down: decreasing, then exactly 0; the whole motion lasts duration + one ramp.
+        assert len(down) >= 3 and down == sorted(down, reverse=True) and down[-1] == 0.0, right
+        total = rows[-1]['t'] - rows[0]['t']
+        assert DURATION < total < DURATION + RAMP + 0.15, total
+        assert all(r['left'] == 0.0 for r in rows)
+        # The node shows what it commands on /jetbot/motors.
+        assert max(w.velocity[1] for w in wheels) == max(right)
+
+        # The reference's discrete action 1 = motor_right 0.12 for the default 0.2 s.
+        start = len(robot.rows())
+        pub.publish(make_action(1, ['action'], [1], source='pytest'))
+        assert ros.spin_until(lambda: motion(robot.rows()[start:]), timeout=5)
+        rows = motion(robot.rows()[start:])
+        assert max(r['right'] for r in rows) == 0.12
+        assert 0.2 < rows[-1]['t'] - rows[0]['t'] < 0.2 + RAMP + 0.15
+
+        assert nodes.stop(jetbot) == 0
+        assert robot.last() == (0.0, 0.0)
+    finally:
+        robot.stop()
