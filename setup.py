@@ -9,6 +9,8 @@ PACKAGE = 'nanobot_ros'
 NODES = {
     'sim': 'nanobot_ros.nodes.sim:main',
     'runner': 'nanobot_ros.nodes.runner:main',
+    'recorder': 'nanobot_ros.nodes.recorder:main',
+    'replay': 'nanobot_ros.nodes.replay:main',
 }
 
 setup(
