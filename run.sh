@@ -138,6 +138,10 @@ case "$cmd" in
   sim)
     exec python -m nanobot_ros.stack --config "$ROOT/config/sim.yaml" "$@" ;;
   test)
+    # The whole suite unless the arguments name test files or folders themselves.
+    for arg in "$@"; do
+      if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi
+    done
     exec python -m pytest "$ROOT/test" "$@" ;;
   *)
     exec "$cmd" "$@" ;;
