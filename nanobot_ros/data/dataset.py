@@ -9,6 +9,7 @@
     sample.next_observation       # (H, W, 3) uint8 rgb, the next camera frame
     sample.telemetry              # float32 (M,), newest telemetry at the frame (empty if none)
     sample.instruction            # newest /instruction text at the frame ('' if none)
+    sample.stamp, sample.next_stamp, sample.bag   # log times (s) of both frames, source bag
 
     live = BagDataset('runs/x/sessions', continual=True)   # keeps growing
     for sample in live: ...       # picks up each new split once it is finished
@@ -58,6 +59,7 @@ class Sample:
     instruction: str
     stamp: float  # log time of the observation, seconds since the epoch
     bag: str
+    next_stamp: float  # log time of the next observation
 
 
 @dataclass
@@ -212,7 +214,7 @@ class BagDataset:
             next_observation=self._image(t.bag, t.next_frame_time),
             telemetry=t.telemetry[1].copy(), telemetry_names=t.telemetry[0],
             instruction=t.instruction, stamp=t.frame_time * 1e-9,
-            bag=str(self.bags[t.bag].path))
+            bag=str(self.bags[t.bag].path), next_stamp=t.next_frame_time * 1e-9)
 
     def stop(self) -> None:
         """End a continual iteration at its next look for new splits."""
