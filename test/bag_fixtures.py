@@ -98,6 +98,16 @@ def wait_for_subscribers(ros, publishers, timeout: float = 20.0) -> None:
                           timeout), 'the recorder never subscribed'
 
 
+def wait_for_recorder(ros, diagnostics, output_dir, topics: int, timeout: float = 30.0):
+    """Spin until the recorder writing below `output_dir` reports `topics` subscriptions."""
+    def ready():
+        values = diagnostics.values('recorder')
+        return (str(values.get('bag', '')).startswith(str(output_dir))
+                and len(values.get('subscribed', [])) == topics)
+    assert ros.spin_until(ready, timeout), f'no recorder subscribed below {output_dir}'
+    ros.spin_for(0.5)  # let DDS match both ends
+
+
 def make_image(pixels: np.ndarray, sequence: int, stamp):
     """Return an rclpy sensor_msgs/Image of `pixels` with frame_id = sequence."""
     from nanobot_ros.data.convert import numpy_to_image

@@ -206,6 +206,7 @@ class RecorderNode(NanobotNode):
             'messages_received': counts['received'], 'messages_written': counts['written'],
             'messages_dropped': counts['dropped'], 'bytes_written': counts['bytes_written'],
             'splits': len(self.recorder.splits), 'topics': counts['topics'],
+            'subscribed': sorted(self.subscribed),
             'unknown_types': self.unknown_types,
             'deleted_sessions': [str(p) for p in self.recorder.deleted_sessions],
             'recording': self.recorder.recording}

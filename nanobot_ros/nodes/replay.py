@@ -78,7 +78,7 @@ class ReplayNode(NanobotNode):
         self.loops = 0
         self.done = False
         self.skipped_topics = {}
-        self.publishers = {}
+        self.topic_publishers = {}
         self._halt = threading.Event()
         if self.mode == 'play':
             self._make_publishers()
@@ -100,11 +100,11 @@ class ReplayNode(NanobotNode):
         wanted = {t for t in self.topic_list if t}
         for bag in self.bags:
             for topic, info in bag.topics.items():
-                if (wanted and topic not in wanted) or topic in self.publishers \
+                if (wanted and topic not in wanted) or topic in self.topic_publishers \
                         or topic in self.skipped_topics:
                     continue
                 try:
-                    self.publishers[topic] = self.create_publisher(
+                    self.topic_publishers[topic] = self.create_publisher(
                         message_class(info.msgtype), topic, REPLAY_QOS)
                 except (ImportError, AttributeError, ValueError) as error:
                     self.skipped_topics[topic] = info.msgtype
@@ -136,7 +136,7 @@ class ReplayNode(NanobotNode):
             first = None
             started = time.monotonic()
             for bag in self.bags:
-                for record in bag.records(list(self.publishers)):
+                for record in bag.records(list(self.topic_publishers)):
                     if first is None:
                         first = record.timestamp + int(self.start_offset * 1e9)
                     if record.timestamp < first:
@@ -150,7 +150,7 @@ class ReplayNode(NanobotNode):
                     if not self._sleep_until(started + (record.timestamp - first) * 1e-9
                                              / self.rate):
                         return
-                    self.publishers[record.topic].publish(record.data)
+                    self.topic_publishers[record.topic].publish(record.data)
                     self.published += 1
 
     def _publish_frame(self, pixels):
