@@ -1,4 +1,4 @@
-"""SIGKILL the recorder mid-write 10 times: `nanobot bag repair` recovers all but the last second."""
+"""SIGKILL the recorder mid-write 10 times: `nanobot bag repair` recovers all but the last 1 s."""
 import random
 import subprocess
 import sys

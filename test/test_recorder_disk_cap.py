@@ -1,4 +1,4 @@
-"""Disk cap: oldest sessions go, the total stays under cap + one split; the reserve stops cleanly."""
+"""Disk cap: oldest sessions go, total stays under cap + one split; the reserve stops cleanly."""
 import time
 
 import pytest

@@ -40,8 +40,8 @@ def test_replayed_bag_records_to_identical_payloads(ros, nodes, tmp_path):
 
     diagnostics = Diagnostics(ros)
     second = nodes.start('recorder', params={'output_dir': str(tmp_path / 'b'), 'topics': TOPICS})
-    replay = nodes.start('replay', params={'bags': f"['{tmp_path / 'a'}']", 'delay_s': 3.0,
-                                           'rate': 2.0})
+    replay = nodes.start('replay', params={'bags': f"['{tmp_path / 'a'}']", 'rate': 2.0,
+                                           'wait_for_subscribers': TOPICS, 'delay_s': 0.5})
     assert ros.spin_until(lambda: diagnostics.values('replay').get('done'), 30)
     assert ros.spin_until(
         lambda: diagnostics.values('recorder').get('messages_written', 0) >= 60, 10)

@@ -168,8 +168,6 @@ class SessionRecorder:
                     self.config.robot_type, **self.config.metadata}
         (session / SESSION_FILE).write_text(yaml.safe_dump(metadata, sort_keys=False))
         self._custom_data = metadata
-        self._enforce_cap()
-        self._open_split()
         self._thread = threading.Thread(target=self._run, name='recorder-writer', daemon=True)
         self._thread.start()
         return session
@@ -245,6 +243,9 @@ class SessionRecorder:
     def _run(self) -> None:
         last_flush = time.monotonic()
         try:
+            # The writer is opened here: sqlite3 connections belong to the thread that made them.
+            self._enforce_cap()
+            self._open_split()
             while True:
                 self._wake.wait(self.config.flush_period_s / 2)
                 self._wake.clear()
@@ -271,7 +272,12 @@ class SessionRecorder:
                     self.dropped[topic] += 1
                 self._queue.clear()
                 self._queued_bytes = 0
-            self._close_split()
+            try:
+                self._close_split()
+            except Exception as error:  # noqa: B902 - already failing: say so, keep the node
+                self.log(f'could not close {self.current_split}: {error}; run `nanobot bag '
+                         f'repair {self.session}`')
+                self._writer = None
 
     def _drain(self) -> bool:
         """Write everything queued; return True when asked to stop."""

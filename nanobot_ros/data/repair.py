@@ -59,8 +59,8 @@ def _custom_data(path: Path) -> dict:
     session_file = path.parent / SESSION_FILE
     data = {}
     if session_file.is_file():
-        data = {str(k): str(v) for k, v in (yaml.safe_load(session_file.read_text()) or {}
-                                           ).items()}
+        loaded = yaml.safe_load(session_file.read_text()) or {}
+        data = {str(k): str(v) for k, v in loaded.items()}
         prefix = path.parent.name + '_'
         if path.name.startswith(prefix):
             data['nanobot.split'] = str(int(path.name[len(prefix):] or 0))

@@ -2,10 +2,11 @@
 
 mode `play` (like `ros2 bag play`): every message of `bags` (bag directories or folders of
 them, in path order) on its original topic, byte for byte, with the original timing divided by
-`rate`, from `start_offset_s` on, after `delay_s`, optionally in a `loop`. `topics` limits what
-is played; `action_filter` (the reference's `--filter-action motor_right=0.12`, or `index=1`) drops actions
-on `action_topic` that do not match. Publishers are reliable (they also serve best-effort
-subscribers), depth 100.
+`rate`, from `start_offset_s` on, optionally in a `loop`. It starts once every topic of
+`wait_for_subscribers` has a subscriber and `delay_s` passed. `topics` limits what is played;
+`action_filter` (the reference's `--filter-action motor_right=0.12`, or `index=1`) drops
+actions on `action_topic` that do not match. Publishers are reliable (they also serve
+best-effort subscribers), depth 100.
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
@@ -55,6 +56,9 @@ class ReplayNode(NanobotNode):
         self.mode = self.param('mode', 'play', 'play (like ros2 bag play) or robot')
         self.delay = float(self.param('delay_s', 0.0, 'wait this long before playing (s), '
                                       'e.g. for a recorder to subscribe'))
+        self.wait_for = [t for t in self.param(
+            'wait_for_subscribers', [''], 'topics that must have a subscriber before playing '
+            '(e.g. when a recorder records the replay); [""] = none') if t]
         self.image_topic = self.param('image_topic', '/camera/image_raw',
                                       'robot mode: camera topic')
         if self.rate <= 0:
@@ -82,6 +86,7 @@ class ReplayNode(NanobotNode):
         self._halt = threading.Event()
         if self.mode == 'play':
             self._make_publishers()
+            self.outputs = dict(self.topic_publishers)
             target = self._play
         else:
             self.dataset = BagDataset(paths, image_topic=self.image_topic,
@@ -89,7 +94,13 @@ class ReplayNode(NanobotNode):
                                       action_filter=self.filter_text)
             self.image_pub = self.create_publisher(Image, self.image_topic, SENSOR_QOS)
             self.action_pub = self.create_publisher(Action, self.action_topic, REPLAY_QOS)
+            self.outputs = {self.image_topic: self.image_pub,
+                            self.action_topic: self.action_pub}
             target = self._stand_in
+        unknown = set(self.wait_for) - set(self.outputs)
+        if unknown:
+            raise ValueError(f'wait_for_subscribers names topics this replay does not '
+                             f'publish: {sorted(unknown)}')
         self.get_logger().info(f'{self.mode}: {len(self.bags)} bag(s), rate {self.rate:g}'
                                f'{", loop" if self.loop else ""}'
                                f'{", filter " + self.filter_text if self.filter_text else ""}')
@@ -114,6 +125,9 @@ class ReplayNode(NanobotNode):
 
     def _guarded(self, target) -> None:
         try:
+            while not all(self.outputs[t].get_subscription_count() for t in self.wait_for):
+                if not self._sleep_until(time.monotonic() + 0.05):
+                    return
             if self._sleep_until(time.monotonic() + self.delay):
                 target()
         except BagError as error:
