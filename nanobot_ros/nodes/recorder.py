@@ -32,7 +32,8 @@ from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
 
 DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
                   '/instruction', '/world_model/status']
-SUBSCRIPTION_DEPTH = 100
+# Deep enough to ride out a second of the executor being descheduled at 1 kHz.
+SUBSCRIPTION_DEPTH = 1000
 
 
 def software_version() -> str:
