@@ -21,11 +21,11 @@ def test_sim_stack_records_into_its_run_folder(ros_domain, tmp_path):
     assert recorder['status'] == 'ok', recorder
     session = Path(summary['bag'])
     assert session.parent == run_dir / 'sessions' / 'toroidal_dot'
-    assert summary['messages_written'] == recorder['values']['messages_written'] > 30
-    assert summary['messages_dropped'] == 0
+    assert summary['messages_written'] == recorder['values']['messages_written'] > 30, summary
+    assert summary['messages_dropped'] == 0, summary
     [split] = find_bags(session)
     data = BagDataset(session)
-    assert len(data) > 10 and not data.skipped
+    assert len(data) > 10 and not data.skipped, (len(data), data.skipped, summary)
     assert data[0].observation.shape == (224, 224, 3)
     # The stack's own config travels with the session.
     assert 'move_pixels' in data.bags[0].custom_data['nanobot.config']

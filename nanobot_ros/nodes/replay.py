@@ -1,12 +1,12 @@
 """replay: publishes recorded bags on their original topics, or stands in for the robot.
 
 mode `play` (like `ros2 bag play`): every message of `bags` (bag directories or folders of
-them, in path order) on its original topic, byte for byte, with the original timing divided by
-`rate`, from `start_offset_s` on, optionally in a `loop`. It starts once every topic of
-`wait_for_subscribers` has a subscriber and `delay_s` passed. `topics` limits what is played;
-`action_filter` (the reference's `--filter-action motor_right=0.12`, or `index=1`) drops
-actions on `action_topic` that do not match. Publishers are reliable (they also serve
-best-effort subscribers), depth 100.
+them, in path order, back to back) on its original topic, byte for byte, with the original
+timing divided by `rate`, from `start_offset_s` after the first message on, optionally in a
+`loop`. It starts once every topic of `wait_for_subscribers` has a subscriber and `delay_s`
+passed. `topics` limits what is played; `action_filter` (the reference's
+`--filter-action motor_right=0.12`, or `index=1`) drops actions on `action_topic` that do not
+match. Publishers are reliable (they also serve best-effort subscribers), depth 100.
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
@@ -147,14 +147,18 @@ class ReplayNode(NanobotNode):
 
     def _play(self) -> None:
         for _ in self._passes():
-            first = None
-            started = time.monotonic()
+            skip_until = None
             for bag in self.bags:
+                # Each bag starts right after the previous one: sessions recorded days apart
+                # play back to back, consecutive splits of one session keep their timing.
+                first = None
                 for record in bag.records(list(self.topic_publishers)):
-                    if first is None:
-                        first = record.timestamp + int(self.start_offset * 1e9)
-                    if record.timestamp < first:
+                    if skip_until is None:
+                        skip_until = record.timestamp + int(self.start_offset * 1e9)
+                    if record.timestamp < skip_until:
                         continue
+                    if first is None:
+                        first, started = record.timestamp, time.monotonic()
                     if record.topic == self.action_topic and self.action_filter:
                         action = bag.decode(record)
                         if not action_matches(self.action_filter, action.index, action.names,
