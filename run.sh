@@ -143,6 +143,9 @@ case "$cmd" in
       if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi
     done
     exec python -m pytest "$ROOT/test" "$@" ;;
+  nanobot)
+    # The installed console scripts live in lib/nanobot_ros (ROS's layout), not on PATH.
+    exec python -m nanobot_ros.cli "$@" ;;
   *)
     exec "$cmd" "$@" ;;
 esac

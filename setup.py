@@ -13,6 +13,8 @@ NODES = {
     'esp32_emulator': 'nanobot_ros.nodes.esp32_emulator:main',
     'camera': 'nanobot_ros.nodes.camera:main',
     'jetbot': 'nanobot_ros.nodes.jetbot:main',
+    'recorder': 'nanobot_ros.nodes.recorder:main',
+    'replay': 'nanobot_ros.nodes.replay:main',
 }
 
 setup(

@@ -10,6 +10,7 @@ COMMANDS = {
     'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
     'jetbot-server': ('nanobot_ros.robots.jetbot_server',
                       'JetBot-side RPyC motor server with watchdog (--emulate: no robot)'),
+    'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
 }
 
 

@@ -125,6 +125,7 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         ok = codes[name] == 0 and report['level'] in ('ok', 'warn')
         nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
     sim = nodes.get('sim', {}).get('values', {})
+    recorder = nodes.get('recorder', {}).get('values', {})
     frames = int(sim.get('frames', 0))
     return {
         'run_dir': str(run_dir),
@@ -136,6 +137,9 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         'frames_per_s': round(frames / duration_s, 3) if duration_s > 0 else 0.0,
         'observed': {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
                      'action_counts': dict(sorted(monitor.actions.items()))},
+        'bag': recorder.get('bag'),
+        'messages_written': recorder.get('messages_written'),
+        'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,
     }
 
