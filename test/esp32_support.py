@@ -20,6 +20,13 @@ def wait_for(predicate, timeout: float, poll: float = 0.005) -> bool:
     return predicate()
 
 
+def _parse(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:  # NanobotNode sends strings as they are
+        return text
+
+
 class BridgeReports:
     """Collects esp32_bridge's /diagnostics values (parsed) from a subscription."""
 
@@ -34,8 +41,7 @@ class BridgeReports:
     def _on_report(self, msg):
         for status in msg.status:
             if status.hardware_id == 'esp32_bridge':
-                self.latest = {kv.key: json.loads(kv.value) if kv.value[:1] in '{[0123456789-tfn'
-                               else kv.value for kv in status.values}
+                self.latest = {kv.key: _parse(kv.value) for kv in status.values}
                 self.levels.append((status.level, status.message))
 
     def get(self, key, default=0):
