@@ -23,7 +23,8 @@
  * Firmware contract: stop every motor when no valid frame (any type) arrived for
  * NB_WATCHDOG_MS (or the timeout the firmware documents), send a HEARTBEAT at least every
  * 100 ms with NB_FLAG_WATCHDOG_STOPPED set while the watchdog holds the motors, and never
- * apply a MOTOR value that is not finite; clamp finite values to -1 .. 1.
+ * apply a MOTOR value that is not finite; clamp finite values to -1 .. 1. Send a DESCRIBE
+ * frame (the TELEMETRY channel names) at boot and whenever an empty DESCRIBE arrives.
  *
  * Usage on the device:
  *   static nb_rx_t rx;  nb_rx_init(&rx);
