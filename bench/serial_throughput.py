@@ -13,7 +13,6 @@ core, from /proc). The last line names the highest rate with zero loss. Uses ROS
 from the environment (set your own).
 """
 import argparse
-import json
 import os
 from pathlib import Path
 import subprocess
@@ -27,7 +26,7 @@ from rclpy.executors import SingleThreadedExecutor
 from nanobot_ros.data.convert import stamp_to_seconds
 from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
 from nanobot_ros.robots.esp32_emulator import channel_names, EmulatorConfig, Esp32Emulator
-from nanobot_ros.stack import node_executable
+from nanobot_ros.stack import _parse_value as parse_value, node_executable
 from nanobot_msgs.msg import Telemetry
 
 CLOCK_TICKS = os.sysconf('SC_CLK_TCK')
@@ -60,8 +59,7 @@ class Probe:
     def _on_diagnostics(self, msg):
         for status in msg.status:
             if status.hardware_id == 'esp32_bridge':
-                self.report = {kv.key: json.loads(kv.value) if kv.key != 'port' else kv.value
-                               for kv in status.values}
+                self.report = {kv.key: parse_value(kv.value) for kv in status.values}
                 # The bridge's own clock at the moment it sampled its counters.
                 self.report_time = stamp_to_seconds(msg.header.stamp)
 

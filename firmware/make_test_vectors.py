@@ -49,6 +49,8 @@ def main():
         (p.FrameType.MOTOR, 2, p.pack_motor([0.5, -0.25])),
         (p.FrameType.HEARTBEAT, 0xFFFFFFFF, p.pack_heartbeat(4_000_000_000, 17, 3, 0x03)),
         (p.FrameType.MOTOR, 77, b''),
+        (p.FrameType.DESCRIBE, 5, p.pack_describe(['motor_left', 'wheel_left.position', 'µ'])),
+        (p.FrameType.DESCRIBE, 6, b''),
         (p.FrameType.TELEMETRY, 65536, bytes(p.MAX_PAYLOAD)),
     ]
     for frame_type, seq, payload in frames:
@@ -63,6 +65,7 @@ def main():
         ('version_errors', raw_frame(2, 1, 5, b'abcd')),
         ('length_errors', raw_frame(1, 1, 5, b'abcd', length=5)),
         ('unknown_types', raw_frame(1, 9, 5, b'abcd')),
+        ('unknown_types', raw_frame(1, 6, 5, b'')),
         ('short_frames', p.cobs_encode(b'\x01\x01\x00')),
         ('cobs_errors', bytes([0x09, 0x01, 0x02])),
         ('oversize', b'\x01' * (p.MAX_ENCODED + 1)),

@@ -16,12 +16,15 @@
  *   8+n    4    crc       CRC-32 (IEEE 802.3, as zlib.crc32) of bytes 0 .. 8+n-1
  *
  * Payloads: TELEMETRY / SURFACE u32 device_ms + float32 x k; MOTOR float32 x m (-1 .. 1);
- * HEARTBEAT u32 sender_ms, u32 frames_ok, u32 frames_bad, u8 flags.
+ * HEARTBEAT u32 sender_ms, u32 frames_ok, u32 frames_bad, u8 flags; DESCRIBE (device -> host)
+ * the TELEMETRY channel names, UTF-8, '\n'-separated, sent at boot and in answer to an empty
+ * DESCRIBE from the host.
  *
  * Firmware contract: stop every motor when no valid frame (any type) arrived for
  * NB_WATCHDOG_MS (or the timeout the firmware documents), send a HEARTBEAT at least every
  * 100 ms with NB_FLAG_WATCHDOG_STOPPED set while the watchdog holds the motors, and never
- * apply a MOTOR value that is not finite; clamp finite values to -1 .. 1.
+ * apply a MOTOR value that is not finite; clamp finite values to -1 .. 1. Send a DESCRIBE
+ * frame (the TELEMETRY channel names) at boot and whenever an empty DESCRIBE arrives.
  *
  * Usage on the device:
  *   static nb_rx_t rx;  nb_rx_init(&rx);
@@ -49,6 +52,7 @@
 #define NB_TYPE_SURFACE 2u
 #define NB_TYPE_MOTOR 3u
 #define NB_TYPE_HEARTBEAT 4u
+#define NB_TYPE_DESCRIBE 5u
 
 #define NB_FLAG_WATCHDOG_STOPPED 0x01u
 #define NB_FLAG_MOTORS_ON 0x02u
@@ -197,7 +201,7 @@ static inline int nb_frame_parse(const uint8_t *encoded, size_t len, nb_frame_t 
         return NB_ERR_VERSION;
     if ((size_t)(raw[6] | raw[7] << 8) != body - NB_HEADER_SIZE)
         return NB_ERR_LENGTH;
-    if (raw[1] < NB_TYPE_TELEMETRY || raw[1] > NB_TYPE_HEARTBEAT)
+    if (raw[1] < NB_TYPE_TELEMETRY || raw[1] > NB_TYPE_DESCRIBE)
         return NB_ERR_TYPE;
     frame->version = raw[0];
     frame->type = raw[1];
@@ -232,7 +236,7 @@ static inline int nb_rx_recover_tail(nb_rx_t *rx, size_t first)
     for (size_t start = first; start + 2 < rx->fill; start++) {
         if (rx->buffer[start + 1] == NB_PROTOCOL_VERSION
                 && rx->buffer[start + 2] >= NB_TYPE_TELEMETRY
-                && rx->buffer[start + 2] <= NB_TYPE_HEARTBEAT
+                && rx->buffer[start + 2] <= NB_TYPE_DESCRIBE
                 && nb_frame_parse(rx->buffer + start, rx->fill - start, &rx->frame) == NB_OK)
             return NB_OK;
     }

@@ -1,8 +1,11 @@
 """Helpers of the ESP32 tests: an emulated device on a pty, the bridge's diagnostics."""
-import json
 import time
 
+from diagnostic_msgs.msg import DiagnosticArray
+
+from nanobot_ros.nodes.common import STATUS_QOS
 from nanobot_ros.robots.esp32_emulator import EmulatorConfig, Esp32Emulator
+from nanobot_ros.stack import _parse_value as parse_value
 
 
 def start_emulator(tmp_path, **config) -> Esp32Emulator:
@@ -24,8 +27,6 @@ class BridgeReports:
     """Collects esp32_bridge's /diagnostics values (parsed) from a subscription."""
 
     def __init__(self, ros):
-        from diagnostic_msgs.msg import DiagnosticArray
-        from nanobot_ros.nodes.common import STATUS_QOS
         self.latest = {}
         self.levels = []
         ros.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_report,
@@ -34,8 +35,7 @@ class BridgeReports:
     def _on_report(self, msg):
         for status in msg.status:
             if status.hardware_id == 'esp32_bridge':
-                self.latest = {kv.key: json.loads(kv.value) if kv.value[:1] in '{[0123456789-tfn'
-                               else kv.value for kv in status.values}
+                self.latest = {kv.key: parse_value(kv.value) for kv in status.values}
                 self.levels.append((status.level, status.message))
 
     def get(self, key, default=0):

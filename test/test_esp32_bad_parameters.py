@@ -5,7 +5,8 @@ import pytest
 @pytest.mark.parametrize('params, message', [
     ({'heartbeat_period': 0.0}, 'heartbeat_period and device_timeout must be > 0'),
     ({'motor_limit': -1.0}, 'motor_limit must be a positive number'),
-    ({'joint_names': '[knee]'}, "joint 'knee' has no telemetry channel knee.position"),
+    ({'telemetry_names': '[hip.position]', 'joint_names': '[knee]'},
+     "joint 'knee' has no telemetry channel knee.position"),
 ])
 def test_bad_parameters_exit_2(nodes, params, message):
     bridge = nodes.start('esp32_bridge', params={'port': '/nonexistent/tty', **params})

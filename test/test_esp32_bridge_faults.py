@@ -8,7 +8,7 @@ import math
 from esp32_support import BridgeReports, start_emulator
 from nanobot_ros.data.convert import telemetry_values
 from nanobot_ros.nodes.common import SENSOR_QOS
-from nanobot_ros.robots.esp32_emulator import check_value
+from nanobot_ros.robots.esp32_emulator import channel_names, check_value
 from nanobot_msgs.msg import SurfaceVector, Telemetry
 
 
@@ -24,11 +24,12 @@ def test_corrupt_frames_and_bad_values_never_reach_the_graph(ros, nodes, tmp_pat
     try:
         assert ros.spin_until(lambda: len(telemetry) >= 300 and len(surface) >= 5, timeout=30)
         for msg in telemetry:
-            values = telemetry_values(msg)
-            assert all(math.isfinite(v) and abs(v) <= 1e6 for v in values.values())
-            # The check channels prove the frame is the one the device sent, unaltered.
-            assert [values[f'check_{k}'] for k in range(4)] == [
-                check_value(msg.sequence, k) for k in range(4)], msg.sequence
+            values = list(telemetry_values(msg).values())
+            assert all(math.isfinite(v) and abs(v) <= 1e6 for v in values)
+            # The check channels (the last four; named value_<i> until the device's DESCRIBE
+            # frame gets through the noise) prove the frame is the one the device sent.
+            assert values[12:] == [check_value(msg.sequence, k) for k in range(4)], msg.sequence
+        assert ros.spin_until(lambda: list(telemetry[-1].names) == channel_names(16), 10)
         assert len({m.sequence for m in telemetry}) == len(telemetry)
         assert ros.spin_until(lambda: reports.get('crc_errors') > 0
                               and reports.get('rejected_values') > 0, timeout=5)

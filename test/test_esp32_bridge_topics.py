@@ -4,7 +4,7 @@ import numpy as np
 from esp32_support import BridgeReports, start_emulator
 from nanobot_ros.data.convert import make_action, surface_to_numpy, telemetry_values
 from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
-from nanobot_ros.robots.esp32_emulator import check_value, GRAVITY
+from nanobot_ros.robots.esp32_emulator import channel_names, check_value, GRAVITY
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Imu, JointState
 
@@ -24,6 +24,8 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
             {t.__name__: len(v) for t, v in got.items()}
 
         telemetry = got[Telemetry][-1]
+        # The channel names come from the device's DESCRIBE frame (no telemetry_names set).
+        assert list(telemetry.names) == channel_names(16)
         values = telemetry_values(telemetry)
         assert [values[f'check_{k}'] for k in range(4)] == [
             check_value(telemetry.sequence, k) for k in range(4)]
@@ -51,6 +53,8 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
         assert ros.spin_until(lambda: reports.get('device_heartbeats') > 0
                               and reports.get('frames_ok') > 0, timeout=5)
         assert reports.get('frames_bad') == 0 and reports.get('connected') is True
+        assert reports.get('telemetry_names_from') == 'device'
+        assert emulator.describe_requests >= 1
         assert nodes.stop(bridge) == 0
     finally:
         emulator.stop()

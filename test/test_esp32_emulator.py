@@ -39,8 +39,12 @@ def test_motor_frames_follow_the_firmware_contract(tmp_path):
         assert wait_for(lambda: emulator.motors == [0.5, 0.5], 2)
         assert wait_for(lambda: emulator.watchdog_stopped, 0.1 + 0.2)
         assert emulator.motors == [0.0, 0.0]
-        # The device reports its watchdog in its heartbeats.
+        # The device reports its watchdog in its heartbeats, and describes itself on request.
+        os.write(fd, encoder.encode(proto.FrameType.DESCRIBE, proto.pack_describe([])))
         frames = read_frames(fd, proto.FrameDecoder(), 30)
+        described = [proto.unpack_describe(f.payload) for f in frames
+                     if f.type == proto.FrameType.DESCRIBE]
+        assert described[-1] == channel_names(16) and emulator.describe_requests == 1
         flags = [proto.unpack_heartbeat(f.payload)[3] for f in frames
                  if f.type == proto.FrameType.HEARTBEAT]
         assert flags and flags[-1] & proto.HEARTBEAT_WATCHDOG_STOPPED

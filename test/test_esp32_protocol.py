@@ -85,3 +85,16 @@ def test_payload_helpers_round_trip_and_reject_malformed():
         proto.encode_frame(proto.FrameType.TELEMETRY, 0, bytes(proto.MAX_PAYLOAD + 1))
     with pytest.raises(ValueError):
         proto.pack_samples(0, [0.0] * (proto.MAX_FLOATS + 1))
+
+
+def test_describe_names_round_trip_and_reject_malformed():
+    names = ['motor_left', 'wheel_left.position', 'µ']
+    assert proto.unpack_describe(proto.pack_describe(names)) == names
+    assert proto.unpack_describe(proto.pack_describe([])) == []  # a request
+    for bad in (b'a\n\nb', b'a\na', b'\xff\xfe'):
+        with pytest.raises(ValueError):
+            proto.unpack_describe(bad)
+    with pytest.raises(ValueError):
+        proto.pack_describe(['a\nb'])
+    with pytest.raises(ValueError):
+        proto.pack_describe(['x' * 100] * 20)

@@ -22,13 +22,12 @@ import numpy as np
 from nanobot_ros.data.convert import make_surface, make_telemetry
 from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots import esp32_protocol as proto
-from nanobot_ros.robots.esp32_emulator import channel_names
 from nanobot_ros.robots.esp32_host import check_samples, MotorCommander, TelemetryLayout
 from nanobot_ros.robots.esp32_link import SerialLink
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
+from rcl_interfaces.msg import ParameterDescriptor
+from rclpy.parameter import Parameter
 from sensor_msgs.msg import Imu, JointState
-
-DEFAULT_NAMES = channel_names(16)
 
 
 class Esp32BridgeNode(NanobotNode):
@@ -38,8 +37,10 @@ class Esp32BridgeNode(NanobotNode):
         super().__init__('esp32_bridge')
         port = self.param('port', '/dev/ttyUSB0', 'serial device (or a /dev/serial/by-id link)')
         baudrate = self.param('baudrate', 921600, 'UART baud rate (ignored by ptys)')
-        names = list(self.param('telemetry_names', DEFAULT_NAMES,
-                                'names of the TELEMETRY channels, in the device\'s order'))
+        names = self.declare_parameter(
+            'telemetry_names', Parameter.Type.STRING_ARRAY, ParameterDescriptor(
+                description='names of the TELEMETRY channels in the device\'s order; unset = '
+                            'the names the device sends in its DESCRIBE frame')).value or []
         joints = list(self.param('joint_names', ['wheel_left', 'wheel_right'],
                                  'joints published on /joint_states from <joint>.position '
                                  '[.velocity .effort]; [] = none'))
@@ -66,7 +67,12 @@ class Esp32BridgeNode(NanobotNode):
             raise ValueError('heartbeat_period and device_timeout must be > 0')
         if not self.telemetry_limit > 0:
             raise ValueError(f'telemetry_limit must be > 0, got {self.telemetry_limit}')
-        self.layout = TelemetryLayout(names, joints)
+        self.joint_names = joints
+        # Until the device describes its channels (or telemetry_names does) values are named
+        # value_<i> and no JointState / Imu can be made.
+        self.layout = TelemetryLayout(names, joints) if names else TelemetryLayout([])
+        self.names_from = 'parameter' if names else 'none'
+        self._described_on = None
         self._make_messages()
         self._surface_msg = SurfaceVector()
         self._surface_msg.header.frame_id = self.frame_id
@@ -87,17 +93,17 @@ class Esp32BridgeNode(NanobotNode):
         self.telemetry_pub = self.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
         self.surface_pub = self.create_publisher(SurfaceVector, '/robot/surface', SENSOR_QOS)
         self.joint_pub = (self.create_publisher(JointState, '/joint_states', SENSOR_QOS)
-                          if publish_joints and self.layout.joints else None)
+                          if publish_joints and joints else None)
         self.imu_pub = (self.create_publisher(Imu, '/imu/data_raw', SENSOR_QOS)
-                        if publish_imu and self.layout.has_imu else None)
+                        if publish_imu else None)
         self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
         self.create_timer(self.heartbeat_period, self._on_heartbeat)
         self.link = SerialLink(port, int(baudrate), self._on_frame, self._log,
                                backoff_max=backoff_max).start()
         self.get_logger().info(
-            f'bridging {port} ({len(names)} telemetry channels, joints {joints}, motors '
-            f'{motor_names}); heartbeat {self.heartbeat_period} s, actions hold at most '
-            f'{self.commander.action_timeout} s')
+            f'bridging {port} (telemetry channels: {names or "as the device describes"}, '
+            f'joints {joints}, motors {motor_names}); heartbeat {self.heartbeat_period} s, '
+            f'actions hold at most {self.commander.action_timeout} s')
 
     def _log(self, level: str, text: str) -> None:
         # One call site per severity: rclpy's logger refuses a site whose severity changes.
@@ -117,6 +123,8 @@ class Esp32BridgeNode(NanobotNode):
             self._on_samples(frame, self._publish_telemetry)
         elif frame.type == proto.FrameType.SURFACE:
             self._on_samples(frame, self._publish_surface)
+        elif frame.type == proto.FrameType.DESCRIBE:
+            self._on_describe(frame)
         elif frame.type == proto.FrameType.HEARTBEAT:
             try:
                 _ms, ok, bad, self.device_flags = proto.unpack_heartbeat(frame.payload)
@@ -127,6 +135,35 @@ class Esp32BridgeNode(NanobotNode):
             self.device_counters = (ok, bad)
         else:
             self.unexpected_frames += 1
+
+    def _on_describe(self, frame: proto.Frame) -> None:
+        try:
+            names = proto.unpack_describe(frame.payload)
+        except ValueError as error:
+            self._reject(frame, str(error), values=0)
+            return
+        if not names:
+            self.unexpected_frames += 1  # a request: only the device answers those
+            return
+        first = self._described_on is None
+        self._described_on = self.link.connects
+        if self.names_from == 'parameter':
+            if names != self.layout.names and first:
+                self.get_logger().warning(
+                    f'the device describes {len(names)} channels {names} but telemetry_names '
+                    f'is {self.layout.names}: using telemetry_names')
+            return
+        if names == self.layout.names:
+            return
+        try:
+            layout = TelemetryLayout(names, self.joint_names)
+        except ValueError as error:
+            self.get_logger().error(f'device channels {names}: {error}; no /joint_states')
+            layout = TelemetryLayout(names)
+        self.layout, self.names_from = layout, 'device'
+        self._make_messages()  # this thread is the only one that publishes them
+        self.get_logger().info(f'the device describes {len(names)} telemetry channels: '
+                               f'{", ".join(names)}')
 
     def _on_samples(self, frame: proto.Frame, publish) -> None:
         try:
@@ -150,30 +187,32 @@ class Esp32BridgeNode(NanobotNode):
     def _publish_telemetry(self, sequence: int, values: np.ndarray) -> None:
         # The messages are reused: publish() serialises them before returning.
         stamp = self.get_clock().now().to_msg()
-        if len(values) != len(self.layout.names) and len(values) not in self._warned_count:
+        layout = self.layout
+        if (layout.names and len(values) != len(layout.names)
+                and len(values) not in self._warned_count):
             self._warned_count.add(len(values))
             self.get_logger().warning(
-                f'telemetry frame has {len(values)} values but telemetry_names names '
-                f'{len(self.layout.names)}: extra values are named value_<i>, JointState and '
+                f'telemetry frame has {len(values)} values but {len(layout.names)} channel '
+                f'names ({self.names_from}): extra values are named value_<i>, JointState and '
                 f'Imu are skipped for such frames')
-        msg = make_telemetry(self.layout.names_for(len(values)), values, sequence,
+        msg = make_telemetry(layout.names_for(len(values)), values, sequence,
                              msg=self._telemetry_msg)
         msg.header.stamp = stamp
         self.telemetry_pub.publish(msg)
         self.telemetry_published += 1
-        if len(values) != len(self.layout.names):
+        if len(values) != len(layout.names):
             return
         values = values.tolist()
-        if self.joint_pub is not None:
+        if self.joint_pub is not None and layout.joints:
             joints = self._joint_msg
             joints.header.stamp = stamp
             _names, joints.position, joints.velocity, joints.effort = (
-                self.layout.joint_state(values))
+                layout.joint_state(values))
             self.joint_pub.publish(joints)
-        if self.imu_pub is not None:
+        if self.imu_pub is not None and layout.has_imu:
             imu = self._imu_msg
             imu.header.stamp = stamp
-            fields = self.layout.imu(values)
+            fields = layout.imu(values)
             if fields['quat'] is not None:
                 o = imu.orientation
                 o.w, o.x, o.y, o.z = fields['quat']
@@ -227,6 +266,9 @@ class Esp32BridgeNode(NanobotNode):
         self.link.send(proto.FrameType.MOTOR, proto.pack_motor(self.commander.command(now)))
 
     def _on_heartbeat(self) -> None:
+        if self.names_from != 'parameter' and self._described_on != self.link.connects:
+            # Ask (again, each period) until this connection's device has described itself.
+            self.link.send(proto.FrameType.DESCRIBE, proto.pack_describe([]))
         stats = self.link.decoder.stats
         now_ms = int(time.monotonic() * 1000)
         self.link.send(proto.FrameType.HEARTBEAT,
@@ -253,6 +295,7 @@ class Esp32BridgeNode(NanobotNode):
             'surface_published': self.surface_published,
             'rejected_frames': self.rejected_frames, 'rejected_values': self.rejected_values,
             'unexpected_frames': self.unexpected_frames,
+            'telemetry_names_from': self.names_from,
             'handler_errors': link.handler_errors,
             'actions_received': self.actions_received,
             'actions_rejected': self.commander.rejected,

@@ -9,7 +9,8 @@ What it does, at the configured rates: TELEMETRY frames (the channels of `channe
 motor outputs, wheel positions and velocities, IMU accelerations and rates, then `check_<k>`
 channels that are a fixed function of the frame's sequence number so a test can prove each
 delivered frame is uncorrupted), SURFACE frames (a slowly rotating unit vector), HEARTBEAT
-frames every `heartbeat_period`. It applies MOTOR frames (finite values clamped to -1 .. 1,
+frames every `heartbeat_period`, a DESCRIBE frame (its channel names) when plugged in and when
+the host asks. It applies MOTOR frames (finite values clamped to -1 .. 1,
 anything else stops the motors) and honours the firmware contract: no valid frame for
 `watchdog_ms` -> motors stop.
 
@@ -124,7 +125,8 @@ class Esp32Emulator:
         self._thread: Optional[threading.Thread] = None
         self._start = time.monotonic()
         self._last_valid = -math.inf
-        self._surface_phase = 0.0
+        self._describe_due = False
+        self.describe_requests = 0
 
     # Plugging -----------------------------------------------------------------------------
 
@@ -153,6 +155,7 @@ class Esp32Emulator:
             self._tx.clear()
             self.decoder.reset()
             self.plugs += 1
+            self._describe_due = True  # as firmware does at boot
             return path
 
     def unplug(self) -> None:
@@ -217,6 +220,9 @@ class Esp32Emulator:
             if now >= next_surface:
                 self._send(proto.FrameType.SURFACE, self._surface_payload(now))
                 next_surface = max(next_surface + surface_period, now)
+            if self._describe_due:
+                self._describe_due = False
+                self._send(proto.FrameType.DESCRIBE, proto.pack_describe(self.names))
             if now >= next_heartbeat:
                 self._send(proto.FrameType.HEARTBEAT, self._heartbeat_payload())
                 next_heartbeat = now + config.heartbeat_period
@@ -268,6 +274,9 @@ class Esp32Emulator:
                 return
             self.motors = [min(1.0, max(-1.0, v)) for v in values]
             self.watchdog_stopped = False
+        elif frame.type == proto.FrameType.DESCRIBE:
+            self.describe_requests += 1
+            self._describe_due = True
         elif frame.type == proto.FrameType.HEARTBEAT:
             self.heartbeats_received += 1
             try:
@@ -380,6 +389,7 @@ class Esp32Emulator:
             'watchdog_stopped': self.watchdog_stopped, 'watchdog_trips': self.watchdog_trips,
             'motor_frames': self.motor_frames, 'motor_rejected': self.motor_rejected,
             'heartbeats_received': self.heartbeats_received,
+            'describe_requests': self.describe_requests,
             'rx_frames_ok': self.decoder.stats.frames_ok,
             'rx_frames_bad': self.decoder.stats.frames_bad,
             'tx_overflow_bytes': self.tx_overflow_bytes,

@@ -27,6 +27,8 @@ Payloads:
     MOTOR      (host -> device)  float32 x m  (motor commands, -1 .. 1, in `motor_names` order)
     HEARTBEAT  (both ways)       u32 sender_ms, u32 frames_ok, u32 frames_bad, u8 flags
                                  (device flags: HEARTBEAT_WATCHDOG_STOPPED, HEARTBEAT_MOTORS_ON)
+    DESCRIBE   (device -> host)  the TELEMETRY channel names, UTF-8, newline-separated; sent at
+                                 boot and in answer to an empty DESCRIBE from the host
 """
 from dataclasses import dataclass, field
 import enum
@@ -57,6 +59,7 @@ class FrameType(enum.IntEnum):
     SURFACE = 2
     MOTOR = 3
     HEARTBEAT = 4
+    DESCRIBE = 5
 
 
 @dataclass(frozen=True)
@@ -354,6 +357,30 @@ def unpack_heartbeat(payload: bytes) -> Tuple[int, int, int, int]:
         raise ValueError(f'heartbeat payload of {len(payload)} bytes, expected '
                          f'{HEARTBEAT.size}')
     return HEARTBEAT.unpack(payload)
+
+
+def pack_describe(names: Sequence[str]) -> bytes:
+    """Return a DESCRIBE payload naming the TELEMETRY channels (empty = a request)."""
+    for name in names:
+        if not name or '\n' in name:
+            raise ValueError(f'channel name {name!r} is empty or holds a newline')
+    payload = '\n'.join(names).encode('utf-8')
+    if len(payload) > MAX_PAYLOAD:
+        raise ValueError(f'{len(names)} names need {len(payload)} bytes > {MAX_PAYLOAD}')
+    return payload
+
+
+def unpack_describe(payload: bytes) -> List[str]:
+    """Return the channel names of a DESCRIBE payload ([] = a request); ValueError if malformed."""
+    if not payload:
+        return []
+    try:
+        names = payload.decode('utf-8').split('\n')
+    except UnicodeDecodeError as error:
+        raise ValueError(f'DESCRIBE is not UTF-8: {error}') from None
+    if not all(names) or len(set(names)) != len(names):
+        raise ValueError('DESCRIBE holds an empty or a repeated channel name')
+    return names
 
 
 def finite(values: Sequence[float]) -> bool:
