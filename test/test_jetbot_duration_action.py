@@ -6,7 +6,9 @@ from sensor_msgs.msg import JointState
 
 from jetbot_emulator import EmulatedJetBot
 
-RAMP, DURATION = 0.1, 0.4
+# A slow ramp, so even a busy machine's delayed control ticks sample it several times.
+RAMP, DURATION, TIMEOUT, DEFAULT = 0.3, 0.8, 1.5, 0.5
+SLACK = 0.15
 
 
 def motion(rows):
@@ -24,7 +26,9 @@ def test_action_ramps_up_holds_and_ramps_down(ros, nodes, tmp_path):
         wheels = []
         ros.node.create_subscription(JointState, '/jetbot/motors', wheels.append, SENSOR_QOS)
         pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        jetbot = nodes.start('jetbot', params={'port': robot.port, 'ramp_time': RAMP})
+        jetbot = nodes.start('jetbot', params={'port': robot.port, 'ramp_time': RAMP,
+                                               'action_timeout': TIMEOUT,
+                                               'default_duration': DEFAULT})
         assert ros.spin_until(lambda: pub.get_subscription_count() > 0 and robot.rows()
                               and wheels, timeout=20), nodes.output(jetbot)
         assert robot.rows()[0]['right'] == 0.0  # connecting commands 0 first
@@ -42,22 +46,22 @@ def test_action_ramps_up_holds_and_ramps_down(ros, nodes, tmp_path):
         assert len(up) >= 2 and up == sorted(up) and all(0 < v < 0.12 for v in up), right
         # Hold: the target until the duration is over (ramp time included, as the reference).
         held_s = rows[peak + len(held) - 1]['t'] - rows[peak]['t']
-        assert DURATION - RAMP - 0.12 < held_s < DURATION - RAMP + 0.12, (held_s, right)
+        assert DURATION - RAMP - SLACK < held_s < DURATION - RAMP + SLACK, (held_s, right)
         # Ramp down: decreasing, then exactly 0; the whole motion lasts duration + one ramp.
         assert len(down) >= 3 and down == sorted(down, reverse=True) and down[-1] == 0.0, right
         total = rows[-1]['t'] - rows[0]['t']
-        assert DURATION < total < DURATION + RAMP + 0.15, total
+        assert DURATION < total < DURATION + RAMP + SLACK, total
         assert all(r['left'] == 0.0 for r in rows)
         # The node shows what it commands on /jetbot/motors.
         assert max(w.velocity[1] for w in wheels) == max(right)
 
-        # The reference's discrete action 1 = motor_right 0.12 for the default 0.2 s.
+        # The reference's discrete action 1 = motor_right 0.12 (for default_duration).
         start = len(robot.rows())
         pub.publish(make_action(1, ['action'], [1], source='pytest'))
         assert ros.spin_until(lambda: motion(robot.rows()[start:]), timeout=5)
         rows = motion(robot.rows()[start:])
         assert max(r['right'] for r in rows) == 0.12
-        assert 0.2 < rows[-1]['t'] - rows[0]['t'] < 0.2 + RAMP + 0.15
+        assert DEFAULT < rows[-1]['t'] - rows[0]['t'] < DEFAULT + RAMP + SLACK
 
         assert nodes.stop(jetbot) == 0
         assert robot.last() == (0.0, 0.0)
