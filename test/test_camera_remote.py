@@ -32,7 +32,8 @@ def test_camera_over_rpyc_reconnects(ros, nodes, tmp_path):
         robot.kill()
         assert ros.spin_until(lambda: level() == DiagnosticStatus.ERROR,
                               timeout=10)
-        assert 'cannot reach the JetBot camera' in nodes.output(camera)
+        assert ros.spin_until(lambda: 'cannot reach the JetBot camera' in nodes.output(camera),
+                              timeout=5)
         assert camera.poll() is None
 
         # It comes back: frames flow again without restarting the node.

@@ -361,7 +361,8 @@ class CameraStream:
                         stop.wait(wait)
 
     def _open(self) -> None:
-        self.state = 'opening'
+        if self.state != 'streaming':  # a looping file's reopen is still streaming
+            self.state = 'opening'
         capture = open_capture(self.config.source, self.config.capture_width,
                                self.config.capture_height, self.config.frame_rate)
         fps = capture.get(cv2.CAP_PROP_FPS)
