@@ -9,6 +9,7 @@ PACKAGE = 'nanobot_ros'
 NODES = {
     'sim': 'nanobot_ros.nodes.sim:main',
     'runner': 'nanobot_ros.nodes.runner:main',
+    'world_model': 'nanobot_ros.nodes.world_model:main',
 }
 
 setup(
