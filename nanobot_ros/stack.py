@@ -202,7 +202,9 @@ def main(argv=None):
     processes = start_nodes(names, config, run_dir, overrides)
     started = time.monotonic()
     early_exits = {}
+    # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.
     with tqdm(total=round(args.duration), unit='s', file=sys.stderr, dynamic_ncols=True,
+              mininterval=0.5 if sys.stderr.isatty() else 10.0,
               bar_format='{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}') as bar:
         while not interrupted:
             elapsed = time.monotonic() - started
