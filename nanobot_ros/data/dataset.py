@@ -10,6 +10,7 @@
     sample.telemetry              # float32 (M,), newest telemetry at the frame (empty if none)
     sample.instruction            # newest /instruction text at the frame ('' if none)
     sample.stamp, sample.next_stamp, sample.bag   # log times (s) of both frames, source bag
+    sample.to_dict()              # the same as a dict, for torch's default_collate
 
     live = BagDataset('runs/x/sessions', continual=True)   # keeps growing
     for sample in live: ...       # picks up each new split once it is finished
@@ -61,6 +62,10 @@ class Sample:
     stamp: float  # log time of the observation, seconds since the epoch
     bag: str
     next_stamp: float  # log time of the next observation
+
+    def to_dict(self) -> dict:
+        """Return the fields as a dict (what torch's default_collate batches)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass
