@@ -8,6 +8,7 @@ import sys
 
 COMMANDS = {
     'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
+    'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
 }
 
 

@@ -131,6 +131,7 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         ok = codes[name] == 0 and report['level'] in ('ok', 'warn')
         nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
     sim = nodes.get('sim', {}).get('values', {})
+    recorder = nodes.get('recorder', {}).get('values', {})
     frames = int(sim.get('frames', 0))
     summary = {
         'run_dir': str(run_dir),
@@ -142,6 +143,9 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         'frames_per_s': round(frames / duration_s, 3) if duration_s > 0 else 0.0,
         'observed': {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
                      'action_counts': dict(sorted(monitor.actions.items()))},
+        'bag': recorder.get('bag'),
+        'messages_written': recorder.get('messages_written'),
+        'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,
     }
     world_model = nodes.get('world_model', {}).get('values')
@@ -208,7 +212,9 @@ def main(argv=None):
     processes = start_nodes(names, config, run_dir, overrides)
     started = time.monotonic()
     early_exits = {}
+    # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.
     with tqdm(total=round(args.duration), unit='s', file=sys.stderr, dynamic_ncols=True,
+              mininterval=0.5 if sys.stderr.isatty() else 10.0,
               bar_format='{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}') as bar:
         while not interrupted:
             elapsed = time.monotonic() - started
