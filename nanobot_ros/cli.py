@@ -9,6 +9,8 @@ import sys
 COMMANDS = {
     'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
     'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
+    'world-model-replay': ('nanobot_ros.learning.replay_training',
+                           'train the world model on recorded sessions until its loss plateaus'),
 }
 
 

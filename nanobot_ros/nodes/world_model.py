@@ -83,7 +83,7 @@ class WorldModelNode(NanobotNode):
         loop_config = LoopConfig(
             actions=actions,
             idle_action=p('idle_action', 0, 'what the robot does when no action comes'),
-            reconstruction_threshold=p('reconstruction_threshold', 0.0005,
+            reconstruction_threshold=p('reconstruction_threshold', 0.001,
                                        'act only when reconstruction MSE <= this'),
             buffer_capacity=p('buffer_capacity', 1000, 'transitions kept for replay'),
             batch_size=p('batch_size', 8, 'transitions per training step'),
