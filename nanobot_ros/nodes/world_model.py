@@ -142,7 +142,7 @@ class WorldModelNode(NanobotNode):
         self.save_errors = 0
         self._pending = None  # (perception, stamp seconds, action sent or None)
         self.experiment = ExperimentLog(
-            wandb_project, str(Path(self.run_dir or '.') / 'wandb'),
+            wandb_project, self.run_dir or '.',
             {'model': model_config.to_dict(), 'selector': selector_name,
              'reconstruction_threshold': loop_config.reconstruction_threshold})
 
