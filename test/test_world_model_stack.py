@@ -24,6 +24,8 @@ def test_sim_stack_runs_the_world_model(ros_domain, tmp_path):
     assert figures['actions_sent'] > 0 and figures['predictor_training_step'] > 0, figures
     assert figures['frames_rejected'] == 0
     assert summary['actions'] == figures['actions_sent']
+    # Lockstep: the sim applied every action but those of the DDS start-up race.
+    assert summary['actions_applied'] >= summary['actions'] - 3, summary
     assert (run_dir / 'world_model_learning_curve.png').stat().st_size > 1000
     assert (run_dir / 'world_model_predictions.png').stat().st_size > 1000
     assert (checkpoints / 'world_model.safetensors').is_file()
