@@ -26,6 +26,7 @@ def test_sim_stack_runs_the_world_model(ros_domain, tmp_path):
     assert summary['actions'] == figures['actions_sent']
     # Lockstep: the sim applied every action but those of the DDS start-up race.
     assert summary['actions_applied'] >= summary['actions'] - 3, summary
+    assert node['values']['answers_missed'] == 0  # every transition labelled as applied
     assert (run_dir / 'world_model_learning_curve.png').stat().st_size > 1000
     assert (run_dir / 'world_model_predictions.png').stat().st_size > 1000
     assert (checkpoints / 'world_model.safetensors').is_file()

@@ -96,8 +96,8 @@ class WorldModelNode(NanobotNode):
                                  'more than this many seconds after the frame\'s stamp')
         self.max_transition_gap = p('max_transition_gap', 0.45, 'discard a transition whose '
                                     'next frame came later than this after an action was sent')
-        self.delivery_margin = p('delivery_margin', 0.005, 'seconds an action may take to '
-                                 'reach the robot; closer calls are discarded')
+        self.delivery_margin = p('delivery_margin', 0.0, 'discard transitions whose next '
+                                 'frame was stamped less than this after the action was sent')
         self.sync_interval = p('sync_interval', 5, 'copy learner weights to the actor every N '
                                'learner steps')
         self.debug_image_interval = p('debug_image_interval', 5, 'publish debug images every '
@@ -192,6 +192,7 @@ class WorldModelNode(NanobotNode):
         action = self.loop.select(perception)
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
         sent = None
+        sent_at = self.get_clock().now().nanoseconds * 1e-9  # before publishing: see below
         state = 'gated' if perception.gated else 'acting'
         if action is not None and latency > self.answer_deadline:
             # The sim may already have given up on this frame: say nothing, so the robot
@@ -205,7 +206,7 @@ class WorldModelNode(NanobotNode):
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
-        self._pending = (perception, stamp, sent, self.get_clock().now().nanoseconds * 1e-9)
+        self._pending = (perception, stamp, sent, sent_at)
         self._publish_status(msg.header, perception, state, sent)
         if self.debug_image_interval and self.frames % self.debug_image_interval == 0:
             self._publish_debug_images(msg.header, perception, sent)
@@ -223,7 +224,7 @@ class WorldModelNode(NanobotNode):
             if published_at > stamp:
                 self.answers_missed += 1
                 sent = None
-            elif (published_at > stamp - self.delivery_margin
+            elif (published_at >= stamp - self.delivery_margin
                   or stamp - previous_stamp > self.max_transition_gap):
                 # Too close to call, or so late that the watchdog may have stepped too.
                 self.loop.break_history()
