@@ -15,6 +15,7 @@ NODES = {
     'jetbot': 'nanobot_ros.nodes.jetbot:main',
     'recorder': 'nanobot_ros.nodes.recorder:main',
     'replay': 'nanobot_ros.nodes.replay:main',
+    'world_model': 'nanobot_ros.nodes.world_model:main',
 }
 
 setup(

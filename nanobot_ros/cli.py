@@ -11,6 +11,8 @@ COMMANDS = {
     'jetbot-server': ('nanobot_ros.robots.jetbot_server',
                       'JetBot-side RPyC motor server with watchdog (--emulate: no robot)'),
     'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
+    'world-model-replay': ('nanobot_ros.learning.replay_training',
+                           'train the world model on recorded sessions until its loss plateaus'),
 }
 
 

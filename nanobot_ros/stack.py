@@ -36,6 +36,12 @@ from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
 STOP_TIMEOUT_S = 10.0
+# The world model's final figures lifted to summary.json's top level.
+WORLD_MODEL_FIGURES = (
+    'online_explained_variance', 'predictor_explained_variance', 'reconstruction_loss',
+    'autoencoder_training_loss', 'predictor_training_loss', 'predictor_patch_loss',
+    'predictor_latent_loss', 'autoencoder_training_step', 'predictor_training_step',
+    'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions')
 
 
 def _parse_value(text: str):
@@ -127,7 +133,7 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
     sim = nodes.get('sim', {}).get('values', {})
     recorder = nodes.get('recorder', {}).get('values', {})
     frames = int(sim.get('frames', 0))
-    return {
+    summary = {
         'run_dir': str(run_dir),
         'duration_s': round(duration_s, 3),
         'frames': frames,
@@ -142,6 +148,10 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,
     }
+    world_model = nodes.get('world_model', {}).get('values')
+    if world_model:
+        summary['world_model'] = {key: world_model.get(key) for key in WORLD_MODEL_FIGURES}
+    return summary
 
 
 def parse_overrides(items):
