@@ -27,6 +27,10 @@ def test_every_killed_recording_is_recoverable(ros, nodes, tmp_path):
             'output_dir': str(out), 'topics': "['/robot/telemetry', '/camera/image_raw']",
             'split_size_mb': 0.3})
         wait_for_recorder(ros, diagnostics, out, topics=2)
+        # On a loaded machine DDS may match the recorder's subscriptions a while after it
+        # reports them: publish only once both publishers see it.
+        assert ros.spin_until(lambda: telemetry.get_subscription_count() >= 1
+                              and images.get_subscription_count() >= 1, timeout=30)
         end = time.monotonic() + rng.uniform(1.2, 2.0)
         sequence = 0
         while time.monotonic() < end:
