@@ -14,8 +14,9 @@ action it sent, as the reference's synchronous loop does; frames come at most at
 (0 = as fast as answers come). Without lockstep frames come at `frame_rate` and each tick applies
 the newest unapplied action.
 
-Watchdog. When no valid action arrived for `action_timeout` seconds the dot stays put, the node
-says so once (and once more when actions resume) and frames keep coming at `frame_rate`.
+Watchdog. When no valid action arrived for `action_timeout` seconds the dot stays put and the
+node says so once (and once more when actions resume); frames keep coming, in lockstep one per
+`action_timeout` (each still waits for an answer), free-running at `frame_rate`.
 Actions outside the action space are rejected, counted and treated as stay.
 """
 from collections import Counter
@@ -102,7 +103,9 @@ class SimNode(NanobotNode):
             self._step()
 
     def _waiting_for_answer(self, now: float) -> bool:
-        return (self.lockstep and self._pending is None and not self._stale
+        # Also while stale: a controller slower than frame_rate (a learning node) must still
+        # get its answer applied to the frame it saw.
+        return (self.lockstep and self._pending is None
                 and now - self._frame_time < self.action_timeout)
 
     def _on_tick(self) -> None:
