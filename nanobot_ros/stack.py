@@ -130,19 +130,24 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
                                             'values': {}})
         ok = codes[name] == 0 and report['level'] in ('ok', 'warn')
         nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
-    sim = nodes.get('sim', {}).get('values', {})
+    observed = {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
+                'action_counts': dict(sorted(monitor.actions.items()))}
+    if 'sim' in nodes:  # the sim's own counts are exact
+        sim = nodes['sim']['values']
+        counts = {'frames': int(sim.get('frames', 0)),
+                  'actions': int(sim.get('actions_received', 0)),
+                  'actions_applied': int(sim.get('actions_applied', 0)),
+                  'action_counts': sim.get('action_counts', {})}
+    else:  # a real robot: what crossed the topics is the count there is
+        counts = {'frames': observed['frames'], 'actions': observed['actions'],
+                  'actions_applied': None, 'action_counts': observed['action_counts']}
     recorder = nodes.get('recorder', {}).get('values', {})
-    frames = int(sim.get('frames', 0))
     summary = {
         'run_dir': str(run_dir),
         'duration_s': round(duration_s, 3),
-        'frames': frames,
-        'actions': int(sim.get('actions_received', 0)),
-        'actions_applied': int(sim.get('actions_applied', 0)),
-        'action_counts': sim.get('action_counts', {}),
-        'frames_per_s': round(frames / duration_s, 3) if duration_s > 0 else 0.0,
-        'observed': {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
-                     'action_counts': dict(sorted(monitor.actions.items()))},
+        **counts,
+        'frames_per_s': round(counts['frames'] / duration_s, 3) if duration_s > 0 else 0.0,
+        'observed': observed,
         'bag': recorder.get('bag'),
         'messages_written': recorder.get('messages_written'),
         'messages_dropped': recorder.get('messages_dropped'),
