@@ -35,7 +35,7 @@ from nanobot_ros.stack_config import stack_nodes
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
-STOP_TIMEOUT_S = 10.0
+STOP_TIMEOUT_S = 30.0  # a learning node saves its checkpoint and pictures on the way out
 # The world model's final figures lifted to summary.json's top level.
 WORLD_MODEL_FIGURES = (
     'online_explained_variance', 'predictor_explained_variance', 'reconstruction_loss',
