@@ -9,6 +9,7 @@ PACKAGE = 'nanobot_ros'
 NODES = {
     'sim': 'nanobot_ros.nodes.sim:main',
     'runner': 'nanobot_ros.nodes.runner:main',
+    'expert': 'nanobot_ros.nodes.expert:main',
 }
 
 setup(
