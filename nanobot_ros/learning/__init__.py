@@ -1,0 +1,1 @@
+"""Learning loops and their helpers (plateau detection, world model loop); no rclpy."""
