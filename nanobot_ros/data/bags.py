@@ -1,0 +1,317 @@
+"""Read rosbag2 bags (MCAP or sqlite3) without a ROS graph: raw CDR records and decoded messages.
+
+    bag = Bag('saved/sessions/toroidal_dot/20260101-120000/20260101-120000_000')
+    bag.topics                      # {'/camera/image_raw': TopicInfo(msgtype, count, qos), ...}
+    for record in bag.records(['/robot/action']):
+        action = bag.decode(record)  # a rosbags dataclass with the message's fields
+
+Why not `rosbags.rosbag2.Reader` alone: users bring bags they did not record, and rosbags 0.11.9
+yields no messages when metadata.yaml's offered-QoS text differs from the storage's own (bags
+written by ROS 2's rosbag2 do that). So each storage file is read on its own terms: MCAP with the
+`mcap` library (schemas and channels from the file itself), sqlite3 with the standard library
+(topics and definitions from its tables). metadata.yaml is used only to list the files.
+
+Types: ROS 2 Jazzy's standard messages, nanobot_msgs (from its .msg files) and whatever
+definitions a bag carries (MCAP schema records, the sqlite3 message_definitions table) are
+registered in a rosbags Typestore, so test_msgs and other foreign types decode too.
+
+Errors are BagError with a message that says what to do (path missing, not a bag, a storage
+file truncated by a crash -> `nanobot bag repair <path>`).
+"""
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+import sqlite3
+from typing import Dict, Iterable, Iterator, List, Optional
+
+from mcap.exceptions import McapError
+from mcap.reader import make_reader
+from mcap.stream_reader import StreamReader
+from rosbags.typesys import get_types_from_idl, get_types_from_msg, Stores, get_typestore
+import yaml
+
+STORAGE_SUFFIXES = {'.mcap': 'mcap', '.db3': 'sqlite3'}
+IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
+REPAIR_HINT = 'recover it with `./run.sh nanobot bag repair {path}`'
+
+
+class BagError(Exception):
+    """A bag cannot be read: the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class TopicInfo:
+    """One topic of a bag: its type, how many messages it holds and the offered QoS text."""
+
+    msgtype: str
+    count: int
+    offered_qos: str = ''
+
+
+@dataclass(frozen=True)
+class Record:
+    """One stored message: topic, type, log time (ns since epoch) and its CDR bytes."""
+
+    topic: str
+    msgtype: str
+    timestamp: int
+    data: bytes
+
+
+def _msg_dir() -> Path:
+    """Return the folder with nanobot_msgs' .msg files (installed share/ or the source tree)."""
+    try:
+        from ament_index_python.packages import get_package_share_directory
+        installed = Path(get_package_share_directory('nanobot_msgs')) / 'msg'
+        if installed.is_dir():
+            return installed
+    except Exception:  # noqa: B902 - no ament index (plain checkout): use the source tree
+        pass
+    return Path(__file__).resolve().parents[2] / 'msg' / 'msg'
+
+
+@lru_cache(maxsize=1)
+def _nanobot_types() -> dict:
+    types = {}
+    for path in sorted(_msg_dir().glob('*.msg')):
+        types.update(get_types_from_msg(path.read_text(), f'nanobot_msgs/msg/{path.stem}'))
+    return types
+
+
+def make_typestore():
+    """Return a rosbags Typestore with ROS 2 Jazzy's messages and nanobot_msgs."""
+    store = get_typestore(Stores.ROS2_JAZZY)
+    store.register(_nanobot_types())
+    return store
+
+
+def register_definition(store, msgtype: str, encoding: str, text: str) -> None:
+    """Register `msgtype` (and the types it embeds) from a bag's definition text, if new."""
+    if msgtype in store.types or not text:
+        return
+    if encoding in ('ros2idl', 'idl', 'omgidl'):
+        separator = '=' * 80 + '\n'
+        types = {}
+        for part in text.split(separator):
+            if part.startswith('IDL: '):
+                part = part.split('\n', 1)[1]
+            if part.strip():
+                types.update(get_types_from_idl(part))
+    else:
+        types = get_types_from_msg(text, msgtype)
+    store.register({k: v for k, v in types.items() if k not in store.types})
+
+
+def is_bag(path: Path) -> bool:
+    """Return whether `path` is a finished bag directory (has metadata.yaml) or storage file."""
+    path = Path(path)
+    if path.is_file():
+        return path.suffix in STORAGE_SUFFIXES
+    return (path / 'metadata.yaml').is_file()
+
+
+def find_bags(root, finished_only: bool = True) -> List[Path]:
+    """Return the bags under `root` (itself, or any folder below it), sorted by path.
+
+    A bag directory without metadata.yaml is still being written (or was cut off by a crash);
+    it is left out unless `finished_only` is False.
+    """
+    root = Path(root)
+    if not root.exists():
+        raise BagError(f'{root}: no such file or directory')
+    if is_bag(root):
+        return [root]
+    found = set()
+    for meta in root.rglob('metadata.yaml'):
+        found.add(meta.parent)
+    if not finished_only:
+        for storage in list(root.rglob('*.mcap')) + list(root.rglob('*.db3')):
+            found.add(storage.parent)
+    return sorted(found)
+
+
+class Bag:
+    """One rosbag2 bag: a directory (metadata.yaml + storage files) or a single .mcap/.db3 file.
+
+    `records()` streams raw records in log-time order, `decode()` turns one into a message;
+    `read_at()` fetches one topic's message at a known log time (random access).
+    """
+
+    def __init__(self, path, typestore=None):
+        self.path = Path(path)
+        if not self.path.exists():
+            raise BagError(f'{self.path}: no such bag (path does not exist)')
+        self.typestore = typestore or make_typestore()
+        self.metadata = {}
+        if self.path.is_file():
+            self.files = [self.path]
+        else:
+            meta = self.path / 'metadata.yaml'
+            if meta.is_file():
+                try:
+                    self.metadata = yaml.safe_load(meta.read_text())['rosbag2_bagfile_information']
+                except (yaml.YAMLError, KeyError, TypeError) as error:
+                    raise BagError(f'{meta}: not a rosbag2 metadata file ({error})') from None
+                self.files = [self.path / name for name in self.metadata['relative_file_paths']]
+            else:
+                self.files = sorted(p for p in self.path.iterdir()
+                                    if p.suffix in STORAGE_SUFFIXES)
+                if self.files:
+                    raise BagError(f'{self.path}: metadata.yaml is missing (the recording was '
+                                   f'interrupted?); {REPAIR_HINT.format(path=self.path)}')
+        if not self.files:
+            raise BagError(f'{self.path}: not a rosbag2 bag (no metadata.yaml, no .mcap or '
+                           f'.db3 file)')
+        for file in self.files:
+            if not file.is_file():
+                raise BagError(f'{file}: listed in metadata.yaml but missing')
+            if file.suffix not in STORAGE_SUFFIXES:
+                raise BagError(f'{file}: unsupported storage (compressed or unknown format); '
+                               f'supported: .mcap, .db3')
+        self.topics: Dict[str, TopicInfo] = {}
+        self._scan()
+
+    @property
+    def custom_data(self) -> dict:
+        """Return custom_data from metadata.yaml: session metadata of nanobot recordings."""
+        return dict(self.metadata.get('custom_data') or {})
+
+    @property
+    def message_count(self) -> int:
+        """Return the number of messages in the storage files."""
+        return sum(t.count for t in self.topics.values())
+
+    def _truncated(self, file: Path, error) -> BagError:
+        return BagError(f'{file}: storage is truncated or corrupt ({type(error).__name__}: '
+                        f'{error}); {REPAIR_HINT.format(path=self.path)}')
+
+    def _scan(self) -> None:
+        counts, types, qos = {}, {}, {}
+        for file in self.files:
+            if file.suffix == '.mcap':
+                self._scan_mcap(file, counts, types, qos)
+            else:
+                self._scan_sqlite(file, counts, types, qos)
+        for topic, msgtype in types.items():
+            self.topics[topic] = TopicInfo(msgtype, counts.get(topic, 0), qos.get(topic, ''))
+
+    def _scan_mcap(self, file: Path, counts, types, qos) -> None:
+        try:
+            with open(file, 'rb') as stream:
+                summary = make_reader(stream).get_summary()
+        except (McapError, EOFError, OSError, ValueError) as error:
+            raise self._truncated(file, error) from None
+        if summary is None:
+            raise BagError(f'{file}: MCAP has no summary section (recording cut off); '
+                           f'{REPAIR_HINT.format(path=self.path)}')
+        for schema in summary.schemas.values():
+            register_definition(self.typestore, schema.name, schema.encoding,
+                                schema.data.decode())
+        stats = summary.statistics.channel_message_counts if summary.statistics else {}
+        for channel_id, channel in summary.channels.items():
+            schema = summary.schemas.get(channel.schema_id)
+            types[channel.topic] = schema.name if schema else ''
+            counts[channel.topic] = counts.get(channel.topic, 0) + stats.get(channel_id, 0)
+            qos[channel.topic] = channel.metadata.get('offered_qos_profiles', '')
+
+    def _scan_sqlite(self, file: Path, counts, types, qos) -> None:
+        try:
+            db = sqlite3.connect(f'file:{file}?mode=ro', uri=True)
+            try:
+                tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+                columns = [r[1] for r in db.execute('PRAGMA table_info(topics)')]
+                qos_column = ('offered_qos_profiles' if 'offered_qos_profiles' in columns
+                              else "''")
+                for topic_id, name, msgtype, offered in db.execute(
+                        f'SELECT id, name, type, {qos_column} FROM topics'):
+                    types[name] = msgtype
+                    qos[name] = offered
+                    count = db.execute('SELECT COUNT(*) FROM messages WHERE topic_id = ?',
+                                       (topic_id,)).fetchone()[0]
+                    counts[name] = counts.get(name, 0) + count
+                if 'message_definitions' in tables:
+                    for msgtype, encoding, text in db.execute(
+                            'SELECT topic_type, encoding, encoded_message_definition '
+                            'FROM message_definitions'):
+                        register_definition(self.typestore, msgtype, encoding, text)
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as error:
+            raise self._truncated(file, error) from None
+
+    def records(self, topics: Optional[Iterable[str]] = None) -> Iterator[Record]:
+        """Yield the stored messages, only `topics` if given, in log-time order, file by file."""
+        wanted = set(topics) if topics is not None else None
+        for file in self.files:
+            if file.suffix == '.mcap':
+                yield from self._mcap_records(file, wanted)
+            else:
+                yield from self._sqlite_records(file, wanted)
+
+    def _mcap_records(self, file: Path, wanted, start=None, end=None) -> Iterator[Record]:
+        try:
+            with open(file, 'rb') as stream:
+                reader = make_reader(stream)
+                for schema, channel, message in reader.iter_messages(
+                        topics=list(wanted) if wanted is not None else None,
+                        starting_at=start, ending_before=end, log_time_order=True):
+                    yield Record(channel.topic, schema.name if schema else '',
+                                 message.log_time, message.data)
+        except (McapError, EOFError, ValueError) as error:
+            raise self._truncated(file, error) from None
+
+    def _sqlite_records(self, file: Path, wanted, start=None, end=None) -> Iterator[Record]:
+        query = ('SELECT topics.name, topics.type, messages.timestamp, messages.data FROM '
+                 'messages JOIN topics ON messages.topic_id = topics.id')
+        conditions, args = [], []
+        if wanted is not None:
+            conditions.append(f'topics.name IN ({",".join("?" * len(wanted))})')
+            args += list(wanted)
+        if start is not None:
+            conditions += ['messages.timestamp >= ?', 'messages.timestamp < ?']
+            args += [start, end]
+        if conditions:
+            query += ' WHERE ' + ' AND '.join(conditions)
+        try:
+            db = sqlite3.connect(f'file:{file}?mode=ro', uri=True)
+            try:
+                for topic, msgtype, timestamp, data in db.execute(
+                        query + ' ORDER BY messages.timestamp', args):
+                    yield Record(topic, msgtype, timestamp, bytes(data))
+            finally:
+                db.close()
+        except sqlite3.DatabaseError as error:
+            raise self._truncated(file, error) from None
+
+    def read_at(self, topic: str, timestamp: int) -> Record:
+        """Return `topic`'s record logged at `timestamp` (ns); KeyError if there is none.
+
+        MCAP reads only the chunk that holds it (chunk index), sqlite3 one indexed row.
+        """
+        for file in self.files:
+            reader = self._mcap_records if file.suffix == '.mcap' else self._sqlite_records
+            for record in reader(file, {topic}, timestamp, timestamp + 1):
+                return record
+        raise KeyError(f'{self.path}: no {topic} message at {timestamp} ns')
+
+    def decode(self, record: Record):
+        """Return the record's message as a rosbags dataclass; BagError if the type is unknown."""
+        try:
+            return self.typestore.deserialize_cdr(record.data, record.msgtype)
+        except KeyError:
+            raise BagError(f'{self.path}: topic {record.topic} has type {record.msgtype!r}, '
+                           f'which is neither a known ROS 2 type nor defined in the bag') from None
+
+
+def scan_mcap_stream(file: Path):
+    """Yield the records of an MCAP file front to back, stopping where it is cut off.
+
+    Used by repair: a file whose writer was killed has no summary, and its last chunk may be
+    incomplete; everything before the first unreadable record is returned.
+    """
+    with open(file, 'rb') as stream:
+        reader = StreamReader(stream, skip_magic=False)
+        try:
+            yield from reader.records
+        except Exception:  # noqa: B902 - any error past this point is the cut-off tail
+            return

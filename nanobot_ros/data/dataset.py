@@ -1,0 +1,237 @@
+"""Training samples straight from rosbag2 bags: plain Python, numpy out, no ROS graph needed.
+
+    from nanobot_ros.data.dataset import BagDataset
+    data = BagDataset('saved/sessions/toroidal_dot')        # a bag, or a folder of bags
+    len(data); sample = data[17]                            # random access
+    sample.observation            # (H, W, 3) uint8 rgb, the camera frame the action answered
+    sample.action_index           # int (-1 = continuous only)
+    sample.action_values          # float32 (N,), named by sample.action_names
+    sample.next_observation       # (H, W, 3) uint8 rgb, the next camera frame
+    sample.telemetry              # float32 (M,), newest telemetry at the frame (empty if none)
+    sample.instruction            # newest /instruction text at the frame ('' if none)
+
+    live = BagDataset('runs/x/sessions', continual=True)   # keeps growing
+    for sample in live: ...       # picks up each new split once it is finished
+
+How samples are aligned (per bag, camera frames in log-time order): sample i is frame i, the
+action that answered it and frame i + 1. The answering action is the one whose header.stamp
+equals frame i's header.stamp (what the sim, runner and policy publish); failing that, the first
+action logged between frame i and frame i + 1. Frames without an answering action are not
+samples. Telemetry and instruction are the newest logged at or before frame i.
+
+Random access: the index keeps only timestamps and the small messages; images are read on
+demand (`Bag.read_at`: one MCAP chunk or one sqlite3 row) with a small cache, so a folder of
+many hours of video does not have to fit in memory.
+
+Bad input: a bag that cannot be read (truncated by a crash, unknown image encoding, ...) is
+skipped with its reason in `skipped`, so one broken split never costs the others; a path that
+does not exist raises BagError.
+"""
+from bisect import bisect_right
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+import time
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+from nanobot_ros.data.action_filter import action_matches, parse_action_filter
+from nanobot_ros.data.bags import Bag, BagError, find_bags, make_typestore
+from nanobot_ros.data.convert import image_to_numpy, to_rgb
+
+IMAGE_CACHE_SIZE = 64
+
+
+@dataclass
+class Sample:
+    """One transition: observation, the action taken, what followed, and the context."""
+
+    observation: np.ndarray
+    action_index: int
+    action_values: np.ndarray
+    action_names: Tuple[str, ...]
+    action_duration: float
+    next_observation: np.ndarray
+    telemetry: np.ndarray
+    telemetry_names: Tuple[str, ...]
+    instruction: str
+    stamp: float  # log time of the observation, seconds since the epoch
+    bag: str
+
+
+@dataclass
+class _Transition:
+    bag: int
+    frame_time: int
+    next_frame_time: int
+    action: tuple  # (index, names, values, duration)
+    telemetry: tuple  # (names, values)
+    instruction: str
+
+
+def _stamp_ns(header) -> int:
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+@dataclass
+class _BagIndex:
+    """The small messages of one bag, decoded once, and its frame timestamps."""
+
+    frames: List[Tuple[int, int]] = field(default_factory=list)  # (log time, header stamp)
+    actions: List[tuple] = field(default_factory=list)  # (log time, stamp, index, ...)
+    telemetry: List[tuple] = field(default_factory=list)  # (log time, names, values)
+    instructions: List[tuple] = field(default_factory=list)  # (log time, text)
+
+
+class BagDataset:
+    """Time-aligned (observation, action, next observation) samples from one or many bags."""
+
+    def __init__(self, source: Union[str, Path, Sequence[Union[str, Path]]],
+                 image_topic: str = '/camera/image_raw', action_topic: str = '/robot/action',
+                 telemetry_topic: str = '/robot/telemetry',
+                 instruction_topic: str = '/instruction', action_filter: str = '',
+                 continual: bool = False, poll_interval: float = 1.0,
+                 idle_timeout: Optional[float] = None):
+        """Index every finished bag under `source` (a bag, a folder, or a list of either).
+
+        action_filter: the reference's filter, e.g. 'motor_right=0.12' or 'index=1'.
+        continual: iteration waits for new splits instead of ending (poll_interval seconds
+        between looks); it ends after idle_timeout seconds without a new sample (None = never).
+        """
+        self.sources = [Path(source)] if isinstance(source, (str, Path)) else [
+            Path(s) for s in source]
+        for path in self.sources:
+            if not path.exists():
+                raise BagError(f'{path}: no such bag or folder (path does not exist)')
+        self.topics = {'image': image_topic, 'action': action_topic,
+                       'telemetry': telemetry_topic, 'instruction': instruction_topic}
+        self.action_filter = parse_action_filter(action_filter)
+        self.continual = continual
+        self.poll_interval = poll_interval
+        self.idle_timeout = idle_timeout
+        self.typestore = make_typestore()
+        self.bags: List[Bag] = []
+        self.skipped: Dict[str, str] = {}
+        self._transitions: List[_Transition] = []
+        self._images: OrderedDict = OrderedDict()
+        self._stopped = False
+        self.refresh()
+
+    # -- index ---------------------------------------------------------------------------
+    def refresh(self) -> int:
+        """Index bags that appeared (finished) since the last look; return new sample count."""
+        known = {str(b.path) for b in self.bags} | set(self.skipped)
+        before = len(self._transitions)
+        for source in self.sources:
+            for path in find_bags(source):
+                if str(path) in known:
+                    continue
+                try:
+                    bag = Bag(path, self.typestore)
+                    self._index_bag(bag)
+                except (BagError, ValueError) as error:
+                    self.skipped[str(path)] = str(error)
+        return len(self._transitions) - before
+
+    def _index_bag(self, bag: Bag) -> None:
+        index = _BagIndex()
+        topics = self.topics
+        for record in bag.records([t for t in topics.values() if t in bag.topics]):
+            if record.topic == topics['image']:
+                # Only the header is needed now; the pixels are read on demand.
+                msg = bag.decode(record)
+                index.frames.append((record.timestamp, _stamp_ns(msg.header)))
+                continue
+            msg = bag.decode(record)
+            if record.topic == topics['action']:
+                index.actions.append((record.timestamp, _stamp_ns(msg.header), int(msg.index),
+                                      tuple(msg.names), np.asarray(msg.values, np.float32),
+                                      float(msg.duration)))
+            elif record.topic == topics['telemetry']:
+                index.telemetry.append((record.timestamp, tuple(msg.names),
+                                        np.asarray(msg.values, np.float32)))
+            elif record.topic == topics['instruction']:
+                index.instructions.append((record.timestamp, str(msg.data)))
+        self.bags.append(bag)
+        self._transitions.extend(self._align(len(self.bags) - 1, index))
+
+    def _align(self, bag_id: int, index: _BagIndex) -> List[_Transition]:
+        by_stamp = {}
+        for action in index.actions:
+            by_stamp.setdefault(action[1], action)
+        action_times = [a[0] for a in index.actions]
+        telemetry_times = [t[0] for t in index.telemetry]
+        instruction_times = [t[0] for t in index.instructions]
+        transitions = []
+        for (time_ns, stamp), (next_time, _) in zip(index.frames, index.frames[1:]):
+            action = by_stamp.get(stamp)
+            if action is None:
+                i = bisect_right(action_times, time_ns - 1)
+                if i < len(action_times) and action_times[i] < next_time:
+                    action = index.actions[i]
+            if action is None:
+                continue
+            _, _, action_index, names, values, duration = action
+            if not action_matches(self.action_filter, action_index, names, values):
+                continue
+            i = bisect_right(telemetry_times, time_ns) - 1
+            telemetry = index.telemetry[i][1:] if i >= 0 else ((), np.zeros(0, np.float32))
+            i = bisect_right(instruction_times, time_ns) - 1
+            instruction = index.instructions[i][1] if i >= 0 else ''
+            transitions.append(_Transition(bag_id, time_ns, next_time,
+                                           (action_index, names, values, duration),
+                                           telemetry, instruction))
+        return transitions
+
+    # -- access --------------------------------------------------------------------------
+    def __len__(self) -> int:
+        """Return the number of samples indexed so far."""
+        return len(self._transitions)
+
+    def _image(self, bag_id: int, time_ns: int) -> np.ndarray:
+        key = (bag_id, time_ns)
+        if key in self._images:
+            self._images.move_to_end(key)
+            return self._images[key]
+        bag = self.bags[bag_id]
+        msg = bag.decode(bag.read_at(self.topics['image'], time_ns))
+        image = to_rgb(image_to_numpy(msg), msg.encoding)
+        self._images[key] = image
+        if len(self._images) > IMAGE_CACHE_SIZE:
+            self._images.popitem(last=False)
+        return image
+
+    def __getitem__(self, i: int) -> Sample:
+        """Return sample `i` (negative indices count from the end)."""
+        t = self._transitions[i]
+        index, names, values, duration = t.action
+        return Sample(
+            observation=self._image(t.bag, t.frame_time), action_index=index,
+            action_values=values.copy(), action_names=names, action_duration=duration,
+            next_observation=self._image(t.bag, t.next_frame_time),
+            telemetry=t.telemetry[1].copy(), telemetry_names=t.telemetry[0],
+            instruction=t.instruction, stamp=t.frame_time * 1e-9,
+            bag=str(self.bags[t.bag].path))
+
+    def stop(self) -> None:
+        """End a continual iteration at its next look for new splits."""
+        self._stopped = True
+
+    def __iter__(self):
+        """Yield samples in order; in continual mode wait for new splits as they are finished."""
+        i = 0
+        idle_since = time.monotonic()
+        while True:
+            while i < len(self._transitions):
+                yield self[i]
+                i += 1
+                idle_since = time.monotonic()
+            if not self.continual or self._stopped:
+                return
+            if self.refresh():
+                continue
+            if self.idle_timeout is not None and \
+                    time.monotonic() - idle_since > self.idle_timeout:
+                return
+            time.sleep(self.poll_interval)

@@ -1,0 +1,65 @@
+"""Small bags for the bag, dataset and replay tests, written with the project's BagWriter."""
+from pathlib import Path
+
+import numpy as np
+
+from nanobot_ros.data.bag_writer import BagWriter
+from nanobot_ros.data.bags import make_typestore
+
+SHARED = Path(__file__).resolve().parents[2] / 'shared'
+FIXTURES = SHARED / 'fixtures' / 'rosbag2'
+START_NS = 1_700_000_000 * 1_000_000_000
+FRAME_NS = 100_000_000  # 10 Hz
+
+
+def rosbag2_fixture(name: str) -> Path:
+    """Return a bag recorded by ROS 2's rosbag2; fail clearly without ../shared."""
+    path = FIXTURES / name
+    assert path.exists(), f'{path} missing: the tests need the shared folder beside the clone'
+    return path
+
+
+def _header(store, t_ns: int, frame_id: str = ''):
+    types = store.types
+    stamp = types['builtin_interfaces/msg/Time'](sec=t_ns // 10**9, nanosec=t_ns % 10**9)
+    return types['std_msgs/msg/Header'](stamp=stamp, frame_id=frame_id)
+
+
+def frame(step: int, size: int = 16) -> np.ndarray:
+    """Return the rgb frame of step `step`: a white column at x = step (mod size)."""
+    image = np.zeros((size, size, 3), np.uint8)
+    image[:, step % size] = 255
+    return image
+
+
+def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_step: int = 0,
+                      instruction: str = 'move right') -> Path:
+    """Write a sim-like bag: frames, the action answering each, telemetry, one instruction.
+
+    Action i answers frame i (same header.stamp), index = i % 2, values [i % 2 * 0.12].
+    """
+    store = make_typestore()
+    types = store.types
+    with BagWriter(path, storage=storage, typestore=store,
+                   custom_data={'nanobot.robot_type': 'toroidal_dot'}) as bag:
+        for topic, msgtype in [('/camera/image_raw', 'sensor_msgs/msg/Image'),
+                               ('/robot/action', 'nanobot_msgs/msg/Action'),
+                               ('/robot/telemetry', 'nanobot_msgs/msg/Telemetry'),
+                               ('/instruction', 'std_msgs/msg/String')]:
+            bag.add_topic(topic, msgtype)
+        bag.write_message('/instruction', START_NS - 1, types['std_msgs/msg/String'](
+            data=instruction))
+        for i in range(start_step, start_step + steps):
+            t = START_NS + i * FRAME_NS
+            pixels = frame(i)
+            bag.write_message('/robot/telemetry', t - 1000, types['nanobot_msgs/msg/Telemetry'](
+                header=_header(store, t - 1000), sequence=i, names=['speed'],
+                values=np.array([float(i)], np.float32)))
+            bag.write_message('/camera/image_raw', t, types['sensor_msgs/msg/Image'](
+                header=_header(store, t, 'camera'), height=pixels.shape[0],
+                width=pixels.shape[1], encoding='rgb8', is_bigendian=0,
+                step=pixels.shape[1] * 3, data=pixels.reshape(-1)))
+            bag.write_message('/robot/action', t + 5_000_000, types['nanobot_msgs/msg/Action'](
+                header=_header(store, t), index=i % 2, names=['motor_right'],
+                values=np.array([0.12 * (i % 2)], np.float32), duration=0.2, source='test'))
+    return path
