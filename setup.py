@@ -10,6 +10,8 @@ NODES = {
     'sim': 'nanobot_ros.nodes.sim:main',
     'runner': 'nanobot_ros.nodes.runner:main',
     'expert': 'nanobot_ros.nodes.expert:main',
+    'kernel': 'nanobot_ros.nodes.kernel:main',
+    'policy': 'nanobot_ros.nodes.policy:main',
 }
 
 setup(

@@ -8,6 +8,9 @@ import sys
 
 COMMANDS = {
     'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
+    'demos': ('nanobot_ros.learning.policy_data', 'record scripted expert demonstrations as bags'),
+    'train': ('nanobot_ros.learning.policy_training', 'train the policy from bags (torchrun ok)'),
+    'export': ('nanobot_ros.learning.policy_export', 'export a policy to ONNX + safetensors'),
 }
 
 

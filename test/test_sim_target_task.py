@@ -5,7 +5,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 
 from nanobot_ros.nodes.common import STATUS_QOS
 
-TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 64, 'dot_radius': 3,
+TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
         'move_pixels': 8, 'step_budget': 24, 'frame_rate': 0.0, 'lockstep': True}
 
 

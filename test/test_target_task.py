@@ -20,11 +20,18 @@ def test_2d_moves_wrap_both_axes_and_default_stays_right_only():
 
 
 def test_markers_are_drawn_and_dot_on_top():
-    task = TargetTask(TargetTaskConfig(seed=5))
+    task = TargetTask(TargetTaskConfig(seed=5, view='world'))
     image = task.render()
     for color, (x, y) in task.markers.items():
         assert image[y - 3, x - 3].tolist() == list(MARKER_COLORS[color])
     assert image[task.world.y, task.world.x].tolist() == [255, 255, 255]
+
+
+def test_egocentric_view_keeps_the_dot_in_the_centre():
+    task = TargetTask(TargetTaskConfig(seed=5))
+    for action in (1, 3, 3, 2):
+        task.step(action)
+        assert task.render()[20, 20].tolist() == [255, 255, 255]
 
 
 def test_instruction_parsing():
@@ -52,6 +59,7 @@ def test_rollouts_end_with_stay_on_the_target():
 
 @pytest.mark.parametrize('overrides,message', [
     ({'img_size': 60}, 'multiple of move_pixels'),
+    ({'img_size': 48}, 'odd number of cells'),
     ({'colors': ('purple',)}, 'colors'),
     ({'dot_radius': 4}, 'does not fit'),
     ({'step_budget': 0}, 'step_budget'),

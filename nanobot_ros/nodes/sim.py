@@ -62,6 +62,7 @@ class SimNode(NanobotNode):
             'targets', '', 'comma-separated marker colours; non-empty = the target task'))
             .split(',') if t.strip()]
         step_budget = int(self.param('step_budget', 24, 'steps per target-task episode'))
+        view = self.param('view', 'egocentric', 'target task camera: egocentric or world')
         self.announce = bool(self.param(
             'announce_instruction', True, 'publish each episode\'s instruction on /instruction'))
         self.frame_rate = float(self.param(
@@ -82,7 +83,7 @@ class SimNode(NanobotNode):
             self.task = TargetTask(TargetTaskConfig(
                 img_size=config.img_size, dot_radius=config.dot_radius,
                 move_pixels=config.move_pixels, colors=tuple(targets),
-                step_budget=step_budget, seed=config.seed))
+                step_budget=step_budget, seed=config.seed, view=view))
             self.world = self.task.world
         else:
             self.world = ToroidalDotWorld(config)

@@ -1,0 +1,236 @@
+"""The NanoBot policy: a GPT-style transformer over sensor, surface, vision and text tokens.
+
+    [sensor token][surface token][vision tokens (ViT patches)][text tokens (bytes)][ACT]
+        -> transformer -> hidden state at ACT -> regression head or diffusion head
+
+Attention is bidirectional over the observation by default (`causal=False`, the prefix-LM form
+of PaliGemma-style VLMs): the policy generates no text, and letting the vision tokens see the
+instruction lets each patch mark "I am the named target" in the first layer, which made the
+target task learnable in minutes instead of not at all in the same budget. `causal=True` gives
+nanoGPT's causal mask.
+
+Config flags follow the reference's GPTConfig: `use_vision`, `use_robotics`,
+`robotics_use_diffusion`, `robotics_diffusion_steps` (100), `robotics_sensor_dim`,
+`robotics_surface_dim`. Vision tokens come from the world model's ViT encoder
+(`models/vit.py`, `encode(images)`), projected to the transformer width. Sensor and surface
+vectors get one token each through a linear projector, as the reference's Sensor / Surface
+Projectors do. Text is UTF-8 bytes (`ByteTokenizer` in `policy_processing.py`).
+
+Normalization (LeRobot style, kept as buffers so it travels with the weights): sensors and
+surface vectors mean/std, actions min/max to [-1, 1]. `act()` takes raw inputs and returns
+actions in robot units, clipped to the bounds seen in training. Pre- and post-processing
+(images from messages, text to bytes, action to discrete index) live in
+`policy_processing.py`; this file is the network only and imports no rclpy.
+"""
+from dataclasses import asdict, dataclass, fields
+from typing import Optional
+
+import torch
+from torch import nn
+
+from nanobot_ros.models.diffusion import DiffusionHead
+from nanobot_ros.models.vit import Block, MaskedAutoencoderViT, ViTConfig
+
+TEXT_VOCAB = 257  # 256 byte values + padding
+TEXT_PAD = 256
+
+
+@dataclass
+class PolicyConfig:
+    """Topology of the policy; saved in every checkpoint and ONNX export."""
+
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    causal: bool = False
+    max_text_len: int = 24
+    use_vision: bool = True
+    image_size: int = 20
+    patch_size: int = 4
+    vision_embd: int = 32
+    vision_depth: int = 1
+    use_robotics: bool = True
+    robotics_sensor_dim: int = 0
+    robotics_surface_dim: int = 0
+    robotics_action_dim: int = 2
+    robotics_use_diffusion: bool = False
+    robotics_diffusion_steps: int = 100
+    diffusion_hidden: int = 128
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no model."""
+        if self.n_embd % self.n_head:
+            raise ValueError(f'n_embd {self.n_embd} is not divisible by n_head {self.n_head}')
+        if not self.use_robotics:
+            raise ValueError('the policy acts: use_robotics must be true')
+        if self.robotics_action_dim < 1:
+            raise ValueError(f'robotics_action_dim must be >= 1, got '
+                             f'{self.robotics_action_dim}')
+        if self.robotics_diffusion_steps < 2:
+            raise ValueError('robotics_diffusion_steps must be >= 2')
+        if self.max_text_len < 1:
+            raise ValueError(f'max_text_len must be >= 1, got {self.max_text_len}')
+        if self.use_vision:
+            self.vit_config().validate()
+
+    def vit_config(self) -> ViTConfig:
+        """Return the ViT encoder's config (its decoder is unused: smallest legal size)."""
+        return ViTConfig(img_size=self.image_size, patch_size=self.patch_size,
+                         embed_dim=self.vision_embd, depth=self.vision_depth, num_heads=4,
+                         decoder_dim=16, decoder_depth=0, decoder_num_heads=4)
+
+    @property
+    def num_vision_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2 if self.use_vision else 0
+
+    @property
+    def sequence_length(self) -> int:
+        return ((self.robotics_sensor_dim > 0) + (self.robotics_surface_dim > 0)
+                + self.num_vision_tokens + self.max_text_len + 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'PolicyConfig':
+        """Rebuild from `to_dict()`; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f'unknown policy config keys {unknown}')
+        return cls(**values)
+
+
+class Normalizer(nn.Module):
+    """Per-feature statistics as buffers: mean/std for inputs, min/max for actions."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer('mean', torch.zeros(dim))
+        self.register_buffer('std', torch.ones(dim))
+        self.register_buffer('low', -torch.ones(dim))
+        self.register_buffer('high', torch.ones(dim))
+
+    def fit(self, values: torch.Tensor) -> None:
+        """Set the statistics from samples (N, dim)."""
+        if values.numel() == 0:
+            return
+        self.mean.copy_(values.mean(0))
+        self.std.copy_(values.std(0, unbiased=False).clamp(min=1e-6))
+        low, high = values.min(0).values, values.max(0).values
+        same = (high - low) < 1e-6  # a constant feature: a unit range around it
+        self.low.copy_(torch.where(same, low - 1, low))
+        self.high.copy_(torch.where(same, high + 1, high))
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * (x - self.low) / (self.high - self.low) - 1
+
+    def from_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.clamp(-1, 1) + 1) / 2 * (self.high - self.low) + self.low
+
+    def stats(self) -> dict:
+        return {name: getattr(self, name).tolist() for name in ('mean', 'std', 'low', 'high')}
+
+
+class Policy(nn.Module):
+    """Transformer trunk + action head; raw inputs in, robot-unit actions out."""
+
+    def __init__(self, config: PolicyConfig = PolicyConfig()):
+        super().__init__()
+        config.validate()
+        self.config = config
+        d = config.n_embd
+        if config.use_vision:
+            self.vision = MaskedAutoencoderViT(config.vit_config())
+            # Only the ViT's encoder serves the policy; its MAE decoder gets no gradient (and
+            # DDP then does not wait for one).
+            for name, parameter in self.vision.named_parameters():
+                if name.startswith(('decoder', 'mask_token')):
+                    parameter.requires_grad_(False)
+            self.vision_proj = nn.Linear(config.vision_embd, d)
+        if config.robotics_sensor_dim:
+            self.sensor_norm = Normalizer(config.robotics_sensor_dim)
+            self.sensor_proj = nn.Linear(config.robotics_sensor_dim, d)
+        if config.robotics_surface_dim:
+            self.surface_norm = Normalizer(config.robotics_surface_dim)
+            self.surface_proj = nn.Linear(config.robotics_surface_dim, d)
+        self.action_norm = Normalizer(config.robotics_action_dim)
+        self.text_embed = nn.Embedding(TEXT_VOCAB, d)
+        self.act_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.sequence_length, d))
+        self.blocks = nn.ModuleList(Block(d, config.n_head) for _ in range(config.n_layer))
+        self.norm = nn.LayerNorm(d)
+        self.attn_mask = None
+        if config.causal:
+            self.register_buffer('attn_mask', torch.ones(
+                config.sequence_length, config.sequence_length).tril().bool(), persistent=False)
+        if config.robotics_use_diffusion:
+            self.head = DiffusionHead(config.robotics_action_dim, d,
+                                      config.robotics_diffusion_steps, config.diffusion_hidden)
+        else:
+            self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
+                                      nn.Linear(d, config.robotics_action_dim))
+        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.act_token, std=0.02)
+
+    def condition(self, images: Optional[torch.Tensor], text: torch.Tensor,
+                  sensors: Optional[torch.Tensor] = None,
+                  surface: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Return the hidden state (B, n_embd) the action heads read.
+
+        images (B, 3, S, S) float in [0, 1]; text (B, max_text_len) int64 byte ids; sensors
+        (B, sensor_dim) and surface (B, surface_dim) raw values.
+        """
+        c = self.config
+        tokens = []
+        if c.robotics_sensor_dim:
+            tokens.append(self.sensor_proj(self.sensor_norm.standardize(sensors))[:, None])
+        if c.robotics_surface_dim:
+            tokens.append(self.surface_proj(self.surface_norm.standardize(surface))[:, None])
+        if c.use_vision:
+            tokens.append(self.vision_proj(self.vision.encode(images)))
+        tokens.append(self.text_embed(text))
+        tokens.append(self.act_token.expand(text.shape[0], -1, -1))
+        x = torch.cat(tokens, dim=1) + self.pos_embed
+        for block in self.blocks:
+            x, _ = block(x, self.attn_mask)
+        return self.norm(x[:, -1])
+
+    def loss(self, batch: dict, generator: torch.Generator = None) -> torch.Tensor:
+        """Training loss on a batch of raw inputs and actions (robot units)."""
+        cond = self.condition(batch.get('images'), batch['text'], batch.get('sensors'),
+                              batch.get('surface'))
+        target = self.action_norm.to_unit(batch['actions'])
+        if self.config.robotics_use_diffusion:
+            return self.head.loss(target, cond, generator)
+        return ((self.head(cond) - target) ** 2).mean()
+
+    def forward(self, batch: dict, generator: torch.Generator = None) -> torch.Tensor:
+        """Return the training loss (as LeRobot policies do), so DDP can wrap the policy."""
+        return self.loss(batch, generator)
+
+    def act(self, images, text, sensors=None, surface=None, noise=None,
+            sampler: str = 'ddim', ddim_steps: int = 10) -> torch.Tensor:
+        """Return actions (B, action_dim) in robot units, within the training bounds.
+
+        Diffusion heads consume `noise` of `head.noise_shape(sampler, B)`; DDPM uses all
+        robotics_diffusion_steps steps, DDIM `ddim_steps`.
+        """
+        cond = self.condition(images, text, sensors, surface)
+        if not self.config.robotics_use_diffusion:
+            return self.action_norm.from_unit(self.head(cond))
+        if sampler == 'ddpm':
+            unit = self.head.sample_ddpm(cond, noise)
+        elif sampler == 'ddim':
+            unit = self.head.sample_ddim(cond, noise[0], ddim_steps)
+        else:
+            raise ValueError(f'unknown sampler {sampler!r}; choose ddpm or ddim')
+        return self.action_norm.from_unit(unit)
+
+    def normalization_stats(self) -> dict:
+        """Return every normalizer's statistics, JSON-ready (also in the weights)."""
+        return {name: module.stats() for name, module in self.named_children()
+                if isinstance(module, Normalizer)}
