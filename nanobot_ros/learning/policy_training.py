@@ -347,7 +347,7 @@ def main(argv=None) -> int:
         data=args.data, run_dir=args.run_dir, policy=policy, batch_size=args.batch_size,
         lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
         continual=args.continual, idle_timeout=args.idle_timeout, max_steps=args.max_steps,
-        plateau=PlateauConfig(patience=3, min_delta=1e-3, min_epochs=3,
+        plateau=PlateauConfig(patience=3, min_delta=1e-3, min_epochs=min(3, args.max_epochs),
                               max_epochs=args.max_epochs),
         wandb=not args.no_wandb, progress=not args.no_progress)
     torch.set_num_threads(1)

@@ -9,6 +9,12 @@ instruction lets each patch mark "I am the named target" in the first layer, whi
 target task learnable in minutes instead of not at all in the same budget. `causal=True` gives
 nanoGPT's causal mask.
 
+Language-conditioned vision (`film=True`, RT-1's FiLM idea): the mean of the instruction's byte
+embeddings scales and shifts every vision token before the transformer, so a patch "knows" what
+is asked for from the first layer on. Without it the same model had to discover a two-hop
+attention circuit (text token finds the patch, ACT finds the text token) and stayed at chance
+for the whole CPU budget; with it the target task trains in minutes.
+
 Config flags follow the reference's GPTConfig: `use_vision`, `use_robotics`,
 `robotics_use_diffusion`, `robotics_diffusion_steps` (100), `robotics_sensor_dim`,
 `robotics_surface_dim`. Vision tokens come from the world model's ViT encoder
@@ -43,6 +49,7 @@ class PolicyConfig:
     n_head: int = 4
     n_embd: int = 64
     causal: bool = False
+    film: bool = True
     max_text_len: int = 24
     use_vision: bool = True
     image_size: int = 20
@@ -151,6 +158,10 @@ class Policy(nn.Module):
                 if name.startswith(('decoder', 'mask_token')):
                     parameter.requires_grad_(False)
             self.vision_proj = nn.Linear(config.vision_embd, d)
+            if config.film:
+                self.film = nn.Linear(d, 2 * d)
+                nn.init.zeros_(self.film.weight)
+                nn.init.zeros_(self.film.bias)
         if config.robotics_sensor_dim:
             self.sensor_norm = Normalizer(config.robotics_sensor_dim)
             self.sensor_proj = nn.Linear(config.robotics_sensor_dim, d)
@@ -190,9 +201,14 @@ class Policy(nn.Module):
             tokens.append(self.sensor_proj(self.sensor_norm.standardize(sensors))[:, None])
         if c.robotics_surface_dim:
             tokens.append(self.surface_proj(self.surface_norm.standardize(surface))[:, None])
+        text_tokens = self.text_embed(text)
         if c.use_vision:
-            tokens.append(self.vision_proj(self.vision.encode(images)))
-        tokens.append(self.text_embed(text))
+            vision = self.vision_proj(self.vision.encode(images))
+            if c.film:
+                scale, shift = self.film(text_tokens.mean(dim=1, keepdim=True)).chunk(2, dim=2)
+                vision = vision * (1 + scale) + shift
+            tokens.append(vision)
+        tokens.append(text_tokens)
         tokens.append(self.act_token.expand(text.shape[0], -1, -1))
         x = torch.cat(tokens, dim=1) + self.pos_embed
         for block in self.blocks:
