@@ -5,7 +5,8 @@ import torch
 
 from nanobot_ros.models.policy import Policy, PolicyConfig
 from nanobot_ros.models.policy_io import ConfigMismatchError, load_policy, save_policy
-from nanobot_ros.models.policy_processing import ByteTokenizer, PolicyRunner
+from nanobot_ros.models.policy_processing import ByteTokenizer
+from nanobot_ros.models.policy_runner import PolicyRunner
 from policy_fixtures import tiny_config, tiny_policy
 
 

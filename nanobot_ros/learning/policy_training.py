@@ -41,7 +41,7 @@ from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_
                                            unprefixed)
 from nanobot_ros.models.policy import Policy, PolicyConfig
 from nanobot_ros.models.policy_io import load_policy, save_policy
-from nanobot_ros.models.policy_processing import processor_for
+from nanobot_ros.models.policy_runner import processor_for
 
 CHECKPOINT_NAME = 'policy.safetensors'
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from nanobot_ros.models.policy import PolicyConfig
+from nanobot_ros.models.policy_config import PolicyConfig
 from nanobot_ros.models.policy_processing import PolicyProcessor
 
 FORMAT = 'nanobot_ros.policy_onnx/1'

@@ -12,16 +12,15 @@ large corpora, neither of which a robot instruction is.
 
 Action: the model outputs continuous values (e.g. dx, dy). For robots with a discrete action set
 the processor also returns the index of the nearest action vector (`discrete_actions`), which is
-what the sim executes.
+what the sim executes. No PyTorch here: the ONNX kernel uses the same processing.
 """
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
+from typing import Sequence
 
 import cv2
 import numpy as np
-import torch
 
-from nanobot_ros.models.policy import Policy, TEXT_PAD
+from nanobot_ros.models.policy_config import TEXT_PAD
 
 # The target task's action vectors (stay, right, left, up, down), in model units.
 DEFAULT_DISCRETE_ACTIONS = ((0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
@@ -105,36 +104,3 @@ class PolicyProcessor:
         values = np.asarray(values, np.float32).reshape(-1)
         return {'values': values, 'names': tuple(self.action_names),
                 'index': self.discrete_index(values)}
-
-
-def processor_for(policy: Policy, **overrides) -> PolicyProcessor:
-    """Return the processor matching a policy's config."""
-    c = policy.config
-    return PolicyProcessor(image_size=c.image_size, max_text_len=c.max_text_len,
-                           sensor_dim=c.robotics_sensor_dim, surface_dim=c.robotics_surface_dim,
-                           **overrides)
-
-
-class PolicyRunner:
-    """`select_action(observation)` over a PyTorch policy (eager)."""
-
-    def __init__(self, policy: Policy, sampler: str = 'ddim', ddim_steps: int = 10,
-                 seed: int = 0, processor: Optional[PolicyProcessor] = None):
-        self.policy = policy.eval()
-        self.processor = processor or processor_for(policy)
-        self.sampler, self.ddim_steps = sampler, ddim_steps
-        self.generator = torch.Generator().manual_seed(seed)
-
-    @torch.no_grad()
-    def select_action(self, observation: dict, noise: Optional[np.ndarray] = None) -> dict:
-        """Return the action for one observation; `noise` overrides the sampler's draw."""
-        inputs = {k: torch.from_numpy(v) for k, v in
-                  self.processor.preprocess([observation]).items()}
-        if self.policy.config.robotics_use_diffusion:
-            shape = self.policy.head.noise_shape(self.sampler, 1)
-            inputs['noise'] = (torch.from_numpy(noise) if noise is not None
-                               else torch.randn(shape, generator=self.generator))
-        values = self.policy.act(inputs['images'] if 'images' in inputs else None,
-                                 inputs['text'], inputs.get('sensors'), inputs.get('surface'),
-                                 inputs.get('noise'), self.sampler, self.ddim_steps)
-        return self.processor.postprocess(values[0].numpy())

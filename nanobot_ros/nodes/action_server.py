@@ -71,6 +71,7 @@ class ActionServerNode(NanobotNode):
         self.latency_ms = 0.0
         self._last_frame_time = time.monotonic()
         self._watchdog_sent = False
+        self._last_reason = ('', 0.0)
         self.pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
         self.create_subscription(Image, '/camera/image_raw', self._on_image, SENSOR_QOS)
         self.create_subscription(String, '/instruction', self._on_instruction, INSTRUCTION_QOS)
@@ -150,7 +151,11 @@ class ActionServerNode(NanobotNode):
     def _publish_safe(self, reason: str, stamp) -> None:
         kind = reason.split(':')[0]
         self.safe_actions[kind] += 1
-        self.get_logger().warning(f'safe stop: {reason}', throttle_duration_sec=2.0)
+        now = time.monotonic()
+        # Every new reason is logged at once; a repeated one at most every 2 s.
+        if reason != self._last_reason[0] or now - self._last_reason[1] > 2.0:
+            self._last_reason = (reason, now)
+            self.get_logger().warning(f'safe stop: {reason}')
         names = self.model.processor.action_names if self.model is not None else ()
         self.pub.publish(make_action(self.safe_index, names, [0.0] * len(names),
                                      source=f'{self.get_name()}:safe:{kind}', stamp=stamp))
