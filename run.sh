@@ -138,7 +138,14 @@ case "$cmd" in
   sim)
     exec python -m nanobot_ros.stack --config "$ROOT/config/sim.yaml" "$@" ;;
   test)
+    # The whole suite unless the arguments name test files or folders themselves.
+    for arg in "$@"; do
+      if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi
+    done
     exec python -m pytest "$ROOT/test" "$@" ;;
+  nanobot)
+    # The installed console scripts live in lib/nanobot_ros (ROS's layout), not on PATH.
+    exec python -m nanobot_ros.cli "$@" ;;
   *)
     exec "$cmd" "$@" ;;
 esac

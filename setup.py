@@ -12,6 +12,9 @@ NODES = {
     'expert': 'nanobot_ros.nodes.expert:main',
     'kernel': 'nanobot_ros.nodes.kernel:main',
     'policy': 'nanobot_ros.nodes.policy:main',
+    'recorder': 'nanobot_ros.nodes.recorder:main',
+    'replay': 'nanobot_ros.nodes.replay:main',
+    'world_model': 'nanobot_ros.nodes.world_model:main',
 }
 
 setup(
@@ -30,7 +33,7 @@ setup(
     maintainer_email='nanobot@example.com',
     description='A ROS 2 node suite that turns a small robot into a learning robot.',
     license='Apache-2.0',
-    tests_require=['pytest'],
+    extras_require={'test': ['pytest']},  # how colcon test picks pytest
     entry_points={
         'console_scripts': [f'{name} = {target}' for name, target in NODES.items()]
             + ['nanobot = nanobot_ros.cli:main'],

@@ -11,6 +11,7 @@ COMMANDS = {
     'demos': ('nanobot_ros.learning.policy_data', 'record scripted expert demonstrations as bags'),
     'train': ('nanobot_ros.learning.policy_training', 'train the policy from bags (torchrun ok)'),
     'export': ('nanobot_ros.learning.policy_export', 'export a policy to ONNX + safetensors'),
+    'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
 }
 
 

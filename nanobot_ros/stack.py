@@ -36,6 +36,12 @@ from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
 STOP_TIMEOUT_S = 10.0
+# The world model's final figures lifted to summary.json's top level.
+WORLD_MODEL_FIGURES = (
+    'online_explained_variance', 'predictor_explained_variance', 'reconstruction_loss',
+    'autoencoder_training_loss', 'predictor_training_loss', 'predictor_patch_loss',
+    'predictor_latent_loss', 'autoencoder_training_step', 'predictor_training_step',
+    'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions')
 
 
 def _parse_value(text: str):
@@ -125,8 +131,9 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         ok = codes[name] == 0 and report['level'] in ('ok', 'warn')
         nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
     sim = nodes.get('sim', {}).get('values', {})
+    recorder = nodes.get('recorder', {}).get('values', {})
     frames = int(sim.get('frames', 0))
-    return {
+    summary = {
         'run_dir': str(run_dir),
         'duration_s': round(duration_s, 3),
         'frames': frames,
@@ -136,8 +143,15 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         'frames_per_s': round(frames / duration_s, 3) if duration_s > 0 else 0.0,
         'observed': {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
                      'action_counts': dict(sorted(monitor.actions.items()))},
+        'bag': recorder.get('bag'),
+        'messages_written': recorder.get('messages_written'),
+        'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,
     }
+    world_model = nodes.get('world_model', {}).get('values')
+    if world_model:
+        summary['world_model'] = {key: world_model.get(key) for key in WORLD_MODEL_FIGURES}
+    return summary
 
 
 def parse_overrides(items):
@@ -198,7 +212,9 @@ def main(argv=None):
     processes = start_nodes(names, config, run_dir, overrides)
     started = time.monotonic()
     early_exits = {}
+    # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.
     with tqdm(total=round(args.duration), unit='s', file=sys.stderr, dynamic_ncols=True,
+              mininterval=0.5 if sys.stderr.isatty() else 10.0,
               bar_format='{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}') as bar:
         while not interrupted:
             elapsed = time.monotonic() - started

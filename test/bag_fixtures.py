@@ -63,3 +63,64 @@ def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_
                 header=_header(store, t), index=i % 2, names=['motor_right'],
                 values=np.array([0.12 * (i % 2)], np.float32), duration=0.2, source='test'))
     return path
+
+
+class Diagnostics:
+    """The newest /diagnostics values of every node, as the stack runner keeps them."""
+
+    def __init__(self, ros):
+        import json
+        from diagnostic_msgs.msg import DiagnosticArray
+        from nanobot_ros.nodes.common import STATUS_QOS
+        self.reports = {}
+
+        def parse(text):
+            try:
+                return json.loads(text)
+            except ValueError:
+                return text
+
+        def on_report(msg):
+            for status in msg.status:
+                self.reports[status.hardware_id] = (
+                    status.level, status.message,
+                    {kv.key: parse(kv.value) for kv in status.values})
+        ros.node.create_subscription(DiagnosticArray, '/diagnostics', on_report, STATUS_QOS)
+
+    def values(self, node: str) -> dict:
+        """Return the newest values `node` reported ({} before its first report)."""
+        return self.reports.get(node, (None, '', {}))[2]
+
+
+def wait_for_subscribers(ros, publishers, timeout: float = 20.0) -> None:
+    """Spin until every publisher has a subscriber (a recorder found the topics)."""
+    assert ros.spin_until(lambda: all(p.get_subscription_count() for p in publishers),
+                          timeout), 'the recorder never subscribed'
+
+
+def wait_for_recorder(ros, diagnostics, output_dir, topics: int, timeout: float = 30.0):
+    """Spin until the recorder writing below `output_dir` reports `topics` subscriptions."""
+    def ready():
+        values = diagnostics.values('recorder')
+        return (str(values.get('bag', '')).startswith(str(output_dir))
+                and len(values.get('subscribed', [])) == topics)
+    assert ros.spin_until(ready, timeout), f'no recorder subscribed below {output_dir}'
+    ros.spin_for(0.5)  # let DDS match both ends
+
+
+def make_image(pixels: np.ndarray, sequence: int, stamp):
+    """Return an rclpy sensor_msgs/Image of `pixels` with frame_id = sequence."""
+    from nanobot_ros.data.convert import numpy_to_image
+    msg = numpy_to_image(pixels, 'rgb8')
+    msg.header.stamp = stamp
+    msg.header.frame_id = str(sequence)
+    return msg
+
+
+def make_telemetry(sequence: int, stamp):
+    """Return an rclpy Telemetry with two named values derived from `sequence`."""
+    from nanobot_msgs.msg import Telemetry
+    msg = Telemetry(sequence=sequence, names=['speed', 'angle'],
+                    values=[float(sequence), -0.5 * sequence])
+    msg.header.stamp = stamp
+    return msg

@@ -5,6 +5,8 @@ import pytest
 @pytest.mark.parametrize('node,params,message', [
     ('sim', {'dot_radius': -1}, 'dot_radius must be in [0, img_size/2), got -1'),
     ('sim', {'action_timeout': 0.0}, 'action_timeout must be > 0'),
+    ('sim', {'frame_rate': -1}, 'frame_rate must be >= 0'),
+    ('sim', {'lockstep': 'maybe'}, 'lockstep'),
     ('runner', {'selector': 'zigzag'}, "unknown selector 'zigzag'"),
     ('runner', {'selector': 'sequence', 'sequence': '[1, 3]'}, 'outside the action space'),
 ])

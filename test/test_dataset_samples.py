@@ -24,6 +24,8 @@ def test_samples_pair_each_frame_with_its_action_and_the_next_frame(tmp_path, st
         assert sample.telemetry_names == ('speed',)
         assert sample.instruction == 'move right'
         assert sample.stamp == pytest.approx((START_NS + step * 100_000_000) * 1e-9)
+        assert sample.next_stamp == pytest.approx(sample.stamp + 0.1)
+        assert sample.to_dict()['action_index'] == sample.action_index
 
 
 def test_action_filter_keeps_only_matching_transitions(tmp_path):

@@ -14,32 +14,41 @@ def stamp_key(stamp):
 
 
 def test_runner_drives_sim_exactly(ros, nodes):
-    frames, actions = [], []
+    frames, commanded, executed = [], [], []
     ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
-    ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
+    ros.node.create_subscription(Action, '/robot/action', commanded.append, COMMAND_QOS)
+    ros.node.create_subscription(Action, '/robot/action_executed', executed.append, COMMAND_QOS)
     nodes.start('sim', params={'initial_x': 0, 'initial_y': ROW, 'frame_rate': 100.0})
     # Watch the camera before the loop starts, so the first answered frame is seen.
     assert ros.spin_until(lambda: frames, timeout=20)
     nodes.start('runner', params={'selector': 'triple_move'})
-    assert ros.spin_until(lambda: len(actions) >= STEPS, timeout=60), len(actions)
+    assert ros.spin_until(lambda: len(commanded) >= STEPS, timeout=60), len(commanded)
+    ros.spin_for(0.5)
 
     # The runner answers with the selector's sequence, in order. (Its first few actions may
     # precede DDS matching with this test's subscription, so the sequence may start anywhere
     # in the cycle.)
-    indices = [a.index for a in actions[:STEPS]]
+    indices = [a.index for a in commanded[:STEPS]]
     cycle = [1, 1, 1, 0] * (STEPS // 4 + 1)
     assert any(indices == cycle[offset:offset + STEPS] for offset in range(4)), indices
-    assert all(a.source == 'runner' for a in actions)
-    # Between any two frames the dot moved by exactly the actions answering the frames
-    # in between (frames dropped by best-effort delivery do not matter).
-    by_stamp = {stamp_key(a.header.stamp): a.index for a in actions}
-    first = next(i for i, f in enumerate(frames) if stamp_key(f.header.stamp) in by_stamp)
-    observed = frames[first:]
-    assert len(observed) >= STEPS // 2
+
+    # Each step executed the runner's answer to the frame it started from, except steps the
+    # watchdog took while no answer had come (start-up, or an answer crossing a new frame).
+    answers = {stamp_key(a.header.stamp): a.index for a in commanded}
+    steps = {stamp_key(a.header.stamp): a for a in executed}
+    by_runner = [a for a in steps.values() if a.source == 'runner']
+    assert len(by_runner) >= STEPS // 2
+    for stamp, step in steps.items():
+        if step.source == 'runner':
+            assert step.index == answers.get(stamp, step.index)
+        else:
+            assert (step.source, step.index) == ('watchdog', 0)
+    assert sum(stamp in answers for stamp in steps) >= STEPS // 2
+
+    # Between any two frames seen, the dot moved by exactly the steps executed in between.
+    observed = [f for f in frames if stamp_key(f.header.stamp) in steps]
     for before, after in zip(observed, observed[1:]):
-        if stamp_key(after.header.stamp) > stamp_key(actions[STEPS - 1].header.stamp):
-            break
-        moved = sum(index for stamp, index in by_stamp.items()
+        moved = sum(step.index for stamp, step in steps.items()
                     if stamp_key(before.header.stamp) <= stamp < stamp_key(after.header.stamp))
         expected = (dot_column(before, ROW, RADIUS) + MOVE * moved) % SIZE
         assert dot_column(after, ROW, RADIUS) == expected

@@ -9,7 +9,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_stack_writes_a_consistent_summary(ros_domain, tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config' / 'sim.yaml'),
+        [sys.executable, '-m', 'nanobot_ros.stack', '--config',
+         str(ROOT / 'config' / 'sim_runner.yaml'),
          '--duration', '6', '--runs', str(tmp_path), '--set', 'runner.selector=alternate'],
         capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr

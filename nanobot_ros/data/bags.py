@@ -118,7 +118,7 @@ def find_bags(root, finished_only: bool = True) -> List[Path]:
     """
     root = Path(root)
     if not root.exists():
-        raise BagError(f'{root}: no such file or directory')
+        raise BagError(f'{root}: no such bag or folder (path does not exist)')
     if is_bag(root):
         return [root]
     found = set()

@@ -13,6 +13,7 @@ from typing import Callable
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 import rclpy
 from rclpy.duration import Duration
+from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
@@ -46,7 +47,16 @@ class NanobotNode(Node):
         self._status_timer = self.create_timer(self.status_period_s, self.publish_status)
 
     def param(self, name: str, default, description: str):
-        """Declare parameter `name` with `default` and return its value."""
+        """Declare parameter `name` with `default` and return its value.
+
+        A float parameter also accepts an integer (`-p frame_rate:=0`), as users type it.
+        """
+        if isinstance(default, float):
+            descriptor = ParameterDescriptor(description=description, dynamic_typing=True)
+            value = self.declare_parameter(name, default, descriptor).value
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise ValueError(f'parameter {name} must be a number, got {value!r}')
+            return float(value)
         descriptor = ParameterDescriptor(description=description)
         return self.declare_parameter(name, default, descriptor).value
 
@@ -88,7 +98,7 @@ def run(node_factory: Callable[[], NanobotNode], args=None) -> int:
 
     try:
         node = node_factory()
-    except ValueError as error:
+    except (ValueError, ParameterException) as error:
         print(f'[ERROR] bad parameters: {error}', file=sys.stderr, flush=True)
         rclpy.shutdown()
         return 2

@@ -3,6 +3,10 @@
 Topics
   /camera/image_raw  (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
   /robot/action      (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
+  /robot/action_executed (nanobot_msgs/Action, reliable)          out: what each step really did:
+      header.stamp = the frame the step started from (the next frame shows the outcome),
+      source = the commanding node; 'watchdog' when the dot stayed because actions went stale,
+      'idle' when (free-running) no new action came since the last tick
 
 Stepping. With `lockstep` (default) the world waits for the action that answers the newest
 frame (matched by header.stamp) before it steps, so a controller sees the outcome of every
@@ -27,7 +31,7 @@ so an episode does not fail while no controller is running.
 from collections import Counter
 import time
 
-from nanobot_ros.data.convert import numpy_to_image
+from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots.target_task import (instruction_for, parse_instruction, TargetTask,
                                             TargetTaskConfig)
@@ -101,12 +105,14 @@ class SimNode(NanobotNode):
         self.stale_steps = 0
         self.action_counts = Counter()
         self._pending = None
+        self._pending_source = ''
         self._stale = False
         self._last_action_time = None
         self._frame_time = 0.0
         self._frame_stamp = None
 
         self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
+        self.executed_pub = self.create_publisher(Action, '/robot/action_executed', COMMAND_QOS)
         self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
         if self.task is not None:
             self.instruction_pub = self.create_publisher(String, '/instruction', INSTRUCTION_QOS)
@@ -170,6 +176,7 @@ class SimNode(NanobotNode):
             self.actions_late += 1
             return
         self._pending = msg.index
+        self._pending_source = msg.source
         self._last_action_time = time.monotonic()
         if self.lockstep and self._period == 0.0:
             self._step()
@@ -194,7 +201,8 @@ class SimNode(NanobotNode):
 
     def _step(self) -> None:
         now = time.monotonic()
-        action = self._pending
+        action, source = self._pending, self._pending_source
+        applied = action is not None
         self._pending = None
         fresh = (self._last_action_time is not None
                  and now - self._last_action_time <= self.action_timeout)
@@ -204,18 +212,23 @@ class SimNode(NanobotNode):
                 self._stale = True
                 self.get_logger().warning(
                     f'no fresh action for {self.action_timeout} s: the dot stays put')
-        if action is not None:
+        if action is None:
+            action, source = STAY, 'watchdog' if not fresh else 'idle'
+        else:
             if self._stale:
                 self._stale = False
                 self.get_logger().info('actions resumed')
             self.actions_applied += 1
             self.action_counts[action] += 1
-        if self.task is not None and action is not None:
+        if self.task is not None and applied:
             # The step budget counts the controller's actions, not the watchdog's waits.
             self.task.step(action)
             self._score_episode()
         else:
-            self.world.step(STAY if action is None else action)
+            self.world.step(action)
+        self.executed_pub.publish(make_action(
+            index=action, names=['action'], values=[action], source=source,
+            stamp=self._frame_stamp))
         self._publish_frame()
 
     def _publish_frame(self) -> None:

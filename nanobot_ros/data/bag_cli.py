@@ -1,0 +1,85 @@
+"""`./run.sh nanobot bag <command>`: inspect, repair and convert rosbag2 bags (no ROS graph).
+
+  info <bag>                       topics, types, counts, duration, session metadata
+  repair <bag|folder> [--keep-original]
+                                   recover bags cut off by a crash (SIGKILL, power loss)
+  export-parquet <bag> <out_dir>   non-image topics -> one Parquet file per topic
+  import-parquet <chunks> <bag>    the reference collector's Parquet chunks -> a new bag
+
+Exit codes: 0 done, 1 the bag could not be read or written (the message says why), 2 usage.
+"""
+import argparse
+import sys
+
+from nanobot_ros.data.bags import Bag, BagError
+
+
+def _info(args) -> int:
+    bag = Bag(args.bag)
+    meta = bag.metadata
+    duration = meta.get('duration', {}).get('nanoseconds', 0) * 1e-9
+    print(f'bag:      {bag.path}')
+    print(f'storage:  {", ".join(f.name for f in bag.files)}')
+    print(f'messages: {bag.message_count}' + (f' over {duration:.3f} s' if duration else ''))
+    width = max((len(t) for t in bag.topics), default=0)
+    for topic, info in sorted(bag.topics.items()):
+        print(f'  {topic:<{width}}  {info.msgtype}  {info.count}')
+    for key, value in sorted(bag.custom_data.items()):
+        first_line = str(value).splitlines()[0] if str(value) else ''
+        print(f'  {key}: {first_line}' + (' ...' if '\n' in str(value) else ''))
+    return 0
+
+
+def _repair(args) -> int:
+    from nanobot_ros.data.repair import repair
+    for result in repair(args.path, keep_original=args.keep_original):
+        print(f'{result.path}: {result.note}')
+    return 0
+
+
+def _export(args) -> int:
+    from nanobot_ros.data.parquet import export_parquet
+    for topic, path in export_parquet(args.bag, args.out_dir).items():
+        print(f'{topic} -> {path}')
+    return 0
+
+
+def _import(args) -> int:
+    from nanobot_ros.data.parquet import import_parquet
+    count = import_parquet(args.chunks, args.bag, storage=args.storage)
+    print(f'wrote {count} messages to {args.bag}')
+    return 0
+
+
+def main(argv=None) -> int:
+    """Run one bag command."""
+    parser = argparse.ArgumentParser(prog='nanobot bag', description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest='command', required=True)
+    info = sub.add_parser('info', help='show a bag\'s topics and metadata')
+    info.add_argument('bag')
+    info.set_defaults(run=_info)
+    fix = sub.add_parser('repair', help='recover bags cut off by a crash')
+    fix.add_argument('path', help='a bag directory, a session folder or a sessions folder')
+    fix.add_argument('--keep-original', action='store_true',
+                     help='keep the damaged bag beside the repaired one as <name>.damaged')
+    fix.set_defaults(run=_repair)
+    export = sub.add_parser('export-parquet', help='non-image topics to Parquet')
+    export.add_argument('bag')
+    export.add_argument('out_dir')
+    export.set_defaults(run=_export)
+    chunks = sub.add_parser('import-parquet', help='collector Parquet chunks to a bag')
+    chunks.add_argument('chunks', nargs='+', help='.parquet files or folders of them')
+    chunks.add_argument('bag', help='the bag directory to create')
+    chunks.add_argument('--storage', choices=['mcap', 'sqlite3'], default='mcap')
+    chunks.set_defaults(run=_import)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except BagError as error:
+        print(f'error: {error}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,311 @@
+"""The recorder's engine, without rclpy: sessions, splits, a writer thread, disk cap and reserve.
+
+    recorder = SessionRecorder(RecorderConfig(root=Path('saved/sessions'), robot_type='jetbot'))
+    recorder.add_topic('/camera/image_raw', 'sensor_msgs/msg/Image', offered_qos)
+    recorder.start()
+    recorder.put('/camera/image_raw', receive_time_ns, cdr_bytes)   # from a callback: O(1)
+    recorder.stop()
+
+Layout: <root>/<robot_type>/<session>/ holds session.yaml (the session metadata) and one bag
+directory per split, <session>_000/, <session>_001/, ... Every split is a complete rosbag2 bag
+(metadata.yaml with the session metadata in custom_data) as soon as it is closed; the split
+being written is recoverable after a crash with `nanobot bag repair` (see bag_writer.py).
+
+Threading: `put()` only appends to a queue bounded in bytes; a background thread writes,
+flushes every `flush_period_s`, splits, enforces the disk cap and watches the free space. When
+the queue is full a message is dropped and counted, never blocking the caller (the executor).
+"""
+from collections import Counter, deque
+from dataclasses import dataclass, field
+import datetime
+from pathlib import Path
+import shutil
+import threading
+import time
+from typing import Dict, List, Optional
+
+import yaml
+
+from nanobot_ros.data.bag_writer import BagWriter
+from nanobot_ros.data.bags import BagError, make_typestore
+
+GB = 1024 ** 3
+MB = 1024 ** 2
+SESSION_FILE = 'session.yaml'
+
+
+@dataclass
+class RecorderConfig:
+    """Where and how to record; sizes in MB/GB, times in seconds (0 disables a limit)."""
+
+    root: Path
+    robot_type: str = 'toroidal_dot'
+    storage: str = 'mcap'
+    split_size_mb: float = 1024.0
+    split_duration_s: float = 0.0
+    max_disk_gb: float = 10.0
+    min_free_gb: float = 1.0
+    flush_period_s: float = 0.5
+    queue_size_mb: float = 512.0
+    metadata: Dict[str, str] = field(default_factory=dict)
+
+    def validate(self) -> None:
+        """Raise ValueError when a setting makes no sense."""
+        if self.storage not in ('mcap', 'sqlite3'):
+            raise ValueError(f'storage must be mcap or sqlite3, got {self.storage!r}')
+        for name in ('split_size_mb', 'split_duration_s', 'max_disk_gb', 'min_free_gb'):
+            if getattr(self, name) < 0:
+                raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
+        if not 0 < self.flush_period_s <= 1.0:
+            raise ValueError(f'flush_period_s must be in (0, 1] so a crash loses at most a '
+                             f'second, got {self.flush_period_s}')
+        if self.queue_size_mb <= 0:
+            raise ValueError(f'queue_size_mb must be > 0, got {self.queue_size_mb}')
+        if not self.robot_type or '/' in self.robot_type:
+            raise ValueError(f'robot_type must be a folder name, got {self.robot_type!r}')
+
+
+def folder_bytes(path: Path) -> int:
+    """Return the bytes of all files below `path`."""
+    return sum(f.stat().st_size for f in Path(path).rglob('*') if f.is_file())
+
+
+def enforce_disk_cap(robot_dir: Path, cap_bytes: int, current: Optional[Path]) -> List[Path]:
+    """Delete the oldest sessions of `robot_dir` until it holds at most `cap_bytes`.
+
+    Sessions are ordered by name (their start time); `current`, the one being written, is never
+    deleted, so the total can exceed the cap by what the current session holds. Returns the
+    deleted session folders.
+    """
+    sessions = sorted(p for p in Path(robot_dir).iterdir() if p.is_dir()) \
+        if Path(robot_dir).is_dir() else []
+    sizes = {p: folder_bytes(p) for p in sessions}
+    total = sum(sizes.values())
+    deleted = []
+    for session in sessions:
+        if total <= cap_bytes:
+            break
+        if current is not None and session.resolve() == Path(current).resolve():
+            continue
+        shutil.rmtree(session, ignore_errors=True)
+        total -= sizes[session]
+        deleted.append(session)
+    return deleted
+
+
+_SPLIT, _STOP = object(), object()
+
+
+class SessionRecorder:
+    """Record topics into a session folder of split bags from a background thread."""
+
+    def __init__(self, config: RecorderConfig, typestore=None, log=print):
+        config.validate()
+        self.config = config
+        self.typestore = typestore or make_typestore()
+        self.log = log
+        self.topics: Dict[str, tuple] = {}  # topic -> (msgtype, offered qos dicts)
+        self.received = Counter()
+        self.written = Counter()
+        self.dropped = Counter()
+        self.bytes_written = 0
+        self.splits: List[Path] = []
+        self.deleted_sessions: List[Path] = []
+        self.session: Optional[Path] = None
+        self.stopped_reason = ''
+        self._queue = deque()
+        self._queued_bytes = 0
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread: Optional[threading.Thread] = None
+        self._writer: Optional[BagWriter] = None
+        self._split_started = 0.0
+
+    # -- called from the node (any thread) -------------------------------------------------
+    @property
+    def recording(self) -> bool:
+        """Return whether the writer thread is running."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def add_topic(self, topic: str, msgtype: str, offered_qos=()) -> None:
+        """Declare a topic to record; BagError if its type is unknown (nothing else changes)."""
+        if msgtype not in self.typestore.types:
+            raise BagError(f'cannot record {topic}: message type {msgtype!r} is unknown '
+                           f'(not a ROS 2 Jazzy or nanobot_msgs type)')
+        self.topics[topic] = (msgtype, list(offered_qos))
+
+    def free_bytes(self) -> int:
+        """Return the free bytes on the recording disk."""
+        path = self.config.root
+        while not path.exists():
+            path = path.parent
+        return shutil.disk_usage(path).free
+
+    def start(self) -> Path:
+        """Open a new session and start writing; return the session folder.
+
+        Raises BagError when the free space is already below the reserve.
+        """
+        if self.recording:
+            return self.session
+        reserve = self.config.min_free_gb * GB
+        if self.free_bytes() < reserve:
+            self.stopped_reason = (f'not recording: {self.free_bytes() / GB:.2f} GB free, below '
+                                   f'the reserve of {self.config.min_free_gb:g} GB')
+            raise BagError(self.stopped_reason)
+        robot_dir = self.config.root / self.config.robot_type
+        stamp = datetime.datetime.now().strftime('%Y%m%d-%H%M%S')
+        session = robot_dir / stamp
+        suffix = 1
+        while session.exists():
+            session = robot_dir / f'{stamp}-{suffix}'
+            suffix += 1
+        session.mkdir(parents=True)
+        self.session = session
+        self.splits = []
+        self.stopped_reason = ''
+        metadata = {'nanobot.session': session.name, 'nanobot.robot_type':
+                    self.config.robot_type, **self.config.metadata}
+        (session / SESSION_FILE).write_text(yaml.safe_dump(metadata, sort_keys=False))
+        self._custom_data = metadata
+        self._thread = threading.Thread(target=self._run, name='recorder-writer', daemon=True)
+        self._thread.start()
+        return session
+
+    def put(self, topic: str, timestamp: int, data: bytes) -> bool:
+        """Queue one message for writing; False (and counted as dropped) if the queue is full."""
+        self.received[topic] += 1
+        size = len(data)
+        with self._lock:
+            if not self.recording or self._queued_bytes + size > self.config.queue_size_mb * MB:
+                self.dropped[topic] += 1
+                return False
+            self._queue.append((topic, timestamp, data))
+            self._queued_bytes += size
+        self._wake.set()
+        return True
+
+    def request_split(self) -> None:
+        """Close the current split and open the next one (done by the writer thread)."""
+        with self._lock:
+            self._queue.append((_SPLIT, 0, b''))
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Write what is queued, close the split (metadata.yaml) and stop the thread."""
+        if not self.recording:
+            return
+        with self._lock:
+            self._queue.append((_STOP, 0, b''))
+        self._wake.set()
+        self._thread.join(timeout)
+
+    @property
+    def current_split(self) -> Optional[Path]:
+        """Return the split bag being written (None when not recording)."""
+        return self._writer.path if self._writer is not None else None
+
+    # -- writer thread ----------------------------------------------------------------------
+    def _open_split(self) -> None:
+        index = len(self.splits)
+        path = self.session / f'{self.session.name}_{index:03d}'
+        custom = {**self._custom_data, 'nanobot.split': str(index)}
+        self._writer = BagWriter(path, self.config.storage, self.typestore, custom)
+        self.splits.append(path)
+        self._split_started = time.monotonic()
+
+    def _close_split(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def _write(self, topic: str, timestamp: int, data: bytes) -> None:
+        if not self._writer.has_topic(topic):
+            msgtype, qos = self.topics[topic]
+            self._writer.add_topic(topic, msgtype, qos)
+        self._writer.write(topic, timestamp, data)
+        self.written[topic] += 1
+        self.bytes_written += len(data)
+
+    def _split_due(self) -> bool:
+        writer, config = self._writer, self.config
+        if config.split_size_mb and writer.bytes >= config.split_size_mb * MB:
+            return True
+        return bool(config.split_duration_s and writer.messages
+                    and time.monotonic() - self._split_started >= config.split_duration_s)
+
+    def _enforce_cap(self) -> None:
+        cap = int(self.config.max_disk_gb * GB)
+        for deleted in enforce_disk_cap(self.session.parent, cap, self.session):
+            self.deleted_sessions.append(deleted)
+            self.log(f'disk cap {self.config.max_disk_gb:g} GB: deleted session {deleted}')
+
+    def _run(self) -> None:
+        last_flush = time.monotonic()
+        try:
+            # The writer is opened here: sqlite3 connections belong to the thread that made them.
+            self._enforce_cap()
+            self._open_split()
+            while True:
+                self._wake.wait(self.config.flush_period_s / 2)
+                self._wake.clear()
+                stop = self._drain()
+                now = time.monotonic()
+                if stop:
+                    break
+                if now - last_flush >= self.config.flush_period_s:
+                    self._writer.flush()
+                    last_flush = now
+                    if self.free_bytes() < self.config.min_free_gb * GB:
+                        self.stopped_reason = (
+                            f'stopped recording: free space {self.free_bytes() / GB:.2f} GB is '
+                            f'below the reserve of {self.config.min_free_gb:g} GB')
+                        self.log(self.stopped_reason)
+                        break
+        except Exception as error:  # noqa: B902 - a disk error must not vanish in a thread
+            self.stopped_reason = f'stopped recording: {type(error).__name__}: {error}'
+            self.log(self.stopped_reason)
+        finally:
+            with self._lock:
+                dropped = [item for item in self._queue if isinstance(item[0], str)]
+                for topic, _, _ in dropped:
+                    self.dropped[topic] += 1
+                self._queue.clear()
+                self._queued_bytes = 0
+            try:
+                self._close_split()
+            except Exception as error:  # noqa: B902 - already failing: say so, keep the node
+                self.log(f'could not close {self.current_split}: {error}; run `nanobot bag '
+                         f'repair {self.session}`')
+                self._writer = None
+
+    def _drain(self) -> bool:
+        """Write everything queued; return True when asked to stop."""
+        while True:
+            with self._lock:
+                if not self._queue:
+                    return False
+                topic, timestamp, data = self._queue.popleft()
+                self._queued_bytes -= len(data)
+            if topic is _STOP:
+                return True
+            if topic is _SPLIT:
+                self._rotate()
+                continue
+            self._write(topic, timestamp, data)
+            if self._split_due():
+                self._rotate()
+
+    def _rotate(self) -> None:
+        self._close_split()
+        self._enforce_cap()
+        self._open_split()
+
+    def counts(self) -> dict:
+        """Return received / written / dropped totals and per topic."""
+        return {
+            'received': sum(self.received.values()), 'written': sum(self.written.values()),
+            'dropped': sum(self.dropped.values()), 'bytes_written': self.bytes_written,
+            'topics': {t: {'received': self.received[t], 'written': self.written[t],
+                           'dropped': self.dropped[t]} for t in sorted(self.received)},
+        }

@@ -1,0 +1,280 @@
+"""The reference's adaptive world model loop, without ROS: perceive, predict, select, act, learn.
+
+Per frame:
+  1. `perceive(frame)`: check the frame, measure the autoencoder's reconstruction loss on it
+     and (unless gated) predict the next frame for every action in the action space;
+  2. `select(perception)`: gated -> None (do not act: the reference's quality gating while
+     reconstruction loss > threshold); else the selector's action (uncertainty-driven
+     exploration by default, any runner selector can be plugged in);
+  3. the caller executes the action (or nothing) and, with the next frame,
+  4. `record_outcome(perception, applied_action, next_frame)`: compare the prediction made for
+     the applied action with what happened (the explorer's uncertainty), store the transition;
+  5. `train()`: one learner step: autoencoder only while gated, else a joint step.
+
+The node runs 1-4 on the ROS thread and 5 in a background thread (`learner` and `actor` are
+then separate WorldModel instances, `sync_actor()` copies weights); the bench and tests call
+`step()` which does all five in order.
+"""
+from collections import deque
+from dataclasses import dataclass, field
+import math
+import threading
+import time
+from typing import Callable, Dict, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from nanobot_ros.learning.exploration import UncertaintyExplorer
+from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
+from nanobot_ros.learning.world_model import WorldModel
+from nanobot_ros.models.vit import patchify
+
+
+class FrameRejected(ValueError):
+    """A frame the world model cannot use (wrong size, non-finite, wrong type)."""
+
+
+@dataclass
+class LoopConfig:
+    """Behaviour of the loop: action space, gating, replay, exploration."""
+
+    actions: Sequence[int] = (0, 1)
+    idle_action: int = 0
+    reconstruction_threshold: float = 0.0015
+    buffer_capacity: int = 1000
+    batch_size: int = 8
+    newest_in_batch: int = 1
+    train_steps_per_frame: int = 1
+    uncertainty_decay: float = 0.9
+    detailed_metrics_interval: int = 100
+    online_window: int = 50
+    # Ablation: the predictor is always told action 0 (how much does the action explain?).
+    ignore_actions: bool = False
+    seed: int = 0
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no sense."""
+        if self.idle_action not in self.actions:
+            raise ValueError(f'idle_action {self.idle_action} is not in actions '
+                             f'{list(self.actions)}')
+        if not self.reconstruction_threshold > 0:
+            raise ValueError('reconstruction_threshold must be > 0')
+        if self.batch_size < 1 or self.train_steps_per_frame < 0:
+            raise ValueError('batch_size must be >= 1 and train_steps_per_frame >= 0')
+
+
+@dataclass
+class Perception:
+    """What the loop saw and predicted for one frame."""
+
+    frame: np.ndarray
+    history_frames: tuple
+    history_actions: tuple
+    reconstruction_loss: float
+    gated: bool
+    predictions: Optional[torch.Tensor] = None  # (A, N, P) patches, one per action
+    reconstruction: Optional[torch.Tensor] = None  # (1, N, P) decoded frame
+    action: Optional[int] = None
+    selection_metadata: list = field(default_factory=list)
+
+
+class AdaptiveWorldModelLoop:
+    """Learner, actor, replay buffer, exploration and gating of the adaptive world model."""
+
+    def __init__(self, learner: WorldModel, config: LoopConfig = LoopConfig(),
+                 selector: Optional[Callable] = None, actor: Optional[WorldModel] = None):
+        config.validate()
+        self.config = config
+        self.learner = learner
+        self.actor = actor or learner
+        self.actions = list(config.actions)
+        if len(self.actions) != learner.config.predictor.num_actions:
+            raise ValueError(f'{len(self.actions)} actions but the predictor knows '
+                             f'{learner.config.predictor.num_actions}')
+        self.explorer = UncertaintyExplorer(self.actions, config.uncertainty_decay,
+                                            config.seed)
+        self.selector = selector or self.explorer.select
+        self.buffer = TransitionBuffer(config.buffer_capacity, config.seed)
+        self.history_length = learner.config.predictor.max_history
+        self._frames: deque = deque(maxlen=self.history_length)
+        self._actions: deque = deque(maxlen=self.history_length)
+        self.lock = threading.Lock()  # guards buffer, gate state and actor weights
+        self.gated = True
+        self.frames_seen = 0
+        self.frames_rejected = 0
+        self.actions_taken = 0
+        self.gated_frames = 0
+        self.transitions_discarded = 0
+        self.consecutive_autoencoder_iterations = 0
+        self.last_metrics: Dict[str, float] = {}
+        self.last_reconstruction_loss = math.nan
+        self.last_prediction_error: Dict[int, float] = {}
+        # (SSE, sum, sum of squares, count) of recent fresh predictions, for online R².
+        self._online: deque = deque(maxlen=config.online_window)
+
+    # -- acting ------------------------------------------------------------------------------
+
+    def check_frame(self, frame) -> np.ndarray:
+        """Return the frame as uint8 (H, W, 3) or raise FrameRejected saying why."""
+        vit = self.learner.config.vit
+        expected = (vit.img_size, vit.img_size, vit.in_chans)
+        array = np.asarray(frame)
+        if array.dtype != np.uint8:
+            if not np.issubdtype(array.dtype, np.number) or not np.all(np.isfinite(array)):
+                raise FrameRejected(f'frame holds non-finite or non-numeric values '
+                                    f'({array.dtype})')
+            raise FrameRejected(f'frame must be uint8 pixels, got {array.dtype}')
+        if array.shape != expected:
+            raise FrameRejected(f'frame is {array.shape}, the model sees {expected}')
+        return array
+
+    def perceive(self, frame) -> Perception:
+        """Check the frame, measure reconstruction quality, predict every action's outcome."""
+        try:
+            frame = self.check_frame(frame)
+        except FrameRejected:
+            self.frames_rejected += 1
+            raise
+        self.frames_seen += 1
+        self._frames.append(frame)
+        frames = tuple(self._frames)
+        past = tuple(self._actions)[len(self._actions) - (len(frames) - 1):] \
+            if len(frames) > 1 else ()
+        with self.lock:
+            loss, reconstruction = self.actor.reconstruct(frame)
+            self.last_reconstruction_loss = loss
+            gated = not loss <= self.config.reconstruction_threshold
+            self.gated = gated
+            perception = Perception(frame, frames, past, loss, gated,
+                                    reconstruction=reconstruction)
+            if not gated:
+                candidates = ([0] * len(self.actions) if self.config.ignore_actions
+                              else range(len(self.actions)))
+                perception.predictions = self.actor.predict_all(frames, past, candidates)
+        return perception
+
+    def select(self, perception: Perception) -> Optional[int]:
+        """Return the action to take, or None while gated (the robot does not act)."""
+        if perception.gated:
+            self.gated_frames += 1
+            return None
+        action, metadata = self.selector(perception.frame)
+        if action not in self.actions:
+            raise ValueError(f'selector returned {action!r}, not in {self.actions}')
+        perception.action, perception.selection_metadata = action, metadata
+        self.actions_taken += 1
+        return action
+
+    def record_outcome(self, perception: Perception, applied_action: Optional[int],
+                       next_frame: np.ndarray) -> Optional[float]:
+        """Learn what `applied_action` (None = nothing sent = idle) did; return its error.
+
+        The history must still end with `perception`'s frame (call `break_history()` instead
+        when the outcome is unknown).
+        """
+        action = self.config.idle_action if applied_action is None else applied_action
+        error = None
+        if perception.predictions is not None:
+            observed = patchify(WorldModel.to_tensor([next_frame]),
+                                self.learner.config.vit.patch_size)[0]
+            predicted = perception.predictions[self.actions.index(action)]
+            error = float(((predicted - observed) ** 2).mean())
+            observed = observed.double()
+            self._online.append((error * observed.numel(), float(observed.sum()),
+                                 float((observed ** 2).sum()), observed.numel()))
+            self.explorer.observe(action, error)
+            self.last_prediction_error[action] = error
+        # The predictor sees action indices (positions in the action space), not values.
+        label = 0 if self.config.ignore_actions else self.actions.index(action)
+        if len(perception.history_frames) == self.history_length:
+            with self.lock:
+                self.buffer.add(Transition(perception.history_frames,
+                                           perception.history_actions + (label,), next_frame))
+        self._actions.append(label)
+        return error
+
+    def break_history(self) -> None:
+        """Forget the history: the next frame does not follow the last one by a known action."""
+        if self._frames:
+            self.transitions_discarded += 1
+        self._frames.clear()
+        self._actions.clear()
+
+    # -- learning ----------------------------------------------------------------------------
+
+    def train(self) -> Optional[Dict[str, float]]:
+        """One learner step on the buffer: autoencoder only while gated, else joint."""
+        with self.lock:
+            if not len(self.buffer):
+                return None
+            gated = self.gated
+            if gated:
+                batch = self.buffer.sample_frames(self.config.batch_size)
+            else:
+                batch = self.buffer.sample(self.config.batch_size,
+                                           self.config.newest_in_batch)
+        if gated:
+            metrics = self.learner.train_autoencoder(batch)
+            self.consecutive_autoencoder_iterations += 1
+            metrics['consecutive_autoencoder_iterations'] = \
+                self.consecutive_autoencoder_iterations
+        else:
+            detailed = (self.learner.predictor_training_step
+                        % self.config.detailed_metrics_interval == 0)
+            metrics = self.learner.train_step(*batch, detailed=detailed)
+            self.consecutive_autoencoder_iterations = 0
+        self.last_metrics = metrics
+        return metrics
+
+    def sync_actor(self) -> None:
+        """Copy the learner's weights to the actor (no-op when they are the same model)."""
+        if self.actor is not self.learner:
+            with self.lock:
+                self.actor.copy_weights_from(self.learner)
+
+    def step(self, frame, execute: Callable[[Optional[int]], np.ndarray]) -> dict:
+        """Run one whole cycle synchronously; `execute(action)` returns the next frame."""
+        started = time.perf_counter()
+        perception = self.perceive(frame)
+        action = self.select(perception)
+        next_frame = execute(action)
+        self.record_outcome(perception, action, next_frame)
+        metrics = [self.train() for _ in range(self.config.train_steps_per_frame)]
+        return {'action': action, 'gated': perception.gated,
+                'reconstruction_loss': perception.reconstruction_loss,
+                'metrics': metrics[-1] if metrics else None,
+                'seconds': time.perf_counter() - started, 'next_frame': next_frame}
+
+    # -- state -------------------------------------------------------------------------------
+
+    def counters(self) -> dict:
+        """Counters and exploration state, JSON-ready (saved with checkpoints)."""
+        return {'frames_seen': self.frames_seen, 'frames_rejected': self.frames_rejected,
+                'actions_taken': self.actions_taken, 'gated_frames': self.gated_frames,
+                'transitions_discarded': self.transitions_discarded,
+                'explorer': self.explorer.state()}
+
+    def load_counters(self, values: dict) -> None:
+        """Restore what `counters()` returned."""
+        for key in ('frames_seen', 'frames_rejected', 'actions_taken', 'gated_frames',
+                    'transitions_discarded'):
+            setattr(self, key, int(values.get(key, 0)))
+        self.explorer.load_state(values.get('explorer'))
+
+    def online_explained_variance(self) -> float:
+        """R² in patch space of predictions made before their outcome was seen (nan if none).
+
+        Over the last `online_window` acted frames; every one of these outcomes was unseen by
+        the model when it predicted it, so this is a held-out figure.
+        """
+        if not self._online:
+            return math.nan
+        sse, total, squares, count = (sum(v) for v in zip(*self._online))
+        sst = squares - total * total / count
+        return 1.0 - sse / sst if sst > 0 else math.nan
+
+    def uncertainty(self) -> List[Optional[float]]:
+        """Per-action uncertainty in action order (None = never tried)."""
+        return [u if math.isfinite(u) else None
+                for u in (self.explorer.uncertainty[a] for a in self.actions)]

@@ -1,0 +1,98 @@
+"""Pictures of the world model: prediction grids (also the debug image topics) and curves.
+
+`prediction_grid` is what /world_model/predictions shows and what the node leaves in the run
+folder: current frame | decoded frame | predicted next frame for each action, labelled.
+`learning_curve` plots the losses and R² over training steps into a PNG.
+"""
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+import cv2
+# Imported at start-up, not at shutdown, where a slow import would eat the stop grace time.
+import matplotlib
+import numpy as np
+import torch
+
+from nanobot_ros.models.vit import unpatchify
+
+SEPARATOR_PX = 4
+LABEL_PX = 18
+
+
+def patches_to_image(patches: torch.Tensor, patch_size: int) -> np.ndarray:
+    """(N, P) patches with values in [0, 1] -> (H, W, 3) uint8 image (clipped)."""
+    image = unpatchify(patches.detach().float()[None], patch_size)[0]
+    return (image.clamp(0, 1).permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+
+
+def labelled_tile(image: np.ndarray, label: str) -> np.ndarray:
+    """Return `image` with a black label bar above it."""
+    bar = np.zeros((LABEL_PX, image.shape[1], 3), dtype=np.uint8)
+    cv2.putText(bar, label, (3, LABEL_PX - 5), cv2.FONT_HERSHEY_SIMPLEX, 0.45,
+                (255, 255, 255), 1, cv2.LINE_AA)
+    return np.concatenate([bar, image], axis=0)
+
+
+def prediction_grid(frame: np.ndarray, reconstruction: Optional[np.ndarray],
+                    predictions: Sequence[np.ndarray], action_names: Sequence[str],
+                    chosen: Optional[int] = None) -> np.ndarray:
+    """One row: current frame, decoded frame, predicted next frame per action (rgb8)."""
+    blank = np.zeros_like(frame)
+    tiles = [labelled_tile(frame, 'current'),
+             labelled_tile(reconstruction if reconstruction is not None else blank, 'decoded')]
+    for index, (name, image) in enumerate(zip(action_names, predictions)):
+        mark = ' *' if chosen == index else ''
+        tiles.append(labelled_tile(image, f'{name}{mark}'))
+    gap = np.full((tiles[0].shape[0], SEPARATOR_PX, 3), 64, dtype=np.uint8)
+    row = [tiles[0]]
+    for tile in tiles[1:]:
+        row += [gap, tile]
+    return np.ascontiguousarray(np.concatenate(row, axis=1))
+
+
+def save_png(image: np.ndarray, path) -> Path:
+    """Write an rgb8 image as PNG; return the path."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not cv2.imwrite(str(path), image[:, :, ::-1]):
+        raise OSError(f'could not write {path}')
+    return path
+
+
+def learning_curve(history: List[Dict[str, float]], path, title: str = 'world model') -> Path:
+    """Plot losses (log scale) and R² against predictor training steps into a PNG."""
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+
+    def series(key, x_key='predictor_training_step'):
+        points = [(h[x_key], h[key]) for h in history
+                  if key in h and x_key in h and np.isfinite(h[key])]
+        return ([p[0] for p in points], [p[1] for p in points]) if points else ([], [])
+
+    figure, (losses, quality) = plt.subplots(2, 1, figsize=(8, 6), sharex=True)
+    for key in ('autoencoder_training_loss', 'predictor_training_loss',
+                'predictor_patch_loss', 'predictor_latent_loss'):
+        x, y = series(key)
+        if x:
+            losses.plot(x, y, label=key, linewidth=1)
+    losses.set_yscale('log')
+    losses.set_ylabel('loss')
+    if losses.lines:
+        losses.legend(fontsize=7)
+    losses.set_title(title)
+    for key in ('predictor_explained_variance', 'online_explained_variance'):
+        x, y = series(key)
+        if x:
+            quality.plot(x, y, label=key, linewidth=1)
+    quality.axhline(0.9, color='grey', linestyle='--', linewidth=0.8)
+    quality.set_ylim(-0.5, 1.05)
+    quality.set_ylabel('R² (patch space)')
+    quality.set_xlabel('predictor training step')
+    if quality.lines[1:]:
+        quality.legend(fontsize=7)
+    figure.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return path

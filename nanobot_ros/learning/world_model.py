@@ -1,0 +1,303 @@
+"""The world model learner: MAE-ViT + action-conditioned predictor, their optimizers and state.
+
+`WorldModel` owns the networks and does the numerical work the adaptive loop asks for:
+reconstruction quality of a frame (the gate), next-frame predictions for every action, an
+autoencoder training step (random mask ratio), a joint training step (autoencoder loss +
+predictor patch/latent/action losses, gradients flowing into the shared encoder), and its
+state as safetensors tensors + JSON metadata (config, counters, optimizer hyper-parameters).
+"""
+from dataclasses import asdict, dataclass, field
+from typing import Dict, Optional, Sequence
+
+import numpy as np
+import torch
+
+from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
+                                           prefixed, resolve_learning_rate, unprefixed)
+from nanobot_ros.models.losses import explained_variance, LossWeights, predictor_losses
+from nanobot_ros.models.predictor import (ActionClassifier, PredictorConfig,
+                                          TransformerActionConditionedPredictor)
+from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
+                                    reconstruction_loss, ViTConfig)
+
+
+@dataclass
+class WorldModelConfig:
+    """Networks, loss weights and optimizer settings of the world model."""
+
+    vit: ViTConfig = field(default_factory=ViTConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
+    loss_weights: LossWeights = field(default_factory=LossWeights)
+    autoencoder_lr: float = 1e-3
+    predictor_lr: float = 1e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 1.0
+    # The reference lets the predictor's losses train the shared encoder too. On a small CPU
+    # budget that lets the encoder erase the dot to shrink the error of not-yet-learned moves
+    # (reconstruction then stalls near all-black), so by default the encoder learns from
+    # reconstruction only and the predictor from detached features.
+    encoder_learns_from_predictor: bool = False
+
+    def validate(self) -> None:
+        """Check the pieces fit together (the predictor reads the encoder's tokens)."""
+        self.vit.validate()
+        self.predictor.validate()
+        if self.predictor.feature_dim != self.vit.embed_dim:
+            raise ValueError(f'predictor.feature_dim {self.predictor.feature_dim} must equal '
+                             f'vit.embed_dim {self.vit.embed_dim}')
+        if self.predictor.num_patches != self.vit.num_patches:
+            raise ValueError(f'predictor.num_patches {self.predictor.num_patches} must equal '
+                             f'the encoder\'s {self.vit.num_patches}')
+        for name in ('autoencoder_lr', 'predictor_lr'):
+            if not getattr(self, name) > 0:
+                raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'WorldModelConfig':
+        """Rebuild a config saved by `to_dict` (checkpoint metadata)."""
+        values = dict(values)
+        return cls(vit=ViTConfig.from_dict(values.pop('vit')),
+                   predictor=PredictorConfig.from_dict(values.pop('predictor')),
+                   loss_weights=LossWeights(**values.pop('loss_weights')), **values)
+
+    @classmethod
+    def small(cls, patch_size: int = 16, embed_dim: int = 64, depth: int = 2,
+              predictor_depth: int = 2, num_actions: int = 2, max_history: int = 1,
+              img_size: int = 224, **kwargs) -> 'WorldModelConfig':
+        """Return a consistent config from the few sizes people change."""
+        vit = ViTConfig(img_size=img_size, patch_size=patch_size, embed_dim=embed_dim,
+                        depth=depth, decoder_dim=embed_dim)
+        predictor = PredictorConfig(feature_dim=embed_dim, num_patches=vit.num_patches,
+                                    num_actions=num_actions, embed_dim=embed_dim,
+                                    depth=predictor_depth, max_history=max_history)
+        return cls(vit=vit, predictor=predictor, **kwargs)
+
+
+def _global_grad_norm(parameters) -> float:
+    norms = [p.grad.detach().norm() for p in parameters if p.grad is not None]
+    return float(torch.stack(norms).norm()) if norms else 0.0
+
+
+class WorldModel:
+    """Networks + optimizers + training counters of the world model."""
+
+    def __init__(self, config: WorldModelConfig = None, seed: int = 0):
+        self.config = config or WorldModelConfig()
+        self.config.validate()
+        self.generator = torch.Generator().manual_seed(seed)
+        torch.manual_seed(seed)
+        self.autoencoder = MaskedAutoencoderViT(self.config.vit)
+        pc = self.config.predictor
+        self.predictor = TransformerActionConditionedPredictor(pc)
+        self.action_classifier = ActionClassifier(pc.feature_dim, pc.num_actions)
+        self.autoencoder_optimizer = torch.optim.AdamW(
+            self.autoencoder.parameters(), lr=self.config.autoencoder_lr,
+            weight_decay=self.config.weight_decay)
+        self.predictor_optimizer = torch.optim.AdamW(
+            list(self.predictor.parameters()) + list(self.action_classifier.parameters()),
+            lr=self.config.predictor_lr, weight_decay=self.config.weight_decay)
+        self.autoencoder_training_step = 0
+        self.predictor_training_step = 0
+
+    # -- inference ---------------------------------------------------------------------------
+
+    @staticmethod
+    def to_tensor(frames) -> torch.Tensor:
+        """uint8 (B, H, W, 3) arrays (or a list of (H, W, 3)) -> float (B, 3, H, W)."""
+        if isinstance(frames, torch.Tensor):
+            return frames
+        return images_to_tensor(np.stack(frames) if isinstance(frames, (list, tuple))
+                                else frames)
+
+    @torch.no_grad()
+    def reconstruct(self, frame) -> tuple:
+        """Return (reconstruction loss of the unmasked frame, decoded patches (1, N, P))."""
+        self.autoencoder.eval()
+        images = self.to_tensor(frame)
+        patches, _, _ = self.autoencoder(images, 0.0)
+        return float(reconstruction_loss(patches, self.autoencoder.patchify(images))), patches
+
+    @torch.no_grad()
+    def predict_all(self, history_frames: Sequence, history_actions: Sequence[int],
+                    candidate_actions: Sequence[int]) -> torch.Tensor:
+        """Predicted next-frame patches (A, N, P), one per candidate action.
+
+        history_frames: the last T frames, oldest first (uint8 (H, W, 3)); history_actions:
+        the T - 1 actions taken between them.
+        """
+        self.autoencoder.eval()
+        self.predictor.eval()
+        features = self.autoencoder.encode(self.to_tensor(list(history_frames)))
+        a = len(candidate_actions)
+        features = features.unsqueeze(0).expand(a, -1, -1, -1)
+        past = torch.tensor(list(history_actions), dtype=torch.long).expand(a, -1)
+        actions = torch.cat([past, torch.tensor(candidate_actions).reshape(a, 1)], dim=1)
+        predicted, _ = self.predictor(features, actions)
+        return self.autoencoder.decode(predicted)
+
+    # -- training ----------------------------------------------------------------------------
+
+    def _autoencoder_loss(self, images: torch.Tensor):
+        mask_ratio = self.autoencoder.sample_mask_ratio(self.generator)
+        patches, _, _ = self.autoencoder(images, mask_ratio, self.generator)
+        # Over all patches: the world model needs the visible ones rebuilt too (MAE's
+        # masked-only loss would leave the unmasked reconstruction that gates acting untrained).
+        return reconstruction_loss(patches, self.autoencoder.patchify(images)), mask_ratio
+
+    def train_autoencoder(self, frames) -> Dict[str, float]:
+        """One autoencoder step on a batch of frames; return the reference's metrics."""
+        self.autoencoder.train()
+        loss, mask_ratio = self._autoencoder_loss(self.to_tensor(frames))
+        self.autoencoder_optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(self.autoencoder.parameters(), self.config.grad_clip)
+        self.autoencoder_optimizer.step()
+        self.autoencoder_training_step += 1
+        return {'autoencoder_training_loss': loss.item(), 'mask_ratio': mask_ratio,
+                'autoencoder_training_step': self.autoencoder_training_step}
+
+    def train_step(self, history: torch.Tensor, actions: torch.Tensor, next_frames: torch.Tensor,
+                   detailed: bool = False) -> Dict[str, float]:
+        """One joint step on transitions; return the reference's metrics.
+
+        history (B, T, 3, H, W) float, actions (B, T) long (actions[:, -1] is the one whose
+        outcome is `next_frames` (B, 3, H, W)). The autoencoder loss (random mask) on the next
+        frames and the predictor losses are summed, so the encoder learns from both.
+        `detailed` adds the gradient norm and the 95th percentile update-to-weight ratio.
+        """
+        self.autoencoder.train()
+        self.predictor.train()
+        b, t = actions.shape
+        ae_loss, mask_ratio = self._autoencoder_loss(next_frames)
+        all_frames = torch.cat([history.reshape(b * t, *history.shape[2:]), next_frames])
+        with torch.set_grad_enabled(self.config.encoder_learns_from_predictor):
+            tokens = self.autoencoder.encode(all_frames)
+        features = tokens[:b * t].reshape(b, t, *tokens.shape[1:])
+        target_latent = tokens[b * t:]
+        predicted_latent, _ = self.predictor(features, actions)
+        predicted_patches = self._decode_frozen(predicted_latent)
+        target_patches = self.autoencoder.patchify(next_frames)
+        logits = self.action_classifier(features[:, -1], predicted_latent)
+        losses = predictor_losses(predicted_patches, target_patches, predicted_latent,
+                                  target_latent, self.config.loss_weights, logits,
+                                  actions[:, -1])
+        total = ae_loss + losses['total']
+        self.autoencoder_optimizer.zero_grad(set_to_none=True)
+        self.predictor_optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        predictor_params = [p for g in self.predictor_optimizer.param_groups
+                            for p in g['params']]
+        metrics = {}
+        if detailed:
+            metrics['predictor_grad_norm'] = _global_grad_norm(predictor_params)
+            before = [p.detach().clone() for p in predictor_params]
+        torch.nn.utils.clip_grad_norm_(self.autoencoder.parameters(), self.config.grad_clip)
+        torch.nn.utils.clip_grad_norm_(predictor_params, self.config.grad_clip)
+        self.autoencoder_optimizer.step()
+        self.predictor_optimizer.step()
+        if detailed:
+            ratios = [float((p.detach() - old).norm() / (old.norm() + 1e-12))
+                      for p, old in zip(predictor_params, before) if old.norm() > 0]
+            metrics['predictor_uwr_95th'] = float(np.percentile(ratios, 95)) if ratios else 0.0
+        self.autoencoder_training_step += 1
+        self.predictor_training_step += 1
+        metrics.update({
+            'autoencoder_training_loss': ae_loss.item(), 'mask_ratio': mask_ratio,
+            'autoencoder_training_step': self.autoencoder_training_step,
+            'predictor_training_loss': losses['total'].item(),
+            'predictor_patch_loss': losses['patch'].item(),
+            'predictor_latent_loss': losses['latent'].item(),
+            'predictor_action_loss': losses['action'].item(),
+            'predictor_explained_variance': explained_variance(predicted_patches,
+                                                               target_patches),
+            'predictor_training_step': self.predictor_training_step,
+            'predictor_lr': self.predictor_optimizer.param_groups[0]['lr'],
+        })
+        return metrics
+
+    def _decode_frozen(self, latent: torch.Tensor) -> torch.Tensor:
+        """Decode with the decoder's weights held fixed (gradients still reach `latent`).
+
+        The decoder learns only from reconstruction: were the predictor's patch loss allowed
+        to move it, the cheapest way to lower the error of a not-yet-learned move would be to
+        blur every dot away, and the autoencoder collapses to black frames.
+        """
+        decoder = [p for n, p in self.autoencoder.named_parameters()
+                   if n.startswith(('decoder', 'mask_token'))]
+        for parameter in decoder:
+            parameter.requires_grad_(False)
+        try:
+            return self.autoencoder.decode(latent)
+        finally:
+            for parameter in decoder:
+                parameter.requires_grad_(True)
+
+    # -- persistence -------------------------------------------------------------------------
+
+    def state_tensors(self) -> Dict[str, torch.Tensor]:
+        """Every weight and optimizer tensor, prefixed by its owner."""
+        tensors = {}
+        for name, module in self._modules_by_name().items():
+            tensors.update(prefixed(name, module.state_dict()))
+        for name, optimizer in self._optimizers_by_name().items():
+            tensors.update(prefixed(name, optimizer_to_tensors(optimizer)[0]))
+        return tensors
+
+    def state_metadata(self) -> dict:
+        """Config, counters and optimizer hyper-parameters, JSON-ready."""
+        return {
+            'model': 'nanobot_ros.world_model',
+            'config': self.config.to_dict(),
+            'autoencoder_training_step': self.autoencoder_training_step,
+            'predictor_training_step': self.predictor_training_step,
+            'optimizers': {name: optimizer_to_tensors(opt)[1]
+                           for name, opt in self._optimizers_by_name().items()},
+        }
+
+    def load_state(self, tensors: Dict[str, torch.Tensor], metadata: dict,
+                   autoencoder_lr: Optional[float] = None,
+                   predictor_lr: Optional[float] = None) -> Dict[str, str]:
+        """Restore weights, optimizers and counters; learning rates by the reference's rule.
+
+        Raises ValueError when the checkpoint was made for a different configuration.
+        Returns {optimizer: where its learning rate came from}.
+        """
+        saved = WorldModelConfig.from_dict(metadata['config'])
+        if asdict(saved.vit) != asdict(self.config.vit) or \
+                asdict(saved.predictor) != asdict(self.config.predictor):
+            raise ValueError('checkpoint was made for a different model configuration: '
+                             f'{saved.vit} / {saved.predictor}')
+        for name, module in self._modules_by_name().items():
+            module.load_state_dict(unprefixed(name, tensors))
+        for name, optimizer in self._optimizers_by_name().items():
+            optimizer_from_tensors(optimizer, unprefixed(name, tensors),
+                                   metadata['optimizers'][name])
+        self.autoencoder_training_step = int(metadata['autoencoder_training_step'])
+        self.predictor_training_step = int(metadata['predictor_training_step'])
+        return self.resolve_learning_rates(autoencoder_lr, predictor_lr, restored=True)
+
+    def resolve_learning_rates(self, autoencoder_lr: Optional[float],
+                               predictor_lr: Optional[float],
+                               restored: bool) -> Dict[str, str]:
+        """Apply explicit > saved > config learning rates; return their sources."""
+        _, ae_source = resolve_learning_rate(self.autoencoder_optimizer, autoencoder_lr,
+                                             self.config.autoencoder_lr, restored)
+        _, pred_source = resolve_learning_rate(self.predictor_optimizer, predictor_lr,
+                                               self.config.predictor_lr, restored)
+        return {'autoencoder': ae_source, 'predictor': pred_source}
+
+    def copy_weights_from(self, other: 'WorldModel') -> None:
+        """Copy another world model's weights (the actor's snapshot of the learner)."""
+        for name, module in self._modules_by_name().items():
+            module.load_state_dict(other._modules_by_name()[name].state_dict())
+
+    def _modules_by_name(self) -> Dict[str, torch.nn.Module]:
+        return {'autoencoder': self.autoencoder, 'predictor': self.predictor,
+                'action_classifier': self.action_classifier}
+
+    def _optimizers_by_name(self) -> Dict[str, torch.optim.Optimizer]:
+        return {'autoencoder_optimizer': self.autoencoder_optimizer,
+                'predictor_optimizer': self.predictor_optimizer}

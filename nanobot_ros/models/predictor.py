@@ -1,0 +1,169 @@
+"""TransformerActionConditionedPredictor: next-frame features from past frames and actions.
+
+The reference's predictor: a causal transformer over a sequence that interleaves each frame's
+feature tokens (one per image patch, from the MAE encoder) with a token for the action taken
+after that frame, followed by one query token per patch for the frame to come:
+
+    [frame_0 patches][action_0] [frame_1 patches][action_1] ... [frame_T patches][action_T]
+    [future queries]
+
+Attention is causal by segment: a token sees every token of its own segment and of the earlier
+ones, never a later one, so frame t's tokens cannot peek at the action taken after it. The
+future queries start from the last frame's tokens (the world mostly stays as it is) and their
+outputs are the predicted next frame's feature tokens, which the MAE decoder turns into pixels.
+
+The history is clipped to the newest frames that fit `token_capacity` (the reference's 4096)
+and `max_history`. `forward(..., return_attn=True)` also returns every layer's attention
+weights (B, heads, L, L) for introspection.
+"""
+from dataclasses import asdict, dataclass
+from typing import List, Optional, Tuple
+
+import torch
+from torch import nn
+
+from nanobot_ros.models.vit import Block, sincos_pos_embed_1d, sincos_pos_embed_2d
+
+# Segment kinds, as type embeddings: frame tokens, action tokens, future query tokens.
+FRAME, ACTION, FUTURE = 0, 1, 2
+
+
+@dataclass
+class PredictorConfig:
+    """Sizes of the predictor; `feature_dim`/`num_patches` must match the encoder."""
+
+    feature_dim: int = 96
+    num_patches: int = 196
+    num_actions: int = 2
+    embed_dim: int = 96
+    depth: int = 2
+    num_heads: int = 4
+    mlp_ratio: float = 4.0
+    dropout: float = 0.0
+    max_history: int = 2
+    token_capacity: int = 4096
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first inconsistent setting."""
+        if self.embed_dim % self.num_heads or self.embed_dim % 4:
+            raise ValueError(f'embed_dim {self.embed_dim} must be divisible by 4 and by '
+                             f'num_heads {self.num_heads}')
+        if self.num_actions < 1:
+            raise ValueError(f'num_actions must be >= 1, got {self.num_actions}')
+        if self.max_history < 1:
+            raise ValueError(f'max_history must be >= 1, got {self.max_history}')
+        if self.token_capacity < 2 * self.num_patches + 1:
+            raise ValueError(f'token_capacity {self.token_capacity} cannot hold one frame, one '
+                             f'action and the future queries ({2 * self.num_patches + 1})')
+
+    def history_that_fits(self, frames: int) -> int:
+        """Return how many of the newest `frames` fit max_history and token_capacity."""
+        per_frame = self.num_patches + 1
+        fits = (self.token_capacity - self.num_patches) // per_frame
+        return max(1, min(frames, self.max_history, fits))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'PredictorConfig':
+        return cls(**values)
+
+
+def segment_causal_mask(segment_ids: torch.Tensor) -> torch.Tensor:
+    """Return (L, L) bool, True where query i may attend key j: segment(j) <= segment(i)."""
+    return segment_ids[None, :] <= segment_ids[:, None]
+
+
+class TransformerActionConditionedPredictor(nn.Module):
+    """Predicts the next frame's feature tokens from frame-token/action-token history."""
+
+    def __init__(self, config: PredictorConfig = PredictorConfig()):
+        super().__init__()
+        config.validate()
+        self.config = config
+        d = config.embed_dim
+        self.input_proj = nn.Linear(config.feature_dim, d)
+        self.action_embed = nn.Embedding(config.num_actions, d)
+        self.type_embed = nn.Embedding(3, d)
+        grid = int(round(config.num_patches ** 0.5))
+        if grid * grid == config.num_patches:
+            patch_pos = sincos_pos_embed_2d(d, grid)
+        else:
+            patch_pos = sincos_pos_embed_1d(d, torch.arange(config.num_patches))
+        self.register_buffer('patch_pos', patch_pos, persistent=False)
+        # Time step of each segment; the future is step max_history.
+        self.register_buffer('time_pos', sincos_pos_embed_1d(
+            d, torch.arange(config.max_history + 1)), persistent=False)
+        self.blocks = nn.ModuleList(Block(d, config.num_heads, config.mlp_ratio, config.dropout)
+                                    for _ in range(config.depth))
+        self.norm = nn.LayerNorm(d)
+        self.output_proj = nn.Linear(d, config.feature_dim)
+        nn.init.zeros_(self.output_proj.weight)  # start as "nothing changes"
+        nn.init.zeros_(self.output_proj.bias)
+
+    def clip_history(self, features: torch.Tensor, actions: torch.Tensor):
+        """Keep the newest frames that fit the token capacity and max_history."""
+        keep = self.config.history_that_fits(features.shape[1])
+        return features[:, -keep:], actions[:, -keep:]
+
+    def _check(self, features: torch.Tensor, actions: torch.Tensor) -> None:
+        c = self.config
+        if features.ndim != 4 or features.shape[2:] != (c.num_patches, c.feature_dim):
+            raise ValueError(f'features must be (B, T, {c.num_patches}, {c.feature_dim}), got '
+                             f'{tuple(features.shape)}')
+        if actions.shape != features.shape[:2]:
+            raise ValueError(f'actions must be (B, T) = {tuple(features.shape[:2])}, got '
+                             f'{tuple(actions.shape)}')
+        if actions.numel() and (actions.min() < 0 or actions.max() >= c.num_actions):
+            raise ValueError(f'action indices must be in [0, {c.num_actions}), got '
+                             f'{actions.min().item()}..{actions.max().item()}')
+
+    def forward(self, features: torch.Tensor, actions: torch.Tensor,
+                return_attn: bool = False
+                ) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
+        """Predict the next frame's features.
+
+        features: (B, T, N, feature_dim) encoder tokens of the last T frames, oldest first.
+        actions:  (B, T) long, the action taken after each of those frames.
+        Returns (predicted features (B, N, feature_dim), per-layer attention or None).
+        """
+        self._check(features, actions)
+        features, actions = self.clip_history(features, actions)
+        b, t, n, _ = features.shape
+        c = self.config
+        steps = torch.arange(c.max_history - t, c.max_history, device=features.device)
+        frames = (self.input_proj(features) + self.patch_pos
+                  + self.time_pos[steps][None, :, None] + self.type_embed.weight[FRAME])
+        acts = (self.action_embed(actions) + self.time_pos[steps][None]
+                + self.type_embed.weight[ACTION])
+        future = (self.input_proj(features[:, -1]) + self.patch_pos
+                  + self.time_pos[c.max_history] + self.type_embed.weight[FUTURE])
+        history = torch.cat([frames, acts.unsqueeze(2)], dim=2).reshape(b, t * (n + 1), -1)
+        x = torch.cat([history, future], dim=1)
+        # Segments: frame t = 2t, action t = 2t + 1, future = 2T.
+        segments = torch.cat([
+            torch.arange(2 * t, device=x.device).repeat_interleave(
+                torch.tensor([n, 1], device=x.device).repeat(t)),
+            torch.full((n,), 2 * t, device=x.device)])
+        mask = segment_causal_mask(segments)
+        attention = [] if return_attn else None
+        for block in self.blocks:
+            x, weights = block(x, mask, return_attn)
+            if return_attn:
+                attention.append(weights)
+        delta = self.output_proj(self.norm(x[:, -n:]))
+        return features[:, -1] + delta, attention
+
+
+class ActionClassifier(nn.Module):
+    """Guesses the action from (current, predicted next) features: the optional action loss."""
+
+    def __init__(self, feature_dim: int, num_actions: int, hidden: int = 64):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(2 * feature_dim, hidden), nn.GELU(),
+                                 nn.Linear(hidden, num_actions))
+
+    def forward(self, current: torch.Tensor, predicted: torch.Tensor) -> torch.Tensor:
+        """Return action logits (B, num_actions) from mean-pooled token pairs."""
+        return self.net(torch.cat([current.mean(dim=1), predicted.mean(dim=1)], dim=-1))

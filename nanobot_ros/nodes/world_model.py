@@ -1,0 +1,370 @@
+"""world_model: the reference's adaptive world model as a node.
+
+It learns the robot's world online and explores by uncertainty.
+
+Topics
+  /camera/image_raw          (sensor_msgs/Image, sensor-data QoS)   in
+  /robot/action              (nanobot_msgs/Action, reliable)        out: stamped with the frame
+  /world_model/status        (nanobot_msgs/WorldModelStatus)        out: one per handled frame
+  /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
+  /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
+                                                                        predicted next per action
+
+Per frame (ROS thread): check the frame; close the previous step (the transition is labelled
+with what the robot did: the action sent, or the idle action when nothing was sent; it is
+discarded when the frame came later than `max_transition_gap` after an action was sent,
+because then the sim's watchdog may have replaced it); perceive; select; publish the action
+unless gated (reconstruction loss above threshold: the robot does not act) or the answer
+would be later than `answer_deadline`. Training runs in a background thread on a replay
+buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
+
+Bad input: frames with the wrong encoding/size, inconsistent buffers or non-finite values are
+rejected, counted (frames_rejected) and logged (throttled); the history is broken so no
+transition spans them; the node keeps running. A corrupt checkpoint falls back to its backup;
+a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
+"""
+import math
+from pathlib import Path
+import threading
+import time
+
+import numpy as np
+import torch
+
+from nanobot_ros.data.convert import image_to_numpy, make_action, numpy_to_image, \
+    stamp_to_seconds, to_rgb
+from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, FrameRejected, \
+    LoopConfig
+from nanobot_ros.learning.persistence import WorldModelCheckpoints
+from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
+from nanobot_ros.learning.experiment_log import ExperimentLog
+from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
+    prediction_grid, save_png
+from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, \
+    STATUS_QOS, WARN
+from nanobot_ros.robots.selectors import make_selector, SELECTOR_NAMES
+from nanobot_msgs.msg import Action, WorldModelStatus
+from sensor_msgs.msg import Image
+
+METRIC_FIELDS = ('autoencoder_training_loss', 'mask_ratio', 'predictor_training_loss',
+                 'predictor_patch_loss', 'predictor_latent_loss', 'predictor_action_loss',
+                 'predictor_explained_variance')
+HISTORY_LIMIT = 20000
+
+
+class WorldModelNode(NanobotNode):
+    """Camera frames in, actions out; learns to predict the next frame for every action."""
+
+    def __init__(self):
+        super().__init__('world_model')
+        p = self.param
+        self.run_dir = p('run_dir', '', 'folder for the learning curve, last prediction grid '
+                         'and W&B files ("" = none)')
+        checkpoint_dir = p('checkpoint_dir', '', 'where checkpoints live ("" = no persistence)')
+        checkpoint_name = p('checkpoint_name', 'world_model', 'checkpoint file name stem')
+        self.save_interval = p('save_interval', 500, 'save every N learner steps (0 = only at '
+                               'shutdown)')
+        img_size = p('img_size', 224, 'camera image width and height the model expects')
+        actions = list(p('actions', [0, 1], 'the action space (Action.index values)'))
+        model_config = WorldModelConfig.small(
+            img_size=img_size,
+            patch_size=p('patch_size', 32, 'ViT patch size (px)'),
+            embed_dim=p('embed_dim', 64, 'ViT and predictor width'),
+            depth=p('depth', 2, 'ViT encoder blocks'),
+            predictor_depth=p('predictor_depth', 2, 'predictor transformer blocks'),
+            max_history=p('history_frames', 1, 'frames of history the predictor sees'),
+            num_actions=len(actions),
+            autoencoder_lr=p('config_autoencoder_lr', 3e-3, 'autoencoder lr for a fresh start'),
+            predictor_lr=p('config_predictor_lr', 3e-3, 'predictor lr for a fresh start'))
+        explicit_ae_lr = p('autoencoder_lr', 0.0, 'explicit autoencoder lr; 0 = saved, else '
+                           'config_autoencoder_lr')
+        explicit_pred_lr = p('predictor_lr', 0.0, 'explicit predictor lr; 0 = saved, else '
+                             'config_predictor_lr')
+        loop_config = LoopConfig(
+            actions=actions,
+            idle_action=p('idle_action', 0, 'what the robot does when no action comes'),
+            reconstruction_threshold=p('reconstruction_threshold', 0.0005,
+                                       'act only when reconstruction MSE <= this'),
+            buffer_capacity=p('buffer_capacity', 1000, 'transitions kept for replay'),
+            batch_size=p('batch_size', 8, 'transitions per training step'),
+            uncertainty_decay=p('uncertainty_decay', 0.9, 'EMA decay of per-action error'),
+            seed=p('seed', 0, 'seed of model init, masking, sampling, exploration'))
+        self.action_names = list(p('action_names', ['action'], 'names of Action.values'))
+        self.answer_deadline = p('answer_deadline', 0.35, 'send no action when it would come '
+                                 'more than this many seconds after the frame\'s stamp')
+        self.max_transition_gap = p('max_transition_gap', 0.45, 'discard a transition whose '
+                                    'next frame came later than this after an action was sent')
+        self.sync_interval = p('sync_interval', 5, 'copy learner weights to the actor every N '
+                               'learner steps')
+        self.debug_image_interval = p('debug_image_interval', 5, 'publish debug images every '
+                                      'N frames (0 = never)')
+        self.log_interval = p('log_interval', 100, 'W&B and console metrics every N steps')
+        wandb_project = p('wandb_project', '', 'W&B project ("" = no W&B); offline unless '
+                          'WANDB_MODE says otherwise')
+        selector_name = p('selector', 'uncertainty', 'uncertainty, or a runner selector: ' +
+                          ', '.join(SELECTOR_NAMES))
+        constant_action = p('constant_action', 1, 'action of the constant selector')
+        sequence = p('sequence', [1, 0], 'actions the sequence selector cycles through')
+        threads = p('torch_threads', 1, 'torch intra-op threads')
+        if self.answer_deadline <= 0 or self.max_transition_gap <= 0:
+            raise ValueError('answer_deadline and max_transition_gap must be > 0')
+        if self.sync_interval < 1 or self.log_interval < 1:
+            raise ValueError('sync_interval and log_interval must be >= 1')
+        torch.set_num_threads(max(1, threads))
+
+        learner = WorldModel(model_config, seed=loop_config.seed)
+        actor = WorldModel(model_config, seed=loop_config.seed)
+        selector = (None if selector_name == 'uncertainty' else
+                    make_selector(selector_name, actions, constant_action, sequence))
+        self.loop = AdaptiveWorldModelLoop(learner, loop_config, selector, actor)
+        self.selector_name = selector_name
+        self.checkpoints = (WorldModelCheckpoints(Path(checkpoint_dir).expanduser(),
+                                                  checkpoint_name)
+                            if checkpoint_dir else None)
+        self.lr_sources = learner.resolve_learning_rates(
+            explicit_ae_lr, explicit_pred_lr, restored=False)
+        self.resumed_from = None
+        if self.checkpoints is not None:
+            restored = self.checkpoints.restore(self.loop, explicit_ae_lr, explicit_pred_lr)
+            if restored is not None:
+                self.resumed_from, self.lr_sources = restored
+        self.loop.sync_actor()
+
+        self.history = []
+        self.frames = 0
+        self.frames_rejected = 0
+        self.actions_sent = 0
+        self.answers_too_late = 0
+        self.gated_seconds = 0.0
+        self.last_latency_ms = math.nan
+        self.last_grid = None
+        self.last_save_step = self._learner_steps()
+        self.save_errors = 0
+        self._pending = None  # (perception, stamp seconds, action sent or None)
+        self.experiment = ExperimentLog(
+            wandb_project, str(Path(self.run_dir or '.') / 'wandb'),
+            {'model': model_config.to_dict(), 'selector': selector_name,
+             'reconstruction_threshold': loop_config.reconstruction_threshold})
+
+        self.action_pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
+        self.status_pub = self.create_publisher(WorldModelStatus, '/world_model/status',
+                                                STATUS_QOS)
+        self.reconstruction_pub = self.create_publisher(Image, '/world_model/reconstruction',
+                                                        SENSOR_QOS)
+        self.predictions_pub = self.create_publisher(Image, '/world_model/predictions',
+                                                     SENSOR_QOS)
+        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        self._stop = threading.Event()
+        self._trainer = threading.Thread(target=self._train_forever, name='learner',
+                                         daemon=True)
+        self._trainer.start()
+        self.get_logger().info(
+            f'world model: patch {model_config.vit.patch_size}, dim '
+            f'{model_config.vit.embed_dim}, selector {selector_name}, gate at reconstruction '
+            f'loss {loop_config.reconstruction_threshold}; learning rates from '
+            f'{self.lr_sources}; '
+            + (f'resumed from {self.resumed_from}' if self.resumed_from else 'fresh start'))
+
+    # -- acting (ROS thread) -----------------------------------------------------------------
+
+    def _reject(self, reason: str) -> None:
+        self.frames_rejected += 1
+        self.loop.frames_rejected += 1
+        self._pending = None
+        self.loop.break_history()
+        self.get_logger().warning(f'rejected frame: {reason}', throttle_duration_sec=5.0)
+
+    def _on_frame(self, msg: Image) -> None:
+        try:
+            frame = self.loop.check_frame(to_rgb(image_to_numpy(msg), msg.encoding))
+        except (ValueError, FrameRejected) as error:
+            self._reject(str(error))
+            return
+        self.frames += 1
+        stamp = stamp_to_seconds(msg.header.stamp)
+        self._close_pending(stamp, frame)
+        perception = self.loop.perceive(frame)
+        action = self.loop.select(perception)
+        latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
+        sent = None
+        state = 'gated' if perception.gated else 'acting'
+        if action is not None and latency > self.answer_deadline:
+            # The sim may already have given up on this frame: say nothing, so the robot
+            # does the idle action and the transition's label is certain.
+            self.answers_too_late += 1
+            state = 'late'
+        elif action is not None:
+            self.action_pub.publish(make_action(
+                index=action, names=self.action_names, values=[action],
+                source='world_model', stamp=msg.header.stamp))
+            self.actions_sent += 1
+            sent = action
+        self.last_latency_ms = latency * 1e3
+        self._pending = (perception, stamp, sent)
+        self._publish_status(msg.header, perception, state, sent)
+        if self.debug_image_interval and self.frames % self.debug_image_interval == 0:
+            self._publish_debug_images(msg.header, perception, sent)
+
+    def _close_pending(self, stamp: float, frame: np.ndarray) -> None:
+        if self._pending is None:
+            return
+        perception, previous_stamp, sent = self._pending
+        self._pending = None
+        if perception.gated:
+            self.gated_seconds += max(0.0, stamp - previous_stamp)
+        if sent is not None and stamp - previous_stamp > self.max_transition_gap:
+            # Came too late for the action to be the only thing that happened.
+            self.loop.break_history()
+            return
+        self.loop.record_outcome(perception, sent, frame)
+
+    def _publish_status(self, header, perception, state: str, sent) -> None:
+        metrics = self.loop.last_metrics
+        msg = WorldModelStatus(header=header, state=state, gated=perception.gated,
+                               reconstruction_loss=perception.reconstruction_loss,
+                               reconstruction_threshold=float(
+                                   self.loop.config.reconstruction_threshold),
+                               action=-1 if sent is None else int(sent))
+        msg.actions = [int(a) for a in self.loop.actions]
+        msg.uncertainty = [math.nan if u is None else float(u)
+                           for u in self.loop.uncertainty()]
+        msg.last_prediction_error = [float(self.loop.last_prediction_error.get(a, math.nan))
+                                     for a in self.loop.actions]
+        for name in METRIC_FIELDS:
+            setattr(msg, name, float(metrics.get(name, math.nan)))
+        msg.online_explained_variance = float(self.loop.online_explained_variance())
+        msg.autoencoder_training_step = self.loop.learner.autoencoder_training_step
+        msg.predictor_training_step = self.loop.learner.predictor_training_step
+        msg.frames, msg.frames_rejected = self.frames, self.frames_rejected
+        msg.actions_sent, msg.answers_too_late = self.actions_sent, self.answers_too_late
+        msg.gated_frames = self.loop.gated_frames
+        msg.transitions_discarded = self.loop.transitions_discarded
+        msg.answer_latency_ms = float(self.last_latency_ms)
+        self.status_pub.publish(msg)
+
+    def _grid(self, perception, sent) -> np.ndarray:
+        patch = self.loop.learner.config.vit.patch_size
+        reconstruction = patches_to_image(perception.reconstruction[0], patch)
+        predictions = ([patches_to_image(p, patch) for p in perception.predictions]
+                       if perception.predictions is not None else [])
+        names = [f'action {a}' for a in self.loop.actions]
+        chosen = None if sent is None else self.loop.actions.index(sent)
+        return prediction_grid(perception.frame, reconstruction, predictions, names, chosen)
+
+    def _publish_debug_images(self, header, perception, sent) -> None:
+        patch = self.loop.learner.config.vit.patch_size
+        reconstruction = numpy_to_image(patches_to_image(perception.reconstruction[0], patch))
+        reconstruction.header = header
+        self.reconstruction_pub.publish(reconstruction)
+        self.last_grid = self._grid(perception, sent)
+        grid = numpy_to_image(self.last_grid)
+        grid.header = header
+        self.predictions_pub.publish(grid)
+
+    # -- learning (background thread) --------------------------------------------------------
+
+    def _learner_steps(self) -> int:
+        learner = self.loop.learner
+        return learner.autoencoder_training_step + learner.predictor_training_step
+
+    def _train_forever(self) -> None:
+        steps = 0
+        while not self._stop.is_set():
+            try:
+                metrics = self.loop.train()
+            except Exception as error:  # noqa: B902 - keep the node alive, say what broke
+                self.get_logger().error(f'training step failed: {error!r}',
+                                        throttle_duration_sec=5.0)
+                self._stop.wait(1.0)
+                continue
+            if metrics is None:
+                self._stop.wait(0.05)
+                continue
+            steps += 1
+            if steps % self.sync_interval == 0:
+                self.loop.sync_actor()
+            metrics = dict(metrics, online_explained_variance=(
+                self.loop.online_explained_variance()), reconstruction_loss=(
+                self.loop.last_reconstruction_loss), action_count=self.actions_sent)
+            if len(self.history) < HISTORY_LIMIT:
+                self.history.append(metrics)
+            total = self._learner_steps()
+            if total % self.log_interval == 0:
+                self.experiment.log(metrics, step=total)
+                if self.last_grid is not None:
+                    self.experiment.log_image('predictions_visualization', self.last_grid,
+                                              step=total)
+            if self.save_interval and total - self.last_save_step >= self.save_interval:
+                self._save()
+
+    def _save(self) -> None:
+        if self.checkpoints is None:
+            return
+        try:
+            self.checkpoints.save(self.loop)
+            self.last_save_step = self._learner_steps()
+        except OSError as error:
+            self.save_errors += 1
+            self.get_logger().error(f'checkpoint not saved: {error}', throttle_duration_sec=5.0)
+
+    # -- reporting and shutdown --------------------------------------------------------------
+
+    def status(self):
+        """Report the world model's figures (they end up in summary.json)."""
+        learner, metrics = self.loop.learner, self.loop.last_metrics
+        values = {
+            'gated': self.loop.gated, 'selector': self.selector_name,
+            'frames': self.frames, 'frames_rejected': self.frames_rejected,
+            'actions_sent': self.actions_sent, 'answers_too_late': self.answers_too_late,
+            'gated_frames': self.loop.gated_frames,
+            'gated_seconds': round(self.gated_seconds, 3),
+            'transitions_discarded': self.loop.transitions_discarded,
+            'transitions': self.loop.buffer.added,
+            'autoencoder_training_step': learner.autoencoder_training_step,
+            'predictor_training_step': learner.predictor_training_step,
+            'reconstruction_loss': _finite_or_none(self.loop.last_reconstruction_loss),
+            'online_explained_variance': _finite_or_none(
+                self.loop.online_explained_variance()),
+            'uncertainty': self.loop.uncertainty(),
+            'answer_latency_ms': _finite_or_none(self.last_latency_ms),
+            'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
+        }
+        for name in METRIC_FIELDS:
+            values[name] = _finite_or_none(metrics.get(name, math.nan))
+        if self.loop.gated:
+            return WARN, 'gated: reconstruction above threshold, training vision, not ' \
+                'acting', values
+        return OK, 'acting', values
+
+    def on_shutdown(self) -> None:
+        """Stop the learner, save, write the learning curve and last grid, report."""
+        started = time.monotonic()
+        self._stop.set()
+        self._trainer.join(timeout=30.0)
+        if self.checkpoints is not None and self._learner_steps() != self.last_save_step:
+            self._save()
+        self.get_logger().info(f'learner stopped and saved in {time.monotonic() - started:.1f} s')
+        if self.run_dir:
+            try:
+                run_dir = Path(self.run_dir)
+                learning_curve(self.history, run_dir / 'world_model_learning_curve.png')
+                if self.last_grid is not None:
+                    save_png(self.last_grid, run_dir / 'world_model_predictions.png')
+            except (OSError, ValueError) as error:
+                self.get_logger().error(f'could not write pictures: {error}')
+        self.experiment.finish()
+        super().on_shutdown()
+        self.get_logger().info(f'stopped in {time.monotonic() - started:.1f} s')
+
+
+def _finite_or_none(value):
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def main(args=None):
+    """Run the world model node."""
+    raise SystemExit(run(WorldModelNode, args))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,61 @@
+"""A bag the recorder wrote, read by `mcap` + `mcap-ros2-support` (not this project's code)."""
+from pathlib import Path
+
+from mcap.reader import make_reader
+from mcap_ros2.decoder import DecoderFactory
+
+from bag_fixtures import frame, make_image, make_telemetry, wait_for_subscribers
+from nanobot_ros.data.bags import Bag, find_bags
+from nanobot_ros.data.convert import make_action
+from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_msgs.msg import Action, Telemetry
+from sensor_msgs.msg import Image
+
+COUNT = 30
+
+
+def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
+    recorder = nodes.start('recorder', params={
+        'output_dir': str(tmp_path), 'robot_type': 'crosscheck',
+        'topics': "['/camera/image_raw', '/robot/action', '/robot/telemetry']"})
+    images = ros.node.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
+    actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
+    wait_for_subscribers(ros, [images, actions, telemetry])
+    ros.spin_for(0.5)
+    for i in range(COUNT):
+        stamp = ros.node.get_clock().now().to_msg()
+        images.publish(make_image(frame(i, 32), i, stamp))
+        actions.publish(make_action(i % 2, ['motor_right'], [0.12 * (i % 2)], 0.2,
+                                    source=f'test {i}', stamp=stamp))
+        telemetry.publish(make_telemetry(i, stamp))
+        ros.spin_for(0.02)
+    ros.spin_for(1.0)
+    assert nodes.stop(recorder) == 0, nodes.output(recorder)
+
+    [bag_dir] = find_bags(tmp_path)
+    ours = Bag(bag_dir)
+    assert ours.topics['/robot/action'].count == COUNT  # reliable: every action arrives
+    [storage] = list(Path(bag_dir).glob('*.mcap'))
+    decoded = {}
+    with open(storage, 'rb') as stream:
+        reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        for schema, channel, message, msg in reader.iter_decoded_messages():
+            decoded.setdefault(channel.topic, []).append(msg)
+    assert {t: len(m) for t, m in decoded.items()} == {t: i.count for t, i in ours.topics.items()}
+    assert len(decoded['/camera/image_raw']) >= COUNT * 0.8  # best effort, same machine
+    for msg in decoded['/robot/action']:
+        i = int(msg.source.split()[1])
+        assert msg.index == i % 2 and list(msg.names) == ['motor_right']
+        assert abs(msg.values[0] - 0.12 * (i % 2)) < 1e-6 and abs(msg.duration - 0.2) < 1e-6
+    for msg in decoded['/camera/image_raw']:
+        i = int(msg.header.frame_id)
+        assert (msg.width, msg.height, msg.encoding, msg.step) == (32, 32, 'rgb8', 96)
+        assert bytes(msg.data) == frame(i, 32).tobytes()
+    for msg in decoded['/robot/telemetry']:
+        assert list(msg.names) == ['speed', 'angle']
+        assert list(msg.values) == [float(msg.sequence), -0.5 * msg.sequence]
+    custom = ours.custom_data
+    assert custom['nanobot.robot_type'] == 'crosscheck'
+    assert custom['nanobot.software_version'].startswith('nanobot_ros')
+    assert 'nanobot.action_space' in custom and 'nanobot.config' in custom

@@ -1,0 +1,54 @@
+"""Recorder services ~/start, ~/split, ~/stop, sqlite3 storage and the session metadata."""
+from std_srvs.srv import Trigger
+
+from bag_fixtures import Diagnostics, make_telemetry, wait_for_recorder
+from nanobot_ros.data.bags import Bag
+from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_msgs.msg import Telemetry
+
+
+def _call(ros, name):
+    client = ros.node.create_client(Trigger, f'/recorder/{name}')
+    assert client.wait_for_service(timeout_sec=20.0), name
+    future = client.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, 10.0)
+    return future.result()
+
+
+def _publish(ros, publisher, first, count):
+    for i in range(first, first + count):
+        publisher.publish(make_telemetry(i, ros.node.get_clock().now().to_msg()))
+        ros.spin_for(0.01)
+    ros.spin_for(0.5)
+
+
+def test_start_split_stop_by_service(ros, nodes, tmp_path):
+    diagnostics = Diagnostics(ros)
+    recorder = nodes.start('recorder', params={
+        'output_dir': str(tmp_path), 'autostart': False, 'storage': 'sqlite3',
+        'robot_type': 'jetbot', 'action_space': 'motor_right in {0, 0.12}',
+        'topics': "['/robot/telemetry']"})
+    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', COMMAND_QOS)
+    assert not _call(ros, 'split').success  # nothing to split before a start
+    started = _call(ros, 'start')
+    assert started.success and started.message.startswith(str(tmp_path / 'jetbot'))
+    wait_for_recorder(ros, diagnostics, tmp_path, topics=1)
+    _publish(ros, telemetry, 0, 10)
+    assert _call(ros, 'split').success
+    ros.spin_for(0.5)
+    _publish(ros, telemetry, 10, 10)
+    stopped = _call(ros, 'stop')
+    assert stopped.success and '20 messages written' in stopped.message, stopped.message
+    _publish(ros, telemetry, 20, 5)  # not recording: ignored
+    assert nodes.stop(recorder) == 0, nodes.output(recorder)
+
+    splits = sorted((tmp_path / 'jetbot').glob('*/*_0*'))
+    assert [s.name[-3:] for s in splits] == ['000', '001']
+    sequences = []
+    for split in splits:
+        bag = Bag(split)
+        assert bag.files[0].suffix == '.db3'
+        assert bag.custom_data['nanobot.robot_type'] == 'jetbot'
+        assert bag.custom_data['nanobot.action_space'] == 'motor_right in {0, 0.12}'
+        sequences.append([bag.decode(r).sequence for r in bag.records()])
+    assert sequences == [list(range(10)), list(range(10, 20))]

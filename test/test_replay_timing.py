@@ -1,0 +1,24 @@
+"""replay mode play: start offset, rate factor and loop, measured on the received actions."""
+import time
+
+from bag_fixtures import START_NS, write_session_bag
+from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_msgs.msg import Action
+
+
+def test_offset_rate_and_loop(ros, nodes, tmp_path):
+    write_session_bag(tmp_path / 'bag', steps=10)  # an action every 0.1 s
+    received = []
+    ros.node.create_subscription(
+        Action, '/robot/action', lambda m: received.append((time.monotonic(), m)), COMMAND_QOS)
+    replay = nodes.start('replay', params={
+        'bags': f"['{tmp_path / 'bag'}']", 'topics': "['/robot/action']", 'rate': 2.0,
+        'start_offset_s': 0.45, 'loop': True, 'wait_for_subscribers': "['/robot/action']"})
+    assert ros.spin_until(lambda: len(received) >= 10, 30), len(received)
+    assert nodes.stop(replay) == 0, nodes.output(replay)
+    steps = [(m.header.stamp.sec * 10**9 + m.header.stamp.nanosec - START_NS) // 100_000_000
+             for _, m in received[:10]]
+    # Only actions are played: the first is step 0's (at 5 ms), 0.45 s later comes step 5's.
+    assert steps == [5, 6, 7, 8, 9, 5, 6, 7, 8, 9]
+    gaps = sorted(b[0] - a[0] for a, b in zip(received[:5], received[1:5]))
+    assert 0.02 < gaps[len(gaps) // 2] < 0.1  # 0.1 s recorded / rate 2

@@ -1,0 +1,46 @@
+"""The world_model node drives the sim over DDS: it answers frames, learns, reports, draws."""
+from pathlib import Path
+
+from nanobot_msgs.msg import Action, WorldModelStatus
+from sensor_msgs.msg import Image
+
+from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
+from world_model_node_params import small_world_model
+
+
+def stamp_key(stamp):
+    return (stamp.sec, stamp.nanosec)
+
+
+def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
+    frames, actions, statuses, grids = [], [], [], []
+    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
+    ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
+    ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
+                                 STATUS_QOS)
+    ros.node.create_subscription(Image, '/world_model/predictions', grids.append, SENSOR_QOS)
+    sim = nodes.start('sim', params={'frame_rate': 30.0, 'seed': 1})
+    world_model = nodes.start('world_model', params=small_world_model(
+        run_dir=str(tmp_path), checkpoint_dir=str(tmp_path / 'checkpoints')))
+
+    def learned():
+        assert world_model.poll() is None, nodes.output(world_model)[-3000:]
+        return (len(actions) >= 15 and statuses
+                and statuses[-1].predictor_training_step >= 3 and grids)
+    assert ros.spin_until(learned, timeout=90), nodes.output(world_model)[-3000:]
+
+    frame_stamps = {stamp_key(f.header.stamp) for f in frames}
+    answered = [a for a in actions if stamp_key(a.header.stamp) in frame_stamps]
+    assert len(answered) >= len(actions) - 3  # all but the DDS start-up race
+    assert {a.index for a in actions} <= {0, 1}
+    assert all(a.source == 'world_model' for a in actions)
+    acting = [s for s in statuses if s.state == 'acting']
+    assert acting and list(acting[-1].actions) == [0, 1] and len(acting[-1].uncertainty) == 2
+    assert acting[-1].frames_rejected == 0 and acting[-1].answer_latency_ms < 350
+    assert grids[-1].width == 4 * 224 + 3 * 4 and grids[-1].encoding == 'rgb8'
+
+    assert nodes.stop(world_model, timeout=40) == 0  # saves, plots; slow on a busy machine
+    nodes.stop(sim)
+    assert (tmp_path / 'world_model_learning_curve.png').stat().st_size > 1000
+    assert (tmp_path / 'world_model_predictions.png').stat().st_size > 1000
+    assert Path(tmp_path / 'checkpoints' / 'world_model.safetensors').is_file()

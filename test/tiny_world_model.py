@@ -1,0 +1,22 @@
+"""Tiny world model configurations and worlds shared by the world model tests."""
+import numpy as np
+
+from nanobot_ros.learning.world_model import WorldModelConfig
+
+IMG = 32
+
+
+def tiny_config(**kwargs) -> WorldModelConfig:
+    """Return a 32x32, patch 8 world model config that trains a few steps per second."""
+    config = WorldModelConfig.small(img_size=IMG, patch_size=8, embed_dim=32, depth=1,
+                                    predictor_depth=1, autoencoder_lr=3e-3, predictor_lr=3e-3,
+                                    **kwargs)
+    return config
+
+
+def dot_frame(x: int, y: int = 12, size: int = IMG, radius: int = 3) -> np.ndarray:
+    """Return a white square dot on black at column x, wrapping horizontally."""
+    frame = np.zeros((size, size, 3), dtype=np.uint8)
+    cols = [(x + d) % size for d in range(-radius, radius + 1)]
+    frame[y - radius:y + radius + 1][:, cols] = 255
+    return frame
