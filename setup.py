@@ -12,6 +12,7 @@ NODES = {
     'expert': 'nanobot_ros.nodes.expert:main',
     'kernel': 'nanobot_ros.nodes.kernel:main',
     'policy': 'nanobot_ros.nodes.policy:main',
+    'trainer': 'nanobot_ros.nodes.trainer:main',
     'recorder': 'nanobot_ros.nodes.recorder:main',
     'replay': 'nanobot_ros.nodes.replay:main',
     'world_model': 'nanobot_ros.nodes.world_model:main',

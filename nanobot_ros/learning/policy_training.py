@@ -96,6 +96,7 @@ class PolicyTrainer:
         self.stopped = False
         self.status = 'starting'
         self._wandb = None
+        self.on_epoch_end = None  # callable(trainer), e.g. the trainer node's exporter
         self.resumed_from = self._resume()
         self.model = (DistributedDataParallel(self.policy) if self.world_size > 1
                       else self.policy)
@@ -220,6 +221,8 @@ class PolicyTrainer:
                 continue
             self.status = f'epoch {self.epoch}'
             loss = self.train_epoch()
+            if self.position == 0 and self.on_epoch_end is not None and self.rank == 0:
+                self.on_epoch_end(self)
             if self.position == 0 and self.plateau.update(loss):
                 log.info('%s', self.plateau.reason)
                 if not self.config.continual:
