@@ -63,7 +63,8 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
     kernel = start('kernel', {'model_path': str(model), 'stale_after': 2.0,
                               'control_period': 2.0}, logs / f'kernel_{label}.log')
     time.sleep(3.0)  # let the kernel load its model before the first frame
-    sim = start('sim', {**TASK, 'seed': seed}, logs / f'sim_{label}.log')
+    sim = start('sim', {**TASK, 'seed': seed, 'episode_limit': episodes},
+                logs / f'sim_{label}.log')
     start_time = time.monotonic()
     done = 0
     try:

@@ -334,8 +334,13 @@ def main(argv=None) -> int:
     parser.add_argument('--set', action='append', metavar='KEY=VALUE',
                         help='override a PolicyConfig field (JSON value), e.g. n_layer=3')
     parser.add_argument('--batch-size', type=int, default=64)
-    parser.add_argument('--lr', type=float, default=1e-3)
+    parser.add_argument('--lr', type=float, default=2e-3)
     parser.add_argument('--max-epochs', type=int, default=60)
+    parser.add_argument('--patience', type=int, default=8,
+                        help='plateau: epochs without improvement before stopping')
+    parser.add_argument('--min-epochs', type=int, default=20,
+                        help='plateau: never stop before this many epochs (the loss of this '
+                        'task sits on a plateau for a while before it drops)')
     parser.add_argument('--max-steps', type=int, default=0)
     parser.add_argument('--checkpoint-every', type=int, default=50)
     parser.add_argument('--seed', type=int, default=0)
@@ -350,7 +355,8 @@ def main(argv=None) -> int:
         data=args.data, run_dir=args.run_dir, policy=policy, batch_size=args.batch_size,
         lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
         continual=args.continual, idle_timeout=args.idle_timeout, max_steps=args.max_steps,
-        plateau=PlateauConfig(patience=3, min_delta=1e-3, min_epochs=min(3, args.max_epochs),
+        plateau=PlateauConfig(patience=args.patience, min_delta=1e-3,
+                              min_epochs=min(args.min_epochs, args.max_epochs),
                               max_epochs=args.max_epochs),
         wandb=not args.no_wandb, progress=not args.no_progress)
     torch.set_num_threads(1)

@@ -67,6 +67,8 @@ class SimNode(NanobotNode):
             .split(',') if t.strip()]
         step_budget = int(self.param('step_budget', 24, 'steps per target-task episode'))
         view = self.param('view', 'egocentric', 'target task camera: egocentric or world')
+        self.episode_limit = int(self.param(
+            'episode_limit', 0, 'target task: stop stepping after this many episodes; 0 = never'))
         self.announce = bool(self.param(
             'announce_instruction', True, 'publish each episode\'s instruction on /instruction'))
         self.frame_rate = float(self.param(
@@ -162,6 +164,10 @@ class SimNode(NanobotNode):
                 self.successes += 1
             else:
                 self.failures += 1
+            if self.episode_limit and self.episodes >= self.episode_limit:
+                self.get_logger().info(f'episode limit {self.episode_limit} reached: '
+                                       f'{self.successes} successes; holding')
+                return
             self._new_episode()
 
     def _on_action(self, msg: Action) -> None:
@@ -178,14 +184,21 @@ class SimNode(NanobotNode):
         self._pending = msg.index
         self._pending_source = msg.source
         self._last_action_time = time.monotonic()
-        if self.lockstep and self._period == 0.0:
+        if self.lockstep and self._period == 0.0 and not self.finished:
             self._step()
 
     def _waiting_for_answer(self, now: float) -> bool:
         return (self.lockstep and self._pending is None and not self._stale
                 and now - self._frame_time < self.action_timeout)
 
+    @property
+    def finished(self) -> bool:
+        """Whether the target task ran its episode_limit (the sim then holds still)."""
+        return bool(self.task and self.episode_limit and self.episodes >= self.episode_limit)
+
     def _on_tick(self) -> None:
+        if self.finished:
+            return
         now = time.monotonic()
         if self._frame_stamp is None:
             self._publish_frame()
@@ -257,6 +270,8 @@ class SimNode(NanobotNode):
                 'target': self.task.target, 'episode_seed': self.task.episode_seed,
                 'episode_steps': self.task.steps,
                 'instructions_rejected': self.instructions_rejected})
+        if self.finished:
+            return OK, f'episode limit reached: {self.successes}/{self.episodes}', values
         if self._stale:
             return WARN, 'no fresh action: staying put', values
         return OK, 'running', values
