@@ -26,3 +26,12 @@ def test_samplers_are_functions_of_condition_and_noise():
                            head.sample_ddim(cond, ddim_noise[0], 5))
         assert torch.equal(head.sample_ddpm(cond, ddpm_noise), head.sample_ddpm(cond, ddpm_noise))
         assert head.sample_ddpm(cond, ddpm_noise).shape == (3, 2)
+
+
+def test_both_prediction_targets_train_and_unknown_is_refused():
+    cond, actions = torch.randn(4, 8), torch.rand(4, 2) * 2 - 1
+    for prediction in ('epsilon', 'sample'):
+        head = DiffusionHead(2, 8, steps=20, hidden=16, prediction=prediction)
+        assert torch.isfinite(head.loss(actions, cond))
+    with pytest.raises(ValueError, match='epsilon or sample'):
+        DiffusionHead(2, 8, prediction='velocity')

@@ -172,13 +172,15 @@ def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 
         c = trunk.run(None, {'images': feed['images'], 'text': feed['text']})[0]
         x = feed['noise'][0]
         for i, t in enumerate(timesteps):
-            eps = denoiser.run(None, {'x': x, 't': np.array([t]), 'cond': c})[0]
+            out = denoiser.run(None, {'x': x, 't': np.array([t]), 'cond': c})[0]
             ab = alpha_bars[t]
-            x0 = np.clip((x - np.sqrt(1 - ab) * eps) / np.sqrt(ab), -3, 3)
+            x0 = np.clip(out if policy.head.prediction == 'sample' else
+                         (x - np.sqrt(1 - ab) * out) / np.sqrt(ab), -3, 3)
             if i + 1 == len(timesteps):
                 x = x0
                 break
             ab_prev = alpha_bars[timesteps[i + 1]]
+            eps = (x - np.sqrt(ab) * x0) / np.sqrt(1 - ab)
             x = np.sqrt(ab_prev) * x0 + np.sqrt(1 - ab_prev) * eps
         return (np.clip(x, -1, 1) + 1) / 2 * (high - low) + low
 

@@ -7,6 +7,13 @@ closed-form q(x_t | x_0), regress the noise. Sampling starts from Gaussian noise
 walks all T steps of the DDPM posterior (stochastic: it needs fresh noise per step) or jumps
 along k evenly spaced timesteps with deterministic DDIM (Song et al. 2021, eta = 0).
 
+What the denoiser predicts (`prediction`): 'epsilon' (the noise, as in DDPM) or 'sample' (the
+clean action x0, as LeRobot's diffusion policy offers). Both give the same samplers, since
+either quantity determines the other given x_t. For this project's low-dimensional actions
+'sample' trains the trunk much faster: on the target task an epsilon head reached 6/30 episodes
+after 1000 steps while a regression head of the same trunk solved it, because the noise target
+carries little gradient about the observation at low noise levels.
+
 Every random draw is an explicit tensor argument, so a sampler is a pure function of
 (condition, noise): that is what makes the ONNX export testable for parity.
 """
@@ -44,8 +51,12 @@ def ddim_timesteps(steps: int, k: int) -> list:
 class DiffusionHead(nn.Module):
     """MLP denoiser eps(x_t, t, condition) with the noise schedule as buffers."""
 
-    def __init__(self, action_dim: int, cond_dim: int, steps: int = 100, hidden: int = 128):
+    def __init__(self, action_dim: int, cond_dim: int, steps: int = 100, hidden: int = 128,
+                 prediction: str = 'sample'):
         super().__init__()
+        if prediction not in ('epsilon', 'sample'):
+            raise ValueError(f'prediction must be epsilon or sample, got {prediction!r}')
+        self.prediction = prediction
         self.action_dim, self.steps, self.time_dim = action_dim, steps, 32
         self.register_buffer('alpha_bars', cosine_alpha_bars(steps))
         self.net = nn.Sequential(
@@ -55,32 +66,34 @@ class DiffusionHead(nn.Module):
             nn.Linear(hidden, action_dim))
 
     def denoise(self, noisy: torch.Tensor, t: torch.Tensor, cond: torch.Tensor) -> torch.Tensor:
-        """Predict the noise in `noisy` (B, A) at integer timesteps t (B,)."""
+        """Predict the noise (or the clean action) in `noisy` (B, A) at timesteps t (B,)."""
         return self.net(torch.cat([noisy, cond, timestep_embedding(t, self.time_dim)], dim=1))
 
     def loss(self, actions: torch.Tensor, cond: torch.Tensor,
              generator: torch.Generator = None) -> torch.Tensor:
-        """DDPM training loss: MSE between the added and the predicted noise."""
+        """DDPM training loss: MSE to the added noise (or to the clean action)."""
         b = actions.shape[0]
         t = torch.randint(0, self.steps, (b,), device=actions.device, generator=generator)
         noise = torch.randn(actions.shape, device=actions.device, generator=generator)
         ab = self.alpha_bars[t][:, None]
         noisy = ab.sqrt() * actions + (1 - ab).sqrt() * noise
-        return ((self.denoise(noisy, t, cond) - noise) ** 2).mean()
+        target = noise if self.prediction == 'epsilon' else actions
+        return ((self.denoise(noisy, t, cond) - target) ** 2).mean()
 
     def _predict_x0(self, x: torch.Tensor, t: int, cond: torch.Tensor):
         ab = self.alpha_bars[t]
-        eps = self.denoise(x, torch.full((x.shape[0],), t, dtype=torch.long, device=x.device),
+        out = self.denoise(x, torch.full((x.shape[0],), t, dtype=torch.long, device=x.device),
                            cond)
-        x0 = ((x - (1 - ab).sqrt() * eps) / ab.sqrt()).clamp(-CLIP_X0, CLIP_X0)
-        return x0, eps
+        if self.prediction == 'sample':
+            return out.clamp(-CLIP_X0, CLIP_X0)
+        return ((x - (1 - ab).sqrt() * out) / ab.sqrt()).clamp(-CLIP_X0, CLIP_X0)
 
     def sample_ddim(self, cond: torch.Tensor, noise: torch.Tensor, k: int) -> torch.Tensor:
         """Deterministic DDIM with k steps from `noise` (B, A) (eta = 0)."""
         x = noise
         timesteps = ddim_timesteps(self.steps, k)
         for i, t in enumerate(timesteps):
-            x0, _ = self._predict_x0(x, t, cond)
+            x0 = self._predict_x0(x, t, cond)
             if i + 1 == len(timesteps):
                 return x0
             ab_prev = self.alpha_bars[timesteps[i + 1]]
@@ -92,7 +105,7 @@ class DiffusionHead(nn.Module):
         """Ancestral DDPM over all T steps; noise (T, B, A): [0] starts, [t] is step t's draw."""
         x = noise[0]
         for t in reversed(range(self.steps)):
-            x0, _ = self._predict_x0(x, t, cond)
+            x0 = self._predict_x0(x, t, cond)
             if t == 0:
                 return x0
             ab, ab_prev = self.alpha_bars[t], self.alpha_bars[t - 1]

@@ -110,7 +110,8 @@ class Policy(nn.Module):
                 config.sequence_length, config.sequence_length).tril().bool(), persistent=False)
         if config.robotics_use_diffusion:
             self.head = DiffusionHead(config.robotics_action_dim, d,
-                                      config.robotics_diffusion_steps, config.diffusion_hidden)
+                                      config.robotics_diffusion_steps, config.diffusion_hidden,
+                                      config.robotics_diffusion_prediction)
         else:
             self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
                                       nn.Linear(d, config.robotics_action_dim))

@@ -30,6 +30,7 @@ class PolicyConfig:
     robotics_action_dim: int = 2
     robotics_use_diffusion: bool = False
     robotics_diffusion_steps: int = 100
+    robotics_diffusion_prediction: str = 'sample'
     diffusion_hidden: int = 128
 
     def validate(self) -> None:
