@@ -31,6 +31,7 @@ class PolicyConfig:
     robotics_use_diffusion: bool = False
     robotics_diffusion_steps: int = 100
     robotics_diffusion_prediction: str = 'sample'
+    robotics_aux_regression: float = 1.0
     diffusion_hidden: int = 128
 
     def validate(self) -> None:
