@@ -101,7 +101,7 @@ def main(argv=None):
     parser.add_argument('--patch-size', type=int, default=32)
     parser.add_argument('--embed-dim', type=int, default=64)
     parser.add_argument('--lr', type=float, default=3e-3)
-    parser.add_argument('--threshold', type=float, default=5e-4)
+    parser.add_argument('--threshold', type=float, default=1e-3)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--variant', choices=('both', 'action', 'blind'), default='both',

@@ -12,6 +12,8 @@ COMMANDS = {
     'train': ('nanobot_ros.learning.policy_training', 'train the policy from bags (torchrun ok)'),
     'export': ('nanobot_ros.learning.policy_export', 'export a policy to ONNX + safetensors'),
     'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
+    'world-model-replay': ('nanobot_ros.learning.replay_training',
+                           'train the world model on recorded sessions until its loss plateaus'),
 }
 
 

@@ -1,4 +1,4 @@
-"""`./run.sh sim` records by default: summary.json names the bag and its counts."""
+"""The sim stacks record by default: summary.json names the bag and its counts."""
 import json
 from pathlib import Path
 import subprocess
@@ -12,8 +12,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_sim_stack_records_into_its_run_folder(ros_domain, tmp_path):
     result = subprocess.run(
-        [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config' / 'sim.yaml'),
-         '--duration', '5', '--runs', str(tmp_path)], capture_output=True, text=True, timeout=120)
+        [sys.executable, '-m', 'nanobot_ros.stack', '--config',
+         str(ROOT / 'config' / 'sim_runner.yaml'), '--duration', '5', '--runs', str(tmp_path)],
+        capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     run_dir = Path(result.stdout.strip().splitlines()[-1])
     summary = json.loads((run_dir / 'summary.json').read_text())

@@ -38,7 +38,8 @@ def test_resume_after_sigkill_gives_the_saved_steps_and_weights(tmp_path):
         assert sources == {'autoencoder': 'checkpoint', 'predictor': 'checkpoint'}
     # The resumed loop keeps learning from there.
     before = loop.learner.predictor_training_step
-    loop.train()
+    frame = dot_frame(0)
+    loop.step(frame, lambda action: frame)
     assert loop.learner.predictor_training_step == before + 1
 
 

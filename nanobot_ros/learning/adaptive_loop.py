@@ -41,7 +41,7 @@ class LoopConfig:
 
     actions: Sequence[int] = (0, 1)
     idle_action: int = 0
-    reconstruction_threshold: float = 0.0015
+    reconstruction_threshold: float = 0.001
     buffer_capacity: int = 1000
     batch_size: int = 8
     newest_in_batch: int = 1

@@ -2,7 +2,7 @@
 
 The reference's metric names are logged as they are (reconstruction_loss,
 predictor_training_loss, predictor_explained_variance, ...). Offline runs land in
-`<directory>/wandb/` and can be uploaded later with `wandb sync`. If wandb cannot start, the
+`<directory>/wandb/offline-run-*`; upload them later with `wandb sync`. If wandb cannot start, the
 logger says why once and does nothing, so learning never stops for logging.
 """
 import logging

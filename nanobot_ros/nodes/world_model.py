@@ -12,8 +12,10 @@ Topics
 
 Per frame (ROS thread): check the frame; close the previous step (the transition is labelled
 with what the robot did: the action sent, or the idle action when nothing was sent; it is
-discarded when the frame came later than `max_transition_gap` after an action was sent,
-because then the sim's watchdog may have replaced it); perceive; select; publish the action
+labelled idle when the robot published the next frame before the action was even sent (it
+did not wait for it: counted as answers_missed); it is discarded when that is too close to
+call, or when the frame came later than `max_transition_gap` after an action was sent,
+because then the sim's watchdog may have stepped too); perceive; select; publish the action
 unless gated (reconstruction loss above threshold: the robot does not act) or the answer
 would be later than `answer_deadline`. Training runs in a background thread on a replay
 buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
@@ -83,7 +85,7 @@ class WorldModelNode(NanobotNode):
         loop_config = LoopConfig(
             actions=actions,
             idle_action=p('idle_action', 0, 'what the robot does when no action comes'),
-            reconstruction_threshold=p('reconstruction_threshold', 0.0005,
+            reconstruction_threshold=p('reconstruction_threshold', 0.001,
                                        'act only when reconstruction MSE <= this'),
             buffer_capacity=p('buffer_capacity', 1000, 'transitions kept for replay'),
             batch_size=p('batch_size', 8, 'transitions per training step'),
@@ -94,6 +96,8 @@ class WorldModelNode(NanobotNode):
                                  'more than this many seconds after the frame\'s stamp')
         self.max_transition_gap = p('max_transition_gap', 0.45, 'discard a transition whose '
                                     'next frame came later than this after an action was sent')
+        self.delivery_margin = p('delivery_margin', 0.0, 'discard transitions whose next '
+                                 'frame was stamped less than this after the action was sent')
         self.sync_interval = p('sync_interval', 5, 'copy learner weights to the actor every N '
                                'learner steps')
         self.debug_image_interval = p('debug_image_interval', 5, 'publish debug images every '
@@ -135,6 +139,7 @@ class WorldModelNode(NanobotNode):
         self.frames_rejected = 0
         self.actions_sent = 0
         self.answers_too_late = 0
+        self.answers_missed = 0
         self.gated_seconds = 0.0
         self.last_latency_ms = math.nan
         self.last_grid = None
@@ -142,7 +147,7 @@ class WorldModelNode(NanobotNode):
         self.save_errors = 0
         self._pending = None  # (perception, stamp seconds, action sent or None)
         self.experiment = ExperimentLog(
-            wandb_project, str(Path(self.run_dir or '.') / 'wandb'),
+            wandb_project, self.run_dir or '.',
             {'model': model_config.to_dict(), 'selector': selector_name,
              'reconstruction_threshold': loop_config.reconstruction_threshold})
 
@@ -187,6 +192,7 @@ class WorldModelNode(NanobotNode):
         action = self.loop.select(perception)
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
         sent = None
+        sent_at = self.get_clock().now().nanoseconds * 1e-9  # before publishing: see below
         state = 'gated' if perception.gated else 'acting'
         if action is not None and latency > self.answer_deadline:
             # The sim may already have given up on this frame: say nothing, so the robot
@@ -200,7 +206,7 @@ class WorldModelNode(NanobotNode):
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
-        self._pending = (perception, stamp, sent)
+        self._pending = (perception, stamp, sent, sent_at)
         self._publish_status(msg.header, perception, state, sent)
         if self.debug_image_interval and self.frames % self.debug_image_interval == 0:
             self._publish_debug_images(msg.header, perception, sent)
@@ -208,14 +214,21 @@ class WorldModelNode(NanobotNode):
     def _close_pending(self, stamp: float, frame: np.ndarray) -> None:
         if self._pending is None:
             return
-        perception, previous_stamp, sent = self._pending
+        perception, previous_stamp, sent, published_at = self._pending
         self._pending = None
         if perception.gated:
             self.gated_seconds += max(0.0, stamp - previous_stamp)
-        if sent is not None and stamp - previous_stamp > self.max_transition_gap:
-            # Came too late for the action to be the only thing that happened.
-            self.loop.break_history()
-            return
+        if sent is not None:
+            # The robot stepped when it published this frame (its stamp). An action sent
+            # after that moment was not what it did: it did the idle action instead.
+            if published_at > stamp:
+                self.answers_missed += 1
+                sent = None
+            elif (published_at >= stamp - self.delivery_margin
+                  or stamp - previous_stamp > self.max_transition_gap):
+                # Too close to call, or so late that the watchdog may have stepped too.
+                self.loop.break_history()
+                return
         self.loop.record_outcome(perception, sent, frame)
 
     def _publish_status(self, header, perception, state: str, sent) -> None:
@@ -316,6 +329,7 @@ class WorldModelNode(NanobotNode):
             'gated': self.loop.gated, 'selector': self.selector_name,
             'frames': self.frames, 'frames_rejected': self.frames_rejected,
             'actions_sent': self.actions_sent, 'answers_too_late': self.answers_too_late,
+            'answers_missed': self.answers_missed,
             'gated_frames': self.loop.gated_frames,
             'gated_seconds': round(self.gated_seconds, 3),
             'transitions_discarded': self.loop.transitions_discarded,
