@@ -8,8 +8,10 @@ Topics
 It sees only what a policy sees (image and instruction) and answers each frame with the action
 of `robots/target_task.expert_action`, stamped with the frame's time, as index plus the (dx, dy)
 move. Recording /camera/image_raw, /instruction and /robot/action while it drives the sim gives
-the demonstrations the trainer learns from. A frame it cannot read, or no instruction yet, gets
-"stay" and a throttled warning.
+the demonstrations the trainer learns from. A frame it cannot read gets "stay" and a throttled
+warning. Before the first instruction it does not answer at all, so no demonstration of "stay
+while the target is unknown" is recorded and the sim's budget is not spent (the sim's watchdog
+holds the dot meanwhile).
 """
 from nanobot_ros.data.convert import image_to_numpy, make_action, to_rgb
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
@@ -44,6 +46,9 @@ class ExpertNode(NanobotNode):
             self.get_logger().warning(f'instruction {msg.data!r} names no marker colour')
 
     def _on_image(self, msg: Image) -> None:
+        if self.target is None:
+            self.get_logger().info('waiting for an instruction', throttle_duration_sec=5.0)
+            return
         action = STAY
         try:
             image = to_rgb(image_to_numpy(msg), msg.encoding)
@@ -52,7 +57,7 @@ class ExpertNode(NanobotNode):
             self.get_logger().warning(f'unreadable frame, staying: {error}',
                                       throttle_duration_sec=5.0)
             image = None
-        if image is not None and self.target is not None:
+        if image is not None:
             action = expert_action(image, self.target, self.move_pixels)
         self.pub.publish(make_action(action, ACTION_VALUE_NAMES, ACTION_VECTORS[action],
                                      source='expert', stamp=msg.header.stamp))
@@ -63,7 +68,7 @@ class ExpertNode(NanobotNode):
         values = {'answered': self.answered, 'unreadable': self.unreadable,
                   'target': self.target or ''}
         if self.target is None:
-            return WARN, 'no instruction yet: staying', values
+            return WARN, 'no instruction yet: not answering', values
         return OK, f'going to the {self.target} marker', values
 
 
