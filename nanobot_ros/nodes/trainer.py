@@ -36,7 +36,7 @@ class TrainerNode(NanobotNode):
         self.ddim_steps = int(self.param('ddim_steps', 10, 'DDIM steps in the export'))
         diffusion = bool(self.param('diffusion', True, 'diffusion head (else regression)'))
         batch_size = int(self.param('batch_size', 64, 'samples per step'))
-        lr = float(self.param('lr', 1e-3, 'AdamW learning rate'))
+        lr = float(self.param('lr', 2e-3, 'AdamW learning rate'))
         threads = int(self.param('torch_threads', 1, 'torch threads (leave cores to the robot)'))
         if self.export_every < 1 or batch_size < 1 or lr <= 0:
             raise ValueError('export_every and batch_size must be >= 1 and lr > 0')
@@ -49,7 +49,7 @@ class TrainerNode(NanobotNode):
             data=[data_dir], run_dir=str(run_dir / 'policy'),
             policy=PolicyConfig(robotics_use_diffusion=diffusion), batch_size=batch_size, lr=lr,
             continual=True, idle_timeout=None, wandb=False, progress=False,
-            plateau=PlateauConfig(patience=3, min_delta=1e-3, min_epochs=3, max_epochs=10**6))
+            plateau=PlateauConfig(patience=8, min_delta=1e-3, min_epochs=20, max_epochs=10**6))
         self.trainer = PolicyTrainer(config)
         self.trainer.on_epoch_end = self._maybe_export
         self.exports = 0
