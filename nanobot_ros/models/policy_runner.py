@@ -38,4 +38,7 @@ class PolicyRunner:
         values = self.policy.act(inputs['images'] if 'images' in inputs else None,
                                  inputs['text'], inputs.get('sensors'), inputs.get('surface'),
                                  inputs.get('noise'), self.sampler, self.ddim_steps)
-        return self.processor.postprocess(values[0].numpy())
+        values = values[0].numpy()
+        if not np.all(np.isfinite(values)):
+            raise ValueError('the model produced non-finite actions')
+        return self.processor.postprocess(values)
