@@ -18,18 +18,36 @@ Watchdog. When no valid action arrived for `action_timeout` seconds the dot stay
 node says so once (and once more when actions resume); frames keep coming, in lockstep one per
 `action_timeout` (each still waits for an answer), free-running at `frame_rate`.
 Actions outside the action space are rejected, counted and treated as stay.
+
+Target task. With `targets` (comma-separated marker colours, e.g. "red,green,blue") the world
+becomes the 2-D target task of `robots/target_task.py`: actions 0 stay, 1 right, 2 left, 3 up,
+4 down; coloured markers in the image; /instruction (std_msgs/String, e.g. "go to the red
+marker") names the target. An episode ends when the dot reaches the target (success) or after
+`step_budget` steps (failure); the next one starts at once with the next seed, and with
+`announce_instruction` the sim publishes that episode's instruction itself (latched), standing in
+for a user. /sim/reset (std_srvs/Trigger) aborts the running episode and starts the next one.
+Episode counters are in the node's /diagnostics status; the budget counts applied actions only,
+so an episode does not fail while no controller is running.
 """
 from collections import Counter
 import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.robots.target_task import (instruction_for, parse_instruction, TargetTask,
+                                            TargetTaskConfig)
 from nanobot_ros.robots.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
+from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 # How often the watchdog looks when frames come as fast as answers (frame_rate 0).
 WATCHDOG_POLL_S = 0.01
+# Instructions are rare and must reach late joiners: reliable, latched, newest only.
+INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class SimNode(NanobotNode):
@@ -43,7 +61,17 @@ class SimNode(NanobotNode):
             move_pixels=self.param('move_pixels', 27, 'pixels moved right by action 1'),
             seed=self.param('seed', 0, 'seed of the random start position'),
             initial_x=self.param('initial_x', -1, 'start column; -1 = random from seed'),
-            initial_y=self.param('initial_y', -1, 'start row; -1 = random from seed'))
+            initial_y=self.param('initial_y', -1, 'start row; -1 = random from seed'),
+            moves=self.param('moves', 'right', 'action set: right (stay/right) or 2d'))
+        targets = [t.strip() for t in str(self.param(
+            'targets', '', 'comma-separated marker colours; non-empty = the target task'))
+            .split(',') if t.strip()]
+        step_budget = int(self.param('step_budget', 24, 'steps per target-task episode'))
+        view = self.param('view', 'egocentric', 'target task camera: egocentric or world')
+        self.episode_limit = int(self.param(
+            'episode_limit', 0, 'target task: stop stepping after this many episodes; 0 = never'))
+        self.announce = bool(self.param(
+            'announce_instruction', True, 'publish each episode\'s instruction on /instruction'))
         self.frame_rate = float(self.param(
             'frame_rate', 30.0, 'frames per second at most; 0 = as fast as answers (lockstep)'))
         self.lockstep = bool(self.param(
@@ -57,7 +85,20 @@ class SimNode(NanobotNode):
             raise ValueError('frame_rate 0 (as fast as answers) needs lockstep: true')
         if self.action_timeout <= 0:
             raise ValueError(f'action_timeout must be > 0, got {self.action_timeout}')
-        self.world = ToroidalDotWorld(config)
+        self.task = None
+        if targets:
+            self.task = TargetTask(TargetTaskConfig(
+                img_size=config.img_size, dot_radius=config.dot_radius,
+                move_pixels=config.move_pixels, colors=tuple(targets),
+                step_budget=step_budget, seed=config.seed, view=view))
+            self.world = self.task.world
+        else:
+            self.world = ToroidalDotWorld(config)
+        self.episodes = 0
+        self.successes = 0
+        self.failures = 0
+        self.resets = 0
+        self.instructions_rejected = 0
 
         self.frames = 0
         self.actions_received = 0
@@ -76,6 +117,12 @@ class SimNode(NanobotNode):
         self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
         self.executed_pub = self.create_publisher(Action, '/robot/action_executed', COMMAND_QOS)
         self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        if self.task is not None:
+            self.instruction_pub = self.create_publisher(String, '/instruction', INSTRUCTION_QOS)
+            self.create_subscription(String, '/instruction', self._on_instruction,
+                                     INSTRUCTION_QOS)
+            self.create_service(Trigger, '/sim/reset', self._on_reset)
+            self._announce()
         period = 1.0 / self.frame_rate if self.frame_rate > 0 else WATCHDOG_POLL_S
         self._period = 1.0 / self.frame_rate if self.frame_rate > 0 else 0.0
         self.create_timer(period, self._on_tick)
@@ -84,6 +131,45 @@ class SimNode(NanobotNode):
             f'{config.dot_radius}, move {config.move_pixels} px, start ({self.world.x}, '
             f'{self.world.y}); {"lockstep" if self.lockstep else "free-running"} at '
             f'{self.frame_rate or "answer"} Hz, watchdog {self.action_timeout} s')
+
+    def _announce(self) -> None:
+        if self.announce:
+            self.instruction_pub.publish(String(data=instruction_for(self.task.target)))
+
+    def _on_instruction(self, msg: String) -> None:
+        color = parse_instruction(msg.data, self.task.config.colors)
+        if color is None:
+            self.instructions_rejected += 1
+            self.get_logger().warning(
+                f'instruction {msg.data!r} names no marker; markers: '
+                f'{", ".join(self.task.config.colors)}', throttle_duration_sec=5.0)
+            return
+        self.task.set_target(color)
+
+    def _new_episode(self) -> None:
+        self.task.reset(self.task.episode_seed + 1)
+        self._announce()
+
+    def _on_reset(self, request, response):
+        self.resets += 1
+        self._new_episode()
+        response.success = True
+        response.message = (f'episode {self.episodes + self.resets} (seed '
+                            f'{self.task.episode_seed}): go to the {self.task.target} marker')
+        return response
+
+    def _score_episode(self) -> None:
+        if self.task.reached or self.task.out_of_steps:
+            self.episodes += 1
+            if self.task.reached:
+                self.successes += 1
+            else:
+                self.failures += 1
+            if self.episode_limit and self.episodes >= self.episode_limit:
+                self.get_logger().info(f'episode limit {self.episode_limit} reached: '
+                                       f'{self.successes} successes; holding')
+                return
+            self._new_episode()
 
     def _on_action(self, msg: Action) -> None:
         self.actions_received += 1
@@ -99,7 +185,7 @@ class SimNode(NanobotNode):
         self._pending = msg.index
         self._pending_source = msg.source
         self._last_action_time = time.monotonic()
-        if self.lockstep and self._period == 0.0:
+        if self.lockstep and self._period == 0.0 and not self.finished:
             self._step()
 
     def _waiting_for_answer(self, now: float) -> bool:
@@ -108,7 +194,14 @@ class SimNode(NanobotNode):
         return (self.lockstep and self._pending is None
                 and now - self._frame_time < self.action_timeout)
 
+    @property
+    def finished(self) -> bool:
+        """Whether the target task ran its episode_limit (the sim then holds still)."""
+        return bool(self.task and self.episode_limit and self.episodes >= self.episode_limit)
+
     def _on_tick(self) -> None:
+        if self.finished:
+            return
         now = time.monotonic()
         if self._frame_stamp is None:
             self._publish_frame()
@@ -125,6 +218,7 @@ class SimNode(NanobotNode):
     def _step(self) -> None:
         now = time.monotonic()
         action, source = self._pending, self._pending_source
+        applied = action is not None
         self._pending = None
         fresh = (self._last_action_time is not None
                  and now - self._last_action_time <= self.action_timeout)
@@ -142,14 +236,20 @@ class SimNode(NanobotNode):
                 self.get_logger().info('actions resumed')
             self.actions_applied += 1
             self.action_counts[action] += 1
-        self.world.step(action)
+        if self.task is not None and applied:
+            # The step budget counts the controller's actions, not the watchdog's waits.
+            self.task.step(action)
+            self._score_episode()
+        else:
+            self.world.step(action)
         self.executed_pub.publish(make_action(
             index=action, names=['action'], values=[action], source=source,
             stamp=self._frame_stamp))
         self._publish_frame()
 
     def _publish_frame(self) -> None:
-        msg = numpy_to_image(self.world.render(), 'rgb8')
+        view = self.task.render() if self.task is not None else self.world.render()
+        msg = numpy_to_image(view, 'rgb8')
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = self.frame_id
         self._frame_stamp = msg.header.stamp
@@ -165,6 +265,16 @@ class SimNode(NanobotNode):
             'actions_late': self.actions_late, 'stale_steps': self.stale_steps,
             'action_counts': {str(k): v for k, v in sorted(self.action_counts.items())},
             'dot_x': self.world.x, 'dot_y': self.world.y}
+        if self.task is not None:
+            values.update({
+                'episodes': self.episodes, 'successes': self.successes,
+                'failures': self.failures, 'resets': self.resets,
+                'success_rate': self.successes / self.episodes if self.episodes else 0.0,
+                'target': self.task.target, 'episode_seed': self.task.episode_seed,
+                'episode_steps': self.task.steps,
+                'instructions_rejected': self.instructions_rejected})
+        if self.finished:
+            return OK, f'episode limit reached: {self.successes}/{self.episodes}', values
         if self._stale:
             return WARN, 'no fresh action: staying put', values
         return OK, 'running', values

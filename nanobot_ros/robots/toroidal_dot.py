@@ -1,7 +1,9 @@
 """The toroidal dot world: a white dot on a black square image that wraps around horizontally.
 
 Defaults are the reference's ToroidalDotConfig: 224x224 pixels, dot radius 5, action 1 moves the
-dot 27 pixels to the right, action 0 keeps it where it is.
+dot 27 pixels to the right, action 0 keeps it where it is. With `moves='2d'` the dot also moves
+left (2), up (3) and down (4) and the world wraps vertically too (a torus), which the target
+task (`robots/target_task.py`) uses.
 """
 from dataclasses import dataclass
 
@@ -9,7 +11,13 @@ import numpy as np
 
 STAY = 0
 MOVE_RIGHT = 1
-ACTION_NAMES = ('stay', 'move_right')
+MOVE_LEFT = 2
+MOVE_UP = 3
+MOVE_DOWN = 4
+ACTION_NAMES = ('stay', 'move_right', 'move_left', 'move_up', 'move_down')
+# (dx, dy) in image coordinates (y grows downwards) of each action, in units of move_pixels.
+ACTION_VECTORS = ((0, 0), (1, 0), (-1, 0), (0, -1), (0, 1))
+MOVE_SETS = {'right': (STAY, MOVE_RIGHT), '2d': (STAY, MOVE_RIGHT, MOVE_LEFT, MOVE_UP, MOVE_DOWN)}
 
 
 @dataclass
@@ -22,6 +30,7 @@ class ToroidalDotConfig:
     seed: int = 0
     initial_x: int = -1
     initial_y: int = -1
+    moves: str = 'right'
 
     def validate(self):
         """Raise ValueError naming the first parameter that makes no world."""
@@ -31,6 +40,8 @@ class ToroidalDotConfig:
             raise ValueError(
                 f'dot_radius must be in [0, img_size/2), got {self.dot_radius} '
                 f'for img_size {self.img_size}')
+        if self.moves not in MOVE_SETS:
+            raise ValueError(f'moves must be one of {sorted(MOVE_SETS)}, got {self.moves!r}')
         if self.move_pixels < 0:
             raise ValueError(f'move_pixels must be >= 0, got {self.move_pixels}')
         for name in ('initial_x', 'initial_y'):
@@ -43,11 +54,14 @@ class ToroidalDotConfig:
 class ToroidalDotWorld:
     """State and rendering of the world; `step(action)` applies one discrete action."""
 
-    action_space = (STAY, MOVE_RIGHT)
+    # The reference's action space; an instance with moves='2d' has the five 2-D actions.
+    action_space = MOVE_SETS['right']
 
     def __init__(self, config: ToroidalDotConfig = ToroidalDotConfig()):
         config.validate()
         self.config = config
+        self.action_space = MOVE_SETS[config.moves]
+        self.wraps_vertically = config.moves == '2d'
         rng = np.random.default_rng(config.seed)
         size, radius = config.img_size, config.dot_radius
         self.x = config.initial_x if config.initial_x >= 0 else int(rng.integers(0, size))
@@ -59,11 +73,13 @@ class ToroidalDotWorld:
         self._offsets = np.arange(-radius, radius + 1)
 
     def step(self, action: int):
-        """Apply `action` (0 = stay, 1 = move right, wrapping around); return the new x."""
+        """Apply `action` (0 = stay, 1 = right, 2 = left, 3 = up, 4 = down); return the new x."""
         if action not in self.action_space:
             raise ValueError(f'unknown action {action!r}; the action space is {self.action_space}')
-        if action == MOVE_RIGHT:
-            self.x = (self.x + self.config.move_pixels) % self.config.img_size
+        dx, dy = ACTION_VECTORS[action]
+        size, move = self.config.img_size, self.config.move_pixels
+        self.x = (self.x + dx * move) % size
+        self.y = (self.y + dy * move) % size
         return self.x
 
     def render(self) -> np.ndarray:
@@ -71,7 +87,8 @@ class ToroidalDotWorld:
         size = self.config.img_size
         image = np.zeros((size, size, 3), dtype=np.uint8)
         cols = (self.x + self._offsets) % size
-        rows = np.clip(self.y + self._offsets, 0, size - 1)
+        rows = self.y + self._offsets
+        rows = rows % size if self.wraps_vertically else np.clip(rows, 0, size - 1)
         patch = image[np.ix_(rows, cols)]
         patch[self._disk] = 255
         image[np.ix_(rows, cols)] = patch

@@ -1,0 +1,127 @@
+"""Closed-loop success of the exported policy: sim <-> kernel over DDS, held-out episodes.
+
+    ./run.sh python bench/policy_success.py runs/policy_diffusion/policy.safetensors
+
+Exports the checkpoint twice (DDIM-k and DDPM with all T steps in the graph), then for each
+export runs the sim's target task (episode seeds from --seed, below the demonstrations' seeds
+1000+, so none was seen in training) against the kernel node in lockstep and reads the sim's
+episode counters from /diagnostics. Goal: >= 95 % success. Prints both samplers side by side.
+"""
+import argparse
+import json
+import os
+from pathlib import Path
+import subprocess
+import sys
+import tempfile
+import time
+
+from diagnostic_msgs.msg import DiagnosticArray
+import rclpy
+
+from nanobot_ros.learning.policy_export import export_policy
+from nanobot_ros.models.policy_io import load_policy
+from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.stack import node_executable
+
+TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
+        'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True,
+        'action_timeout': 2.0}
+
+
+def start(name: str, params: dict, log: Path) -> subprocess.Popen:
+    """Start node `name` with parameters, output to `log`."""
+    command = [node_executable(name), '--ros-args']
+    for key, value in params.items():
+        command += ['-p', f'{key}:={str(value).lower() if isinstance(value, bool) else value}']
+    return subprocess.Popen(command, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+
+
+def stop(process: subprocess.Popen) -> None:
+    """SIGINT a node and wait for it."""
+    process.send_signal(2)
+    try:
+        process.wait(15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+
+
+def sim_counters(reports: list) -> dict:
+    """Return the newest sim status values from /diagnostics reports."""
+    for report in reversed(reports):
+        for status in report.status:
+            if status.hardware_id == 'sim':
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str) -> dict:
+    """Drive `episodes` sim episodes with the kernel serving `model`; return the counters."""
+    reports = []
+    subscription = node.create_subscription(DiagnosticArray, '/diagnostics', reports.append,
+                                            STATUS_QOS)
+    kernel = start('kernel', {'model_path': str(model), 'stale_after': 2.0,
+                              'control_period': 2.0}, logs / f'kernel_{label}.log')
+    time.sleep(3.0)  # let the kernel load its model before the first frame
+    sim = start('sim', {**TASK, 'seed': seed, 'episode_limit': episodes},
+                logs / f'sim_{label}.log')
+    start_time = time.monotonic()
+    done = 0
+    try:
+        while done < episodes:
+            rclpy.spin_once(node, timeout_sec=0.2)
+            done = int(sim_counters(reports).get('episodes', 0))
+            if time.monotonic() - start_time > 60 + 5 * episodes:
+                print(f'[{label}] timed out after {done} episodes', file=sys.stderr)
+                break
+    finally:
+        stop(sim)
+        stop(kernel)
+        node.destroy_subscription(subscription)
+    values = sim_counters(reports)
+    return {'episodes': int(values.get('episodes', 0)),
+            'successes': int(values.get('successes', 0)),
+            'seconds': round(time.monotonic() - start_time, 1)}
+
+
+def main() -> int:
+    """Export both samplers, run the closed loop for each, print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('checkpoint', help='policy .safetensors (diffusion head)')
+    parser.add_argument('--episodes', type=int, default=100)
+    parser.add_argument('--seed', type=int, default=0, help='first held-out episode seed')
+    parser.add_argument('--ddim-steps', type=int, default=10)
+    parser.add_argument('--out', default='', help='folder for exports, logs and results.json')
+    args = parser.parse_args()
+    os.environ.setdefault('ROS_DOMAIN_ID', '205')
+    out = Path(args.out or tempfile.mkdtemp(prefix='policy_success_'))
+    out.mkdir(parents=True, exist_ok=True)
+    policy, _ = load_policy(args.checkpoint)
+    steps = policy.config.robotics_diffusion_steps
+    variants = [(f'DDIM-{args.ddim_steps}', 'ddim')]
+    if policy.config.robotics_use_diffusion:
+        variants.append((f'DDPM-{steps}', 'ddpm'))
+    rclpy.init()
+    node = rclpy.create_node('policy_success_bench')
+    results = {}
+    for label, sampler in variants:
+        model = export_policy(policy, out / f'{sampler}.onnx', sampler, args.ddim_steps)
+        results[label] = run_episodes(node, model, args.episodes, args.seed, out, label)
+        r = results[label]
+        print(f'{label}: {r["successes"]}/{r["episodes"]} episodes reached the target '
+              f'({r["seconds"]} s)', flush=True)
+    node.destroy_node()
+    rclpy.shutdown()
+    (out / 'results.json').write_text(json.dumps(results, indent=2))
+    print(f'\nclosed-loop success over held-out seeds {args.seed}..'
+          f'{args.seed + args.episodes - 1} (goal >= 95 %), kernel node over DDS:')
+    print(f'{"sampler":<10} {"success":>8} {"episodes":>9}')
+    for label, r in results.items():
+        rate = 100.0 * r['successes'] / max(r['episodes'], 1)
+        print(f'{label:<10} {rate:>7.1f}% {r["episodes"]:>9}')
+    print(f'(exports, logs, results.json in {out})')
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

@@ -1,0 +1,7 @@
+"""The demos stack: `ros2 launch nanobot_ros demos.launch.py [config:=<yaml>]`."""
+from nanobot_ros.launch_support import stack_launch_description
+
+
+def generate_launch_description():
+    """Start every node of config/demos.yaml."""
+    return stack_launch_description('demos.yaml')

@@ -1,0 +1,171 @@
+"""Demonstrations for the policy: bag samples (or expert rollouts) as compact training arrays.
+
+`DemoBuffer` keeps what the trainer needs per sample, preprocessed once: the image resized to
+the model's size (uint8, so thousands fit in memory), the instruction's byte ids, sensor /
+surface vectors and the action values. `BagSource` feeds it from a bag or a folder of bags,
+and in continual mode picks up splits that appear while training (`BagDataset.refresh`).
+`write_demonstration_bags` records the scripted expert into real rosbag2 bags without a ROS
+graph (same topics and messages as recording the sim + expert nodes), which is how tests and
+the quick start get demonstrations in seconds.
+"""
+from pathlib import Path
+from typing import Iterable, List, Optional, Sequence
+
+import numpy as np
+import torch
+
+from nanobot_ros.data.bag_writer import BagWriter
+from nanobot_ros.data.bags import make_typestore
+from nanobot_ros.data.dataset import BagDataset
+from nanobot_ros.models.policy_processing import PolicyProcessor, resize_image
+from nanobot_ros.robots.target_task import expert_rollouts, TargetTaskConfig
+from nanobot_ros.robots.toroidal_dot import ACTION_VECTORS
+
+DEMO_TOPICS = (('/camera/image_raw', 'sensor_msgs/msg/Image'),
+               ('/robot/action', 'nanobot_msgs/msg/Action'),
+               ('/instruction', 'std_msgs/msg/String'))
+FRAME_NS = 33_000_000
+
+
+class DemoBuffer:
+    """Growing arrays of (image, text ids, sensors, surface, action)."""
+
+    def __init__(self, processor: PolicyProcessor, action_dim: int):
+        self.processor = processor
+        self.action_dim = action_dim
+        self.images: List[np.ndarray] = []
+        self.text: List[np.ndarray] = []
+        self.sensors: List[np.ndarray] = []
+        self.surface: List[np.ndarray] = []
+        self.actions: List[np.ndarray] = []
+        self.rejected = 0
+
+    def __len__(self) -> int:
+        """Return the number of samples held."""
+        return len(self.actions)
+
+    def add(self, image: np.ndarray, instruction: str, action: Sequence[float],
+            sensors: Sequence[float] = (), surface: Sequence[float] = ()) -> bool:
+        """Add one sample; a malformed one is counted in `rejected` and skipped."""
+        p = self.processor
+        action = np.asarray(action, np.float32).reshape(-1)
+        try:
+            obs = {'sensors': sensors, 'surface': surface}
+            sensor_values = p._vector(obs, 'sensors', p.sensor_dim)
+            surface_values = p._vector(obs, 'surface', p.surface_dim)
+            if action.shape != (self.action_dim,) or not np.all(np.isfinite(action)):
+                raise ValueError(f'action must be {self.action_dim} finite values')
+            image = resize_image(image, p.image_size).transpose(2, 0, 1).copy()
+        except ValueError:
+            self.rejected += 1
+            return False
+        self.images.append(image)
+        self.text.append(p.tokenizer.encode(instruction))
+        self.sensors.append(sensor_values)
+        self.surface.append(surface_values)
+        self.actions.append(action)
+        return True
+
+    def add_samples(self, samples: Iterable) -> int:
+        """Add dataset Samples (BagDataset items); return how many were accepted."""
+        return sum(self.add(s.observation, s.instruction, s.action_values,
+                            s.telemetry if self.processor.sensor_dim else ())
+                   for s in samples)
+
+    def batch(self, indices: Sequence[int]) -> dict:
+        """Return a training batch of tensors for `indices`."""
+        batch = {
+            'images': torch.from_numpy(np.stack([self.images[i] for i in indices])).float()
+            / 255.0,
+            'text': torch.from_numpy(np.stack([self.text[i] for i in indices])),
+            'actions': torch.from_numpy(np.stack([self.actions[i] for i in indices]))}
+        if self.processor.sensor_dim:
+            batch['sensors'] = torch.from_numpy(np.stack([self.sensors[i] for i in indices]))
+        if self.processor.surface_dim:
+            batch['surface'] = torch.from_numpy(np.stack([self.surface[i] for i in indices]))
+        return batch
+
+    def stacked(self, name: str) -> torch.Tensor:
+        """Return every sample's `name` ('actions', 'sensors', 'surface') as one tensor."""
+        return torch.from_numpy(np.stack(getattr(self, name)))
+
+
+class BagSource:
+    """Feeds a DemoBuffer from bags; `poll()` adds samples of bags finished since last time."""
+
+    def __init__(self, paths: Sequence, buffer: DemoBuffer):
+        self.dataset = BagDataset([Path(p) for p in paths])
+        self.buffer = buffer
+        self.consumed = 0
+
+    def poll(self, limit: Optional[int] = None) -> int:
+        """Index new bags and add their samples (at most up to `limit` in total)."""
+        self.dataset.refresh()
+        end = len(self.dataset) if limit is None else min(limit, len(self.dataset))
+        added = self.buffer.add_samples(self.dataset[i] for i in range(self.consumed, end))
+        self.consumed = max(self.consumed, end)
+        return added
+
+    @property
+    def skipped(self) -> dict:
+        """Bags that could not be read, with the reason."""
+        return self.dataset.skipped
+
+
+def _header(types, t_ns: int, frame_id: str = ''):
+    stamp = types['builtin_interfaces/msg/Time'](sec=t_ns // 10**9, nanosec=t_ns % 10**9)
+    return types['std_msgs/msg/Header'](stamp=stamp, frame_id=frame_id)
+
+
+def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int],
+                            start_ns: int = 1_700_000_000 * 10**9) -> Path:
+    """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`."""
+    store = make_typestore()
+    types = store.types
+    t = start_ns
+    instruction = None
+    with BagWriter(path, typestore=store,
+                   custom_data={'nanobot.robot_type': 'toroidal_dot_targets',
+                                'nanobot.source': 'scripted expert'}) as bag:
+        for topic, msgtype in DEMO_TOPICS:
+            bag.add_topic(topic, msgtype)
+        for image, text, action in expert_rollouts(config, seeds):
+            if text != instruction:
+                bag.write_message('/instruction', t - 1000, types['std_msgs/msg/String'](
+                    data=text))
+                instruction = text
+            bag.write_message('/camera/image_raw', t, types['sensor_msgs/msg/Image'](
+                header=_header(types, t, 'camera'), height=image.shape[0],
+                width=image.shape[1], encoding='rgb8', is_bigendian=0,
+                step=image.shape[1] * 3, data=image.reshape(-1)))
+            bag.write_message('/robot/action', t + 1_000_000, types['nanobot_msgs/msg/Action'](
+                header=_header(types, t), index=action, names=['dx', 'dy'],
+                values=np.asarray(ACTION_VECTORS[action], np.float32), duration=0.0,
+                source='expert'))
+            t += FRAME_NS
+    return Path(path)
+
+
+def main(argv=None) -> int:
+    """`nanobot demos OUT_DIR [--episodes N] [--seed S] [--split K]`: expert demonstration bags."""
+    import argparse
+    from tqdm import tqdm
+    parser = argparse.ArgumentParser(prog='nanobot demos',
+                                     description='record the scripted expert into rosbag2 bags')
+    parser.add_argument('out', help='folder to write bags into (one bag per split)')
+    parser.add_argument('--episodes', type=int, default=600)
+    parser.add_argument('--seed', type=int, default=1000,
+                        help='first episode seed (benches evaluate on seeds below 1000)')
+    parser.add_argument('--split', type=int, default=200, help='episodes per bag')
+    args = parser.parse_args(argv)
+    out = Path(args.out)
+    seeds = list(range(args.seed, args.seed + args.episodes))
+    for start in tqdm(range(0, len(seeds), args.split), desc='demonstration bags', unit='bag'):
+        chunk = seeds[start:start + args.split]
+        name = f'demos_{chunk[0]:06d}'
+        if (out / name).exists():
+            print(f'{out / name} exists: skipped')
+            continue
+        write_demonstration_bag(out / name, TargetTaskConfig(), chunk)
+    print(f'wrote {args.episodes} expert episodes to {out}')
+    return 0

@@ -1,0 +1,373 @@
+"""Train the policy from demonstration bags, once or continually, on one process or with DDP.
+
+    trainer = PolicyTrainer(TrainerConfig(data=['demos/'], run_dir='runs/policy'))
+    trainer.run()          # epochs until the loss plateaus; checkpoint + learning curve
+
+One epoch is one pass over the samples held at its start, in a permutation fixed by (seed,
+epoch), split across DDP ranks. Every `checkpoint_every` steps (and at each epoch's end) rank 0
+writes `policy.safetensors` (atomic, rolling backup): weights, optimizer state, the full
+PolicyConfig and normalization statistics, the epoch, the position inside it and the loss
+history. A trainer killed mid-epoch resumes at that position with the same permutation; a
+checkpoint written for another PolicyConfig is refused with the differing keys.
+
+Continual mode (the reference's `--continual`): after each epoch the trainer looks for new bag
+splits; new samples join the next epoch and reset the plateau detector; when the loss has
+plateaued and nothing new arrived it waits `poll_interval` s and looks again, until
+`idle_timeout` s pass without new data (None = forever) or `stop()` is called. Normalization
+statistics are fitted once, on the first data, so targets do not drift under a running model.
+
+DDP: launched by torchrun (WORLD_SIZE > 1 in the environment) the trainer joins the process
+group on the gloo backend (CPU) and wraps the policy in DistributedDataParallel; nothing else
+changes. Only rank 0 writes files and logs. Every rank reads the same bags.
+"""
+from dataclasses import asdict, dataclass, field
+import json
+import logging
+import math
+import os
+from pathlib import Path
+import time
+from typing import List, Optional
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.nn.parallel import DistributedDataParallel
+from tqdm import tqdm
+
+from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
+from nanobot_ros.learning.policy_data import BagSource, DemoBuffer
+from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
+                                           unprefixed)
+from nanobot_ros.models.policy import Policy, PolicyConfig
+from nanobot_ros.models.policy_io import load_policy, save_policy
+from nanobot_ros.models.policy_runner import processor_for
+
+CHECKPOINT_NAME = 'policy.safetensors'
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class TrainerConfig:
+    """Where the data is and how to train on it."""
+
+    data: List[str] = field(default_factory=list)
+    run_dir: str = 'runs/policy'
+    policy: PolicyConfig = field(default_factory=PolicyConfig)
+    batch_size: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 0.01
+    checkpoint_every: int = 50
+    seed: int = 0
+    continual: bool = False
+    poll_interval: float = 2.0
+    idle_timeout: Optional[float] = 0.0
+    plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
+        patience=3, min_delta=1e-3, min_epochs=3, max_epochs=60))
+    max_steps: int = 0  # 0 = no limit; a budget for tests and quick runs
+    wandb: bool = True
+    progress: bool = True
+
+
+class PolicyTrainer:
+    """Owns the model, optimizer, data and checkpoint of one training run."""
+
+    def __init__(self, config: TrainerConfig):
+        self.config = config
+        self.run_dir = Path(config.run_dir)
+        self.checkpoint_path = self.run_dir / CHECKPOINT_NAME
+        self.world_size = int(os.environ.get('WORLD_SIZE', '1'))
+        self.rank = int(os.environ.get('RANK', '0'))
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group('gloo')
+        torch.manual_seed(config.seed + self.rank)
+        self.policy = Policy(config.policy)
+        self.buffer = DemoBuffer(processor_for(self.policy), config.policy.robotics_action_dim)
+        self.source = BagSource(config.data, self.buffer) if config.data else None
+        self.optimizer = torch.optim.AdamW(
+            [p for p in self.policy.parameters() if p.requires_grad], lr=config.lr,
+            weight_decay=config.weight_decay)
+        self.plateau = PlateauDetector(config.plateau)
+        self.epoch, self.position, self.step = 0, 0, 0
+        self.epoch_samples = 0
+        self.losses: List[float] = []  # per step
+        self.epoch_losses: List[float] = []
+        self.stats_fitted = False
+        self.stopped = False
+        self.status = 'starting'
+        self._wandb = None
+        self.on_epoch_end = None  # callable(trainer), e.g. the trainer node's exporter
+        self.resumed_from = self._resume()
+        self.model = (DistributedDataParallel(self.policy) if self.world_size > 1
+                      else self.policy)
+
+    # -- checkpoints ---------------------------------------------------------------------
+    def _resume(self) -> Optional[int]:
+        if not (self.checkpoint_path.exists() or
+                self.checkpoint_path.with_name('policy_backup.safetensors').exists()):
+            return None
+        policy, checkpoint = load_policy(self.checkpoint_path, expected=self.config.policy)
+        self.policy.load_state_dict(policy.state_dict())
+        meta = checkpoint.metadata['training']
+        optimizer_from_tensors(self.optimizer, unprefixed('optimizer', checkpoint.tensors),
+                               meta['optimizer'])
+        self.epoch, self.position, self.step = meta['epoch'], meta['position'], meta['step']
+        self.epoch_samples = meta['epoch_samples']
+        self.losses, self.epoch_losses = meta['losses'], meta['epoch_losses']
+        for loss in self.epoch_losses:
+            self.plateau.update(loss)
+        self.plateau.reason = ''
+        self.stats_fitted = True
+        log.info('resumed from %s: step %d, epoch %d at sample %d', checkpoint.path,
+                 self.step, self.epoch, self.position)
+        return self.step
+
+    def save(self) -> Optional[Path]:
+        """Write the checkpoint (rank 0 only); return its path."""
+        if self.rank != 0:
+            return None
+        tensors, optimizer_meta = optimizer_to_tensors(self.optimizer)
+        training = {'epoch': self.epoch, 'position': self.position, 'step': self.step,
+                    'epoch_samples': self.epoch_samples, 'losses': self.losses,
+                    'epoch_losses': self.epoch_losses, 'optimizer': optimizer_meta,
+                    'world_size': self.world_size, 'samples': len(self.buffer),
+                    'trainer_config': _jsonable(self.config)}
+        return save_policy(self.checkpoint_path, self.policy,
+                           {f'optimizer.{k}': v for k, v in tensors.items()},
+                           {'training': training})
+
+    # -- data ------------------------------------------------------------------------------
+    def poll_data(self, limit: Optional[int] = None) -> int:
+        """Add samples from bags finished since the last look; return how many."""
+        return self.source.poll(limit) if self.source is not None else 0
+
+    def _fit_stats(self) -> None:
+        if self.stats_fitted or not len(self.buffer):
+            return
+        self.policy.action_norm.fit(self.buffer.stacked('actions'))
+        if self.config.policy.robotics_sensor_dim:
+            self.policy.sensor_norm.fit(self.buffer.stacked('sensors'))
+        if self.config.policy.robotics_surface_dim:
+            self.policy.surface_norm.fit(self.buffer.stacked('surface'))
+        self.stats_fitted = True
+
+    # -- training --------------------------------------------------------------------------
+    def _permutation(self) -> np.ndarray:
+        order = np.random.default_rng([self.config.seed, self.epoch]).permutation(
+            self.epoch_samples)
+        usable = len(order) // self.world_size * self.world_size
+        return order[self.rank:usable:self.world_size]
+
+    def train_epoch(self) -> float:
+        """Run (the rest of) one epoch; return its mean loss."""
+        if self.position == 0:
+            self.epoch_samples = len(self.buffer)
+        shard = self._permutation()
+        batch_size = self.config.batch_size
+        starts = range(self.position // self.world_size, len(shard), batch_size)
+        losses = []
+        bar = tqdm(starts, desc=f'epoch {self.epoch}', unit='batch', leave=False,
+                   disable=not self.config.progress or self.rank != 0)
+        self.model.train()
+        for start in bar:
+            loss = self.model(self.buffer.batch(shard[start:start + batch_size]))
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+            self.optimizer.step()
+            value = float(loss.detach())
+            losses.append(value)
+            self.losses.append(value)
+            self.step += 1
+            self.position = min((start + batch_size) * self.world_size, self.epoch_samples)
+            bar.set_postfix(loss=f'{value:.4f}', step=self.step)
+            self._log({'loss': value, 'epoch': self.epoch})
+            if self.step % self.config.checkpoint_every == 0:
+                self.save()
+            if self.stopped or self._out_of_steps():
+                return float(np.mean(losses)) if losses else math.nan
+        mean = float(np.mean(losses)) if losses else math.nan
+        mean = self._all_ranks_mean(mean)
+        self.epoch_losses.append(mean)
+        self.epoch += 1
+        self.position = 0
+        self.save()
+        return mean
+
+    def _all_ranks_mean(self, value: float) -> float:
+        if self.world_size == 1:
+            return value
+        tensor = torch.tensor([value])
+        dist.all_reduce(tensor)
+        return float(tensor) / self.world_size
+
+    def _out_of_steps(self) -> bool:
+        return bool(self.config.max_steps) and self.step >= self.config.max_steps
+
+    def run(self) -> dict:
+        """Train until plateau (and, in continual mode, until no new data comes); summarize."""
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._start_wandb()
+        self.poll_data(self.epoch_samples or None)
+        if self.resumed_from is not None:
+            self.poll_data()  # the rest, for the epochs after the resumed one
+        self._fit_stats()
+        idle_since = time.monotonic()
+        while not self.stopped and not self._out_of_steps():
+            if len(self.buffer) == 0 or (self.plateau.reason and self.position == 0):
+                if not self._wait_for_data(idle_since):
+                    break
+                idle_since = time.monotonic()
+                continue
+            self.status = f'epoch {self.epoch}'
+            loss = self.train_epoch()
+            if self.position == 0 and self.on_epoch_end is not None and self.rank == 0:
+                self.on_epoch_end(self)
+            if self.position == 0 and self.plateau.update(loss):
+                log.info('%s', self.plateau.reason)
+                if not self.config.continual:
+                    break
+            if self.position == 0 and self.config.continual and self.poll_data():
+                self.plateau = PlateauDetector(self.config.plateau)
+                idle_since = time.monotonic()
+        self.save()
+        return self.finish()
+
+    def _wait_for_data(self, idle_since: float) -> bool:
+        """Wait for new samples; False when training should end instead."""
+        if not self.config.continual:
+            return False
+        timeout = self.config.idle_timeout
+        if timeout is not None and time.monotonic() - idle_since > timeout:
+            return False
+        self.status = 'plateau: waiting for new data' if len(self.buffer) else 'waiting for data'
+        time.sleep(self.config.poll_interval)
+        if self.poll_data():
+            self._fit_stats()
+            self.plateau = PlateauDetector(self.config.plateau)
+            return True
+        return True
+
+    def stop(self) -> None:
+        """Finish the current batch, checkpoint and return from `run()`."""
+        self.stopped = True
+
+    # -- reporting -------------------------------------------------------------------------
+    def _start_wandb(self) -> None:
+        if not self.config.wandb or self.rank != 0:
+            return
+        import wandb
+        os.environ.setdefault('WANDB_MODE', 'offline')
+        self._wandb = wandb.init(project='nanobot_ros', job_type='policy', mode='offline',
+                                 dir=str(self.run_dir), config=_jsonable(self.config))
+
+    def _log(self, values: dict) -> None:
+        if self._wandb is not None:
+            self._wandb.log(values, step=self.step)
+
+    def finish(self) -> dict:
+        """Write summary.json and the learning curve PNG (rank 0); return the summary."""
+        summary = {'steps': self.step, 'epochs': self.epoch, 'samples': len(self.buffer),
+                   'rejected_samples': self.buffer.rejected,
+                   'skipped_bags': self.source.skipped if self.source else {},
+                   'epoch_losses': self.epoch_losses,
+                   'final_loss': self.epoch_losses[-1] if self.epoch_losses else None,
+                   'plateau': self.plateau.reason, 'resumed_from_step': self.resumed_from,
+                   'world_size': self.world_size, 'checkpoint': str(self.checkpoint_path)}
+        if self.rank == 0:
+            (self.run_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
+            self._plot()
+            if self._wandb is not None:
+                self._wandb.summary.update({k: v for k, v in summary.items()
+                                            if isinstance(v, (int, float, str))})
+                self._wandb.finish()
+        self.status = 'finished'
+        return summary
+
+    def _plot(self) -> None:
+        if not self.losses:
+            return
+        import matplotlib
+        matplotlib.use('Agg')
+        import matplotlib.pyplot as plt
+        figure, axis = plt.subplots(figsize=(6, 3.5))
+        axis.plot(self.losses, alpha=0.4, label='batch')
+        window = max(1, len(self.losses) // 50)
+        smooth = np.convolve(self.losses, np.ones(window) / window, mode='valid')
+        axis.plot(np.arange(len(smooth)) + window - 1, smooth, label=f'mean of {window}')
+        axis.set(xlabel='step', ylabel='loss', yscale='log',
+                 title='policy ' + ('diffusion' if self.config.policy.robotics_use_diffusion
+                                    else 'regression') + ' loss')
+        axis.legend()
+        figure.tight_layout()
+        figure.savefig(self.run_dir / 'learning_curve.png', dpi=100)
+        plt.close(figure)
+
+
+def _jsonable(config) -> dict:
+    return json.loads(json.dumps(asdict(config), default=str))
+
+
+def policy_config_from_args(args) -> PolicyConfig:
+    """Build a PolicyConfig from `--set key=value` overrides of the defaults."""
+    values = PolicyConfig().to_dict()
+    for item in args.set or []:
+        key, _, text = item.partition('=')
+        if key not in values:
+            raise SystemExit(f'unknown policy config key {key!r}; keys: {sorted(values)}')
+        values[key] = json.loads(text) if text not in ('', 'true', 'false') else text == 'true'
+    return PolicyConfig.from_dict(values)
+
+
+def main(argv=None) -> int:
+    """`nanobot train BAGS... --run-dir DIR [--continual] [--set key=value ...]`."""
+    import argparse
+    parser = argparse.ArgumentParser(prog='nanobot train', description=__doc__.split('\n')[0])
+    parser.add_argument('data', nargs='+', help='bags or folders of bags (searched recursively)')
+    parser.add_argument('--run-dir', default='runs/policy', help='checkpoint, curve, summary')
+    parser.add_argument('--continual', action='store_true',
+                        help='keep training as new bag splits appear')
+    parser.add_argument('--idle-timeout', type=float, default=None,
+                        help='continual: stop after this many seconds without new data')
+    parser.add_argument('--diffusion', action='store_true',
+                        help='diffusion action head (robotics_use_diffusion)')
+    parser.add_argument('--set', action='append', metavar='KEY=VALUE',
+                        help='override a PolicyConfig field (JSON value), e.g. n_layer=3')
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--lr', type=float, default=2e-3)
+    parser.add_argument('--max-epochs', type=int, default=60)
+    parser.add_argument('--patience', type=int, default=8,
+                        help='plateau: epochs without improvement before stopping')
+    parser.add_argument('--min-epochs', type=int, default=20,
+                        help='plateau: never stop before this many epochs (the loss of this '
+                        'task sits on a plateau for a while before it drops)')
+    parser.add_argument('--max-steps', type=int, default=0)
+    parser.add_argument('--checkpoint-every', type=int, default=50)
+    parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument('--no-wandb', action='store_true', help='do not log to W&B (offline)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bars')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
+    policy = policy_config_from_args(args)
+    if args.diffusion:
+        policy.robotics_use_diffusion = True
+    config = TrainerConfig(
+        data=args.data, run_dir=args.run_dir, policy=policy, batch_size=args.batch_size,
+        lr=args.lr, checkpoint_every=args.checkpoint_every, seed=args.seed,
+        continual=args.continual, idle_timeout=args.idle_timeout, max_steps=args.max_steps,
+        plateau=PlateauConfig(patience=args.patience, min_delta=1e-3,
+                              min_epochs=min(args.min_epochs, args.max_epochs),
+                              max_epochs=args.max_epochs),
+        wandb=not args.no_wandb, progress=not args.no_progress)
+    torch.set_num_threads(1)
+    try:
+        trainer = PolicyTrainer(config)
+    except (ValueError, RuntimeError) as error:
+        print(f'[ERROR] {error}', flush=True)
+        return 1
+    summary = trainer.run()
+    if trainer.rank == 0:
+        print(json.dumps({k: v for k, v in summary.items() if k != 'epoch_losses'}, indent=2))
+    if trainer.world_size > 1:
+        dist.destroy_process_group()
+    return 0

@@ -1,0 +1,91 @@
+"""An exported policy run by ONNX Runtime: `select_action(observation)` without PyTorch.
+
+Everything needed comes from the file: the PolicyConfig (input sizes, tokenizer length), the
+sampler and its noise shape, the action names, bounds and discrete action vectors
+(`metadata_props`, written by `learning/policy_export.py`). The whole file is read into memory
+first and the session built from those bytes, so a file replaced while loading can never mix
+two versions.
+
+Thread settings matter on a small robot: ONNX Runtime's default spins idle worker threads,
+which burns the CPU other nodes need; the defaults here are one intra-op thread, one inter-op
+thread and no spinning.
+"""
+import json
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from nanobot_ros.models.policy_config import PolicyConfig
+from nanobot_ros.models.policy_processing import PolicyProcessor
+
+FORMAT = 'nanobot_ros.policy_onnx/1'
+
+
+class ModelFileError(ValueError):
+    """The file is missing, unreadable or not a nanobot_ros policy export."""
+
+
+class OnnxPolicy:
+    """One ONNX Runtime session plus the pre/post-processing its metadata describes."""
+
+    def __init__(self, path, intra_op_num_threads: int = 1, inter_op_num_threads: int = 1,
+                 allow_spinning: bool = False, seed: int = 0):
+        import onnxruntime as ort
+        self.path = Path(path)
+        try:
+            data = self.path.read_bytes()
+        except OSError as error:
+            raise ModelFileError(f'{self.path}: cannot read the model ({error.strerror})') \
+                from None
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = intra_op_num_threads
+        options.inter_op_num_threads = inter_op_num_threads
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        spin = '1' if allow_spinning else '0'
+        options.add_session_config_entry('session.intra_op.allow_spinning', spin)
+        options.add_session_config_entry('session.inter_op.allow_spinning', spin)
+        try:
+            self.session = ort.InferenceSession(data, options,
+                                                providers=['CPUExecutionProvider'])
+        except Exception as error:  # ORT raises its own types (Fail, InvalidProtobuf, ...)
+            raise ModelFileError(f'{self.path}: not a loadable ONNX model ({error})') from None
+        meta = self.session.get_modelmeta().custom_metadata_map
+        if meta.get('nanobot.format') != FORMAT:
+            raise ModelFileError(f'{self.path}: not a nanobot_ros policy export (format '
+                                 f'{meta.get("nanobot.format")!r})')
+        self.metadata = meta
+        self.config = PolicyConfig.from_dict(json.loads(meta['nanobot.policy_config']))
+        self.sampler = meta['nanobot.sampler']
+        self.noise_shape = tuple(json.loads(meta['nanobot.noise_shape']))
+        self.low = np.asarray(json.loads(meta['nanobot.action_low']), np.float32)
+        self.high = np.asarray(json.loads(meta['nanobot.action_high']), np.float32)
+        self.processor = PolicyProcessor(
+            image_size=self.config.image_size, max_text_len=self.config.max_text_len,
+            sensor_dim=self.config.robotics_sensor_dim,
+            surface_dim=self.config.robotics_surface_dim,
+            action_names=tuple(json.loads(meta['nanobot.action_names'])),
+            discrete_actions=tuple(map(tuple, json.loads(meta['nanobot.discrete_actions']))))
+        self.input_names = [i.name for i in self.session.get_inputs()]
+        self.rng = np.random.default_rng(seed)
+
+    @property
+    def description(self) -> str:
+        """Return a one-line summary of the loaded model."""
+        c = self.config
+        head = (f'diffusion ({self.sampler}, {self.metadata["nanobot.ddim_steps"]} DDIM steps)'
+                if self.sampler == 'ddim' else 'diffusion (DDPM)' if self.sampler == 'ddpm'
+                else 'regression')
+        return (f'{self.path.name}: {c.n_layer} layers x {c.n_embd}, image {c.image_size} px, '
+                f'{head} head')
+
+    def select_action(self, observation: dict, noise: Optional[np.ndarray] = None) -> dict:
+        """Return {'values', 'names', 'index'}; ValueError for a malformed observation."""
+        feed = self.processor.preprocess([observation])
+        if self.noise_shape:
+            feed['noise'] = (np.asarray(noise, np.float32) if noise is not None else
+                             self.rng.standard_normal(self.noise_shape).astype(np.float32))
+        values = self.session.run(None, {k: feed[k] for k in self.input_names})[0][0]
+        if not np.all(np.isfinite(values)):
+            raise ValueError('the model produced non-finite actions')
+        return self.processor.postprocess(np.clip(values, self.low, self.high))

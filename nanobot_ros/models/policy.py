@@ -1,0 +1,195 @@
+"""The NanoBot policy: a GPT-style transformer over sensor, surface, vision and text tokens.
+
+    [sensor token][surface token][vision tokens (ViT patches)][text tokens (bytes)][ACT]
+        -> transformer -> hidden state at ACT -> regression head or diffusion head
+
+Attention is bidirectional over the observation by default (`causal=False`, the prefix-LM form
+of PaliGemma-style VLMs): the policy generates no text, and letting the vision tokens see the
+instruction lets each patch mark "I am the named target" in the first layer, which made the
+target task learnable in minutes instead of not at all in the same budget. `causal=True` gives
+nanoGPT's causal mask.
+
+Language-conditioned vision (`film=True`, RT-1's FiLM idea): the mean of the instruction's byte
+embeddings scales and shifts every vision token before the transformer, so a patch "knows" what
+is asked for from the first layer on. Without it the same model had to discover a two-hop
+attention circuit (text token finds the patch, ACT finds the text token) and stayed at chance
+for the whole CPU budget; with it the target task trains in minutes.
+
+Diffusion head and the trunk (`robotics_aux_regression`, weight of an auxiliary regression
+loss): trained by the denoising loss alone, the trunk collapsed on the target task (its output
+varied by 0.002 std across observations after 1200 steps: the denoiser learned the action
+marginal and ignored the condition). A small regression head on the same hidden state gives the
+trunk a direct signal; the diffusion head still draws the actions. 0 disables it.
+
+Config flags follow the reference's GPTConfig: `use_vision`, `use_robotics`,
+`robotics_use_diffusion`, `robotics_diffusion_steps` (100), `robotics_sensor_dim`,
+`robotics_surface_dim`. Vision tokens come from the world model's ViT encoder
+(`models/vit.py`, `encode(images)`), projected to the transformer width. Sensor and surface
+vectors get one token each through a linear projector, as the reference's Sensor / Surface
+Projectors do. Text is UTF-8 bytes (`ByteTokenizer` in `policy_processing.py`).
+
+Normalization (LeRobot style, kept as buffers so it travels with the weights): sensors and
+surface vectors mean/std, actions min/max to [-1, 1]. `act()` takes raw inputs and returns
+actions in robot units, clipped to the bounds seen in training. Pre- and post-processing
+(images from messages, text to bytes, action to discrete index) live in
+`policy_processing.py`; this file is the network only and imports no rclpy.
+"""
+from typing import Optional
+
+import torch
+from torch import nn
+
+from nanobot_ros.models.diffusion import DiffusionHead
+from nanobot_ros.models.policy_config import PolicyConfig, TEXT_VOCAB
+from nanobot_ros.models.vit import Block, MaskedAutoencoderViT
+
+
+class Normalizer(nn.Module):
+    """Per-feature statistics as buffers: mean/std for inputs, min/max for actions."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.register_buffer('mean', torch.zeros(dim))
+        self.register_buffer('std', torch.ones(dim))
+        self.register_buffer('low', -torch.ones(dim))
+        self.register_buffer('high', torch.ones(dim))
+
+    def fit(self, values: torch.Tensor) -> None:
+        """Set the statistics from samples (N, dim)."""
+        if values.numel() == 0:
+            return
+        self.mean.copy_(values.mean(0))
+        self.std.copy_(values.std(0, unbiased=False).clamp(min=1e-6))
+        low, high = values.min(0).values, values.max(0).values
+        same = (high - low) < 1e-6  # a constant feature: a unit range around it
+        self.low.copy_(torch.where(same, low - 1, low))
+        self.high.copy_(torch.where(same, high + 1, high))
+
+    def standardize(self, x: torch.Tensor) -> torch.Tensor:
+        return (x - self.mean) / self.std
+
+    def to_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * (x - self.low) / (self.high - self.low) - 1
+
+    def from_unit(self, x: torch.Tensor) -> torch.Tensor:
+        return (x.clamp(-1, 1) + 1) / 2 * (self.high - self.low) + self.low
+
+    def stats(self) -> dict:
+        return {name: getattr(self, name).tolist() for name in ('mean', 'std', 'low', 'high')}
+
+
+class Policy(nn.Module):
+    """Transformer trunk + action head; raw inputs in, robot-unit actions out."""
+
+    def __init__(self, config: PolicyConfig = PolicyConfig()):
+        super().__init__()
+        config.validate()
+        self.config = config
+        d = config.n_embd
+        if config.use_vision:
+            self.vision = MaskedAutoencoderViT(config.vit_config())
+            # Only the ViT's encoder serves the policy; its MAE decoder gets no gradient (and
+            # DDP then does not wait for one).
+            for name, parameter in self.vision.named_parameters():
+                if name.startswith(('decoder', 'mask_token')):
+                    parameter.requires_grad_(False)
+            self.vision_proj = nn.Linear(config.vision_embd, d)
+            if config.film:
+                self.film = nn.Linear(d, 2 * d)
+                nn.init.zeros_(self.film.weight)
+                nn.init.zeros_(self.film.bias)
+        if config.robotics_sensor_dim:
+            self.sensor_norm = Normalizer(config.robotics_sensor_dim)
+            self.sensor_proj = nn.Linear(config.robotics_sensor_dim, d)
+        if config.robotics_surface_dim:
+            self.surface_norm = Normalizer(config.robotics_surface_dim)
+            self.surface_proj = nn.Linear(config.robotics_surface_dim, d)
+        self.action_norm = Normalizer(config.robotics_action_dim)
+        self.text_embed = nn.Embedding(TEXT_VOCAB, d)
+        self.act_token = nn.Parameter(torch.zeros(1, 1, d))
+        self.pos_embed = nn.Parameter(torch.zeros(1, config.sequence_length, d))
+        self.blocks = nn.ModuleList(Block(d, config.n_head) for _ in range(config.n_layer))
+        self.norm = nn.LayerNorm(d)
+        self.attn_mask = None
+        if config.causal:
+            self.register_buffer('attn_mask', torch.ones(
+                config.sequence_length, config.sequence_length).tril().bool(), persistent=False)
+        if config.robotics_use_diffusion:
+            self.head = DiffusionHead(config.robotics_action_dim, d,
+                                      config.robotics_diffusion_steps, config.diffusion_hidden,
+                                      config.robotics_diffusion_prediction)
+        else:
+            self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
+                                      nn.Linear(d, config.robotics_action_dim))
+        if config.robotics_use_diffusion and config.robotics_aux_regression > 0:
+            self.aux_head = nn.Linear(d, config.robotics_action_dim)
+        nn.init.normal_(self.pos_embed, std=0.02)
+        nn.init.normal_(self.act_token, std=0.02)
+
+    def condition(self, images: Optional[torch.Tensor], text: torch.Tensor,
+                  sensors: Optional[torch.Tensor] = None,
+                  surface: Optional[torch.Tensor] = None) -> torch.Tensor:
+        """Return the hidden state (B, n_embd) the action heads read.
+
+        images (B, 3, S, S) float in [0, 1]; text (B, max_text_len) int64 byte ids; sensors
+        (B, sensor_dim) and surface (B, surface_dim) raw values.
+        """
+        c = self.config
+        tokens = []
+        if c.robotics_sensor_dim:
+            tokens.append(self.sensor_proj(self.sensor_norm.standardize(sensors))[:, None])
+        if c.robotics_surface_dim:
+            tokens.append(self.surface_proj(self.surface_norm.standardize(surface))[:, None])
+        text_tokens = self.text_embed(text)
+        if c.use_vision:
+            vision = self.vision_proj(self.vision.encode(images))
+            if c.film:
+                scale, shift = self.film(text_tokens.mean(dim=1, keepdim=True)).chunk(2, dim=2)
+                vision = vision * (1 + scale) + shift
+            tokens.append(vision)
+        tokens.append(text_tokens)
+        tokens.append(self.act_token.expand(text.shape[0], -1, -1))
+        x = torch.cat(tokens, dim=1) + self.pos_embed
+        for block in self.blocks:
+            x, _ = block(x, self.attn_mask)
+        return self.norm(x[:, -1])
+
+    def loss(self, batch: dict, generator: torch.Generator = None) -> torch.Tensor:
+        """Training loss on a batch of raw inputs and actions (robot units)."""
+        cond = self.condition(batch.get('images'), batch['text'], batch.get('sensors'),
+                              batch.get('surface'))
+        target = self.action_norm.to_unit(batch['actions'])
+        if not self.config.robotics_use_diffusion:
+            return ((self.head(cond) - target) ** 2).mean()
+        loss = self.head.loss(target, cond, generator)
+        if self.config.robotics_aux_regression > 0:
+            aux = ((self.aux_head(cond) - target) ** 2).mean()
+            loss = loss + self.config.robotics_aux_regression * aux
+        return loss
+
+    def forward(self, batch: dict, generator: torch.Generator = None) -> torch.Tensor:
+        """Return the training loss (as LeRobot policies do), so DDP can wrap the policy."""
+        return self.loss(batch, generator)
+
+    def act(self, images, text, sensors=None, surface=None, noise=None,
+            sampler: str = 'ddim', ddim_steps: int = 10) -> torch.Tensor:
+        """Return actions (B, action_dim) in robot units, within the training bounds.
+
+        Diffusion heads consume `noise` of `head.noise_shape(sampler, B)`; DDPM uses all
+        robotics_diffusion_steps steps, DDIM `ddim_steps`.
+        """
+        cond = self.condition(images, text, sensors, surface)
+        if not self.config.robotics_use_diffusion:
+            return self.action_norm.from_unit(self.head(cond))
+        if sampler == 'ddpm':
+            unit = self.head.sample_ddpm(cond, noise)
+        elif sampler == 'ddim':
+            unit = self.head.sample_ddim(cond, noise[0], ddim_steps)
+        else:
+            raise ValueError(f'unknown sampler {sampler!r}; choose ddpm or ddim')
+        return self.action_norm.from_unit(unit)
+
+    def normalization_stats(self) -> dict:
+        """Return every normalizer's statistics, JSON-ready (also in the weights)."""
+        return {name: module.stats() for name, module in self.named_children()
+                if isinstance(module, Normalizer)}

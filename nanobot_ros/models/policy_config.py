@@ -1,0 +1,79 @@
+"""PolicyConfig: the policy's topology, importable without PyTorch (the kernel node needs it).
+
+Field names follow the reference's GPTConfig where it has one (use_vision, use_robotics,
+robotics_use_diffusion, robotics_diffusion_steps, robotics_sensor_dim, robotics_surface_dim).
+"""
+from dataclasses import asdict, dataclass, fields
+
+TEXT_VOCAB = 257  # 256 byte values + padding
+TEXT_PAD = 256
+
+
+@dataclass
+class PolicyConfig:
+    """Topology of the policy; saved in every checkpoint and ONNX export."""
+
+    n_layer: int = 2
+    n_head: int = 4
+    n_embd: int = 64
+    causal: bool = False
+    film: bool = True
+    max_text_len: int = 24
+    use_vision: bool = True
+    image_size: int = 20
+    patch_size: int = 4
+    vision_embd: int = 32
+    vision_depth: int = 1
+    use_robotics: bool = True
+    robotics_sensor_dim: int = 0
+    robotics_surface_dim: int = 0
+    robotics_action_dim: int = 2
+    robotics_use_diffusion: bool = False
+    robotics_diffusion_steps: int = 100
+    robotics_diffusion_prediction: str = 'sample'
+    robotics_aux_regression: float = 1.0
+    diffusion_hidden: int = 128
+
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no model."""
+        if self.n_embd % self.n_head:
+            raise ValueError(f'n_embd {self.n_embd} is not divisible by n_head {self.n_head}')
+        if not self.use_robotics:
+            raise ValueError('the policy acts: use_robotics must be true')
+        if self.robotics_action_dim < 1:
+            raise ValueError(f'robotics_action_dim must be >= 1, got '
+                             f'{self.robotics_action_dim}')
+        if self.robotics_diffusion_steps < 2:
+            raise ValueError('robotics_diffusion_steps must be >= 2')
+        if self.max_text_len < 1:
+            raise ValueError(f'max_text_len must be >= 1, got {self.max_text_len}')
+        if self.use_vision:
+            self.vit_config().validate()
+
+    def vit_config(self):
+        """Return the ViT encoder's config (its decoder is unused: smallest legal size)."""
+        from nanobot_ros.models.vit import ViTConfig
+        return ViTConfig(img_size=self.image_size, patch_size=self.patch_size,
+                         embed_dim=self.vision_embd, depth=self.vision_depth, num_heads=4,
+                         decoder_dim=16, decoder_depth=0, decoder_num_heads=4)
+
+    @property
+    def num_vision_tokens(self) -> int:
+        return (self.image_size // self.patch_size) ** 2 if self.use_vision else 0
+
+    @property
+    def sequence_length(self) -> int:
+        return ((self.robotics_sensor_dim > 0) + (self.robotics_surface_dim > 0)
+                + self.num_vision_tokens + self.max_text_len + 1)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> 'PolicyConfig':
+        """Rebuild from `to_dict()`; unknown keys are an error that names them."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ValueError(f'unknown policy config keys {unknown}')
+        return cls(**values)

@@ -1,0 +1,44 @@
+"""`select_action(observation)` over a PyTorch policy (eager), with its matching processor."""
+from typing import Optional
+
+import numpy as np
+import torch
+
+from nanobot_ros.models.policy import Policy
+from nanobot_ros.models.policy_processing import PolicyProcessor
+
+
+def processor_for(policy: Policy, **overrides) -> PolicyProcessor:
+    """Return the processor matching a policy's config."""
+    c = policy.config
+    return PolicyProcessor(image_size=c.image_size, max_text_len=c.max_text_len,
+                           sensor_dim=c.robotics_sensor_dim, surface_dim=c.robotics_surface_dim,
+                           **overrides)
+
+
+class PolicyRunner:
+    """`select_action(observation)` over a PyTorch policy (eager)."""
+
+    def __init__(self, policy: Policy, sampler: str = 'ddim', ddim_steps: int = 10,
+                 seed: int = 0, processor: Optional[PolicyProcessor] = None):
+        self.policy = policy.eval()
+        self.processor = processor or processor_for(policy)
+        self.sampler, self.ddim_steps = sampler, ddim_steps
+        self.generator = torch.Generator().manual_seed(seed)
+
+    @torch.no_grad()
+    def select_action(self, observation: dict, noise: Optional[np.ndarray] = None) -> dict:
+        """Return the action for one observation; `noise` overrides the sampler's draw."""
+        inputs = {k: torch.from_numpy(v) for k, v in
+                  self.processor.preprocess([observation]).items()}
+        if self.policy.config.robotics_use_diffusion:
+            shape = self.policy.head.noise_shape(self.sampler, 1)
+            inputs['noise'] = (torch.from_numpy(noise) if noise is not None
+                               else torch.randn(shape, generator=self.generator))
+        values = self.policy.act(inputs['images'] if 'images' in inputs else None,
+                                 inputs['text'], inputs.get('sensors'), inputs.get('surface'),
+                                 inputs.get('noise'), self.sampler, self.ddim_steps)
+        values = values[0].numpy()
+        if not np.all(np.isfinite(values)):
+            raise ValueError('the model produced non-finite actions')
+        return self.processor.postprocess(values)

@@ -1,0 +1,27 @@
+"""Tiny policies and exports for the policy, export, trainer and kernel tests."""
+from pathlib import Path
+
+import torch
+
+from nanobot_ros.learning.policy_export import export_policy
+from nanobot_ros.models.policy import Policy, PolicyConfig
+
+
+def tiny_config(**overrides) -> PolicyConfig:
+    """Return a policy config small enough for a unit test (one layer, 16 px images)."""
+    values = dict(n_layer=1, n_head=2, n_embd=16, max_text_len=8, image_size=16, patch_size=8,
+                  vision_embd=16, robotics_diffusion_steps=8, diffusion_hidden=16)
+    values.update(overrides)
+    return PolicyConfig(**values)
+
+
+def tiny_policy(seed: int = 0, **overrides) -> Policy:
+    """Return a randomly initialised tiny policy with action bounds [-1, 1]."""
+    torch.manual_seed(seed)
+    return Policy(tiny_config(**overrides)).eval()
+
+
+def tiny_export(folder: Path, name: str = 'policy.onnx', **overrides) -> Path:
+    """Export a tiny diffusion policy (DDIM 4 steps) into `folder`; return the ONNX path."""
+    overrides.setdefault('robotics_use_diffusion', True)
+    return export_policy(tiny_policy(**overrides), Path(folder) / name, 'ddim', 4)

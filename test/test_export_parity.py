@@ -1,0 +1,54 @@
+"""ONNX export vs PyTorch on the same inputs and noise, and the metadata the kernel reads.
+
+Tolerance: 1e-4 absolute on actions in [-1, 1] (float32 kernels differ in summation order;
+DDPM's 8 unrolled steps accumulate more rounding than DDIM's 4).
+"""
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from nanobot_ros.learning.policy_export import ActionGraph, export_policy
+from nanobot_ros.models.onnx_policy import ModelFileError, OnnxPolicy
+from nanobot_ros.models.policy_io import load_policy
+from policy_fixtures import tiny_policy
+
+TOLERANCE = 1e-4
+
+
+@pytest.mark.parametrize('sampler,diffusion', [('ddim', True), ('ddpm', True), ('ddim', False)])
+def test_onnx_matches_pytorch_on_the_same_noise(tmp_path, sampler, diffusion):
+    policy = tiny_policy(robotics_use_diffusion=diffusion, robotics_sensor_dim=3)
+    policy.action_norm.fit(torch.tensor([[-2.0, 0.0], [2.0, 1.0]]))
+    path = export_policy(policy, tmp_path / 'p.onnx', sampler, ddim_steps=4)
+    onnx_policy = OnnxPolicy(path)
+    graph = ActionGraph(policy, sampler, 4)
+    for seed in range(3):
+        inputs = graph.example_inputs(torch.Generator().manual_seed(seed))
+        expected = graph(*inputs).detach().numpy()
+        feed = {name: t.numpy() for name, t in zip(graph.input_names, inputs)}
+        got = onnx_policy.session.run(None, feed)[0]
+        assert np.abs(got - expected).max() <= TOLERANCE
+
+
+def test_metadata_rebuilds_the_model_and_safetensors_sits_beside(tmp_path):
+    policy = tiny_policy(robotics_use_diffusion=True)
+    path = export_policy(policy, tmp_path / 'p.onnx', 'ddim', 4)
+    onnx_policy = OnnxPolicy(path)
+    assert onnx_policy.config == policy.config
+    meta = onnx_policy.metadata
+    assert json.loads(meta['nanobot.normalization'])['action_norm']['low'] == [-1.0, -1.0]
+    assert meta['nanobot.sampler'] == 'ddim' and meta['nanobot.ddim_steps'] == '4'
+    assert not list(tmp_path.glob('.*.tmp'))
+    loaded, _ = load_policy(path.with_suffix('.safetensors'))
+    assert loaded.config == policy.config
+
+
+def test_a_file_that_is_no_export_is_refused(tmp_path):
+    bad = tmp_path / 'bad.onnx'
+    bad.write_bytes(b'not onnx')
+    with pytest.raises(ModelFileError, match='not a loadable ONNX model'):
+        OnnxPolicy(bad)
+    with pytest.raises(ModelFileError, match='cannot read the model'):
+        OnnxPolicy(tmp_path / 'missing.onnx')

@@ -1,0 +1,60 @@
+"""Kernel without a model, with a corrupt one, then hot-reloading good and bad exports."""
+import json
+import os
+
+from diagnostic_msgs.msg import DiagnosticArray
+
+from kernel_harness import ActionProbe, assert_bounded
+from nanobot_ros.nodes.common import STATUS_QOS
+from policy_fixtures import tiny_export
+from std_msgs.msg import String
+
+
+def kernel_values(reports):
+    for report in reversed(reports):
+        for status in report.status:
+            if status.hardware_id == 'kernel':
+                return {kv.key: kv.value for kv in status.values}
+    return {}
+
+
+def test_missing_corrupt_and_reloaded_models(ros, nodes, tmp_path):
+    reports = []
+    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    path = tmp_path / 'live' / 'policy.onnx'
+    probe = ActionProbe(ros)
+    kernel = nodes.start('kernel', params={'model_path': str(path), 'reload_period': 0.2})
+    probe.instruction.publish(String(data='go to the blue marker'))
+
+    assert probe.answer(probe.frame()).source == 'kernel:safe:no model'
+
+    path.parent.mkdir()
+    path.write_bytes(b'\x08\x01garbage, not a protobuf')
+    assert ros.spin_until(lambda: int(kernel_values(reports).get('reload_failures', 0)) >= 1,
+                          timeout=15)
+    assert probe.answer(probe.frame()).source == 'kernel:safe:no model'
+
+    # A good export (written as the exporter does: temp file + rename) is picked up.
+    tiny_export(tmp_path / 'a')
+    os.replace(tmp_path / 'a' / 'policy.onnx', path)
+    probe.served('kernel')
+
+    # A broken replacement never replaces the working model.
+    broken = tmp_path / 'broken.onnx'
+    broken.write_bytes(path.read_bytes()[:500])
+    os.replace(broken, path)
+    assert ros.spin_until(lambda: int(kernel_values(reports).get('reload_failures', 0)) >= 2,
+                          timeout=15)
+    action = probe.answer(probe.frame())
+    assert action.source == 'kernel'
+    assert_bounded(action)
+
+    # A new good export is swapped in.
+    tiny_export(tmp_path / 'b', seed=3)
+    os.replace(tmp_path / 'b' / 'policy.onnx', path)
+    assert ros.spin_until(lambda: int(kernel_values(reports).get('reloads', 0)) >= 1,
+                          timeout=15)
+    assert probe.answer(probe.frame()).source == 'kernel'
+    assert json.loads(kernel_values(reports)['safe_actions'])['no model'] >= 2
+    assert nodes.stop(kernel) == 0
+    assert 'did not load' in nodes.output(kernel)

@@ -1,0 +1,84 @@
+"""Policy network: token layout, heads, one-batch overfit, save/load, config mismatch."""
+import numpy as np
+import pytest
+import torch
+
+from nanobot_ros.models.policy import Policy, PolicyConfig
+from nanobot_ros.models.policy_io import ConfigMismatchError, load_policy, save_policy
+from nanobot_ros.models.policy_processing import ByteTokenizer
+from nanobot_ros.models.policy_runner import PolicyRunner
+from policy_fixtures import tiny_config, tiny_policy
+
+
+def batch(config: PolicyConfig, size: int = 4, seed: int = 0) -> dict:
+    g = torch.Generator().manual_seed(seed)
+    return {'images': torch.rand(size, 3, config.image_size, config.image_size, generator=g),
+            'text': torch.randint(0, 256, (size, config.max_text_len), generator=g),
+            'sensors': torch.randn(size, config.robotics_sensor_dim, generator=g),
+            'surface': torch.randn(size, config.robotics_surface_dim, generator=g),
+            'actions': torch.rand(size, config.robotics_action_dim, generator=g) * 2 - 1}
+
+
+@pytest.mark.parametrize('diffusion', [False, True])
+def test_sequence_layout_and_action_shapes(diffusion):
+    config = tiny_config(robotics_sensor_dim=3, robotics_surface_dim=5,
+                         robotics_use_diffusion=diffusion)
+    policy = Policy(config).eval()
+    # sensor + surface + 4 patches + 8 text bytes + ACT
+    assert config.sequence_length == 1 + 1 + 4 + 8 + 1
+    b = batch(config)
+    assert policy.condition(b['images'], b['text'], b['sensors'], b['surface']).shape == (4, 16)
+    noise = torch.randn(policy.head.noise_shape('ddim', 4)) if diffusion else None
+    actions = policy.act(b['images'], b['text'], b['sensors'], b['surface'], noise, 'ddim', 3)
+    assert actions.shape == (4, 2) and torch.all(actions.abs() <= 1)
+
+
+def test_byte_tokenizer_pads_and_cuts():
+    ids = ByteTokenizer(6).encode('go é')
+    assert ids.tolist() == [103, 111, 32, 195, 169, 256]
+    assert ByteTokenizer(3).encode('go to').tolist() == [103, 111, 32]
+
+
+@pytest.mark.parametrize('diffusion', [False, True])
+def test_one_batch_overfits(diffusion):
+    torch.manual_seed(0)
+    policy = Policy(tiny_config(robotics_use_diffusion=diffusion))
+    b = batch(policy.config)
+    optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=3e-3)
+    first = None
+    for _ in range(120):
+        loss = policy(b, torch.Generator().manual_seed(1))  # fixed noise: a fixed objective
+        first = first or float(loss.detach())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+    assert float(loss) < 0.2 * first
+
+
+def test_save_load_round_trip_keeps_outputs_and_normalization(tmp_path):
+    policy = tiny_policy(robotics_sensor_dim=3)
+    policy.action_norm.fit(torch.tensor([[0.0, -2.0], [4.0, 2.0]]))
+    path = save_policy(tmp_path / 'p.safetensors', policy)
+    loaded, checkpoint = load_policy(path)
+    assert loaded.config == policy.config
+    assert checkpoint.metadata['normalization']['action_norm']['high'] == [4.0, 2.0]
+    b = batch(policy.config)
+    with torch.no_grad():
+        assert torch.equal(policy.act(b['images'], b['text'], b['sensors']),
+                           loaded.act(b['images'], b['text'], b['sensors']))
+
+
+def test_checkpoint_of_another_config_is_refused(tmp_path):
+    path = save_policy(tmp_path / 'p.safetensors', tiny_policy())
+    with pytest.raises(ConfigMismatchError, match='n_layer: expected 2, file has 1'):
+        load_policy(path, expected=tiny_config(n_layer=2))
+
+
+def test_select_action_returns_bounded_action_and_index():
+    runner = PolicyRunner(tiny_policy(robotics_use_diffusion=True), 'ddim', 3)
+    action = runner.select_action({'image': np.zeros((40, 40, 3), np.uint8),
+                                   'instruction': 'go to the red marker'})
+    assert action['names'] == ('dx', 'dy') and 0 <= action['index'] < 5
+    assert np.all(np.abs(action['values']) <= 1)
+    with pytest.raises(ValueError, match='uint8 rgb image'):
+        runner.select_action({'image': np.zeros((4, 4), np.float32), 'instruction': ''})

@@ -1,0 +1,38 @@
+"""The sim's target task driven by the expert node over DDS: every episode succeeds."""
+import json
+
+from diagnostic_msgs.msg import DiagnosticArray
+from std_srvs.srv import Trigger
+
+from nanobot_ros.nodes.common import STATUS_QOS
+
+TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
+        'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True}
+
+
+def sim_status(reports):
+    for report in reversed(reports):
+        for status in report.status:
+            if status.hardware_id == 'sim':
+                return status.message, {kv.key: json.loads(kv.value)
+                                        if kv.value[:1] in '0123456789{[-' else kv.value
+                                        for kv in status.values}
+    return '', {}
+
+
+def test_expert_reaches_every_instructed_marker(ros, nodes):
+    reports = []
+    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    sim = nodes.start('sim', params={**TASK, 'seed': 11, 'episode_limit': 10})
+    reset = ros.node.create_client(Trigger, '/sim/reset')
+    assert reset.wait_for_service(timeout_sec=20)
+    future = reset.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, timeout=10)
+    assert future.result().success and 'go to the' in future.result().message
+    expert = nodes.start('expert', params={'move_pixels': 8})
+    assert ros.spin_until(lambda: sim_status(reports)[1].get('episodes', 0) >= 10, timeout=60)
+    ros.spin_for(1.5)
+    message, values = sim_status(reports)
+    assert values['episodes'] == 10 and values['successes'] == 10 and values['failures'] == 0
+    assert values['resets'] == 1 and message == 'episode limit reached: 10/10'
+    assert nodes.stop(expert) == 0 and nodes.stop(sim) == 0

@@ -1,0 +1,36 @@
+"""The trainer node learns from a bag folder that grows, and exports what the kernel loads."""
+import json
+
+from diagnostic_msgs.msg import DiagnosticArray
+
+from nanobot_ros.models.onnx_policy import OnnxPolicy
+from nanobot_ros.nodes.common import STATUS_QOS
+from trainer_fixtures import demo_bags
+
+
+def trainer_values(reports):
+    for report in reversed(reports):
+        for status in report.status:
+            if status.hardware_id == 'trainer':
+                return {kv.key: json.loads(kv.value) if kv.key != 'state' else kv.value
+                        for kv in status.values}
+    return {}
+
+
+def test_trainer_picks_up_new_bags_and_exports(ros, nodes, tmp_path):
+    reports = []
+    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    data = tmp_path / 'sessions'
+    demo_bags(data / 'a', episodes=4)
+    export = tmp_path / 'exports' / 'policy.onnx'
+    trainer = nodes.start('trainer', params={
+        'data_dir': str(data), 'run_dir': str(tmp_path / 'run'), 'export_path': str(export),
+        'export_every': 1, 'batch_size': 16, 'diffusion': False})
+    assert ros.spin_until(lambda: trainer_values(reports).get('exports', 0) >= 1, timeout=120)
+    first = trainer_values(reports)['samples']
+    demo_bags(data / 'b', episodes=4)  # a new split appears while it trains
+    assert ros.spin_until(lambda: trainer_values(reports).get('samples', 0) > first,
+                          timeout=120)
+    assert OnnxPolicy(export).config.robotics_use_diffusion is False
+    assert nodes.stop(trainer) == 0
+    assert (tmp_path / 'run' / 'policy' / 'policy.safetensors').exists()
