@@ -4,7 +4,7 @@ import subprocess
 import sys
 
 ROOT = Path(__file__).resolve().parents[1]
-CHECKED = ['nanobot_ros', 'test', 'launch', 'bench', 'setup.py']
+CHECKED = ['nanobot_ros', 'test', 'launch', 'bench', 'firmware', 'setup.py']
 
 
 def test_flake8_and_pep257():

@@ -209,10 +209,6 @@ class SimNode(NanobotNode):
         # The timer paces frames at frame_rate; in lockstep it also waits for the answer.
         if self._waiting_for_answer(now):
             return
-        if (self._period == 0.0 and self._pending is None
-                and now - self._frame_time < self.action_timeout):
-            # As fast as answers: without one, the watchdog steps once per action_timeout.
-            return
         self._step()
 
     def _step(self) -> None:
