@@ -231,10 +231,12 @@ def main(argv=None):
                     early_exits[name] = process.returncode
                     tqdm.write(f'[stack] node {name} exited early with code '
                                f'{process.returncode}; see logs/{name}.log', file=sys.stderr)
-            bar.n = min(time.monotonic() - started, args.duration)
+            elapsed = min(time.monotonic() - started, args.duration)
             bar.set_postfix_str(f'frames {monitor.frames} actions '
                                 f'{sum(monitor.actions.values())} '
-                                f'({monitor.frames / max(bar.n, 1e-9):.1f} fps)')
+                                f'({monitor.frames / max(elapsed, 1e-9):.1f} fps)',
+                                refresh=False)
+            bar.update(elapsed - bar.n)  # redraws no more often than mininterval
     duration = time.monotonic() - started
     codes = stop_nodes(processes, spin)
     summary = summarize(monitor, names, codes, duration, run_dir)
