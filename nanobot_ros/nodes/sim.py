@@ -123,9 +123,8 @@ class SimNode(NanobotNode):
                                      INSTRUCTION_QOS)
             self.create_service(Trigger, '/sim/reset', self._on_reset)
             self._announce()
-        period = 1.0 / self.frame_rate if self.frame_rate > 0 else WATCHDOG_POLL_S
         self._period = 1.0 / self.frame_rate if self.frame_rate > 0 else 0.0
-        self.create_timer(period, self._on_tick)
+        self.create_timer(self._period or WATCHDOG_POLL_S, self._on_tick)
         self.get_logger().info(
             f'toroidal dot world {config.img_size}x{config.img_size}, radius '
             f'{config.dot_radius}, move {config.move_pixels} px, start ({self.world.x}, '
