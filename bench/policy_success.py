@@ -29,11 +29,13 @@ TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius'
         'action_timeout': 2.0}
 
 
-def start(name: str, params: dict, log: Path) -> subprocess.Popen:
-    """Start node `name` with parameters, output to `log`."""
+def start(name: str, params: dict, log: Path, remap: dict = None) -> subprocess.Popen:
+    """Start node `name` with parameters and topic remappings, output to `log`."""
     command = [node_executable(name), '--ros-args']
     for key, value in params.items():
         command += ['-p', f'{key}:={str(value).lower() if isinstance(value, bool) else value}']
+    for topic, to in (remap or {}).items():
+        command += ['-r', f'{topic}:={to}']
     return subprocess.Popen(command, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
 
 
