@@ -9,7 +9,7 @@ between the two is what the action explains. Each line also shows the held-out R
 action's transitions and of the autoencoder's own reconstruction of the next frames (the
 ceiling: a prediction is decoded by the same decoder).
 
-    ./run.sh python bench/world_model_learning.py [--frames 1500] [--eval-every 50]
+    ./run.sh python bench/world_model_learning.py [--frames 600] [--eval-every 50]
 """
 import argparse
 import math
@@ -75,8 +75,9 @@ def run(blind: bool, args, held_out) -> list:
     """Run the online loop; return [(frame, learner steps, seconds, R²)]."""
     torch.manual_seed(args.seed)
     model = WorldModel(WorldModelConfig.small(
-        patch_size=args.patch_size, embed_dim=args.embed_dim,
-        autoencoder_lr=args.lr, predictor_lr=args.lr), seed=args.seed)
+        patch_size=args.patch_size, embed_dim=args.embed_dim, mask_ratio_min=args.mask_ratio[0],
+        mask_ratio_max=args.mask_ratio[1], autoencoder_lr=args.lr,
+        predictor_lr=args.predictor_lr), seed=args.seed)
     loop = AdaptiveWorldModelLoop(model, LoopConfig(
         reconstruction_threshold=args.threshold, batch_size=args.batch_size,
         train_steps_per_frame=args.train_steps, ignore_actions=blind, seed=args.seed))
@@ -113,14 +114,17 @@ def first_reaching(curve, goal):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--frames', type=int, default=1500)
+    parser.add_argument('--frames', type=int, default=600)
     parser.add_argument('--eval-every', type=int, default=50)
     parser.add_argument('--train-steps', type=int, default=4, help='learner steps per frame '
                         '(more per frame: the per-frame perception cost is shared)')
     parser.add_argument('--batch-size', type=int, default=8)
     parser.add_argument('--patch-size', type=int, default=32)
     parser.add_argument('--embed-dim', type=int, default=64)
-    parser.add_argument('--lr', type=float, default=3e-3)
+    parser.add_argument('--lr', type=float, default=3e-3, help='autoencoder learning rate')
+    parser.add_argument('--predictor-lr', type=float, default=5e-4)
+    parser.add_argument('--mask-ratio', type=float, nargs=2, default=(0.0, 0.5),
+                        metavar=('MIN', 'MAX'), help='training mask ratio range')
     parser.add_argument('--threshold', type=float, default=1e-3)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
@@ -132,7 +136,9 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     held_out = held_out_set(ToroidalDotConfig(seed=args.seed), 64, seed=args.seed + 1000)
     print(f'world_model_learning: default sim, patch {args.patch_size}, dim {args.embed_dim}, '
-          f'batch {args.batch_size}, {args.train_steps} learner step(s)/frame, seed '
+          f'batch {args.batch_size}, {args.train_steps} learner step(s)/frame, lr '
+          f'{args.lr:g} (predictor {args.predictor_lr:g}), mask ratio {args.mask_ratio[0]:g}-'
+          f'{args.mask_ratio[1]:g}, seed '
           f'{args.seed}, {torch.get_num_threads()} torch thread(s)', flush=True)
     variants = {'both': (False, True), 'action': (False,), 'blind': (True,)}[args.variant]
     results = {blind: run(blind, args, held_out) for blind in variants}

@@ -77,7 +77,7 @@ class WorldModelNode(NanobotNode):
             max_history=p('history_frames', 1, 'frames of history the predictor sees'),
             num_actions=len(actions),
             autoencoder_lr=p('config_autoencoder_lr', 3e-3, 'autoencoder lr for a fresh start'),
-            predictor_lr=p('config_predictor_lr', 3e-3, 'predictor lr for a fresh start'))
+            predictor_lr=p('config_predictor_lr', 5e-4, 'predictor lr for a fresh start'))
         explicit_ae_lr = p('autoencoder_lr', 0.0, 'explicit autoencoder lr; 0 = saved, else '
                            'config_autoencoder_lr')
         explicit_pred_lr = p('predictor_lr', 0.0, 'explicit predictor lr; 0 = saved, else '
