@@ -91,6 +91,11 @@ class Diagnostics:
         """Return the newest values `node` reported ({} before its first report)."""
         return self.reports.get(node, (None, '', {}))[2]
 
+    def recorder(self, output_dir) -> dict:
+        """Return the recorder's newest values if it writes below `output_dir`, else {}."""
+        values = self.values('recorder')
+        return values if str(values.get('bag', '')).startswith(str(output_dir)) else {}
+
 
 def wait_for_subscribers(ros, publishers, timeout: float = 20.0) -> None:
     """Spin until every publisher has a subscriber (a recorder found the topics)."""
@@ -101,9 +106,7 @@ def wait_for_subscribers(ros, publishers, timeout: float = 20.0) -> None:
 def wait_for_recorder(ros, diagnostics, output_dir, topics: int, timeout: float = 30.0):
     """Spin until the recorder writing below `output_dir` reports `topics` subscriptions."""
     def ready():
-        values = diagnostics.values('recorder')
-        return (str(values.get('bag', '')).startswith(str(output_dir))
-                and len(values.get('subscribed', [])) == topics)
+        return len(diagnostics.recorder(output_dir).get('subscribed', [])) == topics
     assert ros.spin_until(ready, timeout), f'no recorder subscribed below {output_dir}'
     ros.spin_for(0.5)  # let DDS match both ends
 
