@@ -23,6 +23,7 @@ broken export never replaces a working model. Exporters write a temp file and re
 """
 from collections import Counter
 import os
+import re
 import time
 from typing import Optional
 
@@ -152,9 +153,11 @@ class ActionServerNode(NanobotNode):
         kind = reason.split(':')[0]
         self.safe_actions[kind] += 1
         now = time.monotonic()
-        # Every new reason is logged at once; a repeated one at most every 2 s.
-        if reason != self._last_reason[0] or now - self._last_reason[1] > 2.0:
-            self._last_reason = (reason, now)
+        # Every new reason is logged at once; a repeated one at most every 2 s. Reasons that
+        # differ only in their numbers ("frame is stale: 3.1 s old", "... 3.2 s old") repeat.
+        key = re.sub(r'\d+(\.\d+)?', '#', reason)
+        if key != self._last_reason[0] or now - self._last_reason[1] > 2.0:
+            self._last_reason = (key, now)
             self.get_logger().warning(f'safe stop: {reason}')
         names = self.model.processor.action_names if self.model is not None else ()
         self.pub.publish(make_action(self.safe_index, names, [0.0] * len(names),
