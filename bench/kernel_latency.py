@@ -21,12 +21,15 @@ import time
 
 import numpy as np
 import rclpy
+import torch
 from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 from nanobot_ros.data.convert import numpy_to_image
 from nanobot_ros.learning.policy_export import export_policy
+from nanobot_ros.models.onnx_policy import OnnxPolicy
 from nanobot_ros.models.policy_io import load_policy
+from nanobot_ros.models.policy_runner import PolicyRunner
 from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
 from nanobot_ros.nodes.sim import INSTRUCTION_QOS
 from nanobot_ros.robots.target_task import instruction_for, TargetTask, TargetTaskConfig
@@ -72,6 +75,25 @@ class ActionReceiver:
         self.running = False
         self.stop_guard.trigger()
         self.thread.join()
+
+
+def compute_times(select_action, observation, calls: int = 300, idle: float = 0.010) -> tuple:
+    """Return select_action's (p50, p99) ms back to back and (p50, p99) after `idle` s asleep.
+
+    A core that sleeps between frames (as a node's does) wakes with cold caches; the second
+    pair shows what that costs, apart from any transport.
+    """
+    def timed(pause):
+        times = []
+        for _ in range(calls):
+            if pause:
+                time.sleep(pause)
+            start = time.perf_counter()
+            select_action(observation)
+            times.append((time.perf_counter() - start) * 1e3)
+        return tuple(np.percentile(times, [50, 99]))
+    select_action(observation)
+    return timed(0.0), timed(idle)
 
 
 def main() -> int:
@@ -162,6 +184,21 @@ def main() -> int:
     ratio = stats['policy'][1] / stats['kernel'][1]
     print(f'eager p99 / kernel p99 = {ratio:.1f}x (goal >= 5x); kernel p50 '
           f'{stats["kernel"][0]:.2f} ms (goal < 5 ms)')
+
+    # The same select_action in this process, no DDS: what the computation alone costs.
+    torch.set_num_threads(1)
+    observation = {'image': task.render(), 'instruction': instruction_for(task.target)}
+    print('\nselect_action in-process (no DDS), p50/p99 ms:')
+    print(f'{"":<22} {"back to back":>14} {"10 ms idle before":>18}')
+    compute = {}
+    for source, label, runner in (
+            ('kernel', 'ONNX Runtime', OnnxPolicy(model)),
+            ('policy', 'PyTorch eager', PolicyRunner(policy, 'ddim', args.ddim_steps))):
+        compute[source] = compute_times(runner.select_action, observation)
+        (hot50, hot99), (cold50, cold99) = compute[source]
+        print(f'{label:<22} {hot50:>6.2f} / {hot99:<6.2f} {cold50:>8.2f} / {cold99:<6.2f}')
+    hot, idle = (compute['policy'][i][1] / compute['kernel'][i][1] for i in (0, 1))
+    print(f'eager p99 / ONNX Runtime p99: {hot:.1f}x back to back, {idle:.1f}x after idle')
     return 0
 
 

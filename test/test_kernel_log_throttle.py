@@ -6,8 +6,8 @@ from policy_fixtures import tiny_export
 from std_msgs.msg import String
 
 
-def test_repeated_stale_frames_log_once_per_window_and_a_new_reason_at_once(ros, nodes,
-                                                                          tmp_path):
+def test_repeated_stale_frames_log_once_per_window_and_a_new_reason_at_once(
+        ros, nodes, tmp_path):
     model = tiny_export(tmp_path)
     probe = ActionProbe(ros)
     kernel = nodes.start('kernel', params={'model_path': str(model), 'stale_after': 1.0})
