@@ -22,7 +22,7 @@ import rclpy
 from nanobot_ros.learning.policy_export import export_policy
 from nanobot_ros.models.policy_io import load_policy
 from nanobot_ros.nodes.common import STATUS_QOS
-from nanobot_ros.stack import node_executable
+from nanobot_ros.stack import node_command
 
 TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
         'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True,
@@ -31,12 +31,8 @@ TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius'
 
 def start(name: str, params: dict, log: Path, remap: dict = None) -> subprocess.Popen:
     """Start node `name` with parameters and topic remappings, output to `log`."""
-    command = [node_executable(name), '--ros-args']
-    for key, value in params.items():
-        command += ['-p', f'{key}:={str(value).lower() if isinstance(value, bool) else value}']
-    for topic, to in (remap or {}).items():
-        command += ['-r', f'{topic}:={to}']
-    return subprocess.Popen(command, stdout=open(log, 'w'), stderr=subprocess.STDOUT)
+    return subprocess.Popen(node_command(name, params.items(), remap), stdout=open(log, 'w'),
+                            stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen) -> None:

@@ -87,16 +87,30 @@ def node_executable(name: str) -> str:
     return str(path)
 
 
+def node_command(name: str, params=(), remap=None, params_file=None) -> list:
+    """Return the command line running node `name` with ROS arguments.
+
+    params: (parameter, value) pairs, each a `-p name:=value` (booleans as true/false, as ROS
+    reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first.
+    """
+    command = [node_executable(name), '--ros-args']
+    if params_file is not None:
+        command += ['--params-file', str(params_file)]
+    for key, value in params:
+        command += ['-p', f'{key}:={str(value).lower() if isinstance(value, bool) else value}']
+    for topic, to in (remap or {}).items():
+        command += ['-r', f'{topic}:={to}']
+    return command
+
+
 def start_nodes(names, config: Path, run_dir: Path, overrides):
     """Start one process per node; return {name: Popen}."""
     logs = run_dir / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in names:
-        command = [node_executable(name), '--ros-args', '--params-file', str(config),
-                   '-p', f'run_dir:={run_dir}']
-        for param, value in overrides.get(name, []):
-            command += ['-p', f'{param}:={value}']
+        command = node_command(name, [('run_dir', run_dir), *overrides.get(name, [])],
+                               params_file=config)
         log = open(logs / f'{name}.log', 'wb')
         processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)

@@ -98,13 +98,8 @@ class NodeProcesses:
 
     def start(self, name: str, *ros_args: str, params: dict = None) -> subprocess.Popen:
         """Start node executable `name` with `-p key:=value` for each of `params`."""
-        from nanobot_ros.stack import node_executable
-        command = [node_executable(name), '--ros-args']
-        for key, value in (params or {}).items():
-            if isinstance(value, bool):
-                value = str(value).lower()
-            command += ['-p', f'{key}:={value}']
-        command += list(ros_args)
+        from nanobot_ros.stack import node_command
+        command = node_command(name, (params or {}).items()) + list(ros_args)
         log = open(self.log_dir / f'{name}-{len(self.processes)}.log', 'w+')
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         process.log = log
