@@ -40,11 +40,12 @@ fix_wheel_cmake_paths() {
   local py_include np_include
   py_include="$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')"
   np_include="$("$VENV/bin/python" -c 'import numpy; print(numpy.get_include())')"
-  { grep -rl --include='*.cmake' '/opt/python/cp311-cp311' "$VENV/share" 2>/dev/null || true; } |
+  local build_python='/opt/python/cp3[0-9]+-cp3[0-9]+'
+  { grep -rlE --include='*.cmake' "$build_python" "$VENV/share" 2>/dev/null || true; } |
   while read -r f; do
-    sed -i \
-      -e "s#/opt/python/cp311-cp311/lib/python3.11/site-packages/numpy/_core/include#$np_include#g" \
-      -e "s#/opt/python/cp311-cp311/include/python3.11#$py_include#g" "$f"
+    sed -i -E \
+      -e "s#$build_python/lib/python3\.[0-9]+/site-packages/numpy/_core/include#$np_include#g" \
+      -e "s#$build_python/include/python3\.[0-9]+#$py_include#g" "$f"
   done
 }
 
@@ -57,11 +58,23 @@ pip_install() {
   }
 }
 
+# On a ROS install, its numpy (the ABI its message bindings were compiled against), its OpenCV
+# (cv_bridge's; the pinned opencv wheel needs numpy 2) and its colcon stay: the pins of those
+# apply to the PyPI environment only.
+ros_install_requirements() {
+  grep -v -E '^(numpy|opencv-python-headless|colcon-[a-z-]+)==' "$REQ/python.txt"
+}
+
 setup_venv() {
   local stamp_file="$VENV/.nanobot-env" want
   want="$MODE $(hash_of "$REQ"/*.txt "$ROOT/run.sh")"
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
     return
+  fi
+  # A venv made for the other mode (wheels vs a ROS install) holds the wrong rclpy: start over.
+  if [ -f "$stamp_file" ] && [ "$(cut -d' ' -f1 "$stamp_file")" != "$MODE" ]; then
+    log "the environment in $VENV was made for $(cut -d' ' -f1 "$stamp_file"); remaking it"
+    rm -rf "$VENV"
   fi
   log "setting up the environment in $VENV ($MODE); first time takes a few minutes"
   local t0=$SECONDS
@@ -75,7 +88,7 @@ setup_venv() {
     [ -x "$VENV/bin/python" ] || "$BASE_PYTHON" -m venv --system-site-packages "$VENV"
     local np
     np="$("$VENV/bin/python" -c 'import numpy; print(numpy.__version__)')"
-    pip_install -r "$REQ/python.txt" -c <(echo "numpy==$np")
+    pip_install -r <(ros_install_requirements) -c <(echo "numpy==$np")
   fi
   # The venv holds package.xml files of its own: colcon must never crawl into it.
   touch "$VENV/COLCON_IGNORE"
@@ -102,14 +115,15 @@ colcon_build() {
 
 build() {
   local stamp_file="$ROOT/install/.nanobot-build" want
-  want="$MODE $( (cd "$ROOT" && ls msg/msg launch config 2>/dev/null; \
-    cat msg/CMakeLists.txt msg/package.xml msg/msg/* package.xml setup.py setup.cfg) | sha256sum | cut -c1-16)"
+  # The environment's stamp is part of it: new wheels or numpy mean rebuilt message bindings.
+  want="$MODE $( (cd "$ROOT" && ls msg/msg launch config 2>/dev/null; cat "$VENV/.nanobot-env" \
+    msg/CMakeLists.txt msg/package.xml msg/msg/* package.xml setup.py setup.cfg) | sha256sum |
+    cut -c1-16)"
   if [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ]; then
     return
   fi
   log "building nanobot_msgs and nanobot_ros with colcon"
   (cd "$ROOT" && colcon_build > "$ROOT/log/colcon-build.txt" 2>&1) || {
-    mkdir -p "$ROOT/log"
     tail -40 "$ROOT/log/colcon-build.txt" >&2
     log "colcon build failed; full output in log/colcon-build.txt"
     exit 1

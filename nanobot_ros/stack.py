@@ -146,23 +146,32 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
     observed = {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
                 'action_counts': dict(sorted(monitor.actions.items()))}
-    if 'sim' in nodes:  # the sim's own counts are exact
+    if 'sim' in nodes:  # the sim's own counts are exact, over its whole life
         sim = nodes['sim']['values']
         counts = {'frames': int(sim.get('frames', 0)),
                   'actions': int(sim.get('actions_received', 0)),
                   'actions_applied': int(sim.get('actions_applied', 0)),
                   'action_counts': sim.get('action_counts', {})}
+        # The sim publishes until it is stopped, after the controllers: its rate is its frames
+        # over the time it published them, not over --duration.
+        publishing_s = float(sim.get('publishing_s', 0.0))
     else:  # a real robot: what crossed the topics is the count there is
         counts = {'frames': observed['frames'], 'actions': observed['actions'],
                   'actions_applied': None, 'action_counts': observed['action_counts']}
+        publishing_s = duration_s
     recorder = nodes.get('recorder', {}).get('values', {})
+    session = Path(recorder['bag']) if recorder.get('bag') else None
     summary = {
         'run_dir': str(run_dir),
         'duration_s': round(duration_s, 3),
         **counts,
-        'frames_per_s': round(counts['frames'] / duration_s, 3) if duration_s > 0 else 0.0,
+        'publishing_s': round(publishing_s, 3),
+        'frames_per_s': round(counts['frames'] / publishing_s, 3) if publishing_s > 0 else 0.0,
         'observed': observed,
-        'bag': recorder.get('bag'),
+        'session': str(session) if session else None,
+        # Each split is a rosbag2 bag of its own (`ros2 bag info <split>`).
+        'bags': sorted(str(p.parent) for p in session.glob('*/metadata.yaml'))
+        if session and session.is_dir() else [],
         'messages_written': recorder.get('messages_written'),
         'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,

@@ -4,7 +4,7 @@ from pathlib import Path
 import subprocess
 import sys
 
-from nanobot_ros.data.bags import find_bags
+from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.dataset import BagDataset
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,11 +20,13 @@ def test_sim_stack_records_into_its_run_folder(ros_domain, tmp_path):
     summary = json.loads((run_dir / 'summary.json').read_text())
     recorder = summary['nodes']['recorder']
     assert recorder['status'] == 'ok', recorder
-    session = Path(summary['bag'])
+    session = Path(summary['session'])
     assert session.parent == run_dir / 'sessions' / 'toroidal_dot'
     assert summary['messages_written'] == recorder['values']['messages_written'] > 30, summary
     assert summary['messages_dropped'] == 0, summary
     [split] = find_bags(session)
+    assert summary['bags'] == [str(split)]
+    assert Bag(split).message_count == summary['messages_written']
     data = BagDataset(session)
     assert len(data) > 10 and not data.skipped, (len(data), data.skipped, summary)
     assert data[0].observation.shape == (224, 224, 3)

@@ -30,4 +30,6 @@ def test_stack_writes_a_consistent_summary(ros_domain, tmp_path):
     assert sum(summary['action_counts'].values()) == summary['actions_applied']
     assert abs(summary['action_counts']['0'] - summary['action_counts']['1']) <= 1
     assert summary['frames_per_s'] > 5
+    # The rate is over the time the sim published, which outlasts --duration by the shutdown.
+    assert 6 * 0.8 < summary['publishing_s'] < 6 + 30, summary
     assert 0 < summary['observed']['frames'] <= summary['frames']

@@ -112,6 +112,7 @@ class SimNode(NanobotNode):
         self._stale = False
         self._last_action_time = None
         self._frame_time = 0.0
+        self._first_frame_time = None
         self._frame_stamp = None
 
         self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
@@ -179,7 +180,13 @@ class SimNode(NanobotNode):
                 f'{self.world.action_space}', throttle_duration_sec=5.0)
             return
         if self.lockstep and msg.header.stamp != self._frame_stamp:
+            # A hand-typed `ros2 topic pub` or teleop action carries no frame stamp: say why
+            # nothing moves.
             self.actions_late += 1
+            self.get_logger().warning(
+                f'ignored an action from {msg.source!r}: in lockstep only the answer to the '
+                'newest frame (header.stamp = its stamp) is applied; run with lockstep:=false '
+                'to drive the dot by hand', throttle_duration_sec=5.0)
             return
         self._pending = msg.index
         self._pending_source = msg.source
@@ -249,6 +256,8 @@ class SimNode(NanobotNode):
         msg.header.frame_id = self.frame_id
         self._frame_stamp = msg.header.stamp
         self._frame_time = time.monotonic()
+        if self._first_frame_time is None:
+            self._first_frame_time = self._frame_time
         self.image_pub.publish(msg)
         self.frames += 1
 
@@ -258,6 +267,8 @@ class SimNode(NanobotNode):
             'frames': self.frames, 'actions_received': self.actions_received,
             'actions_applied': self.actions_applied, 'actions_rejected': self.actions_rejected,
             'actions_late': self.actions_late, 'stale_steps': self.stale_steps,
+            'publishing_s': round(self._frame_time - self._first_frame_time, 3)
+            if self._first_frame_time is not None else 0.0,
             'action_counts': {str(k): v for k, v in sorted(self.action_counts.items())},
             'dot_x': self.world.x, 'dot_y': self.world.y}
         if self.task is not None:
