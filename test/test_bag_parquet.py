@@ -147,9 +147,13 @@ def test_import_reports_columns_and_images_it_cannot_take(tmp_path, capsys):
     for k, row in enumerate(rows):
         row.update(battery=12.0 - k, label=f'run {k}', tags=['a', 'b'])
     write_collector_chunks(tmp_path / 'chunks', rows)
+    whole = (tmp_path / 'chunks' / f'telemetry_{int(START_S)}_0.parquet').read_bytes()
+    cut_off = tmp_path / 'chunks' / f'telemetry_{int(START_S)}_1.parquet'
+    cut_off.write_bytes(whole[:len(whole) // 2])  # as if the collector died while writing
     assert bag_cli.main(['import-parquet', str(tmp_path / 'chunks'),
                          str(tmp_path / 'bag')]) == 0
     err = capsys.readouterr().err
+    assert f'chunk {cut_off} not imported: {cut_off}: not a readable Parquet file' in err
     assert "column 'label' not imported: string" in err
     assert "column 'tags' not imported: list<element: string>" in err
     assert '1 images are not decodable JPEG' in err
@@ -159,3 +163,12 @@ def test_import_reports_columns_and_images_it_cannot_take(tmp_path, capsys):
     telemetry = [bag.decode(r) for r in bag.records(['/robot/telemetry'])]
     assert list(telemetry[2].names) == [f'value_{j}' for j in range(16)] + ['battery']
     assert telemetry[2].values[-1] == 10.0
+
+
+def test_import_of_only_bad_chunks_fails_with_the_reasons(tmp_path, capsys):
+    pq.write_table(pa.table({'sensors': [[1.0, 2.0]]}), tmp_path / 'no_time.parquet')
+    assert bag_cli.main(['import-parquet', str(tmp_path / 'no_time.parquet'),
+                         str(tmp_path / 'bag')]) == 1
+    err = capsys.readouterr().err
+    assert f'nothing to import: {tmp_path / "no_time.parquet"}: no time column' in err
+    assert not (tmp_path / 'bag').exists()

@@ -52,6 +52,8 @@ def _import(args) -> int:
         print(f'  {topic}  {count}')
     for column, reason in result.skipped.items():
         print(f'warning: column {column!r} not imported: {reason}', file=sys.stderr)
+    for chunk, reason in result.skipped_chunks.items():
+        print(f'warning: chunk {chunk} not imported: {reason}', file=sys.stderr)
     if result.bad_images:
         print(f'warning: {result.bad_images} images are not decodable JPEG, left out',
               file=sys.stderr)

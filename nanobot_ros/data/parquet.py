@@ -20,8 +20,8 @@ its timestamp:
   instruction is a state, published on change like the project's latched /instruction).
 `sequence` comes from a `sequence` / `seq` column if there is one, else it counts rows in time
 order across all chunks. Other time columns are accepted too (`time` / `t` in seconds,
-`timestamp_ns`). Columns that cannot be imported (strings other than text, ...) are named in
-the result's `skipped`, and JPEGs OpenCV cannot decode are counted in `bad_images`.
+`timestamp_ns`). What cannot be imported is reported in the result, not dropped silently:
+columns (strings other than text, ...), unreadable chunk files, JPEGs OpenCV cannot decode.
 """
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -100,10 +100,15 @@ class ChunkRow:
 
 @dataclass
 class ImportResult:
-    """What `import_parquet` wrote ({topic: count}) and what it left out, with the reason."""
+    """What `import_parquet` wrote ({topic: count}) and what it left out, with the reason.
+
+    skipped: {column: why}; skipped_chunks: {file: why} (unreadable, e.g. cut off while the
+    collector wrote it, or without a time column); bad_images: JPEGs OpenCV cannot decode.
+    """
 
     counts: Dict[str, int] = field(default_factory=dict)
     skipped: Dict[str, str] = field(default_factory=dict)
+    skipped_chunks: Dict[str, str] = field(default_factory=dict)
     bad_images: int = 0
 
     @property
@@ -165,7 +170,8 @@ def _chunk_rows(path: Path, skipped: Dict[str, str]) -> List[ChunkRow]:
     except (pa.ArrowException, OSError) as error:
         raise BagError(f'{path}: not a readable Parquet file ({error})') from None
     times = _time_ns(table, path)
-    sequence_column = next((c for c in SEQUENCE_COLUMNS if c in table.column_names), None)
+    sequence_column = next((c for c in SEQUENCE_COLUMNS if c in table.column_names
+                            and pa.types.is_integer(table.column(c).type)), None)
     sequences = table.column(sequence_column).to_pylist() if sequence_column else None
     special = {SURFACE_COLUMN: _is_number_list, TEXT_COLUMN: _is_text, IMAGE_COLUMN: _is_bytes}
     cells = {}
@@ -223,7 +229,15 @@ def import_parquet(chunks, out_bag, storage: str = 'mcap',
                    instruction_topic: str = '/instruction') -> ImportResult:
     """Write collector chunks (files or folders of *.parquet) into a new bag, in time order."""
     result = ImportResult()
-    rows = [row for path in _chunk_paths(chunks) for row in _chunk_rows(path, result.skipped)]
+    rows = []
+    for path in _chunk_paths(chunks):
+        try:
+            rows += _chunk_rows(path, result.skipped)
+        except BagError as error:  # one bad chunk must not cost the others
+            result.skipped_chunks[str(path)] = str(error)
+    if not rows:
+        reasons = '; '.join(result.skipped_chunks.values()) or 'the chunks have no rows'
+        raise BagError(f'nothing to import: {reasons}')
     rows.sort(key=lambda row: row.time_ns)  # stable: equal times keep file and row order
     topics = {telemetry_topic: ('nanobot_msgs/msg/Telemetry', any(r.names for r in rows)),
               surface_topic: ('nanobot_msgs/msg/SurfaceVector',
