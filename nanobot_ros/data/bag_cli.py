@@ -46,8 +46,17 @@ def _export(args) -> int:
 
 def _import(args) -> int:
     from nanobot_ros.data.parquet import import_parquet
-    count = import_parquet(args.chunks, args.bag, storage=args.storage)
-    print(f'wrote {count} messages to {args.bag}')
+    result = import_parquet(args.chunks, args.bag, storage=args.storage)
+    print(f'wrote {result.messages} messages to {args.bag}')
+    for topic, count in result.counts.items():
+        print(f'  {topic}  {count}')
+    for column, reason in result.skipped.items():
+        print(f'warning: column {column!r} not imported: {reason}', file=sys.stderr)
+    for chunk, reason in result.skipped_chunks.items():
+        print(f'warning: chunk {chunk} not imported: {reason}', file=sys.stderr)
+    if result.bad_images:
+        print(f'warning: {result.bad_images} images are not decodable JPEG, left out',
+              file=sys.stderr)
     return 0
 
 
