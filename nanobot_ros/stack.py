@@ -271,9 +271,9 @@ def main(argv=None):
     for name, node in summary['nodes'].items():
         print(f'[stack] {name}: {node["status"]} (exit {node["exit_code"]}): {node["message"]}',
               file=sys.stderr)
-    print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions, '
-          f'{summary["frames_per_s"]} frames/s over {summary["duration_s"]} s',
-          file=sys.stderr, flush=True)
+    print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions in a '
+          f'{summary["duration_s"]} s run; {summary["frames_per_s"]} frames/s over the '
+          f'{summary["publishing_s"]} s the camera published', file=sys.stderr, flush=True)
     print(run_dir, flush=True)
     failed = [n for n, node in summary['nodes'].items() if node['status'] != 'ok']
     return 1 if failed else 0
