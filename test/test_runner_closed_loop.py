@@ -36,14 +36,16 @@ def test_runner_drives_sim_exactly(ros, nodes):
     # watchdog took while no answer had come (start-up, or an answer crossing a new frame).
     answers = {stamp_key(a.header.stamp): a.index for a in commanded}
     steps = {stamp_key(a.header.stamp): a for a in executed}
-    by_runner = [a for a in steps.values() if a.source == 'runner']
-    assert len(by_runner) >= STEPS // 2
-    for stamp, step in steps.items():
-        if step.source == 'runner':
-            assert step.index == answers.get(stamp, step.index)
-        else:
-            assert (step.source, step.index) == ('watchdog', 0)
-    assert sum(stamp in answers for stamp in steps) >= STEPS // 2
+    first_seen_answer = min(answers)
+    after_start = {stamp: step for stamp, step in steps.items() if stamp >= first_seen_answer}
+    by_runner = {stamp: step for stamp, step in after_start.items() if step.source == 'runner'}
+    for stamp, step in by_runner.items():
+        assert stamp in answers and step.index == answers[stamp], (stamp, step.index)
+    for step in steps.values():
+        assert step.source == 'runner' or (step.source, step.index) == ('watchdog', 0)
+    # Once the runner answers, the watchdog steps only when an answer is over 0.5 s late: rare.
+    assert len(by_runner) >= STEPS - 2 and len(after_start) - len(by_runner) <= STEPS // 10, \
+        [(step.source, step.index) for step in after_start.values()]
 
     # Between any two frames seen, the dot moved by exactly the steps executed in between.
     observed = [f for f in frames if stamp_key(f.header.stamp) in steps]
