@@ -1,7 +1,7 @@
 """The ESP32 stack: `ros2 launch nanobot_ros esp32.launch.py [mock:=true] [config:=<yaml>]`.
 
 mock:=true starts config/esp32_mock.yaml instead of config/esp32.yaml: the emulated device on
-a pty plus the same bridge, for running without a board.
+a pty plus the same recorder and bridge, for running without a board.
 """
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, OpaqueFunction

@@ -3,5 +3,5 @@ from nanobot_ros.launch_support import stack_launch_description
 
 
 def generate_launch_description():
-    """Start every node of config/jetbot.yaml: camera, jetbot driver, controller."""
+    """Start every node of config/jetbot.yaml: recorder, camera, jetbot, world model."""
     return stack_launch_description('jetbot.yaml')

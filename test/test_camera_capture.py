@@ -7,7 +7,8 @@ import pytest
 
 from camera_video import write_video
 from nanobot_ros.robots.camera_capture import (CameraConfig, CameraError, CameraStream,
-                                               csi_pipeline, fit_frame, has_gstreamer,
+                                               csi_output_size, csi_pipeline, fit_frame,
+                                               has_gstreamer,
                                                open_capture, source_kind)
 
 
@@ -17,6 +18,18 @@ def test_source_kinds():
     assert source_kind('clip.mp4') == 'file'
     with pytest.raises(ValueError):
         source_kind('  ')
+
+
+def test_csi_pipeline_keeps_the_sensor_aspect_ratio_for_crop():
+    pipeline = csi_pipeline(224, 224, 30, 'crop')
+    assert 'width=1280, height=720, format=NV12, framerate=30/1' in pipeline
+    # 16:9 scaled to cover 224x224: 400x224 (398.2 up to even), never 224x224 (squashed).
+    assert 'nvvidconv flip-method=0 ! video/x-raw, width=400, height=224, format=BGRx' in pipeline
+    assert csi_output_size(400, 100) == (400, 226)        # wider than 16:9: width decides
+    assert csi_output_size(224, 224, 'stretch') == (224, 224)
+    assert csi_output_size(0, 0) == (1280, 720)            # 0 = as captured
+    with pytest.raises(ValueError, match='fit must be'):
+        csi_output_size(224, 224, 'zoom')
 
 
 def test_crop_keeps_the_centre_without_distortion():

@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 from sensor_msgs.msg import Image
 
-from nanobot_ros.data.convert import (action_values, image_to_numpy, make_action,
-                                      numpy_to_image, seconds_to_stamp, stamp_to_seconds, to_rgb)
+from nanobot_ros.data.convert import (action_values, cv_bridge, CvBridge, frame_to_image,
+                                      image_to_numpy, make_action, numpy_to_image,
+                                      seconds_to_stamp, stamp_to_seconds, to_rgb)
 
 
 @pytest.mark.parametrize('encoding,channels', [('rgb8', 3), ('bgr8', 3), ('mono8', 1)])
@@ -20,6 +21,23 @@ def test_padded_rows_are_cropped():
     padded = np.zeros((2, 12), dtype=np.uint8)
     padded[:, :9] = array.reshape(2, 9)
     msg = Image(height=2, width=3, encoding='rgb8', step=12, data=padded.tobytes())
+    np.testing.assert_array_equal(image_to_numpy(msg), array)
+
+
+def test_rows_padded_by_a_partial_pixel_are_cropped():
+    array = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    padded = np.zeros((2, 10), dtype=np.uint8)
+    padded[:, :9] = array.reshape(2, 9)
+    msg = Image(height=2, width=3, encoding='rgb8', step=10, data=padded.tobytes())
+    np.testing.assert_array_equal(image_to_numpy(msg), array)
+
+
+def test_one_cv_bridge_per_process_when_importable():
+    assert cv_bridge() is cv_bridge()
+    assert (cv_bridge() is None) == (CvBridge is None)
+    array = np.random.default_rng(1).integers(0, 256, (4, 6, 3), dtype=np.uint8)
+    msg = frame_to_image(array, 'bgr8')  # cv_bridge's message or the project's: the same
+    assert (msg.height, msg.width, msg.step, msg.encoding) == (4, 6, 18, 'bgr8')
     np.testing.assert_array_equal(image_to_numpy(msg), array)
 
 

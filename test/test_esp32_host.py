@@ -24,8 +24,10 @@ def test_actions_hold_for_their_duration_at_most_the_timeout():
     assert commander.command(10.51) == (0.0, 0.0)
     commander.on_action(MOTORS, [0.3, 0.3], 0.2, now=20.0)
     assert commander.command(20.19) != (0.0, 0.0) and commander.command(20.21) == (0.0, 0.0)
-    commander.on_action(MOTORS, [0.3, 0.3], 5.0, now=30.0)  # capped at the timeout
+    assert commander.shortened == 0
+    commander.on_action(MOTORS, [0.3, 0.3], 5.0, now=30.0)  # capped at the timeout, counted
     assert commander.command(30.51) == (0.0, 0.0)
+    assert commander.shortened == 1
 
 
 def test_out_of_range_commands_are_clamped_and_counted():

@@ -1,8 +1,9 @@
-"""The mock ESP32 stack (config/esp32_mock.yaml) runs: emulator + bridge, data flowing."""
+"""The mock ESP32 stack (config/esp32_mock.yaml) runs: emulator + bridge + recorder."""
 import json
 from pathlib import Path
 
 from nanobot_ros import stack
+from nanobot_ros.data.bags import find_bags
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,3 +22,10 @@ def test_mock_stack_runs_and_reports(ros_domain, tmp_path, capsys):
     emulator = summary['nodes']['esp32_emulator']
     assert emulator['exit_code'] == 0
     assert emulator['values']['heartbeats_received'] > 10
+    # The recorder keeps the run: telemetry, joint states and IMU at the emulator's 200 Hz.
+    recorder = summary['nodes']['recorder']
+    assert recorder['status'] == 'ok', recorder
+    session = Path(summary['bag'])
+    assert session.parent == run_dir / 'sessions' / 'esp32'
+    assert find_bags(session) and summary['messages_written'] > 300, summary
+    assert summary['messages_dropped'] == 0

@@ -47,12 +47,21 @@ def test_stale_and_bad_actions_stop_the_motors(ros, nodes, tmp_path):
         assert drive_until([0.2, 0.2], [0.2, 0.2])
         send([0.2, math.inf])
         assert ros.spin_until(lambda: emulator.motors == [0.0, 0.0], timeout=0.3)
+        # A 5 s action holds only action_timeout: cut, counted and logged.
+        assert drive_until([0.2, 0.2], [0.2, 0.2])
+        actions.publish(make_action(names=MOTORS, values=[0.3, 0.3], duration=5.0,
+                                    source='pytest'))
+        assert ros.spin_until(lambda: motors_are(emulator, [0.3, 0.3]), timeout=2)
+        assert ros.spin_until(lambda: emulator.motors == [0.0, 0.0],
+                              timeout=ACTION_TIMEOUT + SLACK_S)
         assert ros.spin_until(lambda: reports.get('actions_rejected') >= 2
-                              and reports.get('actions_clamped') >= 2, timeout=5)
+                              and reports.get('actions_clamped') >= 2
+                              and reports.get('actions_shortened') == 1, timeout=5)
         assert emulator.motor_rejected == 0  # nothing non-finite ever reached the device
         assert nodes.stop(bridge) == 0
         log = nodes.output(bridge)
         assert 'rejected action from' in log and 'non-finite command' in log
         assert 'no fresh action: motors commanded to zero' in log
+        assert 'duration 5 s cut to action_timeout 0.5 s' in log
     finally:
         emulator.stop()

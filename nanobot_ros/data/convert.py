@@ -4,8 +4,10 @@ Images follow cv_bridge's rules for the encodings used here (rgb8, bgr8, mono8):
 at least width * channels and the data must hold height * step bytes, otherwise a ValueError
 says what is inconsistent. Rows padded beyond width * channels are accepted and cropped, as
 cv_bridge does. Functions take and return message objects, so the same code serves live topics
-and messages deserialised from bags. `frame_to_image` uses cv_bridge itself when it is importable
-(a ROS 2 install) and numpy_to_image otherwise: both give the same message.
+and messages deserialised from bags. When cv_bridge is importable (a ROS 2 install),
+`image_to_numpy` and `frame_to_image` convert with it (one CvBridge for the process, made on
+first use) after the same checks; otherwise the project's own code gives the same arrays and
+messages.
 """
 import array
 import math
@@ -18,6 +20,8 @@ try:  # cv_bridge exists on a ROS 2 install, not on PyPI
 except ImportError:
     CvBridge = None
 
+_bridge = None
+
 ENCODING_CHANNELS = {'rgb8': 3, 'bgr8': 3, 'mono8': 1}
 
 
@@ -27,6 +31,14 @@ def _require_encoding(encoding: str) -> int:
     except KeyError:
         raise ValueError(f'unsupported image encoding {encoding!r}; supported: '
                          f'{", ".join(ENCODING_CHANNELS)}') from None
+
+
+def cv_bridge():
+    """Return the process's CvBridge (made on first use), or None without cv_bridge."""
+    global _bridge
+    if _bridge is None and CvBridge is not None:
+        _bridge = CvBridge()  # a race makes two, one of which is dropped: harmless
+    return _bridge
 
 
 def image_to_numpy(msg) -> np.ndarray:
@@ -46,6 +58,13 @@ def image_to_numpy(msg) -> np.ndarray:
     if data.size != height * step:
         raise ValueError(f'image data holds {data.size} bytes, expected height * step = '
                          f'{height} * {step} = {height * step}')
+    bridge = cv_bridge()
+    # cv_bridge reads rows of step // channels pixels, so it misplaces rows padded by a
+    # number of bytes that is not a multiple of the channels: those stay with the code below.
+    if bridge is not None and step % channels == 0:
+        # passthrough: no colour conversion; mono8 comes back (H, W), this returns (H, W, 1).
+        return np.array(bridge.imgmsg_to_cv2(msg, desired_encoding='passthrough'),
+                        dtype=np.uint8).reshape(height, width, channels)
     return data.reshape(height, step)[:, :row_bytes].reshape(height, width, channels).copy()
 
 
@@ -72,10 +91,11 @@ def numpy_to_image(array: np.ndarray, encoding: str = 'rgb8', msg=None):
 
 def frame_to_image(array: np.ndarray, encoding: str = 'rgb8'):
     """Return a sensor_msgs/Image from a uint8 array: cv_bridge's cv2_to_imgmsg when importable."""
-    if CvBridge is None:
+    bridge = cv_bridge()
+    if bridge is None:
         return numpy_to_image(array, encoding)
     _require_encoding(encoding)
-    return CvBridge().cv2_to_imgmsg(np.ascontiguousarray(array), encoding=encoding)
+    return bridge.cv2_to_imgmsg(np.ascontiguousarray(array), encoding=encoding)
 
 
 def to_rgb(array: np.ndarray, encoding: str) -> np.ndarray:

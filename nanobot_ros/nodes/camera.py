@@ -44,13 +44,13 @@ class CameraNode(NanobotNode):
         frame_rate = float(self.param(
             'frame_rate', 0.0, 'files: playback rate (0 = the file\'s own); live sources: '
             'publish at most this rate (0 = every frame)'))
+        fit = self.param('fit', 'crop', 'crop: centre-crop to the aspect ratio, then resize; '
+                         'stretch: resize only')
         if source.strip() == 'csi':
-            # The hardware scaler delivers the published size (the sensor's 1280x720 for 0).
-            source = csi_pipeline(width or 1280, height or 720, int(frame_rate or 30))
+            # The hardware scaler keeps the sensor's aspect ratio for crop; fit_frame crops.
+            source = csi_pipeline(width, height, int(frame_rate or 30), fit)
         self.config = CameraConfig(
-            source=source, width=width, height=height,
-            fit=self.param('fit', 'crop', 'crop: centre-crop to the aspect ratio, then resize; '
-                           'stretch: resize only'),
+            source=source, width=width, height=height, fit=fit,
             loop=bool(self.param('loop', False, 'play a video file again when it ends')),
             frame_rate=frame_rate,
             capture_width=self.param('capture_width', 0,

@@ -250,11 +250,17 @@ class Esp32BridgeNode(NanobotNode):
 
     def _on_action(self, msg: Action) -> None:
         self.actions_received += 1
+        shortened = self.commander.shortened
         problem = self.commander.on_action(msg.names, msg.values, msg.duration,
                                            time.monotonic())
         if problem is not None:
             self.get_logger().warning(f'rejected action from {msg.source!r}: {problem}; '
                                       f'motors stop', throttle_duration_sec=2.0)
+        elif self.commander.shortened > shortened:
+            self.get_logger().warning(
+                f'action from {msg.source!r}: duration {msg.duration:g} s cut to action_timeout '
+                f'{self.commander.action_timeout:g} s ({self.commander.shortened} so far); send '
+                f'again to move longer', throttle_duration_sec=5.0)
         self._send_motor()
 
     def _send_motor(self) -> None:
@@ -300,6 +306,7 @@ class Esp32BridgeNode(NanobotNode):
             'actions_received': self.actions_received,
             'actions_rejected': self.commander.rejected,
             'actions_clamped': self.commander.clamped,
+            'actions_shortened': self.commander.shortened,
             'motor_command': list(self.commander.command(time.monotonic())),
             'device_heartbeats': self.device_heartbeats,
             'device_watchdog_stopped': bool(self.device_flags

@@ -24,10 +24,11 @@ finishes and says so. A frame OpenCV cannot convert is counted and skipped.
 import base64
 from collections import deque
 from dataclasses import dataclass
+import math
 from pathlib import Path
 import threading
 import time
-from typing import Callable, Optional
+from typing import Callable, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -42,21 +43,41 @@ FITS = ('crop', 'stretch')
 FALLBACK_FPS = 30.0
 
 
-def csi_pipeline(width: int = 224, height: int = 224, frame_rate: int = 30,
+def csi_output_size(width: int, height: int, fit: str = 'crop', sensor_width: int = 1280,
+                    sensor_height: int = 720) -> Tuple[int, int]:
+    """Return the size nvvidconv should scale the CSI sensor's frames to.
+
+    crop: the sensor's aspect ratio, just large enough to cover width x height, so fit_frame
+    cuts the centre without distortion (224x224 from 1280x720: 400x224, then a 224x224 crop);
+    stretch: width x height itself. A 0 dimension keeps the sensor's; sizes are even, as the
+    converter wants.
+    """
+    if fit not in FITS:
+        raise ValueError(f'fit must be one of {FITS}, got {fit!r}')
+    if width <= 0 or height <= 0:
+        return sensor_width, sensor_height
+    if fit == 'stretch':
+        return width, height
+    half_scale = max(width / sensor_width, height / sensor_height) / 2
+    return 2 * math.ceil(sensor_width * half_scale), 2 * math.ceil(sensor_height * half_scale)
+
+
+def csi_pipeline(width: int = 224, height: int = 224, frame_rate: int = 30, fit: str = 'crop',
                  sensor_width: int = 1280, sensor_height: int = 720,
                  flip_method: int = 0, sensor_id: int = 0) -> str:
     """Return the GStreamer pipeline of the JetBot's CSI camera (nvarguscamerasrc, JetPack).
 
     The sensor mode (sensor_width x sensor_height at frame_rate) is captured in NVMM memory,
-    scaled by the hardware converter nvvidconv to width x height, and handed to OpenCV as BGR
-    through an appsink that keeps only the newest buffer, so a slow reader gets fresh frames
-    instead of a growing backlog.
+    scaled by the hardware converter nvvidconv to csi_output_size() (the aspect ratio kept for
+    fit='crop'), and handed to OpenCV as BGR through an appsink that keeps only the newest
+    buffer, so a slow reader gets fresh frames instead of a growing backlog.
     """
+    out_width, out_height = csi_output_size(width, height, fit, sensor_width, sensor_height)
     return (f'nvarguscamerasrc sensor-id={sensor_id} ! '
             f'video/x-raw(memory:NVMM), width={sensor_width}, height={sensor_height}, '
             f'format=NV12, framerate={frame_rate}/1 ! '
             f'nvvidconv flip-method={flip_method} ! '
-            f'video/x-raw, width={width}, height={height}, format=BGRx ! '
+            f'video/x-raw, width={out_width}, height={out_height}, format=BGRx ! '
             f'videoconvert ! video/x-raw, format=BGR ! '
             f'appsink drop=true max-buffers=1')
 

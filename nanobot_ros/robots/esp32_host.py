@@ -107,6 +107,7 @@ class MotorCommander:
     accepted: int = 0
     rejected: int = 0
     clamped: int = 0
+    shortened: int = 0   # actions whose duration was cut to action_timeout
     _command: Tuple[float, ...] = ()
     _expires: float = -math.inf
 
@@ -156,6 +157,10 @@ class MotorCommander:
                 value = math.copysign(self.limit, value)
             command.append(value)
         self.accepted += 1
+        if duration > self.action_timeout:
+            # The bridge's watchdog: a controller that dies mid-action cannot leave the motors
+            # running longer than this; one that wants longer motion keeps sending.
+            self.shortened += 1
         hold = min(duration, self.action_timeout) if duration > 0 else self.action_timeout
         self._command, self._expires = tuple(command), now + hold
         return None
