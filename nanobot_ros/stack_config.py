@@ -22,3 +22,9 @@ def stack_nodes(config_path) -> List[str]:
         if not isinstance(body, dict) or 'ros__parameters' not in body:
             raise ValueError(f'{path}: node {name!r} has no ros__parameters section')
     return list(data)
+
+
+def node_parameters(config_path, node: str) -> dict:
+    """Return the ros__parameters of `node` in `config_path`."""
+    data = yaml.safe_load(Path(config_path).read_text())
+    return dict(data[node]['ros__parameters'])

@@ -25,7 +25,7 @@ def test_mock_stack_runs_and_reports(ros_domain, tmp_path, capsys):
     # The recorder keeps the run: telemetry, joint states and IMU at the emulator's 200 Hz.
     recorder = summary['nodes']['recorder']
     assert recorder['status'] == 'ok', recorder
-    session = Path(summary['bag'])
+    session = Path(summary['session'])
     assert session.parent == run_dir / 'sessions' / 'esp32'
     assert find_bags(session) and summary['messages_written'] > 300, summary
     assert summary['messages_dropped'] == 0

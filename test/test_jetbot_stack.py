@@ -53,7 +53,7 @@ def test_jetbot_stack_drives_the_server_and_records(ros_domain, tmp_path):
     assert any(row['right'] == 0.12 for row in host_rows), host_rows[-5:]
     # ... and the stack left them at 0 when it stopped.
     assert robot.last() == (0.0, 0.0)
-    session = Path(summary['bag'])
+    session = Path(summary['session'])
     assert session.parent == run_dir / 'sessions' / 'jetbot'
     assert find_bags(session) and summary['messages_written'] > 30, summary
     assert summary['messages_dropped'] == 0
