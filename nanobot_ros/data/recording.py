@@ -252,7 +252,10 @@ class SessionRecorder:
         self.stopped_reason = ''
         metadata = {'nanobot.session': session.name, 'nanobot.robot_type':
                     self.config.robot_type, **self.config.metadata}
-        (session / SESSION_FILE).write_text(yaml.safe_dump(metadata, sort_keys=False))
+        with open(session / SESSION_FILE, 'w') as file:
+            file.write(yaml.safe_dump(metadata, sort_keys=False))
+            file.flush()
+            os.fsync(file.fileno())  # repair reads it back after a power cut
         self._custom_data = metadata
         self._thread = threading.Thread(target=self._run, name='recorder-writer', daemon=True)
         self._thread.start()
