@@ -1,11 +1,16 @@
 """`nanobot bag repair`: a writer cut off after flush() loses only what came after it."""
+import os
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
 from nanobot_ros.data import bag_cli
 from nanobot_ros.data.bag_writer import BagWriter
-from nanobot_ros.data.bags import Bag, BagError
+from nanobot_ros.data.bags import Bag, BagError, make_typestore
+from nanobot_ros.data.recording import lock_file, RecorderConfig, SessionRecorder
 from nanobot_ros.data.repair import repair
 
 
@@ -67,3 +72,54 @@ def test_repair_of_a_file_cut_anywhere_keeps_the_complete_chunks(tmp_path):
 def test_repair_of_a_missing_path_is_a_clear_error(tmp_path, capsys):
     assert bag_cli.main(['repair', str(tmp_path / 'nope')]) == 1
     assert 'does not exist' in capsys.readouterr().err
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.stat().st_size for p in folder.rglob('*')
+            if p.is_file()}
+
+
+def test_repair_refuses_a_session_being_recorded_and_changes_nothing(tmp_path, capsys):
+    recorder = SessionRecorder(RecorderConfig(root=tmp_path, robot_type='livebot',
+                                              min_free_gb=0.0), log=lambda text: None)
+    recorder.add_topic('/chatter', 'std_msgs/msg/String')
+    session = recorder.start()
+    store = make_typestore()
+    data = bytes(store.serialize_cdr(_string(store, 'live'), 'std_msgs/msg/String'))
+    for i in range(20):
+        assert recorder.put('/chatter', 1_000 + i, data)
+    end = time.monotonic() + 10
+    while recorder.counts()['written'] < 20 and time.monotonic() < end:
+        time.sleep(0.05)
+    time.sleep(2 * recorder.config.flush_period_s)  # flushed: the files stop changing
+    before = _files(session)
+    assert bag_cli.main(['repair', str(session)]) == 1
+    error = capsys.readouterr().err
+    assert 'being recorded right now' in error and f'pid {os.getpid()}' in error
+    assert bag_cli.main(['repair', str(recorder.current_split)]) == 1
+    assert _files(session) == before and recorder.recording
+    recorder.stop()
+    assert not lock_file(recorder.splits[0]).exists()  # released at close
+    [result] = repair(session)
+    assert not result.repaired and result.messages == 20
+
+
+def test_a_lock_left_by_a_killed_process_does_not_stop_repair(tmp_path):
+    crashed = _crashed_copy(tmp_path, 'mcap', flushed=30, unflushed=3)
+    holder = subprocess.Popen(
+        [sys.executable, '-c', 'import sys, time; from pathlib import Path; '
+         'from nanobot_ros.data.recording import SplitLock; lock = SplitLock(Path(sys.argv[1]))'
+         '; print("locked", flush=True); time.sleep(60)', str(crashed)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'locked'
+        with pytest.raises(BagError, match=f'pid {holder.pid}'):
+            repair(crashed)
+        assert not (crashed / 'metadata.yaml').exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    assert lock_file(crashed).is_file()  # left behind by SIGKILL, but nobody holds it
+    [result] = repair(crashed)
+    assert result.repaired and result.messages == 30
+    assert not lock_file(crashed).exists()

@@ -52,12 +52,14 @@ def test_every_killed_recording_is_recoverable(ros, nodes, tmp_path):
         ros.spin_for(0.2)
 
         [session] = [p for p in (out / 'toroidal_dot').iterdir()]
+        assert list(session.glob('*.lock')), 'the killed split leaves its (stale) lock'
         if attempt == 0:  # the documented command, as a user runs it
             result = subprocess.run([sys.executable, '-m', 'nanobot_ros.cli', 'bag', 'repair',
                                      str(session)], capture_output=True, text=True, timeout=60)
             assert result.returncode == 0, result.stderr
         else:  # the same command in-process: spares a Python start-up per attempt
             assert bag_cli.main(['repair', str(session)]) == 0
+        assert not list(session.glob('*.lock')), 'repair removes stale locks'
         splits = find_bags(session)
         assert splits, f'attempt {attempt}: no bag after repair'
         received = []

@@ -2,7 +2,8 @@
 
   info <bag>                       topics, types, counts, duration, session metadata
   repair <bag|folder> [--keep-original]
-                                   recover bags cut off by a crash (SIGKILL, power loss)
+                                   recover bags cut off by a crash (SIGKILL, power loss);
+                                   refuses (exit 1, nothing changed) a split being recorded
   export-parquet <bag> <out_dir>   non-image topics -> one Parquet file per topic
   import-parquet <chunks> <bag>    the reference collector's Parquet chunks -> a new bag
 

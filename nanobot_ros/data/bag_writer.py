@@ -7,11 +7,14 @@
 
 Crash safety. rosbags keeps the open MCAP chunk in memory (up to 1 MiB) and commits sqlite3
 only at close, so a killed writer would lose far more than a second. `flush()` closes the
-pending MCAP chunk and hands it to the OS (sqlite3: commits), which bounds the loss to what
-arrived since the last flush; `nanobot bag repair` then restores the index and metadata.yaml.
+pending MCAP chunk, hands it to the OS and fsyncs the file (sqlite3: commits, which syncs), so
+what arrived before the last flush survives SIGKILL and a power cut alike; the first flush also
+fsyncs the bag's folder and its parent, so the new file's name is on disk too. `nanobot bag
+repair` then restores the index and metadata.yaml.
 This reaches into rosbags' storage objects (`close_chunk`, `bio`, `conn`), which is why rosbags
 is pinned in requirements/python.txt.
 """
+import os
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
@@ -27,6 +30,15 @@ STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 def qos_profiles(profiles: Sequence[dict]):
     """Return rosbags Qos objects from dicts with rosbag2's offered_qos_profiles keys."""
     return parse_qos(list(profiles))
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the names in `folder` (a new file, a new subfolder) durable."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 class BagWriter:
@@ -51,6 +63,7 @@ class BagWriter:
         self.bytes = 0
         self.first_timestamp: Optional[int] = None
         self.last_timestamp: Optional[int] = None
+        self._names_synced = False
 
     @property
     def storage_file(self) -> Path:
@@ -96,8 +109,13 @@ class BagWriter:
             if storage.chunk.bio.tell():
                 storage.close_chunk()
             storage.bio.flush()
+            os.fsync(storage.bio.fileno())
         else:
             storage.conn.commit()
+        if not self._names_synced:
+            for folder in (self.path, self.path.parent):
+                _fsync_folder(folder)
+            self._names_synced = True
 
     def close(self) -> None:
         """Finish the bag: index, summary and metadata.yaml (it opens without repair)."""

@@ -11,6 +11,15 @@ directory per split, <session>_000/, <session>_001/, ... Every split is a comple
 (metadata.yaml with the session metadata in custom_data) as soon as it is closed; the split
 being written is recoverable after a crash with `nanobot bag repair` (see bag_writer.py).
 
+While a split is open its writer holds an flock on <split>.lock beside it (the pid inside, for
+people). The kernel drops the lock when the process dies, even by SIGKILL, so a lock file that
+nobody holds is stale: repair goes ahead, while a held one makes repair refuse and the disk cap
+of another recorder leave that session alone.
+
+Disk cap: the robot folder holds at most `max_disk_gb` plus the split being written. When over,
+the oldest complete sessions go first, then the oldest closed splits of the current session;
+never a split that is being written. It is checked at each split and at each flush.
+
 Threading: `put()` only appends to a queue bounded in bytes; a background thread writes,
 flushes every `flush_period_s`, splits, enforces the disk cap and watches the free space. When
 the queue is full a message is dropped and counted, never blocking the caller (the executor).
@@ -18,6 +27,8 @@ the queue is full a message is dropped and counted, never blocking the caller (t
 from collections import Counter, deque
 from dataclasses import dataclass, field
 import datetime
+import fcntl
+import os
 from pathlib import Path
 import shutil
 import threading
@@ -32,6 +43,7 @@ from nanobot_ros.data.bags import BagError, make_typestore
 GB = 1024 ** 3
 MB = 1024 ** 2
 SESSION_FILE = 'session.yaml'
+LOCK_SUFFIX = '.lock'
 
 
 @dataclass
@@ -70,27 +82,95 @@ def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob('*') if f.is_file())
 
 
-def enforce_disk_cap(robot_dir: Path, cap_bytes: int, current: Optional[Path]) -> List[Path]:
-    """Delete the oldest sessions of `robot_dir` until it holds at most `cap_bytes`.
+def lock_file(split: Path) -> Path:
+    """Return the lock file of a split bag directory: <split>.lock beside it."""
+    return split.with_name(split.name + LOCK_SUFFIX)
 
-    Sessions are ordered by name (their start time); `current`, the one being written, is never
-    deleted, so the total can exceed the cap by what the current session holds. Returns the
-    deleted session folders.
+
+class SplitLock:
+    """An exclusive flock on <split>.lock, held while the split is written."""
+
+    def __init__(self, split: Path):
+        self.path = lock_file(split)
+        self._file = open(self.path, 'a+')
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._file.close()
+            raise BagError(f'{split} is being written by another process '
+                           f'(pid {holder(self.path)})') from None
+        self._file.truncate(0)
+        self._file.write(f'{os.getpid()}\n')
+        self._file.flush()
+
+    def release(self) -> None:
+        """Delete the lock file and drop the lock (unlinked first: no one sees it unheld)."""
+        if self._file.closed:
+            return
+        self.path.unlink(missing_ok=True)
+        self._file.close()
+
+
+def holder(lock: Path) -> Optional[str]:
+    """Return the pid written in `lock` if a live process holds it, else None (stale, absent)."""
+    try:
+        with open(lock) as file:
+            try:
+                fcntl.flock(file, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                return file.read().strip() or '?'
+            return None
+    except FileNotFoundError:
+        return None
+
+
+def live_locks(folder: Path) -> List[Path]:
+    """Return the lock files at or below `folder` that a live recorder holds."""
+    return sorted(lock for lock in Path(folder).rglob('*' + LOCK_SUFFIX) if holder(lock))
+
+
+@dataclass
+class CapResult:
+    """What one disk-cap pass deleted and what it left."""
+
+    deleted_sessions: List[Path] = field(default_factory=list)
+    deleted_splits: List[Path] = field(default_factory=list)
+    total_bytes: int = 0       # bytes left below the robot folder
+    deletable_bytes: int = 0   # of those, what a later pass could still delete
+
+
+def enforce_disk_cap(robot_dir: Path, cap_bytes: int, current_session: Optional[Path] = None,
+                     current_split: Optional[Path] = None) -> CapResult:
+    """Delete the oldest data of `robot_dir` until it holds at most `cap_bytes`.
+
+    First the other sessions, oldest (by name: their start time) first, except those a live
+    recorder holds a lock in; then the closed splits of `current_session`, oldest first, never
+    `current_split` (the one being written) nor a locked one. So the total can exceed the cap
+    by the split being written, and by sessions other live recorders write.
     """
-    sessions = sorted(p for p in Path(robot_dir).iterdir() if p.is_dir()) \
-        if Path(robot_dir).is_dir() else []
-    sizes = {p: folder_bytes(p) for p in sessions}
-    total = sum(sizes.values())
-    deleted = []
+    robot_dir = Path(robot_dir)
+    sessions = sorted(p for p in robot_dir.iterdir() if p.is_dir()) if robot_dir.is_dir() else []
+    current = Path(current_session).resolve() if current_session else None
+    candidates = []  # (folder, is a whole session) in the order they may go
     for session in sessions:
-        if total <= cap_bytes:
+        if session.resolve() != current and not live_locks(session):
+            candidates.append((session, True))
+    if current is not None and current.is_dir():
+        writing = Path(current_split).resolve() if current_split else None
+        candidates += [(split, False) for split in sorted(current.iterdir())
+                       if split.is_dir() and split.resolve() != writing
+                       and not holder(lock_file(split))]
+    result = CapResult(total_bytes=folder_bytes(robot_dir) if robot_dir.is_dir() else 0)
+    sizes = {folder: folder_bytes(folder) for folder, _ in candidates}
+    result.deletable_bytes = sum(sizes.values())
+    for folder, is_session in candidates:
+        if result.total_bytes <= cap_bytes:
             break
-        if current is not None and session.resolve() == Path(current).resolve():
-            continue
-        shutil.rmtree(session, ignore_errors=True)
-        total -= sizes[session]
-        deleted.append(session)
-    return deleted
+        shutil.rmtree(folder, ignore_errors=True)
+        result.total_bytes -= sizes[folder]
+        result.deletable_bytes -= sizes[folder]
+        (result.deleted_sessions if is_session else result.deleted_splits).append(folder)
+    return result
 
 
 _SPLIT, _STOP = object(), object()
@@ -111,6 +191,7 @@ class SessionRecorder:
         self.bytes_written = 0
         self.splits: List[Path] = []
         self.deleted_sessions: List[Path] = []
+        self.deleted_splits: List[Path] = []
         self.session: Optional[Path] = None
         self.stopped_reason = ''
         self._queue = deque()
@@ -119,7 +200,12 @@ class SessionRecorder:
         self._wake = threading.Event()
         self._thread: Optional[threading.Thread] = None
         self._writer: Optional[BagWriter] = None
+        self._split_lock: Optional[SplitLock] = None
         self._split_started = 0.0
+        # From the last disk-cap pass: the robot folder's bytes but the split being written,
+        # and what could be deleted; with them a flush checks the cap with one folder's stat.
+        self._settled_bytes = 0
+        self._deletable_bytes = 0
 
     # -- called from the node (any thread) -------------------------------------------------
     @property
@@ -166,7 +252,10 @@ class SessionRecorder:
         self.stopped_reason = ''
         metadata = {'nanobot.session': session.name, 'nanobot.robot_type':
                     self.config.robot_type, **self.config.metadata}
-        (session / SESSION_FILE).write_text(yaml.safe_dump(metadata, sort_keys=False))
+        with open(session / SESSION_FILE, 'w') as file:
+            file.write(yaml.safe_dump(metadata, sort_keys=False))
+            file.flush()
+            os.fsync(file.fileno())  # repair reads it back after a power cut
         self._custom_data = metadata
         self._thread = threading.Thread(target=self._run, name='recorder-writer', daemon=True)
         self._thread.start()
@@ -210,14 +299,24 @@ class SessionRecorder:
         index = len(self.splits)
         path = self.session / f'{self.session.name}_{index:03d}'
         custom = {**self._custom_data, 'nanobot.split': str(index)}
-        self._writer = BagWriter(path, self.config.storage, self.typestore, custom)
+        self._split_lock = SplitLock(path)
+        try:
+            self._writer = BagWriter(path, self.config.storage, self.typestore, custom)
+        except BaseException:
+            self._split_lock.release()
+            raise
         self.splits.append(path)
         self._split_started = time.monotonic()
 
     def _close_split(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        try:
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+        finally:
+            if self._split_lock is not None:
+                self._split_lock.release()
+                self._split_lock = None
 
     def _write(self, topic: str, timestamp: int, data: bytes) -> None:
         if not self._writer.has_topic(topic):
@@ -236,9 +335,22 @@ class SessionRecorder:
 
     def _enforce_cap(self) -> None:
         cap = int(self.config.max_disk_gb * GB)
-        for deleted in enforce_disk_cap(self.session.parent, cap, self.session):
+        result = enforce_disk_cap(self.session.parent, cap, self.session, self.current_split)
+        for deleted in result.deleted_sessions:
             self.deleted_sessions.append(deleted)
             self.log(f'disk cap {self.config.max_disk_gb:g} GB: deleted session {deleted}')
+        for deleted in result.deleted_splits:
+            self.deleted_splits.append(deleted)
+            self.log(f'disk cap {self.config.max_disk_gb:g} GB: deleted split {deleted} of the '
+                     f'session being recorded (no older complete session was left)')
+        writing = folder_bytes(self.current_split) if self.current_split else 0
+        self._settled_bytes = result.total_bytes - writing
+        self._deletable_bytes = result.deletable_bytes
+
+    def _over_cap(self) -> bool:
+        """Return whether the last pass's total plus the split being written is over the cap."""
+        total = self._settled_bytes + folder_bytes(self.current_split)
+        return self._deletable_bytes > 0 and total > self.config.max_disk_gb * GB
 
     def _run(self) -> None:
         last_flush = time.monotonic()
@@ -256,6 +368,8 @@ class SessionRecorder:
                 if now - last_flush >= self.config.flush_period_s:
                     self._writer.flush()
                     last_flush = now
+                    if self._over_cap():
+                        self._enforce_cap()
                     if self.free_bytes() < self.config.min_free_gb * GB:
                         self.stopped_reason = (
                             f'stopped recording: free space {self.free_bytes() / GB:.2f} GB is '
@@ -298,8 +412,8 @@ class SessionRecorder:
 
     def _rotate(self) -> None:
         self._close_split()
-        self._enforce_cap()
         self._open_split()
+        self._enforce_cap()
 
     def counts(self) -> dict:
         """Return received / written / dropped totals and per topic."""

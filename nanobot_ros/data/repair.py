@@ -2,11 +2,15 @@
 
 A split cut off by SIGKILL or a power cut has a storage file without index (MCAP: no summary,
 footer, maybe half a chunk; sqlite3: an uncommitted transaction) and no metadata.yaml. Repair
-reads every complete record (MCAP: up to the last complete chunk, which the recorder closes at
-least once a second; sqlite3: every committed row), writes them into a fresh bag with the same
-topics, types, definitions and offered QoS, restores custom_data from the session's
+reads every complete record (MCAP: up to the last complete chunk, which the recorder closes and
+fsyncs at least once a second; sqlite3: every committed row), writes them into a fresh bag with
+the same topics, types, definitions and offered QoS, restores custom_data from the session's
 session.yaml, writes metadata.yaml, and swaps the fresh bag in (the damaged one is kept beside it
 as <name>.damaged with --keep-original). Finished bags are left alone.
+
+A split a live recorder is writing (its <split>.lock is held) is refused: repair raises before
+touching anything, for the whole folder. A lock file left by a killed recorder is stale (the
+kernel dropped its flock); repair goes ahead and deletes it.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +25,7 @@ import yaml
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, make_typestore, scan_mcap_stream, \
     STORAGE_SUFFIXES
-from nanobot_ros.data.recording import SESSION_FILE
+from nanobot_ros.data.recording import holder, lock_file, SESSION_FILE
 
 
 @dataclass
@@ -96,8 +100,25 @@ def _copy_sqlite(source: Path, bag: BagWriter) -> None:
         bag.write(record.topic, record.timestamp, record.data)
 
 
+def _refuse_live(dirs: List[Path]) -> None:
+    """Raise BagError naming the bags a live recorder is writing, if there are any."""
+    live = [(d, holder(lock_file(d))) for d in dirs]
+    live = [f'{d} (recorder pid {pid})' for d, pid in live if pid]
+    if live:
+        raise BagError(f'not repairing: being recorded right now: {", ".join(live)}; stop the '
+                       f'recorder (or wait for the split to close) and run repair again. '
+                       f'Nothing was changed.')
+
+
 def repair_bag(path: Path, keep_original: bool = False) -> RepairResult:
     """Repair one bag directory (see module docstring); a healthy bag is left untouched."""
+    _refuse_live([path])
+    result = _repair_unlocked(path, keep_original)
+    lock_file(path).unlink(missing_ok=True)  # stale: its recorder is gone
+    return result
+
+
+def _repair_unlocked(path: Path, keep_original: bool) -> RepairResult:
     if _is_healthy(path):
         return RepairResult(path, False, Bag(path).message_count, 'finished bag, no repair')
     storages = sorted(p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES)
@@ -135,4 +156,5 @@ def repair(path, keep_original: bool = False) -> List[RepairResult]:
     dirs = _bag_dirs(path)
     if not dirs:
         raise BagError(f'{path}: no bag found (no .mcap or .db3 file below it)')
+    _refuse_live(dirs)
     return [repair_bag(d, keep_original) for d in dirs]

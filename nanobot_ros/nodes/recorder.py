@@ -15,8 +15,13 @@ Status (/diagnostics, every second): messages received / written / dropped, per 
 session folder, split, bytes written; ERROR when recording stopped on its own (free space
 below `min_free_gb`, disk error), WARN when messages were dropped or a type is unknown.
 
-Crash safety: the writer thread flushes every `flush_period_s` (<= 1 s); after SIGKILL,
-`./run.sh nanobot bag repair <session folder>` recovers everything up to the last flush.
+Crash safety: the writer thread flushes and fsyncs every `flush_period_s` (<= 1 s); after
+SIGKILL or a power cut, `./run.sh nanobot bag repair <session folder>` recovers everything up to
+the last flush. The split being written is locked (<split>.lock): repair refuses it meanwhile.
+
+Disk cap: `max_disk_gb` per robot type, checked at each split and flush: the oldest complete
+sessions go first, then the oldest closed splits of this session (listed in deleted_sessions /
+deleted_splits on /diagnostics); never the split being written.
 """
 import importlib
 from importlib import metadata as importlib_metadata
@@ -210,6 +215,7 @@ class RecorderNode(NanobotNode):
             'subscribed': sorted(self.subscribed),
             'unknown_types': self.unknown_types,
             'deleted_sessions': [str(p) for p in self.recorder.deleted_sessions],
+            'deleted_splits': [str(p) for p in self.recorder.deleted_splits],
             'recording': self.recorder.recording}
         if self.recorder.stopped_reason:
             values['stopped_reason'] = self.recorder.stopped_reason
