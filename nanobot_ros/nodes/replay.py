@@ -10,9 +10,11 @@ match. Publishers are reliable (they also serve best-effort subscribers), depth 
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
-restamped with the current time (action.header.stamp = the frame's stamp, source "replay"), on
-/camera/image_raw and `action_topic`, at the recorded pace divided by `rate`. The world model
-then trains on recorded sessions through the very same topics it learns from live;
+restamped with the current time, frames on `image_topic` and each recorded action as what the
+robot executed on `executed_topic` (header.stamp = the frame it answered, source "replay"), as
+the sim reports its steps, at the recorded pace divided by `rate`. The world model labels its
+transitions with these reports, so it trains on recorded sessions through the very same loop it
+learns in live, and its own commands on /robot/action go nowhere: nothing here publishes there.
 `action_filter` keeps only matching transitions.
 
 Bad input: a missing or unreadable bag fails at start with a clear error (exit code 2); a topic
@@ -61,6 +63,9 @@ class ReplayNode(NanobotNode):
             '(e.g. when a recorder records the replay); [""] = none') if t]
         self.image_topic = self.param('image_topic', '/camera/image_raw',
                                       'robot mode: camera topic')
+        self.executed_topic = self.param('executed_topic', '/robot/action_executed',
+                                         'robot mode: where the recorded actions go, as '
+                                         'what the robot executed')
         if self.rate <= 0:
             raise ValueError(f'rate must be > 0, got {self.rate}')
         if self.start_offset < 0:
@@ -93,9 +98,9 @@ class ReplayNode(NanobotNode):
                                       action_topic=self.action_topic,
                                       action_filter=self.filter_text)
             self.image_pub = self.create_publisher(Image, self.image_topic, SENSOR_QOS)
-            self.action_pub = self.create_publisher(Action, self.action_topic, REPLAY_QOS)
+            self.executed_pub = self.create_publisher(Action, self.executed_topic, REPLAY_QOS)
             self.outputs = {self.image_topic: self.image_pub,
-                            self.action_topic: self.action_pub}
+                            self.executed_topic: self.executed_pub}
             target = self._stand_in
         unknown = set(self.wait_for) - set(self.outputs)
         if unknown:
@@ -191,7 +196,7 @@ class ReplayNode(NanobotNode):
                     stamp = self._publish_frame(sample.observation)
                 else:
                     stamp = previous[1]
-                self.action_pub.publish(make_action(
+                self.executed_pub.publish(make_action(
                     sample.action_index, sample.action_names, sample.action_values,
                     sample.action_duration, source='replay', stamp=stamp))
                 self.published += 1
