@@ -6,7 +6,12 @@ timing divided by `rate`, from `start_offset_s` after the first message on, opti
 `loop`. It starts once every topic of `wait_for_subscribers` has a subscriber and `delay_s`
 passed. `topics` limits what is played; `action_filter` (the reference's
 `--filter-action motor_right=0.12`, or `index=1`) drops actions on `action_topic` that do not
-match. Publishers are reliable (they also serve best-effort subscribers), depth 100.
+match. Each topic is published with the QoS its publishers offered when it was recorded (the
+bag's offered_qos_profiles, as `ros2 bag play` does): best effort if any of them was, else
+reliable; transient local (with the recorded depth, what a late subscriber got) if all of them
+were, else volatile, depth 100. A topic recorded without QoS is published reliable, volatile,
+depth 100 (it also serves best-effort subscribers). With several bags the first bag holding a
+topic decides.
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
@@ -24,6 +29,8 @@ Status (/diagnostics): published, filtered, skipped topics, loops, done.
 import threading
 import time
 
+import yaml
+
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
@@ -39,6 +46,41 @@ REPLAY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
 MAX_GAP_S = 1.0  # robot mode: a pause longer than this in the recording is shortened to it
+
+
+def _policy(value, policy_type):
+    """Return the policy of a recorded value (rmw number or name), None if not one."""
+    try:
+        return policy_type[value.upper()] if isinstance(value, str) else policy_type(value)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def recorded_qos(offered_qos_profiles: str) -> QoSProfile:
+    """Return the profile to replay a topic with, from its recorded offered_qos_profiles text.
+
+    Best effort if any recorded publisher was, else reliable; transient local with the largest
+    recorded depth if all were, else volatile at REPLAY_QOS's depth. REPLAY_QOS when the text
+    holds no profile (bags written without QoS) or is not rosbag2's YAML list.
+    """
+    try:
+        profiles = yaml.safe_load(offered_qos_profiles) if offered_qos_profiles else None
+    except yaml.YAMLError:
+        return REPLAY_QOS
+    if not profiles or not isinstance(profiles, list) or \
+            not all(isinstance(p, dict) for p in profiles):
+        return REPLAY_QOS
+    reliability = [_policy(p.get('reliability'), ReliabilityPolicy) for p in profiles]
+    durability = [_policy(p.get('durability'), DurabilityPolicy) for p in profiles]
+    transient = all(d == DurabilityPolicy.TRANSIENT_LOCAL for d in durability)
+    depths = [p['depth'] for p in profiles if isinstance(p.get('depth'), int) and p['depth'] > 0]
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=max(depths, default=1) if transient else REPLAY_QOS.depth,
+        reliability=(ReliabilityPolicy.BEST_EFFORT
+                     if ReliabilityPolicy.BEST_EFFORT in reliability
+                     else ReliabilityPolicy.RELIABLE),
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
 
 
 class ReplayNode(NanobotNode):
@@ -121,7 +163,7 @@ class ReplayNode(NanobotNode):
                     continue
                 try:
                     self.topic_publishers[topic] = self.create_publisher(
-                        message_class(info.msgtype), topic, REPLAY_QOS)
+                        message_class(info.msgtype), topic, recorded_qos(info.offered_qos))
                 except (ImportError, AttributeError, ValueError) as error:
                     self.skipped_topics[topic] = info.msgtype
                     self.get_logger().error(
