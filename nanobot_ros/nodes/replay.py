@@ -11,7 +11,9 @@ bag's offered_qos_profiles, as `ros2 bag play` does): best effort if any of them
 reliable; transient local (with the recorded depth, what a late subscriber got) if all of them
 were, else volatile, depth 100. A topic recorded without QoS is published reliable, volatile,
 depth 100 (it also serves best-effort subscribers). With several bags the first bag holding a
-topic decides.
+topic decides. With `clock` (like `ros2 bag play --clock`) /clock (rosgraph_msgs/Clock) carries
+the recorded time of each message just before it is published, so nodes with use_sim_time see
+the recording's time.
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
@@ -31,6 +33,7 @@ import time
 
 import yaml
 
+from builtin_interfaces.msg import Time
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
@@ -40,6 +43,7 @@ from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.nodes.common import NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.nodes.recorder import message_class
 from nanobot_msgs.msg import Action
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 
 REPLAY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
@@ -108,6 +112,8 @@ class ReplayNode(NanobotNode):
         self.executed_topic = self.param('executed_topic', '/robot/action_executed',
                                          'robot mode: where the recorded actions go, as '
                                          'what the robot executed')
+        publish_clock = bool(self.param('clock', False, 'mode play: publish the recorded time '
+                                        'on /clock, like ros2 bag play --clock'))
         if self.rate <= 0:
             raise ValueError(f'rate must be > 0, got {self.rate}')
         if self.start_offset < 0:
@@ -131,8 +137,12 @@ class ReplayNode(NanobotNode):
         self.skipped_topics = {}
         self.topic_publishers = {}
         self._halt = threading.Event()
+        self.clock_pub = None
         if self.mode == 'play':
             self._make_publishers()
+            if publish_clock:
+                # Reliable like ros2 bag play's /clock, so no subscriber misses a jump.
+                self.clock_pub = self.create_publisher(Clock, '/clock', REPLAY_QOS)
             self.outputs = dict(self.topic_publishers)
             target = self._play
         else:
@@ -215,6 +225,9 @@ class ReplayNode(NanobotNode):
                     if not self._sleep_until(started + (record.timestamp - first) * 1e-9
                                              / self.rate):
                         return
+                    if self.clock_pub is not None:
+                        self.clock_pub.publish(Clock(clock=Time(
+                            sec=record.timestamp // 10**9, nanosec=record.timestamp % 10**9)))
                     self.topic_publishers[record.topic].publish(record.data)
                     self.published += 1
 
