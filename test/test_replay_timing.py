@@ -1,9 +1,10 @@
-"""replay mode play: start offset, rate factor and loop, measured on the received actions."""
+"""replay mode play: offset, rate factor and loop (measured on the received actions), /clock."""
 import time
 
-from bag_fixtures import START_NS, write_session_bag
+from bag_fixtures import FRAME_NS, START_NS, write_session_bag
 from nanobot_ros.nodes.common import COMMAND_QOS
 from nanobot_msgs.msg import Action
+from rosgraph_msgs.msg import Clock
 
 
 def test_offset_rate_and_loop(ros, nodes, tmp_path):
@@ -22,3 +23,18 @@ def test_offset_rate_and_loop(ros, nodes, tmp_path):
     assert steps == [5, 6, 7, 8, 9, 5, 6, 7, 8, 9]
     gaps = sorted(b[0] - a[0] for a, b in zip(received[:5], received[1:5]))
     assert 0.02 < gaps[len(gaps) // 2] < 0.1  # 0.1 s recorded / rate 2
+
+
+def test_clock_carries_the_recorded_time_of_each_message(ros, nodes, tmp_path):
+    write_session_bag(tmp_path / 'bag', steps=5)
+    actions, clock = [], []
+    ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
+    ros.node.create_subscription(Clock, '/clock', clock.append, COMMAND_QOS)
+    replay = nodes.start('replay', params={
+        'bags': f"['{tmp_path / 'bag'}']", 'topics': "['/robot/action']", 'rate': 4.0,
+        'clock': True, 'wait_for_subscribers': "['/robot/action']", 'delay_s': 0.5})
+    assert ros.spin_until(lambda: len(actions) >= 5 and len(clock) >= 5, 30), nodes.output(replay)
+    assert nodes.stop(replay) == 0, nodes.output(replay)
+    # Each action was logged 5 ms after the frame it answers (its header.stamp).
+    assert [c.clock.sec * 10**9 + c.clock.nanosec for c in clock] == [
+        START_NS + i * FRAME_NS + 5_000_000 for i in range(5)]

@@ -4,6 +4,7 @@ from pathlib import Path
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
 
+from bag_fixtures import Diagnostics
 from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
 from world_model_node_params import small_world_model
 
@@ -19,6 +20,7 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
                                  STATUS_QOS)
     ros.node.create_subscription(Image, '/world_model/predictions', grids.append, SENSOR_QOS)
+    diagnostics = Diagnostics(ros)
     sim = nodes.start('sim', params={'frame_rate': 30.0, 'seed': 1})
     world_model = nodes.start('world_model', params=small_world_model(
         run_dir=str(tmp_path), checkpoint_dir=str(tmp_path / 'checkpoints')))
@@ -38,6 +40,12 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     assert acting and list(acting[-1].actions) == [0, 1] and len(acting[-1].uncertainty) == 2
     assert acting[-1].frames_rejected == 0 and acting[-1].answer_latency_ms < 350
     assert grids[-1].width == 4 * 224 + 3 * 4 and grids[-1].encoding == 'rgb8'
+    # Transitions are labelled with the sim's /robot/action_executed reports; its report comes
+    # before the next frame, so (almost) no step is left unreported.
+    assert ros.spin_until(lambda: diagnostics.values('world_model').get('transitions'), 5)
+    values = diagnostics.values('world_model')
+    assert values['executed_reports'] >= values['transitions'] > 0, values
+    assert values['unreported_steps'] <= 2, values
 
     assert nodes.stop(world_model, timeout=40) == 0  # saves, plots; slow on a busy machine
     nodes.stop(sim)

@@ -6,13 +6,22 @@ timing divided by `rate`, from `start_offset_s` after the first message on, opti
 `loop`. It starts once every topic of `wait_for_subscribers` has a subscriber and `delay_s`
 passed. `topics` limits what is played; `action_filter` (the reference's
 `--filter-action motor_right=0.12`, or `index=1`) drops actions on `action_topic` that do not
-match. Publishers are reliable (they also serve best-effort subscribers), depth 100.
+match. Each topic is published with the QoS its publishers offered when it was recorded (the
+bag's offered_qos_profiles, as `ros2 bag play` does): best effort if any of them was, else
+reliable; transient local (with the recorded depth, what a late subscriber got) if all of them
+were, else volatile, depth 100. A topic recorded without QoS is published reliable, volatile,
+depth 100 (it also serves best-effort subscribers). With several bags the first bag holding a
+topic decides. With `clock` (like `ros2 bag play --clock`) /clock (rosgraph_msgs/Clock) carries
+the recorded time of each message just before it is published, so nodes with use_sim_time see
+the recording's time.
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
-restamped with the current time (action.header.stamp = the frame's stamp, source "replay"), on
-/camera/image_raw and `action_topic`, at the recorded pace divided by `rate`. The world model
-then trains on recorded sessions through the very same topics it learns from live;
+restamped with the current time, frames on `image_topic` and each recorded action as what the
+robot executed on `executed_topic` (header.stamp = the frame it answered, source "replay"), as
+the sim reports its steps, at the recorded pace divided by `rate`. The world model labels its
+transitions with these reports, so it trains on recorded sessions through the very same loop it
+learns in live, and its own commands on /robot/action go nowhere: nothing here publishes there.
 `action_filter` keeps only matching transitions.
 
 Bad input: a missing or unreadable bag fails at start with a clear error (exit code 2); a topic
@@ -22,6 +31,9 @@ Status (/diagnostics): published, filtered, skipped topics, loops, done.
 import threading
 import time
 
+import yaml
+
+from builtin_interfaces.msg import Time
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
@@ -31,12 +43,48 @@ from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.nodes.common import NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.nodes.recorder import message_class
 from nanobot_msgs.msg import Action
+from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 
 REPLAY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
                         reliability=ReliabilityPolicy.RELIABLE,
                         durability=DurabilityPolicy.VOLATILE)
 MAX_GAP_S = 1.0  # robot mode: a pause longer than this in the recording is shortened to it
+
+
+def _policy(value, policy_type):
+    """Return the policy of a recorded value (rmw number or name), None if not one."""
+    try:
+        return policy_type[value.upper()] if isinstance(value, str) else policy_type(value)
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+def recorded_qos(offered_qos_profiles: str) -> QoSProfile:
+    """Return the profile to replay a topic with, from its recorded offered_qos_profiles text.
+
+    Best effort if any recorded publisher was, else reliable; transient local with the largest
+    recorded depth if all were, else volatile at REPLAY_QOS's depth. REPLAY_QOS when the text
+    holds no profile (bags written without QoS) or is not rosbag2's YAML list.
+    """
+    try:
+        profiles = yaml.safe_load(offered_qos_profiles) if offered_qos_profiles else None
+    except yaml.YAMLError:
+        return REPLAY_QOS
+    if not profiles or not isinstance(profiles, list) or \
+            not all(isinstance(p, dict) for p in profiles):
+        return REPLAY_QOS
+    reliability = [_policy(p.get('reliability'), ReliabilityPolicy) for p in profiles]
+    durability = [_policy(p.get('durability'), DurabilityPolicy) for p in profiles]
+    transient = all(d == DurabilityPolicy.TRANSIENT_LOCAL for d in durability)
+    depths = [p['depth'] for p in profiles if isinstance(p.get('depth'), int) and p['depth'] > 0]
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=max(depths, default=1) if transient else REPLAY_QOS.depth,
+        reliability=(ReliabilityPolicy.BEST_EFFORT
+                     if ReliabilityPolicy.BEST_EFFORT in reliability
+                     else ReliabilityPolicy.RELIABLE),
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
 
 
 class ReplayNode(NanobotNode):
@@ -61,6 +109,11 @@ class ReplayNode(NanobotNode):
             '(e.g. when a recorder records the replay); [""] = none') if t]
         self.image_topic = self.param('image_topic', '/camera/image_raw',
                                       'robot mode: camera topic')
+        self.executed_topic = self.param('executed_topic', '/robot/action_executed',
+                                         'robot mode: where the recorded actions go, as '
+                                         'what the robot executed')
+        publish_clock = bool(self.param('clock', False, 'mode play: publish the recorded time '
+                                        'on /clock, like ros2 bag play --clock'))
         if self.rate <= 0:
             raise ValueError(f'rate must be > 0, got {self.rate}')
         if self.start_offset < 0:
@@ -84,8 +137,12 @@ class ReplayNode(NanobotNode):
         self.skipped_topics = {}
         self.topic_publishers = {}
         self._halt = threading.Event()
+        self.clock_pub = None
         if self.mode == 'play':
             self._make_publishers()
+            if publish_clock:
+                # Reliable like ros2 bag play's /clock, so no subscriber misses a jump.
+                self.clock_pub = self.create_publisher(Clock, '/clock', REPLAY_QOS)
             self.outputs = dict(self.topic_publishers)
             target = self._play
         else:
@@ -93,9 +150,9 @@ class ReplayNode(NanobotNode):
                                       action_topic=self.action_topic,
                                       action_filter=self.filter_text)
             self.image_pub = self.create_publisher(Image, self.image_topic, SENSOR_QOS)
-            self.action_pub = self.create_publisher(Action, self.action_topic, REPLAY_QOS)
+            self.executed_pub = self.create_publisher(Action, self.executed_topic, REPLAY_QOS)
             self.outputs = {self.image_topic: self.image_pub,
-                            self.action_topic: self.action_pub}
+                            self.executed_topic: self.executed_pub}
             target = self._stand_in
         unknown = set(self.wait_for) - set(self.outputs)
         if unknown:
@@ -116,7 +173,7 @@ class ReplayNode(NanobotNode):
                     continue
                 try:
                     self.topic_publishers[topic] = self.create_publisher(
-                        message_class(info.msgtype), topic, REPLAY_QOS)
+                        message_class(info.msgtype), topic, recorded_qos(info.offered_qos))
                 except (ImportError, AttributeError, ValueError) as error:
                     self.skipped_topics[topic] = info.msgtype
                     self.get_logger().error(
@@ -168,6 +225,9 @@ class ReplayNode(NanobotNode):
                     if not self._sleep_until(started + (record.timestamp - first) * 1e-9
                                              / self.rate):
                         return
+                    if self.clock_pub is not None:
+                        self.clock_pub.publish(Clock(clock=Time(
+                            sec=record.timestamp // 10**9, nanosec=record.timestamp % 10**9)))
                     self.topic_publishers[record.topic].publish(record.data)
                     self.published += 1
 
@@ -191,7 +251,7 @@ class ReplayNode(NanobotNode):
                     stamp = self._publish_frame(sample.observation)
                 else:
                     stamp = previous[1]
-                self.action_pub.publish(make_action(
+                self.executed_pub.publish(make_action(
                     sample.action_index, sample.action_names, sample.action_values,
                     sample.action_duration, source='replay', stamp=stamp))
                 self.published += 1

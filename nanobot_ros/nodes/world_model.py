@@ -4,18 +4,26 @@ It learns the robot's world online and explores by uncertainty.
 
 Topics
   /camera/image_raw          (sensor_msgs/Image, sensor-data QoS)   in
+  /robot/action_executed     (nanobot_msgs/Action, reliable)        in: what the robot did in
+                                                                        the step from the frame
+                                                                        of header.stamp
   /robot/action              (nanobot_msgs/Action, reliable)        out: stamped with the frame
   /world_model/status        (nanobot_msgs/WorldModelStatus)        out: one per handled frame
   /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
   /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
 
-Per frame (ROS thread): check the frame; close the previous step (the transition is labelled
-with what the robot did: the action sent, or the idle action when nothing was sent; it is
-labelled idle when the robot published the next frame before the action was even sent (it
-did not wait for it: counted as answers_missed); it is discarded when that is too close to
-call, or when the frame came later than `max_transition_gap` after an action was sent,
-because then the sim's watchdog may have stepped too); perceive; select; publish the action
+Per frame (ROS thread): check the frame; close the previous step: the transition (previous
+frame, action, this frame) is labelled with what the robot did. A robot that reports its steps
+on /robot/action_executed (the sim, replay in mode robot) says so itself: the report whose
+header.stamp is the previous frame's is the label; once any report came, a step without one is
+discarded (unreported_steps), since its outcome is unknown. A robot that never reports (a driver
+without the topic) is judged from the node's own side: the action sent, or the idle action when
+nothing was sent; idle too when the robot published the next frame before the action was even
+sent (it did not wait for it); the transition is discarded when that is too close to call, or
+when the frame came later than `max_transition_gap` after an action was sent, because then the
+robot's watchdog may have stepped too. Either way a step that did not do what was sent counts
+as answers_missed. Then: perceive; select; publish the action
 unless gated (reconstruction loss above threshold: the robot does not act) or the answer
 would be later than `answer_deadline`. Training runs in a background thread on a replay
 buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
@@ -25,6 +33,7 @@ rejected, counted (frames_rejected) and logged (throttled); the history is broke
 transition spans them; the node keeps running. A corrupt checkpoint falls back to its backup;
 a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
 """
+from collections import Counter, OrderedDict
 import math
 from pathlib import Path
 import threading
@@ -52,6 +61,9 @@ METRIC_FIELDS = ('autoencoder_training_loss', 'mask_ratio', 'predictor_training_
                  'predictor_patch_loss', 'predictor_latent_loss', 'predictor_action_loss',
                  'predictor_explained_variance')
 HISTORY_LIMIT = 20000
+# Executed reports kept (newest): a report is used when the frame after its step comes, so only
+# the last few matter; the rest are reports of frames this node never saw (dropped, rejected).
+EXECUTED_MEMORY = 64
 
 
 class WorldModelNode(NanobotNode):
@@ -145,7 +157,12 @@ class WorldModelNode(NanobotNode):
         self.last_grid = None
         self.last_save_step = self._learner_steps()
         self.save_errors = 0
-        self._pending = None  # (perception, stamp seconds, action sent or None)
+        self._pending = None  # (perception, stamp, stamp seconds, action sent, sent at)
+        self.executed = OrderedDict()  # frame stamp (sec, nanosec) -> executed Action.index
+        self.executed_reports = 0
+        self.unreported_steps = 0
+        self.executed_rejected = 0
+        self.transition_actions = Counter()  # transitions learned, by action label
         self.experiment = ExperimentLog(
             wandb_project, self.run_dir or '.',
             {'model': model_config.to_dict(), 'selector': selector_name,
@@ -158,6 +175,10 @@ class WorldModelNode(NanobotNode):
                                                         SENSOR_QOS)
         self.predictions_pub = self.create_publisher(Image, '/world_model/predictions',
                                                      SENSOR_QOS)
+        # Subscribed before the camera: when a report and the next frame are both waiting, the
+        # executor serves the report first, so the step it closes is labelled, not discarded.
+        self.create_subscription(Action, '/robot/action_executed', self._on_executed,
+                                 COMMAND_QOS)
         self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
@@ -179,6 +200,12 @@ class WorldModelNode(NanobotNode):
         self.loop.break_history()
         self.get_logger().warning(f'rejected frame: {reason}', throttle_duration_sec=5.0)
 
+    def _on_executed(self, msg: Action) -> None:
+        self.executed_reports += 1
+        self.executed[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg.index
+        while len(self.executed) > EXECUTED_MEMORY:
+            self.executed.popitem(last=False)
+
     def _on_frame(self, msg: Image) -> None:
         try:
             frame = self.loop.check_frame(to_rgb(image_to_numpy(msg), msg.encoding))
@@ -188,6 +215,7 @@ class WorldModelNode(NanobotNode):
         self.frames += 1
         stamp = stamp_to_seconds(msg.header.stamp)
         self._close_pending(stamp, frame)
+        stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         perception = self.loop.perceive(frame)
         action = self.loop.select(perception)
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
@@ -206,7 +234,7 @@ class WorldModelNode(NanobotNode):
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
-        self._pending = (perception, stamp, sent, sent_at)
+        self._pending = (perception, stamp_key, stamp, sent, sent_at)
         self._publish_status(msg.header, perception, state, sent)
         if self.debug_image_interval and self.frames % self.debug_image_interval == 0:
             self._publish_debug_images(msg.header, perception, sent)
@@ -214,10 +242,13 @@ class WorldModelNode(NanobotNode):
     def _close_pending(self, stamp: float, frame: np.ndarray) -> None:
         if self._pending is None:
             return
-        perception, previous_stamp, sent, published_at = self._pending
+        perception, previous_key, previous_stamp, sent, published_at = self._pending
         self._pending = None
         if perception.gated:
             self.gated_seconds += max(0.0, stamp - previous_stamp)
+        if self.executed_reports:
+            self._record_executed(perception, previous_key, sent, frame)
+            return
         if sent is not None:
             # The robot stepped when it published this frame (its stamp). An action sent
             # after that moment was not what it did: it did the idle action instead.
@@ -229,7 +260,30 @@ class WorldModelNode(NanobotNode):
                 # Too close to call, or so late that the watchdog may have stepped too.
                 self.loop.break_history()
                 return
-        self.loop.record_outcome(perception, sent, frame)
+        self._record(perception, sent, frame)
+
+    def _record_executed(self, perception, stamp_key, sent, frame: np.ndarray) -> None:
+        """Label the step from the frame of `stamp_key` with what the robot reported."""
+        executed = self.executed.pop(stamp_key, None)
+        if executed is None:
+            self.unreported_steps += 1
+            self.loop.break_history()
+            return
+        if executed not in self.loop.actions:
+            self.executed_rejected += 1
+            self.loop.break_history()
+            self.get_logger().warning(
+                f'the robot reports action {executed}, not in the action space '
+                f'{self.loop.actions}: step discarded', throttle_duration_sec=5.0)
+            return
+        if sent is not None and executed != sent:
+            self.answers_missed += 1
+        self._record(perception, executed, frame)
+
+    def _record(self, perception, action, frame: np.ndarray) -> None:
+        self.loop.record_outcome(perception, action, frame)
+        label = self.loop.config.idle_action if action is None else action
+        self.transition_actions[label] += 1
 
     def _publish_status(self, header, perception, state: str, sent) -> None:
         metrics = self.loop.last_metrics
@@ -330,6 +384,11 @@ class WorldModelNode(NanobotNode):
             'frames': self.frames, 'frames_rejected': self.frames_rejected,
             'actions_sent': self.actions_sent, 'answers_too_late': self.answers_too_late,
             'answers_missed': self.answers_missed,
+            'executed_reports': self.executed_reports,
+            'unreported_steps': self.unreported_steps,
+            'executed_rejected': self.executed_rejected,
+            'transition_actions': {str(a): n for a, n in
+                                   sorted(self.transition_actions.items())},
             'gated_frames': self.loop.gated_frames,
             'gated_seconds': round(self.gated_seconds, 3),
             'transitions_discarded': self.loop.transitions_discarded,
