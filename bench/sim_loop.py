@@ -1,6 +1,7 @@
 """Frames per second of the sim <-> runner closed loop over DDS (`./run.sh python bench/...`).
 
-Runs the sim stack twice through the stack runner (real processes, real DDS): with the
+Runs the sim + runner stack (config/sim_runner.yaml: no learning, so the loop itself is what
+is timed) twice through the stack runner (real processes, real DDS): with the
 configured frame rate (30 Hz) and with frame_rate 0, where the lockstep sim steps as soon as the
 runner's answer arrives, which measures the loop's own speed. Prints frames/s for both and the
 observation -> action round trip implied by the unthrottled rate.
@@ -17,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_stack(duration: float, runs: Path, *overrides: str) -> dict:
     command = [sys.executable, '-m', 'nanobot_ros.stack', '--config',
-               str(ROOT / 'config' / 'sim.yaml'), '--duration', str(duration),
+               str(ROOT / 'config' / 'sim_runner.yaml'), '--duration', str(duration),
                '--runs', str(runs)]
     for override in overrides:
         command += ['--set', override]

@@ -7,11 +7,13 @@ from mcap_ros2.decoder import DecoderFactory
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from rclpy.qos import DurabilityPolicy
 
 from bag_fixtures import write_session_bag
 from nanobot_ros.data import bag_cli
 from nanobot_ros.data.bags import Bag
 from nanobot_ros.data.convert import image_to_numpy
+from nanobot_ros.nodes.replay import recorded_qos
 
 START_S = 1_700_000_000.0
 ROWS_PER_CHUNK = 4
@@ -123,6 +125,9 @@ def test_import_maps_the_reference_collector_schema(tmp_path):
     instructions = by_topic['/instruction']
     assert [m.data for _, m in instructions] == [f'instruction {i}' for i in range(n // 2)]
     assert [t for t, _ in instructions] == stamps_ns[::2]
+    # Latched as the project's nodes publish it: replay offers it transient local again.
+    replay_qos = recorded_qos(bag.topics['/instruction'].offered_qos)
+    assert (replay_qos.durability, replay_qos.depth) == (DurabilityPolicy.TRANSIENT_LOCAL, 1)
 
     [storage] = list((tmp_path / 'bag').glob('*.mcap'))
     decoded = {}

@@ -40,6 +40,13 @@ SEQUENCE_COLUMNS = ('sequence', 'seq')
 SENSORS_COLUMN = 'sensors'
 SURFACE_COLUMN = 'surface'
 TEXT_COLUMN = 'text'
+# /instruction as the project's nodes offer it (reliable, transient local, depth 1), in rosbag2's
+# offered_qos_profiles form (rmw enum values), so `ros2 bag play` and replay latch it too.
+_NO_DURATION = {'sec': 0, 'nsec': 0}
+INSTRUCTION_QOS = {'history': 1, 'depth': 1, 'reliability': 1, 'durability': 1,
+                   'deadline': _NO_DURATION, 'lifespan': _NO_DURATION, 'liveliness': 1,
+                   'liveliness_lease_duration': _NO_DURATION,
+                   'avoid_ros_namespace_conventions': False}
 IMAGE_COLUMN = 'image'
 
 
@@ -248,7 +255,8 @@ def import_parquet(chunks, out_bag, storage: str = 'mcap',
         types = bag.typestore.types
         for topic, (msgtype, present) in topics.items():
             if present:
-                bag.add_topic(topic, msgtype)
+                bag.add_topic(topic, msgtype,
+                              [INSTRUCTION_QOS] if topic == instruction_topic else ())
                 result.counts[topic] = 0
 
         def write(topic, t, msg):
