@@ -115,8 +115,8 @@ class _BagIndex:
     def extended(self, other: '_BagIndex') -> '_BagIndex':
         """Return this index followed by `other` (the next split), each list in log-time order.
 
-        Sorted, not only concatenated: a message received just before a split can be logged
-        a little after the first one of the next split.
+        Sorted rather than trusted to be in order: nothing guarantees that a split's first
+        log time follows the previous split's last one (a clock step, another recorder).
         """
         def merge(a, b):
             return sorted(a + b, key=lambda record: record[0])
