@@ -32,36 +32,47 @@ def frame(step: int, size: int = 16) -> np.ndarray:
     return image
 
 
+SESSION_TOPICS = [('/camera/image_raw', 'sensor_msgs/msg/Image'),
+                  ('/robot/action', 'nanobot_msgs/msg/Action'),
+                  ('/robot/telemetry', 'nanobot_msgs/msg/Telemetry'),
+                  ('/instruction', 'std_msgs/msg/String')]
+
+
+def session_messages(store, steps: int = 10, start_step: int = 0,
+                     instruction: str = 'move right'):
+    """Yield a sim-like session's (topic, log time ns, rosbags message) in log-time order.
+
+    One instruction first ('' = none), then per step i: telemetry, frame i, and the action
+    answering it (same header.stamp), index = i % 2, values [i % 2 * 0.12].
+    """
+    types = store.types
+    if instruction:
+        yield '/instruction', START_NS - 1, types['std_msgs/msg/String'](data=instruction)
+    for i in range(start_step, start_step + steps):
+        t = START_NS + i * FRAME_NS
+        pixels = frame(i)
+        yield '/robot/telemetry', t - 1000, types['nanobot_msgs/msg/Telemetry'](
+            header=_header(store, t - 1000), sequence=i, names=['speed'],
+            values=np.array([float(i)], np.float32))
+        yield '/camera/image_raw', t, types['sensor_msgs/msg/Image'](
+            header=_header(store, t, 'camera'), height=pixels.shape[0],
+            width=pixels.shape[1], encoding='rgb8', is_bigendian=0,
+            step=pixels.shape[1] * 3, data=pixels.reshape(-1))
+        yield '/robot/action', t + 5_000_000, types['nanobot_msgs/msg/Action'](
+            header=_header(store, t), index=i % 2, names=['motor_right'],
+            values=np.array([0.12 * (i % 2)], np.float32), duration=0.2, source='test')
+
+
 def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_step: int = 0,
                       instruction: str = 'move right') -> Path:
-    """Write a sim-like bag: frames, the action answering each, telemetry, one instruction.
-
-    Action i answers frame i (same header.stamp), index = i % 2, values [i % 2 * 0.12].
-    """
+    """Write the `session_messages` into one bag at `path`."""
     store = make_typestore()
-    types = store.types
     with BagWriter(path, storage=storage, typestore=store,
                    custom_data={'nanobot.robot_type': 'toroidal_dot'}) as bag:
-        for topic, msgtype in [('/camera/image_raw', 'sensor_msgs/msg/Image'),
-                               ('/robot/action', 'nanobot_msgs/msg/Action'),
-                               ('/robot/telemetry', 'nanobot_msgs/msg/Telemetry'),
-                               ('/instruction', 'std_msgs/msg/String')]:
+        for topic, msgtype in SESSION_TOPICS:
             bag.add_topic(topic, msgtype)
-        bag.write_message('/instruction', START_NS - 1, types['std_msgs/msg/String'](
-            data=instruction))
-        for i in range(start_step, start_step + steps):
-            t = START_NS + i * FRAME_NS
-            pixels = frame(i)
-            bag.write_message('/robot/telemetry', t - 1000, types['nanobot_msgs/msg/Telemetry'](
-                header=_header(store, t - 1000), sequence=i, names=['speed'],
-                values=np.array([float(i)], np.float32)))
-            bag.write_message('/camera/image_raw', t, types['sensor_msgs/msg/Image'](
-                header=_header(store, t, 'camera'), height=pixels.shape[0],
-                width=pixels.shape[1], encoding='rgb8', is_bigendian=0,
-                step=pixels.shape[1] * 3, data=pixels.reshape(-1)))
-            bag.write_message('/robot/action', t + 5_000_000, types['nanobot_msgs/msg/Action'](
-                header=_header(store, t), index=i % 2, names=['motor_right'],
-                values=np.array([0.12 * (i % 2)], np.float32), duration=0.2, source='test'))
+        for topic, time_ns, msg in session_messages(store, steps, start_step, instruction):
+            bag.write_message(topic, time_ns, msg)
     return path
 
 

@@ -9,17 +9,25 @@
     sample.next_observation       # (H, W, 3) uint8 rgb, the next camera frame
     sample.telemetry              # float32 (M,), newest telemetry at the frame (empty if none)
     sample.instruction            # newest /instruction text at the frame ('' if none)
-    sample.stamp, sample.next_stamp, sample.bag   # log times (s) of both frames, source bag
+    sample.stamp, sample.next_stamp   # log times (s) of both frames
+    sample.bag, sample.next_bag       # the bags (splits) they were read from
     sample.to_dict()              # the same as a dict, for torch's default_collate
 
     live = BagDataset('runs/x/sessions', continual=True)   # keeps growing
     for sample in live: ...       # picks up each new split once it is finished
 
-How samples are aligned (per bag, camera frames in log-time order): sample i is frame i, the
+How samples are aligned (per stream, camera frames in log-time order): sample i is frame i, the
 action that answered it and frame i + 1. The answering action is the one whose header.stamp
 equals frame i's header.stamp (what the sim, runner and policy publish); failing that, the first
 action logged between frame i and frame i + 1. Frames without an answering action are not
 samples. Telemetry and instruction are the newest logged at or before frame i.
+
+Streams: the consecutive splits of one recording session (<session>/<session>_000, _001, ...,
+as recording.py names them) are one stream, so the transition from the last frame of a split
+to the first of the next is a sample, and the newest telemetry / instruction carry over. A
+lone bag is a stream of its own; bags of different sessions are never joined, nor splits
+with a missing (skipped) split between them. A split that appears later (continual mode)
+extends its session's stream: the sample across the old boundary is appended then.
 
 Random access: the index keeps only timestamps and the small messages; images are read on
 demand (`Bag.read_at`: one MCAP chunk or one sqlite3 row) with a small cache, so a folder of
@@ -33,6 +41,7 @@ from bisect import bisect_right
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
+import re
 import struct
 import time
 from typing import Dict, List, Optional, Sequence, Tuple, Union
@@ -60,8 +69,9 @@ class Sample:
     telemetry_names: Tuple[str, ...]
     instruction: str
     stamp: float  # log time of the observation, seconds since the epoch
-    bag: str
+    bag: str  # the bag (split) of the observation
     next_stamp: float  # log time of the next observation
+    next_bag: str  # the bag of the next observation: the next split at a split boundary
 
     def to_dict(self) -> dict:
         """Return the fields as a dict (what torch's default_collate batches)."""
@@ -72,6 +82,7 @@ class Sample:
 class _Transition:
     bag: int
     frame_time: int
+    next_bag: int
     next_frame_time: int
     action: tuple  # (index, names, values, duration)
     telemetry: tuple  # (names, values)
@@ -94,12 +105,60 @@ def _cdr_header_stamp_ns(data: bytes) -> int:
 
 @dataclass
 class _BagIndex:
-    """The small messages of one bag, decoded once, and its frame timestamps."""
+    """The small messages of a stream's bags, decoded once, and its frame timestamps."""
 
-    frames: List[Tuple[int, int]] = field(default_factory=list)  # (log time, header stamp)
+    frames: List[Tuple[int, int, int]] = field(default_factory=list)  # (log time, stamp, bag)
     actions: List[tuple] = field(default_factory=list)  # (log time, stamp, index, ...)
     telemetry: List[tuple] = field(default_factory=list)  # (log time, names, values)
     instructions: List[tuple] = field(default_factory=list)  # (log time, text)
+
+    def extended(self, other: '_BagIndex') -> '_BagIndex':
+        """Return this index followed by `other` (the next split), each list in log-time order.
+
+        Sorted rather than trusted to be in order: nothing guarantees that a split's first
+        log time follows the previous split's last one (a clock step, another recorder).
+        """
+        def merge(a, b):
+            return sorted(a + b, key=lambda record: record[0])
+        return _BagIndex(merge(self.frames, other.frames), merge(self.actions, other.actions),
+                         merge(self.telemetry, other.telemetry),
+                         merge(self.instructions, other.instructions))
+
+    def tail(self) -> '_BagIndex':
+        """Return what aligning a next split needs, so a stream's index does not grow.
+
+        The last frame (its pair with the next split's first frame is the one sample still
+        open), the actions that may answer it (logged after the frame before it: an action
+        can arrive a little before its frame when the image is slow), and the newest
+        telemetry and instruction at it. With no frame: only the newest context.
+        """
+        def from_newest_at(records, time_ns):
+            i = bisect_right([r[0] for r in records], time_ns) - 1
+            return records[max(i, 0):]
+        if not self.frames:
+            return _BagIndex([], [], self.telemetry[-1:], self.instructions[-1:])
+        last = self.frames[-1][0]
+        since = self.frames[-2][0] if len(self.frames) > 1 else None
+        actions = [a for a in self.actions if since is None or a[0] > since]
+        return _BagIndex(self.frames[-1:], actions, from_newest_at(self.telemetry, last),
+                         from_newest_at(self.instructions, last))
+
+
+@dataclass
+class _Stream:
+    """The newest split of a session seen so far and the index tail the next split extends."""
+
+    split: int
+    tail: _BagIndex
+
+
+def split_of(path: Path) -> Optional[Tuple[str, int]]:
+    """Return (session folder, split number) of a recorder split <session>/<session>_NNN.
+
+    None for any other bag: it is a stream of its own.
+    """
+    match = re.fullmatch(re.escape(path.parent.name) + r'_(\d+)', path.name)
+    return (str(path.parent), int(match.group(1))) if match else None
 
 
 class BagDataset:
@@ -131,6 +190,7 @@ class BagDataset:
         self.typestore = make_typestore()
         self.bags: List[Bag] = []
         self.skipped: Dict[str, str] = {}
+        self._streams: Dict[str, _Stream] = {}  # session folder -> its stream so far
         self._transitions: List[_Transition] = []
         self._images: OrderedDict = OrderedDict()
         self._stopped = False
@@ -140,25 +200,28 @@ class BagDataset:
     def refresh(self) -> int:
         """Index bags that appeared (finished) since the last look; return new sample count."""
         known = {str(b.path) for b in self.bags} | set(self.skipped)
+        new = {path for source in self.sources for path in find_bags(source)
+               if str(path) not in known}
         before = len(self._transitions)
-        for source in self.sources:
-            for path in find_bags(source):
-                if str(path) in known:
-                    continue
-                try:
-                    bag = Bag(path, self.typestore)
-                    self._index_bag(bag)
-                except (BagError, ValueError) as error:
-                    self.skipped[str(path)] = str(error)
+        # Split number order within a session (path order would put _1000 before _999).
+        for path in sorted(new, key=lambda p: (str(p.parent), (split_of(p) or ('', -1))[1],
+                                               p.name)):
+            try:
+                self._index_bag(Bag(path, self.typestore))
+            except (BagError, ValueError) as error:
+                self.skipped[str(path)] = str(error)
         return len(self._transitions) - before
 
     def _index_bag(self, bag: Bag) -> None:
+        """Read the bag's small messages and frame stamps, then align it onto its stream."""
+        bag_id = len(self.bags)
         index = _BagIndex()
         topics = self.topics
         for record in bag.records([t for t in topics.values() if t in bag.topics]):
             if record.topic == topics['image']:
                 # Only the stamp is needed now; the pixels are read on demand.
-                index.frames.append((record.timestamp, _cdr_header_stamp_ns(record.data)))
+                index.frames.append((record.timestamp, _cdr_header_stamp_ns(record.data),
+                                     bag_id))
                 continue
             msg = bag.decode(record)
             if record.topic == topics['action']:
@@ -170,10 +233,17 @@ class BagDataset:
                                         np.asarray(msg.values, np.float32)))
             elif record.topic == topics['instruction']:
                 index.instructions.append((record.timestamp, str(msg.data)))
+        split = split_of(bag.path)
+        if split is not None:
+            session, number = split
+            stream = self._streams.get(session)
+            if stream is not None and stream.split == number - 1:
+                index = stream.tail.extended(index)
+            self._streams[session] = _Stream(number, index.tail())
         self.bags.append(bag)
-        self._transitions.extend(self._align(len(self.bags) - 1, index))
+        self._transitions.extend(self._align(index))
 
-    def _align(self, bag_id: int, index: _BagIndex) -> List[_Transition]:
+    def _align(self, index: _BagIndex) -> List[_Transition]:
         by_stamp = {}
         for action in index.actions:
             by_stamp.setdefault(action[1], action)
@@ -181,7 +251,8 @@ class BagDataset:
         telemetry_times = [t[0] for t in index.telemetry]
         instruction_times = [t[0] for t in index.instructions]
         transitions = []
-        for (time_ns, stamp), (next_time, _) in zip(index.frames, index.frames[1:]):
+        pairs = zip(index.frames, index.frames[1:])
+        for (time_ns, stamp, bag_id), (next_time, _, next_bag) in pairs:
             action = by_stamp.get(stamp)
             if action is None:
                 i = bisect_right(action_times, time_ns - 1)
@@ -196,7 +267,7 @@ class BagDataset:
             telemetry = index.telemetry[i][1:] if i >= 0 else ((), np.zeros(0, np.float32))
             i = bisect_right(instruction_times, time_ns) - 1
             instruction = index.instructions[i][1] if i >= 0 else ''
-            transitions.append(_Transition(bag_id, time_ns, next_time,
+            transitions.append(_Transition(bag_id, time_ns, next_bag, next_time,
                                            (action_index, names, values, duration),
                                            telemetry, instruction))
         return transitions
@@ -226,10 +297,11 @@ class BagDataset:
         return Sample(
             observation=self._image(t.bag, t.frame_time), action_index=index,
             action_values=values.copy(), action_names=names, action_duration=duration,
-            next_observation=self._image(t.bag, t.next_frame_time),
+            next_observation=self._image(t.next_bag, t.next_frame_time),
             telemetry=t.telemetry[1].copy(), telemetry_names=t.telemetry[0],
             instruction=t.instruction, stamp=t.frame_time * 1e-9,
-            bag=str(self.bags[t.bag].path), next_stamp=t.next_frame_time * 1e-9)
+            bag=str(self.bags[t.bag].path), next_stamp=t.next_frame_time * 1e-9,
+            next_bag=str(self.bags[t.next_bag].path))
 
     def stop(self) -> None:
         """End a continual iteration at its next look for new splits."""
