@@ -211,68 +211,133 @@ static inline int nb_frame_parse(const uint8_t *encoded, size_t len, nb_frame_t 
     return NB_OK;
 }
 
-/* Streaming receiver: feed bytes one at a time. */
+/*
+ * Streaming receiver: feed bytes one at a time. Each byte costs O(1): it is stored in a ring
+ * of NB_MAX_ENCODED bytes (an over-long run overwrites its oldest byte, counted in `dropped`);
+ * the work of a frame is done once, at its 0x00 delimiter.
+ */
 typedef struct {
     uint8_t buffer[NB_MAX_ENCODED];
-    size_t fill;
-    int overflowing;
+    size_t head;          /* index of the oldest byte kept */
+    size_t fill;          /* bytes kept since the last delimiter */
+    int overflowing;      /* this run outgrew the buffer: only its tail is kept */
+    uint32_t dropped;     /* bytes not part of a delivered frame (garbage, bad frames) */
     nb_frame_t frame;
 } nb_rx_t;
 
 static inline void nb_rx_init(nb_rx_t *rx)
 {
+    rx->head = 0;
     rx->fill = 0;
     rx->overflowing = 0;
+    rx->dropped = 0;
+}
+
+static inline void nb_reverse(uint8_t *data, size_t len)
+{
+    for (size_t i = 0, j = len; i + 1 < j; i++, j--) {
+        uint8_t t = data[i];
+        data[i] = data[j - 1];
+        data[j - 1] = t;
+    }
+}
+
+/*
+ * Could a frame start at src[0] and end exactly at src[len]? Decodes only its 8-byte header
+ * (two nonzero bytes first: version and type, so the COBS code is >= 3) and checks that the
+ * length field agrees with len, COBS adding at most one byte per 254. Rejects nearly every
+ * wrong offset in O(1), so that a block of garbage costs O(its length), not O(length^2).
+ */
+static inline int nb_rx_plausible(const uint8_t *src, size_t len)
+{
+    uint8_t head[NB_HEADER_SIZE];
+    size_t i = 0, out = 0, decoded;
+    if (len < 3 || src[0] < 3 || src[1] != NB_PROTOCOL_VERSION
+            || src[2] < NB_TYPE_TELEMETRY || src[2] > NB_TYPE_DESCRIBE)
+        return 0;
+    while (out < NB_HEADER_SIZE && i < len) {
+        uint8_t code = src[i];
+        if (code == 0 || i + code > len)
+            return 0;
+        for (size_t j = i + 1; j < i + code && out < NB_HEADER_SIZE; j++)
+            head[out++] = src[j];
+        i += code;
+        if (code != 0xFF && out < NB_HEADER_SIZE && i < len)
+            head[out++] = 0;
+    }
+    if (out < NB_HEADER_SIZE)
+        return 0;
+    decoded = NB_HEADER_SIZE + (size_t)(head[6] | head[7] << 8) + NB_CRC_SIZE;
+    return decoded < len && decoded + 1 + len / 254u >= len;
 }
 
 /*
  * A block whose start is damaged (its sender truncated the previous frame, or a delimiter was
  * hit) may hold a whole frame at its tail: try the offsets from `first` on where an encoded
- * header could start (COBS code, version byte, known type); the CRC decides. Same rule as the
- * Python decoder.
+ * header could start; the CRC decides. Same rule as the Python decoder. Returns the offset of
+ * the frame found, or rx->fill.
  */
-static inline int nb_rx_recover_tail(nb_rx_t *rx, size_t first)
+static inline size_t nb_rx_recover_tail(nb_rx_t *rx, size_t first)
 {
     for (size_t start = first; start + 2 < rx->fill; start++) {
-        if (rx->buffer[start + 1] == NB_PROTOCOL_VERSION
-                && rx->buffer[start + 2] >= NB_TYPE_TELEMETRY
-                && rx->buffer[start + 2] <= NB_TYPE_DESCRIBE
+        if (nb_rx_plausible(rx->buffer + start, rx->fill - start)
                 && nb_frame_parse(rx->buffer + start, rx->fill - start, &rx->frame) == NB_OK)
-            return NB_OK;
+            return start;
     }
-    return NB_MORE;
+    return rx->fill;
 }
 
 /*
  * Push one received byte. Returns NB_OK with *frame set when it completed a valid frame,
  * NB_MORE while a frame is incomplete (or between frames), or an NB_ERR_* when it completed a
  * frame that was dropped (count it). Memory stays bounded: of an over-long run only the last
- * NB_MAX_ENCODED bytes are kept (NB_ERR_OVERSIZE is returned once when it starts).
+ * NB_MAX_ENCODED bytes are kept (NB_ERR_OVERSIZE is returned once when it starts), and a
+ * whole frame at its tail is still delivered.
  */
 static inline int nb_rx_push(nb_rx_t *rx, uint8_t byte, nb_frame_t **frame)
 {
     int result;
+    size_t start;
     if (byte != 0) {
-        result = NB_MORE;
-        if (rx->fill == NB_MAX_ENCODED) {
-            memmove(rx->buffer, rx->buffer + 1, NB_MAX_ENCODED - 1);
-            rx->fill--;
-            if (!rx->overflowing)
-                result = NB_ERR_OVERSIZE;
-            rx->overflowing = 1;
+        size_t at = rx->head + rx->fill;
+        if (at >= NB_MAX_ENCODED)
+            at -= NB_MAX_ENCODED;
+        rx->buffer[at] = byte;
+        if (rx->fill < NB_MAX_ENCODED) {
+            rx->fill++;
+            return NB_MORE;
         }
-        rx->buffer[rx->fill++] = byte;
-        return result;
+        /* full: the byte just written replaced the oldest one */
+        rx->head = at + 1 == NB_MAX_ENCODED ? 0 : at + 1;
+        rx->dropped++;
+        if (rx->overflowing)
+            return NB_MORE;
+        rx->overflowing = 1;
+        return NB_ERR_OVERSIZE;
     }
     if (rx->fill == 0)
         return NB_MORE;
+    if (rx->head != 0) {
+        /* Unwrap the ring in place (rotate left by head), once per over-long run. */
+        nb_reverse(rx->buffer, rx->head);
+        nb_reverse(rx->buffer + rx->head, NB_MAX_ENCODED - rx->head);
+        nb_reverse(rx->buffer, NB_MAX_ENCODED);
+    }
     if (rx->overflowing) {
-        result = nb_rx_recover_tail(rx, 0) == NB_OK ? NB_OK : NB_MORE;
+        start = nb_rx_recover_tail(rx, 0);
+        result = start < rx->fill ? NB_OK : NB_MORE;
     } else {
         result = nb_frame_parse(rx->buffer, rx->fill, &rx->frame);
-        if (result != NB_OK && nb_rx_recover_tail(rx, 1) == NB_OK)
-            result = NB_OK;  /* the damaged head is dropped; the firmware may count it */
+        start = 0;
+        if (result != NB_OK) {
+            start = nb_rx_recover_tail(rx, 1);
+            if (start < rx->fill)
+                result = NB_OK;  /* the damaged head is dropped (counted in `dropped`) */
+        }
     }
+    /* as the Python decoder's bytes_discarded: a block without a frame costs its delimiter too */
+    rx->dropped += (uint32_t)(start < rx->fill ? start : rx->fill + 1);
+    rx->head = 0;
     rx->fill = 0;
     rx->overflowing = 0;
     *frame = &rx->frame;

@@ -69,6 +69,33 @@ static void check_stream(int line, const char *stream_hex, const char *expected)
     check(strcmp(got, expected) == 0, line, "stream delivers the expected sequences");
 }
 
+/*
+ * A line flooded with garbage (no delimiter for many buffers' worth), then one valid frame:
+ * the frame is delivered, NB_ERR_OVERSIZE is reported once, and every garbage byte is counted
+ * as dropped. `fill` 0 draws random nonzero bytes, else every garbage byte is `fill`.
+ */
+static void check_flood(uint8_t fill, size_t garbage)
+{
+    static const uint8_t payload[] = {0xd2, 0x04, 0x00, 0x00, 0x00, 0x00, 0xc0, 0x3f};
+    uint32_t state = 20261127u;
+    size_t wire = nb_frame_encode(NB_TYPE_TELEMETRY, 4242, payload, sizeof payload, c, sizeof c);
+    int oversize = 0, delivered = 0;
+    nb_frame_t *f = NULL;
+    nb_rx_init(&rx);
+    for (size_t i = 0; i < garbage; i++) {
+        state = state * 1664525u + 1013904223u;
+        oversize += nb_rx_push(&rx, fill ? fill : (uint8_t)(1 + (state >> 24) % 255), &f)
+                    == NB_ERR_OVERSIZE;
+    }
+    for (size_t i = 0; i < wire; i++)
+        delivered += nb_rx_push(&rx, c[i], &f) == NB_OK;
+    check(wire > 0 && delivered == 1 && f->sequence == 4242 && f->length == sizeof payload
+          && memcmp(f->payload, payload, sizeof payload) == 0, 0,
+          "a frame right after a long run of garbage is delivered");
+    check(oversize == 1, 0, "NB_ERR_OVERSIZE once per over-long run");
+    check(rx.dropped == garbage, 0, "every garbage byte is counted in dropped");
+}
+
 int main(int argc, char **argv)
 {
     static char text[LINE_CHARS];
@@ -121,6 +148,9 @@ int main(int argc, char **argv)
         }
     }
     fclose(file);
+    check_flood(0, 20 * NB_MAX_ENCODED + 7);
+    check_flood(0x01, 3 * NB_MAX_ENCODED);
+    check_flood(0x03, 3 * NB_MAX_ENCODED + 1);
     printf("%d vectors checked, %d failed\n", checked, failures);
     return failures || checked == 0 ? 1 : 0;
 }

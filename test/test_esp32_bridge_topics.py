@@ -1,5 +1,7 @@
 """esp32_bridge on an emulated board: telemetry, surface, joints and IMU out; actions in."""
 import numpy as np
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 
 from esp32_support import BridgeReports, start_emulator
 from nanobot_ros.data.convert import make_action, surface_to_numpy, telemetry_values
@@ -16,6 +18,10 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
     for msg_type, topic in ((Telemetry, '/robot/telemetry'), (SurfaceVector, '/robot/surface'),
                             (JointState, '/joint_states'), (Imu, '/imu/data_raw')):
         ros.node.create_subscription(msg_type, topic, got[msg_type].append, SENSOR_QOS)
+    received_ns = []  # when this process got each telemetry message
+    ros.node.create_subscription(
+        Telemetry, '/robot/telemetry',
+        lambda _msg: received_ns.append(ros.node.get_clock().now().nanoseconds), SENSOR_QOS)
     reports = BridgeReports(ros)
     actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32')})
@@ -31,6 +37,19 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
             check_value(telemetry.sequence, k) for k in range(4)]
         assert values['accel_z'] == np.float32(GRAVITY)
         assert telemetry.header.frame_id == 'esp32' and telemetry.header.stamp.sec > 0
+        # Stamps are the device's sample times mapped to host time: rising with the device
+        # counter, never later than arrival, and over a pty only a few ms before it.
+        stamps = [Time.from_msg(m.header.stamp).nanoseconds for m in got[Telemetry]]
+        steps = [b - a for a, b in zip(stamps, stamps[1:])]
+        assert all(step > 0 for step in steps)
+        # Device time is whole milliseconds: while the offset estimate holds, so are the steps
+        # (receive times would be arbitrary nanoseconds).
+        assert sum(step % 1_000_000 == 0 for step in steps) > 0.8 * len(steps), steps[-20:]
+        lags_ms = sorted((r - s) / 1e6 for s, r in zip(stamps, received_ns))
+        assert lags_ms[0] >= 0, lags_ms[:5]
+        assert lags_ms[len(lags_ms) // 2] < 10, lags_ms
+        assert Time.from_msg(got[JointState][-1].header.stamp).nanoseconds in stamps
+        assert Time.from_msg(got[Imu][-1].header.stamp).nanoseconds in stamps
         joints = got[JointState][-1]
         assert list(joints.name) == ['wheel_left', 'wheel_right']
         assert len(joints.position) == 2 and len(joints.velocity) == 2
@@ -55,6 +74,24 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
         assert reports.get('frames_bad') == 0 and reports.get('connected') is True
         assert reports.get('telemetry_names_from') == 'device'
         assert emulator.describe_requests >= 1
+        assert nodes.stop(bridge) == 0
+    finally:
+        emulator.stop()
+
+
+def test_standard_topics_can_be_reliable(ros, nodes, tmp_path):
+    emulator = start_emulator(tmp_path, telemetry_rate=100.0)
+    imu, joints = [], []
+    reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # rclpy's default
+    ros.node.create_subscription(Imu, '/imu/data_raw', imu.append, reliable)
+    ros.node.create_subscription(JointState, '/joint_states', joints.append, reliable)
+    bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32'),
+                                                 'qos_reliability': 'reliable',
+                                                 'stamp': 'receive'})
+    try:
+        assert ros.spin_until(lambda: len(imu) >= 5 and len(joints) >= 5, timeout=20), \
+            (len(imu), len(joints))
+        assert imu[-1].linear_acceleration.z == np.float32(GRAVITY)
         assert nodes.stop(bridge) == 0
     finally:
         emulator.stop()

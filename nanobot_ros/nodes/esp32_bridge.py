@@ -3,8 +3,8 @@
 Topics
   /robot/telemetry  (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
   /robot/surface    (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
-  /joint_states     (sensor_msgs/JointState, sensor-data QoS)     out: `<joint>.position` etc.
-  /imu/data_raw     (sensor_msgs/Imu, sensor-data QoS)            out: accel_* / gyro_* / quat_*
+  /joint_states     (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
+  /imu/data_raw     (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
   /robot/action     (nanobot_msgs/Action, reliable)               in:  `motor_names` values
   /diagnostics      status(): link, frame and value counters
 
@@ -14,6 +14,8 @@ for the action's duration, at most `action_timeout`, then the bridge sends zeros
 are counted and dropped by the decoder; values that are not finite or beyond
 `telemetry_limit` drop their frame (counted); bad actions stop the motors (counted), finite
 commands beyond `motor_limit` are clamped (counted). The serial link reconnects by itself.
+Stamps are the sample time: the frame's device_ms mapped to host time (robots/clock_sync), or
+with `stamp: receive` the time the frame arrived.
 """
 import time
 
@@ -22,12 +24,20 @@ import numpy as np
 from nanobot_ros.data.convert import make_surface, make_telemetry
 from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots import esp32_protocol as proto
+from nanobot_ros.robots.clock_sync import DeviceClock
 from nanobot_ros.robots.esp32_host import check_samples, MotorCommander, TelemetryLayout
 from nanobot_ros.robots.esp32_link import SerialLink
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.time import Time
 from sensor_msgs.msg import Imu, JointState
+
+
+RELIABILITIES = {'best_effort': SENSOR_QOS,
+                 # Reliable publishers serve best-effort subscribers too.
+                 'reliable': QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)}
 
 
 class Esp32BridgeNode(NanobotNode):
@@ -63,6 +73,17 @@ class Esp32BridgeNode(NanobotNode):
         publish_imu = bool(self.param('publish_imu', True, 'publish /imu/data_raw'))
         backoff_max = float(self.param('reconnect_backoff_max', 0.5,
                                        'longest wait between attempts to reopen the port (s)'))
+        stamp = self.param('stamp', 'device', 'device: the sample time (the frame\'s '
+                           'device_ms mapped to host time); receive: when the frame arrived')
+        reliability = self.param('qos_reliability', 'best_effort', 'best_effort | reliable: '
+                                 'QoS reliability of /joint_states and /imu/data_raw')
+        if stamp not in ('device', 'receive'):
+            raise ValueError(f'stamp must be device or receive, got {stamp!r}')
+        if reliability not in RELIABILITIES:
+            raise ValueError(f'qos_reliability must be best_effort or reliable, got '
+                             f'{reliability!r}')
+        # Sample time = device_ms + min(receive - device_ms) over the last 10 s.
+        self.device_clock = DeviceClock() if stamp == 'device' else None
         if self.heartbeat_period <= 0 or self.device_timeout <= 0:
             raise ValueError('heartbeat_period and device_timeout must be > 0')
         if not self.telemetry_limit > 0:
@@ -92,9 +113,10 @@ class Esp32BridgeNode(NanobotNode):
 
         self.telemetry_pub = self.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
         self.surface_pub = self.create_publisher(SurfaceVector, '/robot/surface', SENSOR_QOS)
-        self.joint_pub = (self.create_publisher(JointState, '/joint_states', SENSOR_QOS)
+        standard_qos = RELIABILITIES[reliability]
+        self.joint_pub = (self.create_publisher(JointState, '/joint_states', standard_qos)
                           if publish_joints and joints else None)
-        self.imu_pub = (self.create_publisher(Imu, '/imu/data_raw', SENSOR_QOS)
+        self.imu_pub = (self.create_publisher(Imu, '/imu/data_raw', standard_qos)
                         if publish_imu else None)
         self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
         self.create_timer(self.heartbeat_period, self._on_heartbeat)
@@ -103,7 +125,8 @@ class Esp32BridgeNode(NanobotNode):
         self.get_logger().info(
             f'bridging {port} (telemetry channels: {names or "as the device describes"}, '
             f'joints {joints}, motors {motor_names}); heartbeat {self.heartbeat_period} s, '
-            f'actions hold at most {self.commander.action_timeout} s')
+            f'actions hold at most {self.commander.action_timeout} s; stamps: {stamp} time, '
+            f'/joint_states and /imu/data_raw {reliability}')
 
     def _log(self, level: str, text: str) -> None:
         # One call site per severity: rclpy's logger refuses a site whose severity changes.
@@ -119,10 +142,11 @@ class Esp32BridgeNode(NanobotNode):
 
     def _on_frame(self, frame: proto.Frame) -> None:
         self._last_device_frame = time.monotonic()
+        received_ns = self.get_clock().now().nanoseconds
         if frame.type == proto.FrameType.TELEMETRY:
-            self._on_samples(frame, self._publish_telemetry)
+            self._on_samples(frame, self._publish_telemetry, received_ns)
         elif frame.type == proto.FrameType.SURFACE:
-            self._on_samples(frame, self._publish_surface)
+            self._on_samples(frame, self._publish_surface, received_ns)
         elif frame.type == proto.FrameType.DESCRIBE:
             self._on_describe(frame)
         elif frame.type == proto.FrameType.HEARTBEAT:
@@ -165,9 +189,9 @@ class Esp32BridgeNode(NanobotNode):
         self.get_logger().info(f'the device describes {len(names)} telemetry channels: '
                                f'{", ".join(names)}')
 
-    def _on_samples(self, frame: proto.Frame, publish) -> None:
+    def _on_samples(self, frame: proto.Frame, publish, received_ns: int) -> None:
         try:
-            _device_ms, values = proto.unpack_samples(frame.payload)
+            device_ms, values = proto.unpack_samples(frame.payload)
         except ValueError as error:
             self._reject(frame, str(error), values=0)
             return
@@ -175,7 +199,18 @@ class Esp32BridgeNode(NanobotNode):
         if problem is not None:
             self._reject(frame, problem, values=1)
             return
-        publish(frame.sequence, values)
+        publish(frame.sequence, values, self._sample_stamp(device_ms, received_ns))
+
+    def _sample_stamp(self, device_ms: int, received_ns: int):
+        if self.device_clock is None:
+            return Time(nanoseconds=received_ns).to_msg()
+        resets = self.device_clock.resets
+        stamp_ns = self.device_clock.stamp(device_ms, received_ns)
+        if self.device_clock.resets > resets:
+            self.get_logger().info(
+                f'device clock stepped back (to {device_ms} ms: the device restarted): time '
+                f'sync starts over ({self.device_clock.resets} so far)')
+        return Time(nanoseconds=stamp_ns).to_msg()
 
     def _reject(self, frame: proto.Frame, reason: str, values: int) -> None:
         self.rejected_frames += 1
@@ -184,9 +219,8 @@ class Esp32BridgeNode(NanobotNode):
             f'dropped {proto.FrameType(frame.type).name} frame {frame.sequence}: {reason}',
             throttle_duration_sec=2.0)
 
-    def _publish_telemetry(self, sequence: int, values: np.ndarray) -> None:
+    def _publish_telemetry(self, sequence: int, values: np.ndarray, stamp) -> None:
         # The messages are reused: publish() serialises them before returning.
-        stamp = self.get_clock().now().to_msg()
         layout = self.layout
         if (layout.names and len(values) != len(layout.names)
                 and len(values) not in self._warned_count):
@@ -240,9 +274,9 @@ class Esp32BridgeNode(NanobotNode):
         if self.layout.gyro is None:
             imu.angular_velocity_covariance[0] = -1.0
 
-    def _publish_surface(self, sequence: int, values: np.ndarray) -> None:
+    def _publish_surface(self, sequence: int, values: np.ndarray, stamp) -> None:
         msg = make_surface(values, sequence, source='esp32', msg=self._surface_msg)
-        msg.header.stamp = self.get_clock().now().to_msg()
+        msg.header.stamp = stamp
         self.surface_pub.publish(msg)
         self.surface_published += 1
 
@@ -314,6 +348,10 @@ class Esp32BridgeNode(NanobotNode):
             'device_frames_ok': self.device_counters[0],
             'device_frames_bad': self.device_counters[1],
             'device_silent_s': silent_for,
+            'device_clock_resets': self.device_clock.resets if self.device_clock else 0,
+            'device_clock_offset_ms': (
+                None if self.device_clock is None or self.device_clock.offset_ns is None
+                else round(self.device_clock.offset_ns / 1e6, 3)),
         }
         if not link.connected:
             return ERROR, f'port down: {link.last_error}', values
