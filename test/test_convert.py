@@ -16,19 +16,12 @@ def test_image_round_trip(encoding, channels):
     np.testing.assert_array_equal(image_to_numpy(msg), array)
 
 
-def test_padded_rows_are_cropped():
+@pytest.mark.parametrize('step', [12, 10], ids=['whole pixel', 'partial pixel'])
+def test_padded_rows_are_cropped(step):
     array = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    padded = np.zeros((2, 12), dtype=np.uint8)
+    padded = np.zeros((2, step), dtype=np.uint8)
     padded[:, :9] = array.reshape(2, 9)
-    msg = Image(height=2, width=3, encoding='rgb8', step=12, data=padded.tobytes())
-    np.testing.assert_array_equal(image_to_numpy(msg), array)
-
-
-def test_rows_padded_by_a_partial_pixel_are_cropped():
-    array = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
-    padded = np.zeros((2, 10), dtype=np.uint8)
-    padded[:, :9] = array.reshape(2, 9)
-    msg = Image(height=2, width=3, encoding='rgb8', step=10, data=padded.tobytes())
+    msg = Image(height=2, width=3, encoding='rgb8', step=step, data=padded.tobytes())
     np.testing.assert_array_equal(image_to_numpy(msg), array)
 
 

@@ -23,6 +23,7 @@ from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.rosbag2.metadata import parse_qos
 
 from nanobot_ros.data.bags import BagError, make_typestore, register_definition
+from nanobot_ros.durable import fsync_folder
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 
@@ -30,15 +31,6 @@ STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
 def qos_profiles(profiles: Sequence[dict]):
     """Return rosbags Qos objects from dicts with rosbag2's offered_qos_profiles keys."""
     return parse_qos(list(profiles))
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the names in `folder` (a new file, a new subfolder) durable."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 class BagWriter:
@@ -114,7 +106,7 @@ class BagWriter:
             storage.conn.commit()
         if not self._names_synced:
             for folder in (self.path, self.path.parent):
-                _fsync_folder(folder)
+                fsync_folder(folder)
             self._names_synced = True
 
     def close(self) -> None:

@@ -18,7 +18,6 @@ watches the path never opens a half-written model.
 """
 import argparse
 import json
-import os
 from pathlib import Path
 import time
 from typing import Optional
@@ -27,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from nanobot_ros.durable import atomic_write
 from nanobot_ros.models.policy import Policy
 from nanobot_ros.models.policy_io import load_policy, save_policy
 from nanobot_ros.models.policy_processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
@@ -72,16 +72,6 @@ class ActionGraph(nn.Module):
         return tuple(inputs)
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name('.' + path.name + '.tmp')
-    with open(temp, 'wb') as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
-
-
 def _onnx_bytes(module: nn.Module, inputs: tuple, input_names, output_names) -> bytes:
     import io
     buffer = io.BytesIO()
@@ -122,7 +112,7 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
                 extra_metadata={'export': {'onnx': out.name, 'sampler': sampler,
                                            'ddim_steps': ddim_steps}})
-    _atomic_write(out, model.SerializeToString())
+    atomic_write(out, model.SerializeToString())
     return out
 
 

@@ -23,6 +23,8 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as load_bytes, save as save_bytes
 import torch
 
+from nanobot_ros.durable import fsync_folder
+
 FORMAT = 'nanobot_ros.checkpoint/1'
 BACKUP_SUFFIX = '_backup'
 
@@ -47,14 +49,6 @@ def backup_path(path) -> Path:
     """Return `<dir>/<name>_backup.safetensors` for `<dir>/<name>.safetensors`."""
     path = Path(path)
     return path.with_name(path.stem + BACKUP_SUFFIX + path.suffix)
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def is_valid(path) -> bool:
@@ -90,7 +84,7 @@ def save_checkpoint(path, tensors: Dict[str, torch.Tensor], metadata: dict,
         else:
             log.warning('checkpoint %s is corrupt: not rotating it into the backup', path)
     os.replace(temp, path)
-    _fsync_dir(path.parent)
+    fsync_folder(path.parent)
     return path
 
 
