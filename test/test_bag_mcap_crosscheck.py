@@ -3,6 +3,7 @@ from pathlib import Path
 
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
+import yaml
 
 from bag_fixtures import frame, make_image, make_telemetry, wait_for_subscribers
 from nanobot_ros.data.bags import Bag, find_bags
@@ -42,6 +43,10 @@ def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
         for schema, channel, message, msg in reader.iter_decoded_messages():
             decoded.setdefault(channel.topic, []).append(msg)
+        # The .mcap carries the session metadata itself (rosbag2's metadata record), so a lone
+        # file opened in Foxglove or the mcap CLI still says what robot and config it holds.
+        [record] = [m for m in reader.iter_metadata() if m.name == 'rosbag2']
+        in_file = yaml.safe_load(record.metadata['serialized_metadata'])['custom_data']
     assert {t: len(m) for t, m in decoded.items()} == {t: i.count for t, i in ours.topics.items()}
     assert len(decoded['/camera/image_raw']) >= COUNT * 0.8  # best effort, same machine
     for msg in decoded['/robot/action']:
@@ -59,3 +64,4 @@ def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
     assert custom['nanobot.robot_type'] == 'crosscheck'
     assert custom['nanobot.software_version'].startswith('nanobot_ros')
     assert 'nanobot.action_space' in custom and 'nanobot.config' in custom
+    assert in_file == custom
