@@ -15,7 +15,8 @@ action it sent, as the reference's synchronous loop does; frames come at most at
 the newest unapplied action.
 
 Watchdog. When no valid action arrived for `action_timeout` seconds the dot stays put and the
-node says so once (and once more when actions resume); frames keep coming, in lockstep one per
+node says so once (a warning; before the first action ever, an info line: no controller yet is
+not a fault) and once more when actions resume; frames keep coming, in lockstep one per
 `action_timeout` (each still waits for an answer), free-running at `frame_rate`.
 Actions outside the action space are rejected, counted and treated as stay.
 
@@ -228,8 +229,12 @@ class SimNode(NanobotNode):
             self.stale_steps += 1
             if not self._stale:
                 self._stale = True
-                self.get_logger().warning(
-                    f'no fresh action for {self.action_timeout} s: the dot stays put')
+                if self._last_action_time is None:  # start-up: no controller yet, no fault
+                    self.get_logger().info(
+                        'waiting for the first action on /robot/action: the dot stays put')
+                else:
+                    self.get_logger().warning(
+                        f'no fresh action for {self.action_timeout} s: the dot stays put')
         if action is None:
             action, source = STAY, 'watchdog' if not fresh else 'idle'
         else:
@@ -281,6 +286,8 @@ class SimNode(NanobotNode):
                 'instructions_rejected': self.instructions_rejected})
         if self.finished:
             return OK, f'episode limit reached: {self.successes}/{self.episodes}', values
+        if self._stale and self._last_action_time is None:
+            return OK, 'waiting for the first action', values
         if self._stale:
             return WARN, 'no fresh action: staying put', values
         return OK, 'running', values
