@@ -31,6 +31,7 @@ import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
+from tqdm import tqdm
 
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, IMAGE_TYPES
@@ -81,7 +82,9 @@ def export_parquet(bag_path, out_dir) -> Dict[str, Path]:
     topics = [t for t, info in bag.topics.items()
               if info.msgtype not in IMAGE_TYPES and info.count]
     rows = {t: [] for t in topics}
-    for record in bag.records(topics):
+    total = sum(bag.topics[t].count for t in topics)
+    for record in tqdm(bag.records(topics), total=total, desc=f'export {bag.path.name}',
+                       unit='msg', disable=None):  # a bar on a terminal, silent in logs
         rows[record.topic].append({'log_time_ns': record.timestamp,
                                    **_flatten(bag.decode(record))})
     written = {}
@@ -264,7 +267,8 @@ def import_parquet(chunks, out_bag, storage: str = 'mcap',
             result.counts[topic] += 1
 
         instruction = None
-        for index, row in enumerate(rows):
+        for index, row in enumerate(tqdm(rows, desc=f'import -> {Path(out_bag).name}',
+                                         unit='row', disable=None)):
             t = row.time_ns
             sequence = index % 2**32 if row.sequence is None else row.sequence
             stamp = types['builtin_interfaces/msg/Time'](sec=t // 10**9, nanosec=t % 10**9)

@@ -20,6 +20,7 @@ from typing import List
 
 from mcap.records import Channel, Message, Schema
 from rosbags.rosbag2.metadata import parse_qos
+from tqdm import tqdm
 import yaml
 
 from nanobot_ros.data.bag_writer import BagWriter
@@ -157,4 +158,5 @@ def repair(path, keep_original: bool = False) -> List[RepairResult]:
     if not dirs:
         raise BagError(f'{path}: no bag found (no .mcap or .db3 file below it)')
     _refuse_live(dirs)
-    return [repair_bag(d, keep_original) for d in dirs]
+    return [repair_bag(d, keep_original)
+            for d in tqdm(dirs, desc='repair', unit='bag', disable=None)]
