@@ -1,5 +1,6 @@
 """Small bags for the bag, dataset and replay tests, written with the project's BagWriter."""
 from pathlib import Path
+import time
 
 import numpy as np
 
@@ -138,3 +139,33 @@ def make_telemetry(sequence: int, stamp):
                     values=[float(sequence), -0.5 * sequence])
     msg.header.stamp = stamp
     return msg
+
+
+BLOB_PAYLOAD = bytes(20_000)  # a 20 kB std_msgs/UInt8MultiArray for the recorder engine
+
+
+def engine_recorder(root, robot_type: str, **overrides):
+    """Return a SessionRecorder (the recorder node's engine, no ROS) with one topic, /blob."""
+    from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
+    config = RecorderConfig(root=root, robot_type=robot_type,
+                            **{'min_free_gb': 0.0, **overrides})
+    recorder = SessionRecorder(config, log=lambda text: None)
+    recorder.add_topic('/blob', 'std_msgs/msg/UInt8MultiArray')
+    return recorder
+
+
+def put_blobs(recorder, count: int, pause_s: float = 0.001) -> None:
+    """Hand `count` BLOB_PAYLOAD messages to the recorder, `pause_s` apart."""
+    # A UInt8MultiArray CDR: header(4) + layout (dim count 0, data_offset 0) + data.
+    cdr = (b'\x00\x01\x00\x00' + bytes(8) + len(BLOB_PAYLOAD).to_bytes(4, 'little')
+           + BLOB_PAYLOAD)
+    for _ in range(count):
+        assert recorder.put('/blob', time.time_ns(), cdr)
+        time.sleep(pause_s)
+
+
+def wait_written(recorder, count: int, timeout: float = 20.0) -> None:
+    """Wait until the recorder's writer thread wrote `count` messages (or the timeout)."""
+    end = time.monotonic() + timeout
+    while recorder.counts()['written'] < count and time.monotonic() < end:
+        time.sleep(0.05)

@@ -5,34 +5,17 @@ import time
 
 import pytest
 
+from bag_fixtures import BLOB_PAYLOAD, engine_recorder, put_blobs, wait_written
 from nanobot_ros.data.bags import Bag, BagError
-from nanobot_ros.data.recording import GB, MB, RecorderConfig, SessionRecorder, folder_bytes
+from nanobot_ros.data.recording import GB, MB, folder_bytes
 
-PAYLOAD = bytes(20_000)  # a 20 kB message, written as the data of a std_msgs/String-like blob
 SPLIT_MB = 0.2
 # One split: its size limit, plus the message that crosses it, plus MCAP records and index.
-ONE_SPLIT = SPLIT_MB * MB + len(PAYLOAD) + 30_000
+ONE_SPLIT = SPLIT_MB * MB + len(BLOB_PAYLOAD) + 30_000
 
 
 def _recorder(root, **overrides):
-    config = RecorderConfig(root=root, robot_type='capbot', **{'min_free_gb': 0.0, **overrides})
-    recorder = SessionRecorder(config, log=lambda text: None)
-    recorder.add_topic('/blob', 'std_msgs/msg/UInt8MultiArray')
-    return recorder
-
-
-def _blob(recorder, count):
-    # A UInt8MultiArray CDR: header(4) + layout (dim count 0, data_offset 0) + data.
-    cdr = b'\x00\x01\x00\x00' + bytes(8) + len(PAYLOAD).to_bytes(4, 'little') + PAYLOAD
-    for i in range(count):
-        assert recorder.put('/blob', time.time_ns(), cdr)
-        time.sleep(0.001)
-
-
-def _wait_written(recorder, count, timeout=20.0):
-    end = time.monotonic() + timeout
-    while recorder.counts()['written'] < count and time.monotonic() < end:
-        time.sleep(0.05)
+    return engine_recorder(root, 'capbot', **overrides)
 
 
 def _bytes_now(path):
@@ -79,8 +62,8 @@ def test_oldest_sessions_go_first_then_the_oldest_closed_splits(tmp_path):
     recorder = _recorder(tmp_path, split_size_mb=SPLIT_MB, max_disk_gb=cap / GB)
     session = recorder.start()
     peak = PeakSize(robot)
-    _blob(recorder, 60)  # 1.2 MB: more than the cap on its own
-    _wait_written(recorder, 60)
+    put_blobs(recorder, 60)  # 1.2 MB: more than the cap on its own
+    wait_written(recorder, 60)
     recorder.stop()
     assert peak.stop() <= cap + ONE_SPLIT
     assert sorted(p.name for p in robot.iterdir()) == [session.name]
@@ -102,8 +85,8 @@ def test_one_long_session_stays_under_cap_plus_one_split(tmp_path):
     recorder = _recorder(tmp_path, split_size_mb=SPLIT_MB, max_disk_gb=cap / GB)
     recorder.start()
     peak = PeakSize(robot)
-    _blob(recorder, 200)  # 4 MB in one session, 20 splits
-    _wait_written(recorder, 200)
+    put_blobs(recorder, 200)  # 4 MB in one session, 20 splits
+    wait_written(recorder, 200)
     recorder.stop()
     assert peak.stop() <= cap + ONE_SPLIT
     assert len(recorder.splits) >= 19 and len(recorder.deleted_splits) >= 14
@@ -118,8 +101,8 @@ def test_cap_is_checked_at_flush_without_waiting_for_a_split(tmp_path):
     recorder = _recorder(tmp_path, split_size_mb=0, max_disk_gb=1 * MB / GB,
                          flush_period_s=0.1)
     recorder.start()
-    _blob(recorder, 25)  # 0.5 MB into one split that never closes: 1.7 MB in all
-    _wait_written(recorder, 25)
+    put_blobs(recorder, 25)  # 0.5 MB into one split that never closes: 1.7 MB in all
+    wait_written(recorder, 25)
     end = time.monotonic() + 5
     while len(recorder.deleted_sessions) < 2 and time.monotonic() < end:
         time.sleep(0.05)
@@ -132,13 +115,13 @@ def test_cap_is_checked_at_flush_without_waiting_for_a_split(tmp_path):
 def test_a_session_another_live_recorder_writes_is_never_deleted(tmp_path):
     other = _recorder(tmp_path, split_size_mb=0)  # no cap to speak of: it only holds a lock
     other_session = other.start()
-    _blob(other, 30)  # 0.6 MB
-    _wait_written(other, 30)
+    put_blobs(other, 30)  # 0.6 MB
+    wait_written(other, 30)
     recorder = _recorder(tmp_path, split_size_mb=SPLIT_MB, max_disk_gb=0.5 * MB / GB)
     session = recorder.start()
     try:
-        _blob(recorder, 50)
-        _wait_written(recorder, 50)
+        put_blobs(recorder, 50)
+        wait_written(recorder, 50)
         recorder.stop()
         assert not recorder.deleted_sessions and other_session.is_dir()
         assert recorder.deleted_splits  # the cap took its own closed splits instead
@@ -154,8 +137,8 @@ def test_total_stays_under_cap_plus_one_split_across_sessions(tmp_path):
     for _ in range(3):
         recorder = _recorder(tmp_path, split_size_mb=SPLIT_MB, max_disk_gb=cap / GB)
         recorder.start()
-        _blob(recorder, 12)  # 0.24 MB per session
-        _wait_written(recorder, 12)
+        put_blobs(recorder, 12)  # 0.24 MB per session
+        wait_written(recorder, 12)
         recorder.stop()
         assert folder_bytes(robot) <= cap + ONE_SPLIT
         time.sleep(1.0)  # session folders are named by the second
@@ -170,8 +153,8 @@ def test_free_space_reserve_refuses_to_start_and_stops_a_running_session(tmp_pat
 
     recorder = _recorder(tmp_path, flush_period_s=0.2)
     recorder.start()
-    _blob(recorder, 5)
-    _wait_written(recorder, 5)
+    put_blobs(recorder, 5)
+    wait_written(recorder, 5)
     recorder.config.min_free_gb = recorder.free_bytes() / GB + 1000  # the disk "fills up"
     end = time.monotonic() + 5
     while recorder.recording and time.monotonic() < end:
