@@ -78,15 +78,29 @@ def offered_qos(profile) -> dict:
                 profile.avoid_ros_namespace_conventions)}
 
 
-def subscription_qos(publisher_profiles) -> QoSProfile:
-    """Return a QoS that matches every publisher: best effort if any is, else reliable."""
-    best_effort = any(p.reliability == ReliabilityPolicy.BEST_EFFORT for p in publisher_profiles)
-    transient = publisher_profiles and all(
-        p.durability == DurabilityPolicy.TRANSIENT_LOCAL for p in publisher_profiles)
+def compatible_qos(reliabilities, durabilities, depth: int,
+                   transient_depth: int = None) -> QoSProfile:
+    """Return the QoS matching every one of a topic's publishers, rosbag2's rule.
+
+    Best effort if any publisher is, else reliable; transient local (at `transient_depth`,
+    default `depth`) if all are, else volatile. The recorder subscribes with it; replay
+    publishes with it from the recorded profiles.
+    """
+    durabilities = list(durabilities)
+    transient = bool(durabilities) and all(
+        d == DurabilityPolicy.TRANSIENT_LOCAL for d in durabilities)
+    best_effort = any(r == ReliabilityPolicy.BEST_EFFORT for r in reliabilities)
     return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST, depth=SUBSCRIPTION_DEPTH,
+        history=HistoryPolicy.KEEP_LAST,
+        depth=transient_depth if transient and transient_depth is not None else depth,
         reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
         durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
+
+
+def subscription_qos(publisher_profiles) -> QoSProfile:
+    """Return a QoS that matches every publisher: best effort if any is, else reliable."""
+    return compatible_qos([p.reliability for p in publisher_profiles],
+                          [p.durability for p in publisher_profiles], SUBSCRIPTION_DEPTH)
 
 
 class RecorderNode(NanobotNode):

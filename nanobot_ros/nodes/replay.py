@@ -41,7 +41,7 @@ from nanobot_ros.data.bags import Bag, BagError, find_bags
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.nodes.common import NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.nodes.recorder import message_class
+from nanobot_ros.nodes.recorder import compatible_qos, message_class
 from nanobot_msgs.msg import Action
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
@@ -74,17 +74,10 @@ def recorded_qos(offered_qos_profiles: str) -> QoSProfile:
     if not profiles or not isinstance(profiles, list) or \
             not all(isinstance(p, dict) for p in profiles):
         return REPLAY_QOS
-    reliability = [_policy(p.get('reliability'), ReliabilityPolicy) for p in profiles]
-    durability = [_policy(p.get('durability'), DurabilityPolicy) for p in profiles]
-    transient = all(d == DurabilityPolicy.TRANSIENT_LOCAL for d in durability)
     depths = [p['depth'] for p in profiles if isinstance(p.get('depth'), int) and p['depth'] > 0]
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=max(depths, default=1) if transient else REPLAY_QOS.depth,
-        reliability=(ReliabilityPolicy.BEST_EFFORT
-                     if ReliabilityPolicy.BEST_EFFORT in reliability
-                     else ReliabilityPolicy.RELIABLE),
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
+    return compatible_qos([_policy(p.get('reliability'), ReliabilityPolicy) for p in profiles],
+                          [_policy(p.get('durability'), DurabilityPolicy) for p in profiles],
+                          REPLAY_QOS.depth, transient_depth=max(depths, default=1))
 
 
 class ReplayNode(NanobotNode):
