@@ -62,7 +62,7 @@ class DeviceClock:
             if (step >= self.modulus // 2
                     or step * NS_PER_MS > host_ns - last_host + self.max_lead_ns):
                 self.resets += 1  # the counter stepped back, or ran ahead of real time
-                self._offsets.clear()
+                self.reset()
                 unwrapped = device_ms
             else:
                 unwrapped += step
