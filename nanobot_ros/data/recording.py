@@ -39,6 +39,7 @@ import yaml
 
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import BagError, make_typestore
+from nanobot_ros.durable import atomic_write
 
 GB = 1024 ** 3
 MB = 1024 ** 2
@@ -252,10 +253,8 @@ class SessionRecorder:
         self.stopped_reason = ''
         metadata = {'nanobot.session': session.name, 'nanobot.robot_type':
                     self.config.robot_type, **self.config.metadata}
-        with open(session / SESSION_FILE, 'w') as file:
-            file.write(yaml.safe_dump(metadata, sort_keys=False))
-            file.flush()
-            os.fsync(file.fileno())  # repair reads it back after a power cut
+        # Durable: repair reads it back after a power cut.
+        atomic_write(session / SESSION_FILE, yaml.safe_dump(metadata, sort_keys=False).encode())
         self._custom_data = metadata
         self._thread = threading.Thread(target=self._run, name='recorder-writer', daemon=True)
         self._thread.start()
