@@ -114,12 +114,17 @@ def _refuse_live(dirs: List[Path]) -> None:
 def repair_bag(path: Path, keep_original: bool = False) -> RepairResult:
     """Repair one bag directory (see module docstring); a healthy bag is left untouched."""
     _refuse_live([path])
-    result = _repair_unlocked(path, keep_original)
+    return _repair_checked(path, keep_original)
+
+
+def _repair_checked(path: Path, keep_original: bool) -> RepairResult:
+    """Repair a bag no live recorder holds; delete its stale lock file."""
+    result = _repair(path, keep_original)
     lock_file(path).unlink(missing_ok=True)  # stale: its recorder is gone
     return result
 
 
-def _repair_unlocked(path: Path, keep_original: bool) -> RepairResult:
+def _repair(path: Path, keep_original: bool) -> RepairResult:
     if _is_healthy(path):
         return RepairResult(path, False, Bag(path).message_count, 'finished bag, no repair')
     storages = sorted(p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES)
@@ -157,6 +162,6 @@ def repair(path, keep_original: bool = False) -> List[RepairResult]:
     dirs = _bag_dirs(path)
     if not dirs:
         raise BagError(f'{path}: no bag found (no .mcap or .db3 file below it)')
-    _refuse_live(dirs)
-    return [repair_bag(d, keep_original)
+    _refuse_live(dirs)  # all before any: nothing changes when one is live
+    return [_repair_checked(d, keep_original)
             for d in tqdm(dirs, desc='repair', unit='bag', disable=None)]
