@@ -42,7 +42,7 @@ class Robot:
             self.port = sock.getsockname()[1]
         self.record = folder / 'motors.jsonl'
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'nanobot_ros.robots.jetbot_server', '--emulate', '--host',
+            [sys.executable, '-m', 'nanobot_ros.robots.jetbot.server', '--emulate', '--host',
              '127.0.0.1', '--port', str(self.port), '--record', str(self.record)],
             stderr=subprocess.PIPE, text=True)
         while 'listening on' not in self.process.stderr.readline():

@@ -26,13 +26,13 @@ from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
 from nanobot_ros.data.convert import numpy_to_image
-from nanobot_ros.learning.policy_export import export_policy
-from nanobot_ros.models.onnx_policy import OnnxPolicy
-from nanobot_ros.models.policy_io import load_policy
-from nanobot_ros.models.policy_runner import PolicyRunner
+from nanobot_ros.policy.export import export_policy
+from nanobot_ros.policy.onnx_runtime import OnnxPolicy
+from nanobot_ros.policy.weights import load_policy
+from nanobot_ros.policy.runner import PolicyRunner
 from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
 from nanobot_ros.nodes.sim import INSTRUCTION_QOS
-from nanobot_ros.robots.target_task import instruction_for, TargetTask, TargetTaskConfig
+from nanobot_ros.robots.sim.target_task import instruction_for, TargetTask, TargetTaskConfig
 from nanobot_msgs.msg import Action
 from policy_success import start, stop
 from sensor_msgs.msg import Image

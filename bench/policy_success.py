@@ -19,8 +19,8 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 
-from nanobot_ros.learning.policy_export import export_policy
-from nanobot_ros.models.policy_io import load_policy
+from nanobot_ros.policy.export import export_policy
+from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.nodes.common import STATUS_QOS
 from nanobot_ros.stack import node_command
 

@@ -25,7 +25,7 @@ from rclpy.executors import SingleThreadedExecutor
 
 from nanobot_ros.data.convert import stamp_to_seconds
 from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
-from nanobot_ros.robots.esp32_emulator import channel_names, EmulatorConfig, Esp32Emulator
+from nanobot_ros.robots.esp32.emulator import channel_names, EmulatorConfig, Esp32Emulator
 from nanobot_ros.stack import _parse_value as parse_value, node_executable
 from nanobot_msgs.msg import Telemetry
 

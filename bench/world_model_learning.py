@@ -22,7 +22,7 @@ from tqdm import tqdm
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 from nanobot_ros.models.losses import explained_variance
-from nanobot_ros.robots.toroidal_dot import ToroidalDotConfig, ToroidalDotWorld
+from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig, ToroidalDotWorld
 
 GOAL = 0.9
 

@@ -12,7 +12,7 @@ Format, one vector per line, hex without spaces, '-' for empty:
 from pathlib import Path
 import random
 
-from nanobot_ros.robots import esp32_protocol as p
+from nanobot_ros.robots.esp32 import protocol as p
 
 OUT = Path(__file__).resolve().parent / 'test_vectors.txt'
 

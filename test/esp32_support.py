@@ -4,7 +4,7 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray
 
 from nanobot_ros.nodes.common import STATUS_QOS
-from nanobot_ros.robots.esp32_emulator import EmulatorConfig, Esp32Emulator
+from nanobot_ros.robots.esp32.emulator import EmulatorConfig, Esp32Emulator
 from nanobot_ros.stack import _parse_value as parse_value
 
 

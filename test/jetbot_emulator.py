@@ -1,6 +1,6 @@
 """A JetBot-side RPyC server process with emulated motors (and camera), for the tests.
 
-It is the real server (nanobot_ros/robots/jetbot_server.py --emulate) in its own process on
+It is the real server (nanobot_ros/robots/jetbot/server.py --emulate) in its own process on
 127.0.0.1: the node talks to it over a real socket, and every motor value it receives is
 recorded as a JSON line with its time, which the tests read back.
 """
@@ -36,7 +36,7 @@ class EmulatedJetBot:
         before = self._listening_lines()
         log = open(self.log_path, 'a')
         self.process = subprocess.Popen(
-            [sys.executable, '-m', 'nanobot_ros.robots.jetbot_server', '--emulate',
+            [sys.executable, '-m', 'nanobot_ros.robots.jetbot.server', '--emulate',
              '--host', '127.0.0.1', '--port', str(self.port), '--watchdog', str(self.watchdog),
              '--record', str(self.record), '--camera', self.camera],
             stdout=log, stderr=subprocess.STDOUT)

@@ -3,8 +3,8 @@ from pathlib import Path
 
 import torch
 
-from nanobot_ros.learning.policy_export import export_policy
-from nanobot_ros.models.policy import Policy, PolicyConfig
+from nanobot_ros.policy.export import export_policy
+from nanobot_ros.policy.modeling import Policy, PolicyConfig
 
 
 def tiny_config(**overrides) -> PolicyConfig:

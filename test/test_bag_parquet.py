@@ -10,7 +10,7 @@ import pyarrow.parquet as pq
 from rclpy.qos import DurabilityPolicy
 
 from bag_fixtures import write_session_bag
-from nanobot_ros.data import bag_cli
+from nanobot_ros.cli import bag as bag_cli
 from nanobot_ros.data.bags import Bag
 from nanobot_ros.data.convert import image_to_numpy
 from nanobot_ros.nodes.replay import recorded_qos

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from nanobot_ros.data import bag_cli
+from nanobot_ros.cli import bag as bag_cli
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, make_typestore
 from nanobot_ros.data.recording import lock_file, RecorderConfig, SessionRecorder

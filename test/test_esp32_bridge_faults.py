@@ -8,7 +8,7 @@ import math
 from esp32_support import BridgeReports, start_emulator
 from nanobot_ros.data.convert import telemetry_values
 from nanobot_ros.nodes.common import SENSOR_QOS
-from nanobot_ros.robots.esp32_emulator import channel_names, check_value
+from nanobot_ros.robots.esp32.emulator import channel_names, check_value
 from nanobot_msgs.msg import SurfaceVector, Telemetry
 
 

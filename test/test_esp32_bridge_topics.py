@@ -6,7 +6,7 @@ from rclpy.time import Time
 from esp32_support import BridgeReports, start_emulator
 from nanobot_ros.data.convert import make_action, surface_to_numpy, telemetry_values
 from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
-from nanobot_ros.robots.esp32_emulator import channel_names, check_value, GRAVITY
+from nanobot_ros.robots.esp32.emulator import channel_names, check_value, GRAVITY
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Imu, JointState
 

@@ -3,7 +3,7 @@ import random
 
 import pytest
 
-from nanobot_ros.robots.clock_sync import DeviceClock, NS_PER_MS
+from nanobot_ros.robots.esp32.clock_sync import DeviceClock, NS_PER_MS
 
 OFFSET_NS = 1_700_000_000 * 10**9 + 123_456_789  # host epoch time at device_ms 0
 

@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from esp32_support import start_emulator, wait_for
-from nanobot_ros.robots import esp32_protocol as proto
-from nanobot_ros.robots.esp32_emulator import channel_names, EmulatorConfig
+from nanobot_ros.robots.esp32 import protocol as proto
+from nanobot_ros.robots.esp32.emulator import channel_names, EmulatorConfig
 
 
 def open_host_end(link):

@@ -9,7 +9,7 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from nanobot_ros.robots import esp32_protocol as proto
+from nanobot_ros.robots.esp32 import protocol as proto
 
 FRAMES_PER_CASE = 30_000
 CASES = {

@@ -3,8 +3,8 @@ import math
 
 import pytest
 
-from nanobot_ros.robots.esp32_emulator import channel_names
-from nanobot_ros.robots.esp32_host import check_samples, MotorCommander, TelemetryLayout
+from nanobot_ros.robots.esp32.emulator import channel_names
+from nanobot_ros.robots.esp32.host import check_samples, MotorCommander, TelemetryLayout
 
 MOTORS = ['motor_left', 'motor_right']
 

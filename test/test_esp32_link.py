@@ -2,8 +2,8 @@
 import threading
 
 from esp32_support import start_emulator, wait_for
-from nanobot_ros.robots import esp32_protocol as proto
-from nanobot_ros.robots.esp32_link import SerialLink
+from nanobot_ros.robots.esp32 import protocol as proto
+from nanobot_ros.robots.esp32.link import SerialLink
 
 
 def test_link_talks_to_the_emulator_and_survives_unplugging(tmp_path):
@@ -42,7 +42,7 @@ def test_link_talks_to_the_emulator_and_survives_unplugging(tmp_path):
 def test_opening_the_port_never_signals_a_reset(tmp_path, monkeypatch):
     """DTR/RTS as the board sees them while the port opens: never RTS on with DTR off."""
     import serial as pyserial
-    from nanobot_ros.robots import esp32_link
+    from nanobot_ros.robots.esp32 import link as esp32_link
     states = []
 
     class RecordingSerial(pyserial.Serial):

@@ -5,7 +5,7 @@ import os
 import pytest
 
 from esp32_vectors import load_vectors, unhex
-from nanobot_ros.robots import esp32_protocol as proto
+from nanobot_ros.robots.esp32 import protocol as proto
 
 VECTORS = load_vectors()
 

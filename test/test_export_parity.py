@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from nanobot_ros.learning.policy_export import ActionGraph, export_policy
-from nanobot_ros.models.onnx_policy import ModelFileError, OnnxPolicy
-from nanobot_ros.models.policy_io import load_policy
+from nanobot_ros.policy.export import ActionGraph, export_policy
+from nanobot_ros.policy.onnx_runtime import ModelFileError, OnnxPolicy
+from nanobot_ros.policy.weights import load_policy
 from policy_fixtures import tiny_policy
 
 TOLERANCE = 1e-4

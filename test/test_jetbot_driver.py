@@ -3,7 +3,7 @@ import pytest
 
 from jetbot_emulator import EmulatedJetBot
 from nanobot_ros.robots.backoff import Backoff
-from nanobot_ros.robots.jetbot import CONNECTED, DOWN, MotorDriver, RemoteMotors, SENT
+from nanobot_ros.robots.jetbot.motors import CONNECTED, DOWN, MotorDriver, RemoteMotors, SENT
 
 
 @pytest.fixture

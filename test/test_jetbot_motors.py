@@ -4,8 +4,8 @@ import math
 import pytest
 
 from nanobot_ros.robots.backoff import Backoff
-from nanobot_ros.robots.jetbot import (ActionRejected, action_to_command, MotorLimits,
-                                       MotorProfile, twist_to_command)
+from nanobot_ros.robots.jetbot.motors import (ActionRejected, action_to_command, MotorLimits,
+                                              MotorProfile, twist_to_command)
 
 LIMITS = MotorLimits()
 

@@ -2,7 +2,7 @@
 import pytest
 import torch
 
-from nanobot_ros.models.diffusion import cosine_alpha_bars, ddim_timesteps, DiffusionHead
+from nanobot_ros.policy.diffusion import cosine_alpha_bars, ddim_timesteps, DiffusionHead
 
 
 def test_schedule_decreases_and_ddim_steps_span_it():

@@ -3,10 +3,10 @@ import numpy as np
 import pytest
 import torch
 
-from nanobot_ros.models.policy import Policy, PolicyConfig
-from nanobot_ros.models.policy_io import ConfigMismatchError, load_policy, save_policy
-from nanobot_ros.models.policy_processing import ByteTokenizer
-from nanobot_ros.models.policy_runner import PolicyRunner
+from nanobot_ros.policy.modeling import Policy, PolicyConfig
+from nanobot_ros.policy.weights import ConfigMismatchError, load_policy, save_policy
+from nanobot_ros.policy.processing import ByteTokenizer
+from nanobot_ros.policy.runner import PolicyRunner
 from policy_fixtures import tiny_config, tiny_policy
 
 

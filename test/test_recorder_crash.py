@@ -5,7 +5,7 @@ import sys
 import time
 
 from bag_fixtures import Diagnostics, frame, make_image, make_telemetry, wait_for_recorder
-from nanobot_ros.data import bag_cli
+from nanobot_ros.cli import bag as bag_cli
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.nodes.common import COMMAND_QOS
 from nanobot_msgs.msg import Telemetry

@@ -1,8 +1,8 @@
 """Action selectors and the runner's statistics."""
 import pytest
 
-from nanobot_ros.robots.selectors import make_selector, NAMED_SEQUENCES
-from nanobot_ros.robots.statistics import ActionStatistics
+from nanobot_ros.robots.sim.selectors import make_selector, NAMED_SEQUENCES
+from nanobot_ros.robots.sim.statistics import ActionStatistics
 
 SPACE = (0, 1)
 

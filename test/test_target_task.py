@@ -2,10 +2,10 @@
 import numpy as np
 import pytest
 
-from nanobot_ros.robots.target_task import (expert_action, expert_rollouts, MARKER_COLORS,
-                                            parse_instruction, TargetTask, TargetTaskConfig)
-from nanobot_ros.robots.toroidal_dot import (MOVE_DOWN, MOVE_LEFT, MOVE_UP, ToroidalDotConfig,
-                                             ToroidalDotWorld)
+from nanobot_ros.robots.sim.target_task import (expert_action, expert_rollouts, MARKER_COLORS,
+                                                parse_instruction, TargetTask, TargetTaskConfig)
+from nanobot_ros.robots.sim.toroidal_dot import (MOVE_DOWN, MOVE_LEFT, MOVE_UP, ToroidalDotConfig,
+                                                 ToroidalDotWorld)
 
 
 def test_2d_moves_wrap_both_axes_and_default_stays_right_only():

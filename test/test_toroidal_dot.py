@@ -2,8 +2,8 @@
 import numpy as np
 import pytest
 
-from nanobot_ros.robots.toroidal_dot import (MOVE_RIGHT, STAY, ToroidalDotConfig,
-                                             ToroidalDotWorld)
+from nanobot_ros.robots.sim.toroidal_dot import (MOVE_RIGHT, STAY, ToroidalDotConfig,
+                                                 ToroidalDotWorld)
 
 
 def world(**overrides):

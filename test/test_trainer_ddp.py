@@ -2,7 +2,7 @@
 import json
 import sys
 
-from nanobot_ros.models.policy_io import load_policy
+from nanobot_ros.policy.weights import load_policy
 from trainer_fixtures import demo_bags, run, train_command
 
 

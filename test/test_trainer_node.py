@@ -3,7 +3,7 @@ import json
 
 from diagnostic_msgs.msg import DiagnosticArray
 
-from nanobot_ros.models.onnx_policy import OnnxPolicy
+from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.nodes.common import STATUS_QOS
 from trainer_fixtures import demo_bags
 

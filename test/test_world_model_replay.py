@@ -2,7 +2,7 @@
 import json
 
 from bag_fixtures import write_session_bag
-from nanobot_ros.learning.replay_training import main
+from nanobot_ros.cli.world_model_replay import main
 from nanobot_ros.models.checkpoint import load_checkpoint
 
 FRESH_16PX = ['--img-size', '16', '--patch-size', '8', '--embed-dim', '32', '--depth', '1',

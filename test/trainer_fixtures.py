@@ -3,8 +3,8 @@ from pathlib import Path
 import subprocess
 import sys
 
-from nanobot_ros.learning.policy_data import write_demonstration_bag
-from nanobot_ros.robots.target_task import TargetTaskConfig
+from nanobot_ros.policy.demonstrations import write_demonstration_bag
+from nanobot_ros.robots.sim.target_task import TargetTaskConfig
 
 TINY = ['--set', 'n_layer=1', '--set', 'n_head=2', '--set', 'n_embd=16',
         '--set', 'vision_embd=16', '--set', 'max_text_len=24']

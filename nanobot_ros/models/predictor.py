@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
-from nanobot_ros.models.vit import Block, sincos_pos_embed_1d, sincos_pos_embed_2d
+from nanobot_ros.models.transformer import Block, sincos_pos_embed_1d, sincos_pos_embed_2d
 
 # Segment kinds, as type embeddings: frame tokens, action tokens, future query tokens.
 FRAME, ACTION, FUTURE = 0, 1, 2

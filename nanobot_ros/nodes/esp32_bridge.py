@@ -23,10 +23,10 @@ import numpy as np
 
 from nanobot_ros.data.convert import make_surface, make_telemetry
 from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.robots import esp32_protocol as proto
-from nanobot_ros.robots.clock_sync import DeviceClock
-from nanobot_ros.robots.esp32_host import check_samples, MotorCommander, TelemetryLayout
-from nanobot_ros.robots.esp32_link import SerialLink
+from nanobot_ros.robots.esp32 import protocol as proto
+from nanobot_ros.robots.esp32.clock_sync import DeviceClock
+from nanobot_ros.robots.esp32.host import check_samples, MotorCommander, TelemetryLayout
+from nanobot_ros.robots.esp32.link import SerialLink
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter

@@ -7,7 +7,7 @@ watchdog, frames, injected faults) on /diagnostics. Point esp32_bridge's `port` 
 from dataclasses import fields
 
 from nanobot_ros.nodes.common import NanobotNode, OK, run, WARN
-from nanobot_ros.robots.esp32_emulator import EmulatorConfig, Esp32Emulator
+from nanobot_ros.robots.esp32.emulator import EmulatorConfig, Esp32Emulator
 
 DESCRIPTIONS = {
     'link': 'symlink created to the pty the host opens',

@@ -16,8 +16,8 @@ holds the dot meanwhile).
 from nanobot_ros.data.convert import image_to_numpy, make_action, to_rgb
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.nodes.sim import INSTRUCTION_QOS
-from nanobot_ros.robots.target_task import expert_action, MARKER_COLORS, parse_instruction
-from nanobot_ros.robots.toroidal_dot import ACTION_VECTORS, STAY
+from nanobot_ros.robots.sim.target_task import expert_action, MARKER_COLORS, parse_instruction
+from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS, STAY
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 from std_msgs.msg import String

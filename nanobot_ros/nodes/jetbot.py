@@ -2,7 +2,8 @@
 
 Topics
   /robot/action   (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
-                  (or an index into the action space) held for `duration`, see robots/jetbot.py
+                  (or an index into the action space) held for `duration`, see
+                  robots/jetbot/motors.py
   /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
                   differential drive, held until `action_timeout` after the newest
   /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
@@ -12,7 +13,7 @@ Topics
                   once when the link changes and every second; late joiners get the last one
 
 Backends: `remote` (default) talks RPyC to `host`:`port` (the reference's protocol; run
-robots/jetbot_server.py on the robot), `local` uses the jetbot library on the robot itself.
+robots/jetbot/server.py on the robot), `local` uses the jetbot library on the robot itself.
 
 Control runs in its own thread at `control_rate`, so a slow or dead link never blocks the
 executor. Faults: an unreachable robot is retried with a delay doubling from `retry_initial` to
@@ -29,7 +30,7 @@ import time
 from nanobot_ros.data.convert import action_values
 from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
 from nanobot_ros.robots.backoff import Backoff
-from nanobot_ros.robots.jetbot import (
+from nanobot_ros.robots.jetbot.motors import (
     ActionRejected, action_to_command, DEFAULT_PORT, DOWN, JetBotController, LocalMotors,
     MotorCommand, MotorDriver, MotorLimits, MotorProfile, REFERENCE_DURATION, REFERENCE_LEFT,
     REFERENCE_RIGHT, RemoteMotors, twist_to_command)

@@ -5,7 +5,7 @@ Topics, safe-stop rules and hot reload: see `nodes/action_server.py`. The model 
 intra-op and one inter-op thread without spinning, so the kernel does not steal the CPU other
 nodes (camera, recorder, trainer) need; raise them on a machine with cores to spare.
 """
-from nanobot_ros.models.onnx_policy import OnnxPolicy
+from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.nodes.action_server import ActionServerNode
 from nanobot_ros.nodes.common import run
 

@@ -5,8 +5,8 @@ checkpoint or the `.safetensors` written beside an export; its metadata rebuilds
 """
 import torch
 
-from nanobot_ros.models.policy_io import load_policy
-from nanobot_ros.models.policy_runner import PolicyRunner
+from nanobot_ros.policy.weights import load_policy
+from nanobot_ros.policy.runner import PolicyRunner
 from nanobot_ros.nodes.action_server import ActionServerNode
 from nanobot_ros.nodes.common import run
 

@@ -11,9 +11,9 @@ Action statistics (distribution, interval mean/median/min/max/std, count) are lo
 """
 from nanobot_ros.data.convert import make_action
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS
-from nanobot_ros.robots.selectors import make_selector, SELECTOR_NAMES
-from nanobot_ros.robots.statistics import ActionStatistics
-from nanobot_ros.robots.toroidal_dot import ToroidalDotWorld
+from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
+from nanobot_ros.robots.sim.statistics import ActionStatistics
+from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotWorld
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 

@@ -21,7 +21,7 @@ not a fault) and once more when actions resume; frames keep coming, in lockstep 
 Actions outside the action space are rejected, counted and treated as stay.
 
 Target task. With `targets` (comma-separated marker colours, e.g. "red,green,blue") the world
-becomes the 2-D target task of `robots/target_task.py`: actions 0 stay, 1 right, 2 left, 3 up,
+becomes the 2-D target task of `robots/sim/target_task.py`: actions 0 stay, 1 right, 2 left, 3 up,
 4 down; coloured markers in the image; /instruction (std_msgs/String, e.g. "go to the red
 marker") names the target. An episode ends when the dot reaches the target (success) or after
 `step_budget` steps (failure); the next one starts at once with the next seed, and with
@@ -35,9 +35,9 @@ import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.robots.target_task import (instruction_for, parse_instruction, TargetTask,
-                                            TargetTaskConfig)
-from nanobot_ros.robots.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
+from nanobot_ros.robots.sim.target_task import (instruction_for, parse_instruction, TargetTask,
+                                                TargetTaskConfig)
+from nanobot_ros.robots.sim.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image

@@ -2,7 +2,7 @@
 
 No topics in or out besides /diagnostics: the trainer reads the recorder's finished bag splits
 under `data_dir` (searched recursively; new splits join the next epoch), trains the policy
-(`learning/policy_training.py`) in a background thread, checkpoints to
+(`policy/training.py`) in a background thread, checkpoints to
 `<run_dir>/policy/policy.safetensors` (resumes from it after a crash) and after every
 `export_every` epochs writes an ONNX export to `export_path` atomically, which a running kernel
 node hot-swaps. Status: epoch, step, last epoch loss, samples, exports, and what it waits for.
@@ -16,9 +16,9 @@ import threading
 import torch
 
 from nanobot_ros.learning.plateau import PlateauConfig
-from nanobot_ros.learning.policy_export import export_policy
-from nanobot_ros.learning.policy_training import PolicyTrainer, TrainerConfig
-from nanobot_ros.models.policy import PolicyConfig
+from nanobot_ros.policy.export import export_policy
+from nanobot_ros.policy.training import PolicyTrainer, TrainerConfig
+from nanobot_ros.policy.modeling import PolicyConfig
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
 
 

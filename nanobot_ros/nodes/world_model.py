@@ -53,7 +53,7 @@ from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, \
     STATUS_QOS, WARN
-from nanobot_ros.robots.selectors import make_selector, SELECTOR_NAMES
+from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
 

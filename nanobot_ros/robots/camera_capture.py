@@ -8,7 +8,7 @@ Sources (the `source` string):
                           GStreamer, as JetPack's is. The JetBot's CSI camera (IMX219):
                           `csi_pipeline()` returns the nvarguscamerasrc pipeline below.
   'rpyc://host:port'      a JetBot's camera over the reference's RPyC protocol
-                          (`root.get_camera_frame()`, base64 JPEG; robots/jetbot_server.py),
+                          (`root.get_camera_frame()`, base64 JPEG; robots/jetbot/server.py),
                           polled at `frame_rate` (30 fps when 0)
   anything else           a video file (mp4, avi, mkv, ...), played at its own frame rate,
                           optionally looped
@@ -21,7 +21,6 @@ logged and retried after a delay that doubles up to `retry_max` (Backoff): never
 never a tight loop. A video file that ends is rewound when `loop` is set, otherwise the stream
 finishes and says so. A frame OpenCV cannot convert is counted and skipped.
 """
-import base64
 from collections import deque
 from dataclasses import dataclass
 import math
@@ -108,58 +107,15 @@ def has_gstreamer() -> bool:
     return False
 
 
-class RpycCapture:
-    """A JetBot camera over RPyC, with the part of cv2.VideoCapture's interface used here."""
-
-    def __init__(self, url: str, timeout: float = 2.0):
-        import rpyc
-        host, _, port = url[len('rpyc://'):].rstrip('/').rpartition(':')
-        if not host or not port.isdigit():
-            raise CameraError(f'{url!r} is not rpyc://host:port')
-        try:
-            stream = rpyc.SocketStream.connect(host, int(port), timeout=timeout)
-            self._conn = rpyc.connect_stream(stream, config={'sync_request_timeout': timeout})
-        except Exception as error:  # noqa: BLE001 - socket, handshake: all mean "unreachable"
-            raise CameraError(f'cannot reach the JetBot camera at {url}: {error}') from None
-        self._shape = (0, 0)
-
-    def isOpened(self) -> bool:  # noqa: N802 - cv2.VideoCapture's name
-        return self._conn is not None
-
-    def read(self):
-        """Return (ok, BGR frame): ok is False when the link broke or the frame is no JPEG."""
-        try:
-            text = self._conn.root.get_camera_frame()
-        except Exception:  # noqa: BLE001 - any failure of the link means "no frame"
-            return False, None
-        if not text:
-            return True, None  # the robot has no frame yet
-        frame = cv2.imdecode(np.frombuffer(base64.b64decode(text), np.uint8), cv2.IMREAD_COLOR)
-        if frame is not None:
-            self._shape = frame.shape[:2]
-        return frame is not None, frame
-
-    def get(self, prop: int) -> float:
-        """Return the frame size seen so far; the frame rate is not known (0)."""
-        return {cv2.CAP_PROP_FRAME_WIDTH: self._shape[1],
-                cv2.CAP_PROP_FRAME_HEIGHT: self._shape[0]}.get(prop, 0.0)
-
-    def release(self) -> None:
-        """Close the connection."""
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            try:
-                conn.close()
-            except Exception:  # noqa: BLE001 - closing a broken link is best effort
-                pass
-
-
 def open_capture(source: str, capture_width: int = 0, capture_height: int = 0,
                  frame_rate: float = 0.0):
-    """Open `source` (cv2.VideoCapture or RpycCapture); raise CameraError when that fails."""
+    """Open `source` (cv2.VideoCapture or jetbot's RpycCapture); raise CameraError on failure."""
     text = source.strip()
     kind = source_kind(text)
     if kind == RPYC:
+        # Imported here: rpyc is needed only by JetBot sources, and the JetBot family's module
+        # builds on this one (CameraError).
+        from nanobot_ros.robots.jetbot.remote_camera import RpycCapture
         return RpycCapture(text)
     if kind == PIPELINE:
         if not has_gstreamer():

@@ -15,7 +15,7 @@ indices are rejected and stop the motors; values beyond `motor_limit` are clampe
 
 Backends: `LocalMotors` (the `jetbot` library's Robot, on the robot itself) and `RemoteMotors`
 (the reference's RPyC client: `conn.root.set_motors(left, right)` on port 18861, served by
-robots/jetbot_server.py on the robot). `MotorDriver` wraps either: it resends the current values
+robots/jetbot/server.py on the robot). `MotorDriver` wraps either: it resends the current values
 every `keepalive` seconds (the robot-side server stops the motors when they stop coming),
 reconnects with exponential backoff after any failure, and commands 0 first on every
 (re)connection.

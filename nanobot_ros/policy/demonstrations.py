@@ -17,9 +17,9 @@ import torch
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
-from nanobot_ros.models.policy_processing import PolicyProcessor, resize_image
-from nanobot_ros.robots.target_task import expert_rollouts, TargetTaskConfig
-from nanobot_ros.robots.toroidal_dot import ACTION_VECTORS
+from nanobot_ros.policy.processing import PolicyProcessor, resize_image
+from nanobot_ros.robots.sim.target_task import expert_rollouts, TargetTaskConfig
+from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS
 
 DEMO_TOPICS = (('/camera/image_raw', 'sensor_msgs/msg/Image'),
                ('/robot/action', 'nanobot_msgs/msg/Action'),
@@ -144,28 +144,3 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
                 source='expert'))
             t += FRAME_NS
     return Path(path)
-
-
-def main(argv=None) -> int:
-    """`nanobot demos OUT_DIR [--episodes N] [--seed S] [--split K]`: expert demonstration bags."""
-    import argparse
-    from tqdm import tqdm
-    parser = argparse.ArgumentParser(prog='nanobot demos',
-                                     description='record the scripted expert into rosbag2 bags')
-    parser.add_argument('out', help='folder to write bags into (one bag per split)')
-    parser.add_argument('--episodes', type=int, default=600)
-    parser.add_argument('--seed', type=int, default=1000,
-                        help='first episode seed (benches evaluate on seeds below 1000)')
-    parser.add_argument('--split', type=int, default=200, help='episodes per bag')
-    args = parser.parse_args(argv)
-    out = Path(args.out)
-    seeds = list(range(args.seed, args.seed + args.episodes))
-    for start in tqdm(range(0, len(seeds), args.split), desc='demonstration bags', unit='bag'):
-        chunk = seeds[start:start + args.split]
-        name = f'demos_{chunk[0]:06d}'
-        if (out / name).exists():
-            print(f'{out / name} exists: skipped')
-            continue
-        write_demonstration_bag(out / name, TargetTaskConfig(), chunk)
-    print(f'wrote {args.episodes} expert episodes to {out}')
-    return 0

@@ -20,7 +20,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from nanobot_ros.models.policy_config import TEXT_PAD
+from nanobot_ros.policy.configuration import TEXT_PAD
 
 # The target task's action vectors (stay, right, left, up, down), in model units.
 DEFAULT_DISCRETE_ACTIONS = ((0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0))

@@ -4,8 +4,8 @@ from typing import Optional
 import numpy as np
 import torch
 
-from nanobot_ros.models.policy import Policy
-from nanobot_ros.models.policy_processing import PolicyProcessor
+from nanobot_ros.policy.modeling import Policy
+from nanobot_ros.policy.processing import PolicyProcessor
 
 
 def processor_for(policy: Policy, **overrides) -> PolicyProcessor:

@@ -24,7 +24,7 @@ Without a JetBot (tests, demos): `--emulate` simulates the motors and `--record 
 every value commanded as one JSON line {"t": unix time, "left", "right", "source"} where source
 is host, watchdog, disconnect or shutdown:
 
-    ./run.sh python -m nanobot_ros.robots.jetbot_server --emulate --record motors.jsonl
+    ./run.sh python -m nanobot_ros.robots.jetbot.server --emulate --record motors.jsonl
 """
 import argparse
 import base64

@@ -33,7 +33,7 @@ from typing import List, Optional
 
 import numpy as np
 
-from nanobot_ros.robots import esp32_protocol as proto
+from nanobot_ros.robots.esp32 import protocol as proto
 
 NAMED_CHANNELS = ('motor_left', 'motor_right',
                   'wheel_left.position', 'wheel_right.position',

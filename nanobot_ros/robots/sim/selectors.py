@@ -5,7 +5,7 @@ toroidal_action_selectors.py; metadata is a (possibly empty) list of extra infor
 """
 from typing import Callable, List, Sequence, Tuple
 
-from nanobot_ros.robots.toroidal_dot import MOVE_RIGHT, STAY
+from nanobot_ros.robots.sim.toroidal_dot import MOVE_RIGHT, STAY
 
 ActionSelector = Callable[[object], Tuple[int, list]]
 

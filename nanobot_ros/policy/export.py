@@ -16,7 +16,6 @@ hand-off) that the split form pays k + 1 times per action; the README quotes the
 Files are written atomically (temp file in the same folder, fsync, rename), so a kernel that
 watches the path never opens a half-written model.
 """
-import argparse
 import json
 from pathlib import Path
 import time
@@ -27,9 +26,9 @@ import torch
 from torch import nn
 
 from nanobot_ros.durable import atomic_write
-from nanobot_ros.models.policy import Policy
-from nanobot_ros.models.policy_io import load_policy, save_policy
-from nanobot_ros.models.policy_processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.modeling import Policy
+from nanobot_ros.policy.weights import save_policy
+from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
 
 OPSET = 17
 FORMAT = 'nanobot_ros.policy_onnx/1'
@@ -119,7 +118,7 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
 def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 200) -> dict:
     """Time one action both ways with ONNX Runtime (1 thread); return medians in ms."""
     import onnxruntime as ort
-    from nanobot_ros.models.diffusion import ddim_timesteps
+    from nanobot_ros.policy.diffusion import ddim_timesteps
     if not policy.config.robotics_use_diffusion:
         raise ValueError('the split form exists only for a diffusion head')
     options = ort.SessionOptions()
@@ -188,25 +187,3 @@ def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 
     agree = float(np.abs(fused_session.run(None, feed)[0] - split_action()).max())
     return {'ddim_steps': ddim_steps, 'fused_graph_ms': fused_ms, 'split_loop_ms': split_ms,
             'max_difference': agree, 'faster': 'fused' if fused_ms <= split_ms else 'split'}
-
-
-def main(argv=None) -> int:
-    """`nanobot export CHECKPOINT --out FILE.onnx [--sampler ddim|ddpm] [--ddim-steps k]`."""
-    parser = argparse.ArgumentParser(prog='nanobot export', description=__doc__.split('\n')[0])
-    parser.add_argument('checkpoint', help='policy .safetensors (a trainer checkpoint)')
-    parser.add_argument('--out', required=True, help='ONNX file to write (+ .safetensors)')
-    parser.add_argument('--sampler', default='ddim', choices=('ddim', 'ddpm'))
-    parser.add_argument('--ddim-steps', type=int, default=10)
-    parser.add_argument('--measure', action='store_true',
-                        help='also time the fused graph against the split loop and print it')
-    args = parser.parse_args(argv)
-    try:
-        policy, _ = load_policy(args.checkpoint)
-    except (FileNotFoundError, ValueError, RuntimeError) as error:
-        print(f'[ERROR] {error}')
-        return 1
-    path = export_policy(policy, Path(args.out), args.sampler, args.ddim_steps)
-    print(f'wrote {path} and {path.with_suffix(".safetensors")}')
-    if args.measure and policy.config.robotics_use_diffusion:
-        print(json.dumps(measure_export_options(policy, args.ddim_steps), indent=2))
-    return 0

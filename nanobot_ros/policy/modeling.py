@@ -39,9 +39,10 @@ from typing import Optional
 import torch
 from torch import nn
 
-from nanobot_ros.models.diffusion import DiffusionHead
-from nanobot_ros.models.policy_config import PolicyConfig, TEXT_VOCAB
-from nanobot_ros.models.vit import Block, MaskedAutoencoderViT
+from nanobot_ros.policy.diffusion import DiffusionHead
+from nanobot_ros.policy.configuration import PolicyConfig, TEXT_VOCAB
+from nanobot_ros.models.transformer import Block
+from nanobot_ros.models.vit import MaskedAutoencoderViT
 
 
 class Normalizer(nn.Module):

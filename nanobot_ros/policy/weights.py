@@ -9,7 +9,7 @@ from typing import Optional, Tuple
 
 from nanobot_ros.models.checkpoint import (CheckpointError, load_checkpoint, prefixed,
                                            save_checkpoint, unprefixed)
-from nanobot_ros.models.policy import Policy, PolicyConfig
+from nanobot_ros.policy.modeling import Policy, PolicyConfig
 
 KIND = 'nanobot_policy'
 

@@ -8,13 +8,13 @@ import sys
 
 COMMANDS = {
     'sim': ('nanobot_ros.stack', 'run a stack (default config/sim.yaml) and write a run folder'),
-    'jetbot-server': ('nanobot_ros.robots.jetbot_server',
+    'jetbot-server': ('nanobot_ros.robots.jetbot.server',
                       'JetBot-side RPyC motor server with watchdog (--emulate: no robot)'),
-    'demos': ('nanobot_ros.learning.policy_data', 'record scripted expert demonstrations as bags'),
-    'train': ('nanobot_ros.learning.policy_training', 'train the policy from bags (torchrun ok)'),
-    'export': ('nanobot_ros.learning.policy_export', 'export a policy to ONNX + safetensors'),
-    'bag': ('nanobot_ros.data.bag_cli', 'bags: info, repair, export-parquet, import-parquet'),
-    'world-model-replay': ('nanobot_ros.learning.replay_training',
+    'demos': ('nanobot_ros.cli.demos', 'record scripted expert demonstrations as bags'),
+    'train': ('nanobot_ros.cli.train', 'train the policy from bags (torchrun ok)'),
+    'export': ('nanobot_ros.cli.export', 'export a policy to ONNX + safetensors'),
+    'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
+    'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),
 }
 

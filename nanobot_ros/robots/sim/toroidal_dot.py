@@ -3,7 +3,7 @@
 Defaults are the reference's ToroidalDotConfig: 224x224 pixels, dot radius 5, action 1 moves the
 dot 27 pixels to the right, action 0 keeps it where it is. With `moves='2d'` the dot also moves
 left (2), up (3) and down (4) and the world wraps vertically too (a torus), which the target
-task (`robots/target_task.py`) uses.
+task (`robots/sim/target_task.py`) uses.
 """
 from dataclasses import dataclass
 

@@ -2,7 +2,7 @@
 
 Everything needed comes from the file: the PolicyConfig (input sizes, tokenizer length), the
 sampler and its noise shape, the action names, bounds and discrete action vectors
-(`metadata_props`, written by `learning/policy_export.py`). The whole file is read into memory
+(`metadata_props`, written by `policy/export.py`). The whole file is read into memory
 first and the session built from those bytes, so a file replaced while loading can never mix
 two versions.
 
@@ -16,8 +16,8 @@ from typing import Optional
 
 import numpy as np
 
-from nanobot_ros.models.policy_config import PolicyConfig
-from nanobot_ros.models.policy_processing import PolicyProcessor
+from nanobot_ros.policy.configuration import PolicyConfig
+from nanobot_ros.policy.processing import PolicyProcessor
 
 FORMAT = 'nanobot_ros.policy_onnx/1'
 

@@ -23,8 +23,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from nanobot_ros.robots.toroidal_dot import (MOVE_DOWN, MOVE_LEFT, MOVE_RIGHT, MOVE_UP, STAY,
-                                             ToroidalDotConfig, ToroidalDotWorld)
+from nanobot_ros.robots.sim.toroidal_dot import (MOVE_DOWN, MOVE_LEFT, MOVE_RIGHT, MOVE_UP, STAY,
+                                                 ToroidalDotConfig, ToroidalDotWorld)
 
 MARKER_COLORS = {'red': (255, 0, 0), 'green': (0, 255, 0), 'blue': (0, 0, 255),
                  'yellow': (255, 255, 0), 'magenta': (255, 0, 255), 'cyan': (0, 255, 255)}

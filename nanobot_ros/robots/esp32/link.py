@@ -18,7 +18,7 @@ from typing import Callable, Optional
 
 import serial
 
-from nanobot_ros.robots.esp32_protocol import Frame, FrameDecoder, FrameEncoder
+from nanobot_ros.robots.esp32.protocol import Frame, FrameDecoder, FrameEncoder
 
 LOG = logging.getLogger(__name__)
 # How often the reader looks whether the port path now names another device (udev relinks).

@@ -1,0 +1,33 @@
+"""`nanobot export`: a trained policy to ONNX (+ safetensors) for the kernels."""
+import argparse
+import json
+from pathlib import Path
+
+from nanobot_ros.policy.export import export_policy, measure_export_options
+from nanobot_ros.policy.weights import load_policy
+
+
+def main(argv=None) -> int:
+    """`nanobot export CHECKPOINT --out FILE.onnx [--sampler ddim|ddpm] [--ddim-steps k]`."""
+    parser = argparse.ArgumentParser(prog='nanobot export', description=__doc__.split('\n')[0])
+    parser.add_argument('checkpoint', help='policy .safetensors (a trainer checkpoint)')
+    parser.add_argument('--out', required=True, help='ONNX file to write (+ .safetensors)')
+    parser.add_argument('--sampler', default='ddim', choices=('ddim', 'ddpm'))
+    parser.add_argument('--ddim-steps', type=int, default=10)
+    parser.add_argument('--measure', action='store_true',
+                        help='also time the fused graph against the split loop and print it')
+    args = parser.parse_args(argv)
+    try:
+        policy, _ = load_policy(args.checkpoint)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f'[ERROR] {error}')
+        return 1
+    path = export_policy(policy, Path(args.out), args.sampler, args.ddim_steps)
+    print(f'wrote {path} and {path.with_suffix(".safetensors")}')
+    if args.measure and policy.config.robotics_use_diffusion:
+        print(json.dumps(measure_export_options(policy, args.ddim_steps), indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""The policy family (LeRobot-style): configuration, modeling, processing, export, runtimes."""

@@ -1,0 +1,1 @@
+"""The simulated robots: the toroidal dot world, the target task, action selectors."""
