@@ -77,6 +77,12 @@ setup_venv() {
     rm -rf "$VENV"
   fi
   log "setting up the environment in $VENV ($MODE); first time takes a few minutes"
+  # Say what the download costs before it starts: PyPI's torch for Linux x86_64 is the CUDA
+  # build, whose CUDA runtime wheels are most of the ~5.4 GB (it runs on the CPU all the same).
+  if ! "$VENV/bin/python" -c 'import torch' 2>/dev/null; then
+    log "torch from PyPI is its CUDA build: several GB of downloads (nvidia-* runtime wheels)" \
+      "and ~5.4 GB on disk; it runs on the CPU"
+  fi
   local t0=$SECONDS
   if [ "$MODE" = wheels ]; then
     [ -x "$VENV/bin/python" ] || "$BASE_PYTHON" -m venv "$VENV"
