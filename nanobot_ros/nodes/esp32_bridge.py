@@ -14,7 +14,7 @@ for the action's duration, at most `action_timeout`, then the bridge sends zeros
 are counted and dropped by the decoder; values that are not finite or beyond
 `telemetry_limit` drop their frame (counted); bad actions stop the motors (counted), finite
 commands beyond `motor_limit` are clamped (counted). The serial link reconnects by itself.
-Stamps are the sample time: the frame's device_ms mapped to host time (robots/clock_sync), or
+Stamps are the sample time: the frame's device_ms mapped to host time (robots/esp32/clock_sync), or
 with `stamp: receive` the time the frame arrived.
 """
 import time
@@ -41,7 +41,7 @@ RELIABILITIES = {'best_effort': SENSOR_QOS,
 
 
 class Esp32BridgeNode(NanobotNode):
-    """Serial frames <-> topics; the algorithm lives in robots/esp32_*."""
+    """Serial frames <-> topics; the algorithm lives in robots/esp32/."""
 
     def __init__(self):
         super().__init__('esp32_bridge')

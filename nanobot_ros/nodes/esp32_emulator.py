@@ -1,6 +1,6 @@
 """esp32_emulator: an emulated ESP32 on a pty, for mock stacks and hardware-free runs.
 
-Not a robot interface: it runs robots/esp32_emulator.Esp32Emulator (a real pty pair whose
+Not a robot interface: it runs robots/esp32/emulator.Esp32Emulator (a real pty pair whose
 slave end is reached through the symlink `link`) and reports the device's state (motor outputs,
 watchdog, frames, injected faults) on /diagnostics. Point esp32_bridge's `port` at `link`.
 """

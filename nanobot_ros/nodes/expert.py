@@ -6,12 +6,12 @@ Topics
   /robot/action      (nanobot_msgs/Action, reliable)            out: answers every frame
 
 It sees only what a policy sees (image and instruction) and answers each frame with the action
-of `robots/target_task.expert_action`, stamped with the frame's time, as index plus the (dx, dy)
-move. Recording /camera/image_raw, /instruction and /robot/action while it drives the sim gives
-the demonstrations the trainer learns from. A frame it cannot read gets "stay" and a throttled
-warning. Before the first instruction it does not answer at all, so no demonstration of "stay
-while the target is unknown" is recorded and the sim's budget is not spent (the sim's watchdog
-holds the dot meanwhile).
+of `robots/sim/target_task.expert_action`, stamped with the frame's time, as index plus the (dx,
+dy) move. Recording /camera/image_raw, /instruction and /robot/action while it drives the sim
+gives the demonstrations the trainer learns from. A frame it cannot read gets "stay" and a
+throttled warning. Before the first instruction it does not answer at all, so no demonstration
+of "stay while the target is unknown" is recorded and the sim's budget is not spent (the sim's
+watchdog holds the dot meanwhile).
 """
 from nanobot_ros.data.convert import image_to_numpy, make_action, to_rgb
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
