@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, stamp_to_seconds, to_rgb
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, SENSOR_QOS, WARN
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SURFACE, TELEMETRY
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, WARN
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -73,11 +73,14 @@ class ActionServerNode(NanobotNode):
         self._last_frame_time = time.monotonic()
         self._watchdog_sent = False
         self._last_reason = ('', 0.0)
-        self.pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_image, SENSOR_QOS)
-        self.create_subscription(String, '/instruction', self._on_instruction, INSTRUCTION_QOS)
-        self.create_subscription(Telemetry, '/robot/telemetry', self._on_telemetry, SENSOR_QOS)
-        self.create_subscription(SurfaceVector, '/robot/surface', self._on_surface, SENSOR_QOS)
+        self.pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.create_subscription(Image, IMAGE.name, self._on_image, qos_profile(IMAGE))
+        self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
+                                 qos_profile(INSTRUCTION))
+        self.create_subscription(Telemetry, TELEMETRY.name, self._on_telemetry,
+                                 qos_profile(TELEMETRY))
+        self.create_subscription(SurfaceVector, SURFACE.name, self._on_surface,
+                                 qos_profile(SURFACE))
         self.create_timer(self.reload_period, self._check_model_file)
         self.create_timer(self.control_period, self._watchdog)
         self._check_model_file()
