@@ -229,8 +229,8 @@ class SimNode(NanobotNode):
             if not self._stale:
                 self._stale = True
                 if self._last_action_time is None:  # start-up: no controller yet, no fault
-                    self.get_logger().info(
-                        'waiting for the first action on /robot/action: the dot stays put')
+                    self.get_logger().info(f'waiting for the first action on '
+                                           f'{self.topic_name(ACTION.name)}: the dot stays put')
                 else:
                     self.get_logger().warning(
                         f'no fresh action for {self.action_timeout} s: the dot stays put')
