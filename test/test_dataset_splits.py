@@ -7,7 +7,7 @@ from nanobot_ros.contract import ACTION, IMAGE, TELEMETRY
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
 
-MSGTYPES = dict(SESSION_TOPICS)
+MSGTYPES = {t.fqn(): t.msgtype for t in SESSION_TOPICS}
 
 
 def record_session(root, steps=12, start_step=0, split_before=()):
@@ -16,8 +16,8 @@ def record_session(root, steps=12, start_step=0, split_before=()):
     split_before: (topic, step) pairs; a new split starts right before that message.
     """
     recorder = SessionRecorder(RecorderConfig(root=root, min_free_gb=0.0))
-    for topic, msgtype in SESSION_TOPICS:
-        recorder.add_topic(topic, msgtype)
+    for topic in SESSION_TOPICS:
+        recorder.add_topic(topic.fqn(), topic.msgtype)
     recorder.start()
     step = None
     for topic, time_ns, msg in session_messages(recorder.typestore, steps, start_step):

@@ -1,11 +1,11 @@
 """What the kernel (ONNX Runtime) and policy (PyTorch) nodes share: observation in, action out.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)   in: newest frame (rgb8/bgr8/mono8)
-  /instruction       (std_msgs/String, reliable, latched)    in: what to do
-  /robot/telemetry   (nanobot_msgs/Telemetry, sensor QoS)    in: when the model has sensor tokens
-  /robot/surface     (nanobot_msgs/SurfaceVector, sensor QoS) in: when it has surface tokens
-  /robot/action      (nanobot_msgs/Action, reliable)         out: one per frame, header.stamp =
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)   in: newest frame (rgb8/bgr8/mono8)
+  instruction        (std_msgs/String, reliable, latched)    in: what to do
+  robot/telemetry    (nanobot_msgs/Telemetry, sensor QoS)    in: when the model has sensor tokens
+  robot/surface      (nanobot_msgs/SurfaceVector, sensor QoS) in: when it has surface tokens
+  robot/action       (nanobot_msgs/Action, reliable)         out: one per frame, header.stamp =
                                                                   the frame's stamp
 
 Each frame is answered at once with the model's action. Whenever an answer cannot be trusted

@@ -1,8 +1,8 @@
 """camera: an OpenCV camera, GStreamer pipeline or video file as sensor_msgs/Image.
 
-Topics
-  /camera/image_raw    (sensor_msgs/Image, rgb8, sensor-data QoS)  out: stamped at capture
-  /camera/camera_info  (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw     (sensor_msgs/Image, rgb8, sensor-data QoS)  out: stamped at capture
+  camera/camera_info   (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
 
 `source` is a device index ('0'), a device path ('/dev/video0'), a GStreamer pipeline (the
 JetBot's CSI camera: `source: csi`, see robots/camera_capture.py), a JetBot's camera over the

@@ -1,12 +1,12 @@
 """esp32_bridge: the ESP32 board on the ROS graph, over the serial protocol v1.
 
-Topics
-  /robot/telemetry  (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
-  /robot/surface    (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
-  /joint_states     (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
-  /imu/data_raw     (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
-  /robot/action     (nanobot_msgs/Action, reliable)               in:  `motor_names` values
-  /diagnostics      status(): link, frame and value counters
+Topics (relative: in the node's namespace; docs/graph.md)
+  robot/telemetry   (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
+  robot/surface     (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
+  joint_states      (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
+  imu/data_raw      (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
+  robot/action      (nanobot_msgs/Action, reliable)               in:  `motor_names` values
+  diagnostics       status(): link, frame and value counters
 
 Every `heartbeat_period` the bridge sends a HEARTBEAT and the current MOTOR command (so the
 device's watchdog is fed while the host lives); an action is also sent at once. A command holds

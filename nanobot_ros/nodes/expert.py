@@ -1,9 +1,9 @@
 """expert: the scripted demonstrator of the target task, as a controller node.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)      in: the view
-  /instruction       (std_msgs/String, reliable, latched)       in: "go to the <colour> marker"
-  /robot/action      (nanobot_msgs/Action, reliable)            out: answers every frame
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)      in: the view
+  instruction        (std_msgs/String, reliable, latched)       in: "go to the <colour> marker"
+  robot/action       (nanobot_msgs/Action, reliable)            out: answers every frame
 
 It sees only what a policy sees (image and instruction) and answers each frame with the action
 of `robots/target_task.expert_action`, stamped with the frame's time, as index plus the (dx, dy)

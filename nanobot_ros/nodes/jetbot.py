@@ -1,15 +1,15 @@
 """jetbot: executes /robot/action and /cmd_vel on a JetBot's two motors.
 
-Topics
-  /robot/action   (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
+Topics (relative: in the node's namespace; docs/graph.md)
+  robot/action    (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
                   (or an index into the action space) held for `duration`, see
                   robots/jetbot/motors.py
-  /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
+  cmd_vel         (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
                   differential drive, held until `action_timeout` after the newest
-  /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
+  jetbot/motors   (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
                   every control tick while the link is up: velocity = normalised motor value
                   in [-1, 1] (left_wheel_joint, right_wheel_joint)
-  /jetbot/status  (std_msgs/String JSON, transient local) out: link state and counters, at
+  jetbot/status   (std_msgs/String JSON, transient local) out: link state and counters, at
                   once when the link changes and every second; late joiners get the last one
 
 Backends: `remote` (default) talks RPyC to `host`:`port` (the reference's protocol; run

@@ -1,8 +1,8 @@
 """runner: the reference's RobotRunner without learning: one action per camera frame.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)  in
-  /robot/action      (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)  in
+  robot/action       (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
 
 The action comes from a selector chosen by `selector`: constant (`constant_action`), sequence
 (`sequence`), or a named sequence: always_move, always_stay, alternate, double_move, triple_move.

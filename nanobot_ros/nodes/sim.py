@@ -1,9 +1,9 @@
 """sim: the toroidal dot world as a robot: publishes camera frames, executes actions.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
-  /robot/action      (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
-  /robot/action_executed (nanobot_msgs/Action, reliable)          out: what each step really did:
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
+  robot/action       (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
+  robot/action_executed  (nanobot_msgs/Action, reliable)          out: what each step really did:
       header.stamp = the frame the step started from (the next frame shows the outcome),
       source = the commanding node; 'watchdog' when the dot stayed because actions went stale,
       'idle' when (free-running) no new action came since the last tick

@@ -2,15 +2,15 @@
 
 It learns the robot's world online and explores by uncertainty.
 
-Topics
-  /camera/image_raw          (sensor_msgs/Image, sensor-data QoS)   in
-  /robot/action_executed     (nanobot_msgs/Action, reliable)        in: what the robot did in
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw           (sensor_msgs/Image, sensor-data QoS)   in
+  robot/action_executed      (nanobot_msgs/Action, reliable)        in: what the robot did in
                                                                         the step from the frame
                                                                         of header.stamp
-  /robot/action              (nanobot_msgs/Action, reliable)        out: stamped with the frame
-  /world_model/status        (nanobot_msgs/WorldModelStatus)        out: one per handled frame
-  /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
-  /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
+  robot/action               (nanobot_msgs/Action, reliable)        out: stamped with the frame
+  world_model/status         (nanobot_msgs/WorldModelStatus)        out: one per handled frame
+  world_model/reconstruction  (sensor_msgs/Image, rgb8)             out: decoded current frame
+  world_model/predictions    (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
 
 Per frame (ROS thread): check the frame; close the previous step: the transition (previous
