@@ -1,7 +1,8 @@
-"""The graph contract: each topic name and QoS profile has one home, and bags of namespaced stacks
-read like any other."""
+"""The graph contract: one home per topic name and QoS profile; namespaced bags read alike."""
 from pathlib import Path
 import re
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -131,3 +132,14 @@ def test_a_bag_of_two_namespaces_is_skipped_with_the_reason(tmp_path):
     data = BagDataset(tmp_path / 'bag')
     assert len(data) == 0
     assert 'several namespaces' in data.skipped[str(tmp_path / 'bag')]
+
+
+def test_the_contract_and_its_readers_import_without_rclpy():
+    modules = ['nanobot_ros.contract', 'nanobot_ros.stack_config', 'nanobot_ros.data.dataset',
+               'nanobot_ros.data.parquet', 'nanobot_ros.policy.demonstrations']
+    code = (f'import importlib, sys\nfor name in {modules!r}:\n    importlib.import_module(name)\n'
+            "print(sorted(m for m in sys.modules if m.split('.')[0] == 'rclpy'))\n")
+    result = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[]'
