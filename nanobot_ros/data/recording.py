@@ -1,9 +1,9 @@
 """The recorder's engine, without rclpy: sessions, splits, a writer thread, disk cap and reserve.
 
     recorder = SessionRecorder(RecorderConfig(root=Path('saved/sessions'), robot_type='jetbot'))
-    recorder.add_topic('/camera/image_raw', 'sensor_msgs/msg/Image', offered_qos)
+    recorder.add_topic(IMAGE.fqn(), IMAGE.msgtype, offered_qos)    # contract.IMAGE
     recorder.start()
-    recorder.put('/camera/image_raw', receive_time_ns, cdr_bytes)   # from a callback: O(1)
+    recorder.put(IMAGE.fqn(), receive_time_ns, cdr_bytes)          # from a callback: O(1)
     recorder.stop()
 
 Layout: <root>/<robot_type>/<session>/ holds session.yaml (the session metadata) and one bag

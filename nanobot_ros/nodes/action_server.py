@@ -1,11 +1,11 @@
 """What the kernel (ONNX Runtime) and policy (PyTorch) nodes share: observation in, action out.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)   in: newest frame (rgb8/bgr8/mono8)
-  /instruction       (std_msgs/String, reliable, latched)    in: what to do
-  /robot/telemetry   (nanobot_msgs/Telemetry, sensor QoS)    in: when the model has sensor tokens
-  /robot/surface     (nanobot_msgs/SurfaceVector, sensor QoS) in: when it has surface tokens
-  /robot/action      (nanobot_msgs/Action, reliable)         out: one per frame, header.stamp =
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)   in: newest frame (rgb8/bgr8/mono8)
+  instruction        (std_msgs/String, reliable, latched)    in: what to do
+  robot/telemetry    (nanobot_msgs/Telemetry, sensor QoS)    in: when the model has sensor tokens
+  robot/surface      (nanobot_msgs/SurfaceVector, sensor QoS) in: when it has surface tokens
+  robot/action       (nanobot_msgs/Action, reliable)         out: one per frame, header.stamp =
                                                                   the frame's stamp
 
 Each frame is answered at once with the model's action. Whenever an answer cannot be trusted
@@ -30,8 +30,8 @@ from typing import Optional
 import numpy as np
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, stamp_to_seconds, to_rgb
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, SENSOR_QOS, WARN
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SURFACE, TELEMETRY
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, WARN
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -73,11 +73,14 @@ class ActionServerNode(NanobotNode):
         self._last_frame_time = time.monotonic()
         self._watchdog_sent = False
         self._last_reason = ('', 0.0)
-        self.pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_image, SENSOR_QOS)
-        self.create_subscription(String, '/instruction', self._on_instruction, INSTRUCTION_QOS)
-        self.create_subscription(Telemetry, '/robot/telemetry', self._on_telemetry, SENSOR_QOS)
-        self.create_subscription(SurfaceVector, '/robot/surface', self._on_surface, SENSOR_QOS)
+        self.pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.create_subscription(Image, IMAGE.name, self._on_image, qos_profile(IMAGE))
+        self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
+                                 qos_profile(INSTRUCTION))
+        self.create_subscription(Telemetry, TELEMETRY.name, self._on_telemetry,
+                                 qos_profile(TELEMETRY))
+        self.create_subscription(SurfaceVector, SURFACE.name, self._on_surface,
+                                 qos_profile(SURFACE))
         self.create_timer(self.reload_period, self._check_model_file)
         self.create_timer(self.control_period, self._watchdog)
         self._check_model_file()

@@ -1,8 +1,8 @@
 """camera: an OpenCV camera, GStreamer pipeline or video file as sensor_msgs/Image.
 
-Topics
-  /camera/image_raw    (sensor_msgs/Image, rgb8, sensor-data QoS)  out: stamped at capture
-  /camera/camera_info  (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw     (sensor_msgs/Image, rgb8, sensor-data QoS)  out: stamped at capture
+  camera/camera_info   (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
 
 `source` is a device index ('0'), a device path ('/dev/video0'), a GStreamer pipeline (the
 JetBot's CSI camera: `source: csi`, see robots/camera_capture.py), a JetBot's camera over the
@@ -19,7 +19,8 @@ with the reason until frames flow again. The node never exits because of its cam
 import threading
 
 from nanobot_ros.data.convert import frame_to_image
-from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.contract import CAMERA_INFO, IMAGE
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.camera_capture import CameraConfig, CameraStream, csi_pipeline
 from rcl_interfaces.msg import ParameterDescriptor
 from sensor_msgs.msg import CameraInfo, Image
@@ -75,8 +76,9 @@ class CameraNode(NanobotNode):
             self.camera_info.p = camera_matrix[:3] + [0.0] + camera_matrix[3:6] + [0.0] \
                 + camera_matrix[6:] + [0.0]
 
-        self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, '/camera/camera_info', SENSOR_QOS)
+        self.image_pub = self.create_publisher(Image, IMAGE.name, qos_profile(IMAGE))
+        self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO.name,
+                                              qos_profile(CAMERA_INFO))
         self.stream = CameraStream(self.config, self._publish, self._log,
                                    clock=self.get_clock().now)
         self._stop = threading.Event()

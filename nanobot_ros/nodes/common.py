@@ -1,9 +1,12 @@
-"""What every nanobot_ros node shares: QoS profiles, parameters, status reports and main().
+"""What every nanobot_ros node shares: rclpy QoS, parameters, status reports and main().
 
-Every node reports its state as diagnostic_msgs/DiagnosticArray on /diagnostics (what
-rqt_robot_monitor and Foxglove show), once a second and once more when it stops, so the stack
-runner's summary.json holds each node's last word.
+Every node reports its state as diagnostic_msgs/DiagnosticArray on `diagnostics` (relative:
+/diagnostics at the root, /robot1/diagnostics in namespace robot1; what rqt_robot_monitor and
+Foxglove show), once a second and once more when it stops, so the stack runner's summary.json
+holds each node's last word. The QoS profiles are the graph contract's (nanobot_ros.contract);
+`qos_profile` is the one converter to rclpy.
 """
+import importlib
 import json
 import signal
 import sys
@@ -16,34 +19,60 @@ from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile,
+                       ReliabilityPolicy)
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.signals import SignalHandlerOptions
 
-# Cameras and high-rate sensors: best effort, newest wins (REP 2003's sensor data profile).
-SENSOR_QOS = qos_profile_sensor_data
-# Commands (actions): every one delivered in order, no history for late joiners.
-COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
-# Status and diagnostics: reliable, deep enough that a final report is not lost.
-STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
+from nanobot_ros import contract
+from nanobot_ros.contract import Qos, Topic
+
+
+def qos_profile(spec) -> QoSProfile:
+    """Return the rclpy QoSProfile of a contract Qos, or of a contract Topic's Qos."""
+    spec = spec.qos if isinstance(spec, Topic) else spec
+    return QoSProfile(
+        history=HistoryPolicy[spec.history.upper()], depth=spec.depth,
+        reliability=ReliabilityPolicy[spec.reliability.upper()],
+        durability=DurabilityPolicy[spec.durability.upper()],
+        deadline=Duration(nanoseconds=spec.deadline_ns),
+        lifespan=Duration(nanoseconds=spec.lifespan_ns),
+        liveliness=LivelinessPolicy[spec.liveliness.upper()],
+        liveliness_lease_duration=Duration(nanoseconds=spec.liveliness_lease_duration_ns),
+        avoid_ros_namespace_conventions=spec.avoid_ros_namespace_conventions)
+
+
+def qos_spec(profile: QoSProfile) -> Qos:
+    """Return an rclpy profile (e.g. what a publisher offers) as a contract Qos."""
+    return Qos(reliability=profile.reliability.name.lower(),
+               durability=profile.durability.name.lower(), depth=int(profile.depth),
+               history=profile.history.name.lower(),
+               deadline_ns=profile.deadline.nanoseconds,
+               lifespan_ns=profile.lifespan.nanoseconds,
+               liveliness=profile.liveliness.name.lower(),
+               liveliness_lease_duration_ns=profile.liveliness_lease_duration.nanoseconds,
+               avoid_ros_namespace_conventions=bool(profile.avoid_ros_namespace_conventions))
+
+
+def message_class(msgtype: str):
+    """Return the rclpy message class of 'pkg/msg/Type'; ImportError/AttributeError if absent."""
+    package, _, name = msgtype.rpartition('/')
+    return getattr(importlib.import_module(package.replace('/', '.')), name)
+
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 LEVEL_NAMES = {OK: 'ok', WARN: 'warn', ERROR: 'error', DiagnosticStatus.STALE: 'stale'}
 
 
 class NanobotNode(Node):
-    """A Node that declares documented parameters and reports `status()` on /diagnostics."""
+    """A Node that declares documented parameters and reports `status()` on diagnostics."""
 
     status_period_s = 1.0
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', STATUS_QOS)
+        self._diagnostics = self.create_publisher(DiagnosticArray, contract.DIAGNOSTICS.name,
+                                                  qos_profile(contract.DIAGNOSTICS))
         self._status_timer = self.create_timer(self.status_period_s, self.publish_status)
 
     def param(self, name: str, default, description: str):
@@ -59,6 +88,13 @@ class NanobotNode(Node):
             return float(value)
         descriptor = ParameterDescriptor(description=description)
         return self.declare_parameter(name, default, descriptor).value
+
+    def topic_name(self, name: str) -> str:
+        """Return `name` resolved in this node's namespace; ValueError if it is no topic name."""
+        try:
+            return self.resolve_topic_name(name)
+        except RuntimeError as error:  # rclpy's RCLError
+            raise ValueError(f'{name!r} is not a topic name: {error}') from None
 
     def status(self) -> tuple:
         """Return (level, message, {key: value}); nodes override this."""

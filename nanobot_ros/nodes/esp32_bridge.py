@@ -1,12 +1,12 @@
 """esp32_bridge: the ESP32 board on the ROS graph, over the serial protocol v1.
 
-Topics
-  /robot/telemetry  (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
-  /robot/surface    (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
-  /joint_states     (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
-  /imu/data_raw     (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
-  /robot/action     (nanobot_msgs/Action, reliable)               in:  `motor_names` values
-  /diagnostics      status(): link, frame and value counters
+Topics (relative: in the node's namespace; docs/graph.md)
+  robot/telemetry   (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
+  robot/surface     (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
+  joint_states      (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
+  imu/data_raw      (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
+  robot/action      (nanobot_msgs/Action, reliable)               in:  `motor_names` values
+  diagnostics       status(): link, frame and value counters
 
 Every `heartbeat_period` the bridge sends a HEARTBEAT and the current MOTOR command (so the
 device's watchdog is fed while the host lives); an action is also sent at once. A command holds
@@ -22,7 +22,8 @@ import time
 import numpy as np
 
 from nanobot_ros.data.convert import make_surface, make_telemetry
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.contract import ACTION, COMMAND, IMU, JOINT_STATES, SENSOR, SURFACE, TELEMETRY
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.esp32 import protocol as proto
 from nanobot_ros.robots.esp32.clock_sync import DeviceClock
 from nanobot_ros.robots.esp32.host import check_samples, MotorCommander, TelemetryLayout
@@ -30,14 +31,13 @@ from nanobot_ros.robots.esp32.link import SerialLink
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Imu, JointState
 
 
-RELIABILITIES = {'best_effort': SENSOR_QOS,
-                 # Reliable publishers serve best-effort subscribers too.
-                 'reliable': QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)}
+# qos_reliability -> the profile of joint_states and imu/data_raw. Reliable publishers serve
+# best-effort subscribers too.
+RELIABILITIES = {'best_effort': SENSOR, 'reliable': COMMAND}
 
 
 class Esp32BridgeNode(NanobotNode):
@@ -111,14 +111,15 @@ class Esp32BridgeNode(NanobotNode):
         self._stale = True
         self._warned_count = set()
 
-        self.telemetry_pub = self.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
-        self.surface_pub = self.create_publisher(SurfaceVector, '/robot/surface', SENSOR_QOS)
-        standard_qos = RELIABILITIES[reliability]
-        self.joint_pub = (self.create_publisher(JointState, '/joint_states', standard_qos)
+        self.telemetry_pub = self.create_publisher(Telemetry, TELEMETRY.name,
+                                                   qos_profile(TELEMETRY))
+        self.surface_pub = self.create_publisher(SurfaceVector, SURFACE.name, qos_profile(SURFACE))
+        standard_qos = qos_profile(RELIABILITIES[reliability])
+        self.joint_pub = (self.create_publisher(JointState, JOINT_STATES.name, standard_qos)
                           if publish_joints and joints else None)
-        self.imu_pub = (self.create_publisher(Imu, '/imu/data_raw', standard_qos)
+        self.imu_pub = (self.create_publisher(Imu, IMU.name, standard_qos)
                         if publish_imu else None)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
         self.create_timer(self.heartbeat_period, self._on_heartbeat)
         self.link = SerialLink(port, int(baudrate), self._on_frame, self._log,
                                backoff_max=backoff_max).start()

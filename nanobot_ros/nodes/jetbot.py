@@ -1,15 +1,15 @@
 """jetbot: executes /robot/action and /cmd_vel on a JetBot's two motors.
 
-Topics
-  /robot/action   (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
+Topics (relative: in the node's namespace; docs/graph.md)
+  robot/action    (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
                   (or an index into the action space) held for `duration`, see
                   robots/jetbot/motors.py
-  /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
+  cmd_vel         (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
                   differential drive, held until `action_timeout` after the newest
-  /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
+  jetbot/motors   (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
                   every control tick while the link is up: velocity = normalised motor value
                   in [-1, 1] (left_wheel_joint, right_wheel_joint)
-  /jetbot/status  (std_msgs/String JSON, transient local) out: link state and counters, at
+  jetbot/status   (std_msgs/String JSON, transient local) out: link state and counters, at
                   once when the link changes and every second; late joiners get the last one
 
 Backends: `remote` (default) talks RPyC to `host`:`port` (the reference's protocol; run
@@ -28,7 +28,8 @@ import threading
 import time
 
 from nanobot_ros.data.convert import action_values
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.contract import ACTION, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.jetbot.motors import (
     ActionRejected, action_to_command, DEFAULT_PORT, DOWN, JetBotController, LocalMotors,
@@ -36,13 +37,9 @@ from nanobot_ros.robots.jetbot.motors import (
     REFERENCE_RIGHT, RemoteMotors, twist_to_command)
 from geometry_msgs.msg import Twist
 from nanobot_msgs.msg import Action
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
-# Late joiners (ros2 topic echo, rviz) get the newest status at once.
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
 JOINT_NAMES = ['left_wheel_joint', 'right_wheel_joint']
 
 
@@ -104,10 +101,12 @@ class JetBotNode(NanobotNode):
         self.control_errors = 0
         self._status_dirty = threading.Event()
 
-        self.motors_pub = self.create_publisher(JointState, '/jetbot/motors', SENSOR_QOS)
-        self.status_pub = self.create_publisher(String, '/jetbot/status', LATCHED_QOS)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
-        self.create_subscription(Twist, '/cmd_vel', self._on_cmd_vel, COMMAND_QOS)
+        self.motors_pub = self.create_publisher(JointState, JETBOT_MOTORS.name,
+                                                qos_profile(JETBOT_MOTORS))
+        self.status_pub = self.create_publisher(String, JETBOT_STATUS.name,
+                                                qos_profile(JETBOT_STATUS))
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
+        self.create_subscription(Twist, CMD_VEL.name, self._on_cmd_vel, qos_profile(CMD_VEL))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name='jetbot-control',
                                         daemon=True)
@@ -148,9 +147,9 @@ class JetBotNode(NanobotNode):
         try:
             command = twist_to_command(msg.linear.x, msg.angular.z, self.limits)
         except ActionRejected as error:
-            self._reject('/cmd_vel', error)
+            self._reject(CMD_VEL.name, error)
             return
-        self._execute(command, '/cmd_vel')
+        self._execute(command, CMD_VEL.name)
 
     def _on_link_event(self, level: str, text: str) -> None:
         # One call site per severity: rclpy refuses one site that logs at several.

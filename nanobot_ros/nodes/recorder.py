@@ -1,8 +1,10 @@
 """recorder: records topics into rosbag2 session folders (MCAP by default) with `rosbags`.
 
-Topics (in): every name in `topics` (default camera, telemetry, surface, action, instruction,
-world model status), subscribed as serialized messages (no decode) once a publisher shows its
-type. QoS per topic follows the publishers, as `ros2 bag record` does: best effort if any
+Topics (in): every name in `topics` (default contract.RECORDED: camera, telemetry, surface,
+action, instruction, world model status), resolved in the node's namespace (relative names
+under `__ns:=/robot1` are /robot1/...) and recorded under that full name, as `ros2 bag record`
+does; subscribed as serialized messages (no decode) once a publisher shows its type. QoS per
+topic follows the publishers (contract.compatible_qos, rosbag2's rule): best effort if any
 publisher is best effort (cameras, telemetry: sensor data), else reliable.
 
 Output: <output_dir>/<robot_type>/<session>/<session>_NNN/ (one rosbag2 bag per split) and
@@ -11,7 +13,7 @@ saved/sessions. Each split's metadata.yaml custom_data holds the session metadat
 action space, stack config, software version). See nanobot_ros/data/recording.py.
 
 Services (std_srvs/Trigger): ~/start, ~/stop, ~/split.
-Status (/diagnostics, every second): messages received / written / dropped, per topic too,
+Status (diagnostics, every second): messages received / written / dropped, per topic too,
 session folder, split, bytes written; ERROR when recording stopped on its own (free space
 below `min_free_gb`, disk error), WARN when messages were dropped or a type is unknown.
 
@@ -21,22 +23,22 @@ the last flush. The split being written is locked (<split>.lock): repair refuses
 
 Disk cap: `max_disk_gb` per robot type, checked at each split and flush: the oldest complete
 sessions go first, then the oldest closed splits of this session (listed in deleted_sessions /
-deleted_splits on /diagnostics); never the split being written.
+deleted_splits on diagnostics); never the split being written.
 """
-import importlib
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 import subprocess
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from std_srvs.srv import Trigger
 
+from nanobot_ros.contract import compatible_qos, RECORDED
 from nanobot_ros.data.bags import BagError
 from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
-from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
+from nanobot_ros.nodes.common import (ERROR, message_class, NanobotNode, OK, qos_profile,
+                                      qos_spec, run, WARN)
 
-DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
-                  '/instruction', '/world_model/status']
+DEFAULT_TOPICS = [t.name for t in RECORDED]
 # Deep enough to ride out a second of the executor being descheduled at 1 kHz.
 SUBSCRIPTION_DEPTH = 1000
 
@@ -55,52 +57,11 @@ def software_version() -> str:
     return f'nanobot_ros {version}' + (f' ({commit.strip()})' if commit.strip() else '')
 
 
-def message_class(msgtype: str):
-    """Return the rclpy message class of 'pkg/msg/Type'; ImportError/AttributeError if absent."""
-    package, _, name = msgtype.rpartition('/')
-    return getattr(importlib.import_module(package.replace('/', '.')), name)
-
-
-def _duration(ns: int) -> dict:
-    return {'sec': int(ns // 10**9), 'nsec': int(ns % 10**9)}
-
-
-def offered_qos(profile) -> dict:
-    """Return a publisher's QoS as rosbag2's offered_qos_profiles entry."""
-    return {'history': int(profile.history), 'depth': int(profile.depth),
-            'reliability': int(profile.reliability), 'durability': int(profile.durability),
-            'deadline': _duration(profile.deadline.nanoseconds),
-            'lifespan': _duration(profile.lifespan.nanoseconds),
-            'liveliness': int(profile.liveliness),
-            'liveliness_lease_duration': _duration(
-                profile.liveliness_lease_duration.nanoseconds),
-            'avoid_ros_namespace_conventions': bool(
-                profile.avoid_ros_namespace_conventions)}
-
-
-def compatible_qos(reliabilities, durabilities, depth: int,
-                   transient_depth: int = None) -> QoSProfile:
-    """Return the QoS matching every one of a topic's publishers, rosbag2's rule.
-
-    Best effort if any publisher is, else reliable; transient local (at `transient_depth`,
-    default `depth`) if all are, else volatile. The recorder subscribes with it; replay
-    publishes with it from the recorded profiles.
-    """
-    durabilities = list(durabilities)
-    transient = bool(durabilities) and all(
-        d == DurabilityPolicy.TRANSIENT_LOCAL for d in durabilities)
-    best_effort = any(r == ReliabilityPolicy.BEST_EFFORT for r in reliabilities)
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=transient_depth if transient and transient_depth is not None else depth,
-        reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
-
-
 def subscription_qos(publisher_profiles) -> QoSProfile:
     """Return a QoS that matches every publisher: best effort if any is, else reliable."""
-    return compatible_qos([p.reliability for p in publisher_profiles],
-                          [p.durability for p in publisher_profiles], SUBSCRIPTION_DEPTH)
+    return qos_profile(compatible_qos([int(p.reliability) for p in publisher_profiles],
+                                      [int(p.durability) for p in publisher_profiles],
+                                      SUBSCRIPTION_DEPTH))
 
 
 class RecorderNode(NanobotNode):
@@ -108,7 +69,8 @@ class RecorderNode(NanobotNode):
 
     def __init__(self):
         super().__init__('recorder')
-        self.wanted = list(self.param('topics', DEFAULT_TOPICS, 'topics to record'))
+        self.wanted = [self.topic_name(t) for t in self.param(
+            'topics', DEFAULT_TOPICS, 'topics to record')]
         run_dir = self.param('run_dir', '', 'run folder of the stack runner ("" = none)')
         output_dir = self.param('output_dir', '',
                                 'sessions folder; "" = <run_dir>/sessions or saved/sessions')
@@ -199,7 +161,7 @@ class RecorderNode(NanobotNode):
             profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
             try:
                 cls = message_class(msgtype)
-                self.recorder.add_topic(topic, msgtype, [offered_qos(p) for p in profiles])
+                self.recorder.add_topic(topic, msgtype, [qos_spec(p).offered() for p in profiles])
             except (ImportError, AttributeError, BagError) as error:
                 self.unknown_types[topic] = msgtype
                 self.get_logger().error(f'not recording {topic}: type {msgtype} is unknown '

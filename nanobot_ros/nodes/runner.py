@@ -1,8 +1,8 @@
 """runner: the reference's RobotRunner without learning: one action per camera frame.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)  in
-  /robot/action      (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)  in
+  robot/action       (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
 
 The action comes from a selector chosen by `selector`: constant (`constant_action`), sequence
 (`sequence`), or a named sequence: always_move, always_stay, alternate, double_move, triple_move.
@@ -10,7 +10,8 @@ Action statistics (distribution, interval mean/median/min/max/std, count) are lo
 `log_interval` actions and reported on /diagnostics.
 """
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS
+from nanobot_ros.contract import ACTION, IMAGE
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run
 from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
 from nanobot_ros.robots.sim.statistics import ActionStatistics
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotWorld
@@ -34,8 +35,8 @@ class RunnerNode(NanobotNode):
         self.selector = make_selector(name, ToroidalDotWorld.action_space, constant, sequence)
         self.selector_name = name
         self.stats = ActionStatistics()
-        self.action_pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        self.action_pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
         self.get_logger().info(f'selector {name}')
 
     def _on_frame(self, frame: Image) -> None:

@@ -1,9 +1,9 @@
 """sim: the toroidal dot world as a robot: publishes camera frames, executes actions.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
-  /robot/action      (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
-  /robot/action_executed (nanobot_msgs/Action, reliable)          out: what each step really did:
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
+  robot/action       (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
+  robot/action_executed  (nanobot_msgs/Action, reliable)          out: what each step really did:
       header.stamp = the frame the step started from (the next frame shows the outcome),
       source = the commanding node; 'watchdog' when the dot stayed because actions went stale,
       'idle' when (free-running) no new action came since the last tick
@@ -34,21 +34,18 @@ from collections import Counter
 import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE, INSTRUCTION, SIM_RESET
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.sim.target_task import (instruction_for, parse_instruction, TargetTask,
                                                 TargetTaskConfig)
 from nanobot_ros.robots.sim.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 # How often the watchdog looks when frames come as fast as answers (frame_rate 0).
 WATCHDOG_POLL_S = 0.01
-# Instructions are rare and must reach late joiners: reliable, latched, newest only.
-INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
 
 
 class SimNode(NanobotNode):
@@ -116,14 +113,16 @@ class SimNode(NanobotNode):
         self._first_frame_time = None
         self._frame_stamp = None
 
-        self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-        self.executed_pub = self.create_publisher(Action, '/robot/action_executed', COMMAND_QOS)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.image_pub = self.create_publisher(Image, IMAGE.name, qos_profile(IMAGE))
+        self.executed_pub = self.create_publisher(Action, ACTION_EXECUTED.name,
+                                                  qos_profile(ACTION_EXECUTED))
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
         if self.task is not None:
-            self.instruction_pub = self.create_publisher(String, '/instruction', INSTRUCTION_QOS)
-            self.create_subscription(String, '/instruction', self._on_instruction,
-                                     INSTRUCTION_QOS)
-            self.create_service(Trigger, '/sim/reset', self._on_reset)
+            self.instruction_pub = self.create_publisher(String, INSTRUCTION.name,
+                                                         qos_profile(INSTRUCTION))
+            self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
+                                     qos_profile(INSTRUCTION))
+            self.create_service(Trigger, SIM_RESET, self._on_reset)
             self._announce()
         self._period = 1.0 / self.frame_rate if self.frame_rate > 0 else 0.0
         self.create_timer(self._period or WATCHDOG_POLL_S, self._on_tick)
@@ -230,8 +229,8 @@ class SimNode(NanobotNode):
             if not self._stale:
                 self._stale = True
                 if self._last_action_time is None:  # start-up: no controller yet, no fault
-                    self.get_logger().info(
-                        'waiting for the first action on /robot/action: the dot stays put')
+                    self.get_logger().info(f'waiting for the first action on '
+                                           f'{self.topic_name(ACTION.name)}: the dot stays put')
                 else:
                     self.get_logger().warning(
                         f'no fresh action for {self.action_timeout} s: the dot stays put')

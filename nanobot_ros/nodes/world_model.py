@@ -2,15 +2,15 @@
 
 It learns the robot's world online and explores by uncertainty.
 
-Topics
-  /camera/image_raw          (sensor_msgs/Image, sensor-data QoS)   in
-  /robot/action_executed     (nanobot_msgs/Action, reliable)        in: what the robot did in
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw           (sensor_msgs/Image, sensor-data QoS)   in
+  robot/action_executed      (nanobot_msgs/Action, reliable)        in: what the robot did in
                                                                         the step from the frame
                                                                         of header.stamp
-  /robot/action              (nanobot_msgs/Action, reliable)        out: stamped with the frame
-  /world_model/status        (nanobot_msgs/WorldModelStatus)        out: one per handled frame
-  /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
-  /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
+  robot/action               (nanobot_msgs/Action, reliable)        out: stamped with the frame
+  world_model/status         (nanobot_msgs/WorldModelStatus)        out: one per handled frame
+  world_model/reconstruction  (sensor_msgs/Image, rgb8)             out: decoded current frame
+  world_model/predictions    (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
 
 Per frame (ROS thread): check the frame; close the previous step: the transition (previous
@@ -51,8 +51,9 @@ from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, \
-    STATUS_QOS, WARN
+from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, IMAGE, PREDICTIONS, RECONSTRUCTION,
+                                  WORLD_MODEL_STATUS)
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
@@ -168,18 +169,18 @@ class WorldModelNode(NanobotNode):
             {'model': model_config.to_dict(), 'selector': selector_name,
              'reconstruction_threshold': loop_config.reconstruction_threshold})
 
-        self.action_pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.status_pub = self.create_publisher(WorldModelStatus, '/world_model/status',
-                                                STATUS_QOS)
-        self.reconstruction_pub = self.create_publisher(Image, '/world_model/reconstruction',
-                                                        SENSOR_QOS)
-        self.predictions_pub = self.create_publisher(Image, '/world_model/predictions',
-                                                     SENSOR_QOS)
+        self.action_pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.status_pub = self.create_publisher(WorldModelStatus, WORLD_MODEL_STATUS.name,
+                                                qos_profile(WORLD_MODEL_STATUS))
+        self.reconstruction_pub = self.create_publisher(Image, RECONSTRUCTION.name,
+                                                        qos_profile(RECONSTRUCTION))
+        self.predictions_pub = self.create_publisher(Image, PREDICTIONS.name,
+                                                     qos_profile(PREDICTIONS))
         # Subscribed before the camera: when a report and the next frame are both waiting, the
         # executor serves the report first, so the step it closes is labelled, not discarded.
-        self.create_subscription(Action, '/robot/action_executed', self._on_executed,
-                                 COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        self.create_subscription(Action, ACTION_EXECUTED.name, self._on_executed,
+                                 qos_profile(ACTION_EXECUTED))
+        self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
                                          daemon=True)
