@@ -43,7 +43,7 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
         # counter, never later than arrival, and over a pty only a few ms before it.
         stamps = [Time.from_msg(m.header.stamp).nanoseconds for m in got[Telemetry]]
         steps = [b - a for a, b in zip(stamps, stamps[1:])]
-        assert all(step > 0 for step in steps)
+        assert all(step > 0 for step in steps), [(i, s) for i, s in enumerate(steps) if s <= 0]
         # Device time is whole milliseconds: while the offset estimate holds, so are the steps
         # (receive times would be arbitrary nanoseconds).
         assert sum(step % 1_000_000 == 0 for step in steps) > 0.8 * len(steps), steps[-20:]
