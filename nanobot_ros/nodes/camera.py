@@ -79,7 +79,7 @@ class CameraNode(NanobotNode):
         self.image_pub = self.create_publisher(Image, IMAGE.name, qos_profile(IMAGE))
         self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO.name,
                                               qos_profile(CAMERA_INFO))
-        self.stream = CameraStream(self.config, self._publish, self._log,
+        self.stream = CameraStream(self.config, self._publish, self.robot_log,
                                    clock=self.get_clock().now)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.stream.run, args=(self._stop,),
@@ -94,15 +94,6 @@ class CameraNode(NanobotNode):
         self.camera_info.header = msg.header
         self.camera_info.height, self.camera_info.width = msg.height, msg.width
         self.info_pub.publish(self.camera_info)
-
-    def _log(self, level: str, text: str) -> None:
-        # One call site per severity: rclpy refuses one site that logs at several.
-        if level == 'error':
-            self.get_logger().error(text)
-        elif level == 'warn':
-            self.get_logger().warning(text)
-        else:
-            self.get_logger().info(text)
 
     def status(self):
         """Report the stream's state, measured frame rate and fault counters."""

@@ -1,10 +1,12 @@
-"""What every nanobot_ros node shares: rclpy QoS, parameters, status reports and main().
+"""What every nanobot_ros node shares: rclpy QoS, parameters, status, the robots' log adapter.
 
 Every node reports its state as diagnostic_msgs/DiagnosticArray on `diagnostics` (relative:
 /diagnostics at the root, /robot1/diagnostics in namespace robot1; what rqt_robot_monitor and
 Foxglove show), once a second and once more when it stops, so the stack runner's summary.json
 holds each node's last word. The QoS profiles are the graph contract's (nanobot_ros.contract);
-`qos_profile` is the one converter to rclpy.
+`qos_profile` is the one converter to rclpy. The robots layer reports through
+`log(level, text)` (robots/log.py); `NanobotNode.robot_log` is the one adapter from it to the
+ROS logger.
 """
 import importlib
 import json
@@ -95,6 +97,24 @@ class NanobotNode(Node):
             return self.resolve_topic_name(name)
         except RuntimeError as error:  # rclpy's RCLError
             raise ValueError(f'{name!r} is not a topic name: {error}') from None
+
+    def robot_log(self, level: str, text: str) -> None:
+        """Log a robots-layer event (`log(level, text)`, robots/log.py) at its ROS severity.
+
+        A level outside robots.log.LEVELS is logged as an error that names it, never dropped.
+        """
+        # One call site per severity: rclpy's logger refuses a site whose severity changes.
+        logger = self.get_logger()
+        if level == 'debug':
+            logger.debug(text)
+        elif level == 'info':
+            logger.info(text)
+        elif level == 'warning':
+            logger.warning(text)
+        elif level == 'critical':
+            logger.fatal(text)
+        else:
+            logger.error(text if level == 'error' else f'[unknown log level {level!r}] {text}')
 
     def status(self) -> tuple:
         """Return (level, message, {key: value}); nodes override this."""

@@ -121,23 +121,13 @@ class Esp32BridgeNode(NanobotNode):
                         if publish_imu else None)
         self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
         self.create_timer(self.heartbeat_period, self._on_heartbeat)
-        self.link = SerialLink(port, int(baudrate), self._on_frame, self._log,
+        self.link = SerialLink(port, int(baudrate), self._on_frame, self.robot_log,
                                backoff_max=backoff_max).start()
         self.get_logger().info(
             f'bridging {port} (telemetry channels: {names or "as the device describes"}, '
             f'joints {joints}, motors {motor_names}); heartbeat {self.heartbeat_period} s, '
             f'actions hold at most {self.commander.action_timeout} s; stamps: {stamp} time, '
             f'/joint_states and /imu/data_raw {reliability}')
-
-    def _log(self, level: str, text: str) -> None:
-        # One call site per severity: rclpy's logger refuses a site whose severity changes.
-        logger = self.get_logger()
-        if level == 'info':
-            logger.info(text)
-        elif level == 'warning':
-            logger.warning(text)
-        else:
-            logger.error(text)
 
     # Device -> ROS (runs in the link's reader thread) -----------------------------------------
 

@@ -152,11 +152,7 @@ class JetBotNode(NanobotNode):
         self._execute(command, CMD_VEL.name)
 
     def _on_link_event(self, level: str, text: str) -> None:
-        # One call site per severity: rclpy refuses one site that logs at several.
-        if level == 'error':
-            self.get_logger().error(text)
-        else:
-            self.get_logger().info(text)
+        self.robot_log(level, text)
         self._status_dirty.set()
 
     def _control_loop(self) -> None:

@@ -239,7 +239,7 @@ class CameraStream:
     """Reads a source in a loop, hands fitted RGB frames to `on_frame(rgb, stamp)`.
 
     `clock()` is called right after each frame is read: its result is the frame's stamp (the
-    node passes its ROS clock). `log(level, text)` receives 'info', 'warn' and 'error' events.
+    node passes its ROS clock). `log(level, text)` receives 'info', 'warning' and 'error' events (robots/log.py).
     `run(stop)` returns when `stop` is set or a non-looping file has ended.
     """
 
@@ -322,7 +322,7 @@ class CameraStream:
                 rgb = fit_frame(frame, self.config.width, self.config.height, self.config.fit)
             except (cv2.error, ValueError) as error:
                 self.bad_frames += 1
-                self.log('warn', f'skipped a frame that cannot be converted: {error}')
+                self.log('warning', f'skipped a frame that cannot be converted: {error}')
                 continue
             self.meter.tick(now)
             self.frames += 1
