@@ -20,7 +20,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from nanobot_ros.policy.configuration import TEXT_PAD
+from nanobot_ros.policy.configuration import TEXT_PAD, PolicyConfig
 
 # The target task's action vectors (stay, right, left, up, down), in model units.
 DEFAULT_DISCRETE_ACTIONS = ((0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
@@ -104,3 +104,10 @@ class PolicyProcessor:
         values = np.asarray(values, np.float32).reshape(-1)
         return {'values': values, 'names': tuple(self.action_names),
                 'index': self.discrete_index(values)}
+
+
+def processor_for(config: PolicyConfig, **actions) -> PolicyProcessor:
+    """Return the processor matching a policy config; `actions`: action_names, discrete_actions."""
+    return PolicyProcessor(image_size=config.image_size, max_text_len=config.max_text_len,
+                           sensor_dim=config.robotics_sensor_dim,
+                           surface_dim=config.robotics_surface_dim, **actions)

@@ -41,7 +41,7 @@ from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_
                                            unprefixed)
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.weights import load_policy, save_policy
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 
 CHECKPOINT_NAME = 'policy.safetensors'
 log = logging.getLogger(__name__)
@@ -82,7 +82,8 @@ class PolicyTrainer:
             dist.init_process_group('gloo')
         torch.manual_seed(config.seed + self.rank)
         self.policy = Policy(config.policy)
-        self.buffer = DemoBuffer(processor_for(self.policy), config.policy.robotics_action_dim)
+        self.buffer = DemoBuffer(processor_for(self.policy.config),
+                                 config.policy.robotics_action_dim)
         self.source = BagSource(config.data, self.buffer) if config.data else None
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad], lr=config.lr,
