@@ -93,7 +93,8 @@ def test_weights_metadata_and_its_version(tmp_path):
     save_checkpoint(path, checkpoint.tensors, {'kind': 'world_model'}, keep_backup=False)
     with pytest.raises(CheckpointError, match="not a nanobot_ros policy file .format 'world_"):
         load_policy(path)
-    with pytest.raises(PolicyFormatError, match=re.escape("extra metadata ['kind'] would replace format keys")):
+    with pytest.raises(PolicyFormatError,
+                       match=re.escape("extra metadata ['kind'] would replace format keys")):
         save_policy(tmp_path / 'q.safetensors', tiny_policy(), extra_metadata={'kind': 'x'})
 
 

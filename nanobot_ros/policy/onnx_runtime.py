@@ -2,9 +2,9 @@
 
 Everything needed comes from the file: the PolicyConfig (input sizes, tokenizer length), the
 sampler and its noise shape, the action names, bounds and discrete action vectors
-(`metadata_props`: policy/format.py's OnnxMetadata, written by `policy/export.py`). The whole file is read into memory
-first and the session built from those bytes, so a file replaced while loading can never mix
-two versions.
+(`metadata_props`: policy/format.py's OnnxMetadata, written by `policy/export.py`). The whole
+file is read into memory first and the session built from those bytes, so a file replaced while
+loading can never mix two versions.
 
 Thread settings matter on a small robot: ONNX Runtime's default spins idle worker threads,
 which burns the CPU other nodes need; the defaults here are one intra-op thread, one inter-op

@@ -37,8 +37,8 @@ def load_policy(path, expected: Optional[PolicyConfig] = None) -> Tuple[Policy, 
     """Return (policy rebuilt from the file's config, the Checkpoint) or raise.
 
     FileNotFoundError when neither the file nor its backup exists; CheckpointError when it is
-    unreadable, no policy or another format version; ConfigMismatchError (naming every differing key) when `expected`
-    is given and the file's topology differs.
+    unreadable, no policy or another format version; ConfigMismatchError (naming every
+    differing key) when `expected` is given and the file's topology differs.
     """
     checkpoint = load_checkpoint(path)
     if checkpoint is None:

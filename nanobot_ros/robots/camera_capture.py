@@ -33,6 +33,8 @@ import cv2
 import numpy as np
 
 from nanobot_ros.robots.backoff import Backoff
+from nanobot_ros.robots.camera_error import CameraError
+from nanobot_ros.robots.jetbot.remote_camera import RpycCapture
 
 DEVICE, PIPELINE, FILE, RPYC = 'device', 'pipeline', 'file', 'rpyc'
 # Sources that deliver frames at their own pace; the others are read when the stream wants one.
@@ -81,10 +83,6 @@ def csi_pipeline(width: int = 224, height: int = 224, frame_rate: int = 30, fit:
             f'appsink drop=true max-buffers=1')
 
 
-class CameraError(RuntimeError):
-    """A camera source could not be opened."""
-
-
 def source_kind(source: str) -> str:
     """Return DEVICE, PIPELINE or FILE for a `source` string."""
     text = source.strip()
@@ -113,9 +111,6 @@ def open_capture(source: str, capture_width: int = 0, capture_height: int = 0,
     text = source.strip()
     kind = source_kind(text)
     if kind == RPYC:
-        # Imported here: rpyc is needed only by JetBot sources, and the JetBot family's module
-        # builds on this one (CameraError).
-        from nanobot_ros.robots.jetbot.remote_camera import RpycCapture
         return RpycCapture(text)
     if kind == PIPELINE:
         if not has_gstreamer():
@@ -239,7 +234,8 @@ class CameraStream:
     """Reads a source in a loop, hands fitted RGB frames to `on_frame(rgb, stamp)`.
 
     `clock()` is called right after each frame is read: its result is the frame's stamp (the
-    node passes its ROS clock). `log(level, text)` receives 'info', 'warning' and 'error' events (robots/log.py).
+    node passes its ROS clock). `log(level, text)` (robots/log.py) receives 'info', 'warning'
+    and 'error' events.
     `run(stop)` returns when `stop` is set or a non-looping file has ended.
     """
 
