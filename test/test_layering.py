@@ -14,7 +14,7 @@ The rules (README "Layout"):
        4  nodes, report                          the ROS 2 nodes; run reports
        5  stack_config                           the stack YAML
        6  stack, launch_support, cli             what a user runs
-     (contract, defaults, version and report arrive with the other issue #11 branches.)
+     (defaults, version and report arrive with the other issue #11 branches.)
   3. No node module imports another node module, except the shared bases every node may
      build on: nodes/common.py (NanobotNode, QoS, run) and nodes/action_server.py (the
      observation -> action server the kernel and policy nodes subclass).
@@ -29,12 +29,6 @@ LAYERS = [('nanobot_ros', 'durable', 'contract', 'defaults', 'version'),
           ('stack_config',), ('stack', 'launch_support', 'cli')]
 SHARED_NODE_BASES = {'nanobot_ros.nodes.common', 'nanobot_ros.nodes.action_server'}
 RCLPY_MODULES = ('nanobot_ros.stack', 'nanobot_ros.launch_support')  # and nodes/
-# Node-to-node imports that the graph contract (issue #11 item 1, branch s5-contract) removes
-# by moving the shared QoS and the recorder's QoS helpers into nanobot_ros/contract.py. The
-# check is exact: once they are gone, empty this set.
-PENDING_NODE_IMPORTS = {('nanobot_ros.nodes.action_server', 'nanobot_ros.nodes.sim'),
-                        ('nanobot_ros.nodes.expert', 'nanobot_ros.nodes.sim'),
-                        ('nanobot_ros.nodes.replay', 'nanobot_ros.nodes.recorder')}
 
 
 def module_files() -> dict:
@@ -153,7 +147,7 @@ def test_no_node_module_imports_another_node_module():
     found = {(a, b) for a, targets in graph.items() for b in targets
              if a.startswith('nanobot_ros.nodes.') and b.startswith('nanobot_ros.nodes.')
              and b not in SHARED_NODE_BASES}
-    assert found == PENDING_NODE_IMPORTS
+    assert found == set()
 
 
 def test_rclpy_only_in_nodes_stack_and_launch_support():
