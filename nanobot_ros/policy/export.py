@@ -11,9 +11,9 @@ file format version: policy/format.py.
 
 Why the loop lives in the graph: `measure_export_options` times it against the alternative
 (trunk graph + one-DDIM-step graph exported from the same `DiffusionHead.ddim_step`, the k-step
-loop in Python around ONNX Runtime) and the fused
-graph wins on this CPU because every session.run costs a fixed overhead (input binding, thread
-hand-off) that the split form pays k + 1 times per action; the README quotes the figures.
+loop in Python around ONNX Runtime) and the fused graph wins on this CPU because every
+session.run costs a fixed overhead (input binding, thread hand-off) that the split form pays
+k + 1 times per action; docs/policy.md quotes the figures.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kernel that
 watches the path never opens a half-written model.
