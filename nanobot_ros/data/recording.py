@@ -78,6 +78,32 @@ class RecorderConfig:
             raise ValueError(f'robot_type must be a folder name, got {self.robot_type!r}')
 
 
+@dataclass
+class RecorderSetup:
+    """The recorder node's settings beside RecorderConfig: where sessions go, when they start."""
+
+    run_dir: str = ''           # run folder of the stack runner ('' = none)
+    output_dir: str = ''        # '' = <run_dir>/sessions, or saved/sessions without a run
+    config_file: str = ''       # '' = <run_dir>/config.yaml if present
+    action_space: str = 'discrete: 0 = stay, 1 = move right'
+    autostart: bool = True
+    discovery_period_s: float = 0.5
+
+    def sessions_folder(self) -> Path:
+        """Return the folder the robot-type folders of the sessions go into."""
+        if self.output_dir:
+            return Path(self.output_dir).resolve()
+        return (Path(self.run_dir) / 'sessions' if self.run_dir
+                else Path('saved/sessions')).resolve()
+
+    def stack_config(self) -> str:
+        """Return the text of the stack config stored with each session ('' = none)."""
+        path = self.config_file
+        if not path and self.run_dir and (Path(self.run_dir) / 'config.yaml').is_file():
+            path = str(Path(self.run_dir) / 'config.yaml')
+        return Path(path).read_text() if path else ''
+
+
 def folder_bytes(path: Path) -> int:
     """Return the bytes of all files below `path`."""
     return sum(f.stat().st_size for f in Path(path).rglob('*') if f.is_file())

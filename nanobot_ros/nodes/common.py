@@ -4,6 +4,7 @@ Every node reports its state as diagnostic_msgs/DiagnosticArray on /diagnostics 
 rqt_robot_monitor and Foxglove show), once a second and once more when it stops, so the stack
 runner's summary.json holds each node's last word.
 """
+from dataclasses import fields
 import json
 import signal
 import sys
@@ -20,6 +21,8 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
                        qos_profile_sensor_data)
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.signals import SignalHandlerOptions
+
+from nanobot_ros.defaults import field_default
 
 # Cameras and high-rate sensors: best effort, newest wins (REP 2003's sensor data profile).
 SENSOR_QOS = qos_profile_sensor_data
@@ -59,6 +62,27 @@ class NanobotNode(Node):
             return float(value)
         descriptor = ParameterDescriptor(description=description)
         return self.declare_parameter(name, default, descriptor).value
+
+    def declare_config(self, config_class, descriptions: dict, skip=(), dynamic=()) -> dict:
+        """Declare one parameter per field of dataclass `config_class`; return {name: value}.
+
+        Each field's default is the parameter's default and `descriptions[name]` its
+        description; fields in `skip` are not parameters (the node fills them in). A field in
+        `dynamic` accepts any type and is converted to the default's type (a `source: 0` in YAML
+        arrives as an integer). Sequences come back as lists.
+        """
+        values = {}
+        for f in (f for f in fields(config_class) if f.name not in skip):
+            default = field_default(f)
+            if f.name in dynamic:
+                descriptor = ParameterDescriptor(description=descriptions[f.name],
+                                                 dynamic_typing=True)
+                value = type(default)(self.declare_parameter(f.name, default, descriptor).value)
+            else:
+                value = self.param(f.name, list(default) if isinstance(default, tuple)
+                                   else default, descriptions[f.name])
+            values[f.name] = list(value) if isinstance(default, (list, tuple)) else value
+        return values
 
     def status(self) -> tuple:
         """Return (level, message, {key: value}); nodes override this."""
