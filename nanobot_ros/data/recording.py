@@ -44,6 +44,8 @@ from nanobot_ros.durable import atomic_write
 GB = 1024 ** 3
 MB = 1024 ** 2
 SESSION_FILE = 'session.yaml'
+DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
+                  '/instruction', '/world_model/status']
 LOCK_SUFFIX = '.lock'
 
 
@@ -80,8 +82,9 @@ class RecorderConfig:
 
 @dataclass
 class RecorderSetup:
-    """The recorder node's settings beside RecorderConfig: where sessions go, when they start."""
+    """The recorder node's settings beside RecorderConfig: what, where sessions go, when."""
 
+    topics: List[str] = field(default_factory=lambda: list(DEFAULT_TOPICS))
     run_dir: str = ''           # run folder of the stack runner ('' = none)
     output_dir: str = ''        # '' = <run_dir>/sessions, or saved/sessions without a run
     config_file: str = ''       # '' = <run_dir>/config.yaml if present

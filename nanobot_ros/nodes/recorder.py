@@ -35,9 +35,8 @@ from nanobot_ros.data.bags import BagError
 from nanobot_ros.data.recording import RecorderConfig, RecorderSetup, SessionRecorder
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
 
-DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
-                  '/instruction', '/world_model/status']
 DESCRIPTIONS = {
+    'topics': 'topics to record',
     'run_dir': 'run folder of the stack runner ("" = none)',
     'output_dir': 'sessions folder; "" = <run_dir>/sessions or saved/sessions',
     'config_file': 'stack config stored with the session; "" = <run_dir>/config.yaml if present',
@@ -124,8 +123,8 @@ class RecorderNode(NanobotNode):
 
     def __init__(self):
         super().__init__('recorder')
-        self.wanted = list(self.param('topics', DEFAULT_TOPICS, 'topics to record'))
         setup = RecorderSetup(**self.declare_config(RecorderSetup, DESCRIPTIONS))
+        self.wanted = setup.topics
         self.config = RecorderConfig(
             root=setup.sessions_folder(),
             metadata={'nanobot.action_space': setup.action_space,
