@@ -8,25 +8,43 @@ from pathlib import Path
 
 import pytest
 
+from nanobot_ros.data.playback import ReplayConfig
 from nanobot_ros.data.recording import RecorderConfig, RecorderSetup
 from nanobot_ros.defaults import config_defaults
+from nanobot_ros.learning.adaptive_loop import LoopConfig
+from nanobot_ros.learning.online import OnlineConfig
+from nanobot_ros.learning.world_model import WorldModelSize
 from nanobot_ros.nodes.introspection import introspect, node_names, render, START_PARAMETERS
 from nanobot_ros.policy.continual import ContinualConfig
+from nanobot_ros.policy.serving import EagerServingConfig, OnnxServingConfig, ServingConfig
 from nanobot_ros.robots.camera_capture import CameraCalibration, CameraConfig
 from nanobot_ros.robots.esp32.emulator import EmulatorConfig
+from nanobot_ros.robots.esp32.settings import BridgeConfig
 from nanobot_ros.robots.jetbot.motors import MotorLimits, MotorLink
 from nanobot_ros.robots.sim.robot import SimConfig
+from nanobot_ros.robots.sim.selectors import RunnerConfig, SelectorConfig
+from nanobot_ros.robots.sim.target_task import ExpertConfig
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig
 
 REFERENCE = Path(__file__).resolve().parents[1] / 'docs' / 'nodes.md'
 # node -> the dataclasses its parameters come from, each with the fields that are no parameter.
 NODE_CONFIGS = {
     'camera': [(CameraConfig, ()), (CameraCalibration, ())],
+    'esp32_bridge': [(BridgeConfig, ())],
     'esp32_emulator': [(EmulatorConfig, ())],
+    'expert': [(ExpertConfig, ())],
     'jetbot': [(MotorLink, ()), (MotorLimits, ())],
+    'kernel': [(ServingConfig, ()), (OnnxServingConfig, ())],
+    'policy': [(ServingConfig, ()), (EagerServingConfig, ())],
     'recorder': [(RecorderSetup, ()), (RecorderConfig, ('root', 'metadata'))],
+    'replay': [(ReplayConfig, ())],
+    'runner': [(SelectorConfig, ()), (RunnerConfig, ())],
     'sim': [(ToroidalDotConfig, ()), (SimConfig, ())],
     'trainer': [(ContinualConfig, ())],
+    'world_model': [(OnlineConfig, ()), (WorldModelSize, ()), (SelectorConfig, ('selector',)),
+                    (LoopConfig, ('newest_in_batch', 'train_steps_per_frame',
+                                  'detailed_metrics_interval', 'online_window',
+                                  'ignore_actions'))],
 }
 
 
@@ -41,6 +59,7 @@ def reports(module_ros_domain, tmp_path_factory):
 
 
 def test_each_declared_default_is_its_dataclass_default(reports):
+    assert sorted(NODE_CONFIGS) == node_names()
     for node, configs in NODE_CONFIGS.items():
         expected = {}
         for config, skip in configs:
