@@ -26,7 +26,7 @@ class WorldModelSize:
     """The few sizes people change; `WorldModelConfig.small` builds a consistent config."""
 
     img_size: int = 224          # camera image width and height the model expects
-    patch_size: int = 32         # ViT patch size (px): 7x7 patches of a 224 px frame
+    patch_size: int = 32         # 7x7 patches of a 224 px frame: small enough for 2 CPU cores
     embed_dim: int = 64          # ViT and predictor width
     depth: int = 2               # ViT encoder blocks
     predictor_depth: int = 2     # predictor transformer blocks
@@ -41,6 +41,8 @@ class WorldModelConfig:
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     loss_weights: LossWeights = field(default_factory=LossWeights)
     autoencoder_lr: float = 3e-3
+    # Lower: at 3e-3 the predictor never learned to move the dot across patches
+    # (bench/world_model_learning.py).
     predictor_lr: float = 5e-4
     weight_decay: float = 0.0
     grad_clip: float = 1.0
