@@ -64,15 +64,10 @@ class RosHarness:
     """An rclpy context and node in the test's domain, with spin helpers."""
 
     def __init__(self, domain: int):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.signals import SignalHandlerOptions
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain,
-                   signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node('test_harness', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        from nanobot_ros.nodes.introspection import DomainNode
+        self._own = DomainNode(domain, 'test_harness')
+        self.context, self.node, self.executor = self._own.context, self._own.node, \
+            self._own.executor
 
     def spin_for(self, seconds: float) -> None:
         """Process callbacks for `seconds`."""
@@ -91,9 +86,7 @@ class RosHarness:
 
     def close(self) -> None:
         """Destroy the node and shut the context down."""
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
+        self._own.close()
 
 
 @pytest.fixture

@@ -81,16 +81,29 @@ def describe_qos(profile) -> str:
     return f'{reliability}, {durability}'
 
 
-class _Probe:
-    """An rclpy context and node in `domain` that asks the other nodes."""
+class DomainNode:
+    """An rclpy context of its own in ROS domain `domain`, with one node and an executor."""
 
-    def __init__(self, domain: int):
+    def __init__(self, domain: int, name: str):
         self.context = rclpy.Context()
         rclpy.init(context=self.context, domain_id=domain,
                    signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node('nanobot_introspection', context=self.context)
+        self.node = rclpy.create_node(name, context=self.context)
         self.executor = SingleThreadedExecutor(context=self.context)
         self.executor.add_node(self.node)
+
+    def close(self) -> None:
+        """Destroy the node and shut the context down."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+class _Probe(DomainNode):
+    """Asks the other nodes of the domain for their parameters and graph."""
+
+    def __init__(self, domain: int):
+        super().__init__(domain, 'nanobot_introspection')
 
     def call(self, service_type, name: str, request, timeout: float):
         client = self.node.create_client(service_type, name)
@@ -135,11 +148,6 @@ class _Probe:
             rows.append((topic, ', '.join(types),
                          describe_qos(mine[0].qos_profile) if mine else ''))
         return rows
-
-    def close(self):
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
 
 
 def _stop(processes) -> None:
