@@ -27,14 +27,17 @@ from rcl_interfaces.msg import ParameterType
 from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
 
 from nanobot_ros.data.bag_writer import BagWriter
+from nanobot_ros.robots.esp32.emulator import EmulatorConfig
 from nanobot_ros.stack import node_command, node_executable
 
 # Every rclpy node has these; they are ROS's, not the node's.
 BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 BUILTIN_TOPICS = ('/parameter_events', '/rosout')
-# What a node cannot start without (no default makes sense); the reference run gives it.
+# Given to the nodes at start: what a node cannot start without (no default makes sense), and
+# what must not touch anything outside the run's folder (another stack's emulator uses the
+# default /tmp link). The reference shows SHOWN for them instead of the value given.
 EMPTY_BAG = 'empty_bag'
-START_PARAMETERS = {'replay': {'bags': [EMPTY_BAG]}}
+START_PARAMETERS = {'replay': {'bags': [EMPTY_BAG]}, 'esp32_emulator': {'link': 'esp32_link'}}
 TYPE_NAMES = {getattr(ParameterType, n): n[len('PARAMETER_'):].lower()
               for n in dir(ParameterType) if n.startswith('PARAMETER_')}
 
@@ -214,6 +217,9 @@ def _value(value) -> str:
     return f'`{text}`'.replace('|', '\\|')
 
 
+SHOWN = {('replay', 'bags'): 'required', ('esp32_emulator', 'link'): _value(EmulatorConfig.link)}
+
+
 def render(reports: Dict[str, NodeReport]) -> str:
     """Return the node reference as Markdown: per node, its topics and its parameters."""
     lines = ['# Node reference', '',
@@ -233,9 +239,8 @@ def render(reports: Dict[str, NodeReport]) -> str:
                 lines.append('')
         if report.parameters:
             lines += ['| parameter | type | default | description |', '|---|---|---|---|']
-            given = START_PARAMETERS.get(name, {})
             lines += [f'| `{p.name}` | {p.type} | '
-                      f'{"required" if p.name in given else _value(p.value)} | '
+                      f'{SHOWN.get((name, p.name), _value(p.value))} | '
                       f'{_text(p.description)} |' for p in report.parameters.values()]
             lines.append('')
     return '\n'.join(lines)
