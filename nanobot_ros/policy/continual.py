@@ -2,6 +2,7 @@
 from dataclasses import dataclass, replace
 
 from nanobot_ros.policy.modeling import PolicyConfig
+from nanobot_ros.policy.serving import SamplingConfig
 from nanobot_ros.policy.training import TrainerConfig
 
 # Beside a running robot training never ends on its own: the plateau only pauses it.
@@ -16,8 +17,8 @@ class ContinualConfig:
     run_dir: str = 'runs/trainer'
     export_path: str = 'exports/policy.onnx'
     export_every: int = 5
-    sampler: str = 'ddim'
-    ddim_steps: int = 10
+    sampler: str = SamplingConfig.sampler
+    ddim_steps: int = SamplingConfig.ddim_steps
     diffusion: bool = True
     batch_size: int = TrainerConfig.batch_size
     lr: float = TrainerConfig.lr
@@ -27,8 +28,7 @@ class ContinualConfig:
         """Raise ValueError naming the setting that makes no sense."""
         if self.export_every < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError('export_every and batch_size must be >= 1 and lr > 0')
-        if self.sampler not in ('ddim', 'ddpm'):
-            raise ValueError(f'sampler must be ddim or ddpm, got {self.sampler!r}')
+        SamplingConfig(self.sampler, self.ddim_steps)  # validates the sampler
 
     def trainer_config(self) -> TrainerConfig:
         """Return the continual TrainerConfig: checkpoints in <run_dir>/policy, no W&B."""

@@ -3,6 +3,18 @@ from dataclasses import dataclass
 
 
 @dataclass
+class SamplingConfig:
+    """How a diffusion policy samples its action: the sampler and its DDIM steps."""
+
+    sampler: str = 'ddim'         # ddim or ddpm
+    ddim_steps: int = 10
+
+    def __post_init__(self):
+        if self.sampler not in ('ddim', 'ddpm'):
+            raise ValueError(f'sampler must be ddim or ddpm, got {self.sampler!r}')
+
+
+@dataclass
 class ServingConfig:
     """When an answer cannot be trusted and the safe action goes out instead."""
 
@@ -42,6 +54,6 @@ class EagerServingConfig:
     """The policy node's checkpoint and PyTorch sampling."""
 
     model_path: str = 'exports/policy.safetensors'
-    sampler: str = 'ddim'
-    ddim_steps: int = 10
+    sampler: str = SamplingConfig.sampler
+    ddim_steps: int = SamplingConfig.ddim_steps
     torch_threads: int = 1
