@@ -13,12 +13,14 @@ The rules (README "Layout"):
        3  policy                                 the policy family (uses all of the above)
        4  nodes, report                          the ROS 2 nodes; run reports
        5  stack_config                           the stack YAML
-       6  stack, launch_support, cli             what a user runs
+       6  stack, launch_support                  run stacks (without and with launch_ros)
+       7  introspection                          starts nodes to read what they declare
+       8  cli                                    what a user runs
      (defaults, version and report arrive with the other issue #11 branches.)
   3. No node module imports another node module, except the shared bases every node may
      build on: nodes/common.py (NanobotNode, QoS, run) and nodes/action_server.py (the
      observation -> action server the kernel and policy nodes subclass).
-  4. rclpy only in nodes/, stack.py and launch_support.py.
+  4. rclpy only in nodes/, stack.py, launch_support.py and introspection.py.
 """
 import ast
 from pathlib import Path
@@ -26,9 +28,10 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[1] / 'nanobot_ros'
 LAYERS = [('nanobot_ros', 'durable', 'contract', 'defaults', 'version'),
           ('data', 'robots', 'models'), ('learning',), ('policy',), ('nodes', 'report'),
-          ('stack_config',), ('stack', 'launch_support', 'cli')]
+          ('stack_config',), ('stack', 'launch_support'), ('introspection',), ('cli',)]
 SHARED_NODE_BASES = {'nanobot_ros.nodes.common', 'nanobot_ros.nodes.action_server'}
-RCLPY_MODULES = ('nanobot_ros.stack', 'nanobot_ros.launch_support')  # and nodes/
+RCLPY_MODULES = ('nanobot_ros.stack', 'nanobot_ros.launch_support',
+                 'nanobot_ros.introspection')  # and nodes/
 
 
 def module_files() -> dict:

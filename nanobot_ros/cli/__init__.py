@@ -16,6 +16,7 @@ COMMANDS = {
     'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),
+    'docs': ('nanobot_ros.cli.docs', 'regenerate docs/nodes.md from the running nodes'),
 }
 
 

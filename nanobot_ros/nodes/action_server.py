@@ -32,33 +32,36 @@ import numpy as np
 from nanobot_ros.data.convert import image_to_numpy, make_action, stamp_to_seconds, to_rgb
 from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SURFACE, TELEMETRY
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, WARN
+from nanobot_ros.policy.serving import ServingConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+DESCRIPTIONS = {
+    'model_path': 'model file to serve; watched and hot-reloaded',
+    'stale_after': 'seconds after which a frame or telemetry is too old to act on',
+    'control_period': 'seconds without a frame before the watchdog sends stop',
+    'reload_period': 'seconds between looks at the model file',
+    'safe_index': 'action index of the safe action',
+    'seed': 'seed of the diffusion sampler noise',
+}
+
 
 class ActionServerNode(NanobotNode):
-    """Serves actions from a model loaded by `load_model(path)` (implemented by subclasses)."""
+    """Serves actions from a model loaded by `load_model(path)` (implemented by subclasses).
 
-    default_model_path = ''
+    `model_config` is the subclass's dataclass of its model settings (with `model_path`);
+    `model_descriptions` describes its fields beyond model_path.
+    """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, model_config, model_descriptions: dict):
         super().__init__(name)
-        self.model_path = str(self.param('model_path', self.default_model_path,
-                                         'model file to serve; watched and hot-reloaded'))
-        self.stale_after = float(self.param(
-            'stale_after', 0.5, 'seconds after which a frame or telemetry is too old to act on'))
-        self.control_period = float(self.param(
-            'control_period', 0.2, 'seconds without a frame before the watchdog sends stop'))
-        self.reload_period = float(self.param(
-            'reload_period', 0.5, 'seconds between looks at the model file'))
-        self.safe_index = int(self.param('safe_index', 0, 'action index of the safe action'))
-        self.seed = int(self.param('seed', 0, 'seed of the diffusion sampler noise'))
-        for label, value in (('stale_after', self.stale_after),
-                             ('control_period', self.control_period),
-                             ('reload_period', self.reload_period)):
-            if value <= 0:
-                raise ValueError(f'{label} must be > 0, got {value}')
+        serving = ServingConfig(**self.declare_config(ServingConfig, DESCRIPTIONS))
+        self.settings = model_config(**self.declare_config(model_config, model_descriptions))
+        self.model_path = self.settings.model_path
+        self.stale_after, self.control_period = serving.stale_after, serving.control_period
+        self.reload_period, self.safe_index = serving.reload_period, serving.safe_index
+        self.seed = serving.seed
         self.model = None
         self.model_error = 'no model_path set' if not self.model_path else 'not loaded yet'
         self._file_key = None

@@ -21,12 +21,30 @@ import threading
 from nanobot_ros.data.convert import frame_to_image
 from nanobot_ros.contract import CAMERA_INFO, IMAGE
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
-from nanobot_ros.robots.camera_capture import CameraConfig, CameraStream, csi_pipeline
-from rcl_interfaces.msg import ParameterDescriptor
+from nanobot_ros.robots.camera_capture import (CameraCalibration, CameraConfig, CameraStream,
+                                               csi_pipeline)
 from sensor_msgs.msg import CameraInfo, Image
 
 # How long shutdown waits for the capture thread to leave a blocking read.
 JOIN_TIMEOUT_S = 2.0
+
+DESCRIPTIONS = {
+    'source': 'device index, /dev/videoN, GStreamer pipeline (with "!"), "csi" (the JetBot '
+              'camera), rpyc://host:port (a JetBot\'s camera over RPyC) or a video file',
+    'width': 'published image width (px); 0 = as captured',
+    'height': 'published image height (px); 0 = as captured',
+    'fit': 'crop: centre-crop to the aspect ratio, then resize; stretch: resize only',
+    'loop': 'play a video file again when it ends',
+    'frame_rate': 'files: playback rate (0 = the file\'s own); live sources: publish at most '
+                  'this rate (0 = every frame)',
+    'capture_width': 'resolution requested from a device (0 = its default)',
+    'capture_height': 'resolution requested from a device (0 = its default)',
+    'retry_initial': 'first delay before reopening a failed source (s)',
+    'retry_max': 'longest delay between reopen attempts (s); delays double up to it',
+    'frame_id': 'frame_id of published messages',
+    'camera_matrix': 'intrinsics K, row-major 3x3 (zeros = uncalibrated)',
+    'distortion': 'plumb_bob distortion k1 k2 t1 t2 k3',
+}
 
 
 class CameraNode(NanobotNode):
@@ -34,39 +52,16 @@ class CameraNode(NanobotNode):
 
     def __init__(self):
         super().__init__('camera')
-        # Dynamically typed: `source: 0` in YAML or `-p source:=0` arrives as an integer.
-        source = str(self.declare_parameter('source', '0', ParameterDescriptor(
-            description='device index, /dev/videoN, GStreamer pipeline (with "!"), "csi" '
-                        '(the JetBot camera), rpyc://host:port (a JetBot\'s camera over RPyC) '
-                        'or a video file',
-            dynamic_typing=True)).value)
-        width = self.param('width', 224, 'published image width (px); 0 = as captured')
-        height = self.param('height', 224, 'published image height (px); 0 = as captured')
-        frame_rate = float(self.param(
-            'frame_rate', 0.0, 'files: playback rate (0 = the file\'s own); live sources: '
-            'publish at most this rate (0 = every frame)'))
-        fit = self.param('fit', 'crop', 'crop: centre-crop to the aspect ratio, then resize; '
-                         'stretch: resize only')
-        if source.strip() == 'csi':
+        values = self.declare_config(CameraConfig, DESCRIPTIONS, dynamic=('source',))
+        if values['source'].strip() == 'csi':
             # The hardware scaler keeps the sensor's aspect ratio for crop; fit_frame crops.
-            source = csi_pipeline(width, height, int(frame_rate or 30), fit)
-        self.config = CameraConfig(
-            source=source, width=width, height=height, fit=fit,
-            loop=bool(self.param('loop', False, 'play a video file again when it ends')),
-            frame_rate=frame_rate,
-            capture_width=self.param('capture_width', 0,
-                                     'resolution requested from a device (0 = its default)'),
-            capture_height=self.param('capture_height', 0,
-                                      'resolution requested from a device (0 = its default)'),
-            retry_initial=float(self.param('retry_initial', 0.2,
-                                           'first delay before reopening a failed source (s)')),
-            retry_max=float(self.param('retry_max', 5.0, 'longest delay between reopen '
-                                       'attempts (s); delays double up to it')))
-        self.frame_id = self.param('frame_id', 'camera', 'frame_id of published messages')
-        camera_matrix = [float(v) for v in self.param(
-            'camera_matrix', [0.0] * 9, 'intrinsics K, row-major 3x3 (zeros = uncalibrated)')]
-        distortion = [float(v) for v in self.param(
-            'distortion', [0.0] * 5, 'plumb_bob distortion k1 k2 t1 t2 k3')]
+            values['source'] = csi_pipeline(values['width'], values['height'],
+                                            int(values['frame_rate'] or 30), values['fit'])
+        self.config = CameraConfig(**values)
+        calibration = CameraCalibration(**self.declare_config(CameraCalibration, DESCRIPTIONS))
+        self.frame_id = calibration.frame_id
+        camera_matrix = [float(v) for v in calibration.camera_matrix]
+        distortion = [float(v) for v in calibration.distortion]
         if len(camera_matrix) != 9:
             raise ValueError(f'camera_matrix needs 9 values, got {len(camera_matrix)}')
         self.camera_info = CameraInfo(distortion_model='plumb_bob', d=distortion,

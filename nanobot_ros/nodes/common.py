@@ -8,6 +8,7 @@ holds each node's last word. The QoS profiles are the graph contract's (nanobot_
 `log(level, text)` (robots/log.py); `NanobotNode.robot_log` is the one adapter from it to the
 ROS logger.
 """
+from dataclasses import fields
 import importlib
 import json
 import signal
@@ -28,6 +29,7 @@ from rclpy.signals import SignalHandlerOptions
 
 from nanobot_ros import contract
 from nanobot_ros.contract import Qos, Topic
+from nanobot_ros.defaults import field_default
 
 
 def qos_profile(spec) -> QoSProfile:
@@ -115,6 +117,27 @@ class NanobotNode(Node):
             logger.fatal(text)
         else:
             logger.error(text if level == 'error' else f'[unknown log level {level!r}] {text}')
+
+    def declare_config(self, config_class, descriptions: dict, skip=(), dynamic=()) -> dict:
+        """Declare one parameter per field of dataclass `config_class`; return {name: value}.
+
+        Each field's default is the parameter's default and `descriptions[name]` its
+        description; fields in `skip` are not parameters (the node fills them in). A field in
+        `dynamic` accepts any type and is converted to the default's type (a `source: 0` in YAML
+        arrives as an integer). Sequences come back as lists.
+        """
+        values = {}
+        for f in (f for f in fields(config_class) if f.name not in skip):
+            default = field_default(f)
+            if f.name in dynamic:
+                descriptor = ParameterDescriptor(description=descriptions[f.name],
+                                                 dynamic_typing=True)
+                value = type(default)(self.declare_parameter(f.name, default, descriptor).value)
+            else:
+                value = self.param(f.name, list(default) if isinstance(default, tuple)
+                                   else default, descriptions[f.name])
+            values[f.name] = list(value) if isinstance(default, (list, tuple)) else value
+        return values
 
     def status(self) -> tuple:
         """Return (level, message, {key: value}); nodes override this."""

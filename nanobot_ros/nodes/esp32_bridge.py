@@ -28,6 +28,7 @@ from nanobot_ros.robots.esp32 import protocol as proto
 from nanobot_ros.robots.esp32.clock_sync import DeviceClock
 from nanobot_ros.robots.esp32.host import check_samples, MotorCommander, TelemetryLayout
 from nanobot_ros.robots.esp32.link import SerialLink
+from nanobot_ros.robots.esp32.settings import BridgeConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter
@@ -38,6 +39,28 @@ from sensor_msgs.msg import Imu, JointState
 # qos_reliability -> the profile of joint_states and imu/data_raw. Reliable publishers serve
 # best-effort subscribers too.
 RELIABILITIES = {'best_effort': SENSOR, 'reliable': COMMAND}
+DESCRIPTIONS = {
+    'port': 'serial device (or a /dev/serial/by-id link)',
+    'baudrate': 'UART baud rate (ignored by ptys)',
+    'telemetry_names': 'names of the TELEMETRY channels in the device\'s order; unset = the '
+                       'names the device sends in its DESCRIBE frame',
+    'joint_names': 'joints published on /joint_states from <joint>.position [.velocity '
+                   '.effort]; [] = none',
+    'motor_names': 'Action value names sent as MOTOR frame, in order',
+    'motor_limit': 'commands are clamped to +-this',
+    'action_timeout': 'seconds an action holds at most before motors stop',
+    'heartbeat_period': 'seconds between HEARTBEAT + MOTOR frames to the device',
+    'device_timeout': 'seconds without a valid frame before the device is silent',
+    'telemetry_limit': 'telemetry / surface values beyond +-this are rejected',
+    'frame_id': 'frame_id of telemetry and joints',
+    'imu_frame_id': 'frame_id of /imu/data_raw',
+    'publish_joint_states': 'publish /joint_states',
+    'publish_imu': 'publish /imu/data_raw',
+    'reconnect_backoff_max': 'longest wait between attempts to reopen the port (s)',
+    'stamp': 'device: the sample time (the frame\'s device_ms mapped to host time); receive: '
+             'when the frame arrived',
+    'qos_reliability': 'best_effort | reliable: QoS reliability of joint_states and imu/data_raw',
+}
 
 
 class Esp32BridgeNode(NanobotNode):
@@ -45,49 +68,26 @@ class Esp32BridgeNode(NanobotNode):
 
     def __init__(self):
         super().__init__('esp32_bridge')
-        port = self.param('port', '/dev/ttyUSB0', 'serial device (or a /dev/serial/by-id link)')
-        baudrate = self.param('baudrate', 921600, 'UART baud rate (ignored by ptys)')
+        values = self.declare_config(BridgeConfig, DESCRIPTIONS, skip=('telemetry_names',))
         names = self.declare_parameter(
             'telemetry_names', Parameter.Type.STRING_ARRAY, ParameterDescriptor(
-                description='names of the TELEMETRY channels in the device\'s order; unset = '
-                            'the names the device sends in its DESCRIBE frame')).value or []
-        joints = list(self.param('joint_names', ['wheel_left', 'wheel_right'],
-                                 'joints published on /joint_states from <joint>.position '
-                                 '[.velocity .effort]; [] = none'))
-        motor_names = list(self.param('motor_names', ['motor_left', 'motor_right'],
-                                      'Action value names sent as MOTOR frame, in order'))
-        self.commander = MotorCommander(
-            motor_names,
-            limit=float(self.param('motor_limit', 1.0, 'commands are clamped to +-this')),
-            action_timeout=float(self.param(
-                'action_timeout', 0.5, 'seconds an action holds at most before motors stop')))
-        self.heartbeat_period = float(self.param(
-            'heartbeat_period', 0.05, 'seconds between HEARTBEAT + MOTOR frames to the device'))
-        self.device_timeout = float(self.param(
-            'device_timeout', 0.5, 'seconds without a valid frame before the device is silent'))
-        self.telemetry_limit = float(self.param(
-            'telemetry_limit', 1.0e6, 'telemetry / surface values beyond +-this are rejected'))
-        self.frame_id = self.param('frame_id', 'esp32', 'frame_id of telemetry and joints')
-        self.imu_frame_id = self.param('imu_frame_id', 'esp32_imu', 'frame_id of /imu/data_raw')
-        publish_joints = bool(self.param('publish_joint_states', True, 'publish /joint_states'))
-        publish_imu = bool(self.param('publish_imu', True, 'publish /imu/data_raw'))
-        backoff_max = float(self.param('reconnect_backoff_max', 0.5,
-                                       'longest wait between attempts to reopen the port (s)'))
-        stamp = self.param('stamp', 'device', 'device: the sample time (the frame\'s '
-                           'device_ms mapped to host time); receive: when the frame arrived')
-        reliability = self.param('qos_reliability', 'best_effort', 'best_effort | reliable: '
-                                 'QoS reliability of /joint_states and /imu/data_raw')
-        if stamp not in ('device', 'receive'):
-            raise ValueError(f'stamp must be device or receive, got {stamp!r}')
+                description=DESCRIPTIONS['telemetry_names'])).value
+        config = BridgeConfig(telemetry_names=names, **values)
+        names = names or []
+        joints, motor_names = config.joint_names, config.motor_names
+        port, baudrate, stamp = config.port, config.baudrate, config.stamp
+        self.commander = MotorCommander(motor_names, limit=config.motor_limit,
+                                        action_timeout=config.action_timeout)
+        self.heartbeat_period, self.device_timeout = config.heartbeat_period, config.device_timeout
+        self.telemetry_limit = config.telemetry_limit
+        self.frame_id, self.imu_frame_id = config.frame_id, config.imu_frame_id
+        publish_joints, publish_imu = config.publish_joint_states, config.publish_imu
+        backoff_max, reliability = config.reconnect_backoff_max, config.qos_reliability
         if reliability not in RELIABILITIES:
             raise ValueError(f'qos_reliability must be best_effort or reliable, got '
                              f'{reliability!r}')
         # Sample time = device_ms + min(receive - device_ms) over the last 10 s.
         self.device_clock = DeviceClock() if stamp == 'device' else None
-        if self.heartbeat_period <= 0 or self.device_timeout <= 0:
-            raise ValueError('heartbeat_period and device_timeout must be > 0')
-        if not self.telemetry_limit > 0:
-            raise ValueError(f'telemetry_limit must be > 0, got {self.telemetry_limit}')
         self.joint_names = joints
         # Until the device describes its channels (or telemetry_names does) values are named
         # value_<i> and no JointState / Imu can be made.

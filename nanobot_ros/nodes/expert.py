@@ -16,7 +16,8 @@ watchdog holds the dot meanwhile).
 from nanobot_ros.data.convert import image_to_numpy, make_action, to_rgb
 from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION
 from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
-from nanobot_ros.robots.sim.target_task import expert_action, MARKER_COLORS, parse_instruction
+from nanobot_ros.robots.sim.target_task import (expert_action, ExpertConfig, MARKER_COLORS,
+                                                parse_instruction)
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS, STAY
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
@@ -30,9 +31,8 @@ class ExpertNode(NanobotNode):
 
     def __init__(self):
         super().__init__('expert')
-        self.move_pixels = int(self.param('move_pixels', 8, 'cell size of the task world (px)'))
-        if self.move_pixels < 2:
-            raise ValueError(f'move_pixels must be >= 2, got {self.move_pixels}')
+        self.move_pixels = ExpertConfig(**self.declare_config(ExpertConfig, {
+            'move_pixels': 'cell size of the task world (px)'})).move_pixels
         self.target = None
         self.answered = 0
         self.unreadable = 0

@@ -32,13 +32,29 @@ import subprocess
 from rclpy.qos import QoSProfile
 from std_srvs.srv import Trigger
 
-from nanobot_ros.contract import compatible_qos, RECORDED
+from nanobot_ros.contract import compatible_qos
 from nanobot_ros.data.bags import BagError
-from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
+from nanobot_ros.data.recording import RecorderConfig, RecorderSetup, SessionRecorder
 from nanobot_ros.nodes.common import (ERROR, message_class, NanobotNode, OK, qos_profile,
                                       qos_spec, run, WARN)
 
-DEFAULT_TOPICS = [t.name for t in RECORDED]
+DESCRIPTIONS = {
+    'topics': 'topics to record',
+    'run_dir': 'run folder of the stack runner ("" = none)',
+    'output_dir': 'sessions folder; "" = <run_dir>/sessions or saved/sessions',
+    'config_file': 'stack config stored with the session; "" = <run_dir>/config.yaml if present',
+    'action_space': 'action space stored in the session metadata',
+    'autostart': 'start a session at once',
+    'discovery_period_s': 'how often to look for new publishers (s)',
+    'robot_type': 'robot type: sessions go to <output_dir>/<robot_type>/',
+    'storage': 'mcap or sqlite3',
+    'split_size_mb': 'start a new split after this many MB; 0 = never',
+    'split_duration_s': 'start a new split after this many s; 0 = never',
+    'max_disk_gb': 'per-robot cap: oldest sessions are deleted above it',
+    'min_free_gb': 'free-space reserve: recording stops below it',
+    'flush_period_s': 'flush interval (<= 1 s): what a crash can lose',
+    'queue_size_mb': 'write queue bound; messages beyond it are dropped',
+}
 # Deep enough to ride out a second of the executor being descheduled at 1 kHz.
 SUBSCRIPTION_DEPTH = 1000
 
@@ -69,45 +85,15 @@ class RecorderNode(NanobotNode):
 
     def __init__(self):
         super().__init__('recorder')
-        self.wanted = [self.topic_name(t) for t in self.param(
-            'topics', DEFAULT_TOPICS, 'topics to record')]
-        run_dir = self.param('run_dir', '', 'run folder of the stack runner ("" = none)')
-        output_dir = self.param('output_dir', '',
-                                'sessions folder; "" = <run_dir>/sessions or saved/sessions')
-        config_file = self.param('config_file', '',
-                                 'stack config stored with the session; "" = <run_dir>/'
-                                 'config.yaml if present')
-        if not output_dir:
-            output_dir = str(Path(run_dir) / 'sessions') if run_dir else 'saved/sessions'
-        if not config_file and run_dir and (Path(run_dir) / 'config.yaml').is_file():
-            config_file = str(Path(run_dir) / 'config.yaml')
-        config_text = Path(config_file).read_text() if config_file else ''
+        setup = RecorderSetup(**self.declare_config(RecorderSetup, DESCRIPTIONS))
+        self.wanted = [self.topic_name(t) for t in setup.topics]
         self.config = RecorderConfig(
-            root=Path(output_dir).resolve(),
-            robot_type=self.param('robot_type', 'toroidal_dot',
-                                  'robot type: sessions go to <output_dir>/<robot_type>/'),
-            storage=self.param('storage', 'mcap', 'mcap or sqlite3'),
-            split_size_mb=float(self.param('split_size_mb', 1024.0,
-                                           'start a new split after this many MB; 0 = never')),
-            split_duration_s=float(self.param('split_duration_s', 0.0,
-                                              'start a new split after this many s; 0 = never')),
-            max_disk_gb=float(self.param('max_disk_gb', 10.0,
-                                         'per-robot cap: oldest sessions are deleted above it')),
-            min_free_gb=float(self.param('min_free_gb', 1.0,
-                                         'free-space reserve: recording stops below it')),
-            flush_period_s=float(self.param('flush_period_s', 0.5,
-                                            'flush interval (<= 1 s): what a crash can lose')),
-            queue_size_mb=float(self.param('queue_size_mb', 512.0,
-                                           'write queue bound; messages beyond it are dropped')),
-            metadata={
-                'nanobot.action_space': self.param(
-                    'action_space', 'discrete: 0 = stay, 1 = move right',
-                    'action space stored in the session metadata'),
-                'nanobot.config': config_text,
-                'nanobot.software_version': software_version()})
-        autostart = bool(self.param('autostart', True, 'start a session at once'))
-        discovery_period = float(self.param('discovery_period_s', 0.5,
-                                            'how often to look for new publishers (s)'))
+            root=setup.sessions_folder(),
+            metadata={'nanobot.action_space': setup.action_space,
+                      'nanobot.config': setup.stack_config(),
+                      'nanobot.software_version': software_version()},
+            **self.declare_config(RecorderConfig, DESCRIPTIONS, skip=('root', 'metadata')))
+        autostart, discovery_period = setup.autostart, setup.discovery_period_s
         self.recorder = SessionRecorder(self.config, log=self.get_logger().warning)
         self.subscribed = {}
         self.unknown_types = {}

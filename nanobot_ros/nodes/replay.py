@@ -37,12 +37,12 @@ import time
 
 from builtin_interfaces.msg import Time
 
-from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, CLOCK, find_topic, IMAGE,
-                                  recorded_qos, REPLAY)
+from nanobot_ros.contract import CLOCK, find_topic, IMAGE, recorded_qos, REPLAY
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.data.dataset import BagDataset
+from nanobot_ros.data.playback import ReplayConfig
 from nanobot_ros.nodes.common import message_class, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_msgs.msg import Action
 from rosgraph_msgs.msg import Clock
@@ -51,43 +51,38 @@ from sensor_msgs.msg import Image
 MAX_GAP_S = 1.0  # robot mode: a pause longer than this in the recording is shortened to it
 
 
+DESCRIPTIONS = {
+    'bags': 'bag directories or folders of bags',
+    'rate': 'speed factor on the recorded timing',
+    'loop': 'start again at the end',
+    'start_offset_s': 'skip this many seconds of each pass',
+    'topics': 'topics to play; [""] = all',
+    'action_filter': 'play only matching actions, e.g. motor_right=0.12',
+    'action_topic': 'the action topic',
+    'mode': 'play (like ros2 bag play) or robot',
+    'delay_s': 'wait this long before playing (s), e.g. for a recorder to subscribe',
+    'wait_for_subscribers': 'topics that must have a subscriber before playing (e.g. when a '
+                            'recorder records the replay); [""] = none',
+    'image_topic': 'robot mode: camera topic',
+    'executed_topic': 'robot mode: where the recorded actions go, as what the robot executed',
+    'clock': 'mode play: publish the recorded time on /clock, like ros2 bag play --clock',
+}
+
+
 class ReplayNode(NanobotNode):
     """Plays bags (mode play) or replays transitions as the robot (mode robot)."""
 
     def __init__(self):
         super().__init__('replay')
-        paths = list(self.param('bags', [''], 'bag directories or folders of bags'))
-        self.rate = float(self.param('rate', 1.0, 'speed factor on the recorded timing'))
-        self.loop = bool(self.param('loop', False, 'start again at the end'))
-        self.start_offset = float(self.param('start_offset_s', 0.0,
-                                             'skip this many seconds of each pass'))
-        self.topic_list = list(self.param('topics', [''], 'topics to play; [""] = all'))
-        self.filter_text = self.param('action_filter', '',
-                                      'play only matching actions, e.g. motor_right=0.12')
-        self.action_topic = self.param('action_topic', ACTION.name, 'the action topic')
-        self.mode = self.param('mode', 'play', 'play (like ros2 bag play) or robot')
-        self.delay = float(self.param('delay_s', 0.0, 'wait this long before playing (s), '
-                                      'e.g. for a recorder to subscribe'))
-        self.wait_for = [t for t in self.param(
-            'wait_for_subscribers', [''], 'topics that must have a subscriber before playing '
-            '(e.g. when a recorder records the replay); [""] = none') if t]
-        self.image_topic = self.param('image_topic', IMAGE.name,
-                                      'robot mode: camera topic')
-        self.executed_topic = self.param('executed_topic', ACTION_EXECUTED.name,
-                                         'robot mode: where the recorded actions go, as '
-                                         'what the robot executed')
-        publish_clock = bool(self.param('clock', False, 'mode play: publish the recorded time '
-                                        'on /clock, like ros2 bag play --clock'))
-        if self.rate <= 0:
-            raise ValueError(f'rate must be > 0, got {self.rate}')
-        if self.start_offset < 0:
-            raise ValueError(f'start_offset_s must be >= 0, got {self.start_offset}')
-        if self.mode not in ('play', 'robot'):
-            raise ValueError(f'mode must be play or robot, got {self.mode!r}')
+        config = ReplayConfig(**self.declare_config(ReplayConfig, DESCRIPTIONS))
+        self.rate, self.loop, self.start_offset = config.rate, config.loop, config.start_offset_s
+        self.topic_list, self.filter_text = config.topics, config.action_filter
+        self.action_topic, self.mode, self.delay = config.action_topic, config.mode, config.delay_s
+        self.wait_for = [t for t in config.wait_for_subscribers if t]
+        self.image_topic, self.executed_topic = config.image_topic, config.executed_topic
+        publish_clock = config.clock
         self.action_filter = parse_action_filter(self.filter_text)
-        paths = [p for p in paths if p]
-        if not paths:
-            raise ValueError('bags is empty: give bag directories or folders of bags')
+        paths = [p for p in config.bags if p]
         try:
             self.bags = [Bag(p) for root in paths for p in find_bags(root)]
         except BagError as error:

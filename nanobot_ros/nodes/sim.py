@@ -36,8 +36,8 @@ import time
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE, INSTRUCTION, SIM_RESET
 from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
-from nanobot_ros.robots.sim.target_task import (instruction_for, parse_instruction, TargetTask,
-                                                TargetTaskConfig)
+from nanobot_ros.robots.sim.robot import SimConfig
+from nanobot_ros.robots.sim.target_task import instruction_for, parse_instruction, TargetTask
 from nanobot_ros.robots.sim.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
@@ -47,48 +47,40 @@ from std_srvs.srv import Trigger
 # How often the watchdog looks when frames come as fast as answers (frame_rate 0).
 WATCHDOG_POLL_S = 0.01
 
+DESCRIPTIONS = {
+    'img_size': 'width and height of the square image (px)',
+    'dot_radius': 'radius of the white dot (px)',
+    'move_pixels': 'pixels moved right by action 1',
+    'seed': 'seed of the random start position',
+    'initial_x': 'start column; -1 = random from seed',
+    'initial_y': 'start row; -1 = random from seed',
+    'moves': 'action set: right (stay/right) or 2d',
+    'targets': 'comma-separated marker colours; non-empty = the target task',
+    'step_budget': 'steps per target-task episode',
+    'view': 'target task camera: egocentric or world',
+    'episode_limit': 'target task: stop stepping after this many episodes; 0 = never',
+    'announce_instruction': 'publish each episode\'s instruction on /instruction',
+    'frame_rate': 'frames per second at most; 0 = as fast as answers (lockstep)',
+    'lockstep': 'wait for the action answering each frame before stepping',
+    'action_timeout': 'seconds without a valid action before the dot stays put',
+    'frame_id': 'frame_id of published images',
+}
+
 
 class SimNode(NanobotNode):
     """The toroidal dot world wired to /camera/image_raw and /robot/action."""
 
     def __init__(self):
         super().__init__('sim')
-        config = ToroidalDotConfig(
-            img_size=self.param('img_size', 224, 'width and height of the square image (px)'),
-            dot_radius=self.param('dot_radius', 5, 'radius of the white dot (px)'),
-            move_pixels=self.param('move_pixels', 27, 'pixels moved right by action 1'),
-            seed=self.param('seed', 0, 'seed of the random start position'),
-            initial_x=self.param('initial_x', -1, 'start column; -1 = random from seed'),
-            initial_y=self.param('initial_y', -1, 'start row; -1 = random from seed'),
-            moves=self.param('moves', 'right', 'action set: right (stay/right) or 2d'))
-        targets = [t.strip() for t in str(self.param(
-            'targets', '', 'comma-separated marker colours; non-empty = the target task'))
-            .split(',') if t.strip()]
-        step_budget = int(self.param('step_budget', 24, 'steps per target-task episode'))
-        view = self.param('view', 'egocentric', 'target task camera: egocentric or world')
-        self.episode_limit = int(self.param(
-            'episode_limit', 0, 'target task: stop stepping after this many episodes; 0 = never'))
-        self.announce = bool(self.param(
-            'announce_instruction', True, 'publish each episode\'s instruction on /instruction'))
-        self.frame_rate = float(self.param(
-            'frame_rate', 30.0, 'frames per second at most; 0 = as fast as answers (lockstep)'))
-        self.lockstep = bool(self.param(
-            'lockstep', True, 'wait for the action answering each frame before stepping'))
-        self.action_timeout = float(self.param(
-            'action_timeout', 0.5, 'seconds without a valid action before the dot stays put'))
-        self.frame_id = self.param('frame_id', 'camera', 'frame_id of published images')
-        if self.frame_rate < 0:
-            raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
-        if self.frame_rate == 0 and not self.lockstep:
-            raise ValueError('frame_rate 0 (as fast as answers) needs lockstep: true')
-        if self.action_timeout <= 0:
-            raise ValueError(f'action_timeout must be > 0, got {self.action_timeout}')
+        config = ToroidalDotConfig(**self.declare_config(ToroidalDotConfig, DESCRIPTIONS))
+        settings = SimConfig(**self.declare_config(SimConfig, DESCRIPTIONS))
+        self.episode_limit, self.announce = settings.episode_limit, settings.announce_instruction
+        self.frame_rate, self.lockstep = settings.frame_rate, settings.lockstep
+        self.action_timeout, self.frame_id = settings.action_timeout, settings.frame_id
+        task_config = settings.task_config(config)
         self.task = None
-        if targets:
-            self.task = TargetTask(TargetTaskConfig(
-                img_size=config.img_size, dot_radius=config.dot_radius,
-                move_pixels=config.move_pixels, colors=tuple(targets),
-                step_budget=step_budget, seed=config.seed, view=view))
+        if task_config is not None:
+            self.task = TargetTask(task_config)
             self.world = self.task.world
         else:
             self.world = ToroidalDotWorld(config)

@@ -55,15 +55,16 @@ class TrainerConfig:
     run_dir: str = 'runs/policy'
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.01
     checkpoint_every: int = 50
     seed: int = 0
     continual: bool = False
     poll_interval: float = 2.0
-    idle_timeout: Optional[float] = 0.0
+    idle_timeout: Optional[float] = None
+    # The loss of the target task sits on a plateau for a while before it drops: min_epochs.
     plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
-        patience=3, min_delta=1e-3, min_epochs=3, max_epochs=60))
+        patience=8, min_delta=1e-3, min_epochs=20, max_epochs=60))
     max_steps: int = 0  # 0 = no limit; a budget for tests and quick runs
     wandb: bool = True
     progress: bool = True

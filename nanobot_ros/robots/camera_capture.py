@@ -22,12 +22,12 @@ never a tight loop. A video file that ends is rewound when `loop` is set, otherw
 finishes and says so. A frame OpenCV cannot convert is counted and skipped.
 """
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 from pathlib import Path
 import threading
 import time
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -228,6 +228,15 @@ class CameraConfig:
         if self.frame_rate < 0:
             raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
         Backoff(self.retry_initial, self.retry_max)  # validates the retry delays
+
+
+@dataclass
+class CameraCalibration:
+    """What the published CameraInfo says: the frame and the plumb_bob calibration."""
+
+    frame_id: str = 'camera'
+    camera_matrix: List[float] = field(default_factory=lambda: [0.0] * 9)  # zeros: uncalibrated
+    distortion: List[float] = field(default_factory=lambda: [0.0] * 5)     # k1 k2 t1 t2 k3
 
 
 class CameraStream:
