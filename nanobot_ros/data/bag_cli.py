@@ -97,7 +97,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except BagError as error:
+    except (BagError, OSError) as error:  # a full disk, no permission: said, not a traceback
         print(f'error: {error}', file=sys.stderr)
         return 1
 

@@ -257,6 +257,7 @@ class Bag:
         # topic -> why its messages cannot be decoded (listed, counted, skipped by readers)
         self.undecodable: Dict[str, str] = {}
         self._definition_errors: Dict[str, str] = {}
+        self.definitions: Dict[str, tuple] = {}  # msgtype -> (encoding, text) the bag carries
         self._scan()
 
     @property
@@ -291,6 +292,7 @@ class Bag:
     def _register(self, msgtype: str, encoding: str, text: str) -> None:
         """Register a definition the bag carries; remember why, if it does not parse."""
         msgtype = normalize_msgtype(msgtype)
+        self.definitions.setdefault(msgtype, (encoding, text))
         try:
             register_definition(self.typestore, msgtype, encoding, text)
         except (TypesysError, ValueError, KeyError, IndexError) as error:

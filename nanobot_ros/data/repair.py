@@ -18,6 +18,7 @@ import shutil
 import sqlite3
 from typing import List
 
+from mcap.writer import MCAP0_MAGIC as MCAP_MAGIC
 from mcap.records import Channel, Message, Schema
 from rosbags.rosbag2.metadata import parse_qos
 from tqdm import tqdm
@@ -73,6 +74,10 @@ def _custom_data(path: Path) -> dict:
 
 
 def _copy_mcap(source: Path, bag: BagWriter) -> None:
+    with open(source, 'rb') as stream:
+        if stream.read(len(MCAP_MAGIC)) != MCAP_MAGIC:
+            raise BagError(f'{source}: not an MCAP file (no MCAP magic at its start); nothing '
+                           f'was changed')
     schemas, channels = {}, {}
     for record in scan_mcap_stream(source):
         if isinstance(record, Schema):
@@ -91,12 +96,24 @@ def _copy_mcap(source: Path, bag: BagWriter) -> None:
             bag.write(channel.topic, record.log_time, record.data)
 
 
+def _split_order(file: Path) -> tuple:
+    """Sort key of a storage file: rosbag2's split index (<name>_<index>), then the name."""
+    stem, _, index = file.stem.rpartition('_')
+    return (stem, int(index)) if index.isdigit() else (file.stem, -1)
+
+
 def _copy_sqlite(source: Path, bag: BagWriter) -> None:
     # Opening read-write lets sqlite roll back the killed writer's hot journal first.
-    sqlite3.connect(source).execute('SELECT count(*) FROM sqlite_master').fetchall()
+    try:
+        sqlite3.connect(source).execute('SELECT count(*) FROM sqlite_master').fetchall()
+    except sqlite3.DatabaseError as error:
+        raise BagError(f'{source}: not a sqlite3 bag ({error}); nothing was changed') from None
     reader = Bag(source, bag.typestore)
     for topic, info in reader.topics.items():
-        bag.add_topic(topic, info.msgtype, qos_objects=parse_qos(info.offered_qos or []))
+        if not bag.has_topic(topic):  # each split repeats the bag's topics
+            encoding, definition = reader.definitions.get(info.msgtype, ('', ''))
+            bag.add_topic(topic, info.msgtype, definition=definition, encoding=encoding,
+                          qos_objects=parse_qos(info.offered_qos or []))
     for record in reader.records():
         bag.write(record.topic, record.timestamp, record.data)
 
@@ -127,7 +144,8 @@ def _repair_checked(path: Path, keep_original: bool) -> RepairResult:
 def _repair(path: Path, keep_original: bool) -> RepairResult:
     if _is_healthy(path):
         return RepairResult(path, False, Bag(path).message_count, 'finished bag, no repair')
-    storages = sorted(p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+    storages = sorted((p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES),
+                      key=_split_order)
     if not storages:
         raise BagError(f'{path}: no .mcap or .db3 file to recover')
     kind = 'mcap' if storages[0].suffix == '.mcap' else 'sqlite3'

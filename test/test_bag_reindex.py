@@ -1,0 +1,79 @@
+"""`nanobot bag repair` as `ros2 bag reindex`: split files without metadata.yaml, both storages;
+a folder it cannot repair is a clear error with exit code 1 and nothing changed."""
+from rclpy.serialization import serialize_message
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
+
+import pytest
+
+from foreign_bags import Message, START_NS, Topic, write_bag
+from nanobot_ros.data.bag_cli import main as bag_main
+from nanobot_ros.data.bags import Bag
+
+STORAGES = ['mcap', 'sqlite3']
+TOPICS = [Topic('/chatter', 'std_msgs/msg/String', definition='string data\n'),
+          Topic('/other', 'std_msgs/msg/String', definition='string data\n'),
+          Topic('/trigger/_service_event', 'std_srvs/srv/Trigger_Event',
+                definition='---\nbool success\nstring message\n')]
+
+
+def _messages(count: int):
+    messages = []
+    for i in range(count):
+        topic = '/chatter' if i % 3 else '/other'
+        messages.append(Message(topic, START_NS + i * 1000,
+                                serialize_message(String(data=f'm{i}'))))
+    event = Trigger.Event(response=[Trigger.Response(success=True, message='ok')])
+    messages.append(Message('/trigger/_service_event', START_NS + count * 1000,
+                            serialize_message(event)))
+    return messages
+
+
+def _files(folder):
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob('*')
+            if p.is_file()}
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_split_files_without_metadata_are_reindexed(tmp_path, storage, capsys):
+    # 12 splits: every one repeats the three connections; _10 and _11 sort after _2.
+    bag = write_bag(tmp_path / 'split', storage, TOPICS, _messages(60), splits=12,
+                    with_metadata=False)
+    assert bag_main(['repair', str(bag)]) == 0
+    assert capsys.readouterr().out == f'{bag}: recovered 61 messages\n'
+    fresh = Bag(bag)
+    assert fresh.topics['/chatter'].count == 40 and fresh.topics['/other'].count == 20
+    texts = [fresh.decode(r).data for r in fresh.records(['/chatter', '/other'])]
+    assert texts == [f'm{i}' for i in range(60)]
+    [event] = [fresh.decode(r) for r in fresh.records(['/trigger/_service_event'])]
+    assert event.response[0].message == 'ok'
+    assert fresh.undecodable == {}
+
+
+@pytest.mark.parametrize('storage', STORAGES)
+def test_a_split_that_is_not_a_bag_fails_clearly_and_changes_nothing(tmp_path, storage,
+                                                                     capsys):
+    bag = write_bag(tmp_path / 'split', storage, TOPICS, _messages(9), splits=3,
+                    with_metadata=False)
+    suffix = '.mcap' if storage == 'mcap' else '.db3'
+    (bag / f'split_1{suffix}').write_bytes(b'this is not a bag file at all' * 100)
+    before = _files(tmp_path)
+    assert bag_main(['repair', str(bag)]) == 1
+    err = capsys.readouterr().err
+    kind = 'an MCAP file' if storage == 'mcap' else 'a sqlite3 bag'
+    assert err.startswith(f'error: {bag / f"split_1{suffix}"}: not {kind} (')
+    assert err.rstrip().endswith('nothing was changed')
+    assert _files(tmp_path) == before
+
+
+def test_a_topic_of_unknown_type_fails_clearly_and_changes_nothing(tmp_path, capsys):
+    """rosbags cannot write a connection without a definition: said, nothing lost."""
+    topics = TOPICS[:1] + [Topic('/mystery', 'acme_msgs/msg/Secret', encoding='unknown')]
+    messages = _messages(3)[:3] + [Message('/mystery', START_NS + 5, b'\x00\x01\x00\x00')]
+    messages = [m for m in messages if m.topic in ('/chatter', '/mystery')]
+    bag = write_bag(tmp_path / 'split', 'sqlite3', topics, messages, splits=2,
+                    with_metadata=False)
+    before = _files(tmp_path)
+    assert bag_main(['repair', str(bag)]) == 1
+    assert "unknown message type 'acme_msgs/msg/Secret' for /mystery" in capsys.readouterr().err
+    assert _files(tmp_path) == before
