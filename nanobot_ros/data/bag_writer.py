@@ -116,6 +116,12 @@ class BagWriter:
                 fsync_folder(folder)
             self._names_synced = True
 
+    def abort(self) -> None:
+        """Release the storage without index or metadata.yaml (what reached the disk stays)."""
+        storage, self._writer.storage = self._writer.storage, None
+        if storage is not None:
+            storage.abort()
+
     def close(self) -> None:
         """Finish the bag: index, summary and metadata.yaml (it opens without repair)."""
         if self._writer.storage is not None:

@@ -75,9 +75,10 @@ def _custom_data(path: Path) -> dict:
 
 def _copy_mcap(source: Path, bag: BagWriter) -> None:
     with open(source, 'rb') as stream:
-        if stream.read(len(MCAP_MAGIC)) != MCAP_MAGIC:
-            raise BagError(f'{source}: not an MCAP file (no MCAP magic at its start); nothing '
-                           f'was changed')
+        head = stream.read(len(MCAP_MAGIC))
+    if not MCAP_MAGIC.startswith(head):  # a shorter head: cut off as it was being created
+        raise BagError(f'{source}: not an MCAP file (no MCAP magic at its start); nothing '
+                       f'was changed')
     schemas, channels = {}, {}
     for record in scan_mcap_stream(source):
         if isinstance(record, Schema):

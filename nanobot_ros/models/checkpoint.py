@@ -74,10 +74,14 @@ def save_checkpoint(path, tensors: Dict[str, torch.Tensor], metadata: dict,
     header = {'format': FORMAT, 'metadata': json.dumps(metadata, sort_keys=True)}
     data = save_bytes(payload, metadata=header)
     temp = path.with_name(path.name + '.tmp')
-    with open(temp, 'wb') as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    try:
+        with open(temp, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        temp.unlink(missing_ok=True)  # a full disk: a torn temp file would keep it full
+        raise
     if keep_backup and path.exists():
         if is_valid(path):
             os.replace(path, backup_path(path))
