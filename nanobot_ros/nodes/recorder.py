@@ -27,18 +27,22 @@ import importlib
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 import subprocess
+import sys
 
+from rclpy.experimental import EventsExecutor
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
 
-from nanobot_ros.data.bags import BagError
+from nanobot_ros.data.bags import BagError, IMAGE_TYPES
 from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
 
 DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
                   '/instruction', '/world_model/status']
-# Deep enough to ride out a second of the executor being descheduled at 1 kHz.
+# Deep enough to ride out a second of the executor being descheduled at 1 kHz; images (up to
+# megabytes each) get two seconds at 30 Hz, so DDS holds at most ~60 frames per camera.
 SUBSCRIPTION_DEPTH = 1000
+IMAGE_SUBSCRIPTION_DEPTH = 60
 
 
 def software_version() -> str:
@@ -97,10 +101,15 @@ def compatible_qos(reliabilities, durabilities, depth: int,
         durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
 
 
-def subscription_qos(publisher_profiles) -> QoSProfile:
+def subscription_depth(msgtype: str) -> int:
+    """Return the subscription depth for a type: its messages held while the executor lags."""
+    return IMAGE_SUBSCRIPTION_DEPTH if msgtype in IMAGE_TYPES else SUBSCRIPTION_DEPTH
+
+
+def subscription_qos(publisher_profiles, msgtype: str) -> QoSProfile:
     """Return a QoS that matches every publisher: best effort if any is, else reliable."""
     return compatible_qos([p.reliability for p in publisher_profiles],
-                          [p.durability for p in publisher_profiles], SUBSCRIPTION_DEPTH)
+                          [p.durability for p in publisher_profiles], subscription_depth(msgtype))
 
 
 class RecorderNode(NanobotNode):
@@ -205,7 +214,7 @@ class RecorderNode(NanobotNode):
                 self.get_logger().error(f'not recording {topic}: type {msgtype} is unknown '
                                         f'here ({error}); the other topics are recorded')
                 continue
-            qos = subscription_qos(profiles)
+            qos = subscription_qos(profiles, msgtype)
             self.subscribed[topic] = self.create_subscription(
                 cls, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
                 raw=True)
@@ -248,9 +257,16 @@ class RecorderNode(NanobotNode):
         super().on_shutdown()
 
 
+# The writer thread copies megabytes per frame holding the GIL; with Python's default 5 ms
+# switch interval the executor then takes a message only every few ms and best-effort topics
+# overflow their DDS history (1 kHz telemetry lost 40 % at 4 cameras, bench/recorder_throughput).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 def main(args=None):
     """Run the recorder node."""
-    raise SystemExit(run(RecorderNode, args))
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    raise SystemExit(run(RecorderNode, args, executor_factory=EventsExecutor))
 
 
 if __name__ == '__main__':
