@@ -1,5 +1,8 @@
-"""Every bag ROS 2's rosbag2 writes opens: service events, empty and legacy-named types,
-unknown types (listed, skipped, the rest read), every metadata version; `nanobot bag info`."""
+"""Every bag ROS 2's rosbag2 writes opens.
+
+Service events, empty and legacy-named types, unknown types (listed, skipped, the rest read),
+every metadata version; `nanobot bag info`.
+"""
 from pathlib import Path
 
 from mcap.reader import make_reader
@@ -55,7 +58,7 @@ def get_parameters_event():
 
 
 def service_bag(folder: Path, storage: str) -> Path:
-    """A Jazzy `ros2 bag record --all-topics --all-services` bag: one topic, two services."""
+    """Write a Jazzy `ros2 bag record --all-topics --all-services` bag: a topic, 2 services."""
     parameter_value = interface_text('rcl_interfaces', 'msg', 'ParameterValue')
     topics = [
         Topic('/chatter', 'std_msgs/msg/String', definition='string data\n'),

@@ -1,5 +1,7 @@
-"""`nanobot bag repair` as `ros2 bag reindex`: split files without metadata.yaml, both storages;
-a folder it cannot repair is a clear error with exit code 1 and nothing changed."""
+"""`nanobot bag repair` as `ros2 bag reindex`: split files without metadata.yaml.
+
+Both storages; a folder it cannot repair is a clear error with exit code 1, nothing changed.
+"""
 from rclpy.serialization import serialize_message
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
@@ -67,7 +69,7 @@ def test_a_split_that_is_not_a_bag_fails_clearly_and_changes_nothing(tmp_path, s
 
 
 def test_a_topic_of_unknown_type_fails_clearly_and_changes_nothing(tmp_path, capsys):
-    """rosbags cannot write a connection without a definition: said, nothing lost."""
+    """Refuse a topic without a definition (rosbags cannot write it): said, nothing lost."""
     topics = TOPICS[:1] + [Topic('/mystery', 'acme_msgs/msg/Secret', encoding='unknown')]
     messages = _messages(3)[:3] + [Message('/mystery', START_NS + 5, b'\x00\x01\x00\x00')]
     messages = [m for m in messages if m.topic in ('/chatter', '/mystery')]

@@ -1,6 +1,9 @@
-"""A real full disk (a tmpfs of a few MB): the recorder closes its split cleanly and says why,
-nothing written before is lost; a disk filled by someone else leaves a repairable split; a
-checkpoint save that does not fit leaves the old checkpoint loadable."""
+"""A real full disk (a tmpfs of a few MB).
+
+The recorder closes its split cleanly and says why, nothing written before is lost; a disk
+filled by someone else leaves a repairable split; a checkpoint save that does not fit leaves
+the old checkpoint loadable.
+"""
 import errno
 import os
 from pathlib import Path
@@ -9,7 +12,7 @@ import time
 
 import pytest
 
-from bag_fixtures import BLOB_PAYLOAD, engine_recorder, put_blobs, wait_written
+from bag_fixtures import BLOB_PAYLOAD, engine_recorder, wait_written
 from nanobot_ros.data.bags import Bag
 from nanobot_ros.data.recording import CLOSE_RESERVE, MB
 from nanobot_ros.data.repair import repair
