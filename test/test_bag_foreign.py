@@ -108,9 +108,10 @@ def test_mcap_ros2_support_fails_on_the_service_bag_rosbag2_wrote(tmp_path):
     bag = service_bag(tmp_path / 'services', 'mcap')
     with open(next(bag.glob('*.mcap')), 'rb') as stream:
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
-        with pytest.raises(Exception):
+        with pytest.raises(Exception) as raised:
             for _ in reader.iter_decoded_messages(topics=['/trigger/_service_event']):
                 pass
+    assert raised.typename == 'InvalidFieldDefinition' and str(raised.value) == '---'
 
 
 @pytest.mark.parametrize('storage', STORAGES)
@@ -169,18 +170,23 @@ def test_legacy_type_names_without_msg_decode(tmp_path, storage):
 def test_unknown_types_are_listed_with_reasons_and_the_rest_reads(tmp_path, storage, capsys):
     topics = [Topic('/chatter', 'std_msgs/msg/String', definition='string data\n'),
               Topic('/mystery', 'acme_msgs/msg/Secret', encoding='unknown', definition=''),
-              Topic('/broken', 'acme_msgs/msg/Broken', definition='int32[ a\n')]
+              Topic('/broken', 'acme_msgs/msg/Broken', definition='int32[ a\n'),
+              Topic('/incomplete', 'acme_msgs/msg/Outer', definition='Inner inner\n')]
     messages = [Message('/chatter', START_NS, serialize_message(String(data='hi'))),
                 Message('/mystery', START_NS + 1, b'\x00\x01\x00\x00\x2a\x00\x00\x00'),
-                Message('/broken', START_NS + 2, b'\x00\x01\x00\x00\x2a\x00\x00\x00')]
+                Message('/broken', START_NS + 2, b'\x00\x01\x00\x00\x2a\x00\x00\x00'),
+                Message('/incomplete', START_NS + 3, b'\x00\x01\x00\x00\x2a\x00\x00\x00')]
     path = write_bag(tmp_path / 'unknown', storage, topics, messages)
     bag = Bag(path)
-    assert bag.message_count == 3 and sorted(bag.topics) == ['/broken', '/chatter', '/mystery']
+    assert bag.message_count == 4
+    assert sorted(bag.topics) == ['/broken', '/chatter', '/incomplete', '/mystery']
     assert bag.undecodable == {
         '/mystery': "type 'acme_msgs/msg/Secret' is neither a ROS 2 Jazzy or nanobot_msgs type "
                     "nor defined in the bag",
-        '/broken': "the bag's definition of acme_msgs/msg/Broken does not parse (TypesysError: "
-                   "Could not parse:)"}
+        '/broken': "the bag's definition of acme_msgs/msg/Broken cannot be used (TypesysError: "
+                   "Could not parse:)",
+        '/incomplete': "the bag's definition of acme_msgs/msg/Outer cannot be used (KeyError: "
+                       "'acme_msgs/msg/Inner')"}
     assert bag.decodable_topics() == ['/chatter']
     assert [bag.decode(r).data for r in bag.records(bag.decodable_topics())] == ['hi']
     with pytest.raises(Exception, match='cannot decode /mystery: type'):

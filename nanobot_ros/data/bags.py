@@ -13,7 +13,11 @@ written by ROS 2's rosbag2 do that). So each storage file is read on its own ter
 
 Types: ROS 2 Jazzy's standard messages, nanobot_msgs (from its .msg files) and whatever
 definitions a bag carries (MCAP schema records, the sqlite3 message_definitions table) are
-registered in a rosbags Typestore, so test_msgs and other foreign types decode too.
+registered in a rosbags Typestore, so test_msgs and other foreign types decode too: legacy
+names without /msg/ are normalised, an empty definition is a type without fields, and a
+service event's definition (the .srv text) gives <pkg>/srv/<Name>_Event as rosidl generates
+it. A topic whose type is neither known nor (parseably) defined is listed with its count and
+the reason in `undecodable`; the other topics read normally.
 
 Errors are BagError with a message that says what to do (path missing, not a bag, a storage
 file truncated by a crash -> `nanobot bag repair <path>`).
@@ -295,9 +299,11 @@ class Bag:
         self.definitions.setdefault(msgtype, (encoding, text))
         try:
             register_definition(self.typestore, msgtype, encoding, text)
+            if msgtype in self.typestore.types:
+                self.typestore.get_msgdef(msgtype)  # every type it embeds is defined too
         except (TypesysError, ValueError, KeyError, IndexError) as error:
-            self._definition_errors[msgtype] = (f'the bag\'s definition of {msgtype} does not '
-                                                f'parse ({type(error).__name__}: '
+            self._definition_errors[msgtype] = (f'the bag\'s definition of {msgtype} cannot be '
+                                                f'used ({type(error).__name__}: '
                                                 f'{str(error).splitlines()[0]})')
 
     def _scan_mcap(self, file: Path, counts, types, qos) -> None:
