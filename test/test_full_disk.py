@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bag_fixtures import BLOB_PAYLOAD, engine_recorder, wait_written
-from nanobot_ros.data.bags import Bag
+from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.recording import CLOSE_RESERVE, MB
 from nanobot_ros.data.repair import repair
 
@@ -149,3 +149,40 @@ def test_a_checkpoint_save_on_a_full_disk_keeps_the_old_one(small_disk):
     assert (resumed.learner.predictor_training_step, weights_digest(resumed.learner)) == saved
     filler.unlink()
     checkpoints.save(loop)  # space again: saving works again
+
+
+def test_the_recorder_node_on_a_full_disk_says_why_and_keeps_running(ros, nodes, small_disk):
+    from std_msgs.msg import UInt8MultiArray
+    from bag_fixtures import Diagnostics, wait_for_recorder
+    from nanobot_ros.nodes.common import COMMAND_QOS, ERROR
+    diagnostics = Diagnostics(ros)
+    recorder = nodes.start('recorder', params={
+        'output_dir': str(small_disk), 'topics': "['/blob']", 'min_free_gb': 0.0,
+        'flush_period_s': 0.2})
+    blobs = ros.node.create_publisher(UInt8MultiArray, '/blob', COMMAND_QOS)
+    wait_for_recorder(ros, diagnostics, small_disk, topics=1)
+    assert ros.spin_until(lambda: blobs.get_subscription_count() >= 1, 30.0)
+    sent = 2 * DISK_MB * MB // len(BLOB_PAYLOAD)
+    for i in range(sent):
+        blobs.publish(UInt8MultiArray(data=i.to_bytes(4, 'little') + BLOB_PAYLOAD[4:]))
+        ros.spin_for(0.004)
+
+    def stopped():
+        return 'stopped_reason' in diagnostics.recorder(small_disk)
+    assert ros.spin_until(stopped, 30.0), nodes.output(recorder)
+    ros.spin_for(1.5)  # later reports: the node keeps running and reporting
+    level, message, values = diagnostics.reports['recorder']
+    assert level == ERROR and message == values['stopped_reason']
+    assert 'would fall below the reserve of 1 MB' in message
+    assert values['recording'] is False
+    assert values['messages_written'] + values['messages_dropped'] == \
+        values['messages_received']
+    assert recorder.poll() is None
+    assert nodes.stop(recorder) == 0
+    [split] = find_bags(small_disk)
+    bag = Bag(split)  # closed cleanly: opens without repair
+    numbers = [int.from_bytes(bag.decode(r).data[:4].tobytes(), 'little')
+               for r in bag.records()]
+    # Reliable QoS: every blob reached the recorder in order; the first ones were written.
+    assert values['messages_received'] == sent
+    assert numbers == list(range(values['messages_written']))
