@@ -3,7 +3,9 @@
 Topics (in): every name in `topics` (default camera, telemetry, surface, action, instruction,
 world model status), subscribed as serialized messages (no decode) once a publisher shows its
 type. QoS per topic follows the publishers, as `ros2 bag record` does: best effort if any
-publisher is best effort (cameras, telemetry: sensor data), else reliable.
+publisher is best effort (cameras, telemetry: sensor data), else reliable; depth 1000 (image
+topics 60). Spun by rclpy's C++ EventsExecutor: several 640x480 cameras plus 1 kHz telemetry
+(docs/recording.md, bench/recorder_throughput.py).
 
 Output: <output_dir>/<robot_type>/<session>/<session>_NNN/ (one rosbag2 bag per split) and
 session.yaml; output_dir defaults to <run_dir>/sessions under the stack runner, else
@@ -12,8 +14,10 @@ action space, stack config, software version). See nanobot_ros/data/recording.py
 
 Services (std_srvs/Trigger): ~/start, ~/stop, ~/split.
 Status (/diagnostics, every second): messages received / written / dropped, per topic too,
-session folder, split, bytes written; ERROR when recording stopped on its own (free space
-below `min_free_gb`, disk error), WARN when messages were dropped or a type is unknown.
+session folder, split, bytes written; ERROR when recording stopped on its own (the free space
+would fall below `min_free_gb` (at least 1 MB): the split is closed cleanly; a disk filled by
+someone else or a disk error: the split is left for repair), WARN when messages were dropped
+or a type is unknown.
 
 Crash safety: the writer thread flushes and fsyncs every `flush_period_s` (<= 1 s); after
 SIGKILL or a power cut, `./run.sh nanobot bag repair <session folder>` recovers everything up to
@@ -141,7 +145,8 @@ class RecorderNode(NanobotNode):
             max_disk_gb=float(self.param('max_disk_gb', 10.0,
                                          'per-robot cap: oldest sessions are deleted above it')),
             min_free_gb=float(self.param('min_free_gb', 1.0,
-                                         'free-space reserve: recording stops below it')),
+                                         'free-space reserve: recording stops before the free '
+                                         'space falls below it (at least 1 MB)')),
             flush_period_s=float(self.param('flush_period_s', 0.5,
                                             'flush interval (<= 1 s): what a crash can lose')),
             queue_size_mb=float(self.param('queue_size_mb', 512.0,
