@@ -79,3 +79,16 @@ def test_a_topic_of_unknown_type_fails_clearly_and_changes_nothing(tmp_path, cap
     assert bag_main(['repair', str(bag)]) == 1
     assert "unknown message type 'acme_msgs/msg/Secret' for /mystery" in capsys.readouterr().err
     assert _files(tmp_path) == before
+
+
+def test_a_split_with_a_broken_definition_fails_clearly_and_changes_nothing(tmp_path, capsys):
+    topics = [Topic('/chatter', 'acme_msgs/msg/Broken', definition='int32[ a\n')]
+    bag = write_bag(tmp_path / 'split', 'mcap', topics,
+                    [Message('/chatter', START_NS, b'\x00\x01\x00\x00\x2a\x00\x00\x00')],
+                    splits=1, with_metadata=False)
+    before = _files(tmp_path)
+    assert bag_main(['repair', str(bag)]) == 1
+    assert capsys.readouterr().err.startswith(
+        'error: the definition of acme_msgs/msg/Broken for /chatter cannot be used '
+        '(TypesysError: Could not parse:)')
+    assert _files(tmp_path) == before

@@ -21,6 +21,7 @@ from typing import Dict, Optional, Sequence
 from rosbags.rosbag2 import Writer, WriterError
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.rosbag2.metadata import parse_qos
+from rosbags.typesys.base import TypesysError
 
 from nanobot_ros.data.bags import BagError, make_typestore, normalize_msgtype, \
     register_definition
@@ -75,7 +76,12 @@ class BagWriter:
         """
         msgtype = normalize_msgtype(msgtype)
         if definition:
-            register_definition(self.typestore, msgtype, encoding, definition)
+            try:
+                register_definition(self.typestore, msgtype, encoding, definition)
+            except (TypesysError, KeyError, ValueError) as error:
+                raise BagError(f'the definition of {msgtype} for {topic} cannot be used '
+                               f'({type(error).__name__}: {str(error).splitlines()[0]})'
+                               ) from None
         if msgtype not in self.typestore.types:
             raise BagError(f'unknown message type {msgtype!r} for {topic}: not a ROS 2 Jazzy '
                            f'or nanobot_msgs type and no definition given')

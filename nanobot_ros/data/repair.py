@@ -65,8 +65,12 @@ def _custom_data(path: Path) -> dict:
     session_file = path.parent / SESSION_FILE
     data = {}
     if session_file.is_file():
-        loaded = yaml.safe_load(session_file.read_text()) or {}
-        data = {str(k): str(v) for k, v in loaded.items()}
+        try:
+            loaded = yaml.safe_load(session_file.read_text()) or {}
+            data = {str(k): str(v) for k, v in loaded.items()}
+        except (yaml.YAMLError, AttributeError) as error:
+            raise BagError(f'{session_file}: not a session file ({error}); move it away to '
+                           f'repair without the session metadata. Nothing was changed.') from None
         prefix = path.parent.name + '_'
         if path.name.startswith(prefix):
             data['nanobot.split'] = str(int(path.name[len(prefix):] or 0))
