@@ -16,6 +16,10 @@ QOS = ('- history: 3\n  depth: 0\n  reliability: 1\n  durability: 2\n  deadline:
        '    nsec: 0\n  lifespan:\n    sec: 0\n    nsec: 0\n  liveliness: 1\n'
        '  liveliness_lease_duration:\n    sec: 0\n    nsec: 0\n'
        '  avoid_ros_namespace_conventions: false')
+QOS_V9 = [{'history': 'unknown', 'depth': 0, 'reliability': 'reliable', 'durability': 'volatile',
+           'deadline': {'sec': 0, 'nsec': 0}, 'lifespan': {'sec': 0, 'nsec': 0},
+           'liveliness': 'automatic', 'liveliness_lease_duration': {'sec': 0, 'nsec': 0},
+           'avoid_ros_namespace_conventions': False}]
 START_NS = 1_750_000_000 * 10**9
 
 
@@ -100,7 +104,7 @@ def metadata(version: int, storage: str, files: List[str], topics: List[Topic],
     for topic in topics:
         entry = {'name': topic.name, 'type': topic.msgtype, 'serialization_format': 'cdr'}
         if version >= 3:
-            entry['offered_qos_profiles'] = yaml.safe_load(QOS) if version >= 9 else QOS
+            entry['offered_qos_profiles'] = QOS_V9 if version >= 9 else QOS
         if version >= 7:
             entry['type_description_hash'] = ''
         topic_entries.append({'topic_metadata': entry, 'message_count': sum(
@@ -125,15 +129,16 @@ def metadata(version: int, storage: str, files: List[str], topics: List[Topic],
 
 def write_bag(folder: Path, storage: str, topics: List[Topic], messages: List[Message],
               version: int = 9, splits: int = 1, with_metadata: bool = True) -> Path:
-    """Write a bag folder: `splits` storage files (messages dealt round-robin), metadata.yaml.
+    """Write a bag folder: `splits` storage files (consecutive runs of messages), metadata.yaml.
 
     Every split carries every topic, as rosbag2's splits do.
     """
     folder.mkdir(parents=True)
     suffix = '.mcap' if storage == 'mcap' else '.db3'
     files = [f'{folder.name}_{i}{suffix}' for i in range(splits)]
+    per_split = -(-len(messages) // splits)
     for i, name in enumerate(files):
-        part = messages[i::splits]
+        part = messages[i * per_split:(i + 1) * per_split]
         if storage == 'mcap':
             write_mcap(folder / name, topics, part)
         else:

@@ -11,6 +11,7 @@ import pytest
 from foreign_bags import Message, START_NS, Topic, write_bag
 from nanobot_ros.data.bag_cli import main as bag_main
 from nanobot_ros.data.bags import Bag
+from nanobot_ros.data.repair import repair
 
 STORAGES = ['mcap', 'sqlite3']
 TOPICS = [Topic('/chatter', 'std_msgs/msg/String', definition='string data\n'),
@@ -31,6 +32,10 @@ def _messages(count: int):
     return messages
 
 
+def _suffix(storage):
+    return '.mcap' if storage == 'mcap' else '.db3'
+
+
 def _files(folder):
     return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob('*')
             if p.is_file()}
@@ -41,9 +46,19 @@ def test_split_files_without_metadata_are_reindexed(tmp_path, storage, capsys):
     # 12 splits: every one repeats the three connections; _10 and _11 sort after _2.
     bag = write_bag(tmp_path / 'split', storage, TOPICS, _messages(60), splits=12,
                     with_metadata=False)
+    before = _files(bag)
     assert bag_main(['repair', str(bag)]) == 0
-    assert capsys.readouterr().out == f'{bag}: recovered 61 messages\n'
+    assert capsys.readouterr().out == f'{bag}: reindexed 12 files, 61 messages\n'
+    assert {k: v for k, v in _files(bag).items() if k != 'metadata.yaml'} == before
     fresh = Bag(bag)
+    assert [f.name for f in fresh.files] == [f'split_{i}{_suffix(storage)}' for i in range(12)]
+    assert fresh.metadata['message_count'] == 61
+    assert fresh.metadata['starting_time']['nanoseconds_since_epoch'] == START_NS
+    assert fresh.metadata['duration']['nanoseconds'] == 60 * 1000
+    # An independent reader takes the rebuilt metadata.yaml (it matches QoS text to storage).
+    from rosbags.rosbag2 import Reader
+    with Reader(bag) as reader:
+        assert sum(1 for _ in reader.messages()) == 61
     assert fresh.topics['/chatter'].count == 40 and fresh.topics['/other'].count == 20
     texts = [fresh.decode(r).data for r in fresh.records(['/chatter', '/other'])]
     assert texts == [f'm{i}' for i in range(60)]
@@ -57,7 +72,7 @@ def test_a_split_that_is_not_a_bag_fails_clearly_and_changes_nothing(tmp_path, s
                                                                      capsys):
     bag = write_bag(tmp_path / 'split', storage, TOPICS, _messages(9), splits=3,
                     with_metadata=False)
-    suffix = '.mcap' if storage == 'mcap' else '.db3'
+    suffix = _suffix(storage)
     (bag / f'split_1{suffix}').write_bytes(b'this is not a bag file at all' * 100)
     before = _files(tmp_path)
     assert bag_main(['repair', str(bag)]) == 1
@@ -68,24 +83,40 @@ def test_a_split_that_is_not_a_bag_fails_clearly_and_changes_nothing(tmp_path, s
     assert _files(tmp_path) == before
 
 
-def test_a_topic_of_unknown_type_fails_clearly_and_changes_nothing(tmp_path, capsys):
-    """Refuse a topic without a definition (rosbags cannot write it): said, nothing lost."""
+def _unknown_type_bag(tmp_path):
     topics = TOPICS[:1] + [Topic('/mystery', 'acme_msgs/msg/Secret', encoding='unknown')]
-    messages = _messages(3)[:3] + [Message('/mystery', START_NS + 5, b'\x00\x01\x00\x00')]
-    messages = [m for m in messages if m.topic in ('/chatter', '/mystery')]
-    bag = write_bag(tmp_path / 'split', 'sqlite3', topics, messages, splits=2,
-                    with_metadata=False)
+    messages = [Message('/chatter', START_NS, serialize_message(String(data='a'))),
+                Message('/mystery', START_NS + 5, b'\x00\x01\x00\x00')]
+    return write_bag(tmp_path / 'split', 'sqlite3', topics, messages, splits=2,
+                     with_metadata=False)
+
+
+def test_complete_splits_with_a_type_of_no_definition_are_reindexed(tmp_path):
+    bag = _unknown_type_bag(tmp_path)
+    [result] = repair(bag)
+    assert result.note == 'reindexed 2 files, 2 messages'
+    fresh = Bag(bag)
+    assert fresh.topics['/mystery'].count == 1 and list(fresh.undecodable) == ['/mystery']
+    assert [fresh.decode(r).data for r in fresh.records(['/chatter'])] == ['a']
+
+
+def test_a_cut_split_of_a_type_without_definition_fails_clearly(tmp_path, capsys):
+    """Copying a cut split needs each type's definition (rosbags writes it): said, no loss."""
+    bag = _unknown_type_bag(tmp_path)
+    (bag / 'split_1.db3-journal').write_bytes(b'')  # as a writer killed mid-transaction
     before = _files(tmp_path)
     assert bag_main(['repair', str(bag)]) == 1
     assert "unknown message type 'acme_msgs/msg/Secret' for /mystery" in capsys.readouterr().err
     assert _files(tmp_path) == before
 
 
-def test_a_split_with_a_broken_definition_fails_clearly_and_changes_nothing(tmp_path, capsys):
+def test_a_cut_split_with_a_broken_definition_fails_clearly(tmp_path, capsys):
     topics = [Topic('/chatter', 'acme_msgs/msg/Broken', definition='int32[ a\n')]
     bag = write_bag(tmp_path / 'split', 'mcap', topics,
                     [Message('/chatter', START_NS, b'\x00\x01\x00\x00\x2a\x00\x00\x00')],
                     splits=1, with_metadata=False)
+    storage = bag / 'split_0.mcap'
+    storage.write_bytes(storage.read_bytes()[:-300])  # cut off: no summary, to be copied
     before = _files(tmp_path)
     assert bag_main(['repair', str(bag)]) == 1
     assert capsys.readouterr().err.startswith(

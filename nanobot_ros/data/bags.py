@@ -262,6 +262,7 @@ class Bag:
         self.undecodable: Dict[str, str] = {}
         self._definition_errors: Dict[str, str] = {}
         self.definitions: Dict[str, tuple] = {}  # msgtype -> (encoding, text) the bag carries
+        self.start_ns = self.end_ns = 0  # log times of the first and the last message
         self._scan()
 
     @property
@@ -293,6 +294,10 @@ class Bag:
                 self.undecodable[topic] = (f'type {msgtype!r} is neither a ROS 2 Jazzy or '
                                            f'nanobot_msgs type nor defined in the bag')
 
+    def _extend_times(self, first: int, last: int) -> None:
+        self.start_ns = min(self.start_ns, first) if self.start_ns else first
+        self.end_ns = max(self.end_ns, last)
+
     def _register(self, msgtype: str, encoding: str, text: str) -> None:
         """Register a definition the bag carries; remember why, if it does not parse."""
         msgtype = normalize_msgtype(msgtype)
@@ -318,6 +323,9 @@ class Bag:
         for schema in summary.schemas.values():
             self._register(schema.name, schema.encoding, schema.data.decode(errors='replace'))
         stats = summary.statistics.channel_message_counts if summary.statistics else {}
+        if summary.statistics and summary.statistics.message_count:
+            self._extend_times(summary.statistics.message_start_time,
+                               summary.statistics.message_end_time)
         for channel_id, channel in summary.channels.items():
             schema = summary.schemas.get(channel.schema_id)
             types[channel.topic] = normalize_msgtype(schema.name) if schema else ''
@@ -339,6 +347,10 @@ class Bag:
                     count = db.execute('SELECT COUNT(*) FROM messages WHERE topic_id = ?',
                                        (topic_id,)).fetchone()[0]
                     counts[name] = counts.get(name, 0) + count
+                first, last = db.execute('SELECT MIN(timestamp), MAX(timestamp) FROM '
+                                         'messages').fetchone()
+                if first is not None:
+                    self._extend_times(first, last)
                 if 'message_definitions' in tables:
                     for msgtype, encoding, text in db.execute(
                             'SELECT topic_type, encoding, encoded_message_definition '

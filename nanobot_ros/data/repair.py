@@ -8,6 +8,10 @@ the same topics, types, definitions and offered QoS, restores custom_data from t
 session.yaml, writes metadata.yaml, and swaps the fresh bag in (the damaged one is kept beside it
 as <name>.damaged with --keep-original). Finished bags are left alone.
 
+Storage files that are all complete but have no metadata.yaml (split files copied without it:
+what `ros2 bag reindex` is for) are reindexed: metadata.yaml is written from the files' own
+topics, counts, times and QoS, and the files stay as they are (any type, definition or not).
+
 A split a live recorder is writing (its <split>.lock is held) is refused: repair raises before
 touching anything, for the whole folder. A lock file left by a killed recorder is stale (the
 kernel dropped its flock); repair goes ahead and deletes it.
@@ -16,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 import shutil
 import sqlite3
-from typing import List
+from typing import List, Optional
 
 from mcap.writer import MCAP0_MAGIC as MCAP_MAGIC
 from mcap.records import Channel, Message, Schema
@@ -28,6 +32,7 @@ from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, make_typestore, scan_mcap_stream, \
     STORAGE_SUFFIXES
 from nanobot_ros.data.recording import holder, lock_file, SESSION_FILE
+from nanobot_ros.durable import atomic_write
 
 
 @dataclass
@@ -146,6 +151,61 @@ def _repair_checked(path: Path, keep_original: bool) -> RepairResult:
     return result
 
 
+def _complete(storages: List[Path]) -> Optional[List[Bag]]:
+    """Return each storage file read as a bag if every one is complete, else None.
+
+    Complete: an MCAP file with its summary, a sqlite3 file without an uncommitted transaction
+    (no hot journal). Then only metadata.yaml is missing, `ros2 bag reindex`'s case.
+    """
+    bags = []
+    for file in storages:
+        if any(file.with_name(file.name + suffix).exists() for suffix in ('-journal', '-wal')):
+            return None
+        try:
+            bags.append(Bag(file))
+        except BagError:
+            return None
+    return bags
+
+
+def _reindex(path: Path, kind: str, bags: List[Bag]) -> RepairResult:
+    """Write metadata.yaml (version 7) for complete storage files; the files stay as they are.
+
+    The offered QoS text is the storage's own, so readers that compare the two (rosbags) match.
+    """
+    topics = {}
+    for bag in bags:
+        for name, info in bag.topics.items():
+            previous = topics.get(name, (info, 0))[1]
+            topics[name] = (info, previous + info.count)
+    timed = [b for b in bags if b.message_count]
+    start = min((b.start_ns for b in timed), default=0)
+    end = max((b.end_ns for b in timed), default=0)
+    messages = sum(b.message_count for b in bags)
+    info = {
+        'version': 7, 'storage_identifier': kind,
+        'relative_file_paths': [b.path.name for b in bags],
+        'duration': {'nanoseconds': end - start},
+        'starting_time': {'nanoseconds_since_epoch': start},
+        'message_count': messages,
+        'topics_with_message_count': [
+            {'topic_metadata': {'name': name, 'type': topic.msgtype,
+                                'serialization_format': 'cdr',
+                                'offered_qos_profiles': topic.offered_qos,
+                                'type_description_hash': ''},
+             'message_count': count} for name, (topic, count) in topics.items()],
+        'compression_format': '', 'compression_mode': '',
+        'files': [{'path': b.path.name,
+                   'starting_time': {'nanoseconds_since_epoch': b.start_ns},
+                   'duration': {'nanoseconds': b.end_ns - b.start_ns},
+                   'message_count': b.message_count} for b in bags],
+        'custom_data': _custom_data(path)}
+    atomic_write(path / 'metadata.yaml', yaml.safe_dump(
+        {'rosbag2_bagfile_information': info}, sort_keys=False).encode())
+    return RepairResult(path, True, messages,
+                        f'reindexed {len(bags)} files, {messages} messages')
+
+
 def _repair(path: Path, keep_original: bool) -> RepairResult:
     if _is_healthy(path):
         return RepairResult(path, False, Bag(path).message_count, 'finished bag, no repair')
@@ -154,6 +214,9 @@ def _repair(path: Path, keep_original: bool) -> RepairResult:
     if not storages:
         raise BagError(f'{path}: no .mcap or .db3 file to recover')
     kind = 'mcap' if storages[0].suffix == '.mcap' else 'sqlite3'
+    complete = _complete(storages)
+    if complete is not None:
+        return _reindex(path, kind, complete)
     work = path.parent / f'.repair-{path.name}'
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()
