@@ -412,8 +412,9 @@ class SessionRecorder:
                     self.log(self.stopped_reason)
                     break
         except OSError as error:
-            # Written by someone else while we wrote: the storage may end in a torn write, so
-            # it is not finished (that could index garbage), only released for repair.
+            # A write failed (a disk someone else filled, an I/O error): the storage may end in
+            # a torn write, so it is not finished (that could index garbage), only released
+            # for repair.
             self.stopped_reason = (
                 f'stopped recording: {error.strerror or error} while writing '
                 f'{self.current_split}; everything flushed before (at most '
