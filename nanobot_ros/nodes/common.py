@@ -161,7 +161,8 @@ class NanobotNode(Node):
         self._diagnostics.wait_for_all_acked(Duration(seconds=1.0))
 
 
-def run(node_factory: Callable[[], NanobotNode], args=None) -> int:
+def run(node_factory: Callable[[], NanobotNode], args=None,
+        executor_factory: Callable = SingleThreadedExecutor) -> int:
     """Spin the node until SIGINT/SIGTERM, then let it stop cleanly; return the exit code.
 
     A node whose parameters make no sense raises ValueError in its constructor: the message is
@@ -181,7 +182,7 @@ def run(node_factory: Callable[[], NanobotNode], args=None) -> int:
         print(f'[ERROR] bad parameters: {error}', file=sys.stderr, flush=True)
         rclpy.shutdown()
         return 2
-    executor = SingleThreadedExecutor()
+    executor = executor_factory()
     executor.add_node(node)
     try:
         while not stop.is_set() and rclpy.ok():
