@@ -7,6 +7,7 @@ the graph with a small monitor node, shows progress, and writes a run folder:
   runs/<timestamp>/summary.json   counts, rates and each node's final /diagnostics report
   runs/<timestamp>/config.yaml    the parameters the stack ran with
   runs/<timestamp>/logs/<node>.log
+  runs/<timestamp>/report.md, report.html   the run's report (nanobot_ros/report)
 
 Every node also gets `-p run_dir:=<run folder>`; nodes that write files (recorder, world model)
 declare that parameter and write there, the others ignore it. The run folder's path is printed
@@ -31,6 +32,7 @@ from rclpy.node import Node
 from tqdm import tqdm
 
 from nanobot_ros.nodes.common import COMMAND_QOS, LEVEL_NAMES, SENSOR_QOS, STATUS_QOS
+from nanobot_ros.report import write_report
 from nanobot_ros.stack_config import stack_nodes
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
@@ -274,6 +276,10 @@ def main(argv=None):
     print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions in a '
           f'{summary["duration_s"]} s run; {summary["frames_per_s"]} frames/s over the '
           f'{summary["publishing_s"]} s the camera published', file=sys.stderr, flush=True)
+    try:
+        print(f'[stack] report: {write_report(run_dir)[1]}', file=sys.stderr, flush=True)
+    except (OSError, ValueError) as error:  # the run's results stand without their report
+        print(f'[stack] no report: {error}', file=sys.stderr, flush=True)
     print(run_dir, flush=True)
     failed = [n for n, node in summary['nodes'].items() if node['status'] != 'ok']
     return 1 if failed else 0

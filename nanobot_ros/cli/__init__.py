@@ -16,6 +16,7 @@ COMMANDS = {
     'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),
+    'report': ('nanobot_ros.cli.report', 'write report.md / report.html of a run folder'),
 }
 
 

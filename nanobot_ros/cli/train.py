@@ -7,6 +7,7 @@ import torch.distributed as dist
 
 from nanobot_ros.learning.plateau import PlateauConfig
 from nanobot_ros.policy.training import policy_config_from_args, PolicyTrainer, TrainerConfig
+from nanobot_ros.report import write_report
 
 
 def main(argv=None) -> int:
@@ -58,6 +59,7 @@ def main(argv=None) -> int:
     summary = trainer.run()
     if trainer.rank == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != 'epoch_losses'}, indent=2))
+        print(f'report: {write_report(args.run_dir)[1]}')
     if trainer.world_size > 1:
         dist.destroy_process_group()
     return 0

@@ -24,9 +24,7 @@ sessions go first, then the oldest closed splits of this session (listed in dele
 deleted_splits on /diagnostics); never the split being written.
 """
 import importlib
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-import subprocess
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from std_srvs.srv import Trigger
@@ -34,25 +32,12 @@ from std_srvs.srv import Trigger
 from nanobot_ros.data.bags import BagError
 from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
+from nanobot_ros.version import software_version
 
 DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
                   '/instruction', '/world_model/status']
 # Deep enough to ride out a second of the executor being descheduled at 1 kHz.
 SUBSCRIPTION_DEPTH = 1000
-
-
-def software_version() -> str:
-    """Return nanobot_ros' version and, in a git checkout, the commit."""
-    try:
-        version = importlib_metadata.version('nanobot_ros')
-    except importlib_metadata.PackageNotFoundError:
-        version = 'unknown'
-    try:
-        commit = subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=Path(
-            __file__).resolve().parent, capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        commit = ''
-    return f'nanobot_ros {version}' + (f' ({commit.strip()})' if commit.strip() else '')
 
 
 def message_class(msgtype: str):
