@@ -23,6 +23,7 @@ unknown type, a type that differs from the topic's, another encoding or bytes th
 decode is rejected, counted and logged; the server keeps serving.
 """
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 import json
 import math
 import threading
@@ -44,8 +45,10 @@ class LiveViewConfig:
 
     host: str = '127.0.0.1'  # loopback only; 0.0.0.0 serves every interface
     port: int = 8765  # Foxglove's default; 0 = any free port
-    topics: List[str] = field(default_factory=list)  # [] = every topic of the graph
-    exclude: List[str] = field(default_factory=list)  # never relayed
+    # Shell-style patterns (fnmatch): a topic is relayed if it matches one of `topics` and
+    # none of `exclude` (ROS parameter files cannot hold an empty list, hence patterns).
+    topics: List[str] = field(default_factory=lambda: ['*'])
+    exclude: List[str] = field(default_factory=lambda: ['/parameter_events'])
     client_topics: List[str] = field(default_factory=lambda: [
         '/instruction', '/robot/action_override'])  # what clients may publish
     name: str = 'nanobot_ros'
@@ -61,8 +64,8 @@ DESCRIPTIONS = {
     'host': 'address the WebSocket server binds (127.0.0.1 = this machine only; 0.0.0.0 opens '
             'it to the network: anyone who reaches it sees the robot and can command it)',
     'port': 'WebSocket port (Foxglove\'s default 8765; 0 = any free port)',
-    'topics': 'topics to relay ([] = every topic of the graph)',
-    'exclude': 'topics never relayed',
+    'topics': 'patterns of the topics to relay (fnmatch; * = every topic of the graph)',
+    'exclude': 'patterns of topics never relayed',
     'client_topics': 'topics a Foxglove client may publish on (instruction, action override)',
     'name': 'server name shown by Foxglove',
 }
@@ -141,8 +144,8 @@ class LiveRelay:
 
     def wants(self, topic: str) -> bool:
         """Whether `topic` is to be relayed."""
-        return (topic not in self.config.exclude
-                and (not self.config.topics or topic in self.config.topics))
+        return (any(fnmatchcase(topic, p) for p in self.config.topics)
+                and not any(fnmatchcase(topic, p) for p in self.config.exclude))
 
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Advertise `topic`; KeyError when the type is unknown here."""
@@ -221,4 +224,3 @@ class LiveRelay:
 
     def on_unsubscribe(self, client, channel) -> None:
         return None
-

@@ -33,7 +33,7 @@ from tqdm import tqdm
 
 from nanobot_ros.nodes.common import COMMAND_QOS, LEVEL_NAMES, SENSOR_QOS, STATUS_QOS
 from nanobot_ros.report import write_report
-from nanobot_ros.stack_config import stack_nodes
+from nanobot_ros.stack_config import node_parameters, stack_nodes
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -184,6 +184,16 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
     return summary
 
 
+def live_view_address(config: Path, overrides) -> str:
+    """Return what to open for the stack's foxglove node (its host and port parameters)."""
+    params = dict(node_parameters(config, 'foxglove'), **dict(overrides.get('foxglove', [])))
+    host, port = params.get('host', '127.0.0.1'), int(params.get('port', 8765))
+    if port == 0:
+        return 'a free port: logs/foxglove.log says which'
+    return (f'ws://{host}:{port} (Foxglove or Lichtblick: open a Foxglove WebSocket connection; '
+            'layout config/foxglove_layout.json; see docs/seeing.md)')
+
+
 def parse_overrides(items):
     """Turn ['node.param=value', ...] into {node: [(param, value)]}."""
     overrides = {}
@@ -239,6 +249,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     print(f'[stack] {", ".join(names)} for {args.duration:g} s; logs in {run_dir / "logs"}',
           file=sys.stderr, flush=True)
+    if 'foxglove' in names:
+        print(f'[stack] live view: {live_view_address(config, overrides)}', file=sys.stderr,
+              flush=True)
     processes = start_nodes(names, config, run_dir, overrides)
     started = time.monotonic()
     early_exits = {}

@@ -4,6 +4,7 @@ Every node reports its state as diagnostic_msgs/DiagnosticArray on /diagnostics 
 rqt_robot_monitor and Foxglove show), once a second and once more when it stops, so the stack
 runner's summary.json holds each node's last word.
 """
+import importlib
 import json
 import signal
 import sys
@@ -21,6 +22,8 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityP
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.signals import SignalHandlerOptions
 
+from nanobot_msgs.msg import Action
+
 # Cameras and high-rate sensors: best effort, newest wins (REP 2003's sensor data profile).
 SENSOR_QOS = qos_profile_sensor_data
 # Commands (actions): every one delivered in order, no history for late joiners.
@@ -34,6 +37,31 @@ STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 LEVEL_NAMES = {OK: 'ok', WARN: 'warn', ERROR: 'error', DiagnosticStatus.STALE: 'stale'}
+
+
+def message_class(msgtype: str):
+    """Return the rclpy message class of 'pkg/msg/Type'; ImportError/AttributeError if absent."""
+    package, _, name = msgtype.rpartition('/')
+    return getattr(importlib.import_module(package.replace('/', '.')), name)
+
+
+def compatible_qos(reliabilities, durabilities, depth: int,
+                   transient_depth: int = None) -> QoSProfile:
+    """Return the QoS matching every one of a topic's publishers, rosbag2's rule.
+
+    Best effort if any publisher is, else reliable; transient local (at `transient_depth`,
+    default `depth`) if all are, else volatile. The recorder subscribes with it; replay
+    publishes with it from the recorded profiles.
+    """
+    durabilities = list(durabilities)
+    transient = bool(durabilities) and all(
+        d == DurabilityPolicy.TRANSIENT_LOCAL for d in durabilities)
+    best_effort = any(r == ReliabilityPolicy.BEST_EFFORT for r in reliabilities)
+    return QoSProfile(
+        history=HistoryPolicy.KEEP_LAST,
+        depth=transient_depth if transient and transient_depth is not None else depth,
+        reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
+        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
 
 
 class NanobotNode(Node):
@@ -80,6 +108,15 @@ class NanobotNode(Node):
         """Stop cleanly: publish the final status and wait until subscribers have it."""
         self.publish_status()
         self._diagnostics.wait_for_all_acked(Duration(seconds=1.0))
+
+
+def subscribe_override(node: Node, override, topic: str):
+    """Offer each Action.index on `topic` to `override` (robots/override.ActionOverride)."""
+    def on_override(msg) -> None:
+        problem = override.offer(msg.index)
+        if problem:
+            node.get_logger().warning(problem, throttle_duration_sec=5.0)
+    return node.create_subscription(Action, topic, on_override, COMMAND_QOS)
 
 
 def run(node_factory: Callable[[], NanobotNode], args=None) -> int:

@@ -23,27 +23,21 @@ Disk cap: `max_disk_gb` per robot type, checked at each split and flush: the old
 sessions go first, then the oldest closed splits of this session (listed in deleted_sessions /
 deleted_splits on /diagnostics); never the split being written.
 """
-import importlib
 from pathlib import Path
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from std_srvs.srv import Trigger
 
 from nanobot_ros.data.bags import BagError
 from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
-from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
+from nanobot_ros.nodes.common import compatible_qos, ERROR, message_class, NanobotNode, OK, run, \
+    WARN
 from nanobot_ros.version import software_version
 
 DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
                   '/instruction', '/world_model/status']
 # Deep enough to ride out a second of the executor being descheduled at 1 kHz.
 SUBSCRIPTION_DEPTH = 1000
-
-
-def message_class(msgtype: str):
-    """Return the rclpy message class of 'pkg/msg/Type'; ImportError/AttributeError if absent."""
-    package, _, name = msgtype.rpartition('/')
-    return getattr(importlib.import_module(package.replace('/', '.')), name)
 
 
 def _duration(ns: int) -> dict:
@@ -61,25 +55,6 @@ def offered_qos(profile) -> dict:
                 profile.liveliness_lease_duration.nanoseconds),
             'avoid_ros_namespace_conventions': bool(
                 profile.avoid_ros_namespace_conventions)}
-
-
-def compatible_qos(reliabilities, durabilities, depth: int,
-                   transient_depth: int = None) -> QoSProfile:
-    """Return the QoS matching every one of a topic's publishers, rosbag2's rule.
-
-    Best effort if any publisher is, else reliable; transient local (at `transient_depth`,
-    default `depth`) if all are, else volatile. The recorder subscribes with it; replay
-    publishes with it from the recorded profiles.
-    """
-    durabilities = list(durabilities)
-    transient = bool(durabilities) and all(
-        d == DurabilityPolicy.TRANSIENT_LOCAL for d in durabilities)
-    best_effort = any(r == ReliabilityPolicy.BEST_EFFORT for r in reliabilities)
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=transient_depth if transient and transient_depth is not None else depth,
-        reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
 
 
 def subscription_qos(publisher_profiles) -> QoSProfile:

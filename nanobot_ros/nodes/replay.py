@@ -40,8 +40,8 @@ from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.data.dataset import BagDataset
-from nanobot_ros.nodes.common import NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.nodes.recorder import compatible_qos, message_class
+from nanobot_ros.nodes.common import compatible_qos, message_class, NanobotNode, OK, run, \
+    SENSOR_QOS, WARN
 from nanobot_msgs.msg import Action
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image

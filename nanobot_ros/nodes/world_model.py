@@ -7,6 +7,8 @@ Topics
   /robot/action_executed     (nanobot_msgs/Action, reliable)        in: what the robot did in
                                                                         the step from the frame
                                                                         of header.stamp
+  /robot/action_override     (nanobot_msgs/Action, reliable)        in: a person's next action
+                                                                        (`override_topic`)
   /robot/action              (nanobot_msgs/Action, reliable)        out: stamped with the frame
   /world_model/status        (nanobot_msgs/WorldModelStatus)        out: one per handled frame
   /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
@@ -25,7 +27,9 @@ when the frame came later than `max_transition_gap` after an action was sent, be
 robot's watchdog may have stepped too. Either way a step that did not do what was sent counts
 as answers_missed. Then: perceive; select; publish the action
 unless gated (reconstruction loss above threshold: the robot does not act) or the answer
-would be later than `answer_deadline`. Training runs in a background thread on a replay
+would be later than `answer_deadline`. An override (robots/override.py: the reference's
+interactive mode, e.g. from Foxglove) replaces the next action, gated or not, and goes out with
+source `override`. Training runs in a background thread on a replay
 buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
 
 Bad input: frames with the wrong encoding/size, inconsistent buffers or non-finite values are
@@ -52,7 +56,8 @@ from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png
 from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, \
-    STATUS_QOS, WARN
+    STATUS_QOS, subscribe_override, WARN
+from nanobot_ros.robots.override import ActionOverride
 from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
@@ -122,6 +127,8 @@ class WorldModelNode(NanobotNode):
         constant_action = p('constant_action', 1, 'action of the constant selector')
         sequence = p('sequence', [1, 0], 'actions the sequence selector cycles through')
         threads = p('torch_threads', 1, 'torch intra-op threads')
+        override_topic = p('override_topic', '/robot/action_override', 'a person\'s next '
+                           'action (Action.index) replaces the model\'s ("" = none)')
         if self.answer_deadline <= 0 or self.max_transition_gap <= 0:
             raise ValueError('answer_deadline and max_transition_gap must be > 0')
         if self.sync_interval < 1 or self.log_interval < 1:
@@ -163,6 +170,7 @@ class WorldModelNode(NanobotNode):
         self.unreported_steps = 0
         self.executed_rejected = 0
         self.transition_actions = Counter()  # transitions learned, by action label
+        self.override = ActionOverride(actions)
         self.experiment = ExperimentLog(
             wandb_project, self.run_dir or '.',
             {'model': model_config.to_dict(), 'selector': selector_name,
@@ -180,6 +188,8 @@ class WorldModelNode(NanobotNode):
         self.create_subscription(Action, '/robot/action_executed', self._on_executed,
                                  COMMAND_QOS)
         self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        if override_topic:
+            subscribe_override(self, self.override, override_topic)
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
                                          daemon=True)
@@ -218,19 +228,22 @@ class WorldModelNode(NanobotNode):
         stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         perception = self.loop.perceive(frame)
         action = self.loop.select(perception)
+        overridden = self.override.pending is not None
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
         sent = None
         sent_at = self.get_clock().now().nanoseconds * 1e-9  # before publishing: see below
         state = 'gated' if perception.gated else 'acting'
-        if action is not None and latency > self.answer_deadline:
+        if (action is not None or overridden) and latency > self.answer_deadline:
             # The sim may already have given up on this frame: say nothing, so the robot
             # does the idle action and the transition's label is certain.
             self.answers_too_late += 1
             state = 'late'
-        elif action is not None:
+        elif action is not None or overridden:
+            action = self.override.take(action)
+            state = 'override' if overridden else state
             self.action_pub.publish(make_action(
                 index=action, names=self.action_names, values=[action],
-                source='world_model', stamp=msg.header.stamp))
+                source='override' if overridden else 'world_model', stamp=msg.header.stamp))
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
@@ -401,6 +414,7 @@ class WorldModelNode(NanobotNode):
             'uncertainty': self.loop.uncertainty(),
             'answer_latency_ms': _finite_or_none(self.last_latency_ms),
             'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
+            **self.override.counts(),
         }
         for name in METRIC_FIELDS:
             values[name] = _finite_or_none(metrics.get(name, math.nan))
