@@ -16,6 +16,8 @@ COMMANDS = {
     'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),
+    'explore': ('nanobot_ros.cli.explore',
+                'the session explorer: a local web app over recorded sessions'),
     'report': ('nanobot_ros.cli.report', 'write report.md / report.html of a run folder'),
 }
 
@@ -33,5 +35,3 @@ def main(argv=None):
     return importlib.import_module(module).main(argv[1:])
 
 
-if __name__ == '__main__':
-    sys.exit(main())
