@@ -33,5 +33,3 @@ def main(argv=None):
         return 0 if argv and argv[0] in ('-h', '--help') else 2
     module, _summary = COMMANDS[argv[0]]
     return importlib.import_module(module).main(argv[1:])
-
-

@@ -49,6 +49,7 @@ function drawTimeline() {
   const context = canvas.getContext('2d');
   const actions = state.info.actions;
   const width = canvas.width / actions.length;
+  context.clearRect(0, 0, canvas.width, canvas.height);
   actions.forEach((a, i) => {
     context.fillStyle = COLOURS[(a + COLOURS.length) % COLOURS.length];
     context.fillRect(i * width, 8, Math.max(width, 1), canvas.height - 8);
