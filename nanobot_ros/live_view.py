@@ -12,9 +12,9 @@ server speaks the Foxglove WebSocket protocol with the `foxglove.sdk.v1` subprot
 (`foxglove-sdk`'s server, in Rust, running its own threads).
 
 Plottable numbers: for the types in `NUMBER_TYPES` (world model status, telemetry,
-diagnostics) the relay also decodes each message and sends its numeric fields as one flat JSON
-object on `<topic>/numbers`; /diagnostics values are JSON strings in the message, so only
-there are they numbers a plot can use (key `<node>.<value>`).
+diagnostics) the relay also decodes each message and sends its numeric fields as a JSON object
+on `<topic>/numbers`; /diagnostics values are JSON strings in the message, so only there are
+they numbers a plot can use (`/diagnostics/numbers.<node>.<value>`).
 
 Client publish: a client may advertise channels on the topics of `client_topics` (e.g. an
 instruction and an action override) and send CDR messages on them; each accepted message is
@@ -71,43 +71,43 @@ DESCRIPTIONS = {
 }
 
 
-def flat_numbers(message, prefix: str = '') -> Dict[str, float]:
-    """Return the numeric fields of a decoded message as {dotted.path: value} (arrays: [i])."""
+def message_numbers(message) -> dict:
+    """Return the numeric fields of a decoded message, nested as in the message.
+
+    Numeric arrays become lists; strings and other fields are left out; NaN and infinities
+    become None (JSON has no such numbers). A plot then reads e.g. `numbers.uncertainty[1]`.
+    """
     numbers = {}
     for name in getattr(message, '__dataclass_fields__', {}):
-        if name == '__msgtype__':
-            continue
         value = getattr(message, name)
-        path = f'{prefix}{name}'
-        if isinstance(value, bool):
-            numbers[path] = float(value)
-        elif isinstance(value, (int, float)):
-            numbers[path] = float(value)
+        if isinstance(value, (bool, int, float)):
+            numbers[name] = _finite(value)
         elif hasattr(value, '__dataclass_fields__'):
-            numbers.update(flat_numbers(value, path + '.'))
-        elif hasattr(value, 'dtype') and value.dtype.kind in 'iuf' and value.ndim == 1:
-            numbers.update({f'{path}[{i}]': float(v) for i, v in enumerate(value)})
+            numbers[name] = message_numbers(value)
+        elif hasattr(value, 'dtype') and value.dtype.kind in 'biuf' and value.ndim == 1:
+            numbers[name] = [_finite(v) for v in value.tolist()]
     return numbers
 
 
-def diagnostic_numbers(message) -> Dict[str, float]:
-    """Return every /diagnostics value that is a number as {'<node>.<key>': value}."""
+def diagnostic_numbers(message) -> dict:
+    """Return the /diagnostics values that are numbers as {node: {key: value}} (+ level)."""
     numbers = {}
     for status in message.status:
-        node = status.hardware_id or status.name
-        numbers[f'{node}.level'] = float(status.level)
+        values = numbers.setdefault(status.hardware_id or status.name, {})
+        values['level'] = float(status.level)
         for pair in status.values:
             try:
                 value = json.loads(pair.value)
             except ValueError:
                 continue
             if isinstance(value, (int, float)) and not isinstance(value, bool):
-                numbers[f'{node}.{pair.key}'] = float(value)
+                values[pair.key] = _finite(value)
     return numbers
 
 
-def _json_safe(numbers: Dict[str, float]) -> Dict[str, Optional[float]]:
-    return {k: v if math.isfinite(v) else None for k, v in numbers.items()}
+def _finite(value) -> Optional[float]:
+    value = float(value)
+    return value if math.isfinite(value) else None
 
 
 class LiveRelay:
@@ -167,8 +167,8 @@ class LiveRelay:
             message = self.typestore.deserialize_cdr(data, self.types[topic])
             values = (diagnostic_numbers(message)
                       if self.types[topic] == 'diagnostic_msgs/msg/DiagnosticArray'
-                      else flat_numbers(message))
-            numbers.log(_json_safe(values), log_time=log_time_ns)
+                      else message_numbers(message))
+            numbers.log(values, log_time=log_time_ns)
 
     def stop(self) -> None:
         self.server.stop()

@@ -7,7 +7,6 @@ status' numbers as JSON equal to the decoded fields; publishes an instruction an
 override, which the world model sends as its next action and the sim executes.
 """
 import json
-import math
 import signal
 import socket
 import subprocess
@@ -18,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from nanobot_ros.data.bags import Bag, find_bags, make_typestore
-from nanobot_ros.live_view import flat_numbers
+from nanobot_ros.live_view import message_numbers
 from foxglove_client import FoxgloveClient
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -125,11 +124,11 @@ def test_a_protocol_client_watches_and_steers_the_sim_stack(ros_domain, tmp_path
     # Plottable numbers: the JSON of a status is its decoded numeric fields, exactly.
     numbers = json.loads(received[f'{STATUS}/numbers'][-1])
     status = store.deserialize_cdr({**stored, **relayed}[
-        (numbers['header.stamp.sec'], numbers['header.stamp.nanosec'])],
+        (numbers['header']['stamp']['sec'], numbers['header']['stamp']['nanosec'])],
         'nanobot_msgs/msg/WorldModelStatus')
-    assert numbers == {k: v if math.isfinite(v) else None
-                       for k, v in flat_numbers(status).items()}
-    assert numbers['reconstruction_threshold'] == 1.0 and 'uncertainty[1]' in numbers
+    assert numbers == message_numbers(status)
+    assert numbers['reconstruction_threshold'] == 1.0 and len(numbers['uncertainty']) == 2
+    assert numbers['frames'] == status.frames and numbers['gated'] == float(status.gated)
     # Recorded like any other action and instruction; counted by the world model.
     actions = [store.deserialize_cdr(d, 'nanobot_msgs/msg/Action') for d in recorded[ACTION]]
     assert [a.index for a in actions if a.source == 'override'] == [1]
