@@ -32,10 +32,11 @@ class Browser:
         if executable is None:
             raise BrowserError('chromium is not installed: apt-get install -y chromium')
         profile.mkdir(parents=True, exist_ok=True)
+        active = profile / 'DevToolsActivePort'
+        active.unlink(missing_ok=True)  # a reused profile's file names a dead browser
         self.process = subprocess.Popen(
             [executable, *FLAGS, f'--user-data-dir={profile}', url],
             stdout=subprocess.DEVNULL, stderr=open(profile / 'chromium.log', 'wb'))
-        active = profile / 'DevToolsActivePort'
         deadline = time.monotonic() + timeout
         while not (active.is_file() and active.read_text().count('\n') >= 1):
             if time.monotonic() > deadline or self.process.poll() is not None:
