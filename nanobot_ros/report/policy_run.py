@@ -27,8 +27,11 @@ def _parity_rows(checkpoint: Path) -> list:
     with tempfile.TemporaryDirectory(prefix='nanobot_parity_') as folder:
         for sampler in samplers:
             error = export_parity(policy, Path(folder) / f'{sampler}.onnx', sampler, ddim_steps)
-            label = sampler if policy.config.robotics_use_diffusion else 'regression'
-            rows.append((label, ddim_steps if sampler == 'ddim' else 'all', f'{error:.3g}'))
+            if not policy.config.robotics_use_diffusion:
+                rows.append(('regression', '-', f'{error:.3g}'))
+            else:
+                rows.append((sampler, ddim_steps if sampler == 'ddim' else 'all',
+                             f'{error:.3g}'))
     return rows
 
 
