@@ -109,12 +109,15 @@ class Explorer:
         except SessionError as error:
             raise ApiError(HTTPStatus.BAD_REQUEST, str(error)) from None
         images = ('current', 'decoded', 'recorded_next')
-        out = {k: v for k, v in result.items() if k not in images + ('predictions',
-                                                                     'attention')}
+        out = {k: v for k, v in result.items()
+               if k not in images + ('predictions', 'attention', 'levels')}
         out.update({k: data_uri(result[k]) for k in images})
         out['predictions'] = [data_uri(p) for p in result['predictions']]
         out['attention'] = {name: data_uri(_heatmap(a)) for name, a in
                             result['attention'].items()}
+        out['levels'] = [{'name': level['name'],
+                          'predictions': [data_uri(p) for p in level['predictions']]}
+                         for level in result['levels']]
         out['model'] = self.workbench().describe()
         return out
 

@@ -12,9 +12,10 @@ gate is closed, jointly once it opens), so what the explorer trains is what the 
 Checkpoints are read and written by learning/persistence.py, the node's own format.
 
 Introspection seam: a world model that offers `introspect(history_frames, history_actions,
-candidate_actions)` (attention maps per layer and head as (H, W) arrays in [0, 1], scalar
-metrics, predictions per hierarchy level) has them shown; today's model has none, and the page
-says so.
+candidate_actions)` has what it returns shown: {'attention': {name: (H, W) array in [0, 1]}
+(e.g. one per layer and head), 'metrics': {name: float}, 'levels': [{'name': str,
+'predictions': [rgb8 next frame per candidate action]}] (one per hierarchy level)}, each key
+optional. Today's model has none, and the page says so.
 """
 from dataclasses import dataclass, field
 import math

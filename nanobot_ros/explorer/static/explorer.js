@@ -128,10 +128,17 @@ function showPrediction(p) {
   const attention = $('attention');
   attention.replaceChildren();
   const maps = Object.entries(p.attention);
-  if (!maps.length) {
+  if (!maps.length && !p.levels.length && !Object.keys(p.metrics).length) {
     attention.textContent = 'This world model offers no attention maps or introspection metrics.';
   }
   for (const [name, src] of maps) attention.append(figure(src, name));
+  for (const level of p.levels) {
+    const row = document.createElement('div');
+    row.className = 'frames level';
+    level.predictions.forEach((src, a) =>
+      row.append(figure(src, `${level.name}: predicted next, action ${p.model.actions[a]}`)));
+    attention.append(row);
+  }
 }
 
 function drawLosses(losses) {
