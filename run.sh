@@ -158,6 +158,10 @@ case "$cmd" in
   sim)
     exec python -m nanobot_ros.stack --config "$ROOT/config/sim.yaml" "$@" ;;
   test)
+    # The explorer's browser test needs a Chromium; say so up front rather than install it.
+    command -v chromium >/dev/null ||
+      log "chromium is missing: test_explorer_browser.py will fail; install it with" \
+        "'apt-get install -y chromium' (Debian/Ubuntu)"
     # The whole suite unless the arguments name test files or folders themselves.
     for arg in "$@"; do
       if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi

@@ -8,6 +8,7 @@ the graph with a small monitor node, shows progress, and writes a run folder:
   runs/<timestamp>/config.yaml    the parameters the stack ran with
   runs/<timestamp>/params.yaml    the same keyed /**/<node>, what the nodes read in any namespace
   runs/<timestamp>/logs/<node>.log
+  runs/<timestamp>/report.md, report.html   the run's report (nanobot_ros/report)
 
 With `--namespace robot1` every node runs in /robot1 (`-r __ns:=/robot1`, as `ros2 launch ...
 namespace:=robot1` pushes it): its topics are /robot1/camera/image_raw, ..., and the monitor
@@ -39,7 +40,9 @@ import yaml
 
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
-from nanobot_ros.stack_config import any_namespace_parameters, namespace_path, stack_nodes
+from nanobot_ros.report import write_report
+from nanobot_ros.stack_config import (any_namespace_parameters, namespace_path, node_parameters,
+                                      stack_nodes)
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -193,6 +196,16 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
     return summary
 
 
+def live_view_address(config: Path, overrides) -> str:
+    """Return what to open for the stack's foxglove node (its host and port parameters)."""
+    params = dict(node_parameters(config, 'foxglove'), **dict(overrides.get('foxglove', [])))
+    host, port = params.get('host', '127.0.0.1'), int(params.get('port', 8765))
+    if port == 0:
+        return 'a free port: logs/foxglove.log says which'
+    return (f'ws://{host}:{port} (Foxglove or Lichtblick: open a Foxglove WebSocket connection; '
+            'layout config/foxglove_layout.json; see docs/seeing.md)')
+
+
 def parse_overrides(items):
     """Turn ['node.param=value', ...] into {node: [(param, value)]}."""
     overrides = {}
@@ -256,6 +269,9 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     print(f'[stack] {", ".join(names)} in {namespace} for {args.duration:g} s; logs in '
           f'{run_dir / "logs"}', file=sys.stderr, flush=True)
+    if 'foxglove' in names:
+        print(f'[stack] live view: {live_view_address(config, overrides)}', file=sys.stderr,
+              flush=True)
     processes = start_nodes(names, params_file, run_dir, overrides, namespace)
     started = time.monotonic()
     early_exits = {}
@@ -293,6 +309,10 @@ def main(argv=None):
     print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions in a '
           f'{summary["duration_s"]} s run; {summary["frames_per_s"]} frames/s over the '
           f'{summary["publishing_s"]} s the camera published', file=sys.stderr, flush=True)
+    try:
+        print(f'[stack] report: {write_report(run_dir)[1]}', file=sys.stderr, flush=True)
+    except (OSError, ValueError) as error:  # the run's results stand without their report
+        print(f'[stack] no report: {error}', file=sys.stderr, flush=True)
     print(run_dir, flush=True)
     failed = [n for n, node in summary['nodes'].items() if node['status'] != 'ok']
     return 1 if failed else 0

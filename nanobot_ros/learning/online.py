@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 from typing import List
 
+from nanobot_ros.contract import ACTION_OVERRIDE
 from nanobot_ros.learning.world_model import WorldModelConfig
 
 
@@ -28,6 +29,7 @@ class OnlineConfig:
     wandb_project: str = ''           # '' = no W&B
     selector: str = 'uncertainty'     # or a runner selector (robots/sim/selectors.py)
     torch_threads: int = 1
+    override_topic: str = ACTION_OVERRIDE.name  # a person's next action replaces the model's
 
     def __post_init__(self):
         if self.answer_deadline <= 0 or self.max_transition_gap <= 0:

@@ -30,6 +30,7 @@ from rclpy.signals import SignalHandlerOptions
 from nanobot_ros import contract
 from nanobot_ros.contract import Qos, Topic
 from nanobot_ros.defaults import field_default
+from nanobot_msgs.msg import Action
 
 
 def qos_profile(spec) -> QoSProfile:
@@ -159,6 +160,15 @@ class NanobotNode(Node):
         """Stop cleanly: publish the final status and wait until subscribers have it."""
         self.publish_status()
         self._diagnostics.wait_for_all_acked(Duration(seconds=1.0))
+
+
+def subscribe_override(node: Node, override, topic: str):
+    """Offer each Action.index on `topic` to `override` (robots/override.ActionOverride)."""
+    def on_override(msg) -> None:
+        problem = override.offer(msg.index)
+        if problem:
+            node.get_logger().warning(problem, throttle_duration_sec=5.0)
+    return node.create_subscription(Action, topic, on_override, qos_profile(contract.COMMAND))
 
 
 def run(node_factory: Callable[[], NanobotNode], args=None,

@@ -29,9 +29,6 @@ Disk cap: `max_disk_gb` per robot type, checked at each split and flush: the old
 sessions go first, then the oldest closed splits of this session (listed in deleted_sessions /
 deleted_splits on diagnostics); never the split being written.
 """
-from importlib import metadata as importlib_metadata
-from pathlib import Path
-import subprocess
 import sys
 
 from rclpy.experimental import EventsExecutor
@@ -43,6 +40,7 @@ from nanobot_ros.data.bags import BagError, IMAGE_TYPES
 from nanobot_ros.data.recording import RecorderConfig, RecorderSetup, SessionRecorder
 from nanobot_ros.nodes.common import (ERROR, message_class, NanobotNode, OK, qos_profile,
                                       qos_spec, run, WARN)
+from nanobot_ros.version import software_version
 
 DESCRIPTIONS = {
     'topics': 'topics to record',
@@ -66,20 +64,6 @@ DESCRIPTIONS = {
 # megabytes each) get two seconds at 30 Hz, so DDS holds at most ~60 frames per camera.
 SUBSCRIPTION_DEPTH = 1000
 IMAGE_SUBSCRIPTION_DEPTH = 60
-
-
-def software_version() -> str:
-    """Return nanobot_ros' version and, in a git checkout, the commit."""
-    try:
-        version = importlib_metadata.version('nanobot_ros')
-    except importlib_metadata.PackageNotFoundError:
-        version = 'unknown'
-    try:
-        commit = subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=Path(
-            __file__).resolve().parent, capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        commit = ''
-    return f'nanobot_ros {version}' + (f' ({commit.strip()})' if commit.strip() else '')
 
 
 def subscription_depth(msgtype: str) -> int:

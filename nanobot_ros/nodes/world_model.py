@@ -7,6 +7,8 @@ Topics (relative: in the node's namespace; docs/graph.md)
   robot/action_executed      (nanobot_msgs/Action, reliable)        in: what the robot did in
                                                                         the step from the frame
                                                                         of header.stamp
+  robot/action_override      (nanobot_msgs/Action, reliable)        in: a person's next action
+                                                                        (`override_topic`)
   robot/action               (nanobot_msgs/Action, reliable)        out: stamped with the frame
   world_model/status         (nanobot_msgs/WorldModelStatus)        out: one per handled frame
   world_model/reconstruction  (sensor_msgs/Image, rgb8)             out: decoded current frame
@@ -25,7 +27,9 @@ when the frame came later than `max_transition_gap` after an action was sent, be
 robot's watchdog may have stepped too. Either way a step that did not do what was sent counts
 as answers_missed. Then: perceive; select; publish the action
 unless gated (reconstruction loss above threshold: the robot does not act) or the answer
-would be later than `answer_deadline`. Training runs in a background thread on a replay
+would be later than `answer_deadline`. An override (robots/override.py: the reference's
+interactive mode, e.g. from Foxglove) replaces the next action, gated or not, and goes out with
+source `override`. Training runs in a background thread on a replay
 buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
 
 Bad input: frames with the wrong encoding/size, inconsistent buffers or non-finite values are
@@ -54,7 +58,8 @@ from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png
 from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, IMAGE, PREDICTIONS, RECONSTRUCTION,
                                   WORLD_MODEL_STATUS)
-from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, subscribe_override, WARN
+from nanobot_ros.robots.override import ActionOverride
 from nanobot_ros.robots.sim.selectors import SELECTOR_NAMES, SelectorConfig
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
@@ -67,6 +72,7 @@ HISTORY_LIMIT = 20000
 # the last few matter; the rest are reports of frames this node never saw (dropped, rejected).
 EXECUTED_MEMORY = 64
 DESCRIPTIONS = {
+    'override_topic': 'a person\'s next action (Action.index) replaces the model\'s ("" = none)',
     'run_dir': 'folder for the learning curve, last prediction grid and W&B files ("" = none)',
     'checkpoint_dir': 'where checkpoints live ("" = no persistence)',
     'checkpoint_name': 'checkpoint file name stem',
@@ -133,6 +139,7 @@ class WorldModelNode(NanobotNode):
         self.debug_image_interval = settings.debug_image_interval
         self.log_interval, wandb_project = settings.log_interval, settings.wandb_project
         selector_name, threads = settings.selector, settings.torch_threads
+        override_topic = settings.override_topic
         torch.set_num_threads(max(1, threads))
 
         learner = WorldModel(model_config, seed=loop_config.seed)
@@ -169,6 +176,7 @@ class WorldModelNode(NanobotNode):
         self.unreported_steps = 0
         self.executed_rejected = 0
         self.transition_actions = Counter()  # transitions learned, by action label
+        self.override = ActionOverride(actions)
         self.experiment = ExperimentLog(
             wandb_project, self.run_dir or '.',
             {'model': model_config.to_dict(), 'selector': selector_name,
@@ -186,6 +194,8 @@ class WorldModelNode(NanobotNode):
         self.create_subscription(Action, ACTION_EXECUTED.name, self._on_executed,
                                  qos_profile(ACTION_EXECUTED))
         self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
+        if override_topic:
+            subscribe_override(self, self.override, override_topic)
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
                                          daemon=True)
@@ -224,19 +234,22 @@ class WorldModelNode(NanobotNode):
         stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         perception = self.loop.perceive(frame)
         action = self.loop.select(perception)
+        overridden = self.override.pending is not None
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
         sent = None
         sent_at = self.get_clock().now().nanoseconds * 1e-9  # before publishing: see below
         state = 'gated' if perception.gated else 'acting'
-        if action is not None and latency > self.answer_deadline:
+        if (action is not None or overridden) and latency > self.answer_deadline:
             # The sim may already have given up on this frame: say nothing, so the robot
             # does the idle action and the transition's label is certain.
             self.answers_too_late += 1
             state = 'late'
-        elif action is not None:
+        elif action is not None or overridden:
+            action = self.override.take(action)
+            state = 'override' if overridden else state
             self.action_pub.publish(make_action(
                 index=action, names=self.action_names, values=[action],
-                source='world_model', stamp=msg.header.stamp))
+                source='override' if overridden else 'world_model', stamp=msg.header.stamp))
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
@@ -407,6 +420,7 @@ class WorldModelNode(NanobotNode):
             'uncertainty': self.loop.uncertainty(),
             'answer_latency_ms': _finite_or_none(self.last_latency_ms),
             'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
+            **self.override.counts(),
         }
         for name in METRIC_FIELDS:
             values[name] = _finite_or_none(metrics.get(name, math.nan))

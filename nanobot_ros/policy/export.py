@@ -110,6 +110,26 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     return out
 
 
+def export_parity(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: int = 10,
+                  seeds: int = 3) -> float:
+    """Export to `out` and return max |ONNX Runtime - PyTorch| of the actions.
+
+    Over `seeds` random inputs (and noise), each run through both on the same tensors.
+    """
+    import onnxruntime as ort
+    path = export_policy(policy, out, sampler, ddim_steps)
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    graph = ActionGraph(policy, sampler, ddim_steps)
+    worst = 0.0
+    for seed in range(seeds):
+        inputs = graph.example_inputs(torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            expected = graph(*inputs).numpy()
+        got = session.run(None, {n: t.numpy() for n, t in zip(graph.input_names, inputs)})[0]
+        worst = max(worst, float(np.abs(got - expected).max()))
+    return worst
+
+
 def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 200) -> dict:
     """Time one action both ways with ONNX Runtime (1 thread); return medians in ms."""
     import onnxruntime as ort
