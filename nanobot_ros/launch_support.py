@@ -10,7 +10,7 @@ from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from nanobot_ros.stack_config import stack_nodes
+from nanobot_ros.stack_config import executable_name, stack_nodes
 
 
 def stack_launch_description(config_name: str) -> LaunchDescription:
@@ -19,7 +19,8 @@ def stack_launch_description(config_name: str) -> LaunchDescription:
 
     def nodes(context):
         config = LaunchConfiguration('config').perform(context)
-        return [Node(package='nanobot_ros', executable=name, name=name, parameters=[config],
+        return [Node(package='nanobot_ros', executable=executable_name(config, name), name=name,
+                     parameters=[config],
                      output='screen', emulate_tty=True)
                 for name in stack_nodes(config)]
 

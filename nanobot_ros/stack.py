@@ -31,7 +31,7 @@ from rclpy.node import Node
 from tqdm import tqdm
 
 from nanobot_ros.nodes.common import COMMAND_QOS, LEVEL_NAMES, SENSOR_QOS, STATUS_QOS
-from nanobot_ros.stack_config import stack_nodes
+from nanobot_ros.stack_config import executable_name, stack_nodes
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -87,13 +87,14 @@ def node_executable(name: str) -> str:
     return str(path)
 
 
-def node_command(name: str, params=(), remap=None, params_file=None) -> list:
+def node_command(name: str, params=(), remap=None, params_file=None, executable=None) -> list:
     """Return the command line running node `name` with ROS arguments.
 
     params: (parameter, value) pairs, each a `-p name:=value` (booleans as true/false, as ROS
-    reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first.
+    reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first;
+    executable: the installed executable when it is not `name` (e.g. nanobot_kernel).
     """
-    command = [node_executable(name), '--ros-args']
+    command = [node_executable(executable or name), '--ros-args']
     if params_file is not None:
         command += ['--params-file', str(params_file)]
     for key, value in params:
@@ -110,7 +111,7 @@ def start_nodes(names, config: Path, run_dir: Path, overrides):
     processes = {}
     for name in names:
         command = node_command(name, [('run_dir', run_dir), *overrides.get(name, [])],
-                               params_file=config)
+                               params_file=config, executable=executable_name(config, name))
         log = open(logs / f'{name}.log', 'wb')
         processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)

@@ -4,7 +4,7 @@ import runpy
 
 import pytest
 
-from nanobot_ros.stack_config import stack_nodes
+from nanobot_ros.stack_config import executable_name, stack_nodes
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
@@ -25,4 +25,5 @@ def test_every_stack_config_names_installed_executables():
     assert configs
     for config in configs:
         for name in stack_nodes(config):
-            assert Path(node_executable(name)).is_file(), f'{config.name}: {name}'
+            executable = node_executable(executable_name(config, name))
+            assert Path(executable).is_file(), f'{config.name}: {name}'
