@@ -1,8 +1,8 @@
 //! Link-time fixes for building against the PyPI ROS 2 Jazzy wheels (see docs/kernel.md).
 //!
 //! Every prefix on AMENT_PREFIX_PATH (set by build.sh or a sourced ROS install) puts its lib/
-//! on the binary's RUNPATH (LD_LIBRARY_PATH still wins), and the wheels' vendored libraries
-//! (site-packages/ros_*.libs: tinyxml2, ssl, lttng-ust, yaml) go on -rpath-link and RUNPATH,
+//! on the binary's RPATH, and the wheels' vendored libraries
+//! (site-packages/ros_*.libs: tinyxml2, ssl, lttng-ust, yaml) go on -rpath-link and RPATH,
 //! so the node starts without an environment script. build.sh's librmw_implementation shim
 //! is for linking only. NANOBOT_PYTHON_LIB (set by build.sh on the wheels) is linked as well:
 //! the wheels' librcl pulls in message libraries that resolve Python C API symbols.
@@ -29,6 +29,9 @@ fn vendored_lib_dirs(prefix: &Path) -> Vec<PathBuf> {
 fn main() {
     println!("cargo:rerun-if-env-changed=AMENT_PREFIX_PATH");
     println!("cargo:rerun-if-env-changed=NANOBOT_PYTHON_LIB");
+    // DT_RPATH, not DT_RUNPATH: only RPATH is searched for the libraries' own dependencies
+    // (librcl -> the vendored tinyxml2), which is what the wheels need.
+    println!("cargo:rustc-link-arg=-Wl,--disable-new-dtags");
     if let Some(python) = env::var_os("NANOBOT_PYTHON_LIB").filter(|p| !p.is_empty()) {
         let python = PathBuf::from(python);
         println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

@@ -192,18 +192,19 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), String> {
     Ok(())
 }
 
-/// The transport floor: answer every frame at once with an Action stamped like the frame's,
-/// no model (bench/kernel_latency.py's r2r echo).
+/// The transport floor: answer every frame at once with an Action stamped like the frame's
+/// and the node's name as source, no model (bench/kernel_latency.py's r2r echo).
 pub fn run_echo(stop: Arc<AtomicBool>) -> Result<(), String> {
     let e = |e: r2r::Error| e.to_string();
     let ctx = r2r::Context::create().map_err(e)?;
     let mut node = Node::create(ctx, "echo", "").map_err(e)?;
+    let name = node.name().map_err(e)?;
     let publisher = node.create_publisher::<Action>("/robot/action", COMMAND_QOS).map_err(e)?;
     let mut images = node.subscribe::<Image>("/camera/image_raw", SENSOR_QOS).map_err(e)?;
     while !stop.load(Ordering::Relaxed) {
         node.spin_once(Duration::from_millis(50));
         for msg in drain(&mut images) {
-            let answer = Answer { index: -1, names: vec![], values: vec![], source: "echo".into() };
+            let answer = Answer { index: -1, names: vec![], values: vec![], source: name.clone() };
             let _ = publisher.publish(&to_msg(answer, msg.header.stamp));
         }
     }

@@ -231,8 +231,21 @@ fn field<T: serde::de::DeserializeOwned>(meta: &serde_json::Value, path: &[&str]
     serde_json::from_value(value.clone()).map_err(|e| format!("metadata {}: {e}", path.join(".")))
 }
 
+/// Make the calling thread rayon's only worker, once per process, when one thread is asked
+/// for (RAYON_NUM_THREADS=1): Candle's layer norm and softmax split rows with rayon, and a pool
+/// thread would cost a hand-off and a futex wake per call; this way they run inline.
+fn run_rayon_inline() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        if candle_core::utils::get_num_threads() == 1 {
+            let _ = rayon::ThreadPoolBuilder::new().num_threads(1).use_current_thread().build_global();
+        }
+    });
+}
+
 impl CandleBackend {
     pub fn load(bytes: &[u8]) -> Result<(Export, Self)> {
+        run_rayon_inline();
         let meta = checkpoint_metadata(bytes)?;
         if meta.get("kind").and_then(|k| k.as_str()) != Some("nanobot_policy") {
             return Err(format!("not a policy checkpoint (kind {:?})", meta.get("kind")));
