@@ -150,9 +150,10 @@ build_kernel() {
       log "cargo not found: install Rust (https://rustup.rs) to build the Rust kernel"
       exit 1
     fi
-    if ! compgen -G "/usr/lib/llvm-*/lib/libclang*.so*" > /dev/null &&
-       ! compgen -G "/usr/lib/*-linux-gnu/libclang*.so*" > /dev/null; then
-      log "libclang not found; the Rust kernel's ROS bindings need it: sudo apt-get install libclang-dev"
+    if [ -z "${LIBCLANG_PATH:-}" ] && ! compgen -G "/usr/lib/llvm-*/lib/libclang.so" > /dev/null
+    then
+      log "libclang not found (bindgen needs it for the Rust kernel's ROS bindings):" \
+        "sudo apt-get install libclang-dev, or set LIBCLANG_PATH"
       exit 1
     fi
     log "building the Rust kernel (cargo build --release; first time takes several minutes)"

@@ -31,8 +31,9 @@ pub fn infer(backend: &str, model: &str, inputs: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Time select_action on a black 40x40 frame `n` times back to back; print p50 / p99 in ms.
-pub fn time(backend: &str, model: &str, n: usize) -> Result<(), String> {
+/// Time select_action on a black 40x40 frame `n` times, each after `idle_ms` of sleep (0:
+/// back to back, as a busy core; > 0: as a node that waits for frames); print p50 / p99 in ms.
+pub fn time(backend: &str, model: &str, n: usize, idle_ms: f64) -> Result<(), String> {
     let mut policy = load(backend, model)?;
     let rgb = vec![0u8; 40 * 40 * 3];
     let c = policy.export.config.clone();
@@ -40,12 +41,13 @@ pub fn time(backend: &str, model: &str, n: usize) -> Result<(), String> {
     let obs = Observation { rgb: &rgb, height: 40, width: 40, instruction: "go to the red marker", sensors: &sensors, surface: &surface };
     policy.select_action(&obs)?;
     let mut times: Vec<f64> = (0..n.max(1)).map(|_| {
+        std::thread::sleep(std::time::Duration::from_secs_f64(idle_ms / 1e3));
         let start = Instant::now();
         let _ = policy.select_action(&obs);
         start.elapsed().as_secs_f64() * 1e3
     }).collect();
     times.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let pick = |q: f64| times[((times.len() - 1) as f64 * q).round() as usize];
-    println!("{} select_action p50 {:.3} ms p99 {:.3} ms", backend, pick(0.5), pick(0.99));
+    println!("{backend} select_action, {idle_ms} ms idle before each, p50 {:.3} ms p99 {:.3} ms", pick(0.5), pick(0.99));
     Ok(())
 }
