@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build nanobot_kernel (cargo build --release) against the ROS 2 the project runs on.
 #
-#   kernel/build.sh VENV INSTALL     (run.sh calls this; VENV the virtualenv, INSTALL colcon's)
+#   kernel/build.sh VENV INSTALL [test]   (run.sh calls this; VENV the virtualenv, INSTALL
+#                                          colcon's install/; `test` runs `cargo test` instead)
 #
 # With a sourced ROS 2 install (ROS_DISTRO set) r2r builds against it. Otherwise against the
 # PyPI Jazzy wheels in VENV: ROS_DISTRO=jazzy and AMENT_PREFIX_PATH are set for cargo only,
@@ -13,9 +14,10 @@
 set -euo pipefail
 VENV="$1"
 INSTALL="$2"
+COMMAND="${3:-build}"
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 export IDL_PACKAGE_FILTER="std_msgs;geometry_msgs;sensor_msgs;diagnostic_msgs;nanobot_msgs"
-export CARGO_TARGET_DIR="$HERE/target"
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HERE/target}"
 prefixes="$INSTALL/nanobot_msgs"
 if [ -z "${ROS_DISTRO:-}" ]; then
   shim="$HERE/target/wheels-shim"
@@ -38,7 +40,15 @@ print(os.path.join(v("LIBDIR"), v("LDLIBRARY")) if v("Py_ENABLE_SHARED") else ""
   fi
   export NANOBOT_PYTHON_LIB
 fi
-export AMENT_PREFIX_PATH="$prefixes${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
-export CMAKE_PREFIX_PATH="$prefixes${CMAKE_PREFIX_PATH:+:$CMAKE_PREFIX_PATH}"
+# The same prefix list whether or not install/setup.bash (or the venv) is sourced already: r2r
+# regenerates its bindings whenever AMENT_PREFIX_PATH / CMAKE_PREFIX_PATH change.
+others() {
+  tr ':' '\n' <<< "${1:-}" | grep -v -x -F -e '' -e "$VENV" | grep -v -F "$INSTALL/" |
+    paste -sd: - || true
+}
+ament="$(others "${AMENT_PREFIX_PATH:-}")"
+cmake="$(others "${CMAKE_PREFIX_PATH:-}")"
+export AMENT_PREFIX_PATH="$prefixes${ament:+:$ament}"
+export CMAKE_PREFIX_PATH="$prefixes${cmake:+:$cmake}"
 export LD_LIBRARY_PATH="$INSTALL/nanobot_msgs/lib:${LD_LIBRARY_PATH:-}"
-exec cargo build --release --locked --manifest-path "$HERE/Cargo.toml"
+exec cargo "$COMMAND" --release --locked --manifest-path "$HERE/Cargo.toml"

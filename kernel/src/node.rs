@@ -40,34 +40,31 @@ impl Params<'_> {
         let params = self.0.params.lock().unwrap();
         params.get(name).map(|p| p.value.clone()).unwrap_or(ParameterValue::NotSet)
     }
-    fn string(&self, name: &str, default: &str) -> Result<String, String> {
+    /// The value of `name` as `pick` reads it, `default` when unset, Err naming the type.
+    fn typed<T>(&self, name: &str, default: T, kind: &str, pick: impl Fn(&ParameterValue) -> Option<T>) -> Result<T, String> {
         match self.value(name) {
-            ParameterValue::NotSet => Ok(default.into()),
-            ParameterValue::String(s) => Ok(s),
-            other => Err(format!("{name} must be a string, got {other:?}")),
+            ParameterValue::NotSet => Ok(default),
+            value => pick(&value).ok_or(format!("{name} must be {kind}, got {value:?}")),
         }
+    }
+    fn string(&self, name: &str, default: &str) -> Result<String, String> {
+        self.typed(name, default.into(), "a string", |v| match v {
+            ParameterValue::String(s) => Some(s.clone()),
+            _ => None,
+        })
     }
     fn float(&self, name: &str, default: f64) -> Result<f64, String> {
-        match self.value(name) {
-            ParameterValue::NotSet => Ok(default),
-            ParameterValue::Double(v) => Ok(v),
-            ParameterValue::Integer(v) => Ok(v as f64),
-            other => Err(format!("{name} must be a number, got {other:?}")),
-        }
+        self.typed(name, default, "a number", |v| match v {
+            ParameterValue::Double(x) => Some(*x),
+            ParameterValue::Integer(i) => Some(*i as f64),
+            _ => None,
+        })
     }
     fn int(&self, name: &str, default: i64) -> Result<i64, String> {
-        match self.value(name) {
-            ParameterValue::NotSet => Ok(default),
-            ParameterValue::Integer(v) => Ok(v),
-            other => Err(format!("{name} must be an integer, got {other:?}")),
-        }
+        self.typed(name, default, "an integer", |v| if let ParameterValue::Integer(i) = v { Some(*i) } else { None })
     }
     fn bool(&self, name: &str, default: bool) -> Result<bool, String> {
-        match self.value(name) {
-            ParameterValue::NotSet => Ok(default),
-            ParameterValue::Bool(v) => Ok(v),
-            other => Err(format!("{name} must be true or false, got {other:?}")),
-        }
+        self.typed(name, default, "true or false", |v| if let ParameterValue::Bool(b) = v { Some(*b) } else { None })
     }
 }
 
