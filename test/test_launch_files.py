@@ -27,3 +27,15 @@ def test_every_stack_config_names_installed_executables():
         for name in stack_nodes(config):
             executable = node_executable(executable_name(config, name))
             assert Path(executable).is_file(), f'{config.name}: {name}'
+
+
+def test_impl_picks_the_kernel_executable(tmp_path):
+    config = tmp_path / 'stack.yaml'
+    config.write_text('kernel:\n  ros__parameters:\n    impl: rust\nsim:\n  ros__parameters: {}\n')
+    assert executable_name(config, 'kernel') == 'nanobot_kernel'
+    assert executable_name(config, 'sim') == 'sim'
+    config.write_text('kernel:\n  ros__parameters:\n    impl: python\n')
+    assert executable_name(config, 'kernel') == 'kernel'
+    config.write_text('kernel:\n  ros__parameters:\n    impl: cuda\n')
+    with pytest.raises(ValueError, match="no implementation 'cuda'"):
+        executable_name(config, 'kernel')
