@@ -61,14 +61,22 @@ class ActionProbe:
         raise AssertionError(f'no action answered the frame stamped {stamp}')
 
     def served(self, source: str, timeout: float = 20.0) -> Action:
-        """Answer fresh frames until `source` answers (the instruction may come late)."""
+        """Answer fresh frames until `source` answers (the instruction may come late).
+
+        Each frame is offered for 0.5 s only, so none is stale when it is answered (a node
+        still discovering the publisher would otherwise log "frame is stale" here).
+        """
         action = None
         end = self.ros.node.get_clock().now().nanoseconds + int(timeout * 1e9)
         while self.ros.node.get_clock().now().nanoseconds < end:
-            action = self.answer(self.frame())
+            try:
+                action = self.answer(self.frame(), timeout=0.5)
+            except AssertionError:
+                continue
             if action.source == source:
                 return action
-        raise AssertionError(f'{source} never answered; last answer from {action.source}')
+        raise AssertionError(f'{source} never answered; last answer from '
+                             f'{action.source if action else "nobody"}')
 
 
 def assert_bounded(action: Action, bound: float = 1.0) -> None:

@@ -105,6 +105,16 @@ fn to_msg(answer: Answer, stamp: r2r::builtin_interfaces::msg::Time) -> Action {
     }
 }
 
+fn flush_logs(server: &mut Server, logger: &str) {
+    for log in server.logs.drain(..) {
+        match log {
+            Log::Info(m) => r2r::log_info!(logger, "{m}"),
+            Log::Warn(m) => r2r::log_warn!(logger, "{m}"),
+            Log::Error(m) => r2r::log_error!(logger, "{m}"),
+        }
+    }
+}
+
 fn seconds(stamp: &r2r::builtin_interfaces::msg::Time) -> f64 {
     stamp.sec as f64 + stamp.nanosec as f64 * 1e-9
 }
@@ -158,10 +168,12 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), String> {
             let frame = Frame { encoding: &msg.encoding, width: msg.width, height: msg.height, step: msg.step, data: &msg.data };
             let received = now_stamp();
             let answer = server.on_image(&frame, seconds(&received) - seconds(&msg.header.stamp), Instant::now());
+            flush_logs(&mut server, &logger); // the reason is logged before the stop goes out
             let _ = publisher.publish(&to_msg(answer, msg.header.stamp.clone()));
         }
         let now = Instant::now();
         if let Some(answer) = server.watchdog(now) {
+            flush_logs(&mut server, &logger);
             let _ = publisher.publish(&to_msg(answer, now_stamp()));
         }
         if now >= next_reload {
@@ -172,13 +184,7 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), String> {
             publish_status(&server, now_stamp());
             next_status = now + STATUS_PERIOD;
         }
-        for log in server.logs.drain(..) {
-            match log {
-                Log::Info(m) => r2r::log_info!(&logger, "{m}"),
-                Log::Warn(m) => r2r::log_warn!(&logger, "{m}"),
-                Log::Error(m) => r2r::log_error!(&logger, "{m}"),
-            }
-        }
+        flush_logs(&mut server, &logger);
     }
     // The final report, given time to reach subscribers (reliable QoS) before the node goes.
     publish_status(&server, now_stamp());
