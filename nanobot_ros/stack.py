@@ -41,8 +41,8 @@ import yaml
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
 from nanobot_ros.report import write_report
-from nanobot_ros.stack_config import (any_namespace_parameters, namespace_path, node_parameters,
-                                      stack_nodes)
+from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
+                                      node_parameters, stack_nodes)
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -98,14 +98,16 @@ def node_executable(name: str) -> str:
     return str(path)
 
 
-def node_command(name: str, params=(), remap=None, params_file=None, namespace=None) -> list:
+def node_command(name: str, params=(), remap=None, params_file=None, namespace=None,
+                 executable=None) -> list:
     """Return the command line running node `name` with ROS arguments.
 
     params: (parameter, value) pairs, each a `-p name:=value` (booleans as true/false, as ROS
     reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first;
     namespace: the node's namespace (`-r __ns:=/robot1`).
+    executable: the installed executable when it is not `name` (e.g. nanobot_kernel).
     """
-    command = [node_executable(name), '--ros-args']
+    command = [node_executable(executable or name), '--ros-args']
     if params_file is not None:
         command += ['--params-file', str(params_file)]
     if namespace is not None:
@@ -117,14 +119,19 @@ def node_command(name: str, params=(), remap=None, params_file=None, namespace=N
     return command
 
 
-def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: str = '/'):
-    """Start one process per node in `namespace`; return {name: Popen}."""
+def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: str = '/',
+                executables=None):
+    """Start one process per node in `namespace`; return {name: Popen}.
+
+    executables: {name: executable} where it is not the node's name (`impl: rust`).
+    """
     logs = run_dir / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in names:
         command = node_command(name, [('run_dir', run_dir), *overrides.get(name, [])],
-                               params_file=params_file, namespace=namespace)
+                               params_file=params_file, namespace=namespace,
+                               executable=(executables or {}).get(name))
         log = open(logs / f'{name}.log', 'wb')
         processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
@@ -272,7 +279,8 @@ def main(argv=None):
     if 'foxglove' in names:
         print(f'[stack] live view: {live_view_address(config, overrides)}', file=sys.stderr,
               flush=True)
-    processes = start_nodes(names, params_file, run_dir, overrides, namespace)
+    processes = start_nodes(names, params_file, run_dir, overrides, namespace,
+                            {name: executable_name(config, name) for name in names})
     started = time.monotonic()
     early_exits = {}
     # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.

@@ -104,10 +104,12 @@ class NodeProcesses:
         self.log_dir = log_dir
         self.processes = []
 
-    def start(self, name: str, *ros_args: str, params: dict = None) -> subprocess.Popen:
-        """Start node executable `name` with `-p key:=value` for each of `params`."""
+    def start(self, name: str, *ros_args: str, params: dict = None,
+              executable: str = None) -> subprocess.Popen:
+        """Start node `name` (its executable, or `executable`) with `-p key:=value` params."""
         from nanobot_ros.stack import node_command
-        command = node_command(name, (params or {}).items()) + list(ros_args)
+        command = node_command(name, (params or {}).items(), executable=executable) + \
+            list(ros_args)
         log = open(self.log_dir / f'{name}-{len(self.processes)}.log', 'w+')
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         process.log = log

@@ -104,8 +104,10 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     for key, value in metadata.to_props().items():
         model.metadata_props.add(key=key, value=value)
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
-                extra_metadata={'export': {'onnx': out.name, 'sampler': sampler,
-                                           'ddim_steps': ddim_steps}})
+                extra_metadata={'export': {
+                    'onnx': out.name, 'sampler': sampler, 'ddim_steps': ddim_steps,
+                    'action_names': list(action_names),
+                    'discrete_actions': [list(a) for a in discrete_actions]}})
     atomic_write(out, model.SerializeToString())
     return out
 
