@@ -136,6 +136,10 @@ class AdaptiveWorldModelLoop:
         except FrameRejected:
             self.frames_rejected += 1
             raise
+        return self.perceive_checked(frame)
+
+    def perceive_checked(self, frame: np.ndarray) -> Perception:
+        """`perceive` for a frame `check_frame` already returned (it is not checked again)."""
         self.frames_seen += 1
         self._frames.append(frame)
         frames = tuple(self._frames)

@@ -14,7 +14,7 @@ import torch
 
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
-from nanobot_ros.models.losses import explained_variance, LossWeights, predictor_losses
+from nanobot_ros.models.losses import LossWeights, predictor_losses
 from nanobot_ros.models.predictor import (ActionClassifier, PredictorConfig,
                                           TransformerActionConditionedPredictor)
 from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
@@ -230,8 +230,9 @@ class WorldModel:
             'predictor_patch_loss': losses['patch'].item(),
             'predictor_latent_loss': losses['latent'].item(),
             'predictor_action_loss': losses['action'].item(),
-            'predictor_explained_variance': explained_variance(predicted_patches,
-                                                               target_patches),
+            # R² = 1 - SSE/SST = 1 - MSE/variance: from the patch loss, no second pass.
+            'predictor_explained_variance': 1.0 - losses['patch'].item() / max(
+                target_patches.var(unbiased=False).item(), 1e-12),
             'predictor_training_step': self.predictor_training_step,
             'predictor_lr': self.predictor_optimizer.param_groups[0]['lr'],
         })

@@ -13,17 +13,10 @@ Topics
   /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
 
-Per frame (ROS thread): check the frame; close the previous step: the transition (previous
-frame, action, this frame) is labelled with what the robot did. A robot that reports its steps
-on /robot/action_executed (the sim, replay in mode robot) says so itself: the report whose
-header.stamp is the previous frame's is the label; once any report came, a step without one is
-discarded (unreported_steps), since its outcome is unknown. A robot that never reports (a driver
-without the topic) is judged from the node's own side: the action sent, or the idle action when
-nothing was sent; idle too when the robot published the next frame before the action was even
-sent (it did not wait for it); the transition is discarded when that is too close to call, or
-when the frame came later than `max_transition_gap` after an action was sent, because then the
-robot's watchdog may have stepped too. Either way a step that did not do what was sent counts
-as answers_missed. Then: perceive; select; publish the action
+Per frame (ROS thread): check the frame (once); close the previous step: the transition
+(previous frame, action, this frame) is labelled with what the robot did, by the rules of
+`learning/transition_labels.py` (the robot's /robot/action_executed reports when it sends them,
+else the action sent and the timing). Then: perceive; select; publish the action
 unless gated (reconstruction loss above threshold: the robot does not act) or the answer
 would be later than `answer_deadline`. Training runs in a background thread on a replay
 buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
@@ -33,7 +26,7 @@ rejected, counted (frames_rejected) and logged (throttled); the history is broke
 transition spans them; the node keeps running. A corrupt checkpoint falls back to its backup;
 a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
 """
-from collections import Counter, OrderedDict
+from collections import Counter
 import math
 from pathlib import Path
 import threading
@@ -44,9 +37,9 @@ import torch
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, numpy_to_image, \
     stamp_to_seconds, to_rgb
-from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, FrameRejected, \
-    LoopConfig
+from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
+from nanobot_ros.learning.transition_labels import LabelConfig, Step, TransitionLabeller
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
@@ -61,9 +54,6 @@ METRIC_FIELDS = ('autoencoder_training_loss', 'mask_ratio', 'predictor_training_
                  'predictor_patch_loss', 'predictor_latent_loss', 'predictor_action_loss',
                  'predictor_explained_variance')
 HISTORY_LIMIT = 20000
-# Executed reports kept (newest): a report is used when the frame after its step comes, so only
-# the last few matter; the rest are reports of frames this node never saw (dropped, rejected).
-EXECUTED_MEMORY = 64
 
 
 class WorldModelNode(NanobotNode):
@@ -106,10 +96,9 @@ class WorldModelNode(NanobotNode):
         self.action_names = list(p('action_names', ['action'], 'names of Action.values'))
         self.answer_deadline = p('answer_deadline', 0.35, 'send no action when it would come '
                                  'more than this many seconds after the frame\'s stamp')
-        self.max_transition_gap = p('max_transition_gap', 0.45, 'discard a transition whose '
-                                    'next frame came later than this after an action was sent')
-        self.delivery_margin = p('delivery_margin', 0.0, 'discard transitions whose next '
-                                 'frame was stamped less than this after the action was sent')
+        label_config = LabelConfig(**{
+            name: p(name, f.default, f.metadata['description'])
+            for name, f in LabelConfig.__dataclass_fields__.items()})
         self.sync_interval = p('sync_interval', 5, 'copy learner weights to the actor every N '
                                'learner steps')
         self.debug_image_interval = p('debug_image_interval', 5, 'publish debug images every '
@@ -122,8 +111,8 @@ class WorldModelNode(NanobotNode):
         constant_action = p('constant_action', 1, 'action of the constant selector')
         sequence = p('sequence', [1, 0], 'actions the sequence selector cycles through')
         threads = p('torch_threads', 1, 'torch intra-op threads')
-        if self.answer_deadline <= 0 or self.max_transition_gap <= 0:
-            raise ValueError('answer_deadline and max_transition_gap must be > 0')
+        if self.answer_deadline <= 0:
+            raise ValueError('answer_deadline must be > 0')
         if self.sync_interval < 1 or self.log_interval < 1:
             raise ValueError('sync_interval and log_interval must be >= 1')
         torch.set_num_threads(max(1, threads))
@@ -151,17 +140,13 @@ class WorldModelNode(NanobotNode):
         self.frames_rejected = 0
         self.actions_sent = 0
         self.answers_too_late = 0
-        self.answers_missed = 0
         self.gated_seconds = 0.0
         self.last_latency_ms = math.nan
         self.last_grid = None
         self.last_save_step = self._learner_steps()
         self.save_errors = 0
-        self._pending = None  # (perception, stamp, stamp seconds, action sent, sent at)
-        self.executed = OrderedDict()  # frame stamp (sec, nanosec) -> executed Action.index
-        self.executed_reports = 0
-        self.unreported_steps = 0
-        self.executed_rejected = 0
+        self._pending = None  # (perception, Step)
+        self.labeller = TransitionLabeller(actions, loop_config.idle_action, label_config)
         self.transition_actions = Counter()  # transitions learned, by action label
         self.experiment = ExperimentLog(
             wandb_project, self.run_dir or '.',
@@ -201,22 +186,19 @@ class WorldModelNode(NanobotNode):
         self.get_logger().warning(f'rejected frame: {reason}', throttle_duration_sec=5.0)
 
     def _on_executed(self, msg: Action) -> None:
-        self.executed_reports += 1
-        self.executed[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg.index
-        while len(self.executed) > EXECUTED_MEMORY:
-            self.executed.popitem(last=False)
+        self.labeller.report((msg.header.stamp.sec, msg.header.stamp.nanosec), msg.index)
 
     def _on_frame(self, msg: Image) -> None:
         try:
             frame = self.loop.check_frame(to_rgb(image_to_numpy(msg), msg.encoding))
-        except (ValueError, FrameRejected) as error:
+        except ValueError as error:  # FrameRejected, or a buffer that is no image
             self._reject(str(error))
             return
         self.frames += 1
         stamp = stamp_to_seconds(msg.header.stamp)
         self._close_pending(stamp, frame)
         stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        perception = self.loop.perceive(frame)
+        perception = self.loop.perceive_checked(frame)
         action = self.loop.select(perception)
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
         sent = None
@@ -234,7 +216,7 @@ class WorldModelNode(NanobotNode):
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
-        self._pending = (perception, stamp_key, stamp, sent, sent_at)
+        self._pending = (perception, Step(stamp_key, stamp, sent, sent_at))
         self._publish_status(msg.header, perception, state, sent)
         if self.debug_image_interval and self.frames % self.debug_image_interval == 0:
             self._publish_debug_images(msg.header, perception, sent)
@@ -242,48 +224,20 @@ class WorldModelNode(NanobotNode):
     def _close_pending(self, stamp: float, frame: np.ndarray) -> None:
         if self._pending is None:
             return
-        perception, previous_key, previous_stamp, sent, published_at = self._pending
+        perception, step = self._pending
         self._pending = None
         if perception.gated:
-            self.gated_seconds += max(0.0, stamp - previous_stamp)
-        if self.executed_reports:
-            self._record_executed(perception, previous_key, sent, frame)
-            return
-        if sent is not None:
-            # The robot stepped when it published this frame (its stamp). An action sent
-            # after that moment was not what it did: it did the idle action instead.
-            if published_at > stamp:
-                self.answers_missed += 1
-                sent = None
-            elif (published_at >= stamp - self.delivery_margin
-                  or stamp - previous_stamp > self.max_transition_gap):
-                # Too close to call, or so late that the watchdog may have stepped too.
-                self.loop.break_history()
-                return
-        self._record(perception, sent, frame)
-
-    def _record_executed(self, perception, stamp_key, sent, frame: np.ndarray) -> None:
-        """Label the step from the frame of `stamp_key` with what the robot reported."""
-        executed = self.executed.pop(stamp_key, None)
-        if executed is None:
-            self.unreported_steps += 1
+            self.gated_seconds += max(0.0, stamp - step.stamp)
+        rejected = self.labeller.executed_rejected
+        label = self.labeller.label(step, stamp)
+        if label.action is None:
             self.loop.break_history()
+            if self.labeller.executed_rejected > rejected:
+                self.get_logger().warning(f'{label.reason}: step discarded',
+                                          throttle_duration_sec=5.0)
             return
-        if executed not in self.loop.actions:
-            self.executed_rejected += 1
-            self.loop.break_history()
-            self.get_logger().warning(
-                f'the robot reports action {executed}, not in the action space '
-                f'{self.loop.actions}: step discarded', throttle_duration_sec=5.0)
-            return
-        if sent is not None and executed != sent:
-            self.answers_missed += 1
-        self._record(perception, executed, frame)
-
-    def _record(self, perception, action, frame: np.ndarray) -> None:
-        self.loop.record_outcome(perception, action, frame)
-        label = self.loop.config.idle_action if action is None else action
-        self.transition_actions[label] += 1
+        self.loop.record_outcome(perception, label.action, frame)
+        self.transition_actions[label.action] += 1
 
     def _publish_status(self, header, perception, state: str, sent) -> None:
         metrics = self.loop.last_metrics
@@ -383,10 +337,7 @@ class WorldModelNode(NanobotNode):
             'gated': self.loop.gated, 'selector': self.selector_name,
             'frames': self.frames, 'frames_rejected': self.frames_rejected,
             'actions_sent': self.actions_sent, 'answers_too_late': self.answers_too_late,
-            'answers_missed': self.answers_missed,
-            'executed_reports': self.executed_reports,
-            'unreported_steps': self.unreported_steps,
-            'executed_rejected': self.executed_rejected,
+            **self.labeller.counters(),
             'transition_actions': {str(a): n for a, n in
                                    sorted(self.transition_actions.items())},
             'gated_frames': self.loop.gated_frames,
