@@ -7,7 +7,7 @@ predictor patch/latent/action losses, gradients flowing into the shared encoder)
 state as safetensors tensors + JSON metadata (config, counters, optimizer hyper-parameters).
 """
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -141,11 +141,13 @@ class WorldModel:
 
     @torch.no_grad()
     def predict_all(self, history_frames: Sequence, history_actions: Sequence[int],
-                    candidate_actions: Sequence[int]) -> torch.Tensor:
-        """Predicted next-frame patches (A, N, P), one per candidate action.
+                    candidate_actions: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Predicted next-frame patches (A, N, P) and the heads' disagreement (A,).
 
-        history_frames: the last T frames, oldest first (uint8 (H, W, 3)); history_actions:
-        the T - 1 actions taken between them.
+        One per candidate action. history_frames: the last T frames, oldest first (uint8
+        (H, W, 3)); history_actions: the T - 1 actions taken between them. The disagreement of
+        an action is the variance across the predictor's heads of their predicted tokens,
+        averaged over tokens and channels (0 with one head).
         """
         self.autoencoder.eval()
         self.predictor.eval()
@@ -154,8 +156,9 @@ class WorldModel:
         features = features.unsqueeze(0).expand(a, -1, -1, -1)
         past = torch.tensor(list(history_actions), dtype=torch.long).expand(a, -1)
         actions = torch.cat([past, torch.tensor(candidate_actions).reshape(a, 1)], dim=1)
-        predicted, _ = self.predictor(features, actions)
-        return self.autoencoder.decode(predicted)
+        heads, _ = self.predictor.forward_heads(features, actions)
+        disagreement = heads.var(dim=1, unbiased=False).mean(dim=(1, 2))
+        return self.autoencoder.decode(heads.mean(dim=1)), disagreement
 
     # -- training ----------------------------------------------------------------------------
 
@@ -196,13 +199,15 @@ class WorldModel:
             tokens = self.autoencoder.encode(all_frames)
         features = tokens[:b * t].reshape(b, t, *tokens.shape[1:])
         target_latent = tokens[b * t:]
-        predicted_latent, _ = self.predictor(features, actions)
+        heads, _ = self.predictor.forward_heads(features, actions)
+        predicted_latent = heads.mean(dim=1)
         predicted_patches = self._decode_frozen(predicted_latent)
         target_patches = self.autoencoder.patchify(next_frames)
         logits = self.action_classifier(features[:, -1], predicted_latent)
-        losses = predictor_losses(predicted_patches, target_patches, predicted_latent,
-                                  target_latent, self.config.loss_weights, logits,
-                                  actions[:, -1])
+        bootstrap = (torch.rand(heads.shape[:2], generator=self.generator) < 0.5).float() \
+            if heads.shape[1] > 1 else None
+        losses = predictor_losses(predicted_patches, target_patches, heads, target_latent,
+                                  self.config.loss_weights, logits, actions[:, -1], bootstrap)
         total = ae_loss + losses['total']
         self.autoencoder_optimizer.zero_grad(set_to_none=True)
         self.predictor_optimizer.zero_grad(set_to_none=True)

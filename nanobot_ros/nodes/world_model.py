@@ -27,6 +27,7 @@ transition spans them; the node keeps running. A corrupt checkpoint falls back t
 a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
 """
 from collections import Counter
+from dataclasses import fields
 import math
 from pathlib import Path
 import threading
@@ -91,14 +92,12 @@ class WorldModelNode(NanobotNode):
                                        'act only when reconstruction MSE <= this'),
             buffer_capacity=p('buffer_capacity', 1000, 'transitions kept for replay'),
             batch_size=p('batch_size', 8, 'transitions per training step'),
-            uncertainty_decay=p('uncertainty_decay', 0.9, 'EMA decay of per-action error'),
-            seed=p('seed', 0, 'seed of model init, masking, sampling, exploration'))
+            seed=p('seed', 0, 'seed of model init, masking, sampling, exploration'),
+            **described_parameters(p, LoopConfig))
         self.action_names = list(p('action_names', ['action'], 'names of Action.values'))
         self.answer_deadline = p('answer_deadline', 0.35, 'send no action when it would come '
                                  'more than this many seconds after the frame\'s stamp')
-        label_config = LabelConfig(**{
-            name: p(name, f.default, f.metadata['description'])
-            for name, f in LabelConfig.__dataclass_fields__.items()})
+        label_config = LabelConfig(**described_parameters(p, LabelConfig))
         self.sync_interval = p('sync_interval', 5, 'copy learner weights to the actor every N '
                                'learner steps')
         self.debug_image_interval = p('debug_image_interval', 5, 'publish debug images every '
@@ -379,6 +378,12 @@ class WorldModelNode(NanobotNode):
         self.experiment.finish()
         super().on_shutdown()
         self.get_logger().info(f'stopped in {time.monotonic() - started:.1f} s')
+
+
+def described_parameters(param, config_class) -> dict:
+    """Declare the fields of `config_class` that carry a description; return their values."""
+    return {f.name: param(f.name, f.default, f.metadata['description'])
+            for f in fields(config_class) if 'description' in f.metadata}
 
 
 def _finite_or_none(value):
