@@ -165,7 +165,7 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--patch-size', type=int, default=32)
     parser.add_argument('--embed-dim', type=int, default=64)
     parser.add_argument('--lr', type=float, default=3e-3, help='autoencoder learning rate')
-    parser.add_argument('--predictor-lr', type=float, default=5e-4)
+    parser.add_argument('--predictor-lr', type=float, default=1e-3)
     parser.add_argument('--latent-weight', type=float, default=LossWeights.latent)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)

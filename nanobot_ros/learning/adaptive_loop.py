@@ -243,6 +243,16 @@ class AdaptiveWorldModelLoop:
         self.last_metrics = metrics
         return metrics
 
+    def diagnostics(self) -> Optional[tuple]:
+        """Attention metrics, counterfactuals, action sensitivity and an attention heatmap on a
+        replay batch (`WorldModel.diagnostics`); None while gated or before any transition."""
+        with self.lock:
+            if self.gated or not len(self.buffer):
+                return None
+            batch = self.buffer.sample(self.config.batch_size, self.config.newest_in_batch,
+                                       self.config.balance_actions)
+        return self.learner.diagnostics(*batch)
+
     def sync_actor(self) -> None:
         """Copy the learner's weights to the actor (no-op when they are the same model)."""
         if self.actor is not self.learner:

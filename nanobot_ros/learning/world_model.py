@@ -12,6 +12,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from nanobot_ros.learning.introspection import action_gradient_share, attention_heatmap, \
+    attention_metrics
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
 from nanobot_ros.models.losses import LossWeights, predictor_losses
@@ -93,6 +95,10 @@ def _network_sizes(vit: ViTConfig) -> dict:
     sizes = asdict(vit)
     del sizes['mask_ratio_min'], sizes['mask_ratio_max']
     return sizes
+
+
+def _median(values) -> float:
+    return float(torch.stack(values).median()) if values else 0.0
 
 
 def _global_grad_norm(parameters) -> float:
@@ -217,7 +223,14 @@ class WorldModel:
         metrics = {}
         if detailed:
             metrics['predictor_grad_norm'] = _global_grad_norm(predictor_params)
+            metrics['action_gradient_share'] = action_gradient_share(self.predictor)
+            sublayers = self._predictor_sublayers()
+            for name, params in sublayers.items():
+                metrics[f'grad_norms/transformer/{name}'] = _median(
+                    [p.grad.norm() for p in params if p.grad is not None])
             before = [p.detach().clone() for p in predictor_params]
+            before_sublayers = {name: [p.detach().clone() for p in params]
+                                for name, params in sublayers.items()}
         torch.nn.utils.clip_grad_norm_(self.autoencoder.parameters(), self.config.grad_clip)
         torch.nn.utils.clip_grad_norm_(predictor_params, self.config.grad_clip)
         self.autoencoder_optimizer.step()
@@ -226,6 +239,10 @@ class WorldModel:
             ratios = [float((p.detach() - old).norm() / (old.norm() + 1e-12))
                       for p, old in zip(predictor_params, before) if old.norm() > 0]
             metrics['predictor_uwr_95th'] = float(np.percentile(ratios, 95)) if ratios else 0.0
+            for name, params in sublayers.items():
+                metrics[f'uwr/transformer/{name}'] = _median(
+                    [(p.detach() - old).norm() / (old.norm() + 1e-12)
+                     for p, old in zip(params, before_sublayers[name])])
         self.autoencoder_training_step += 1
         self.predictor_training_step += 1
         metrics.update({
@@ -242,6 +259,51 @@ class WorldModel:
             'predictor_lr': self.predictor_optimizer.param_groups[0]['lr'],
         })
         return metrics
+
+    def _predictor_sublayers(self) -> Dict[str, list]:
+        """The reference's per-layer groups: transformer_layer_<i>_<self_attn|linear1|linear2>."""
+        groups = {}
+        for i, block in enumerate(self.predictor.blocks):
+            groups[f'transformer_layer_{i}_self_attn'] = list(block.attn.parameters())
+            groups[f'transformer_layer_{i}_linear1'] = list(block.mlp[0].parameters())
+            groups[f'transformer_layer_{i}_linear2'] = list(block.mlp[3].parameters())
+        return groups
+
+    @torch.no_grad()
+    def diagnostics(self, history: torch.Tensor, actions: torch.Tensor,
+                    next_frames: torch.Tensor) -> Tuple[Dict[str, float], np.ndarray]:
+        """Attention metrics, counterfactual losses and the action-sensitivity sweep on a batch.
+
+        Returns ({'attention/apa': ..., 'counterfactual/true_loss': ..., ...}, an rgb8 heatmap
+        of the last layer's attention); the definitions are in `learning/introspection.py`.
+        """
+        self.autoencoder.eval()
+        self.predictor.eval()
+        b, t = actions.shape
+        features = self.autoencoder.encode(history.reshape(b * t, *history.shape[2:]))
+        features = features.reshape(b, t, *features.shape[1:])
+        target = self.autoencoder.patchify(next_frames)
+        predicted, attention = self.predictor(features, actions, return_attn=True)
+        n = self.config.predictor.num_patches
+        t = attention[-1].shape[-1] // (n + 1)  # after the predictor's history clipping
+        metrics = {f'attention/{k}': v for k, v in attention_metrics(attention[-1], t, n).items()}
+
+        def loss(with_actions):
+            latent, _ = self.predictor(features, with_actions)
+            return float(((self.autoencoder.decode(latent) - target) ** 2).mean())
+        shuffled = actions[torch.randperm(b, generator=self.generator)]
+        metrics.update({'counterfactual/true_loss': loss(actions),
+                        'counterfactual/shuffled_loss': loss(shuffled),
+                        'counterfactual/zeroed_loss': loss(torch.zeros_like(actions))})
+        sweep = []
+        for action in range(self.config.predictor.num_actions):
+            variant = actions.clone()
+            variant[:, -1] = action
+            sweep.append(self.autoencoder.decode(self.predictor(features, variant)[0]))
+        pairs = [((sweep[i] - sweep[j]) ** 2).mean() for i in range(len(sweep))
+                 for j in range(i + 1, len(sweep))]
+        metrics['action_sensitivity'] = float(torch.stack(pairs).mean()) if pairs else 0.0
+        return metrics, attention_heatmap(attention[-1], t, n)
 
     def _decode_frozen(self, latent: torch.Tensor) -> torch.Tensor:
         """Decode with the decoder's weights held fixed (gradients still reach `latent`).

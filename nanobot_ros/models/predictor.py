@@ -30,6 +30,9 @@ FRAME, ACTION, FUTURE = 0, 1, 2
 # Adam moves a weight by about lr per step; a relative bias must move by a few units (a softmax
 # preference) within a few hundred steps, so it is stored divided by this gain.
 RELATIVE_BIAS_GAIN = 20.0
+# Spread of the heads' initial weights: their initial disagreement (the explorer's uncertainty
+# about what has not been learned yet).
+HEAD_INIT_STD = 0.05
 
 
 @dataclass
@@ -122,10 +125,15 @@ class TransformerActionConditionedPredictor(nn.Module):
         self.blocks = nn.ModuleList(Block(d, config.num_heads, config.mlp_ratio, config.dropout)
                                     for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
-        # One projection per head. Small random weights: the heads start near "nothing changes"
-        # but differ, so they disagree about whatever they have not been trained on.
+        # One projection per head (rows k*feature_dim.. of the weight), random in antithetic
+        # pairs: their mean starts at exactly "nothing changes", while the heads disagree about
+        # everything until training makes them agree where the data pins the outcome down.
         self.output_proj = nn.Linear(d, config.feature_dim * config.heads)
-        nn.init.normal_(self.output_proj.weight, std=0.02)
+        weight = torch.randn(config.heads // 2, config.feature_dim, d) * HEAD_INIT_STD
+        weight = torch.cat([weight, -weight] + ([torch.zeros(1, config.feature_dim, d)]
+                                                if config.heads % 2 else []))
+        with torch.no_grad():
+            self.output_proj.weight.copy_(weight.reshape(-1, d))
         nn.init.zeros_(self.output_proj.bias)
 
     def clip_history(self, features: torch.Tensor, actions: torch.Tensor):

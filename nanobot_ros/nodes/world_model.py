@@ -12,6 +12,11 @@ Topics
   /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
   /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
+  /world_model/attention     (sensor_msgs/Image, rgb8)              out: the last predictor
+                                                                        layer's attention of the
+                                                                        future tokens (rows) over
+                                                                        all tokens, every
+                                                                        log_interval steps
 
 Per frame (ROS thread): check the frame (once); close the previous step: the transition
 (previous frame, action, this frame) is labelled with what the robot did, by the rules of
@@ -80,7 +85,7 @@ class WorldModelNode(NanobotNode):
             max_history=p('history_frames', 1, 'frames of history the predictor sees'),
             num_actions=len(actions),
             autoencoder_lr=p('config_autoencoder_lr', 3e-3, 'autoencoder lr for a fresh start'),
-            predictor_lr=p('config_predictor_lr', 5e-4, 'predictor lr for a fresh start'))
+            predictor_lr=p('config_predictor_lr', 1e-3, 'predictor lr for a fresh start'))
         explicit_ae_lr = p('autoencoder_lr', 0.0, 'explicit autoencoder lr; 0 = saved, else '
                            'config_autoencoder_lr')
         explicit_pred_lr = p('predictor_lr', 0.0, 'explicit predictor lr; 0 = saved, else '
@@ -159,6 +164,8 @@ class WorldModelNode(NanobotNode):
                                                         SENSOR_QOS)
         self.predictions_pub = self.create_publisher(Image, '/world_model/predictions',
                                                      SENSOR_QOS)
+        self.attention_pub = self.create_publisher(Image, '/world_model/attention', SENSOR_QOS)
+        self.last_diagnostics = {}
         # Subscribed before the camera: when a report and the next frame are both waiting, the
         # executor serves the report first, so the step it closes is labelled, not discarded.
         self.create_subscription(Action, '/robot/action_executed', self._on_executed,
@@ -310,12 +317,24 @@ class WorldModelNode(NanobotNode):
                 self.history.append(metrics)
             total = self._learner_steps()
             if total % self.log_interval == 0:
+                metrics.update(self._diagnose())
                 self.experiment.log(metrics, step=total)
                 if self.last_grid is not None:
                     self.experiment.log_image('predictions_visualization', self.last_grid,
                                               step=total)
             if self.save_interval and total - self.last_save_step >= self.save_interval:
                 self._save()
+
+    def _diagnose(self) -> dict:
+        """Introspect the learner (attention, counterfactuals); publish the attention map."""
+        result = self.loop.diagnostics()
+        if result is None:
+            return {}
+        self.last_diagnostics, heatmap = result
+        image = numpy_to_image(heatmap)
+        image.header.stamp = self.get_clock().now().to_msg()
+        self.attention_pub.publish(image)
+        return self.last_diagnostics
 
     def _save(self) -> None:
         if self.checkpoints is None:
@@ -351,6 +370,7 @@ class WorldModelNode(NanobotNode):
             'uncertainty': self.loop.uncertainty(),
             'answer_latency_ms': _finite_or_none(self.last_latency_ms),
             'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
+            **{name: _finite_or_none(value) for name, value in self.last_diagnostics.items()},
         }
         for name in METRIC_FIELDS:
             values[name] = _finite_or_none(metrics.get(name, math.nan))
