@@ -35,12 +35,16 @@ FLOOR = 0.85
 
 
 def held_out_set(config: ToroidalDotConfig, count: int, seed: int, actions=(0, 1)):
-    """Transitions from random columns on the robot's row, the actions taken in turn."""
+    """Transitions from random columns on the robot's row (random rows too in a 2-D world),
+    the actions taken in turn."""
     world = ToroidalDotWorld(config)
     rng = np.random.default_rng(seed)
     frames, labels, next_frames = [], [], []
-    for i, x in enumerate(rng.integers(0, config.img_size, count)):
-        world.x = int(x)
+    columns = rng.integers(0, config.img_size, count)
+    rows = rng.integers(0, config.img_size, count) if world.wraps_vertically else \
+        [world.y] * count
+    for i, (x, y) in enumerate(zip(columns, rows)):
+        world.x, world.y = int(x), int(y)
         frames.append(world.render())
         action = actions[i % len(actions)]
         world.step(action)
