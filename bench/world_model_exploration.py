@@ -24,8 +24,10 @@ ACTIONS = MOVE_SETS['2d']
 
 
 def steps_to_goal(args, seed: int, epsilon: float):
-    """Run the loop; return (learner steps when held-out R² first reached the goal or None,
-    the last R², how often each action was taken)."""
+    """Run the loop; return (steps to the goal or None, the last R², actions taken).
+
+    The steps are the learner steps when the held-out R² first reached the goal.
+    """
     args.seed = seed
     model = make_model(args, num_actions=len(ACTIONS))
     loop = AdaptiveWorldModelLoop(model, loop_config(args, actions=ACTIONS,

@@ -6,10 +6,11 @@ seeded, from a fresh start, and prints the held-out next-frame R² in patch spac
 `--eval-every` learner steps: 64 fixed transitions (random dot columns on the robot's row, both
 actions) that are never trained on. The clock counts the loop's own work (acting and learning),
 not the evaluations; it also reports the process's CPU time (on a shared machine the wall time
-is inflated, the CPU time much less). Then the same for a predictor that never sees the action (every transition
-labelled with action 0): the gap between the two is what the action explains. Each line also
-shows the held-out R² of each action's transitions and of the autoencoder's own reconstruction
-of the next frames (the ceiling: a prediction is decoded by the same decoder).
+is inflated, the CPU time much less). Then the same for a predictor that never sees the action
+(every transition labelled with action 0): the gap between the two is what the action
+explains. Each line also shows the held-out R² of each action's transitions and of the
+autoencoder's own reconstruction of the next frames (the ceiling: a prediction is decoded by
+the same decoder).
 
     ./run.sh python bench/world_model_learning.py [--minutes 10] [--eval-every 50]
 
@@ -35,8 +36,10 @@ FLOOR = 0.85
 
 
 def held_out_set(config: ToroidalDotConfig, count: int, seed: int, actions=(0, 1)):
-    """Transitions from random columns on the robot's row (random rows too in a 2-D world),
-    the actions taken in turn."""
+    """Return transitions from random positions, the actions taken in turn.
+
+    Random columns on the robot's row; random rows too in a 2-D world.
+    """
     world = ToroidalDotWorld(config)
     rng = np.random.default_rng(seed)
     frames, labels, next_frames = [], [], []
@@ -85,7 +88,7 @@ def held_out_figures(model: WorldModel, held_out, blind: bool = False) -> dict:
 
 
 def make_model(args, num_actions: int = 2) -> WorldModel:
-    """A fresh world model of the node's default sizes (overridable from the command line)."""
+    """Return a fresh world model of the node's default sizes (command-line overridable)."""
     torch.manual_seed(args.seed)
     return WorldModel(WorldModelConfig.small(
         patch_size=args.patch_size, embed_dim=args.embed_dim, num_actions=num_actions,
@@ -162,7 +165,7 @@ def report(name: str, curve) -> None:
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    """The node's default sizes and learning settings, overridable for experiments."""
+    """Add the node's default sizes and learning settings, overridable for experiments."""
     parser.add_argument('--train-steps', type=int, default=LoopConfig.train_steps_per_frame,
                         help='learner steps per frame')
     parser.add_argument('--batch-size', type=int, default=LoopConfig.batch_size)

@@ -2,7 +2,6 @@
 from collections import Counter
 import math
 
-import numpy as np
 import pytest
 import torch
 
@@ -44,7 +43,7 @@ def test_state_round_trip_and_bad_input():
 
 
 def shifting_dot():
-    """A 32 px dot world: action 0 stays, action 1 moves the dot 8 px right (wrapping)."""
+    """Return a 32 px dot world: 0 stays, 1 moves the dot 8 px right (wrapping)."""
     state = {'x': 4}
 
     def execute(action):

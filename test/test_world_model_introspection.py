@@ -13,8 +13,10 @@ from tiny_world_model import dot_frame, tiny_config
 def hand_built_attention() -> torch.Tensor:
     """2 history steps of 2 patches: [f0 f0 a0 f1 f1 a1 future future], 2 identical heads."""
     attention = torch.zeros(1, 2, 8, 8, dtype=torch.float64)
-    attention[0, :, 6] = torch.tensor([0.1, 0.1, 0.1, 0.2, 0.1, 0.2, 0.2, 0.0], dtype=torch.float64)
-    attention[0, :, 7] = torch.tensor([0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0, 0.0], dtype=torch.float64)
+    attention[0, :, 6] = torch.tensor([0.1, 0.1, 0.1, 0.2, 0.1, 0.2, 0.2, 0.0],
+                                      dtype=torch.float64)
+    attention[0, :, 7] = torch.tensor([0.0, 0.0, 0.0, 0.5, 0.0, 0.5, 0.0, 0.0],
+                                      dtype=torch.float64)
     attention[0, :, :6] = 1.0 / 8  # history rows are not future queries: they must not count
     return attention
 
@@ -56,7 +58,7 @@ def test_heatmap_colours_token_types():
 
 @pytest.fixture(scope='module')
 def trained():
-    """A tiny world model trained on stay / move-8-px transitions from 8 columns."""
+    """Return a tiny world model trained on stay / move-8-px transitions from 8 columns."""
     model = WorldModel(tiny_config(), seed=0)
     xs = [2, 6, 10, 14, 18, 22, 26, 30]
     before = [dot_frame(x) for x in xs for _ in (0, 1)]

@@ -244,8 +244,10 @@ class AdaptiveWorldModelLoop:
         return metrics
 
     def diagnostics(self) -> Optional[tuple]:
-        """Attention metrics, counterfactuals, action sensitivity and an attention heatmap on a
-        replay batch (`WorldModel.diagnostics`); None while gated or before any transition."""
+        """Return `WorldModel.diagnostics` of a replay batch (None while gated or empty).
+
+        Attention metrics, counterfactuals, action sensitivity and an attention heatmap.
+        """
         with self.lock:
             if self.gated or not len(self.buffer):
                 return None
@@ -301,6 +303,8 @@ class AdaptiveWorldModelLoop:
         return 1.0 - sse / sst if sst > 0 else math.nan
 
     def uncertainty(self) -> List[Optional[float]]:
-        """Per-action uncertainty of the last frame perceived, in action order (None = none
-        measured yet: gated so far)."""
+        """Return the per-action uncertainty of the last frame perceived, in action order.
+
+        None = none measured yet (gated so far).
+        """
         return list(self.last_uncertainty)

@@ -68,7 +68,7 @@ def attention_metrics(attention: torch.Tensor, t: int, n: int) -> Dict[str, floa
 
 
 def attention_heatmap(attention: torch.Tensor, t: int, n: int, scale: int = 4) -> np.ndarray:
-    """An rgb8 image of the future queries' attention (rows) over all tokens (columns).
+    """Return an rgb8 image of the future queries' attention (rows) over all tokens (columns).
 
     Head- and batch-averaged, normalised to the row maximum, `scale` pixels per cell; frame
     tokens in the red channel, action tokens in green (so they stand out), future in blue.

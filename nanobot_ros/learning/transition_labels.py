@@ -82,7 +82,7 @@ class TransitionLabeller:
         self.discarded_too_late = 0
 
     def report(self, key: Hashable, action: int) -> None:
-        """The robot says it did `action` in the step from the frame of `key`."""
+        """Record that the robot did `action` in the step from the frame of `key`."""
         self.executed_reports += 1
         self.reports[key] = action
         while len(self.reports) > REPORT_MEMORY:
@@ -119,7 +119,7 @@ class TransitionLabeller:
         return Label(executed, 'reported')
 
     def counters(self) -> dict:
-        """Every outcome counted so far (for the node's status)."""
+        """Return every outcome counted so far (for the node's status)."""
         return {'executed_reports': self.executed_reports,
                 'unreported_steps': self.unreported_steps,
                 'executed_rejected': self.executed_rejected,

@@ -261,7 +261,7 @@ class WorldModel:
         return metrics
 
     def _predictor_sublayers(self) -> Dict[str, list]:
-        """The reference's per-layer groups: transformer_layer_<i>_<self_attn|linear1|linear2>."""
+        """Return the reference's groups transformer_layer_<i>_<self_attn|linear1|linear2>."""
         groups = {}
         for i, block in enumerate(self.predictor.blocks):
             groups[f'transformer_layer_{i}_self_attn'] = list(block.attn.parameters())

@@ -4,9 +4,10 @@ Predictor loss (the reference's dual loss): patch loss (weight 1.0, MSE between 
 predicted next frame and the observed next frame's patches; keeps predictions visual) +
 latent loss (weight 1.0, MSE between each predictor head's predicted and the observed
 next-frame encoder tokens, the target detached; the reference's 0.2 left the predictor a
-sparse signal: only the dot's few patches carry patch loss, while every token carries latent
-loss, and move transitions learned about twice as fast at 1.0, bench/world_model_learning.py) + action loss (weight 0.0 by
-default, cross-entropy of an action classifier on the predicted features).
+sparse signal: only the dot's few patches carry patch loss, every token carries latent loss;
+held-out R² 0.44 instead of 0.22 after 200 learner steps, bench/world_model_learning.py) +
+action loss (weight 0.0 by default, cross-entropy of an action classifier on the predicted
+features).
 """
 from dataclasses import asdict, dataclass
 from typing import Dict, Optional
