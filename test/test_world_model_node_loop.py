@@ -14,16 +14,17 @@ def stamp_key(stamp):
 
 
 def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
-    frames, actions, statuses, grids = [], [], [], []
+    frames, actions, statuses, grids, attention = [], [], [], [], []
     ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
     ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
     ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
                                  STATUS_QOS)
     ros.node.create_subscription(Image, '/world_model/predictions', grids.append, SENSOR_QOS)
+    ros.node.create_subscription(Image, '/world_model/attention', attention.append, SENSOR_QOS)
     diagnostics = Diagnostics(ros)
     sim = nodes.start('sim', params={'frame_rate': 30.0, 'seed': 1})
     world_model = nodes.start('world_model', params=small_world_model(
-        run_dir=str(tmp_path), checkpoint_dir=str(tmp_path / 'checkpoints')))
+        run_dir=str(tmp_path), checkpoint_dir=str(tmp_path / 'checkpoints'), log_interval=4))
 
     def learned():
         assert world_model.poll() is None, nodes.output(world_model)[-3000:]
@@ -46,6 +47,14 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     values = diagnostics.values('world_model')
     assert values['executed_reports'] >= values['transitions'] > 0, values
     assert values['unreported_steps'] <= 2, values
+    # Introspection every log_interval learner steps: the attention heatmap (49 future tokens
+    # x 99 tokens, 4 px a cell) and the figures in /diagnostics.
+    assert ros.spin_until(lambda: attention and 'attention/apa' in diagnostics.values(
+        'world_model'), 30)
+    assert (attention[-1].height, attention[-1].width) == (49 * 4, 99 * 4)
+    values = diagnostics.values('world_model')
+    assert values['attention/uniform/apa'] == 1 / 99
+    assert values['counterfactual/true_loss'] >= 0 and 'action_sensitivity' in values
 
     assert nodes.stop(world_model, timeout=40) == 0  # saves, plots; slow on a busy machine
     nodes.stop(sim)

@@ -236,7 +236,8 @@ class AdaptiveWorldModelLoop:
             metrics['consecutive_autoencoder_iterations'] = \
                 self.consecutive_autoencoder_iterations
         else:
-            detailed = (self.learner.predictor_training_step
+            # Numbered as the node logs: by learner (= autoencoder) steps, this one included.
+            detailed = ((self.learner.autoencoder_training_step + 1)
                         % self.config.detailed_metrics_interval == 0)
             metrics = self.learner.train_step(*batch, detailed=detailed)
             self.consecutive_autoencoder_iterations = 0

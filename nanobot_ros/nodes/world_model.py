@@ -32,7 +32,7 @@ transition spans them; the node keeps running. A corrupt checkpoint falls back t
 a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
 """
 from collections import Counter
-from dataclasses import fields
+from dataclasses import fields, replace
 import math
 from pathlib import Path
 import threading
@@ -125,7 +125,10 @@ class WorldModelNode(NanobotNode):
         actor = WorldModel(model_config, seed=loop_config.seed)
         selector = (None if selector_name == 'uncertainty' else
                     make_selector(selector_name, actions, constant_action, sequence))
-        self.loop = AdaptiveWorldModelLoop(learner, loop_config, selector, actor)
+        # Gradient details on exactly the steps that are logged.
+        self.loop = AdaptiveWorldModelLoop(
+            learner, replace(loop_config, detailed_metrics_interval=self.log_interval),
+            selector, actor)
         self.selector_name = selector_name
         self.checkpoints = (WorldModelCheckpoints(Path(checkpoint_dir).expanduser(),
                                                   checkpoint_name)
@@ -315,14 +318,17 @@ class WorldModelNode(NanobotNode):
                 self.loop.last_reconstruction_loss), action_count=self.actions_sent)
             if len(self.history) < HISTORY_LIMIT:
                 self.history.append(metrics)
-            total = self._learner_steps()
-            if total % self.log_interval == 0:
+            # Every learner step trains the autoencoder: its counter counts learner steps (the
+            # sum with the predictor's grows by 2 per joint step and could skip every multiple).
+            step = self.loop.learner.autoencoder_training_step
+            if step % self.log_interval == 0:
                 metrics.update(self._diagnose())
-                self.experiment.log(metrics, step=total)
+                self.experiment.log(metrics, step=step)
                 if self.last_grid is not None:
                     self.experiment.log_image('predictions_visualization', self.last_grid,
-                                              step=total)
-            if self.save_interval and total - self.last_save_step >= self.save_interval:
+                                              step=step)
+            if (self.save_interval
+                    and self._learner_steps() - self.last_save_step >= self.save_interval):
                 self._save()
 
     def _diagnose(self) -> dict:
