@@ -112,11 +112,11 @@ class TransformerActionConditionedPredictor(nn.Module):
         # added to their attention score (Swin's relative position bias): a head can attend
         # "one patch to the left" from the start instead of having to learn it from the
         # positional codes. Action tokens get none. Offsets index a (2g-1) x (2g-1) table.
-        rows, cols = (torch.arange(config.num_patches) // grid, torch.arange(config.num_patches)
-                      % grid) if grid * grid == config.num_patches else (
-            torch.zeros(config.num_patches, dtype=torch.long), torch.arange(config.num_patches))
-        span = 2 * max(grid, 1) - 1 if grid * grid == config.num_patches else \
-            2 * config.num_patches - 1
+        index = torch.arange(config.num_patches)
+        if grid * grid == config.num_patches:
+            rows, cols, span = index // grid, index % grid, 2 * grid - 1
+        else:  # one row of patches
+            rows, cols, span = torch.zeros_like(index), index, 2 * config.num_patches - 1
         offset = ((rows[:, None] - rows[None] + span // 2) * span
                   + cols[:, None] - cols[None] + span // 2)
         self.register_buffer('patch_offset', offset, persistent=False)
