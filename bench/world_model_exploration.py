@@ -8,6 +8,7 @@ held-out next-frame R² over all five actions (64 fixed transitions from random 
 actions in turn, never trained on) reached 0.9, and the median over seeds.
 
     ./run.sh python bench/world_model_exploration.py [--seeds 0 1 2] [--max-steps 3000]
+        [--img-size 112 --patch-size 16]   # the same 7x7 patch grid, a quarter of the pixels
 """
 import argparse
 import os
@@ -32,7 +33,7 @@ def steps_to_goal(args, seed: int, epsilon: float):
     model = make_model(args, num_actions=len(ACTIONS))
     loop = AdaptiveWorldModelLoop(model, loop_config(args, actions=ACTIONS,
                                                      exploration_epsilon=epsilon))
-    config = ToroidalDotConfig(seed=seed, moves='2d')
+    config = ToroidalDotConfig(img_size=args.img_size, seed=seed, moves='2d')
     world = ToroidalDotWorld(config)
     held_out = held_out_set(config, 64, seed=seed + 1000, actions=ACTIONS)
 
@@ -60,7 +61,8 @@ def main(argv=None):
     add_model_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    print(f'world_model_exploration: 2-D moves world, {len(ACTIONS)} actions, seeds '
+    print(f'world_model_exploration: 2-D moves world ({args.img_size} px, patch '
+          f'{args.patch_size}), {len(ACTIONS)} actions, seeds '
           f'{args.seeds}, up to {args.max_steps} learner steps; load average '
           f'{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
     selectors = {'uncertainty': 0.0, 'random': 1.0}

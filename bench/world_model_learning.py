@@ -91,7 +91,7 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
     """Return a fresh world model of the node's default sizes (command-line overridable)."""
     torch.manual_seed(args.seed)
     return WorldModel(WorldModelConfig.small(
-        patch_size=args.patch_size, embed_dim=args.embed_dim, num_actions=num_actions,
+        img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim, num_actions=num_actions,
         autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
         loss_weights=LossWeights(latent=args.latent_weight)), seed=args.seed)
 
@@ -107,7 +107,7 @@ def run(blind: bool, args, held_out) -> list:
     """Run the online loop; return [(frame, learner steps, seconds, R²)]."""
     model = make_model(args)
     loop = AdaptiveWorldModelLoop(model, loop_config(args, ignore_actions=blind))
-    world = ToroidalDotWorld(ToroidalDotConfig(seed=args.seed))
+    world = ToroidalDotWorld(ToroidalDotConfig(img_size=args.img_size, seed=args.seed))
 
     def execute(action):
         world.step(loop.config.idle_action if action is None else action)
@@ -169,6 +169,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--train-steps', type=int, default=LoopConfig.train_steps_per_frame,
                         help='learner steps per frame')
     parser.add_argument('--batch-size', type=int, default=LoopConfig.batch_size)
+    parser.add_argument('--img-size', type=int, default=ToroidalDotConfig.img_size,
+                        help='world and model image size (px)')
     parser.add_argument('--patch-size', type=int, default=32)
     parser.add_argument('--embed-dim', type=int, default=64)
     parser.add_argument('--lr', type=float, default=3e-3, help='autoencoder learning rate')
@@ -193,7 +195,8 @@ def main(argv=None):
     add_model_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
-    held_out = held_out_set(ToroidalDotConfig(seed=args.seed), 64, seed=args.seed + 1000)
+    held_out = held_out_set(ToroidalDotConfig(img_size=args.img_size, seed=args.seed), 64,
+                            seed=args.seed + 1000)
     print(f'world_model_learning: default sim, patch {args.patch_size}, dim {args.embed_dim}, '
           f'batch {args.batch_size}, {args.train_steps} learner step(s)/frame, lr '
           f'{args.lr:g} (predictor {args.predictor_lr:g}), latent weight '
