@@ -91,8 +91,8 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
     """Return a fresh world model of the node's default sizes (command-line overridable)."""
     torch.manual_seed(args.seed)
     return WorldModel(WorldModelConfig.small(
-        img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim, num_actions=num_actions,
-        autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
+        img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim,
+        num_actions=num_actions, autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
         loss_weights=LossWeights(latent=args.latent_weight)), seed=args.seed)
 
 
