@@ -106,6 +106,8 @@ JETBOT_STATUS = Topic('jetbot/status', 'std_msgs/msg/String', LATCHED)
 WORLD_MODEL_STATUS = Topic('world_model/status', 'nanobot_msgs/msg/WorldModelStatus', STATUS)
 RECONSTRUCTION = Topic('world_model/reconstruction', 'sensor_msgs/msg/Image', SENSOR)
 PREDICTIONS = Topic('world_model/predictions', 'sensor_msgs/msg/Image', SENSOR)
+# The predictor's last-layer attention from the future-frame tokens, as a heatmap.
+ATTENTION = Topic('world_model/attention', 'sensor_msgs/msg/Image', SENSOR)
 # Relative too: each robot's reports stay in its namespace (the stack runner listens there).
 DIAGNOSTICS = Topic('diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', STATUS)
 # Reliable like ros2 bag play's /clock, so no subscriber misses a jump; global by ROS rule.
@@ -114,7 +116,7 @@ SIM_RESET = 'sim/reset'  # std_srvs/Trigger service of the sim
 
 TOPICS = (IMAGE, CAMERA_INFO, ACTION, ACTION_EXECUTED, ACTION_OVERRIDE, INSTRUCTION, TELEMETRY,
           SURFACE, JOINT_STATES, IMU, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, WORLD_MODEL_STATUS,
-          RECONSTRUCTION, PREDICTIONS, DIAGNOSTICS, CLOCK)
+          RECONSTRUCTION, PREDICTIONS, ATTENTION, DIAGNOSTICS, CLOCK)
 # What the recorder records unless told otherwise.
 RECORDED = (IMAGE, TELEMETRY, SURFACE, ACTION, INSTRUCTION, WORLD_MODEL_STATUS)
 

@@ -8,6 +8,9 @@ import os
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'  # noqa: E402 - before rclpy
 os.environ.setdefault('WANDB_MODE', 'offline')
+# One intra-op thread (read when torch is first imported): the tests' models are tiny, and on a
+# busy 2-core machine a second thread makes a training step ~60x slower (spinning, not working).
+os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import contextlib  # noqa: E402
 import fcntl  # noqa: E402

@@ -122,21 +122,24 @@ class NanobotNode(Node):
     def declare_config(self, config_class, descriptions: dict, skip=(), dynamic=()) -> dict:
         """Declare one parameter per field of dataclass `config_class`; return {name: value}.
 
-        Each field's default is the parameter's default and `descriptions[name]` its
-        description; fields in `skip` are not parameters (the node fills them in). A field in
-        `dynamic` accepts any type and is converted to the default's type (a `source: 0` in YAML
-        arrives as an integer). Sequences come back as lists.
+        Each field's default is the parameter's default and `descriptions[name]` (else the
+        field's metadata 'description') its description; fields in `skip` are not parameters
+        (the node fills them in). A field in `dynamic` accepts any type and is converted to the
+        default's type (a `source: 0` in YAML arrives as an integer). Sequences come back as
+        lists.
         """
         values = {}
         for f in (f for f in fields(config_class) if f.name not in skip):
             default = field_default(f)
+            description = descriptions[f.name] if f.name in descriptions \
+                else f.metadata['description']
             if f.name in dynamic:
-                descriptor = ParameterDescriptor(description=descriptions[f.name],
+                descriptor = ParameterDescriptor(description=description,
                                                  dynamic_typing=True)
                 value = type(default)(self.declare_parameter(f.name, default, descriptor).value)
             else:
                 value = self.param(f.name, list(default) if isinstance(default, tuple)
-                                   else default, descriptions[f.name])
+                                   else default, description)
             values[f.name] = list(value) if isinstance(default, (list, tuple)) else value
         return values
 
