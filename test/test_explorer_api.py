@@ -9,25 +9,15 @@ import urllib.request
 import cv2
 import numpy as np
 import pytest
+import torch
 
 from bag_fixtures import frame, write_session_bag
 from nanobot_ros.explorer.server import Explorer, make_server
-from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 
 CONFIG = dict(img_size=16, patch_size=8, embed_dim=16, depth=1, predictor_depth=1)
-
-
-class IntrospectiveWorldModel(WorldModel):
-    """A world model that returns what the introspection seam shows."""
-
-    def introspect(self, history_frames, history_actions, candidate_actions):
-        return {'attention': {'layer 0 head 0': np.linspace(0, 1, 16).reshape(4, 4)},
-                'metrics': {'attention_entropy': 1.25},
-                'levels': [{'name': 'level 1', 'predictions': [history_frames[-1]] * len(
-                    candidate_actions)}]}
 
 
 @pytest.fixture
@@ -75,7 +65,8 @@ def test_sessions_frames_predictions_and_training(served):
     status, body = call(url + '/api/predict', {'id': 'toroidal_dot/lone', 'index': 4})
     prediction = json.loads(body)
     assert status == 200 and prediction['action'] == 0 and len(prediction['predictions']) == 2
-    assert prediction['attention'] == {} and prediction['levels'] == []
+    assert list(prediction['attention']) == ['last layer, future queries']
+    assert prediction['levels'] == []
     # Training stops at the loss threshold (any loss is below 1.0: one step).
     status, body = call(url + '/api/train', {'id': 'toroidal_dot/lone', 'start': 0,
                                              'stop': 10, 'steps': 50, 'loss_threshold': 1.0})
@@ -114,17 +105,28 @@ def _ckpt(explorer):
     return explorer.checkpoint_roots[0] / 'toroidal_dot' / 'world_model.safetensors'
 
 
-def test_what_an_introspective_model_returns_is_shown(served):
-    url, explorer, _ = served
-    model = IntrospectiveWorldModel(WorldModelConfig.small(**CONFIG))
-    explorer.bench = Workbench(AdaptiveWorldModelLoop(model, LoopConfig()), 'introspective')
+def test_the_models_own_introspection_is_shown(served):
+    url, explorer, checkpoints = served
+    path = str(checkpoints / 'toroidal_dot' / 'world_model.safetensors')
+    assert call(url + '/api/load', {'path': path})[0] == 200
     prediction = json.loads(call(url + '/api/predict', {'id': 'toroidal_dot/lone',
                                                         'index': 3})[1])
-    assert prediction['metrics'] == {'attention_entropy': 1.25}
-    heatmap = prediction['attention']['layer 0 head 0']
-    picture = cv2.imdecode(np.frombuffer(base64.b64decode(heatmap.split(',')[1]), np.uint8),
-                           cv2.IMREAD_COLOR)
-    assert picture.shape == (4, 4, 3)
-    level = prediction['levels'][0]
-    assert level['name'] == 'level 1' and len(level['predictions']) == 2
-    assert prediction['model']['introspection'] is True
+    # The world model's own diagnostics of the recorded transition, as the node logs them.
+    session = explorer.session('toroidal_dot/lone')
+    sample = session.sample(3)
+    model = explorer.bench.model
+    history, past = explorer.bench._history(session, 3)
+    actions = torch.tensor([list(past) + [explorer.bench.loop.actions.index(sample.action_index)]])
+    expected, heatmap = model.diagnostics(model.to_tensor(list(history))[None], actions,
+                                          model.to_tensor([sample.next_observation]))
+    _, disagreement = model.predict_all(history, past, [0, 1])
+    expected.update({f'uncertainty/{a}': float(d) for a, d in zip([0, 1], disagreement)})
+    assert prediction['metrics'] == pytest.approx(expected)
+    assert {'attention/apa', 'attention/alf', 'attention/ttar', 'attention/ri@16',
+            'attention/entropy', 'attention/uniform/apa', 'counterfactual/shuffled_loss',
+            'counterfactual/zeroed_loss', 'action_sensitivity'} <= set(prediction['metrics'])
+    picture = cv2.imdecode(np.frombuffer(base64.b64decode(
+        prediction['attention']['last layer, future queries'].split(',')[1]), np.uint8),
+        cv2.IMREAD_COLOR)
+    assert picture.shape == heatmap.shape  # future queries x all tokens, 4 px per cell
+    assert prediction['levels'] == [] and prediction['model']['introspection'] is True

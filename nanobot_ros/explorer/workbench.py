@@ -11,11 +11,12 @@ buffer from the chosen frames, then `train()` steps: autoencoder only while the 
 gate is closed, jointly once it opens), so what the explorer trains is what the node trains.
 Checkpoints are read and written by learning/persistence.py, the node's own format.
 
-Introspection seam: a world model that offers `introspect(history_frames, history_actions,
-candidate_actions)` has what it returns shown: {'attention': {name: (H, W) array in [0, 1]}
-(e.g. one per layer and head), 'metrics': {name: float}, 'levels': [{'name': str,
-'predictions': [rgb8 next frame per candidate action]}] (one per hierarchy level)}, each key
-optional. Today's model has none, and the page says so.
+Introspection: for the chosen frame the world model's own `diagnostics` (learning/
+introspection.py's definitions) runs on the recorded transition: the last predictor layer's
+attention from the future-frame tokens as a heatmap, APA, ALF, TTAR, RI@16, attention entropy
+and its uniform baseline, the counterfactual losses and the action-sensitivity sweep, and each
+action's head disagreement (the explorer's uncertainty). Per-hierarchy-level predictions have
+their slot in the result ('levels') and are empty until the model has levels.
 """
 from dataclasses import dataclass, field
 import math
@@ -24,6 +25,7 @@ import threading
 from typing import Dict, List, Optional
 
 import numpy as np
+import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, FrameRejected, \
     LoopConfig
@@ -120,7 +122,7 @@ class Workbench:
                 'history': m.config.predictor.max_history,
                 'autoencoder_training_step': m.autoencoder_training_step,
                 'predictor_training_step': m.predictor_training_step,
-                'introspection': hasattr(m, 'introspect')}
+                'introspection': True}
 
     # -- predictions -------------------------------------------------------------------------
 
@@ -131,10 +133,11 @@ class Workbench:
         with self._model_lock:
             loss, decoded = self.model.reconstruct(sample.observation[None])
             history, past = self._history(session, index)
-            predicted = self.model.predict_all(history, past, list(range(len(self.loop.actions))))
-            introspect = getattr(self.model, 'introspect', None)
-            extra = introspect(history, past, list(range(len(self.loop.actions)))) \
-                if introspect else {}
+            predicted, disagreement = self.model.predict_all(
+                history, past, list(range(len(self.loop.actions))))
+            extra = self._introspect(history, past, sample)
+            extra['metrics'].update({f'uncertainty/{a}': float(d)
+                                     for a, d in zip(self.loop.actions, disagreement)})
         decoded_image = patches_to_image(decoded[0], patch)
         predictions = [patches_to_image(p, patch) for p in predicted]
         return {
@@ -148,6 +151,18 @@ class Workbench:
             'attention': extra.get('attention', {}), 'metrics': extra.get('metrics', {}),
             'levels': extra.get('levels', []),
         }
+
+    def _introspect(self, history, past, sample) -> dict:
+        """Attention heatmap and metrics of the recorded transition (none without its action)."""
+        if sample.action_index not in self.loop.actions or sample.next_observation is None:
+            return {'attention': {}, 'metrics': {}}
+        frames = self.model.to_tensor(list(history))[None]  # (1, T, C, H, W)
+        actions = torch.tensor([list(past) + [self.loop.actions.index(sample.action_index)]])
+        metrics, heatmap = self.model.diagnostics(
+            frames, actions, self.model.to_tensor([sample.next_observation]))
+        # The heatmap's channels tell frame / action / future keys apart; shown as one map.
+        return {'attention': {'last layer, future queries': heatmap.max(axis=-1) / 255.0},
+                'metrics': metrics}
 
     def _history(self, session, index: int):
         """Return the last `max_history` frames up to `index` (one stream), actions between."""
