@@ -10,7 +10,8 @@ import rclpy
 from rclpy.executors import ExternalShutdownException
 
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.contract import ACTION, IMAGE
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -19,12 +20,12 @@ def main() -> None:
     """Spin the echo node until interrupted."""
     rclpy.init()
     node = rclpy.create_node('echo')
-    publisher = node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    publisher = node.create_publisher(Action, ACTION.name, qos_profile(ACTION))
     name = node.get_name()
     node.create_subscription(
-        Image, '/camera/image_raw',
+        Image, IMAGE.name,
         lambda msg: publisher.publish(make_action(source=name, stamp=msg.header.stamp)),
-        SENSOR_QOS)
+        qos_profile(IMAGE))
     try:
         rclpy.spin(node)
     except (KeyboardInterrupt, ExternalShutdownException):

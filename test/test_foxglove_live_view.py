@@ -17,13 +17,15 @@ from pathlib import Path
 import numpy as np
 
 from nanobot_ros.data.bags import Bag, find_bags, make_typestore
+from nanobot_ros import contract
 from nanobot_ros.live_view import message_numbers
 from foxglove_client import FoxgloveClient
 
 ROOT = Path(__file__).resolve().parents[1]
-CAMERA, STATUS, ACTION = '/camera/image_raw', '/world_model/status', '/robot/action'
-EXECUTED, OVERRIDE, INSTRUCTION = '/robot/action_executed', '/robot/action_override', \
-    '/instruction'
+CAMERA, STATUS, ACTION = (contract.IMAGE.fqn(), contract.WORLD_MODEL_STATUS.fqn(),
+                          contract.ACTION.fqn())
+EXECUTED, OVERRIDE, INSTRUCTION = (contract.ACTION_EXECUTED.fqn(), contract.ACTION_OVERRIDE.fqn(),
+                                   contract.INSTRUCTION.fqn())
 
 
 def _free_port() -> int:

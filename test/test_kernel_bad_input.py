@@ -4,7 +4,8 @@ import pytest
 
 from kernel_harness import ActionProbe, assert_bounded, KERNELS, start_kernel
 from nanobot_msgs.msg import Telemetry
-from nanobot_ros.nodes.common import SENSOR_QOS
+from nanobot_ros.contract import SENSOR, TELEMETRY
+from nanobot_ros.nodes.common import qos_profile
 from policy_fixtures import tiny_export
 from std_msgs.msg import String
 
@@ -52,7 +53,7 @@ def test_missing_nan_or_short_telemetry_and_a_bad_step_get_the_safe_action(
         impl, ros, nodes, tmp_path):
     model = tiny_export(tmp_path, robotics_sensor_dim=3)
     probe = ActionProbe(ros)
-    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
+    telemetry = ros.node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(SENSOR))
     kernel = start_kernel(nodes, impl, {'model_path': str(model), 'stale_after': 1.0})
     probe.instruction.publish(String(data='go to the red marker'))
 

@@ -13,7 +13,7 @@ import pytest
 from safetensors.numpy import save_file
 import torch
 
-from nanobot_ros.learning.policy_export import ActionGraph, export_policy
+from nanobot_ros.policy.export import ActionGraph, export_policy
 from nanobot_ros.stack import node_executable
 from policy_fixtures import tiny_policy
 

@@ -5,15 +5,19 @@ from diagnostic_msgs.msg import DiagnosticArray
 from nanobot_msgs.msg import Action
 
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, STATUS_QOS
+from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, ACTION_OVERRIDE, COMMAND, DIAGNOSTICS,
+                                  STATUS)
+from nanobot_ros.nodes.common import qos_profile
 
 
 def test_the_runner_sends_the_override_and_the_sim_executes_it(ros, nodes):
     commanded, executed, reports = [], [], []
-    ros.node.create_subscription(Action, '/robot/action', commanded.append, COMMAND_QOS)
-    ros.node.create_subscription(Action, '/robot/action_executed', executed.append, COMMAND_QOS)
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
-    override = ros.node.create_publisher(Action, '/robot/action_override', COMMAND_QOS)
+    ros.node.create_subscription(Action, ACTION.fqn(), commanded.append, qos_profile(COMMAND))
+    ros.node.create_subscription(Action, ACTION_EXECUTED.fqn(), executed.append,
+                                 qos_profile(COMMAND))
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
+    override = ros.node.create_publisher(Action, ACTION_OVERRIDE.fqn(), qos_profile(COMMAND))
     nodes.start('sim', params={'frame_rate': 30.0})
     nodes.start('runner', params={'selector': 'always_stay'})
     # Every subscription matched (the sim's report too) before the override goes out.
