@@ -29,6 +29,7 @@ class PolicyConfig:
     robotics_surface_dim: int = 0
     robotics_action_dim: int = 2
     robotics_use_diffusion: bool = False
+    robotics_categorical: bool = False  # logits over the discrete actions (GRPO needs them)
     robotics_diffusion_steps: int = 100
     robotics_diffusion_prediction: str = 'sample'
     robotics_aux_regression: float = 1.0
@@ -43,6 +44,9 @@ class PolicyConfig:
         if self.robotics_action_dim < 1:
             raise ValueError(f'robotics_action_dim must be >= 1, got '
                              f'{self.robotics_action_dim}')
+        if self.robotics_categorical and self.robotics_use_diffusion:
+            raise ValueError('choose one action head: robotics_categorical or '
+                             'robotics_use_diffusion')
         if self.robotics_diffusion_steps < 2:
             raise ValueError('robotics_diffusion_steps must be >= 2')
         if self.max_text_len < 1:
