@@ -13,6 +13,7 @@ COMMANDS = {
     'demos': ('nanobot_ros.cli.demos', 'record scripted expert demonstrations as bags'),
     'train': ('nanobot_ros.cli.train', 'train the policy from bags (torchrun ok)'),
     'grpo': ('nanobot_ros.cli.grpo', 'fine-tune a cloned policy by GRPO in the sim'),
+    'lora': ('nanobot_ros.cli.lora', 'adapt a trained policy to a task variant with LoRA'),
     'export': ('nanobot_ros.cli.export', 'export a policy to ONNX + safetensors'),
     'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',

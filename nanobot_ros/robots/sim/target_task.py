@@ -27,7 +27,8 @@ from nanobot_ros.robots.sim.toroidal_dot import (MOVE_DOWN, MOVE_LEFT, MOVE_RIGH
                                                  ToroidalDotConfig, ToroidalDotWorld)
 
 MARKER_COLORS = {'red': (255, 0, 0), 'green': (0, 255, 0), 'blue': (0, 0, 255),
-                 'yellow': (255, 255, 0), 'magenta': (255, 0, 255), 'cyan': (0, 255, 255)}
+                 'yellow': (255, 255, 0), 'magenta': (255, 0, 255), 'cyan': (0, 255, 255),
+                 'orange': (255, 128, 0), 'purple': (128, 0, 255)}
 INSTRUCTION_TEMPLATE = 'go to the {} marker'
 _COLOR_WORD = re.compile(r'\b(' + '|'.join(MARKER_COLORS) + r')\b', re.IGNORECASE)
 

@@ -18,7 +18,9 @@ word orders and punctuation, same colour names). The split is what measures lang
 generalization; the episode seed alone decides the layout, so a seed gives the same layout in
 both splits.
 
-Presets (`TASK_PRESETS`): 'family' is the default above; 'targets' is today's task (5 x 5 cells,
+Presets (`TASK_PRESETS`): 'family' is the default above; 'new-colours' the variant a LoRA
+adapter learns (orange and purple, never in the family, beside red and blue); 'targets' is
+today's task (5 x 5 cells,
 red, green and blue all present, one template, one waypoint); the reference world is the sim
 with no targets at all. The scripted expert reads only the image and the instruction's colours,
 like the single-step one (`target_task.expert_action`), aiming at the first named marker still
@@ -85,6 +87,8 @@ class TaskFamilyConfig(TargetTaskConfig):
 
 TASK_PRESETS = {
     'family': TaskFamilyConfig(),
+    # The variant LoRA adapts to: two colours the family never shows, beside two it does.
+    'new-colours': TaskFamilyConfig(colors=('orange', 'purple', 'red', 'blue')),
     'targets': TaskFamilyConfig(img_size=40, colors=('red', 'green', 'blue'), step_budget=12,
                                 min_markers=3, max_markers=3, two_step=0.0,
                                 templates={('train', 1): ('go to the {} marker',),
