@@ -30,6 +30,7 @@ class PolicyConfig:
     robotics_action_dim: int = 2
     robotics_use_diffusion: bool = False
     robotics_categorical: bool = False  # logits over the discrete actions (GRPO needs them)
+    ternary: bool = False  # BitNet b1.58 ternary transformer layers (policy/bitnet.py)
     robotics_diffusion_steps: int = 100
     robotics_diffusion_prediction: str = 'sample'
     robotics_aux_regression: float = 1.0

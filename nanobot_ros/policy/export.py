@@ -71,27 +71,32 @@ class ActionGraph(nn.Module):
         return tuple(inputs)
 
 
-def _onnx_bytes(module: nn.Module, inputs: tuple, input_names, output_names) -> bytes:
+def _onnx_bytes(module: nn.Module, inputs: tuple, input_names, output_names,
+                constant_folding: bool = True) -> bytes:
     import io
     buffer = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=OPSET,
-                          input_names=list(input_names), output_names=list(output_names))
+                          input_names=list(input_names), output_names=list(output_names),
+                          do_constant_folding=constant_folding)
     return buffer.getvalue()
 
 
 def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: int = 10,
                   action_names=DEFAULT_ACTION_NAMES,
-                  discrete_actions=DEFAULT_DISCRETE_ACTIONS, extra: Optional[dict] = None
-                  ) -> Path:
-    """Write `out` (.onnx) and `out` with .safetensors beside it; return the ONNX path."""
+                  discrete_actions=DEFAULT_DISCRETE_ACTIONS, extra: Optional[dict] = None,
+                  constant_folding: bool = True) -> Path:
+    """Write `out` (.onnx) and `out` with .safetensors beside it; return the ONNX path.
+
+    `constant_folding=False` keeps weight arithmetic in the graph (ternary weights stay int8).
+    """
     import onnx
     if sampler not in ('ddim', 'ddpm'):
         raise ValueError(f'unknown sampler {sampler!r}; choose ddim or ddpm')
     out = Path(out)
     graph = ActionGraph(policy, sampler, ddim_steps)
     model = onnx.load_from_string(_onnx_bytes(graph, graph.example_inputs(),
-                                              graph.input_names, ['actions']))
+                                              graph.input_names, ['actions'], constant_folding))
     c = policy.config
     metadata = {
         'nanobot.format': FORMAT,

@@ -12,10 +12,10 @@ weights (`merge_and_unload`), so the result exports and serves like any policy.
 import time
 from typing import Tuple
 
-import numpy as np
 import torch
 
 from nanobot_ros.policy.demonstrations import DemoBuffer
+from nanobot_ros.policy.finetune import fit_steps
 from nanobot_ros.policy.modeling import Policy
 
 LORA_TARGETS = (r'.*(attn\.qkv|attn\.proj|mlp\.0|mlp\.3|patch_embed|vision_proj|film|'
@@ -42,17 +42,8 @@ def lora_finetune(policy: Policy, buffer: DemoBuffer, steps: int, batch_size: in
     torch.manual_seed(seed)
     model = add_lora(policy, rank)
     trainable, total = trainable_share(model)
-    optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr,
-                                  weight_decay=0.0)
-    rng = np.random.default_rng(seed)
-    losses, start = [], time.monotonic()
-    model.train()
-    for _ in range(steps):
-        loss = model(buffer.batch(rng.integers(0, len(buffer), batch_size)))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        losses.append(float(loss.detach()))
+    start = time.monotonic()
+    losses = fit_steps(model, buffer, steps, batch_size, lr, seed)
     merged = model.merge_and_unload().eval()
     return merged, {'rank': rank, 'trainable': trainable, 'total': total,
                     'trainable_share': trainable / total, 'steps': steps, 'losses': losses,

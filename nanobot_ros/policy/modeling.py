@@ -46,6 +46,7 @@ from typing import Optional
 import torch
 from torch import nn
 
+from nanobot_ros.policy.bitnet import ternarize_
 from nanobot_ros.policy.diffusion import DiffusionHead
 from nanobot_ros.policy.configuration import PolicyConfig, TEXT_VOCAB
 from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
@@ -138,6 +139,8 @@ class Policy(nn.Module):
             self.aux_head = nn.Linear(d, config.robotics_action_dim)
         nn.init.normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.act_token, std=0.02)
+        if config.ternary:
+            ternarize_(self)
 
     def condition(self, images: Optional[torch.Tensor], text: torch.Tensor,
                   sensors: Optional[torch.Tensor] = None,
