@@ -15,6 +15,7 @@ COMMANDS = {
     'grpo': ('nanobot_ros.cli.grpo', 'fine-tune a cloned policy by GRPO in the sim'),
     'lora': ('nanobot_ros.cli.lora', 'adapt a trained policy to a task variant with LoRA'),
     'export': ('nanobot_ros.cli.export', 'export a policy to ONNX + safetensors'),
+    'quantize': ('nanobot_ros.cli.quantize', 'int8 / ternary ONNX and GGUF exports of a policy'),
     'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),

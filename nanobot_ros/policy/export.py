@@ -29,6 +29,7 @@ from nanobot_ros.durable import atomic_write
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.weights import save_policy
 from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.text_encoder import copy_text_encoder, MINILM_DIM
 
 OPSET = 17
 FORMAT = 'nanobot_ros.policy_onnx/1'
@@ -62,7 +63,9 @@ class ActionGraph(nn.Module):
             shapes['noise'] = self.policy.head.noise_shape(self.sampler, 1)
         inputs = []
         for name in self.input_names:
-            if name == 'text':
+            if name == 'text' and c.text_encoder == 'minilm':
+                inputs.append(torch.randn((1, c.max_text_len, MINILM_DIM), generator=generator))
+            elif name == 'text':
                 inputs.append(torch.randint(0, 256, (1, c.max_text_len), generator=generator))
             else:
                 inputs.append(torch.randn(shapes[name], generator=generator).abs().clamp(max=1)
@@ -116,6 +119,8 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
                 extra_metadata={'export': {'onnx': out.name, 'sampler': sampler,
                                            'ddim_steps': ddim_steps}})
+    if c.text_encoder == 'minilm':  # the kernel runs the encoder from beside the model
+        copy_text_encoder(out.parent)
     atomic_write(out, model.SerializeToString())
     return out
 

@@ -5,7 +5,7 @@
 
 Targets (`LORA_TARGETS`): the attention and MLP projections of the trunk and of the ViT encoder,
 the ViT patch embedding (new colours are new pixels), the vision projection, the FiLM layer and
-the byte embedding (new colour words are new byte sequences). Everything else, the heads and the
+the byte embedding or the text projection (new colour words are new byte sequences). Everything else, the heads and the
 normalization buffers included, stays frozen. After training the adapters are merged into the
 weights (`merge_and_unload`), so the result exports and serves like any policy.
 """
@@ -19,7 +19,7 @@ from nanobot_ros.policy.finetune import fit_steps
 from nanobot_ros.policy.modeling import Policy
 
 LORA_TARGETS = (r'.*(attn\.qkv|attn\.proj|mlp\.0|mlp\.3|patch_embed|vision_proj|film|'
-                r'text_embed)$')
+                r'text_embed|text_proj)$')
 
 
 def add_lora(policy: Policy, rank: int = 4, alpha: float = 8.0, dropout: float = 0.0):

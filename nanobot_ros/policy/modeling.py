@@ -50,6 +50,7 @@ from nanobot_ros.policy.bitnet import ternarize_
 from nanobot_ros.policy.diffusion import DiffusionHead
 from nanobot_ros.policy.configuration import PolicyConfig, TEXT_VOCAB
 from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.text_encoder import MINILM_DIM
 from nanobot_ros.models.transformer import Block
 from nanobot_ros.models.vit import MaskedAutoencoderViT
 
@@ -115,7 +116,10 @@ class Policy(nn.Module):
             self.surface_norm = Normalizer(config.robotics_surface_dim)
             self.surface_proj = nn.Linear(config.robotics_surface_dim, d)
         self.action_norm = Normalizer(config.robotics_action_dim)
-        self.text_embed = nn.Embedding(TEXT_VOCAB, d)
+        if config.text_encoder == 'minilm':
+            self.text_proj = nn.Linear(MINILM_DIM, d)
+        else:
+            self.text_embed = nn.Embedding(TEXT_VOCAB, d)
         self.act_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, config.sequence_length, d))
         self.blocks = nn.ModuleList(Block(d, config.n_head) for _ in range(config.n_layer))
@@ -147,7 +151,8 @@ class Policy(nn.Module):
                   surface: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Return the hidden state (B, n_embd) the action heads read.
 
-        images (B, 3, S, S) float in [0, 1]; text (B, max_text_len) int64 byte ids; sensors
+        images (B, 3, S, S) float in [0, 1]; text (B, max_text_len) int64 byte ids (or, with
+        text_encoder 'minilm', (B, max_text_len, 384) float encoder token states); sensors
         (B, sensor_dim) and surface (B, surface_dim) raw values.
         """
         c = self.config
@@ -156,7 +161,8 @@ class Policy(nn.Module):
             tokens.append(self.sensor_proj(self.sensor_norm.standardize(sensors))[:, None])
         if c.robotics_surface_dim:
             tokens.append(self.surface_proj(self.surface_norm.standardize(surface))[:, None])
-        text_tokens = self.text_embed(text)
+        text_tokens = (self.text_proj(text) if c.text_encoder == 'minilm'
+                       else self.text_embed(text))
         if c.use_vision:
             vision = self.vision_proj(self.vision.encode(images))
             if c.film:

@@ -64,6 +64,7 @@ class OnnxPolicy:
             image_size=self.config.image_size, max_text_len=self.config.max_text_len,
             sensor_dim=self.config.robotics_sensor_dim,
             surface_dim=self.config.robotics_surface_dim,
+            text_encoder=self.config.text_encoder, text_encoder_dir=str(self.path.parent),
             action_names=tuple(json.loads(meta['nanobot.action_names'])),
             discrete_actions=tuple(map(tuple, json.loads(meta['nanobot.discrete_actions']))))
         self.input_names = [i.name for i in self.session.get_inputs()]

@@ -63,10 +63,16 @@ class PolicyProcessor:
     surface_dim: int = 0
     action_names: Sequence[str] = DEFAULT_ACTION_NAMES
     discrete_actions: Sequence[Sequence[float]] = DEFAULT_DISCRETE_ACTIONS
+    text_encoder: str = 'bytes'  # or 'minilm' (policy/text_encoder.py)
+    text_encoder_dir: str = ''  # minilm: folder of text_encoder.onnx ('' = the cache)
     tokenizer: ByteTokenizer = field(init=False)
 
     def __post_init__(self):
-        self.tokenizer = ByteTokenizer(self.max_text_len)
+        if self.text_encoder == 'minilm':
+            from nanobot_ros.policy.text_encoder import encoder_dir, OnnxTextEncoder
+            self.tokenizer = OnnxTextEncoder(self.text_encoder_dir or encoder_dir())
+        else:
+            self.tokenizer = ByteTokenizer(self.max_text_len)
 
     def _vector(self, observation: dict, key: str, dim: int) -> np.ndarray:
         values = np.asarray(observation.get(key, ()), np.float32).reshape(-1)

@@ -13,7 +13,7 @@ def processor_for(policy: Policy, **overrides) -> PolicyProcessor:
     c = policy.config
     return PolicyProcessor(image_size=c.image_size, max_text_len=c.max_text_len,
                            sensor_dim=c.robotics_sensor_dim, surface_dim=c.robotics_surface_dim,
-                           **overrides)
+                           text_encoder=c.text_encoder, **overrides)
 
 
 class PolicyRunner:
