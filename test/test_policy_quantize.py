@@ -11,7 +11,7 @@ from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import (export_gguf, export_ternary, quantize_int8, read_gguf,
                                          ternary_qat)
 from nanobot_ros.policy.runner import processor_for
-from nanobot_ros.robots.sim.task_family import family_rollouts, TaskFamilyConfig
+from nanobot_ros.robots.sim.task_family import rollouts_for, TaskFamilyConfig
 from policy_fixtures import tiny_policy
 
 TASK = TaskFamilyConfig(img_size=24, colors=('red', 'green'), min_markers=1, max_markers=2,
@@ -52,7 +52,7 @@ def test_int8_export_is_served_by_the_kernel_within_tolerance(tmp_path):
 def test_ternary_layers_use_only_three_values_and_the_export_matches(tmp_path):
     policy = tiny_policy(image_size=24, n_embd=32, max_text_len=24)
     buffer = DemoBuffer(processor_for(policy), 2)
-    for image, text, action in family_rollouts(TASK, range(10)):
+    for image, text, action in rollouts_for(TASK, range(10)):
         buffer.add(image, text, [(0, 0), (1, 0), (-1, 0), (0, -1), (0, 1)][action])
     qat = ternary_qat(policy, buffer, steps=3, batch_size=16)
     layers = [m for m in qat.modules() if isinstance(m, BitLinear)]

@@ -45,11 +45,10 @@ import torch
 from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
-from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
-                                           unprefixed)
+from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.runner import processor_for
-from nanobot_ros.policy.weights import load_policy, save_policy
+from nanobot_ros.policy.weights import load_policy, resume_into, save_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
 
 CHECKPOINT_NAME = 'grpo.safetensors'
@@ -138,21 +137,16 @@ class GRPOTrainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def _resume(self) -> Optional[int]:
-        if not (self.checkpoint_path.exists() or
-                self.checkpoint_path.with_name('grpo_backup.safetensors').exists()):
+        meta = resume_into(self.checkpoint_path, self.policy, self.optimizer, 'grpo')
+        if meta is None:
             return None
-        policy, checkpoint = load_policy(self.checkpoint_path, expected=self.policy.config)
-        self.policy.load_state_dict(policy.state_dict())
-        meta = checkpoint.metadata['grpo']
-        optimizer_from_tensors(self.optimizer, unprefixed('optimizer', checkpoint.tensors),
-                               meta['optimizer'])
         self.iteration, self.env_steps = meta['iteration'], meta['env_steps']
         self.history = meta['history']
         self.generator.set_state(torch.tensor(meta['generator'], dtype=torch.uint8))
         for record in self.history:
             self.plateau.update(-record['success'])
         self.plateau.reason = ''
-        log.info('resumed from %s at iteration %d', checkpoint.path, self.iteration)
+        log.info('resumed from %s at iteration %d', self.checkpoint_path, self.iteration)
         return self.iteration
 
     def save(self) -> Path:

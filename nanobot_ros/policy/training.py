@@ -37,10 +37,9 @@ from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
-from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
-                                           unprefixed)
+from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-from nanobot_ros.policy.weights import load_policy, save_policy
+from nanobot_ros.policy.weights import resume_into, save_policy
 from nanobot_ros.policy.runner import processor_for
 
 CHECKPOINT_NAME = 'policy.safetensors'
@@ -103,14 +102,9 @@ class PolicyTrainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def _resume(self) -> Optional[int]:
-        if not (self.checkpoint_path.exists() or
-                self.checkpoint_path.with_name('policy_backup.safetensors').exists()):
+        meta = resume_into(self.checkpoint_path, self.policy, self.optimizer, 'training')
+        if meta is None:
             return None
-        policy, checkpoint = load_policy(self.checkpoint_path, expected=self.config.policy)
-        self.policy.load_state_dict(policy.state_dict())
-        meta = checkpoint.metadata['training']
-        optimizer_from_tensors(self.optimizer, unprefixed('optimizer', checkpoint.tensors),
-                               meta['optimizer'])
         self.epoch, self.position, self.step = meta['epoch'], meta['position'], meta['step']
         self.epoch_samples = meta['epoch_samples']
         self.losses, self.epoch_losses = meta['losses'], meta['epoch_losses']
@@ -118,7 +112,7 @@ class PolicyTrainer:
             self.plateau.update(loss)
         self.plateau.reason = ''
         self.stats_fitted = True
-        log.info('resumed from %s: step %d, epoch %d at sample %d', checkpoint.path,
+        log.info('resumed from %s: step %d, epoch %d at sample %d', self.checkpoint_path,
                  self.step, self.epoch, self.position)
         return self.step
 

@@ -111,7 +111,7 @@ class TaskFamily(TargetTask):
     def __init__(self, config: TaskFamilyConfig = TaskFamilyConfig()):
         self.waypoints: List[str] = []
         self.progress = 0
-        self.instruction = ''
+        self._instruction = ''
         super().__init__(config)
 
     def reset(self, seed: int) -> str:
@@ -127,10 +127,20 @@ class TaskFamily(TargetTask):
         steps = 2 if rng.random() < c.two_step else 1
         self.waypoints = colors[:steps]
         templates = c.template_table[(c.phrasings, steps)]
-        self.instruction = templates[int(rng.integers(len(templates)))].format(*self.waypoints)
+        self._instruction = templates[int(rng.integers(len(templates)))].format(*self.waypoints)
         self.episode_seed, self.steps, self.progress = seed, 0, 0
         self.target = self.waypoints[0]
-        return self.instruction
+        return self._instruction
+
+    @property
+    def instruction(self) -> str:
+        """Return the running episode's instruction text."""
+        return self._instruction
+
+    def expert(self, image: np.ndarray) -> int:
+        """Return the expert's action for `image`, reading the waypoints off the instruction."""
+        return family_expert_action(image, parse_waypoints(self._instruction, self.config.colors),
+                                    self.config.move_pixels)
 
     @property
     def reached(self) -> bool:
@@ -167,26 +177,10 @@ def family_expert_action(image: np.ndarray, waypoints: Sequence[str], move_pixel
     return STAY
 
 
-def family_rollouts(config: TaskFamilyConfig, seeds: Sequence[int]):
-    """Yield (image, instruction, action) of the expert solving the episode of each seed."""
-    task = TaskFamily(config)
-    for seed in seeds:
-        instruction = task.reset(seed)
-        while True:
-            image = task.render()
-            action = family_expert_action(image, parse_waypoints(instruction, config.colors),
-                                          config.move_pixels)
-            yield image, instruction, action
-            if task.reached or task.steps >= config.step_budget:
-                break
-            task.step(action)
-
-
 def rollouts_for(config: TargetTaskConfig, seeds: Sequence[int]):
     """Expert rollouts of either task kind (the family or the single-target task)."""
-    if isinstance(config, TaskFamilyConfig):
-        return family_rollouts(config, seeds)
-    return expert_rollouts(config, seeds)
+    return expert_rollouts(config, seeds,
+                           TaskFamily if isinstance(config, TaskFamilyConfig) else TargetTask)
 
 
 class TaskBatch:
