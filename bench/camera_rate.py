@@ -20,8 +20,9 @@ import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from sensor_msgs.msg import Image
 
+from nanobot_ros.contract import DIAGNOSTICS, IMAGE, SENSOR, STATUS
 from nanobot_ros.data.convert import stamp_to_seconds
-from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.stack import node_executable
 
 SECONDS = 8.0
@@ -54,9 +55,9 @@ def measure(executor, node, clip: Path, frame_rate: float) -> str:
             if status.hardware_id == 'camera':
                 fps.extend(float(kv.value) for kv in status.values if kv.key == 'fps')
 
-    subscriptions = [node.create_subscription(Image, '/camera/image_raw', on_image, SENSOR_QOS),
-                     node.create_subscription(DiagnosticArray, '/diagnostics', on_diagnostics,
-                                              STATUS_QOS)]
+    subscriptions = [node.create_subscription(Image, IMAGE.fqn(), on_image, qos_profile(SENSOR)),
+                     node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), on_diagnostics,
+                                              qos_profile(STATUS))]
     camera = subprocess.Popen([node_executable('camera'), '--ros-args', '-p',
                                f'source:={clip}', '-p', 'loop:=true', '-p',
                                f'frame_rate:={frame_rate}'],

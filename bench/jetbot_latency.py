@@ -25,8 +25,9 @@ import time
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from nanobot_ros.contract import ACTION, COMMAND
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.stack import node_executable
 from nanobot_msgs.msg import Action
 
@@ -80,7 +81,7 @@ def main():
     node = rclpy.create_node('bench_jetbot_latency')
     executor = SingleThreadedExecutor()
     executor.add_node(node)
-    pub = node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    pub = node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
 
     def start_jetbot():
         return subprocess.Popen([node_executable('jetbot'), '--ros-args', '-p',

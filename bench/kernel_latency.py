@@ -25,13 +25,13 @@ import torch
 from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
+from nanobot_ros.contract import ACTION, COMMAND, IMAGE, INSTRUCTION, SENSOR
 from nanobot_ros.data.convert import numpy_to_image
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.policy.runner import PolicyRunner
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.sim.target_task import instruction_for, TargetTask, TargetTaskConfig
 from nanobot_msgs.msg import Action
 from policy_success import start, stop
@@ -51,8 +51,8 @@ class ActionReceiver:
     """
 
     def __init__(self, node, on_action):
-        self.sub = node.create_subscription(Action, '/robot/action', lambda msg: None,
-                                            COMMAND_QOS)
+        self.sub = node.create_subscription(Action, ACTION.fqn(), lambda msg: None,
+                                            qos_profile(COMMAND))
         self.stop_guard = GuardCondition(None, None, context=node.context)
         self.running = True
         self.thread = threading.Thread(target=self._loop, args=(node.context, on_action),
@@ -111,10 +111,10 @@ def main() -> int:
     model = export_policy(policy, out / 'policy.onnx', 'ddim', args.ddim_steps)
     topics = {source: f'/bench/{source}/image_raw' for source in SOURCES}
     nodes = [start('kernel', {'model_path': str(model), 'control_period': 5.0},
-                   out / 'kernel.log', {'/camera/image_raw': topics['kernel']}),
+                   out / 'kernel.log', {IMAGE.fqn(): topics['kernel']}),
              start('policy', {'model_path': str(model.with_suffix('.safetensors')),
                               'ddim_steps': args.ddim_steps, 'control_period': 5.0},
-                   out / 'policy.log', {'/camera/image_raw': topics['policy']})]
+                   out / 'policy.log', {IMAGE.fqn(): topics['policy']})]
     rclpy.init()
     node = rclpy.create_node('kernel_latency_bench')
     received, arrived = {}, threading.Event()
@@ -125,9 +125,9 @@ def main() -> int:
             time.perf_counter()
         arrived.set()
     receiver = ActionReceiver(node, on_action)
-    images = {source: node.create_publisher(Image, topic, SENSOR_QOS)
+    images = {source: node.create_publisher(Image, topic, qos_profile(SENSOR))
               for source, topic in topics.items()}
-    instruction = node.create_publisher(String, '/instruction', INSTRUCTION_QOS)
+    instruction = node.create_publisher(String, INSTRUCTION.fqn(), qos_profile(INSTRUCTION))
     task = TargetTask(TargetTaskConfig(seed=7))
     instruction.publish(String(data=instruction_for(task.target)))
     frames = [numpy_to_image(task.render())]

@@ -28,11 +28,12 @@ import time
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 
+from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.robots.sim.task_family import TaskBatch, task_preset, TASK_PRESETS
 from nanobot_ros.policy.weights import load_policy
-from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.stack import node_command
 
 TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
@@ -67,8 +68,8 @@ def sim_counters(reports: list) -> dict:
 def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str) -> dict:
     """Drive `episodes` sim episodes with the kernel serving `model`; return the counters."""
     reports = []
-    subscription = node.create_subscription(DiagnosticArray, '/diagnostics', reports.append,
-                                            STATUS_QOS)
+    subscription = node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                            qos_profile(STATUS))
     kernel = start('kernel', {'model_path': str(model), 'stale_after': 2.0,
                               'control_period': 2.0}, logs / f'kernel_{label}.log')
     time.sleep(3.0)  # let the kernel load its model before the first frame

@@ -25,7 +25,7 @@ import torch
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import read_gguf
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamily, task_preset
 
@@ -85,7 +85,7 @@ def quantization_table(args, seeds) -> dict:
                       'p99_ms': p99, 'bytes': path.stat().st_size}
     reference, _ = load_policy(folder / 'policy_fp32.safetensors')
     inputs = {k: torch.from_numpy(v) for k, v in
-              processor_for(reference).preprocess([observation]).items()}
+              processor_for(reference.config).preprocess([observation]).items()}
     for name in ('f32', 'f16'):
         path = folder / f'policy_{name}.gguf'
         if path.exists():

@@ -10,6 +10,7 @@ measure what the storage layer alone sustains on this machine in this run.
 Prints: published, received, written, dropped, recorded MB/s, raw rosbags MB/s, and the ratio
 (recorder MB/s / raw MB/s: the share of the raw writer's capacity the recording used).
 """
+from nanobot_ros.contract import DIAGNOSTICS, IMAGE, SENSOR, STATUS, TELEMETRY
 import argparse
 import json
 import os
@@ -30,14 +31,14 @@ def publish(duration: float) -> None:
     import numpy as np
     import rclpy
     from nanobot_ros.data.convert import numpy_to_image
-    from nanobot_ros.nodes.common import SENSOR_QOS
+    from nanobot_ros.nodes.common import qos_profile
     from nanobot_msgs.msg import Telemetry
     from sensor_msgs.msg import Image
 
     rclpy.init()
     node = rclpy.create_node('throughput_publisher')
-    images = node.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-    telemetry = node.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
+    images = node.create_publisher(Image, IMAGE.fqn(), qos_profile(SENSOR))
+    telemetry = node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(SENSOR))
     while not (images.get_subscription_count() and telemetry.get_subscription_count()):
         time.sleep(0.05)
     time.sleep(1.0)  # let discovery settle on both ends
@@ -94,7 +95,7 @@ def run_bench(duration: float) -> None:
     import rclpy
     from tqdm import tqdm
     from nanobot_ros.data.bags import Bag, find_bags
-    from nanobot_ros.nodes.common import STATUS_QOS
+    from nanobot_ros.nodes.common import qos_profile
     from nanobot_ros.stack import node_executable
 
     os.environ.setdefault('ROS_DOMAIN_ID', BENCH_DOMAIN)
@@ -107,10 +108,10 @@ def run_bench(duration: float) -> None:
         for status in msg.status:
             if status.hardware_id == 'recorder':
                 reports.update({kv.key: kv.value for kv in status.values})
-    node.create_subscription(DiagnosticArray, '/diagnostics', on_report, STATUS_QOS)
+    node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), on_report, qos_profile(STATUS))
     recorder = subprocess.Popen(
         [node_executable('recorder'), '--ros-args', '-p', f'output_dir:={work / "sessions"}',
-         '-p', 'robot_type:=bench', '-p', "topics:=['/camera/image_raw', '/robot/telemetry']"],
+         '-p', 'robot_type:=bench', '-p', f"topics:=['{IMAGE.fqn()}', '{TELEMETRY.fqn()}']"],
         stdout=open(work / 'recorder.log', 'w'), stderr=subprocess.STDOUT)
     publisher = subprocess.Popen([sys.executable, __file__, '--publish', '--duration',
                                   str(duration)], stdout=subprocess.PIPE, text=True)

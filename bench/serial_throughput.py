@@ -23,8 +23,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 
+from nanobot_ros.contract import DIAGNOSTICS, SENSOR, STATUS, TELEMETRY
 from nanobot_ros.data.convert import stamp_to_seconds
-from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.esp32.emulator import channel_names, EmulatorConfig, Esp32Emulator
 from nanobot_ros.stack import _parse_value as parse_value, node_executable
 from nanobot_msgs.msg import Telemetry
@@ -48,10 +49,10 @@ class Probe:
         self.received = 0
         self.report = {}
         self.report_time = None
-        self.node.create_subscription(Telemetry, '/robot/telemetry', self._on_telemetry,
-                                      SENSOR_QOS)
-        self.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                                      STATUS_QOS)
+        self.node.create_subscription(Telemetry, TELEMETRY.fqn(), self._on_telemetry,
+                                      qos_profile(SENSOR))
+        self.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), self._on_diagnostics,
+                                      qos_profile(STATUS))
 
     def _on_telemetry(self, msg):
         self.received += 1

@@ -4,9 +4,14 @@
 file (each node is its installed executable, in its own process, with `--params-file`), watches
 the graph with a small monitor node, shows progress, and writes a run folder:
 
-  runs/<timestamp>/summary.json   counts, rates and each node's final /diagnostics report
+  runs/<timestamp>/summary.json   counts, rates and each node's final diagnostics report
   runs/<timestamp>/config.yaml    the parameters the stack ran with
+  runs/<timestamp>/params.yaml    the same keyed /**/<node>, what the nodes read in any namespace
   runs/<timestamp>/logs/<node>.log
+
+With `--namespace robot1` every node runs in /robot1 (`-r __ns:=/robot1`, as `ros2 launch ...
+namespace:=robot1` pushes it): its topics are /robot1/camera/image_raw, ..., and the monitor
+listens there, diagnostics included, so stacks in two namespaces on one domain stay apart.
 
 Every node also gets `-p run_dir:=<run folder>`; nodes that write files (recorder, world model)
 declare that parameter and write there, the others ignore it. The run folder's path is printed
@@ -30,8 +35,11 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from tqdm import tqdm
 
-from nanobot_ros.nodes.common import COMMAND_QOS, LEVEL_NAMES, SENSOR_QOS, STATUS_QOS
-from nanobot_ros.stack_config import stack_nodes
+import yaml
+
+from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
+from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
+from nanobot_ros.stack_config import any_namespace_parameters, namespace_path, stack_nodes
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -52,17 +60,17 @@ def _parse_value(text: str):
 
 
 class StackMonitor(Node):
-    """Counts what crosses the graph and keeps each node's latest /diagnostics report."""
+    """Counts what crosses the graph and keeps each node's latest diagnostics report."""
 
-    def __init__(self):
-        super().__init__('stack_monitor')
+    def __init__(self, namespace: str = '/'):
+        super().__init__('stack_monitor', namespace=namespace)
         self.frames = 0
         self.actions = Counter()
         self.reports = {}
-        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
-        self.create_subscription(DiagnosticArray, '/diagnostics', self._on_diagnostics,
-                                 STATUS_QOS)
+        self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
+        self.create_subscription(DiagnosticArray, DIAGNOSTICS.name, self._on_diagnostics,
+                                 qos_profile(DIAGNOSTICS))
 
     def _on_frame(self, msg):
         self.frames += 1
@@ -87,15 +95,18 @@ def node_executable(name: str) -> str:
     return str(path)
 
 
-def node_command(name: str, params=(), remap=None, params_file=None) -> list:
+def node_command(name: str, params=(), remap=None, params_file=None, namespace=None) -> list:
     """Return the command line running node `name` with ROS arguments.
 
     params: (parameter, value) pairs, each a `-p name:=value` (booleans as true/false, as ROS
-    reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first.
+    reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first;
+    namespace: the node's namespace (`-r __ns:=/robot1`).
     """
     command = [node_executable(name), '--ros-args']
     if params_file is not None:
         command += ['--params-file', str(params_file)]
+    if namespace is not None:
+        command += ['-r', f'__ns:={namespace}']
     for key, value in params:
         command += ['-p', f'{key}:={str(value).lower() if isinstance(value, bool) else value}']
     for topic, to in (remap or {}).items():
@@ -103,14 +114,14 @@ def node_command(name: str, params=(), remap=None, params_file=None) -> list:
     return command
 
 
-def start_nodes(names, config: Path, run_dir: Path, overrides):
-    """Start one process per node; return {name: Popen}."""
+def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: str = '/'):
+    """Start one process per node in `namespace`; return {name: Popen}."""
     logs = run_dir / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in names:
         command = node_command(name, [('run_dir', run_dir), *overrides.get(name, [])],
-                               params_file=config)
+                               params_file=params_file, namespace=namespace)
         log = open(logs / f'{name}.log', 'wb')
         processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
@@ -203,9 +214,15 @@ def main(argv=None):
     parser.add_argument('--runs', default='runs', help='folder that holds run folders')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='override one parameter, e.g. --set runner.selector=alternate')
+    parser.add_argument('--namespace', default='',
+                        help='ROS namespace of every node, e.g. robot1 (default: none)')
     args = parser.parse_args(argv)
     if args.duration <= 0:
         parser.error('--duration must be > 0')
+    try:
+        namespace = namespace_path(args.namespace)
+    except ValueError as error:
+        parser.error(str(error))
     config = Path(args.config).resolve()
     names = stack_nodes(config)
     overrides = parse_overrides(args.set)
@@ -221,9 +238,11 @@ def main(argv=None):
         suffix += 1
     run_dir.mkdir(parents=True)
     shutil.copyfile(config, run_dir / 'config.yaml')
+    params_file = run_dir / 'params.yaml'
+    params_file.write_text(yaml.safe_dump(any_namespace_parameters(config), sort_keys=False))
 
     rclpy.init()
-    monitor = StackMonitor()
+    monitor = StackMonitor(namespace)
     executor = SingleThreadedExecutor()
     executor.add_node(monitor)
 
@@ -235,9 +254,9 @@ def main(argv=None):
     interrupted = []
     signal.signal(signal.SIGINT, lambda *_: interrupted.append(True))
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
-    print(f'[stack] {", ".join(names)} for {args.duration:g} s; logs in {run_dir / "logs"}',
-          file=sys.stderr, flush=True)
-    processes = start_nodes(names, config, run_dir, overrides)
+    print(f'[stack] {", ".join(names)} in {namespace} for {args.duration:g} s; logs in '
+          f'{run_dir / "logs"}', file=sys.stderr, flush=True)
+    processes = start_nodes(names, params_file, run_dir, overrides, namespace)
     started = time.monotonic()
     early_exits = {}
     # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.

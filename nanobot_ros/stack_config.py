@@ -3,11 +3,19 @@
 The file is a ROS 2 parameters file: one top-level key per node, each with `ros__parameters`.
 The key is both the node's name and its executable in the nanobot_ros package, so
 `ros2 launch` and `./run.sh sim` start the same processes with the same parameters.
+
+Under a namespace (`namespace:=robot1`, `./run.sh sim --namespace robot1`) a key `sim:` would
+not reach the node: rcl applies a parameters-file key to the node whose full name it is (/sim,
+not /robot1/sim). So both hand the nodes `any_namespace_parameters`: the same file with each key
+`/**/sim`, which rcl matches in every namespace.
 """
 from pathlib import Path
+import re
 from typing import List
 
 import yaml
+
+NAMESPACE = re.compile(r'^/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?$')
 
 
 def stack_nodes(config_path) -> List[str]:
@@ -22,6 +30,19 @@ def stack_nodes(config_path) -> List[str]:
         if not isinstance(body, dict) or 'ros__parameters' not in body:
             raise ValueError(f'{path}: node {name!r} has no ros__parameters section')
     return list(data)
+
+
+def namespace_path(namespace: str) -> str:
+    """Return `namespace` as an absolute ROS namespace ('robot1' -> '/robot1', '' -> '/')."""
+    if not NAMESPACE.match(namespace):
+        raise ValueError(f'{namespace!r} is not a ROS namespace (e.g. robot1 or fleet/robot1)')
+    return '/' + namespace.strip('/')
+
+
+def any_namespace_parameters(config_path) -> dict:
+    """Return the stack YAML's content keyed `/**/<node>`: it reaches the node in any namespace."""
+    data = yaml.safe_load(Path(config_path).read_text())
+    return {f'/**/{name}': body for name, body in data.items()}
 
 
 def node_parameters(config_path, node: str) -> dict:

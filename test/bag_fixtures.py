@@ -4,6 +4,7 @@ import time
 
 import numpy as np
 
+from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE, INSTRUCTION, STATUS, TELEMETRY
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 
@@ -33,46 +34,46 @@ def frame(step: int, size: int = 16) -> np.ndarray:
     return image
 
 
-SESSION_TOPICS = [('/camera/image_raw', 'sensor_msgs/msg/Image'),
-                  ('/robot/action', 'nanobot_msgs/msg/Action'),
-                  ('/robot/telemetry', 'nanobot_msgs/msg/Telemetry'),
-                  ('/instruction', 'std_msgs/msg/String')]
+SESSION_TOPICS = (IMAGE, ACTION, TELEMETRY, INSTRUCTION)
 
 
 def session_messages(store, steps: int = 10, start_step: int = 0,
-                     instruction: str = 'move right'):
+                     instruction: str = 'move right', namespace: str = '/'):
     """Yield a sim-like session's (topic, log time ns, rosbags message) in log-time order.
 
     One instruction first ('' = none), then per step i: telemetry, frame i, and the action
-    answering it (same header.stamp), index = i % 2, values [i % 2 * 0.12].
+    answering it (same header.stamp), index = i % 2, values [i % 2 * 0.12]; the topics in
+    `namespace`, as a stack there records them.
     """
     types = store.types
     if instruction:
-        yield '/instruction', START_NS - 1, types['std_msgs/msg/String'](data=instruction)
+        yield INSTRUCTION.fqn(namespace), START_NS - 1, types['std_msgs/msg/String'](
+            data=instruction)
     for i in range(start_step, start_step + steps):
         t = START_NS + i * FRAME_NS
         pixels = frame(i)
-        yield '/robot/telemetry', t - 1000, types['nanobot_msgs/msg/Telemetry'](
+        yield TELEMETRY.fqn(namespace), t - 1000, types['nanobot_msgs/msg/Telemetry'](
             header=_header(store, t - 1000), sequence=i, names=['speed'],
             values=np.array([float(i)], np.float32))
-        yield '/camera/image_raw', t, types['sensor_msgs/msg/Image'](
+        yield IMAGE.fqn(namespace), t, types['sensor_msgs/msg/Image'](
             header=_header(store, t, 'camera'), height=pixels.shape[0],
             width=pixels.shape[1], encoding='rgb8', is_bigendian=0,
             step=pixels.shape[1] * 3, data=pixels.reshape(-1))
-        yield '/robot/action', t + 5_000_000, types['nanobot_msgs/msg/Action'](
+        yield ACTION.fqn(namespace), t + 5_000_000, types['nanobot_msgs/msg/Action'](
             header=_header(store, t), index=i % 2, names=['motor_right'],
             values=np.array([0.12 * (i % 2)], np.float32), duration=0.2, source='test')
 
 
 def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_step: int = 0,
-                      instruction: str = 'move right') -> Path:
-    """Write the `session_messages` into one bag at `path`."""
+                      instruction: str = 'move right', namespace: str = '/') -> Path:
+    """Write the `session_messages` (topics in `namespace`) into one bag at `path`."""
     store = make_typestore()
     with BagWriter(path, storage=storage, typestore=store,
                    custom_data={'nanobot.robot_type': 'toroidal_dot'}) as bag:
-        for topic, msgtype in SESSION_TOPICS:
-            bag.add_topic(topic, msgtype)
-        for topic, time_ns, msg in session_messages(store, steps, start_step, instruction):
+        for topic in SESSION_TOPICS:
+            bag.add_topic(topic.fqn(namespace), topic.msgtype)
+        for topic, time_ns, msg in session_messages(store, steps, start_step, instruction,
+                                                    namespace):
             bag.write_message(topic, time_ns, msg)
     return path
 
@@ -83,7 +84,7 @@ class Diagnostics:
     def __init__(self, ros):
         import json
         from diagnostic_msgs.msg import DiagnosticArray
-        from nanobot_ros.nodes.common import STATUS_QOS
+        from nanobot_ros.nodes.common import qos_profile
         self.reports = {}
 
         def parse(text):
@@ -97,7 +98,8 @@ class Diagnostics:
                 self.reports[status.hardware_id] = (
                     status.level, status.message,
                     {kv.key: parse(kv.value) for kv in status.values})
-        ros.node.create_subscription(DiagnosticArray, '/diagnostics', on_report, STATUS_QOS)
+        ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), on_report,
+                                     qos_profile(STATUS))
 
     def values(self, node: str) -> dict:
         """Return the newest values `node` reported ({} before its first report)."""

@@ -9,6 +9,7 @@ import os
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'  # noqa: E402 - before rclpy
 os.environ.setdefault('WANDB_MODE', 'offline')
 
+import contextlib  # noqa: E402
 import fcntl  # noqa: E402
 from pathlib import Path  # noqa: E402
 import signal  # noqa: E402
@@ -23,9 +24,9 @@ DOMAIN_LOCKS = Path(tempfile.gettempdir()) / 'nanobot_ros_test_domains'
 DOMAIN_IDS = range(1, 200)
 
 
-@pytest.fixture
-def ros_domain(monkeypatch):
-    """Hold a ROS_DOMAIN_ID no other test process holds; child processes inherit it."""
+@contextlib.contextmanager
+def held_domain():
+    """Hold a ROS_DOMAIN_ID no other test process holds while the block runs."""
     DOMAIN_LOCKS.mkdir(exist_ok=True)
     start = os.getpid() % len(DOMAIN_IDS)
     for i in range(len(DOMAIN_IDS)):
@@ -36,7 +37,6 @@ def ros_domain(monkeypatch):
         except BlockingIOError:
             lock.close()
             continue
-        monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
         try:
             yield domain
         finally:
@@ -45,19 +45,29 @@ def ros_domain(monkeypatch):
     raise RuntimeError('every ROS domain id is held by another test')
 
 
+@pytest.fixture
+def ros_domain(monkeypatch):
+    """Hold a ROS_DOMAIN_ID no other test process holds; child processes inherit it."""
+    with held_domain() as domain:
+        monkeypatch.setenv('ROS_DOMAIN_ID', str(domain))
+        yield domain
+
+
+@pytest.fixture(scope='module')
+def module_ros_domain():
+    """Hold a ROS_DOMAIN_ID for a whole test module (pass it to what starts nodes)."""
+    with held_domain() as domain:
+        yield domain
+
+
 class RosHarness:
     """An rclpy context and node in the test's domain, with spin helpers."""
 
     def __init__(self, domain: int):
-        import rclpy
-        from rclpy.executors import SingleThreadedExecutor
-        from rclpy.signals import SignalHandlerOptions
-        self.context = rclpy.Context()
-        rclpy.init(context=self.context, domain_id=domain,
-                   signal_handler_options=SignalHandlerOptions.NO)
-        self.node = rclpy.create_node('test_harness', context=self.context)
-        self.executor = SingleThreadedExecutor(context=self.context)
-        self.executor.add_node(self.node)
+        from nanobot_ros.introspection import DomainNode
+        self._own = DomainNode(domain, 'test_harness')
+        self.context, self.node, self.executor = self._own.context, self._own.node, \
+            self._own.executor
 
     def spin_for(self, seconds: float) -> None:
         """Process callbacks for `seconds`."""
@@ -76,9 +86,7 @@ class RosHarness:
 
     def close(self) -> None:
         """Destroy the node and shut the context down."""
-        self.executor.shutdown()
-        self.node.destroy_node()
-        self.context.try_shutdown()
+        self._own.close()
 
 
 @pytest.fixture

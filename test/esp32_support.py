@@ -3,7 +3,8 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 
-from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.contract import DIAGNOSTICS, STATUS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.esp32.emulator import EmulatorConfig, Esp32Emulator
 from nanobot_ros.stack import _parse_value as parse_value
 
@@ -29,8 +30,8 @@ class BridgeReports:
     def __init__(self, ros):
         self.latest = {}
         self.levels = []
-        ros.node.create_subscription(DiagnosticArray, '/diagnostics', self._on_report,
-                                     STATUS_QOS)
+        ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), self._on_report,
+                                     qos_profile(STATUS))
 
     def _on_report(self, msg):
         for status in msg.status:

@@ -3,9 +3,9 @@ import math
 
 import numpy as np
 
+from nanobot_ros.contract import ACTION, COMMAND, IMAGE, INSTRUCTION, SENSOR
 from nanobot_ros.data.convert import numpy_to_image
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
@@ -17,9 +17,11 @@ class ActionProbe:
     def __init__(self, ros):
         self.ros = ros
         self.actions = []
-        ros.node.create_subscription(Action, '/robot/action', self.actions.append, COMMAND_QOS)
-        self.images = ros.node.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-        self.instruction = ros.node.create_publisher(String, '/instruction', INSTRUCTION_QOS)
+        ros.node.create_subscription(Action, ACTION.fqn(), self.actions.append,
+                                     qos_profile(COMMAND))
+        self.images = ros.node.create_publisher(Image, IMAGE.fqn(), qos_profile(SENSOR))
+        self.instruction = ros.node.create_publisher(String, INSTRUCTION.fqn(),
+                                                     qos_profile(INSTRUCTION))
 
     def frame(self, image=None, age: float = 0.0) -> Image:
         """Return an rgb8 frame, black 40x40 unless given, stamped `age` seconds ago."""

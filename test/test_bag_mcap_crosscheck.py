@@ -6,9 +6,10 @@ from mcap_ros2.decoder import DecoderFactory
 import yaml
 
 from bag_fixtures import frame, make_image, make_telemetry, wait_for_subscribers
+from nanobot_ros.contract import ACTION, COMMAND, IMAGE, SENSOR, TELEMETRY
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action, Telemetry
 from sensor_msgs.msg import Image
 
@@ -18,10 +19,10 @@ COUNT = 30
 def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
     recorder = nodes.start('recorder', params={
         'output_dir': str(tmp_path), 'robot_type': 'crosscheck',
-        'topics': "['/camera/image_raw', '/robot/action', '/robot/telemetry']"})
-    images = ros.node.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-    actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
-    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
+        'topics': f"['{IMAGE.fqn()}', '{ACTION.fqn()}', '{TELEMETRY.fqn()}']"})
+    images = ros.node.create_publisher(Image, IMAGE.fqn(), qos_profile(SENSOR))
+    actions = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
+    telemetry = ros.node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(SENSOR))
     wait_for_subscribers(ros, [images, actions, telemetry])
     ros.spin_for(0.5)
     for i in range(COUNT):
@@ -36,7 +37,7 @@ def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
 
     [bag_dir] = find_bags(tmp_path)
     ours = Bag(bag_dir)
-    assert ours.topics['/robot/action'].count == COUNT  # reliable: every action arrives
+    assert ours.topics[ACTION.fqn()].count == COUNT  # reliable: every action arrives
     [storage] = list(Path(bag_dir).glob('*.mcap'))
     decoded = {}
     with open(storage, 'rb') as stream:
@@ -48,16 +49,16 @@ def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
         [record] = [m for m in reader.iter_metadata() if m.name == 'rosbag2']
         in_file = yaml.safe_load(record.metadata['serialized_metadata'])['custom_data']
     assert {t: len(m) for t, m in decoded.items()} == {t: i.count for t, i in ours.topics.items()}
-    assert len(decoded['/camera/image_raw']) >= COUNT * 0.8  # best effort, same machine
-    for msg in decoded['/robot/action']:
+    assert len(decoded[IMAGE.fqn()]) >= COUNT * 0.8  # best effort, same machine
+    for msg in decoded[ACTION.fqn()]:
         i = int(msg.source.split()[1])
         assert msg.index == i % 2 and list(msg.names) == ['motor_right']
         assert abs(msg.values[0] - 0.12 * (i % 2)) < 1e-6 and abs(msg.duration - 0.2) < 1e-6
-    for msg in decoded['/camera/image_raw']:
+    for msg in decoded[IMAGE.fqn()]:
         i = int(msg.header.frame_id)
         assert (msg.width, msg.height, msg.encoding, msg.step) == (32, 32, 'rgb8', 96)
         assert bytes(msg.data) == frame(i, 32).tobytes()
-    for msg in decoded['/robot/telemetry']:
+    for msg in decoded[TELEMETRY.fqn()]:
         assert list(msg.names) == ['speed', 'angle']
         assert list(msg.values) == [float(msg.sequence), -0.5 * msg.sequence]
     custom = ours.custom_data

@@ -7,13 +7,12 @@ from mcap_ros2.decoder import DecoderFactory
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from rclpy.qos import DurabilityPolicy
 
 from bag_fixtures import write_session_bag
+from nanobot_ros.contract import IMAGE, INSTRUCTION, recorded_qos, SURFACE, TELEMETRY
 from nanobot_ros.cli import bag as bag_cli
 from nanobot_ros.data.bags import Bag
 from nanobot_ros.data.convert import image_to_numpy
-from nanobot_ros.nodes.replay import recorded_qos
 
 START_S = 1_700_000_000.0
 ROWS_PER_CHUNK = 4
@@ -46,14 +45,14 @@ def test_import_keeps_extra_numeric_columns_and_their_seq(tmp_path):
         }), chunks / f'chunk_{part:04d}.parquet')
     assert bag_cli.main(['import-parquet', str(chunks), str(tmp_path / 'bag')]) == 0
     bag = Bag(tmp_path / 'bag')
-    assert bag.topics['/robot/telemetry'].count == 10
-    assert bag.topics['/robot/surface'].count == 10
-    telemetry = [bag.decode(r) for r in bag.records(['/robot/telemetry'])]
+    assert bag.topics[TELEMETRY.fqn()].count == 10
+    assert bag.topics[SURFACE.fqn()].count == 10
+    telemetry = [bag.decode(r) for r in bag.records([TELEMETRY.fqn()])]
     assert [t.sequence for t in telemetry] == list(range(10))
     assert list(telemetry[3].names) == ['accel_x', 'joints_0', 'joints_1']
     assert np.allclose(telemetry[3].values, [1.5, 1.0, 2.0])
     assert telemetry[5].header.stamp.sec == 1_700_000_001
-    surface = bag.decode(next(bag.records(['/robot/surface'])))
+    surface = bag.decode(next(bag.records([SURFACE.fqn()])))
     assert np.allclose(surface.data, [0.1, 0.2, 0.3])
 
 
@@ -95,25 +94,25 @@ def test_import_maps_the_reference_collector_schema(tmp_path):
     bag = Bag(tmp_path / 'bag')
     n = len(rows)
     assert {t: (i.msgtype, i.count) for t, i in bag.topics.items()} == {
-        '/robot/telemetry': ('nanobot_msgs/msg/Telemetry', n),
-        '/robot/surface': ('nanobot_msgs/msg/SurfaceVector', n),
-        '/camera/image_raw': ('sensor_msgs/msg/Image', n),
-        '/instruction': ('std_msgs/msg/String', n // 2)}
+        TELEMETRY.fqn(): ('nanobot_msgs/msg/Telemetry', n),
+        SURFACE.fqn(): ('nanobot_msgs/msg/SurfaceVector', n),
+        IMAGE.fqn(): ('sensor_msgs/msg/Image', n),
+        INSTRUCTION.fqn(): ('std_msgs/msg/String', n // 2)}
     stamps_ns = [int(round(row['timestamp'] * 1e9)) for row in rows]
     by_topic = {}
     for record in bag.records():
         by_topic.setdefault(record.topic, []).append((record.timestamp, bag.decode(record)))
-    telemetry = by_topic['/robot/telemetry']
+    telemetry = by_topic[TELEMETRY.fqn()]
     assert [t for t, _ in telemetry] == stamps_ns
     assert [m.sequence for _, m in telemetry] == list(range(n))  # counts on across chunks
     for (t, msg), row in zip(telemetry, rows):
         assert msg.header.stamp.sec * 10**9 + msg.header.stamp.nanosec == t
         assert list(msg.names) == [f'value_{j}' for j in range(16)]
         assert np.allclose(msg.values, row['sensors'], atol=1e-6)
-    for (t, msg), row, k in zip(by_topic['/robot/surface'], rows, range(n)):
+    for (t, msg), row, k in zip(by_topic[SURFACE.fqn()], rows, range(n)):
         assert t == stamps_ns[k] and msg.sequence == k and msg.source == 'parquet'
         assert np.allclose(msg.data, row['surface'], atol=1e-6)
-    for (t, msg), row, k in zip(by_topic['/camera/image_raw'], rows, range(n)):
+    for (t, msg), row, k in zip(by_topic[IMAGE.fqn()], rows, range(n)):
         assert t == stamps_ns[k] and msg.header.frame_id == 'camera'
         pixels = image_to_numpy(msg)
         assert (msg.encoding, pixels.shape) == ('rgb8', (64, 48, 3))
@@ -122,12 +121,12 @@ def test_import_maps_the_reference_collector_schema(tmp_path):
         assert np.array_equal(pixels, expected)
         # rgb, not bgr: the colour drawn is the colour read back (JPEG is lossy by a few levels)
         assert np.abs(pixels.astype(int) - (10 * k, 200 - 10 * k, 60)).max() <= 3
-    instructions = by_topic['/instruction']
+    instructions = by_topic[INSTRUCTION.fqn()]
     assert [m.data for _, m in instructions] == [f'instruction {i}' for i in range(n // 2)]
     assert [t for t, _ in instructions] == stamps_ns[::2]
     # Latched as the project's nodes publish it: replay offers it transient local again.
-    replay_qos = recorded_qos(bag.topics['/instruction'].offered_qos)
-    assert (replay_qos.durability, replay_qos.depth) == (DurabilityPolicy.TRANSIENT_LOCAL, 1)
+    replay_qos = recorded_qos(bag.topics[INSTRUCTION.fqn()].offered_qos)
+    assert (replay_qos.durability, replay_qos.depth) == ('transient_local', 1)
 
     [storage] = list((tmp_path / 'bag').glob('*.mcap'))
     decoded = {}
@@ -136,13 +135,13 @@ def test_import_maps_the_reference_collector_schema(tmp_path):
         for _, channel, message, msg in reader.iter_decoded_messages(log_time_order=True):
             decoded.setdefault(channel.topic, []).append((message.log_time, msg))
     assert {t: len(m) for t, m in decoded.items()} == {t: i.count for t, i in bag.topics.items()}
-    assert [m.sequence for _, m in decoded['/robot/telemetry']] == list(range(n))
-    assert [t for t, _ in decoded['/camera/image_raw']] == stamps_ns
-    assert [m.data for _, m in decoded['/instruction']] == [m.data for _, m in instructions]
-    for (_, msg), (_, ours) in zip(decoded['/camera/image_raw'], by_topic['/camera/image_raw']):
+    assert [m.sequence for _, m in decoded[TELEMETRY.fqn()]] == list(range(n))
+    assert [t for t, _ in decoded[IMAGE.fqn()]] == stamps_ns
+    assert [m.data for _, m in decoded[INSTRUCTION.fqn()]] == [m.data for _, m in instructions]
+    for (_, msg), (_, ours) in zip(decoded[IMAGE.fqn()], by_topic[IMAGE.fqn()]):
         assert (msg.width, msg.height, msg.step) == (48, 64, 144)
         assert bytes(msg.data) == image_to_numpy(ours).tobytes()
-    last = decoded['/robot/surface'][-1][1]
+    last = decoded[SURFACE.fqn()][-1][1]
     assert np.allclose(list(last.data), rows[-1]['surface'], atol=1e-6)
 
 
@@ -163,9 +162,9 @@ def test_import_reports_columns_and_images_it_cannot_take(tmp_path, capsys):
     assert "column 'tags' not imported: list<element: string>" in err
     assert '1 images are not decodable JPEG' in err
     bag = Bag(tmp_path / 'bag')
-    assert bag.topics['/camera/image_raw'].count == 2
-    assert bag.topics['/robot/telemetry'].count == 3
-    telemetry = [bag.decode(r) for r in bag.records(['/robot/telemetry'])]
+    assert bag.topics[IMAGE.fqn()].count == 2
+    assert bag.topics[TELEMETRY.fqn()].count == 3
+    telemetry = [bag.decode(r) for r in bag.records([TELEMETRY.fqn()])]
     assert list(telemetry[2].names) == [f'value_{j}' for j in range(16)] + ['battery']
     assert telemetry[2].values[-1] == 10.0
 

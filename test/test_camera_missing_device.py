@@ -4,7 +4,8 @@ import re
 import pytest
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus
 
-from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.contract import DIAGNOSTICS, STATUS
+from nanobot_ros.nodes.common import qos_profile
 
 
 @pytest.mark.parametrize('source,reason', [
@@ -13,7 +14,8 @@ from nanobot_ros.nodes.common import STATUS_QOS
 ])
 def test_missing_camera_is_retried_with_backoff(ros, nodes, source, reason):
     reports = []
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
     camera = nodes.start('camera', params={'source': source, 'retry_initial': 0.1,
                                            'retry_max': 0.4})
 

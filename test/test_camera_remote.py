@@ -4,8 +4,9 @@ from sensor_msgs.msg import Image
 
 from camera_video import write_video
 from jetbot_emulator import EmulatedJetBot
+from nanobot_ros.contract import DIAGNOSTICS, IMAGE, SENSOR, STATUS
 from nanobot_ros.data.convert import image_to_numpy
-from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 
 
 def test_camera_over_rpyc_reconnects(ros, nodes, tmp_path):
@@ -13,9 +14,9 @@ def test_camera_over_rpyc_reconnects(ros, nodes, tmp_path):
     robot = EmulatedJetBot(tmp_path, camera=str(video)).start()
     try:
         images, reports = [], []
-        ros.node.create_subscription(Image, '/camera/image_raw', images.append, SENSOR_QOS)
-        ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append,
-                                     STATUS_QOS)
+        ros.node.create_subscription(Image, IMAGE.fqn(), images.append, qos_profile(SENSOR))
+        ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                     qos_profile(STATUS))
         camera = nodes.start('camera', params={
             'source': f'rpyc://127.0.0.1:{robot.port}', 'frame_rate': 20.0, 'width': 64,
             'height': 48, 'retry_initial': 0.1, 'retry_max': 0.4})

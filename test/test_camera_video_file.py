@@ -6,8 +6,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import CameraInfo, Image
 
 from camera_video import write_video
+from nanobot_ros.contract import CAMERA_INFO, DIAGNOSTICS, IMAGE, SENSOR, STATUS
 from nanobot_ros.data.convert import image_to_numpy, stamp_to_seconds
-from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 
 
 def camera_values(reports):
@@ -30,9 +31,10 @@ def parse(text):
 def test_camera_publishes_a_video_file(ros, nodes, tmp_path):
     video = write_video(tmp_path / 'clip.avi', frames=12, width=160, height=120, fps=25.0)
     images, infos, reports = [], [], []
-    ros.node.create_subscription(Image, '/camera/image_raw', images.append, SENSOR_QOS)
-    ros.node.create_subscription(CameraInfo, '/camera/camera_info', infos.append, SENSOR_QOS)
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    ros.node.create_subscription(Image, IMAGE.fqn(), images.append, qos_profile(SENSOR))
+    ros.node.create_subscription(CameraInfo, CAMERA_INFO.fqn(), infos.append, qos_profile(SENSOR))
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
     camera = nodes.start('camera', params={'source': str(video), 'loop': True, 'width': 64,
                                            'height': 48})
     assert ros.spin_until(lambda: len(images) >= 40, timeout=30), nodes.output(camera)

@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 from bag_fixtures import frame, SESSION_TOPICS, session_messages
+from nanobot_ros.contract import ACTION, IMAGE, TELEMETRY
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
 
-MSGTYPES = dict(SESSION_TOPICS)
+MSGTYPES = {t.fqn(): t.msgtype for t in SESSION_TOPICS}
 
 
 def record_session(root, steps=12, start_step=0, split_before=()):
@@ -15,12 +16,12 @@ def record_session(root, steps=12, start_step=0, split_before=()):
     split_before: (topic, step) pairs; a new split starts right before that message.
     """
     recorder = SessionRecorder(RecorderConfig(root=root, min_free_gb=0.0))
-    for topic, msgtype in SESSION_TOPICS:
-        recorder.add_topic(topic, msgtype)
+    for topic in SESSION_TOPICS:
+        recorder.add_topic(topic.fqn(), topic.msgtype)
     recorder.start()
     step = None
     for topic, time_ns, msg in session_messages(recorder.typestore, steps, start_step):
-        if topic == '/robot/telemetry':
+        if topic == TELEMETRY.fqn():
             step = msg.sequence
         if (topic, step) in split_before:
             recorder.request_split()
@@ -34,8 +35,8 @@ def test_a_split_session_gives_the_samples_of_the_unsplit_one(tmp_path):
     [whole] = record_session(tmp_path / 'whole')
     # Split 0 ends between frame 4 and its action; split 2 starts between telemetry 8 and
     # frame 8. The only /instruction is in split 0.
-    splits = record_session(tmp_path / 'split', split_before={('/robot/action', 4),
-                                                              ('/camera/image_raw', 8)})
+    splits = record_session(tmp_path / 'split', split_before={(ACTION.fqn(), 4),
+                                                              (IMAGE.fqn(), 8)})
     assert [s.name[-4:] for s in splits] == ['_000', '_001', '_002']
     unsplit, data = BagDataset(whole), BagDataset(tmp_path / 'split')
     assert len(data.bags) == 3 and not data.skipped
@@ -58,7 +59,7 @@ def test_a_split_session_gives_the_samples_of_the_unsplit_one(tmp_path):
 
 
 def test_sessions_and_splits_around_a_missing_one_are_never_joined(tmp_path):
-    first = record_session(tmp_path, steps=6, split_before={('/robot/telemetry', 3)})
+    first = record_session(tmp_path, steps=6, split_before={(TELEMETRY.fqn(), 3)})
     second = record_session(tmp_path, steps=6, start_step=6)
     assert first[0].parent != second[0].parent
     data = BagDataset(tmp_path)
@@ -67,7 +68,7 @@ def test_sessions_and_splits_around_a_missing_one_are_never_joined(tmp_path):
         str(first[0].parent)) for s in data)
     # A split that cannot be read cuts the stream: its neighbours are not joined.
     middle = record_session(tmp_path / 'gap', steps=9, split_before={
-        ('/robot/telemetry', 3), ('/robot/telemetry', 6)})[1]
+        (TELEMETRY.fqn(), 3), (TELEMETRY.fqn(), 6)})[1]
     storage = next(middle.glob('*.mcap'))
     storage.write_bytes(storage.read_bytes()[:storage.stat().st_size // 2])
     gap = BagDataset(tmp_path / 'gap')

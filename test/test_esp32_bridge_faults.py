@@ -6,8 +6,9 @@ counts what it drops and keeps running.
 import math
 
 from esp32_support import BridgeReports, start_emulator
+from nanobot_ros.contract import SENSOR, SURFACE, TELEMETRY
 from nanobot_ros.data.convert import telemetry_values
-from nanobot_ros.nodes.common import SENSOR_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.esp32.emulator import channel_names, check_value
 from nanobot_msgs.msg import SurfaceVector, Telemetry
 
@@ -17,8 +18,8 @@ def test_corrupt_frames_and_bad_values_never_reach_the_graph(ros, nodes, tmp_pat
                               drop_byte_rate=1e-3, truncate_rate=0.02, burst_rate=0.02,
                               bad_value_rate=0.1, seed=3)
     telemetry, surface = [], []
-    ros.node.create_subscription(Telemetry, '/robot/telemetry', telemetry.append, SENSOR_QOS)
-    ros.node.create_subscription(SurfaceVector, '/robot/surface', surface.append, SENSOR_QOS)
+    ros.node.create_subscription(Telemetry, TELEMETRY.fqn(), telemetry.append, qos_profile(SENSOR))
+    ros.node.create_subscription(SurfaceVector, SURFACE.fqn(), surface.append, qos_profile(SENSOR))
     reports = BridgeReports(ros)
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32')})
     try:

@@ -4,8 +4,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 
 from esp32_support import BridgeReports, start_emulator
+from nanobot_ros.contract import ACTION, COMMAND, IMU, JOINT_STATES, SENSOR, SURFACE, TELEMETRY
 from nanobot_ros.data.convert import make_action, surface_to_numpy, telemetry_values
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.esp32.emulator import channel_names, check_value, GRAVITY
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Imu, JointState
@@ -15,15 +16,16 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
     emulator = start_emulator(tmp_path, telemetry_rate=200.0, surface_rate=20.0,
                               surface_size=16)
     got = {Telemetry: [], SurfaceVector: [], JointState: [], Imu: []}
-    for msg_type, topic in ((Telemetry, '/robot/telemetry'), (SurfaceVector, '/robot/surface'),
-                            (JointState, '/joint_states'), (Imu, '/imu/data_raw')):
-        ros.node.create_subscription(msg_type, topic, got[msg_type].append, SENSOR_QOS)
+    for msg_type, topic in ((Telemetry, TELEMETRY.fqn()), (SurfaceVector, SURFACE.fqn()),
+                            (JointState, JOINT_STATES.fqn()), (Imu, IMU.fqn())):
+        ros.node.create_subscription(msg_type, topic, got[msg_type].append, qos_profile(SENSOR))
     received_ns = []  # when this process got each telemetry message
     ros.node.create_subscription(
-        Telemetry, '/robot/telemetry',
-        lambda _msg: received_ns.append(ros.node.get_clock().now().nanoseconds), SENSOR_QOS)
+        Telemetry, TELEMETRY.fqn(),
+        lambda _msg: received_ns.append(ros.node.get_clock().now().nanoseconds),
+        qos_profile(SENSOR))
     reports = BridgeReports(ros)
-    actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    actions = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32')})
     try:
         assert ros.spin_until(lambda: all(len(v) >= 5 for v in got.values()), timeout=20), \
@@ -41,7 +43,7 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
         # counter, never later than arrival, and over a pty only a few ms before it.
         stamps = [Time.from_msg(m.header.stamp).nanoseconds for m in got[Telemetry]]
         steps = [b - a for a, b in zip(stamps, stamps[1:])]
-        assert all(step > 0 for step in steps)
+        assert all(step > 0 for step in steps), [(i, s) for i, s in enumerate(steps) if s <= 0]
         # Device time is whole milliseconds: while the offset estimate holds, so are the steps
         # (receive times would be arbitrary nanoseconds).
         assert sum(step % 1_000_000 == 0 for step in steps) > 0.8 * len(steps), steps[-20:]
@@ -83,8 +85,8 @@ def test_standard_topics_can_be_reliable(ros, nodes, tmp_path):
     emulator = start_emulator(tmp_path, telemetry_rate=100.0)
     imu, joints = [], []
     reliable = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)  # rclpy's default
-    ros.node.create_subscription(Imu, '/imu/data_raw', imu.append, reliable)
-    ros.node.create_subscription(JointState, '/joint_states', joints.append, reliable)
+    ros.node.create_subscription(Imu, IMU.fqn(), imu.append, reliable)
+    ros.node.create_subscription(JointState, JOINT_STATES.fqn(), joints.append, reliable)
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32'),
                                                  'qos_reliability': 'reliable',
                                                  'stamp': 'receive'})

@@ -50,6 +50,21 @@ def test_host_clock_only_ever_later_never_stamps_in_the_future():
     assert all(s >= OFFSET_NS + ms * NS_PER_MS for s, ms in zip(stamps, device_ms))
 
 
+def test_frames_of_one_read_get_rising_stamps():
+    clock = DeviceClock(window_s=2.0)
+    # The first read holds 5 frames sampled 1 ms apart (they waited in the pty's buffer): each
+    # lowers the estimate to its own (receive - device), which pins its stamp to the shared
+    # receive time. Then frames come one by one, 1 ms after sampling.
+    first = OFFSET_NS + 10 * NS_PER_MS
+    stamps = [clock.stamp(ms, first) for ms in range(5)]
+    stamps += [clock.stamp(ms, OFFSET_NS + (ms + 1) * NS_PER_MS) for ms in range(10, 20)]
+    assert stamps[:5] == [first + k for k in range(5)]  # 1 ns apart, never standing still
+    assert all(b > a for a, b in zip(stamps, stamps[1:]))
+    assert stamps[5:] == [OFFSET_NS + (ms + 1) * NS_PER_MS for ms in range(10, 20)]
+    # Two samples of one millisecond (a device sampling faster than its clock ticks) too.
+    assert clock.stamp(19, OFFSET_NS + 21 * NS_PER_MS) == stamps[-1] + 1
+
+
 def test_the_u32_millisecond_counter_wraps_without_a_jump():
     clock = DeviceClock()
     start = (1 << 32) - 1000  # 1 s before the wrap (49.7 days of uptime)

@@ -5,7 +5,8 @@ Within 2 s of every replug, without a restart, and it keeps publishing.
 import time
 
 from esp32_support import BridgeReports, start_emulator
-from nanobot_ros.nodes.common import SENSOR_QOS
+from nanobot_ros.contract import SENSOR, TELEMETRY
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Telemetry
 
 CYCLES = 20
@@ -15,7 +16,7 @@ RECONNECT_S = 2.0
 def test_bridge_reconnects_after_every_replug(ros, nodes, tmp_path):
     emulator = start_emulator(tmp_path, telemetry_rate=100.0)
     telemetry = []
-    ros.node.create_subscription(Telemetry, '/robot/telemetry', telemetry.append, SENSOR_QOS)
+    ros.node.create_subscription(Telemetry, TELEMETRY.fqn(), telemetry.append, qos_profile(SENSOR))
     reports = BridgeReports(ros)
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32')})
     try:

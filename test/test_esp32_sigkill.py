@@ -3,8 +3,9 @@ import signal
 import time
 
 from esp32_support import motors_are, start_emulator, wait_for
+from nanobot_ros.contract import ACTION, COMMAND
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 
 WATCHDOG_MS = 200
@@ -12,7 +13,7 @@ WATCHDOG_MS = 200
 
 def test_killed_bridge_leaves_the_device_to_stop_itself(ros, nodes, tmp_path):
     emulator = start_emulator(tmp_path, telemetry_rate=50.0, watchdog_ms=WATCHDOG_MS)
-    actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    actions = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32'),
                                                  'action_timeout': 5.0})
     try:

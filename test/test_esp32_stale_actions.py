@@ -3,8 +3,9 @@ import math
 import time
 
 from esp32_support import BridgeReports, motors_are, start_emulator
+from nanobot_ros.contract import ACTION, COMMAND
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 
 MOTORS = ['motor_left', 'motor_right']
@@ -15,7 +16,7 @@ SLACK_S = 0.2
 def test_stale_and_bad_actions_stop_the_motors(ros, nodes, tmp_path):
     emulator = start_emulator(tmp_path, telemetry_rate=50.0)
     reports = BridgeReports(ros)
-    actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    actions = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32')})
     try:
         def send(values):

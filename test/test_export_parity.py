@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from nanobot_ros.policy.export import ActionGraph, export_policy
+from nanobot_ros.policy.export import ActionGraph, export_policy, measure_export_options
 from nanobot_ros.policy.onnx_runtime import ModelFileError, OnnxPolicy
 from nanobot_ros.policy.weights import load_policy
 from policy_fixtures import tiny_policy
@@ -52,3 +52,13 @@ def test_a_file_that_is_no_export_is_refused(tmp_path):
         OnnxPolicy(bad)
     with pytest.raises(ModelFileError, match='cannot read the model'):
         OnnxPolicy(tmp_path / 'missing.onnx')
+
+
+@pytest.mark.parametrize('prediction', ['sample', 'epsilon'])
+def test_the_measured_split_form_computes_the_fused_action(prediction):
+    # The split form loops over a graph of DiffusionHead.ddim_step: the one DDIM, not a copy.
+    policy = tiny_policy(robotics_use_diffusion=True, robotics_diffusion_prediction=prediction)
+    policy.action_norm.fit(torch.tensor([[-2.0, 0.0], [2.0, 1.0]]))
+    result = measure_export_options(policy, ddim_steps=4, repeats=3)
+    assert result['ddim_steps'] == 4 and result['max_difference'] <= TOLERANCE
+    assert result['fused_graph_ms'] > 0 and result['split_loop_ms'] > 0

@@ -2,7 +2,8 @@
 import time
 
 from geometry_msgs.msg import Twist
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.contract import CMD_VEL, COMMAND
+from nanobot_ros.nodes.common import qos_profile
 
 from jetbot_emulator import EmulatedJetBot
 
@@ -22,7 +23,7 @@ def steady(robot, expected):
 def test_cmd_vel_is_differential_drive(ros, nodes, tmp_path):
     robot = EmulatedJetBot(tmp_path).start()
     try:
-        pub = ros.node.create_publisher(Twist, '/cmd_vel', COMMAND_QOS)
+        pub = ros.node.create_publisher(Twist, CMD_VEL.fqn(), qos_profile(COMMAND))
         command = [None]
         ros.node.create_timer(0.1, lambda: command[0] and pub.publish(command[0]))
         jetbot = nodes.start('jetbot', params={

@@ -1,6 +1,7 @@
 """An action ramps the JetBot's motors up, holds them for its duration, ramps them down to 0."""
+from nanobot_ros.contract import ACTION, COMMAND, JETBOT_MOTORS, SENSOR
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import JointState
 
@@ -24,8 +25,9 @@ def test_action_ramps_up_holds_and_ramps_down(ros, nodes, tmp_path):
     robot = EmulatedJetBot(tmp_path).start()
     try:
         wheels = []
-        ros.node.create_subscription(JointState, '/jetbot/motors', wheels.append, SENSOR_QOS)
-        pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+        ros.node.create_subscription(JointState, JETBOT_MOTORS.fqn(), wheels.append,
+                                     qos_profile(SENSOR))
+        pub = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
         jetbot = nodes.start('jetbot', params={'port': robot.port, 'ramp_time': RAMP,
                                                'action_timeout': TIMEOUT,
                                                'default_duration': DEFAULT})

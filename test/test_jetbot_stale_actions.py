@@ -1,8 +1,9 @@
 """When actions stop coming the motors read 0 within action_timeout, even if the node dies."""
 import time
 
+from nanobot_ros.contract import ACTION, COMMAND
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 
 from jetbot_emulator import EmulatedJetBot
@@ -33,7 +34,7 @@ def drive(ros, pub, robot, seconds):
 def test_stale_actions_stop_the_motors(ros, nodes, tmp_path):
     robot = EmulatedJetBot(tmp_path, watchdog=TIMEOUT).start()
     try:
-        pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+        pub = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
         jetbot = nodes.start('jetbot', params={'port': robot.port, 'action_timeout': TIMEOUT,
                                                'ramp_time': RAMP})
         assert ros.spin_until(lambda: pub.get_subscription_count() > 0 and robot.rows(),

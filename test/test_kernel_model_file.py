@@ -5,7 +5,8 @@ import os
 from diagnostic_msgs.msg import DiagnosticArray
 
 from kernel_harness import ActionProbe, assert_bounded
-from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.contract import DIAGNOSTICS, STATUS
+from nanobot_ros.nodes.common import qos_profile
 from policy_fixtures import tiny_export
 from std_msgs.msg import String
 
@@ -20,7 +21,8 @@ def kernel_values(reports):
 
 def test_missing_corrupt_and_reloaded_models(ros, nodes, tmp_path):
     reports = []
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
     path = tmp_path / 'live' / 'policy.onnx'
     probe = ActionProbe(ros)
     kernel = nodes.start('kernel', params={'model_path': str(path), 'reload_period': 0.2})

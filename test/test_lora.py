@@ -3,7 +3,7 @@ import torch
 
 from nanobot_ros.policy.demonstrations import DemoBuffer
 from nanobot_ros.policy.lora import add_lora, lora_finetune, trainable_share
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.robots.sim.task_family import rollouts_for, task_preset
 from policy_fixtures import tiny_policy
 
@@ -12,7 +12,7 @@ VARIANT = task_preset('new-colours', img_size=24, min_markers=1, max_markers=2, 
 
 
 def variant_buffer(policy) -> DemoBuffer:
-    buffer = DemoBuffer(processor_for(policy), 2)
+    buffer = DemoBuffer(processor_for(policy.config), 2)
     for image, text, action in rollouts_for(VARIANT, range(40)):
         buffer.add(image, text, [(0, 0), (1, 0), (-1, 0), (0, -1), (0, 1)][action])
     return buffer

@@ -10,7 +10,7 @@ from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import (export_gguf, export_ternary, quantize_int8, read_gguf,
                                          ternary_qat)
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.robots.sim.task_family import rollouts_for, TaskFamilyConfig
 from policy_fixtures import tiny_policy
 
@@ -30,7 +30,7 @@ def kernel_values(path, obs) -> np.ndarray:
 
 
 def torch_values(policy, obs) -> np.ndarray:
-    inputs = processor_for(policy).preprocess(obs)
+    inputs = processor_for(policy.config).preprocess(obs)
     with torch.no_grad():
         return policy.act(torch.from_numpy(inputs['images']),
                           torch.from_numpy(inputs['text'])).numpy()
@@ -51,7 +51,7 @@ def test_int8_export_is_served_by_the_kernel_within_tolerance(tmp_path):
 
 def test_ternary_layers_use_only_three_values_and_the_export_matches(tmp_path):
     policy = tiny_policy(image_size=24, n_embd=32, max_text_len=24)
-    buffer = DemoBuffer(processor_for(policy), 2)
+    buffer = DemoBuffer(processor_for(policy.config), 2)
     for image, text, action in rollouts_for(TASK, range(10)):
         buffer.add(image, text, [(0, 0), (1, 0), (-1, 0), (0, -1), (0, 1)][action])
     qat = ternary_qat(policy, buffer, steps=3, batch_size=16)
@@ -79,7 +79,7 @@ def test_gguf_round_trip_rebuilds_the_policy(tmp_path, dtype, tolerance):
     assert rebuilt.config == policy.config
     assert rebuilt.normalization_stats() == policy.normalization_stats()
     obs = observations(4)
-    inputs = processor_for(policy).preprocess(obs)
+    inputs = processor_for(policy.config).preprocess(obs)
     noise = torch.randn(1, 4, 2, generator=torch.Generator().manual_seed(0))
     with torch.no_grad():
         a = policy.act(torch.from_numpy(inputs['images']), torch.from_numpy(inputs['text']),

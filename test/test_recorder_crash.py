@@ -5,9 +5,10 @@ import sys
 import time
 
 from bag_fixtures import Diagnostics, frame, make_image, make_telemetry, wait_for_recorder
+from nanobot_ros.contract import COMMAND, IMAGE, TELEMETRY
 from nanobot_ros.cli import bag as bag_cli
 from nanobot_ros.data.bags import Bag, find_bags
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Telemetry
 from sensor_msgs.msg import Image
 
@@ -17,14 +18,14 @@ MAX_LOSS_S = 1.0
 
 def test_every_killed_recording_is_recoverable(ros, nodes, tmp_path):
     # Reliable publishers: every message up to the kill reaches the recorder, in order.
-    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', COMMAND_QOS)
-    images = ros.node.create_publisher(Image, '/camera/image_raw', COMMAND_QOS)
+    telemetry = ros.node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(COMMAND))
+    images = ros.node.create_publisher(Image, IMAGE.fqn(), qos_profile(COMMAND))
     diagnostics = Diagnostics(ros)
     rng = random.Random(4)
     for attempt in range(KILLS):
         out = tmp_path / f'kill{attempt}'
         recorder = nodes.start('recorder', params={
-            'output_dir': str(out), 'topics': "['/robot/telemetry', '/camera/image_raw']",
+            'output_dir': str(out), 'topics': f"['{TELEMETRY.fqn()}', '{IMAGE.fqn()}']",
             'split_size_mb': 0.3})
         wait_for_recorder(ros, diagnostics, out, topics=2)
         # On a loaded machine DDS may match the recorder's subscriptions a while after it
@@ -67,7 +68,7 @@ def test_every_killed_recording_is_recoverable(ros, nodes, tmp_path):
         for split in splits:
             bag = Bag(split)  # opens without further repair
             assert bag.custom_data['nanobot.robot_type'] == 'toroidal_dot'
-            for record in bag.records(['/robot/telemetry']):
+            for record in bag.records([TELEMETRY.fqn()]):
                 received.append(bag.decode(record).sequence)
                 last_ns = max(last_ns, record.timestamp)
         # The first messages may go before DDS matched the new recorder; after that, none

@@ -2,8 +2,9 @@
 from std_srvs.srv import Trigger
 
 from bag_fixtures import Diagnostics, make_telemetry, wait_for_recorder
+from nanobot_ros.contract import COMMAND, TELEMETRY
 from nanobot_ros.data.bags import Bag
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Telemetry
 
 
@@ -27,8 +28,8 @@ def test_start_split_stop_by_service(ros, nodes, tmp_path):
     recorder = nodes.start('recorder', params={
         'output_dir': str(tmp_path), 'autostart': False, 'storage': 'sqlite3',
         'robot_type': 'jetbot', 'action_space': 'motor_right in {0, 0.12}',
-        'topics': "['/robot/telemetry']"})
-    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', COMMAND_QOS)
+        'topics': f"['{TELEMETRY.fqn()}']"})
+    telemetry = ros.node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(COMMAND))
     assert not _call(ros, 'split').success  # nothing to split before a start
     started = _call(ros, 'start')
     assert started.success and started.message.startswith(str(tmp_path / 'jetbot'))

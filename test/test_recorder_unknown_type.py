@@ -9,8 +9,9 @@ import os
 from std_msgs.msg import String
 
 from bag_fixtures import Diagnostics, make_telemetry
+from nanobot_ros.contract import COMMAND, INSTRUCTION, TELEMETRY
 from nanobot_ros.data.bags import Bag, find_bags
-from nanobot_ros.nodes.common import COMMAND_QOS, WARN
+from nanobot_ros.nodes.common import qos_profile, WARN
 from nanobot_msgs.msg import Telemetry
 
 
@@ -21,13 +22,13 @@ def test_unknown_type_is_reported_and_the_other_topics_are_recorded(ros, nodes, 
                                                      if 'nanobot_msgs' not in p))
     diagnostics = Diagnostics(ros)
     recorder = nodes.start('recorder', params={
-        'output_dir': str(tmp_path), 'topics': "['/robot/telemetry', '/instruction']"})
-    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', COMMAND_QOS)
-    instruction = ros.node.create_publisher(String, '/instruction', COMMAND_QOS)
+        'output_dir': str(tmp_path), 'topics': f"['{TELEMETRY.fqn()}', '{INSTRUCTION.fqn()}']"})
+    telemetry = ros.node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(COMMAND))
+    instruction = ros.node.create_publisher(String, INSTRUCTION.fqn(), qos_profile(COMMAND))
 
     def reported():
         values = diagnostics.recorder(tmp_path)
-        return values.get('subscribed') == ['/instruction'] and values.get('unknown_types')
+        return values.get('subscribed') == [INSTRUCTION.fqn()] and values.get('unknown_types')
     assert ros.spin_until(reported, 30.0), (diagnostics.recorder(tmp_path),
                                             nodes.output(recorder))
     ros.spin_for(0.5)  # let DDS match both ends
@@ -39,8 +40,8 @@ def test_unknown_type_is_reported_and_the_other_topics_are_recorded(ros, nodes, 
         lambda: diagnostics.recorder(tmp_path).get('messages_written') == 10, 10.0)
 
     level, message, values = diagnostics.reports['recorder']
-    assert values['unknown_types'] == {'/robot/telemetry': 'nanobot_msgs/msg/Telemetry'}
-    assert level == WARN and '/robot/telemetry' in message, message
+    assert values['unknown_types'] == {TELEMETRY.fqn(): 'nanobot_msgs/msg/Telemetry'}
+    assert level == WARN and TELEMETRY.fqn() in message, message
     assert values['messages_dropped'] == 0 and values['recording']
     assert recorder.poll() is None  # still running
     assert nodes.stop(recorder) == 0
@@ -49,5 +50,5 @@ def test_unknown_type_is_reported_and_the_other_topics_are_recorded(ros, nodes, 
         "(No module named 'nanobot_msgs')" in output, output
     [split] = find_bags(tmp_path)
     bag = Bag(split)
-    assert list(bag.topics) == ['/instruction']
+    assert list(bag.topics) == [INSTRUCTION.fqn()]
     assert [bag.decode(r).data for r in bag.records()] == [f'go {i}' for i in range(10)]

@@ -2,17 +2,22 @@
 from bag_fixtures import Diagnostics, START_NS
 import yaml
 
+from nanobot_ros import contract
+from nanobot_ros.contract import INSTRUCTION, REPLAY
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, make_typestore
-from nanobot_ros.nodes.recorder import offered_qos
-from nanobot_ros.nodes.replay import recorded_qos, REPLAY_QOS
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
+from nanobot_ros.nodes.common import qos_profile
 from rclpy.qos import DurabilityPolicy, ReliabilityPolicy
 from std_msgs.msg import String
 
 
+def recorded_qos(text):
+    """Return what replay publishes a topic with: the contract's rule, as an rclpy profile."""
+    return qos_profile(contract.recorded_qos(text))
+
+
 def profiles_text(*profiles) -> str:
-    return yaml.safe_dump([dict(offered_qos(REPLAY_QOS), **p) for p in profiles])
+    return yaml.safe_dump([dict(REPLAY.offered(), **p) for p in profiles])
 
 
 def test_recorded_qos_follows_the_recorded_publishers():
@@ -26,18 +31,18 @@ def test_recorded_qos_follows_the_recorded_publishers():
     # One best-effort publisher makes it best effort; one volatile one makes it volatile.
     mixed = recorded_qos(profiles_text({'durability': 1}, {'reliability': 2, 'durability': 2}))
     assert (mixed.reliability, mixed.durability, mixed.depth) == (
-        ReliabilityPolicy.BEST_EFFORT, DurabilityPolicy.VOLATILE, REPLAY_QOS.depth)
+        ReliabilityPolicy.BEST_EFFORT, DurabilityPolicy.VOLATILE, qos_profile(REPLAY).depth)
     for nothing_usable in ('', '[]', "''", 'not: [a list', '- 3'):
-        assert recorded_qos(nothing_usable) == REPLAY_QOS, nothing_usable
+        assert recorded_qos(nothing_usable) == qos_profile(REPLAY), nothing_usable
 
 
 def test_a_late_transient_local_subscriber_gets_the_replayed_instruction(ros, nodes, tmp_path):
     store = make_typestore()
     with BagWriter(tmp_path / 'bag', typestore=store) as bag:
-        bag.add_topic('/instruction', 'std_msgs/msg/String', [offered_qos(INSTRUCTION_QOS)])
-        bag.write_message('/instruction', START_NS, store.types['std_msgs/msg/String'](
+        bag.add_topic(INSTRUCTION.fqn(), 'std_msgs/msg/String', [INSTRUCTION.qos.offered()])
+        bag.write_message(INSTRUCTION.fqn(), START_NS, store.types['std_msgs/msg/String'](
             data='go to the red marker'))
-    recorded = Bag(tmp_path / 'bag').topics['/instruction'].offered_qos
+    recorded = Bag(tmp_path / 'bag').topics[INSTRUCTION.fqn()].offered_qos
     assert 'durability: transient_local' in recorded
     diagnostics = Diagnostics(ros)
     replay = nodes.start('replay', params={'bags': f"['{tmp_path / 'bag'}']"})
@@ -45,8 +50,8 @@ def test_a_late_transient_local_subscriber_gets_the_replayed_instruction(ros, no
         nodes.output(replay)
     # Subscribed only after the replay finished: a volatile publisher would give it nothing.
     texts = []
-    ros.node.create_subscription(String, '/instruction', lambda m: texts.append(m.data),
-                                 INSTRUCTION_QOS)
+    ros.node.create_subscription(String, INSTRUCTION.fqn(), lambda m: texts.append(m.data),
+                                 qos_profile(INSTRUCTION))
     assert ros.spin_until(lambda: texts, 10), nodes.output(replay)
     assert nodes.stop(replay) == 0, nodes.output(replay)
     assert texts == ['go to the red marker']

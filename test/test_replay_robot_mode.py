@@ -3,7 +3,8 @@
 The actions go on /robot/action_executed (what the robot did), never on /robot/action.
 """
 from bag_fixtures import Diagnostics, write_session_bag
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.contract import ACTION, ACTION_EXECUTED, COMMAND, IMAGE, SENSOR
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -11,13 +12,14 @@ from sensor_msgs.msg import Image
 def test_robot_mode_publishes_filtered_transitions(ros, nodes, tmp_path):
     write_session_bag(tmp_path / 'bag', steps=10)
     frames, actions, commands = [], [], []
-    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
-    ros.node.create_subscription(Action, '/robot/action_executed', actions.append, COMMAND_QOS)
-    ros.node.create_subscription(Action, '/robot/action', commands.append, COMMAND_QOS)
+    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
+    ros.node.create_subscription(Action, ACTION_EXECUTED.fqn(), actions.append,
+                                 qos_profile(COMMAND))
+    ros.node.create_subscription(Action, ACTION.fqn(), commands.append, qos_profile(COMMAND))
     diagnostics = Diagnostics(ros)
     replay = nodes.start('replay', params={
         'bags': f"['{tmp_path}']", 'mode': 'robot', 'action_filter': 'motor_right=0.12',
-        'rate': 4.0, 'wait_for_subscribers': "['/camera/image_raw', '/robot/action_executed']",
+        'rate': 4.0, 'wait_for_subscribers': f"['{IMAGE.fqn()}', '{ACTION_EXECUTED.fqn()}']",
         'delay_s': 0.5})
     assert ros.spin_until(lambda: diagnostics.values('replay').get('done'), 30)
     ros.spin_for(0.5)

@@ -1,12 +1,14 @@
 """replay plays bags ROS 2's rosbag2 recorded; a type not installed is skipped, not fatal."""
 from bag_fixtures import Diagnostics, rosbag2_fixture
-from nanobot_ros.nodes.common import COMMAND_QOS
+from nanobot_ros.contract import COMMAND
+from nanobot_ros.nodes.common import qos_profile
 from std_msgs.msg import String
 
 
 def test_talker_plays_and_test_msgs_topics_are_reported(ros, nodes):
     texts = []
-    ros.node.create_subscription(String, '/topic', lambda m: texts.append(m.data), COMMAND_QOS)
+    ros.node.create_subscription(String, '/topic', lambda m: texts.append(m.data),
+                                 qos_profile(COMMAND))
     diagnostics = Diagnostics(ros)
     replay = nodes.start('replay', params={
         'bags': f"['{rosbag2_fixture('cdr_test_mcap')}', '{rosbag2_fixture('talker_mcap')}']",

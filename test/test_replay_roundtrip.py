@@ -1,12 +1,13 @@
 """Record -> replay -> record again: both bags hold the same messages, bit-exact payloads."""
 from bag_fixtures import Diagnostics, frame, make_image, make_telemetry, wait_for_subscribers
+from nanobot_ros.contract import ACTION, COMMAND, IMAGE, SENSOR, TELEMETRY
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action, Telemetry
 from sensor_msgs.msg import Image
 
-TOPICS = "['/camera/image_raw', '/robot/action', '/robot/telemetry']"
+TOPICS = f"['{IMAGE.fqn()}', '{ACTION.fqn()}', '{TELEMETRY.fqn()}']"
 
 
 def payloads(root):
@@ -20,9 +21,9 @@ def payloads(root):
 
 def test_replayed_bag_records_to_identical_payloads(ros, nodes, tmp_path):
     first = nodes.start('recorder', params={'output_dir': str(tmp_path / 'a'), 'topics': TOPICS})
-    images = ros.node.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-    actions = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
-    telemetry = ros.node.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
+    images = ros.node.create_publisher(Image, IMAGE.fqn(), qos_profile(SENSOR))
+    actions = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
+    telemetry = ros.node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(SENSOR))
     wait_for_subscribers(ros, [images, actions, telemetry])
     ros.spin_for(0.5)
     for i in range(20):
@@ -36,7 +37,7 @@ def test_replayed_bag_records_to_identical_payloads(ros, nodes, tmp_path):
     for publisher in (images, actions, telemetry):
         ros.node.destroy_publisher(publisher)
     original = payloads(tmp_path / 'a')
-    assert len(original['/robot/action']) == 20
+    assert len(original[ACTION.fqn()]) == 20
 
     diagnostics = Diagnostics(ros)
     second = nodes.start('recorder', params={'output_dir': str(tmp_path / 'b'), 'topics': TOPICS})

@@ -3,7 +3,8 @@ from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
 from dot_tracking import dot_column
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.contract import ACTION, ACTION_EXECUTED, COMMAND, IMAGE, SENSOR
+from nanobot_ros.nodes.common import qos_profile
 
 ROW, RADIUS, MOVE, SIZE = 100, 5, 27, 224
 STEPS = 40
@@ -15,9 +16,10 @@ def stamp_key(stamp):
 
 def test_runner_drives_sim_exactly(ros, nodes):
     frames, commanded, executed = [], [], []
-    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
-    ros.node.create_subscription(Action, '/robot/action', commanded.append, COMMAND_QOS)
-    ros.node.create_subscription(Action, '/robot/action_executed', executed.append, COMMAND_QOS)
+    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
+    ros.node.create_subscription(Action, ACTION.fqn(), commanded.append, qos_profile(COMMAND))
+    ros.node.create_subscription(Action, ACTION_EXECUTED.fqn(), executed.append,
+                                 qos_profile(COMMAND))
     nodes.start('sim', params={'initial_x': 0, 'initial_y': ROW, 'frame_rate': 100.0})
     # Watch the camera before the loop starts, so the first answered frame is seen.
     assert ros.spin_until(lambda: frames, timeout=20)

@@ -6,15 +6,16 @@ import subprocess
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS
+from nanobot_ros.contract import ACTION, COMMAND, IMAGE, SENSOR
+from nanobot_ros.nodes.common import qos_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_run_sh_sim_is_visible_to_another_process(ros, tmp_path):
     frames, actions = [], []
-    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
-    ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
+    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
+    ros.node.create_subscription(Action, ACTION.fqn(), actions.append, qos_profile(COMMAND))
     # The default stack as shipped; only the world model's quality gate is opened so it acts
     # from the first frame, and its checkpoint stays in this test's folder.
     sim = subprocess.Popen(
@@ -27,11 +28,11 @@ def test_run_sh_sim_is_visible_to_another_process(ros, tmp_path):
         def typed():
             return dict(ros.node.get_topic_names_and_types())
         assert ros.spin_until(
-            lambda: len(frames) >= 3 and len(actions) >= 3 and '/robot/action' in typed(),
+            lambda: len(frames) >= 3 and len(actions) >= 3 and ACTION.fqn() in typed(),
             timeout=60), (len(frames), len(actions), typed())
         types = typed()
-        assert types['/camera/image_raw'] == ['sensor_msgs/msg/Image']
-        assert types['/robot/action'] == ['nanobot_msgs/msg/Action']
+        assert types[IMAGE.fqn()] == ['sensor_msgs/msg/Image']
+        assert types[ACTION.fqn()] == ['nanobot_msgs/msg/Action']
         frame = frames[-1]
         assert (frame.encoding, frame.height, frame.width) == ('rgb8', 224, 224)
         assert actions[-1].source == 'world_model'

@@ -4,7 +4,8 @@ import json
 from diagnostic_msgs.msg import DiagnosticArray
 from std_srvs.srv import Trigger
 
-from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.contract import DIAGNOSTICS, STATUS
+from nanobot_ros.nodes.common import qos_profile
 
 TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
         'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True}
@@ -22,7 +23,8 @@ def sim_status(reports):
 
 def test_expert_reaches_every_instructed_marker(ros, nodes):
     reports = []
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
     sim = nodes.start('sim', params={**TASK, 'seed': 11, 'episode_limit': 10})
     reset = ros.node.create_client(Trigger, '/sim/reset')
     assert reset.wait_for_service(timeout_sec=20)

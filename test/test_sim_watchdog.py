@@ -5,8 +5,9 @@ from diagnostic_msgs.msg import DiagnosticArray
 from sensor_msgs.msg import Image
 
 from dot_tracking import dot_column
+from nanobot_ros.contract import ACTION, COMMAND, DIAGNOSTICS, IMAGE, SENSOR, STATUS
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 
 ROW, RADIUS = 60, 5
@@ -14,9 +15,10 @@ ROW, RADIUS = 60, 5
 
 def test_stale_actions_stop_the_dot(ros, nodes):
     frames, reports = [], []
-    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
-    pub = ros.node.create_publisher(Action, '/robot/action', COMMAND_QOS)
+    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
+    pub = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
     # A watchdog long enough that answering frame by frame never trips it on a loaded machine.
     sim = nodes.start('sim', params={'initial_x': 10, 'initial_y': ROW, 'frame_rate': 20.0,
                                      'action_timeout': 1.0})

@@ -7,7 +7,7 @@ import torch
 
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.text_encoder import (MAX_TOKENS, MINILM_DIM, OnnxTextEncoder,
                                              SentenceEmbedder, encoder_dir)
 from policy_fixtures import tiny_policy
@@ -55,7 +55,7 @@ def test_a_minilm_policy_exports_with_its_encoder_and_the_kernel_agrees(offline,
     path = export_policy(policy, tmp_path / 'policy.onnx')
     assert (tmp_path / 'text_encoder.onnx').exists() and (tmp_path / 'tokenizer.json').exists()
     kernel = OnnxPolicy(path)
-    processor = processor_for(policy)
+    processor = processor_for(policy.config)
     rng = np.random.default_rng(0)
     for text in TEXTS:
         obs = {'image': rng.integers(0, 256, (24, 24, 3), dtype=np.uint8), 'instruction': text}

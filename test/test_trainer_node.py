@@ -3,8 +3,9 @@ import json
 
 from diagnostic_msgs.msg import DiagnosticArray
 
+from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.nodes.common import STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 from trainer_fixtures import demo_bags
 
 
@@ -19,7 +20,8 @@ def trainer_values(reports):
 
 def test_trainer_picks_up_new_bags_and_exports(ros, nodes, tmp_path):
     reports = []
-    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
+                                 qos_profile(STATUS))
     data = tmp_path / 'sessions'
     demo_bags(data / 'a', episodes=4)
     export = tmp_path / 'exports' / 'policy.onnx'

@@ -3,8 +3,9 @@ import numpy as np
 from sensor_msgs.msg import Image
 
 from nanobot_msgs.msg import WorldModelStatus
+from nanobot_ros.contract import IMAGE, SENSOR, STATUS, WORLD_MODEL_STATUS
 from nanobot_ros.data.convert import numpy_to_image
-from nanobot_ros.nodes.common import SENSOR_QOS, STATUS_QOS
+from nanobot_ros.nodes.common import qos_profile
 from world_model_node_params import small_world_model
 
 
@@ -19,9 +20,9 @@ def bad_frames():
 
 def test_bad_frames_are_rejected_counted_and_survived(ros, nodes):
     statuses = []
-    ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
-                                 STATUS_QOS)
-    camera = ros.node.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
+    ros.node.create_subscription(WorldModelStatus, WORLD_MODEL_STATUS.fqn(), statuses.append,
+                                 qos_profile(STATUS))
+    camera = ros.node.create_publisher(Image, IMAGE.fqn(), qos_profile(SENSOR))
     world_model = nodes.start('world_model', params=small_world_model())
     assert ros.spin_until(lambda: camera.get_subscription_count() > 0, timeout=60)
     good = numpy_to_image(np.zeros((224, 224, 3), dtype=np.uint8))

@@ -1,15 +1,16 @@
 """While its reconstruction is worse than the threshold the world model does not act."""
 from nanobot_msgs.msg import Action, WorldModelStatus
 
-from nanobot_ros.nodes.common import COMMAND_QOS, STATUS_QOS
+from nanobot_ros.contract import ACTION, COMMAND, STATUS, WORLD_MODEL_STATUS
+from nanobot_ros.nodes.common import qos_profile
 from world_model_node_params import small_world_model
 
 
 def test_gated_world_model_trains_vision_and_sends_no_action(ros, nodes):
     actions, statuses = [], []
-    ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
-    ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
-                                 STATUS_QOS)
+    ros.node.create_subscription(Action, ACTION.fqn(), actions.append, qos_profile(COMMAND))
+    ros.node.create_subscription(WorldModelStatus, WORLD_MODEL_STATUS.fqn(), statuses.append,
+                                 qos_profile(STATUS))
     nodes.start('sim', params={'frame_rate': 30.0, 'action_timeout': 0.2})
     world_model = nodes.start('world_model',
                               params=small_world_model(reconstruction_threshold=1e-9))

@@ -5,7 +5,9 @@ from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
 
 from bag_fixtures import Diagnostics
-from nanobot_ros.nodes.common import COMMAND_QOS, SENSOR_QOS, STATUS_QOS
+from nanobot_ros.contract import (ACTION, COMMAND, IMAGE, PREDICTIONS, SENSOR, STATUS,
+                                  WORLD_MODEL_STATUS)
+from nanobot_ros.nodes.common import qos_profile
 from world_model_node_params import small_world_model
 
 
@@ -15,11 +17,11 @@ def stamp_key(stamp):
 
 def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     frames, actions, statuses, grids = [], [], [], []
-    ros.node.create_subscription(Image, '/camera/image_raw', frames.append, SENSOR_QOS)
-    ros.node.create_subscription(Action, '/robot/action', actions.append, COMMAND_QOS)
-    ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
-                                 STATUS_QOS)
-    ros.node.create_subscription(Image, '/world_model/predictions', grids.append, SENSOR_QOS)
+    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
+    ros.node.create_subscription(Action, ACTION.fqn(), actions.append, qos_profile(COMMAND))
+    ros.node.create_subscription(WorldModelStatus, WORLD_MODEL_STATUS.fqn(), statuses.append,
+                                 qos_profile(STATUS))
+    ros.node.create_subscription(Image, PREDICTIONS.fqn(), grids.append, qos_profile(SENSOR))
     diagnostics = Diagnostics(ros)
     sim = nodes.start('sim', params={'frame_rate': 30.0, 'seed': 1})
     world_model = nodes.start('world_model', params=small_world_model(

@@ -8,7 +8,9 @@ import math
 
 from bag_fixtures import Diagnostics, write_session_bag
 from nanobot_msgs.msg import Action, WorldModelStatus
-from nanobot_ros.nodes.common import COMMAND_QOS, STATUS_QOS
+from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, COMMAND, IMAGE, STATUS,
+                                  WORLD_MODEL_STATUS)
+from nanobot_ros.nodes.common import qos_profile
 from world_model_node_params import small_world_model
 
 RECORDED_TRANSITIONS = 9  # steps 1, 3, ..., 17 of 20: action 1 with a next frame
@@ -17,15 +19,15 @@ RECORDED_TRANSITIONS = 9  # steps 1, 3, ..., 17 of 20: action 1 with a next fram
 def test_world_model_learns_the_recorded_actions_through_replay(ros, nodes, tmp_path):
     write_session_bag(tmp_path / 'bag', steps=20)  # 16 px frames, action i % 2 answers frame i
     commands, statuses = [], []
-    ros.node.create_subscription(Action, '/robot/action', commands.append, COMMAND_QOS)
-    ros.node.create_subscription(WorldModelStatus, '/world_model/status', statuses.append,
-                                 STATUS_QOS)
+    ros.node.create_subscription(Action, ACTION.fqn(), commands.append, qos_profile(COMMAND))
+    ros.node.create_subscription(WorldModelStatus, WORLD_MODEL_STATUS.fqn(), statuses.append,
+                                 qos_profile(STATUS))
     diagnostics = Diagnostics(ros)
     world_model = nodes.start('world_model', params=small_world_model(
         img_size=16, patch_size=4, selector='constant', constant_action=0))
     replay = nodes.start('replay', params={
         'bags': f"['{tmp_path}']", 'mode': 'robot', 'action_filter': 'index=1',
-        'wait_for_subscribers': "['/camera/image_raw', '/robot/action_executed']",
+        'wait_for_subscribers': f"['{IMAGE.fqn()}', '{ACTION_EXECUTED.fqn()}']",
         'delay_s': 1.0})
 
     def learned_all():

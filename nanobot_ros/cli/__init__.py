@@ -19,6 +19,7 @@ COMMANDS = {
     'bag': ('nanobot_ros.cli.bag', 'bags: info, repair, export-parquet, import-parquet'),
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),
+    'docs': ('nanobot_ros.cli.docs', 'regenerate docs/nodes.md from the running nodes'),
 }
 
 
@@ -33,7 +34,3 @@ def main(argv=None):
         return 0 if argv and argv[0] in ('-h', '--help') else 2
     module, _summary = COMMANDS[argv[0]]
     return importlib.import_module(module).main(argv[1:])
-
-
-if __name__ == '__main__':
-    sys.exit(main())

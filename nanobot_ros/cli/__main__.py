@@ -1,4 +1,4 @@
-"""`python -m nanobot_ros.cli <command>`: what `./run.sh nanobot` runs."""
+"""`python -m nanobot_ros.cli <command>`: the same as `nanobot <command>`."""
 import sys
 
 from nanobot_ros.cli import main

@@ -3,8 +3,13 @@ import argparse
 import json
 from pathlib import Path
 
+from nanobot_ros.defaults import add_config_options, config_values
 from nanobot_ros.policy.export import export_policy, measure_export_options
+from nanobot_ros.policy.serving import SamplingConfig
 from nanobot_ros.policy.weights import load_policy
+
+SAMPLING_OPTIONS = {'sampler': 'exported sampler: ddim or ddpm',
+                    'ddim_steps': 'DDIM steps in the export'}
 
 
 def main(argv=None) -> int:
@@ -12,11 +17,14 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='nanobot export', description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='policy .safetensors (a trainer checkpoint)')
     parser.add_argument('--out', required=True, help='ONNX file to write (+ .safetensors)')
-    parser.add_argument('--sampler', default='ddim', choices=('ddim', 'ddpm'))
-    parser.add_argument('--ddim-steps', type=int, default=10)
+    add_config_options(parser, SamplingConfig, SAMPLING_OPTIONS)
     parser.add_argument('--measure', action='store_true',
                         help='also time the fused graph against the split loop and print it')
     args = parser.parse_args(argv)
+    try:
+        SamplingConfig(**config_values(args, SAMPLING_OPTIONS))
+    except ValueError as error:
+        parser.error(str(error))
     try:
         policy, _ = load_policy(args.checkpoint)
     except (FileNotFoundError, ValueError, RuntimeError) as error:

@@ -19,11 +19,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
     from nanobot_ros.policy.lora import lora_finetune
-    from nanobot_ros.policy.runner import processor_for
+    from nanobot_ros.policy.processing import processor_for
     from nanobot_ros.policy.weights import load_policy, save_policy
     torch.set_num_threads(1)
     policy, _ = load_policy(args.init)
-    buffer = DemoBuffer(processor_for(policy), policy.config.robotics_action_dim)
+    buffer = DemoBuffer(processor_for(policy.config), policy.config.robotics_action_dim)
     BagSource(args.data, buffer).poll()
     if not len(buffer):
         print(f'[ERROR] no samples in {args.data}', flush=True)

@@ -20,7 +20,7 @@ def main(argv=None) -> int:
     from nanobot_ros.policy.export import export_policy
     from nanobot_ros.policy.quantize import (export_gguf, export_ternary, quantize_int8,
                                              ternary_qat)
-    from nanobot_ros.policy.runner import processor_for
+    from nanobot_ros.policy.processing import processor_for
     from nanobot_ros.policy.weights import load_policy, save_policy
     torch.set_num_threads(1)
     policy, _ = load_policy(args.checkpoint)
@@ -31,7 +31,7 @@ def main(argv=None) -> int:
                export_gguf(policy, out / 'policy_f32.gguf'),
                export_gguf(policy, out / 'policy_f16.gguf', 'f16')]
     if args.qat:
-        buffer = DemoBuffer(processor_for(policy), policy.config.robotics_action_dim)
+        buffer = DemoBuffer(processor_for(policy.config), policy.config.robotics_action_dim)
         BagSource(args.qat, buffer).poll()
         qat = ternary_qat(policy, buffer, args.qat_steps, lr=args.qat_lr)
         save_policy(out / 'policy_ternary_qat.safetensors', qat, keep_backup=False,

@@ -4,10 +4,29 @@ import json
 from pathlib import Path
 import sys
 
+from nanobot_ros.defaults import add_config_options, config_values
+from nanobot_ros.learning.adaptive_loop import LoopConfig
+from nanobot_ros.learning.online import OnlineConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from nanobot_ros.learning.plateau import PlateauConfig
 from nanobot_ros.learning.replay_training import build_loop, continuous_replay
+from nanobot_ros.learning.world_model import WorldModelSize
 from nanobot_ros.models.checkpoint import CheckpointError, load_checkpoint
+
+PLATEAU_OPTIONS = {'patience': 'epochs without improvement before stopping',
+                   'min_delta': 'smallest loss improvement that counts',
+                   'min_epochs': 'never stop before this many epochs',
+                   'max_epochs': 'stop after this many epochs'}
+LOOP_OPTIONS = {'batch_size': 'transitions per training step',
+                'reconstruction_threshold': 'the gate: reconstruction MSE at most this',
+                'actions': 'the action space (Action.index values)',
+                'seed': 'seed of model init, masking and sampling'}
+LEARNING_RATE_OPTIONS = {'autoencoder_lr': 'explicit; 0 = the saved rate, else the config '
+                                           'default',
+                         'predictor_lr': 'explicit; 0 = the saved rate, else the config default'}
+SIZE_OPTIONS = {'img_size': 'fresh start only', 'patch_size': 'fresh start only',
+                'embed_dim': 'fresh start only', 'depth': 'fresh start only',
+                'predictor_depth': 'fresh start only'}
 
 
 def main(argv=None) -> int:
@@ -18,29 +37,16 @@ def main(argv=None) -> int:
     parser.add_argument('--checkpoint-dir', default='saved/checkpoints/toroidal_dot')
     parser.add_argument('--checkpoint-name', default='world_model')
     parser.add_argument('--filter-action', default='', help="e.g. 'index=1', 'action=1'")
-    parser.add_argument('--patience', type=int, default=PlateauConfig.patience)
-    parser.add_argument('--min-delta', type=float, default=PlateauConfig.min_delta)
-    parser.add_argument('--min-epochs', type=int, default=PlateauConfig.min_epochs)
-    parser.add_argument('--max-epochs', type=int, default=PlateauConfig.max_epochs)
     parser.add_argument('--train-steps', type=int, default=1, help='learner steps per sample')
-    parser.add_argument('--batch-size', type=int, default=8)
-    parser.add_argument('--reconstruction-threshold', type=float, default=1e-3)
-    parser.add_argument('--actions', type=int, nargs='+', default=[0, 1])
-    parser.add_argument('--autoencoder-lr', type=float, default=0.0,
-                        help='explicit; 0 = the saved rate, else the config default')
-    parser.add_argument('--predictor-lr', type=float, default=0.0)
-    parser.add_argument('--img-size', type=int, default=224, help='fresh start only')
-    parser.add_argument('--patch-size', type=int, default=32, help='fresh start only')
-    parser.add_argument('--embed-dim', type=int, default=64, help='fresh start only')
-    parser.add_argument('--depth', type=int, default=2, help='fresh start only')
-    parser.add_argument('--predictor-depth', type=int, default=2, help='fresh start only')
-    parser.add_argument('--seed', type=int, default=0)
+    add_config_options(parser, PlateauConfig, PLATEAU_OPTIONS)
+    add_config_options(parser, LoopConfig, LOOP_OPTIONS)
+    add_config_options(parser, OnlineConfig, LEARNING_RATE_OPTIONS)
+    add_config_options(parser, WorldModelSize, SIZE_OPTIONS)
     args = parser.parse_args(argv)
     from nanobot_ros.data.bags import BagError
     from nanobot_ros.data.dataset import BagDataset
     try:
-        plateau = PlateauConfig(args.patience, args.min_delta, args.min_epochs,
-                                args.max_epochs)
+        plateau = PlateauConfig(**config_values(args, PLATEAU_OPTIONS))
         plateau.validate()
         dataset = BagDataset(args.sessions, action_filter=args.filter_action)
         checkpoints = WorldModelCheckpoints(Path(args.checkpoint_dir), args.checkpoint_name)

@@ -1,8 +1,8 @@
 """Write one rosbag2 bag with `rosbags`, crash-safe: after `flush()` all so far is recoverable.
 
     with BagWriter(path, storage='mcap', custom_data={'nanobot.robot_type': 'jetbot'}) as bag:
-        bag.add_topic('/robot/action', 'nanobot_msgs/msg/Action')
-        bag.write('/robot/action', timestamp_ns, cdr_bytes)     # or write_message(..., msg)
+        bag.add_topic(ACTION.fqn(), ACTION.msgtype)            # /robot/action (contract)
+        bag.write(ACTION.fqn(), timestamp_ns, cdr_bytes)       # or write_message(..., msg)
         bag.flush()                                             # at least once a second
 
 Crash safety. rosbags keeps the open MCAP chunk in memory (up to 1 MiB) and commits sqlite3

@@ -1,8 +1,8 @@
 """Read rosbag2 bags (MCAP or sqlite3) without a ROS graph: raw CDR records and decoded messages.
 
     bag = Bag('saved/sessions/toroidal_dot/20260101-120000/20260101-120000_000')
-    bag.topics                      # {'/camera/image_raw': TopicInfo(msgtype, count, qos), ...}
-    for record in bag.records(['/robot/action']):
+    bag.topics                      # {recorded name: TopicInfo(msgtype, count, qos), ...}
+    for record in bag.records([find_topic(bag.topics, ACTION.name)]):  # in any namespace
         action = bag.decode(record)  # a rosbags dataclass with the message's fields
 
 Why not `rosbags.rosbag2.Reader` alone: users bring bags they did not record, and rosbags 0.11.9

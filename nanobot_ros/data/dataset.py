@@ -8,7 +8,7 @@
     sample.action_values          # float32 (N,), named by sample.action_names
     sample.next_observation       # (H, W, 3) uint8 rgb, the next camera frame
     sample.telemetry              # float32 (M,), newest telemetry at the frame (empty if none)
-    sample.instruction            # newest /instruction text at the frame ('' if none)
+    sample.instruction            # newest instruction text at the frame ('' if none)
     sample.stamp, sample.next_stamp   # log times (s) of both frames
     sample.bag, sample.next_bag       # the bags (splits) they were read from
     sample.to_dict()              # the same as a dict, for torch's default_collate
@@ -29,6 +29,11 @@ lone bag is a stream of its own; bags of different sessions are never joined, no
 with a missing (skipped) split between them. A split that appears later (continual mode)
 extends its session's stream: the sample across the old boundary is appended then.
 
+Topics: the contract's relative names by default, found in whatever namespace a bag recorded
+them (camera/image_raw finds /robot1/camera/image_raw: contract.find_topic); an absolute name
+matches only itself. A bag holding one relative name in several namespaces is skipped (name
+the topic fully).
+
 Random access: the index keeps only timestamps and the small messages; images are read on
 demand (`Bag.read_at`: one MCAP chunk or one sqlite3 row) with a small cache, so a folder of
 many hours of video does not have to fit in memory.
@@ -48,6 +53,7 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from nanobot_ros.contract import ACTION, find_topic, IMAGE, INSTRUCTION, TELEMETRY
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags, make_typestore
 from nanobot_ros.data.convert import image_to_numpy, to_rgb
@@ -165,9 +171,9 @@ class BagDataset:
     """Time-aligned (observation, action, next observation) samples from one or many bags."""
 
     def __init__(self, source: Union[str, Path, Sequence[Union[str, Path]]],
-                 image_topic: str = '/camera/image_raw', action_topic: str = '/robot/action',
-                 telemetry_topic: str = '/robot/telemetry',
-                 instruction_topic: str = '/instruction', action_filter: str = '',
+                 image_topic: str = IMAGE.name, action_topic: str = ACTION.name,
+                 telemetry_topic: str = TELEMETRY.name,
+                 instruction_topic: str = INSTRUCTION.name, action_filter: str = '',
                  continual: bool = False, poll_interval: float = 1.0,
                  idle_timeout: Optional[float] = None):
         """Index every finished bag under `source` (a bag, a folder, or a list of either).
@@ -189,6 +195,7 @@ class BagDataset:
         self.idle_timeout = idle_timeout
         self.typestore = make_typestore()
         self.bags: List[Bag] = []
+        self._image_topics: List[str] = []  # each bag's recorded name of the image topic
         self.skipped: Dict[str, str] = {}
         self._streams: Dict[str, _Stream] = {}  # session folder -> its stream so far
         self._transitions: List[_Transition] = []
@@ -216,8 +223,8 @@ class BagDataset:
         """Read the bag's small messages and frame stamps, then align it onto its stream."""
         bag_id = len(self.bags)
         index = _BagIndex()
-        topics = self.topics
-        for record in bag.records([t for t in topics.values() if t in bag.topics]):
+        topics = {role: find_topic(bag.topics, name) for role, name in self.topics.items()}
+        for record in bag.records([t for t in topics.values() if t is not None]):
             if record.topic == topics['image']:
                 # Only the stamp is needed now; the pixels are read on demand.
                 index.frames.append((record.timestamp, _cdr_header_stamp_ns(record.data),
@@ -241,6 +248,7 @@ class BagDataset:
                 index = stream.tail.extended(index)
             self._streams[session] = _Stream(number, index.tail())
         self.bags.append(bag)
+        self._image_topics.append(topics['image'])
         self._transitions.extend(self._align(index))
 
     def _align(self, index: _BagIndex) -> List[_Transition]:
@@ -283,7 +291,7 @@ class BagDataset:
             self._images.move_to_end(key)
             return self._images[key]
         bag = self.bags[bag_id]
-        msg = bag.decode(bag.read_at(self.topics['image'], time_ns))
+        msg = bag.decode(bag.read_at(self._image_topics[bag_id], time_ns))
         image = to_rgb(image_to_numpy(msg), msg.encoding)
         self._images[key] = image
         if len(self._images) > IMAGE_CACHE_SIZE:

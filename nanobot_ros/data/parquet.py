@@ -9,7 +9,8 @@ chunks with `pa.Table.from_pylist` of rows {text: str, image: JPEG bytes, sensor
 surface: [32 floats], timestamp: time.time() seconds}, i.e. string, binary, list<double>,
 list<double>, double. Each row becomes messages stamped (header.stamp and bag log time) with
 its timestamp:
-- sensors -> nanobot_msgs/Telemetry on /robot/telemetry, named `value_<i>` like the ESP32
+- sensors -> nanobot_msgs/Telemetry on /robot/telemetry (the contract's names, at the root
+  namespace unless told otherwise), named `value_<i>` like the ESP32
   bridge names a device's unnamed channels; any other numeric column is appended under its own
   name (list columns as `name_0`, `name_1`, ...);
 - surface -> nanobot_msgs/SurfaceVector on /robot/surface (`source: parquet`);
@@ -33,6 +34,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm import tqdm
 
+from nanobot_ros.contract import IMAGE, INSTRUCTION, SURFACE, TELEMETRY
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, IMAGE_TYPES
 
@@ -41,13 +43,6 @@ SEQUENCE_COLUMNS = ('sequence', 'seq')
 SENSORS_COLUMN = 'sensors'
 SURFACE_COLUMN = 'surface'
 TEXT_COLUMN = 'text'
-# /instruction as the project's nodes offer it (reliable, transient local, depth 1), in rosbag2's
-# offered_qos_profiles form (rmw enum values), so `ros2 bag play` and replay latch it too.
-_NO_DURATION = {'sec': 0, 'nsec': 0}
-INSTRUCTION_QOS = {'history': 1, 'depth': 1, 'reliability': 1, 'durability': 1,
-                   'deadline': _NO_DURATION, 'lifespan': _NO_DURATION, 'liveliness': 1,
-                   'liveliness_lease_duration': _NO_DURATION,
-                   'avoid_ros_namespace_conventions': False}
 IMAGE_COLUMN = 'image'
 
 
@@ -70,7 +65,7 @@ def _flatten(msg, prefix: str = '', row: dict = None) -> dict:
 
 
 def topic_file_name(topic: str) -> str:
-    """Return the Parquet file name for `topic` ('/robot/telemetry' -> robot__telemetry)."""
+    """Return the Parquet file name for `topic` (/robot/telemetry -> robot__telemetry)."""
     return topic.strip('/').replace('/', '__') + '.parquet'
 
 
@@ -233,10 +228,10 @@ def _chunk_paths(chunks) -> List[Path]:
 
 
 def import_parquet(chunks, out_bag, storage: str = 'mcap',
-                   telemetry_topic: str = '/robot/telemetry',
-                   surface_topic: str = '/robot/surface',
-                   image_topic: str = '/camera/image_raw',
-                   instruction_topic: str = '/instruction') -> ImportResult:
+                   telemetry_topic: str = TELEMETRY.fqn(),
+                   surface_topic: str = SURFACE.fqn(),
+                   image_topic: str = IMAGE.fqn(),
+                   instruction_topic: str = INSTRUCTION.fqn()) -> ImportResult:
     """Write collector chunks (files or folders of *.parquet) into a new bag, in time order."""
     result = ImportResult()
     rows = []
@@ -259,7 +254,9 @@ def import_parquet(chunks, out_bag, storage: str = 'mcap',
         for topic, (msgtype, present) in topics.items():
             if present:
                 bag.add_topic(topic, msgtype,
-                              [INSTRUCTION_QOS] if topic == instruction_topic else ())
+                              # latched as the nodes offer it: ros2 bag play and replay
+                              # latch it too
+                              [INSTRUCTION.qos.offered()] if topic == instruction_topic else ())
                 result.counts[topic] = 0
 
         def write(topic, t, msg):

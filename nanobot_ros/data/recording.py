@@ -1,9 +1,9 @@
 """The recorder's engine, without rclpy: sessions, splits, a writer thread, disk cap and reserve.
 
     recorder = SessionRecorder(RecorderConfig(root=Path('saved/sessions'), robot_type='jetbot'))
-    recorder.add_topic('/camera/image_raw', 'sensor_msgs/msg/Image', offered_qos)
+    recorder.add_topic(IMAGE.fqn(), IMAGE.msgtype, offered_qos)    # contract.IMAGE
     recorder.start()
-    recorder.put('/camera/image_raw', receive_time_ns, cdr_bytes)   # from a callback: O(1)
+    recorder.put(IMAGE.fqn(), receive_time_ns, cdr_bytes)          # from a callback: O(1)
     recorder.stop()
 
 Layout: <root>/<robot_type>/<session>/ holds session.yaml (the session metadata) and one bag
@@ -37,6 +37,7 @@ from typing import Dict, List, Optional
 
 import yaml
 
+from nanobot_ros.contract import RECORDED
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import BagError, make_typestore
 from nanobot_ros.durable import atomic_write
@@ -76,6 +77,34 @@ class RecorderConfig:
             raise ValueError(f'queue_size_mb must be > 0, got {self.queue_size_mb}')
         if not self.robot_type or '/' in self.robot_type:
             raise ValueError(f'robot_type must be a folder name, got {self.robot_type!r}')
+
+
+@dataclass
+class RecorderSetup:
+    """The recorder node's settings beside RecorderConfig: what, where sessions go, when."""
+
+    # Relative names resolve in the recorder's namespace and are recorded by their full names.
+    topics: List[str] = field(default_factory=lambda: [t.name for t in RECORDED])
+    run_dir: str = ''           # run folder of the stack runner ('' = none)
+    output_dir: str = ''        # '' = <run_dir>/sessions, or saved/sessions without a run
+    config_file: str = ''       # '' = <run_dir>/config.yaml if present
+    action_space: str = 'discrete: 0 = stay, 1 = move right'
+    autostart: bool = True
+    discovery_period_s: float = 0.5
+
+    def sessions_folder(self) -> Path:
+        """Return the folder the robot-type folders of the sessions go into."""
+        if self.output_dir:
+            return Path(self.output_dir).resolve()
+        return (Path(self.run_dir) / 'sessions' if self.run_dir
+                else Path('saved/sessions')).resolve()
+
+    def stack_config(self) -> str:
+        """Return the text of the stack config stored with each session ('' = none)."""
+        path = self.config_file
+        if not path and self.run_dir and (Path(self.run_dir) / 'config.yaml').is_file():
+            path = str(Path(self.run_dir) / 'config.yaml')
+        return Path(path).read_text() if path else ''
 
 
 def folder_bytes(path: Path) -> int:

@@ -22,14 +22,28 @@ from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
 
 
 @dataclass
+class WorldModelSize:
+    """The few sizes people change; `WorldModelConfig.small` builds a consistent config."""
+
+    img_size: int = 224          # camera image width and height the model expects
+    patch_size: int = 32         # 7x7 patches of a 224 px frame: small enough for 2 CPU cores
+    embed_dim: int = 64          # ViT and predictor width
+    depth: int = 2               # ViT encoder blocks
+    predictor_depth: int = 2     # predictor transformer blocks
+    history_frames: int = 1      # frames of history the predictor sees
+
+
+@dataclass
 class WorldModelConfig:
     """Networks, loss weights and optimizer settings of the world model."""
 
     vit: ViTConfig = field(default_factory=ViTConfig)
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     loss_weights: LossWeights = field(default_factory=LossWeights)
-    autoencoder_lr: float = 1e-3
-    predictor_lr: float = 1e-3
+    autoencoder_lr: float = 3e-3
+    # Lower: at 3e-3 the predictor never learned to move the dot across patches
+    # (bench/world_model_learning.py).
+    predictor_lr: float = 5e-4
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     # The reference lets the predictor's losses train the shared encoder too. On a small CPU
@@ -56,6 +70,14 @@ class WorldModelConfig:
         return asdict(self)
 
     @classmethod
+    def of_size(cls, size: WorldModelSize, num_actions: int, **kwargs) -> 'WorldModelConfig':
+        """Return `small()` of the sizes in `size` (kwargs: the other fields)."""
+        return cls.small(img_size=size.img_size, patch_size=size.patch_size,
+                         embed_dim=size.embed_dim, depth=size.depth,
+                         predictor_depth=size.predictor_depth, max_history=size.history_frames,
+                         num_actions=num_actions, **kwargs)
+
+    @classmethod
     def from_dict(cls, values: dict) -> 'WorldModelConfig':
         """Rebuild a config saved by `to_dict` (checkpoint metadata)."""
         values = dict(values)
@@ -64,10 +86,12 @@ class WorldModelConfig:
                    loss_weights=LossWeights(**values.pop('loss_weights')), **values)
 
     @classmethod
-    def small(cls, patch_size: int = 16, embed_dim: int = 64, depth: int = 2,
-              predictor_depth: int = 2, num_actions: int = 2, max_history: int = 1,
-              img_size: int = 224, mask_ratio_min: float = 0.0, mask_ratio_max: float = 0.5,
-              **kwargs) -> 'WorldModelConfig':
+    def small(cls, patch_size: int = WorldModelSize.patch_size,
+              embed_dim: int = WorldModelSize.embed_dim, depth: int = WorldModelSize.depth,
+              predictor_depth: int = WorldModelSize.predictor_depth, num_actions: int = 2,
+              max_history: int = WorldModelSize.history_frames,
+              img_size: int = WorldModelSize.img_size, mask_ratio_min: float = 0.0,
+              mask_ratio_max: float = 0.5, **kwargs) -> 'WorldModelConfig':
         """Return a consistent config from the few sizes people change.
 
         Mask ratios below the reference's 0.3-0.85: when a frame's only informative patch (the

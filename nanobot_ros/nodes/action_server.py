@@ -1,11 +1,11 @@
 """What the kernel (ONNX Runtime) and policy (PyTorch) nodes share: observation in, action out.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)   in: newest frame (rgb8/bgr8/mono8)
-  /instruction       (std_msgs/String, reliable, latched)    in: what to do
-  /robot/telemetry   (nanobot_msgs/Telemetry, sensor QoS)    in: when the model has sensor tokens
-  /robot/surface     (nanobot_msgs/SurfaceVector, sensor QoS) in: when it has surface tokens
-  /robot/action      (nanobot_msgs/Action, reliable)         out: one per frame, header.stamp =
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)   in: newest frame (rgb8/bgr8/mono8)
+  instruction        (std_msgs/String, reliable, latched)    in: what to do
+  robot/telemetry    (nanobot_msgs/Telemetry, sensor QoS)    in: when the model has sensor tokens
+  robot/surface      (nanobot_msgs/SurfaceVector, sensor QoS) in: when it has surface tokens
+  robot/action       (nanobot_msgs/Action, reliable)         out: one per frame, header.stamp =
                                                                   the frame's stamp
 
 Each frame is answered at once with the model's action. Whenever an answer cannot be trusted
@@ -30,35 +30,38 @@ from typing import Optional
 import numpy as np
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, stamp_to_seconds, to_rgb
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, SENSOR_QOS, WARN
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SURFACE, TELEMETRY
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, WARN
+from nanobot_ros.policy.serving import ServingConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
+DESCRIPTIONS = {
+    'model_path': 'model file to serve; watched and hot-reloaded',
+    'stale_after': 'seconds after which a frame or telemetry is too old to act on',
+    'control_period': 'seconds without a frame before the watchdog sends stop',
+    'reload_period': 'seconds between looks at the model file',
+    'safe_index': 'action index of the safe action',
+    'seed': 'seed of the diffusion sampler noise',
+}
+
 
 class ActionServerNode(NanobotNode):
-    """Serves actions from a model loaded by `load_model(path)` (implemented by subclasses)."""
+    """Serves actions from a model loaded by `load_model(path)` (implemented by subclasses).
 
-    default_model_path = ''
+    `model_config` is the subclass's dataclass of its model settings (with `model_path`);
+    `model_descriptions` describes its fields beyond model_path.
+    """
 
-    def __init__(self, name: str):
+    def __init__(self, name: str, model_config, model_descriptions: dict):
         super().__init__(name)
-        self.model_path = str(self.param('model_path', self.default_model_path,
-                                         'model file to serve; watched and hot-reloaded'))
-        self.stale_after = float(self.param(
-            'stale_after', 0.5, 'seconds after which a frame or telemetry is too old to act on'))
-        self.control_period = float(self.param(
-            'control_period', 0.2, 'seconds without a frame before the watchdog sends stop'))
-        self.reload_period = float(self.param(
-            'reload_period', 0.5, 'seconds between looks at the model file'))
-        self.safe_index = int(self.param('safe_index', 0, 'action index of the safe action'))
-        self.seed = int(self.param('seed', 0, 'seed of the diffusion sampler noise'))
-        for label, value in (('stale_after', self.stale_after),
-                             ('control_period', self.control_period),
-                             ('reload_period', self.reload_period)):
-            if value <= 0:
-                raise ValueError(f'{label} must be > 0, got {value}')
+        serving = ServingConfig(**self.declare_config(ServingConfig, DESCRIPTIONS))
+        self.settings = model_config(**self.declare_config(model_config, model_descriptions))
+        self.model_path = self.settings.model_path
+        self.stale_after, self.control_period = serving.stale_after, serving.control_period
+        self.reload_period, self.safe_index = serving.reload_period, serving.safe_index
+        self.seed = serving.seed
         self.model = None
         self.model_error = 'no model_path set' if not self.model_path else 'not loaded yet'
         self._file_key = None
@@ -73,11 +76,14 @@ class ActionServerNode(NanobotNode):
         self._last_frame_time = time.monotonic()
         self._watchdog_sent = False
         self._last_reason = ('', 0.0)
-        self.pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_image, SENSOR_QOS)
-        self.create_subscription(String, '/instruction', self._on_instruction, INSTRUCTION_QOS)
-        self.create_subscription(Telemetry, '/robot/telemetry', self._on_telemetry, SENSOR_QOS)
-        self.create_subscription(SurfaceVector, '/robot/surface', self._on_surface, SENSOR_QOS)
+        self.pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.create_subscription(Image, IMAGE.name, self._on_image, qos_profile(IMAGE))
+        self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
+                                 qos_profile(INSTRUCTION))
+        self.create_subscription(Telemetry, TELEMETRY.name, self._on_telemetry,
+                                 qos_profile(TELEMETRY))
+        self.create_subscription(SurfaceVector, SURFACE.name, self._on_surface,
+                                 qos_profile(SURFACE))
         self.create_timer(self.reload_period, self._check_model_file)
         self.create_timer(self.control_period, self._watchdog)
         self._check_model_file()

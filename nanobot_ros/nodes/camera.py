@@ -1,8 +1,8 @@
 """camera: an OpenCV camera, GStreamer pipeline or video file as sensor_msgs/Image.
 
-Topics
-  /camera/image_raw    (sensor_msgs/Image, rgb8, sensor-data QoS)  out: stamped at capture
-  /camera/camera_info  (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw     (sensor_msgs/Image, rgb8, sensor-data QoS)  out: stamped at capture
+  camera/camera_info   (sensor_msgs/CameraInfo, sensor-data QoS)   out: same header as the image
 
 `source` is a device index ('0'), a device path ('/dev/video0'), a GStreamer pipeline (the
 JetBot's CSI camera: `source: csi`, see robots/camera_capture.py), a JetBot's camera over the
@@ -19,13 +19,32 @@ with the reason until frames flow again. The node never exits because of its cam
 import threading
 
 from nanobot_ros.data.convert import frame_to_image
-from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.robots.camera_capture import CameraConfig, CameraStream, csi_pipeline
-from rcl_interfaces.msg import ParameterDescriptor
+from nanobot_ros.contract import CAMERA_INFO, IMAGE
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.robots.camera_capture import (CameraCalibration, CameraConfig, CameraStream,
+                                               csi_pipeline)
 from sensor_msgs.msg import CameraInfo, Image
 
 # How long shutdown waits for the capture thread to leave a blocking read.
 JOIN_TIMEOUT_S = 2.0
+
+DESCRIPTIONS = {
+    'source': 'device index, /dev/videoN, GStreamer pipeline (with "!"), "csi" (the JetBot '
+              'camera), rpyc://host:port (a JetBot\'s camera over RPyC) or a video file',
+    'width': 'published image width (px); 0 = as captured',
+    'height': 'published image height (px); 0 = as captured',
+    'fit': 'crop: centre-crop to the aspect ratio, then resize; stretch: resize only',
+    'loop': 'play a video file again when it ends',
+    'frame_rate': 'files: playback rate (0 = the file\'s own); live sources: publish at most '
+                  'this rate (0 = every frame)',
+    'capture_width': 'resolution requested from a device (0 = its default)',
+    'capture_height': 'resolution requested from a device (0 = its default)',
+    'retry_initial': 'first delay before reopening a failed source (s)',
+    'retry_max': 'longest delay between reopen attempts (s); delays double up to it',
+    'frame_id': 'frame_id of published messages',
+    'camera_matrix': 'intrinsics K, row-major 3x3 (zeros = uncalibrated)',
+    'distortion': 'plumb_bob distortion k1 k2 t1 t2 k3',
+}
 
 
 class CameraNode(NanobotNode):
@@ -33,39 +52,16 @@ class CameraNode(NanobotNode):
 
     def __init__(self):
         super().__init__('camera')
-        # Dynamically typed: `source: 0` in YAML or `-p source:=0` arrives as an integer.
-        source = str(self.declare_parameter('source', '0', ParameterDescriptor(
-            description='device index, /dev/videoN, GStreamer pipeline (with "!"), "csi" '
-                        '(the JetBot camera), rpyc://host:port (a JetBot\'s camera over RPyC) '
-                        'or a video file',
-            dynamic_typing=True)).value)
-        width = self.param('width', 224, 'published image width (px); 0 = as captured')
-        height = self.param('height', 224, 'published image height (px); 0 = as captured')
-        frame_rate = float(self.param(
-            'frame_rate', 0.0, 'files: playback rate (0 = the file\'s own); live sources: '
-            'publish at most this rate (0 = every frame)'))
-        fit = self.param('fit', 'crop', 'crop: centre-crop to the aspect ratio, then resize; '
-                         'stretch: resize only')
-        if source.strip() == 'csi':
+        values = self.declare_config(CameraConfig, DESCRIPTIONS, dynamic=('source',))
+        if values['source'].strip() == 'csi':
             # The hardware scaler keeps the sensor's aspect ratio for crop; fit_frame crops.
-            source = csi_pipeline(width, height, int(frame_rate or 30), fit)
-        self.config = CameraConfig(
-            source=source, width=width, height=height, fit=fit,
-            loop=bool(self.param('loop', False, 'play a video file again when it ends')),
-            frame_rate=frame_rate,
-            capture_width=self.param('capture_width', 0,
-                                     'resolution requested from a device (0 = its default)'),
-            capture_height=self.param('capture_height', 0,
-                                      'resolution requested from a device (0 = its default)'),
-            retry_initial=float(self.param('retry_initial', 0.2,
-                                           'first delay before reopening a failed source (s)')),
-            retry_max=float(self.param('retry_max', 5.0, 'longest delay between reopen '
-                                       'attempts (s); delays double up to it')))
-        self.frame_id = self.param('frame_id', 'camera', 'frame_id of published messages')
-        camera_matrix = [float(v) for v in self.param(
-            'camera_matrix', [0.0] * 9, 'intrinsics K, row-major 3x3 (zeros = uncalibrated)')]
-        distortion = [float(v) for v in self.param(
-            'distortion', [0.0] * 5, 'plumb_bob distortion k1 k2 t1 t2 k3')]
+            values['source'] = csi_pipeline(values['width'], values['height'],
+                                            int(values['frame_rate'] or 30), values['fit'])
+        self.config = CameraConfig(**values)
+        calibration = CameraCalibration(**self.declare_config(CameraCalibration, DESCRIPTIONS))
+        self.frame_id = calibration.frame_id
+        camera_matrix = [float(v) for v in calibration.camera_matrix]
+        distortion = [float(v) for v in calibration.distortion]
         if len(camera_matrix) != 9:
             raise ValueError(f'camera_matrix needs 9 values, got {len(camera_matrix)}')
         self.camera_info = CameraInfo(distortion_model='plumb_bob', d=distortion,
@@ -75,9 +71,10 @@ class CameraNode(NanobotNode):
             self.camera_info.p = camera_matrix[:3] + [0.0] + camera_matrix[3:6] + [0.0] \
                 + camera_matrix[6:] + [0.0]
 
-        self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-        self.info_pub = self.create_publisher(CameraInfo, '/camera/camera_info', SENSOR_QOS)
-        self.stream = CameraStream(self.config, self._publish, self._log,
+        self.image_pub = self.create_publisher(Image, IMAGE.name, qos_profile(IMAGE))
+        self.info_pub = self.create_publisher(CameraInfo, CAMERA_INFO.name,
+                                              qos_profile(CAMERA_INFO))
+        self.stream = CameraStream(self.config, self._publish, self.robot_log,
                                    clock=self.get_clock().now)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self.stream.run, args=(self._stop,),
@@ -92,15 +89,6 @@ class CameraNode(NanobotNode):
         self.camera_info.header = msg.header
         self.camera_info.height, self.camera_info.width = msg.height, msg.width
         self.info_pub.publish(self.camera_info)
-
-    def _log(self, level: str, text: str) -> None:
-        # One call site per severity: rclpy refuses one site that logs at several.
-        if level == 'error':
-            self.get_logger().error(text)
-        elif level == 'warn':
-            self.get_logger().warning(text)
-        else:
-            self.get_logger().info(text)
 
     def status(self):
         """Report the stream's state, measured frame rate and fault counters."""

@@ -1,9 +1,15 @@
-"""What every nanobot_ros node shares: QoS profiles, parameters, status reports and main().
+"""What every nanobot_ros node shares: rclpy QoS, parameters, status, the robots' log adapter.
 
-Every node reports its state as diagnostic_msgs/DiagnosticArray on /diagnostics (what
-rqt_robot_monitor and Foxglove show), once a second and once more when it stops, so the stack
-runner's summary.json holds each node's last word.
+Every node reports its state as diagnostic_msgs/DiagnosticArray on `diagnostics` (relative:
+/diagnostics at the root, /robot1/diagnostics in namespace robot1; what rqt_robot_monitor and
+Foxglove show), once a second and once more when it stops, so the stack runner's summary.json
+holds each node's last word. The QoS profiles are the graph contract's (nanobot_ros.contract);
+`qos_profile` is the one converter to rclpy. The robots layer reports through
+`log(level, text)` (robots/log.py); `NanobotNode.robot_log` is the one adapter from it to the
+ROS logger.
 """
+from dataclasses import fields
+import importlib
 import json
 import signal
 import sys
@@ -16,34 +22,61 @@ from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
-from rclpy.qos import (DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy,
-                       qos_profile_sensor_data)
+from rclpy.qos import (DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile,
+                       ReliabilityPolicy)
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.signals import SignalHandlerOptions
 
-# Cameras and high-rate sensors: best effort, newest wins (REP 2003's sensor data profile).
-SENSOR_QOS = qos_profile_sensor_data
-# Commands (actions): every one delivered in order, no history for late joiners.
-COMMAND_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=10,
-                         reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.VOLATILE)
-# Status and diagnostics: reliable, deep enough that a final report is not lost.
-STATUS_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=50,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
+from nanobot_ros import contract
+from nanobot_ros.contract import Qos, Topic
+from nanobot_ros.defaults import field_default
+
+
+def qos_profile(spec) -> QoSProfile:
+    """Return the rclpy QoSProfile of a contract Qos, or of a contract Topic's Qos."""
+    spec = spec.qos if isinstance(spec, Topic) else spec
+    return QoSProfile(
+        history=HistoryPolicy[spec.history.upper()], depth=spec.depth,
+        reliability=ReliabilityPolicy[spec.reliability.upper()],
+        durability=DurabilityPolicy[spec.durability.upper()],
+        deadline=Duration(nanoseconds=spec.deadline_ns),
+        lifespan=Duration(nanoseconds=spec.lifespan_ns),
+        liveliness=LivelinessPolicy[spec.liveliness.upper()],
+        liveliness_lease_duration=Duration(nanoseconds=spec.liveliness_lease_duration_ns),
+        avoid_ros_namespace_conventions=spec.avoid_ros_namespace_conventions)
+
+
+def qos_spec(profile: QoSProfile) -> Qos:
+    """Return an rclpy profile (e.g. what a publisher offers) as a contract Qos."""
+    return Qos(reliability=profile.reliability.name.lower(),
+               durability=profile.durability.name.lower(), depth=int(profile.depth),
+               history=profile.history.name.lower(),
+               deadline_ns=profile.deadline.nanoseconds,
+               lifespan_ns=profile.lifespan.nanoseconds,
+               liveliness=profile.liveliness.name.lower(),
+               liveliness_lease_duration_ns=profile.liveliness_lease_duration.nanoseconds,
+               avoid_ros_namespace_conventions=bool(profile.avoid_ros_namespace_conventions))
+
+
+def message_class(msgtype: str):
+    """Return the rclpy message class of 'pkg/msg/Type'; ImportError/AttributeError if absent."""
+    package, _, name = msgtype.rpartition('/')
+    return getattr(importlib.import_module(package.replace('/', '.')), name)
+
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 LEVEL_NAMES = {OK: 'ok', WARN: 'warn', ERROR: 'error', DiagnosticStatus.STALE: 'stale'}
 
 
 class NanobotNode(Node):
-    """A Node that declares documented parameters and reports `status()` on /diagnostics."""
+    """A Node that declares documented parameters and reports `status()` on diagnostics."""
 
     status_period_s = 1.0
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
-        self._diagnostics = self.create_publisher(DiagnosticArray, '/diagnostics', STATUS_QOS)
+        self._diagnostics = self.create_publisher(DiagnosticArray, contract.DIAGNOSTICS.name,
+                                                  qos_profile(contract.DIAGNOSTICS))
         self._status_timer = self.create_timer(self.status_period_s, self.publish_status)
 
     def param(self, name: str, default, description: str):
@@ -59,6 +92,52 @@ class NanobotNode(Node):
             return float(value)
         descriptor = ParameterDescriptor(description=description)
         return self.declare_parameter(name, default, descriptor).value
+
+    def topic_name(self, name: str) -> str:
+        """Return `name` resolved in this node's namespace; ValueError if it is no topic name."""
+        try:
+            return self.resolve_topic_name(name)
+        except RuntimeError as error:  # rclpy's RCLError
+            raise ValueError(f'{name!r} is not a topic name: {error}') from None
+
+    def robot_log(self, level: str, text: str) -> None:
+        """Log a robots-layer event (`log(level, text)`, robots/log.py) at its ROS severity.
+
+        A level outside robots.log.LEVELS is logged as an error that names it, never dropped.
+        """
+        # One call site per severity: rclpy's logger refuses a site whose severity changes.
+        logger = self.get_logger()
+        if level == 'debug':
+            logger.debug(text)
+        elif level == 'info':
+            logger.info(text)
+        elif level == 'warning':
+            logger.warning(text)
+        elif level == 'critical':
+            logger.fatal(text)
+        else:
+            logger.error(text if level == 'error' else f'[unknown log level {level!r}] {text}')
+
+    def declare_config(self, config_class, descriptions: dict, skip=(), dynamic=()) -> dict:
+        """Declare one parameter per field of dataclass `config_class`; return {name: value}.
+
+        Each field's default is the parameter's default and `descriptions[name]` its
+        description; fields in `skip` are not parameters (the node fills them in). A field in
+        `dynamic` accepts any type and is converted to the default's type (a `source: 0` in YAML
+        arrives as an integer). Sequences come back as lists.
+        """
+        values = {}
+        for f in (f for f in fields(config_class) if f.name not in skip):
+            default = field_default(f)
+            if f.name in dynamic:
+                descriptor = ParameterDescriptor(description=descriptions[f.name],
+                                                 dynamic_typing=True)
+                value = type(default)(self.declare_parameter(f.name, default, descriptor).value)
+            else:
+                value = self.param(f.name, list(default) if isinstance(default, tuple)
+                                   else default, descriptions[f.name])
+            values[f.name] = list(value) if isinstance(default, (list, tuple)) else value
+        return values
 
     def status(self) -> tuple:
         """Return (level, message, {key: value}); nodes override this."""

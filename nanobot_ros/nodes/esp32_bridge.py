@@ -1,12 +1,12 @@
 """esp32_bridge: the ESP32 board on the ROS graph, over the serial protocol v1.
 
-Topics
-  /robot/telemetry  (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
-  /robot/surface    (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
-  /joint_states     (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
-  /imu/data_raw     (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
-  /robot/action     (nanobot_msgs/Action, reliable)               in:  `motor_names` values
-  /diagnostics      status(): link, frame and value counters
+Topics (relative: in the node's namespace; docs/graph.md)
+  robot/telemetry   (nanobot_msgs/Telemetry, sensor-data QoS)     out: every valid TELEMETRY frame
+  robot/surface     (nanobot_msgs/SurfaceVector, sensor-data QoS) out: every valid SURFACE frame
+  joint_states      (sensor_msgs/JointState, `qos_reliability`)   out: `<joint>.position` etc.
+  imu/data_raw      (sensor_msgs/Imu, `qos_reliability`)          out: accel_* / gyro_* / quat_*
+  robot/action      (nanobot_msgs/Action, reliable)               in:  `motor_names` values
+  diagnostics       status(): link, frame and value counters
 
 Every `heartbeat_period` the bridge sends a HEARTBEAT and the current MOTOR command (so the
 device's watchdog is fed while the host lives); an action is also sent at once. A command holds
@@ -14,7 +14,7 @@ for the action's duration, at most `action_timeout`, then the bridge sends zeros
 are counted and dropped by the decoder; values that are not finite or beyond
 `telemetry_limit` drop their frame (counted); bad actions stop the motors (counted), finite
 commands beyond `motor_limit` are clamped (counted). The serial link reconnects by itself.
-Stamps are the sample time: the frame's device_ms mapped to host time (robots/clock_sync), or
+Stamps are the sample time: the frame's device_ms mapped to host time (robots/esp32/clock_sync), or
 with `stamp: receive` the time the frame arrived.
 """
 import time
@@ -22,72 +22,72 @@ import time
 import numpy as np
 
 from nanobot_ros.data.convert import make_surface, make_telemetry
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.contract import ACTION, COMMAND, IMU, JOINT_STATES, SENSOR, SURFACE, TELEMETRY
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.esp32 import protocol as proto
 from nanobot_ros.robots.esp32.clock_sync import DeviceClock
 from nanobot_ros.robots.esp32.host import check_samples, MotorCommander, TelemetryLayout
 from nanobot_ros.robots.esp32.link import SerialLink
+from nanobot_ros.robots.esp32.settings import BridgeConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter
-from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rclpy.time import Time
 from sensor_msgs.msg import Imu, JointState
 
 
-RELIABILITIES = {'best_effort': SENSOR_QOS,
-                 # Reliable publishers serve best-effort subscribers too.
-                 'reliable': QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)}
+# qos_reliability -> the profile of joint_states and imu/data_raw. Reliable publishers serve
+# best-effort subscribers too.
+RELIABILITIES = {'best_effort': SENSOR, 'reliable': COMMAND}
+DESCRIPTIONS = {
+    'port': 'serial device (or a /dev/serial/by-id link)',
+    'baudrate': 'UART baud rate (ignored by ptys)',
+    'telemetry_names': 'names of the TELEMETRY channels in the device\'s order; unset = the '
+                       'names the device sends in its DESCRIBE frame',
+    'joint_names': 'joints published on /joint_states from <joint>.position [.velocity '
+                   '.effort]; [] = none',
+    'motor_names': 'Action value names sent as MOTOR frame, in order',
+    'motor_limit': 'commands are clamped to +-this',
+    'action_timeout': 'seconds an action holds at most before motors stop',
+    'heartbeat_period': 'seconds between HEARTBEAT + MOTOR frames to the device',
+    'device_timeout': 'seconds without a valid frame before the device is silent',
+    'telemetry_limit': 'telemetry / surface values beyond +-this are rejected',
+    'frame_id': 'frame_id of telemetry and joints',
+    'imu_frame_id': 'frame_id of /imu/data_raw',
+    'publish_joint_states': 'publish /joint_states',
+    'publish_imu': 'publish /imu/data_raw',
+    'reconnect_backoff_max': 'longest wait between attempts to reopen the port (s)',
+    'stamp': 'device: the sample time (the frame\'s device_ms mapped to host time); receive: '
+             'when the frame arrived',
+    'qos_reliability': 'best_effort | reliable: QoS reliability of joint_states and imu/data_raw',
+}
 
 
 class Esp32BridgeNode(NanobotNode):
-    """Serial frames <-> topics; the algorithm lives in robots/esp32_*."""
+    """Serial frames <-> topics; the algorithm lives in robots/esp32/."""
 
     def __init__(self):
         super().__init__('esp32_bridge')
-        port = self.param('port', '/dev/ttyUSB0', 'serial device (or a /dev/serial/by-id link)')
-        baudrate = self.param('baudrate', 921600, 'UART baud rate (ignored by ptys)')
+        values = self.declare_config(BridgeConfig, DESCRIPTIONS, skip=('telemetry_names',))
         names = self.declare_parameter(
             'telemetry_names', Parameter.Type.STRING_ARRAY, ParameterDescriptor(
-                description='names of the TELEMETRY channels in the device\'s order; unset = '
-                            'the names the device sends in its DESCRIBE frame')).value or []
-        joints = list(self.param('joint_names', ['wheel_left', 'wheel_right'],
-                                 'joints published on /joint_states from <joint>.position '
-                                 '[.velocity .effort]; [] = none'))
-        motor_names = list(self.param('motor_names', ['motor_left', 'motor_right'],
-                                      'Action value names sent as MOTOR frame, in order'))
-        self.commander = MotorCommander(
-            motor_names,
-            limit=float(self.param('motor_limit', 1.0, 'commands are clamped to +-this')),
-            action_timeout=float(self.param(
-                'action_timeout', 0.5, 'seconds an action holds at most before motors stop')))
-        self.heartbeat_period = float(self.param(
-            'heartbeat_period', 0.05, 'seconds between HEARTBEAT + MOTOR frames to the device'))
-        self.device_timeout = float(self.param(
-            'device_timeout', 0.5, 'seconds without a valid frame before the device is silent'))
-        self.telemetry_limit = float(self.param(
-            'telemetry_limit', 1.0e6, 'telemetry / surface values beyond +-this are rejected'))
-        self.frame_id = self.param('frame_id', 'esp32', 'frame_id of telemetry and joints')
-        self.imu_frame_id = self.param('imu_frame_id', 'esp32_imu', 'frame_id of /imu/data_raw')
-        publish_joints = bool(self.param('publish_joint_states', True, 'publish /joint_states'))
-        publish_imu = bool(self.param('publish_imu', True, 'publish /imu/data_raw'))
-        backoff_max = float(self.param('reconnect_backoff_max', 0.5,
-                                       'longest wait between attempts to reopen the port (s)'))
-        stamp = self.param('stamp', 'device', 'device: the sample time (the frame\'s '
-                           'device_ms mapped to host time); receive: when the frame arrived')
-        reliability = self.param('qos_reliability', 'best_effort', 'best_effort | reliable: '
-                                 'QoS reliability of /joint_states and /imu/data_raw')
-        if stamp not in ('device', 'receive'):
-            raise ValueError(f'stamp must be device or receive, got {stamp!r}')
+                description=DESCRIPTIONS['telemetry_names'])).value
+        config = BridgeConfig(telemetry_names=names, **values)
+        names = names or []
+        joints, motor_names = config.joint_names, config.motor_names
+        port, baudrate, stamp = config.port, config.baudrate, config.stamp
+        self.commander = MotorCommander(motor_names, limit=config.motor_limit,
+                                        action_timeout=config.action_timeout)
+        self.heartbeat_period, self.device_timeout = config.heartbeat_period, config.device_timeout
+        self.telemetry_limit = config.telemetry_limit
+        self.frame_id, self.imu_frame_id = config.frame_id, config.imu_frame_id
+        publish_joints, publish_imu = config.publish_joint_states, config.publish_imu
+        backoff_max, reliability = config.reconnect_backoff_max, config.qos_reliability
         if reliability not in RELIABILITIES:
             raise ValueError(f'qos_reliability must be best_effort or reliable, got '
                              f'{reliability!r}')
         # Sample time = device_ms + min(receive - device_ms) over the last 10 s.
         self.device_clock = DeviceClock() if stamp == 'device' else None
-        if self.heartbeat_period <= 0 or self.device_timeout <= 0:
-            raise ValueError('heartbeat_period and device_timeout must be > 0')
-        if not self.telemetry_limit > 0:
-            raise ValueError(f'telemetry_limit must be > 0, got {self.telemetry_limit}')
         self.joint_names = joints
         # Until the device describes its channels (or telemetry_names does) values are named
         # value_<i> and no JointState / Imu can be made.
@@ -111,32 +111,23 @@ class Esp32BridgeNode(NanobotNode):
         self._stale = True
         self._warned_count = set()
 
-        self.telemetry_pub = self.create_publisher(Telemetry, '/robot/telemetry', SENSOR_QOS)
-        self.surface_pub = self.create_publisher(SurfaceVector, '/robot/surface', SENSOR_QOS)
-        standard_qos = RELIABILITIES[reliability]
-        self.joint_pub = (self.create_publisher(JointState, '/joint_states', standard_qos)
+        self.telemetry_pub = self.create_publisher(Telemetry, TELEMETRY.name,
+                                                   qos_profile(TELEMETRY))
+        self.surface_pub = self.create_publisher(SurfaceVector, SURFACE.name, qos_profile(SURFACE))
+        standard_qos = qos_profile(RELIABILITIES[reliability])
+        self.joint_pub = (self.create_publisher(JointState, JOINT_STATES.name, standard_qos)
                           if publish_joints and joints else None)
-        self.imu_pub = (self.create_publisher(Imu, '/imu/data_raw', standard_qos)
+        self.imu_pub = (self.create_publisher(Imu, IMU.name, standard_qos)
                         if publish_imu else None)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
         self.create_timer(self.heartbeat_period, self._on_heartbeat)
-        self.link = SerialLink(port, int(baudrate), self._on_frame, self._log,
+        self.link = SerialLink(port, int(baudrate), self._on_frame, self.robot_log,
                                backoff_max=backoff_max).start()
         self.get_logger().info(
             f'bridging {port} (telemetry channels: {names or "as the device describes"}, '
             f'joints {joints}, motors {motor_names}); heartbeat {self.heartbeat_period} s, '
             f'actions hold at most {self.commander.action_timeout} s; stamps: {stamp} time, '
             f'/joint_states and /imu/data_raw {reliability}')
-
-    def _log(self, level: str, text: str) -> None:
-        # One call site per severity: rclpy's logger refuses a site whose severity changes.
-        logger = self.get_logger()
-        if level == 'info':
-            logger.info(text)
-        elif level == 'warning':
-            logger.warning(text)
-        else:
-            logger.error(text)
 
     # Device -> ROS (runs in the link's reader thread) -----------------------------------------
 

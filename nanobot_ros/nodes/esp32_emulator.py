@@ -1,11 +1,9 @@
 """esp32_emulator: an emulated ESP32 on a pty, for mock stacks and hardware-free runs.
 
-Not a robot interface: it runs robots/esp32_emulator.Esp32Emulator (a real pty pair whose
+Not a robot interface: it runs robots/esp32/emulator.Esp32Emulator (a real pty pair whose
 slave end is reached through the symlink `link`) and reports the device's state (motor outputs,
 watchdog, frames, injected faults) on /diagnostics. Point esp32_bridge's `port` at `link`.
 """
-from dataclasses import fields
-
 from nanobot_ros.nodes.common import NanobotNode, OK, run, WARN
 from nanobot_ros.robots.esp32.emulator import EmulatorConfig, Esp32Emulator
 
@@ -34,11 +32,7 @@ class Esp32EmulatorNode(NanobotNode):
 
     def __init__(self):
         super().__init__('esp32_emulator')
-        defaults = EmulatorConfig()
-        config = EmulatorConfig(**{
-            f.name: type(getattr(defaults, f.name))(
-                self.param(f.name, getattr(defaults, f.name), DESCRIPTIONS[f.name]))
-            for f in fields(EmulatorConfig)})
+        config = EmulatorConfig(**self.declare_config(EmulatorConfig, DESCRIPTIONS))
         self.emulator = Esp32Emulator(config).start()
         self.get_logger().info(
             f'emulated ESP32 on {config.link} -> {self.emulator.plug()}: telemetry '

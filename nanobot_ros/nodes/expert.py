@@ -1,22 +1,23 @@
 """expert: the scripted demonstrator of the target task, as a controller node.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)      in: the view
-  /instruction       (std_msgs/String, reliable, latched)       in: "go to the <colour> marker"
-  /robot/action      (nanobot_msgs/Action, reliable)            out: answers every frame
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)      in: the view
+  instruction        (std_msgs/String, reliable, latched)       in: "go to the <colour> marker"
+  robot/action       (nanobot_msgs/Action, reliable)            out: answers every frame
 
 It sees only what a policy sees (image and instruction) and answers each frame with the action
-of `robots/target_task.expert_action`, stamped with the frame's time, as index plus the (dx, dy)
-move. Recording /camera/image_raw, /instruction and /robot/action while it drives the sim gives
-the demonstrations the trainer learns from. A frame it cannot read gets "stay" and a throttled
-warning. Before the first instruction it does not answer at all, so no demonstration of "stay
-while the target is unknown" is recorded and the sim's budget is not spent (the sim's watchdog
-holds the dot meanwhile).
+of `robots/sim/target_task.expert_action`, stamped with the frame's time, as index plus the (dx,
+dy) move. Recording /camera/image_raw, /instruction and /robot/action while it drives the sim
+gives the demonstrations the trainer learns from. A frame it cannot read gets "stay" and a
+throttled warning. Before the first instruction it does not answer at all, so no demonstration
+of "stay while the target is unknown" is recorded and the sim's budget is not spent (the sim's
+watchdog holds the dot meanwhile).
 """
 from nanobot_ros.data.convert import image_to_numpy, make_action, to_rgb
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.nodes.sim import INSTRUCTION_QOS
-from nanobot_ros.robots.sim.target_task import expert_action, MARKER_COLORS, parse_instruction
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.robots.sim.target_task import (expert_action, ExpertConfig, MARKER_COLORS,
+                                                parse_instruction)
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS, STAY
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
@@ -30,15 +31,15 @@ class ExpertNode(NanobotNode):
 
     def __init__(self):
         super().__init__('expert')
-        self.move_pixels = int(self.param('move_pixels', 8, 'cell size of the task world (px)'))
-        if self.move_pixels < 2:
-            raise ValueError(f'move_pixels must be >= 2, got {self.move_pixels}')
+        self.move_pixels = ExpertConfig(**self.declare_config(ExpertConfig, {
+            'move_pixels': 'cell size of the task world (px)'})).move_pixels
         self.target = None
         self.answered = 0
         self.unreadable = 0
-        self.pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_image, SENSOR_QOS)
-        self.create_subscription(String, '/instruction', self._on_instruction, INSTRUCTION_QOS)
+        self.pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.create_subscription(Image, IMAGE.name, self._on_image, qos_profile(IMAGE))
+        self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
+                                 qos_profile(INSTRUCTION))
 
     def _on_instruction(self, msg: String) -> None:
         self.target = parse_instruction(msg.data, tuple(MARKER_COLORS))

@@ -1,15 +1,15 @@
 """jetbot: executes /robot/action and /cmd_vel on a JetBot's two motors.
 
-Topics
-  /robot/action   (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
+Topics (relative: in the node's namespace; docs/graph.md)
+  robot/action    (nanobot_msgs/Action, reliable)         in: motor_left / motor_right values
                   (or an index into the action space) held for `duration`, see
                   robots/jetbot/motors.py
-  /cmd_vel        (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
+  cmd_vel         (geometry_msgs/Twist, reliable)         in: linear.x m/s, angular.z rad/s,
                   differential drive, held until `action_timeout` after the newest
-  /jetbot/motors  (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
+  jetbot/motors   (sensor_msgs/JointState, sensor QoS)    out: the values actually commanded,
                   every control tick while the link is up: velocity = normalised motor value
                   in [-1, 1] (left_wheel_joint, right_wheel_joint)
-  /jetbot/status  (std_msgs/String JSON, transient local) out: link state and counters, at
+  jetbot/status   (std_msgs/String JSON, transient local) out: link state and counters, at
                   once when the link changes and every second; late joiners get the last one
 
 Backends: `remote` (default) talks RPyC to `host`:`port` (the reference's protocol; run
@@ -28,22 +28,38 @@ import threading
 import time
 
 from nanobot_ros.data.convert import action_values
-from nanobot_ros.nodes.common import COMMAND_QOS, ERROR, NanobotNode, OK, run, SENSOR_QOS, WARN
+from nanobot_ros.contract import ACTION, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS
+from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.jetbot.motors import (
-    ActionRejected, action_to_command, DEFAULT_PORT, DOWN, JetBotController, LocalMotors,
-    MotorCommand, MotorDriver, MotorLimits, MotorProfile, REFERENCE_DURATION, REFERENCE_LEFT,
-    REFERENCE_RIGHT, RemoteMotors, twist_to_command)
+    ActionRejected, action_to_command, DOWN, JetBotController, LocalMotors, MotorCommand,
+    MotorDriver, MotorLimits, MotorLink, MotorProfile, RemoteMotors, twist_to_command)
 from geometry_msgs.msg import Twist
 from nanobot_msgs.msg import Action
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
 
-# Late joiners (ros2 topic echo, rviz) get the newest status at once.
-LATCHED_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
 JOINT_NAMES = ['left_wheel_joint', 'right_wheel_joint']
+
+DESCRIPTIONS = {
+    'backend': 'remote (RPyC to host:port) or local (the jetbot library on this machine)',
+    'host': 'remote: the JetBot\'s address',
+    'port': 'remote: the JetBot server\'s RPyC port',
+    'link_timeout': 'remote: seconds a connect or call may take before the link counts as down',
+    'control_rate': 'motor updates per second (Hz)',
+    'keepalive': 'resend unchanged values after this many seconds (feeds the robot-side '
+                 'watchdog)',
+    'retry_initial': 'first reconnect delay (s)',
+    'retry_max': 'longest reconnect delay (s)',
+    'motor_limit': 'largest |motor value|; larger values are clamped and counted',
+    'action_timeout': 'watchdog: the motors read 0 this long after the newest command (s)',
+    'ramp_time': 'seconds to ramp between values (the reference: 4 steps of 15 ms)',
+    'default_duration': 'duration of actions that give 0 (s)',
+    'action_space_left': 'motor_left of action index i',
+    'action_space_right': 'motor_right of action index i',
+    'wheel_separation': '/cmd_vel: distance between the wheels (m)',
+    'max_wheel_speed': '/cmd_vel: wheel speed at motor value 1.0 (m/s)',
+}
 
 
 class JetBotNode(NanobotNode):
@@ -51,45 +67,15 @@ class JetBotNode(NanobotNode):
 
     def __init__(self):
         super().__init__('jetbot')
-        backend = self.param('backend', 'remote', 'remote (RPyC to host:port) or local '
-                             '(the jetbot library on this machine)')
-        host = self.param('host', '127.0.0.1', 'remote: the JetBot\'s address')
-        port = self.param('port', DEFAULT_PORT, 'remote: the JetBot server\'s RPyC port')
-        link_timeout = float(self.param('link_timeout', 1.0, 'remote: seconds a connect or '
-                                        'call may take before the link counts as down'))
-        self.control_rate = float(self.param('control_rate', 50.0,
-                                             'motor updates per second (Hz)'))
-        ramp_time = float(self.param('ramp_time', 0.06, 'seconds to ramp between values '
-                                     '(the reference: 4 steps of 15 ms)'))
-        keepalive = float(self.param('keepalive', 0.1, 'resend unchanged values after this '
-                                     'many seconds (feeds the robot-side watchdog)'))
-        self.limits = MotorLimits(
-            motor_limit=float(self.param('motor_limit', 1.0, 'largest |motor value|; larger '
-                                         'values are clamped and counted')),
-            action_timeout=float(self.param('action_timeout', 0.5, 'watchdog: the motors '
-                                            'read 0 this long after the newest command (s)')),
-            ramp_time=ramp_time,
-            default_duration=float(self.param('default_duration', REFERENCE_DURATION,
-                                              'duration of actions that give 0 (s)')),
-            action_space_left=[float(v) for v in self.param(
-                'action_space_left', list(REFERENCE_LEFT), 'motor_left of action index i')],
-            action_space_right=[float(v) for v in self.param(
-                'action_space_right', list(REFERENCE_RIGHT), 'motor_right of action index i')],
-            wheel_separation=float(self.param('wheel_separation', 0.12,
-                                              '/cmd_vel: distance between the wheels (m)')),
-            max_wheel_speed=float(self.param('max_wheel_speed', 0.5, '/cmd_vel: wheel speed '
-                                             'at motor value 1.0 (m/s)')))
-        backoff = Backoff(float(self.param('retry_initial', 0.2, 'first reconnect delay (s)')),
-                          float(self.param('retry_max', 5.0, 'longest reconnect delay (s)')))
-        if self.control_rate <= 0 or keepalive <= 0 or link_timeout <= 0:
-            raise ValueError('control_rate, keepalive and link_timeout must be > 0')
-        if backend == 'remote':
-            motors = RemoteMotors(host, port, link_timeout)
-        elif backend == 'local':
-            motors = LocalMotors()
+        link = MotorLink(**self.declare_config(MotorLink, DESCRIPTIONS))
+        self.control_rate = link.control_rate
+        self.limits = MotorLimits(**self.declare_config(MotorLimits, DESCRIPTIONS))
+        backoff = Backoff(link.retry_initial, link.retry_max)
+        if link.backend == 'remote':
+            motors = RemoteMotors(link.host, link.port, link.link_timeout)
         else:
-            raise ValueError(f'backend must be remote or local, got {backend!r}')
-        self.driver = MotorDriver(motors, backoff, self._on_link_event, keepalive)
+            motors = LocalMotors()
+        self.driver = MotorDriver(motors, backoff, self._on_link_event, link.keepalive)
         self.controller = JetBotController(self.limits, MotorProfile(self.limits.ramp_time),
                                            self.driver)
 
@@ -104,17 +90,20 @@ class JetBotNode(NanobotNode):
         self.control_errors = 0
         self._status_dirty = threading.Event()
 
-        self.motors_pub = self.create_publisher(JointState, '/jetbot/motors', SENSOR_QOS)
-        self.status_pub = self.create_publisher(String, '/jetbot/status', LATCHED_QOS)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
-        self.create_subscription(Twist, '/cmd_vel', self._on_cmd_vel, COMMAND_QOS)
+        self.motors_pub = self.create_publisher(JointState, JETBOT_MOTORS.name,
+                                                qos_profile(JETBOT_MOTORS))
+        self.status_pub = self.create_publisher(String, JETBOT_STATUS.name,
+                                                qos_profile(JETBOT_STATUS))
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
+        self.create_subscription(Twist, CMD_VEL.name, self._on_cmd_vel, qos_profile(CMD_VEL))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._control_loop, name='jetbot-control',
                                         daemon=True)
         self._thread.start()
         self.get_logger().info(
-            f'{motors.describe()}, {self.control_rate:g} Hz, ramp {ramp_time} s, action '
-            f'timeout {self.limits.action_timeout} s, motor limit {self.limits.motor_limit}')
+            f'{motors.describe()}, {self.control_rate:g} Hz, ramp {self.limits.ramp_time} s, '
+            f'action timeout {self.limits.action_timeout} s, motor limit '
+            f'{self.limits.motor_limit}')
 
     def _execute(self, command: MotorCommand, what: str) -> None:
         if command.clamped:
@@ -148,16 +137,12 @@ class JetBotNode(NanobotNode):
         try:
             command = twist_to_command(msg.linear.x, msg.angular.z, self.limits)
         except ActionRejected as error:
-            self._reject('/cmd_vel', error)
+            self._reject(CMD_VEL.name, error)
             return
-        self._execute(command, '/cmd_vel')
+        self._execute(command, CMD_VEL.name)
 
     def _on_link_event(self, level: str, text: str) -> None:
-        # One call site per severity: rclpy refuses one site that logs at several.
-        if level == 'error':
-            self.get_logger().error(text)
-        else:
-            self.get_logger().info(text)
+        self.robot_log(level, text)
         self._status_dirty.set()
 
     def _control_loop(self) -> None:

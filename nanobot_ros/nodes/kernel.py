@@ -6,35 +6,26 @@ intra-op and one inter-op thread without spinning, so the kernel does not steal 
 nodes (camera, recorder, trainer) need; raise them on a machine with cores to spare.
 """
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.nodes.action_server import ActionServerNode
+from nanobot_ros.policy.serving import OnnxServingConfig
+from nanobot_ros.nodes.action_server import ActionServerNode, DESCRIPTIONS
 from nanobot_ros.nodes.common import run
 
 
 class KernelNode(ActionServerNode):
     """ActionServerNode over an ONNX Runtime session."""
 
-    default_model_path = 'exports/policy.onnx'
-
     def __init__(self):
-        super().__init__('kernel')
-
-    def _threads(self):
-        # Declared on first use: the base class constructor already loads the model.
-        if not self.has_parameter('intra_op_num_threads'):
-            self.param('intra_op_num_threads', 1, 'ONNX Runtime threads inside one operator')
-            self.param('inter_op_num_threads', 1, 'ONNX Runtime threads across operators')
-            self.param('allow_spinning', False,
-                       'let idle ONNX Runtime threads spin (faster wake-up, burns CPU)')
-        value = self.get_parameter
-        intra, inter = value('intra_op_num_threads').value, value('inter_op_num_threads').value
-        if intra < 1 or inter < 1:
-            raise ValueError(f'thread counts must be >= 1, got intra {intra}, inter {inter}')
-        return intra, inter, bool(value('allow_spinning').value)
+        super().__init__('kernel', OnnxServingConfig, {
+            'intra_op_num_threads': 'ONNX Runtime threads inside one operator',
+            'inter_op_num_threads': 'ONNX Runtime threads across operators',
+            'allow_spinning': 'let idle ONNX Runtime threads spin (faster wake-up, burns CPU)',
+            'model_path': DESCRIPTIONS['model_path']})
 
     def load_model(self, path: str):
         """Load an export into a new ONNX Runtime session."""
-        intra, inter, spinning = self._threads()
-        return OnnxPolicy(path, intra, inter, spinning, seed=self.seed)
+        threads = self.settings
+        return OnnxPolicy(path, threads.intra_op_num_threads, threads.inter_op_num_threads,
+                          threads.allow_spinning, seed=self.seed)
 
 
 def main(args=None):

@@ -7,31 +7,27 @@ import torch
 
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.policy.runner import PolicyRunner
-from nanobot_ros.nodes.action_server import ActionServerNode
+from nanobot_ros.policy.serving import EagerServingConfig
+from nanobot_ros.nodes.action_server import ActionServerNode, DESCRIPTIONS
 from nanobot_ros.nodes.common import run
 
 
 class PolicyNode(ActionServerNode):
     """ActionServerNode over a PyTorch policy."""
 
-    default_model_path = 'exports/policy.safetensors'
-
     def __init__(self):
-        super().__init__('policy')
+        super().__init__('policy', EagerServingConfig, {
+            'sampler': 'diffusion sampler: ddim or ddpm', 'ddim_steps': 'DDIM steps',
+            'torch_threads': 'torch intra-op threads', 'model_path': DESCRIPTIONS['model_path']})
 
     def load_model(self, path: str):
         """Rebuild the policy from a safetensors file (config from its metadata)."""
-        if not self.has_parameter('sampler'):
-            self.param('sampler', 'ddim', 'diffusion sampler: ddim or ddpm')
-            self.param('ddim_steps', 10, 'DDIM steps')
-            self.param('torch_threads', 1, 'torch intra-op threads')
-        torch.set_num_threads(max(1, self.get_parameter('torch_threads').value))
+        torch.set_num_threads(max(1, self.settings.torch_threads))
         try:
             policy, _ = load_policy(path)
         except FileNotFoundError as error:
             raise OSError(str(error)) from None
-        runner = PolicyRunner(policy, self.get_parameter('sampler').value,
-                              self.get_parameter('ddim_steps').value, self.seed)
+        runner = PolicyRunner(policy, self.settings.sampler, self.settings.ddim_steps, self.seed)
         runner.description = f'{path} (PyTorch eager)'
         return runner
 

@@ -1,8 +1,10 @@
 """recorder: records topics into rosbag2 session folders (MCAP by default) with `rosbags`.
 
-Topics (in): every name in `topics` (default camera, telemetry, surface, action, instruction,
-world model status), subscribed as serialized messages (no decode) once a publisher shows its
-type. QoS per topic follows the publishers, as `ros2 bag record` does: best effort if any
+Topics (in): every name in `topics` (default contract.RECORDED: camera, telemetry, surface,
+action, instruction, world model status), resolved in the node's namespace (relative names
+under `__ns:=/robot1` are /robot1/...) and recorded under that full name, as `ros2 bag record`
+does; subscribed as serialized messages (no decode) once a publisher shows its type. QoS per
+topic follows the publishers (contract.compatible_qos, rosbag2's rule): best effort if any
 publisher is best effort (cameras, telemetry: sensor data), else reliable.
 
 Output: <output_dir>/<robot_type>/<session>/<session>_NNN/ (one rosbag2 bag per split) and
@@ -11,7 +13,7 @@ saved/sessions. Each split's metadata.yaml custom_data holds the session metadat
 action space, stack config, software version). See nanobot_ros/data/recording.py.
 
 Services (std_srvs/Trigger): ~/start, ~/stop, ~/split.
-Status (/diagnostics, every second): messages received / written / dropped, per topic too,
+Status (diagnostics, every second): messages received / written / dropped, per topic too,
 session folder, split, bytes written; ERROR when recording stopped on its own (free space
 below `min_free_gb`, disk error), WARN when messages were dropped or a type is unknown.
 
@@ -21,22 +23,38 @@ the last flush. The split being written is locked (<split>.lock): repair refuses
 
 Disk cap: `max_disk_gb` per robot type, checked at each split and flush: the oldest complete
 sessions go first, then the oldest closed splits of this session (listed in deleted_sessions /
-deleted_splits on /diagnostics); never the split being written.
+deleted_splits on diagnostics); never the split being written.
 """
-import importlib
 from importlib import metadata as importlib_metadata
 from pathlib import Path
 import subprocess
 
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.qos import QoSProfile
 from std_srvs.srv import Trigger
 
+from nanobot_ros.contract import compatible_qos
 from nanobot_ros.data.bags import BagError
-from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
-from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
+from nanobot_ros.data.recording import RecorderConfig, RecorderSetup, SessionRecorder
+from nanobot_ros.nodes.common import (ERROR, message_class, NanobotNode, OK, qos_profile,
+                                      qos_spec, run, WARN)
 
-DEFAULT_TOPICS = ['/camera/image_raw', '/robot/telemetry', '/robot/surface', '/robot/action',
-                  '/instruction', '/world_model/status']
+DESCRIPTIONS = {
+    'topics': 'topics to record',
+    'run_dir': 'run folder of the stack runner ("" = none)',
+    'output_dir': 'sessions folder; "" = <run_dir>/sessions or saved/sessions',
+    'config_file': 'stack config stored with the session; "" = <run_dir>/config.yaml if present',
+    'action_space': 'action space stored in the session metadata',
+    'autostart': 'start a session at once',
+    'discovery_period_s': 'how often to look for new publishers (s)',
+    'robot_type': 'robot type: sessions go to <output_dir>/<robot_type>/',
+    'storage': 'mcap or sqlite3',
+    'split_size_mb': 'start a new split after this many MB; 0 = never',
+    'split_duration_s': 'start a new split after this many s; 0 = never',
+    'max_disk_gb': 'per-robot cap: oldest sessions are deleted above it',
+    'min_free_gb': 'free-space reserve: recording stops below it',
+    'flush_period_s': 'flush interval (<= 1 s): what a crash can lose',
+    'queue_size_mb': 'write queue bound; messages beyond it are dropped',
+}
 # Deep enough to ride out a second of the executor being descheduled at 1 kHz.
 SUBSCRIPTION_DEPTH = 1000
 
@@ -55,52 +73,11 @@ def software_version() -> str:
     return f'nanobot_ros {version}' + (f' ({commit.strip()})' if commit.strip() else '')
 
 
-def message_class(msgtype: str):
-    """Return the rclpy message class of 'pkg/msg/Type'; ImportError/AttributeError if absent."""
-    package, _, name = msgtype.rpartition('/')
-    return getattr(importlib.import_module(package.replace('/', '.')), name)
-
-
-def _duration(ns: int) -> dict:
-    return {'sec': int(ns // 10**9), 'nsec': int(ns % 10**9)}
-
-
-def offered_qos(profile) -> dict:
-    """Return a publisher's QoS as rosbag2's offered_qos_profiles entry."""
-    return {'history': int(profile.history), 'depth': int(profile.depth),
-            'reliability': int(profile.reliability), 'durability': int(profile.durability),
-            'deadline': _duration(profile.deadline.nanoseconds),
-            'lifespan': _duration(profile.lifespan.nanoseconds),
-            'liveliness': int(profile.liveliness),
-            'liveliness_lease_duration': _duration(
-                profile.liveliness_lease_duration.nanoseconds),
-            'avoid_ros_namespace_conventions': bool(
-                profile.avoid_ros_namespace_conventions)}
-
-
-def compatible_qos(reliabilities, durabilities, depth: int,
-                   transient_depth: int = None) -> QoSProfile:
-    """Return the QoS matching every one of a topic's publishers, rosbag2's rule.
-
-    Best effort if any publisher is, else reliable; transient local (at `transient_depth`,
-    default `depth`) if all are, else volatile. The recorder subscribes with it; replay
-    publishes with it from the recorded profiles.
-    """
-    durabilities = list(durabilities)
-    transient = bool(durabilities) and all(
-        d == DurabilityPolicy.TRANSIENT_LOCAL for d in durabilities)
-    best_effort = any(r == ReliabilityPolicy.BEST_EFFORT for r in reliabilities)
-    return QoSProfile(
-        history=HistoryPolicy.KEEP_LAST,
-        depth=transient_depth if transient and transient_depth is not None else depth,
-        reliability=ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE,
-        durability=DurabilityPolicy.TRANSIENT_LOCAL if transient else DurabilityPolicy.VOLATILE)
-
-
 def subscription_qos(publisher_profiles) -> QoSProfile:
     """Return a QoS that matches every publisher: best effort if any is, else reliable."""
-    return compatible_qos([p.reliability for p in publisher_profiles],
-                          [p.durability for p in publisher_profiles], SUBSCRIPTION_DEPTH)
+    return qos_profile(compatible_qos([int(p.reliability) for p in publisher_profiles],
+                                      [int(p.durability) for p in publisher_profiles],
+                                      SUBSCRIPTION_DEPTH))
 
 
 class RecorderNode(NanobotNode):
@@ -108,44 +85,15 @@ class RecorderNode(NanobotNode):
 
     def __init__(self):
         super().__init__('recorder')
-        self.wanted = list(self.param('topics', DEFAULT_TOPICS, 'topics to record'))
-        run_dir = self.param('run_dir', '', 'run folder of the stack runner ("" = none)')
-        output_dir = self.param('output_dir', '',
-                                'sessions folder; "" = <run_dir>/sessions or saved/sessions')
-        config_file = self.param('config_file', '',
-                                 'stack config stored with the session; "" = <run_dir>/'
-                                 'config.yaml if present')
-        if not output_dir:
-            output_dir = str(Path(run_dir) / 'sessions') if run_dir else 'saved/sessions'
-        if not config_file and run_dir and (Path(run_dir) / 'config.yaml').is_file():
-            config_file = str(Path(run_dir) / 'config.yaml')
-        config_text = Path(config_file).read_text() if config_file else ''
+        setup = RecorderSetup(**self.declare_config(RecorderSetup, DESCRIPTIONS))
+        self.wanted = [self.topic_name(t) for t in setup.topics]
         self.config = RecorderConfig(
-            root=Path(output_dir).resolve(),
-            robot_type=self.param('robot_type', 'toroidal_dot',
-                                  'robot type: sessions go to <output_dir>/<robot_type>/'),
-            storage=self.param('storage', 'mcap', 'mcap or sqlite3'),
-            split_size_mb=float(self.param('split_size_mb', 1024.0,
-                                           'start a new split after this many MB; 0 = never')),
-            split_duration_s=float(self.param('split_duration_s', 0.0,
-                                              'start a new split after this many s; 0 = never')),
-            max_disk_gb=float(self.param('max_disk_gb', 10.0,
-                                         'per-robot cap: oldest sessions are deleted above it')),
-            min_free_gb=float(self.param('min_free_gb', 1.0,
-                                         'free-space reserve: recording stops below it')),
-            flush_period_s=float(self.param('flush_period_s', 0.5,
-                                            'flush interval (<= 1 s): what a crash can lose')),
-            queue_size_mb=float(self.param('queue_size_mb', 512.0,
-                                           'write queue bound; messages beyond it are dropped')),
-            metadata={
-                'nanobot.action_space': self.param(
-                    'action_space', 'discrete: 0 = stay, 1 = move right',
-                    'action space stored in the session metadata'),
-                'nanobot.config': config_text,
-                'nanobot.software_version': software_version()})
-        autostart = bool(self.param('autostart', True, 'start a session at once'))
-        discovery_period = float(self.param('discovery_period_s', 0.5,
-                                            'how often to look for new publishers (s)'))
+            root=setup.sessions_folder(),
+            metadata={'nanobot.action_space': setup.action_space,
+                      'nanobot.config': setup.stack_config(),
+                      'nanobot.software_version': software_version()},
+            **self.declare_config(RecorderConfig, DESCRIPTIONS, skip=('root', 'metadata')))
+        autostart, discovery_period = setup.autostart, setup.discovery_period_s
         self.recorder = SessionRecorder(self.config, log=self.get_logger().warning)
         self.subscribed = {}
         self.unknown_types = {}
@@ -199,7 +147,7 @@ class RecorderNode(NanobotNode):
             profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
             try:
                 cls = message_class(msgtype)
-                self.recorder.add_topic(topic, msgtype, [offered_qos(p) for p in profiles])
+                self.recorder.add_topic(topic, msgtype, [qos_spec(p).offered() for p in profiles])
             except (ImportError, AttributeError, BagError) as error:
                 self.unknown_types[topic] = msgtype
                 self.get_logger().error(f'not recording {topic}: type {msgtype} is unknown '

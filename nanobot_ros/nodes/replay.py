@@ -6,78 +6,67 @@ timing divided by `rate`, from `start_offset_s` after the first message on, opti
 `loop`. It starts once every topic of `wait_for_subscribers` has a subscriber and `delay_s`
 passed. `topics` limits what is played; `action_filter` (the reference's
 `--filter-action motor_right=0.12`, or `index=1`) drops actions on `action_topic` that do not
-match. Each topic is published with the QoS its publishers offered when it was recorded (the
-bag's offered_qos_profiles, as `ros2 bag play` does): best effort if any of them was, else
-reliable; transient local (with the recorded depth, what a late subscriber got) if all of them
-were, else volatile, depth 100. A topic recorded without QoS is published reliable, volatile,
-depth 100 (it also serves best-effort subscribers). With several bags the first bag holding a
-topic decides. With `clock` (like `ros2 bag play --clock`) /clock (rosgraph_msgs/Clock) carries
-the recorded time of each message just before it is published, so nodes with use_sim_time see
-the recording's time.
+match. Topics play under their recorded (full) names, as `ros2 bag play` does, whatever this
+node's namespace; `topics`, `action_topic` and `wait_for_subscribers` may name them relatively
+(camera/image_raw finds /robot1/camera/image_raw: contract.find_topic). Each topic is
+published with the QoS its publishers offered when it was recorded (the bag's
+offered_qos_profiles, as `ros2 bag play` does; contract.recorded_qos): best effort if any of
+them was, else reliable; transient local (with the recorded depth, what a late subscriber got)
+if all of them were, else volatile, depth 100. A topic recorded without QoS is published
+reliable, volatile, depth 100 (it also serves best-effort subscribers). With several bags the
+first bag holding a topic decides. With `clock` (like `ros2 bag play --clock`) /clock
+(rosgraph_msgs/Clock) carries the recorded time of each message just before it is published,
+so nodes with use_sim_time see the recording's time.
 
 mode `robot` (the reference's ReplayRobot): the robot's side of the live loop, from recorded
 transitions (nanobot_ros.data.dataset): frame -> the recorded action answering it -> next frame,
 restamped with the current time, frames on `image_topic` and each recorded action as what the
-robot executed on `executed_topic` (header.stamp = the frame it answered, source "replay"), as
-the sim reports its steps, at the recorded pace divided by `rate`. The world model labels its
-transitions with these reports, so it trains on recorded sessions through the very same loop it
-learns in live, and its own commands on /robot/action go nowhere: nothing here publishes there.
+robot executed on `executed_topic` (both in this node's namespace; header.stamp = the frame it
+answered, source "replay"), as the sim reports its steps, at the recorded pace divided by
+`rate`. The world model labels its transitions with these reports, so it trains on recorded
+sessions through the very same loop it learns in live, and its own commands on robot/action go
+nowhere: nothing here publishes there.
 `action_filter` keeps only matching transitions.
 
 Bad input: a missing or unreadable bag fails at start with a clear error (exit code 2); a topic
 whose type is not installed here is reported and skipped, the rest is played.
-Status (/diagnostics): published, filtered, skipped topics, loops, done.
+Status (diagnostics): published, filtered, skipped topics, loops, done.
 """
 import threading
 import time
 
-import yaml
-
 from builtin_interfaces.msg import Time
-from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 
+from nanobot_ros.contract import CLOCK, find_topic, IMAGE, recorded_qos, REPLAY
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.data.dataset import BagDataset
-from nanobot_ros.nodes.common import NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.nodes.recorder import compatible_qos, message_class
+from nanobot_ros.data.playback import ReplayConfig
+from nanobot_ros.nodes.common import message_class, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_msgs.msg import Action
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import Image
 
-REPLAY_QOS = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=100,
-                        reliability=ReliabilityPolicy.RELIABLE,
-                        durability=DurabilityPolicy.VOLATILE)
 MAX_GAP_S = 1.0  # robot mode: a pause longer than this in the recording is shortened to it
 
 
-def _policy(value, policy_type):
-    """Return the policy of a recorded value (rmw number or name), None if not one."""
-    try:
-        return policy_type[value.upper()] if isinstance(value, str) else policy_type(value)
-    except (KeyError, ValueError, TypeError):
-        return None
-
-
-def recorded_qos(offered_qos_profiles: str) -> QoSProfile:
-    """Return the profile to replay a topic with, from its recorded offered_qos_profiles text.
-
-    Best effort if any recorded publisher was, else reliable; transient local with the largest
-    recorded depth if all were, else volatile at REPLAY_QOS's depth. REPLAY_QOS when the text
-    holds no profile (bags written without QoS) or is not rosbag2's YAML list.
-    """
-    try:
-        profiles = yaml.safe_load(offered_qos_profiles) if offered_qos_profiles else None
-    except yaml.YAMLError:
-        return REPLAY_QOS
-    if not profiles or not isinstance(profiles, list) or \
-            not all(isinstance(p, dict) for p in profiles):
-        return REPLAY_QOS
-    depths = [p['depth'] for p in profiles if isinstance(p.get('depth'), int) and p['depth'] > 0]
-    return compatible_qos([_policy(p.get('reliability'), ReliabilityPolicy) for p in profiles],
-                          [_policy(p.get('durability'), DurabilityPolicy) for p in profiles],
-                          REPLAY_QOS.depth, transient_depth=max(depths, default=1))
+DESCRIPTIONS = {
+    'bags': 'bag directories or folders of bags',
+    'rate': 'speed factor on the recorded timing',
+    'loop': 'start again at the end',
+    'start_offset_s': 'skip this many seconds of each pass',
+    'topics': 'topics to play; [""] = all',
+    'action_filter': 'play only matching actions, e.g. motor_right=0.12',
+    'action_topic': 'the action topic',
+    'mode': 'play (like ros2 bag play) or robot',
+    'delay_s': 'wait this long before playing (s), e.g. for a recorder to subscribe',
+    'wait_for_subscribers': 'topics that must have a subscriber before playing (e.g. when a '
+                            'recorder records the replay); [""] = none',
+    'image_topic': 'robot mode: camera topic',
+    'executed_topic': 'robot mode: where the recorded actions go, as what the robot executed',
+    'clock': 'mode play: publish the recorded time on /clock, like ros2 bag play --clock',
+}
 
 
 class ReplayNode(NanobotNode):
@@ -85,44 +74,23 @@ class ReplayNode(NanobotNode):
 
     def __init__(self):
         super().__init__('replay')
-        paths = list(self.param('bags', [''], 'bag directories or folders of bags'))
-        self.rate = float(self.param('rate', 1.0, 'speed factor on the recorded timing'))
-        self.loop = bool(self.param('loop', False, 'start again at the end'))
-        self.start_offset = float(self.param('start_offset_s', 0.0,
-                                             'skip this many seconds of each pass'))
-        self.topic_list = list(self.param('topics', [''], 'topics to play; [""] = all'))
-        self.filter_text = self.param('action_filter', '',
-                                      'play only matching actions, e.g. motor_right=0.12')
-        self.action_topic = self.param('action_topic', '/robot/action', 'the action topic')
-        self.mode = self.param('mode', 'play', 'play (like ros2 bag play) or robot')
-        self.delay = float(self.param('delay_s', 0.0, 'wait this long before playing (s), '
-                                      'e.g. for a recorder to subscribe'))
-        self.wait_for = [t for t in self.param(
-            'wait_for_subscribers', [''], 'topics that must have a subscriber before playing '
-            '(e.g. when a recorder records the replay); [""] = none') if t]
-        self.image_topic = self.param('image_topic', '/camera/image_raw',
-                                      'robot mode: camera topic')
-        self.executed_topic = self.param('executed_topic', '/robot/action_executed',
-                                         'robot mode: where the recorded actions go, as '
-                                         'what the robot executed')
-        publish_clock = bool(self.param('clock', False, 'mode play: publish the recorded time '
-                                        'on /clock, like ros2 bag play --clock'))
-        if self.rate <= 0:
-            raise ValueError(f'rate must be > 0, got {self.rate}')
-        if self.start_offset < 0:
-            raise ValueError(f'start_offset_s must be >= 0, got {self.start_offset}')
-        if self.mode not in ('play', 'robot'):
-            raise ValueError(f'mode must be play or robot, got {self.mode!r}')
+        config = ReplayConfig(**self.declare_config(ReplayConfig, DESCRIPTIONS))
+        self.rate, self.loop, self.start_offset = config.rate, config.loop, config.start_offset_s
+        self.topic_list, self.filter_text = config.topics, config.action_filter
+        self.action_topic, self.mode, self.delay = config.action_topic, config.mode, config.delay_s
+        self.wait_for = [t for t in config.wait_for_subscribers if t]
+        self.image_topic, self.executed_topic = config.image_topic, config.executed_topic
+        publish_clock = config.clock
         self.action_filter = parse_action_filter(self.filter_text)
-        paths = [p for p in paths if p]
-        if not paths:
-            raise ValueError('bags is empty: give bag directories or folders of bags')
+        paths = [p for p in config.bags if p]
         try:
             self.bags = [Bag(p) for root in paths for p in find_bags(root)]
         except BagError as error:
             raise ValueError(str(error)) from None
         if not self.bags:
             raise ValueError(f'no finished bag under {paths}')
+        # The recorded name of the action topic in each bag (bags may come from several robots).
+        self.action_topics = {find_topic(bag.topics, self.action_topic) for bag in self.bags}
         self.published = 0
         self.filtered = 0
         self.loops = 0
@@ -135,18 +103,20 @@ class ReplayNode(NanobotNode):
             self._make_publishers()
             if publish_clock:
                 # Reliable like ros2 bag play's /clock, so no subscriber misses a jump.
-                self.clock_pub = self.create_publisher(Clock, '/clock', REPLAY_QOS)
+                self.clock_pub = self.create_publisher(Clock, CLOCK.name, qos_profile(CLOCK))
             self.outputs = dict(self.topic_publishers)
             target = self._play
         else:
             self.dataset = BagDataset(paths, image_topic=self.image_topic,
                                       action_topic=self.action_topic,
                                       action_filter=self.filter_text)
-            self.image_pub = self.create_publisher(Image, self.image_topic, SENSOR_QOS)
-            self.executed_pub = self.create_publisher(Action, self.executed_topic, REPLAY_QOS)
-            self.outputs = {self.image_topic: self.image_pub,
-                            self.executed_topic: self.executed_pub}
+            self.image_pub = self.create_publisher(Image, self.image_topic, qos_profile(IMAGE))
+            self.executed_pub = self.create_publisher(Action, self.executed_topic,
+                                                      qos_profile(REPLAY))
+            self.outputs = {self.topic_name(self.image_topic): self.image_pub,
+                            self.topic_name(self.executed_topic): self.executed_pub}
             target = self._stand_in
+        self.wait_for = [find_topic(self.outputs, t) or t for t in self.wait_for]
         unknown = set(self.wait_for) - set(self.outputs)
         if unknown:
             raise ValueError(f'wait_for_subscribers names topics this replay does not '
@@ -158,15 +128,16 @@ class ReplayNode(NanobotNode):
         self._thread.start()
 
     def _make_publishers(self) -> None:
-        wanted = {t for t in self.topic_list if t}
         for bag in self.bags:
+            wanted = {find_topic(bag.topics, t) for t in self.topic_list if t}
             for topic, info in bag.topics.items():
                 if (wanted and topic not in wanted) or topic in self.topic_publishers \
                         or topic in self.skipped_topics:
                     continue
                 try:
                     self.topic_publishers[topic] = self.create_publisher(
-                        message_class(info.msgtype), topic, recorded_qos(info.offered_qos))
+                        message_class(info.msgtype), topic,
+                        qos_profile(recorded_qos(info.offered_qos)))
                 except (ImportError, AttributeError, ValueError) as error:
                     self.skipped_topics[topic] = info.msgtype
                     self.get_logger().error(
@@ -209,7 +180,7 @@ class ReplayNode(NanobotNode):
                         continue
                     if first is None:
                         first, started = record.timestamp, time.monotonic()
-                    if record.topic == self.action_topic and self.action_filter:
+                    if record.topic in self.action_topics and self.action_filter:
                         action = bag.decode(record)
                         if not action_matches(self.action_filter, action.index, action.names,
                                               action.values):

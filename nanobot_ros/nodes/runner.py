@@ -1,8 +1,8 @@
 """runner: the reference's RobotRunner without learning: one action per camera frame.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, sensor-data QoS)  in
-  /robot/action      (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, sensor-data QoS)  in
+  robot/action       (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
 
 The action comes from a selector chosen by `selector`: constant (`constant_action`), sequence
 (`sequence`), or a named sequence: always_move, always_stay, alternate, double_move, triple_move.
@@ -10,12 +10,21 @@ Action statistics (distribution, interval mean/median/min/max/std, count) are lo
 `log_interval` actions and reported on /diagnostics.
 """
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS
-from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
+from nanobot_ros.contract import ACTION, IMAGE
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run
+from nanobot_ros.robots.sim.selectors import RunnerConfig, SELECTOR_NAMES, SelectorConfig
 from nanobot_ros.robots.sim.statistics import ActionStatistics
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotWorld
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
+
+DESCRIPTIONS = {
+    'selector': 'one of: ' + ', '.join(SELECTOR_NAMES),
+    'constant_action': 'action of the constant selector',
+    'sequence': 'actions the sequence selector cycles through',
+    'log_interval': 'log statistics every N actions',
+    'action_names': 'names of Action.values (the reference\'s action keys)',
+}
 
 
 class RunnerNode(NanobotNode):
@@ -23,19 +32,14 @@ class RunnerNode(NanobotNode):
 
     def __init__(self):
         super().__init__('runner')
-        name = self.param('selector', 'always_move', 'one of: ' + ', '.join(SELECTOR_NAMES))
-        constant = self.param('constant_action', 1, 'action of the constant selector')
-        sequence = self.param('sequence', [1, 0], 'actions the sequence selector cycles through')
-        self.log_interval = self.param('log_interval', 100, 'log statistics every N actions')
-        self.action_names = list(self.param(
-            'action_names', ['action'], 'names of Action.values (the reference\'s action keys)'))
-        if self.log_interval <= 0:
-            raise ValueError(f'log_interval must be > 0, got {self.log_interval}')
-        self.selector = make_selector(name, ToroidalDotWorld.action_space, constant, sequence)
-        self.selector_name = name
+        choice = SelectorConfig(**self.declare_config(SelectorConfig, DESCRIPTIONS))
+        output = RunnerConfig(**self.declare_config(RunnerConfig, DESCRIPTIONS))
+        self.log_interval, self.action_names = output.log_interval, output.action_names
+        self.selector = choice.make(ToroidalDotWorld.action_space)
+        self.selector_name = name = choice.selector
         self.stats = ActionStatistics()
-        self.action_pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        self.action_pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
         self.get_logger().info(f'selector {name}')
 
     def _on_frame(self, frame: Image) -> None:

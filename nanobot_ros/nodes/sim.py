@@ -1,9 +1,9 @@
 """sim: the toroidal dot world as a robot: publishes camera frames, executes actions.
 
-Topics
-  /camera/image_raw  (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
-  /robot/action      (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
-  /robot/action_executed (nanobot_msgs/Action, reliable)          out: what each step really did:
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw   (sensor_msgs/Image, rgb8, sensor-data QoS)  out: the view after each step
+  robot/action       (nanobot_msgs/Action, reliable)              in: index 0 = stay, 1 = right
+  robot/action_executed  (nanobot_msgs/Action, reliable)          out: what each step really did:
       header.stamp = the frame the step started from (the next frame shows the outcome),
       source = the commanding node; 'watchdog' when the dot stayed because actions went stale,
       'idle' when (free-running) no new action came since the last tick
@@ -34,21 +34,37 @@ from collections import Counter
 import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, WARN
-from nanobot_ros.robots.sim.target_task import (instruction_for, parse_instruction, TargetTask,
-                                                TargetTaskConfig)
+from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE, INSTRUCTION, SIM_RESET
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.robots.sim.robot import SimConfig
+from nanobot_ros.robots.sim.target_task import instruction_for, parse_instruction, TargetTask
 from nanobot_ros.robots.sim.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
-from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
 
 # How often the watchdog looks when frames come as fast as answers (frame_rate 0).
 WATCHDOG_POLL_S = 0.01
-# Instructions are rare and must reach late joiners: reliable, latched, newest only.
-INSTRUCTION_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
-                             durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+DESCRIPTIONS = {
+    'img_size': 'width and height of the square image (px)',
+    'dot_radius': 'radius of the white dot (px)',
+    'move_pixels': 'pixels moved right by action 1',
+    'seed': 'seed of the random start position',
+    'initial_x': 'start column; -1 = random from seed',
+    'initial_y': 'start row; -1 = random from seed',
+    'moves': 'action set: right (stay/right) or 2d',
+    'targets': 'comma-separated marker colours; non-empty = the target task',
+    'step_budget': 'steps per target-task episode',
+    'view': 'target task camera: egocentric or world',
+    'episode_limit': 'target task: stop stepping after this many episodes; 0 = never',
+    'announce_instruction': 'publish each episode\'s instruction on /instruction',
+    'frame_rate': 'frames per second at most; 0 = as fast as answers (lockstep)',
+    'lockstep': 'wait for the action answering each frame before stepping',
+    'action_timeout': 'seconds without a valid action before the dot stays put',
+    'frame_id': 'frame_id of published images',
+}
 
 
 class SimNode(NanobotNode):
@@ -56,42 +72,15 @@ class SimNode(NanobotNode):
 
     def __init__(self):
         super().__init__('sim')
-        config = ToroidalDotConfig(
-            img_size=self.param('img_size', 224, 'width and height of the square image (px)'),
-            dot_radius=self.param('dot_radius', 5, 'radius of the white dot (px)'),
-            move_pixels=self.param('move_pixels', 27, 'pixels moved right by action 1'),
-            seed=self.param('seed', 0, 'seed of the random start position'),
-            initial_x=self.param('initial_x', -1, 'start column; -1 = random from seed'),
-            initial_y=self.param('initial_y', -1, 'start row; -1 = random from seed'),
-            moves=self.param('moves', 'right', 'action set: right (stay/right) or 2d'))
-        targets = [t.strip() for t in str(self.param(
-            'targets', '', 'comma-separated marker colours; non-empty = the target task'))
-            .split(',') if t.strip()]
-        step_budget = int(self.param('step_budget', 24, 'steps per target-task episode'))
-        view = self.param('view', 'egocentric', 'target task camera: egocentric or world')
-        self.episode_limit = int(self.param(
-            'episode_limit', 0, 'target task: stop stepping after this many episodes; 0 = never'))
-        self.announce = bool(self.param(
-            'announce_instruction', True, 'publish each episode\'s instruction on /instruction'))
-        self.frame_rate = float(self.param(
-            'frame_rate', 30.0, 'frames per second at most; 0 = as fast as answers (lockstep)'))
-        self.lockstep = bool(self.param(
-            'lockstep', True, 'wait for the action answering each frame before stepping'))
-        self.action_timeout = float(self.param(
-            'action_timeout', 0.5, 'seconds without a valid action before the dot stays put'))
-        self.frame_id = self.param('frame_id', 'camera', 'frame_id of published images')
-        if self.frame_rate < 0:
-            raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
-        if self.frame_rate == 0 and not self.lockstep:
-            raise ValueError('frame_rate 0 (as fast as answers) needs lockstep: true')
-        if self.action_timeout <= 0:
-            raise ValueError(f'action_timeout must be > 0, got {self.action_timeout}')
+        config = ToroidalDotConfig(**self.declare_config(ToroidalDotConfig, DESCRIPTIONS))
+        settings = SimConfig(**self.declare_config(SimConfig, DESCRIPTIONS))
+        self.episode_limit, self.announce = settings.episode_limit, settings.announce_instruction
+        self.frame_rate, self.lockstep = settings.frame_rate, settings.lockstep
+        self.action_timeout, self.frame_id = settings.action_timeout, settings.frame_id
+        task_config = settings.task_config(config)
         self.task = None
-        if targets:
-            self.task = TargetTask(TargetTaskConfig(
-                img_size=config.img_size, dot_radius=config.dot_radius,
-                move_pixels=config.move_pixels, colors=tuple(targets),
-                step_budget=step_budget, seed=config.seed, view=view))
+        if task_config is not None:
+            self.task = TargetTask(task_config)
             self.world = self.task.world
         else:
             self.world = ToroidalDotWorld(config)
@@ -116,14 +105,16 @@ class SimNode(NanobotNode):
         self._first_frame_time = None
         self._frame_stamp = None
 
-        self.image_pub = self.create_publisher(Image, '/camera/image_raw', SENSOR_QOS)
-        self.executed_pub = self.create_publisher(Action, '/robot/action_executed', COMMAND_QOS)
-        self.create_subscription(Action, '/robot/action', self._on_action, COMMAND_QOS)
+        self.image_pub = self.create_publisher(Image, IMAGE.name, qos_profile(IMAGE))
+        self.executed_pub = self.create_publisher(Action, ACTION_EXECUTED.name,
+                                                  qos_profile(ACTION_EXECUTED))
+        self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
         if self.task is not None:
-            self.instruction_pub = self.create_publisher(String, '/instruction', INSTRUCTION_QOS)
-            self.create_subscription(String, '/instruction', self._on_instruction,
-                                     INSTRUCTION_QOS)
-            self.create_service(Trigger, '/sim/reset', self._on_reset)
+            self.instruction_pub = self.create_publisher(String, INSTRUCTION.name,
+                                                         qos_profile(INSTRUCTION))
+            self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
+                                     qos_profile(INSTRUCTION))
+            self.create_service(Trigger, SIM_RESET, self._on_reset)
             self._announce()
         self._period = 1.0 / self.frame_rate if self.frame_rate > 0 else 0.0
         self.create_timer(self._period or WATCHDOG_POLL_S, self._on_tick)
@@ -230,8 +221,8 @@ class SimNode(NanobotNode):
             if not self._stale:
                 self._stale = True
                 if self._last_action_time is None:  # start-up: no controller yet, no fault
-                    self.get_logger().info(
-                        'waiting for the first action on /robot/action: the dot stays put')
+                    self.get_logger().info(f'waiting for the first action on '
+                                           f'{self.topic_name(ACTION.name)}: the dot stays put')
                 else:
                     self.get_logger().warning(
                         f'no fresh action for {self.action_timeout} s: the dot stays put')

@@ -15,11 +15,23 @@ import threading
 
 import torch
 
-from nanobot_ros.learning.plateau import PlateauConfig
+from nanobot_ros.policy.continual import ContinualConfig
 from nanobot_ros.policy.export import export_policy
-from nanobot_ros.policy.training import PolicyTrainer, TrainerConfig
-from nanobot_ros.policy.modeling import PolicyConfig
+from nanobot_ros.policy.training import PolicyTrainer
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
+
+DESCRIPTIONS = {
+    'data_dir': 'bags to learn from (recursive)',
+    'run_dir': 'run folder of the stack',
+    'export_path': 'ONNX export the kernel watches',
+    'export_every': 'export after this many epochs',
+    'sampler': 'exported sampler: ddim or ddpm',
+    'ddim_steps': 'DDIM steps in the export',
+    'diffusion': 'diffusion head (else regression)',
+    'batch_size': 'samples per step',
+    'lr': 'AdamW learning rate',
+    'torch_threads': 'torch threads (leave cores to the robot)',
+}
 
 
 class TrainerNode(NanobotNode):
@@ -27,29 +39,16 @@ class TrainerNode(NanobotNode):
 
     def __init__(self):
         super().__init__('trainer')
-        data_dir = self.param('data_dir', 'saved/sessions', 'bags to learn from (recursive)')
-        run_dir = Path(self.param('run_dir', 'runs/trainer', 'run folder of the stack'))
-        self.export_path = Path(self.param('export_path', 'exports/policy.onnx',
-                                           'ONNX export the kernel watches'))
-        self.export_every = int(self.param('export_every', 5, 'export after this many epochs'))
-        self.sampler = self.param('sampler', 'ddim', 'exported sampler: ddim or ddpm')
-        self.ddim_steps = int(self.param('ddim_steps', 10, 'DDIM steps in the export'))
-        diffusion = bool(self.param('diffusion', True, 'diffusion head (else regression)'))
-        batch_size = int(self.param('batch_size', 64, 'samples per step'))
-        lr = float(self.param('lr', 2e-3, 'AdamW learning rate'))
-        threads = int(self.param('torch_threads', 1, 'torch threads (leave cores to the robot)'))
-        if self.export_every < 1 or batch_size < 1 or lr <= 0:
-            raise ValueError('export_every and batch_size must be >= 1 and lr > 0')
-        if self.sampler not in ('ddim', 'ddpm'):
-            raise ValueError(f'sampler must be ddim or ddpm, got {self.sampler!r}')
+        settings = ContinualConfig(**self.declare_config(ContinualConfig, DESCRIPTIONS))
+        settings.validate()
+        self.export_path = Path(settings.export_path)
+        self.export_every, self.sampler = settings.export_every, settings.sampler
+        self.ddim_steps = settings.ddim_steps
+        data_dir = settings.data_dir
         if not Path(data_dir).exists():
             Path(data_dir).mkdir(parents=True)
-        torch.set_num_threads(max(1, threads))
-        config = TrainerConfig(
-            data=[data_dir], run_dir=str(run_dir / 'policy'),
-            policy=PolicyConfig(robotics_use_diffusion=diffusion), batch_size=batch_size, lr=lr,
-            continual=True, idle_timeout=None, wandb=False, progress=False,
-            plateau=PlateauConfig(patience=8, min_delta=1e-3, min_epochs=20, max_epochs=10**6))
+        torch.set_num_threads(max(1, settings.torch_threads))
+        config = settings.trainer_config()
         self.trainer = PolicyTrainer(config)
         self.trainer.on_epoch_end = self._maybe_export
         self.exports = 0

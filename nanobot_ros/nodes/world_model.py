@@ -2,15 +2,15 @@
 
 It learns the robot's world online and explores by uncertainty.
 
-Topics
-  /camera/image_raw          (sensor_msgs/Image, sensor-data QoS)   in
-  /robot/action_executed     (nanobot_msgs/Action, reliable)        in: what the robot did in
+Topics (relative: in the node's namespace; docs/graph.md)
+  camera/image_raw           (sensor_msgs/Image, sensor-data QoS)   in
+  robot/action_executed      (nanobot_msgs/Action, reliable)        in: what the robot did in
                                                                         the step from the frame
                                                                         of header.stamp
-  /robot/action              (nanobot_msgs/Action, reliable)        out: stamped with the frame
-  /world_model/status        (nanobot_msgs/WorldModelStatus)        out: one per handled frame
-  /world_model/reconstruction (sensor_msgs/Image, rgb8)             out: decoded current frame
-  /world_model/predictions   (sensor_msgs/Image, rgb8)              out: current | decoded |
+  robot/action               (nanobot_msgs/Action, reliable)        out: stamped with the frame
+  world_model/status         (nanobot_msgs/WorldModelStatus)        out: one per handled frame
+  world_model/reconstruction  (sensor_msgs/Image, rgb8)             out: decoded current frame
+  world_model/predictions    (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
 
 Per frame (ROS thread): check the frame; close the previous step: the transition (previous
@@ -47,13 +47,15 @@ from nanobot_ros.data.convert import image_to_numpy, make_action, numpy_to_image
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, FrameRejected, \
     LoopConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
-from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
+from nanobot_ros.learning.online import OnlineConfig
+from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
 from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png
-from nanobot_ros.nodes.common import COMMAND_QOS, NanobotNode, OK, run, SENSOR_QOS, \
-    STATUS_QOS, WARN
-from nanobot_ros.robots.sim.selectors import make_selector, SELECTOR_NAMES
+from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, IMAGE, PREDICTIONS, RECONSTRUCTION,
+                                  WORLD_MODEL_STATUS)
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.robots.sim.selectors import SELECTOR_NAMES, SelectorConfig
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
 
@@ -64,6 +66,44 @@ HISTORY_LIMIT = 20000
 # Executed reports kept (newest): a report is used when the frame after its step comes, so only
 # the last few matter; the rest are reports of frames this node never saw (dropped, rejected).
 EXECUTED_MEMORY = 64
+DESCRIPTIONS = {
+    'run_dir': 'folder for the learning curve, last prediction grid and W&B files ("" = none)',
+    'checkpoint_dir': 'where checkpoints live ("" = no persistence)',
+    'checkpoint_name': 'checkpoint file name stem',
+    'save_interval': 'save every N learner steps (0 = only at shutdown)',
+    'img_size': 'camera image width and height the model expects',
+    'actions': 'the action space (Action.index values)',
+    'patch_size': 'ViT patch size (px)',
+    'embed_dim': 'ViT and predictor width',
+    'depth': 'ViT encoder blocks',
+    'predictor_depth': 'predictor transformer blocks',
+    'history_frames': 'frames of history the predictor sees',
+    'config_autoencoder_lr': 'autoencoder lr for a fresh start',
+    'config_predictor_lr': 'predictor lr for a fresh start',
+    'autoencoder_lr': 'explicit autoencoder lr; 0 = saved, else config_autoencoder_lr',
+    'predictor_lr': 'explicit predictor lr; 0 = saved, else config_predictor_lr',
+    'idle_action': 'what the robot does when no action comes',
+    'reconstruction_threshold': 'act only when reconstruction MSE <= this',
+    'buffer_capacity': 'transitions kept for replay',
+    'batch_size': 'transitions per training step',
+    'uncertainty_decay': 'EMA decay of per-action error',
+    'seed': 'seed of model init, masking, sampling, exploration',
+    'action_names': 'names of Action.values',
+    'answer_deadline': 'send no action when it would come more than this many seconds after '
+                       'the frame\'s stamp',
+    'max_transition_gap': 'discard a transition whose next frame came later than this after '
+                          'an action was sent',
+    'delivery_margin': 'discard transitions whose next frame was stamped less than this after '
+                       'the action was sent',
+    'sync_interval': 'copy learner weights to the actor every N learner steps',
+    'debug_image_interval': 'publish debug images every N frames (0 = never)',
+    'log_interval': 'W&B and console metrics every N steps',
+    'wandb_project': 'W&B project ("" = no W&B); offline unless WANDB_MODE says otherwise',
+    'selector': 'uncertainty, or a runner selector: ' + ', '.join(SELECTOR_NAMES),
+    'constant_action': 'action of the constant selector',
+    'sequence': 'actions the sequence selector cycles through',
+    'torch_threads': 'torch intra-op threads',
+}
 
 
 class WorldModelNode(NanobotNode):
@@ -71,67 +111,33 @@ class WorldModelNode(NanobotNode):
 
     def __init__(self):
         super().__init__('world_model')
-        p = self.param
-        self.run_dir = p('run_dir', '', 'folder for the learning curve, last prediction grid '
-                         'and W&B files ("" = none)')
-        checkpoint_dir = p('checkpoint_dir', '', 'where checkpoints live ("" = no persistence)')
-        checkpoint_name = p('checkpoint_name', 'world_model', 'checkpoint file name stem')
-        self.save_interval = p('save_interval', 500, 'save every N learner steps (0 = only at '
-                               'shutdown)')
-        img_size = p('img_size', 224, 'camera image width and height the model expects')
-        actions = list(p('actions', [0, 1], 'the action space (Action.index values)'))
-        model_config = WorldModelConfig.small(
-            img_size=img_size,
-            patch_size=p('patch_size', 32, 'ViT patch size (px)'),
-            embed_dim=p('embed_dim', 64, 'ViT and predictor width'),
-            depth=p('depth', 2, 'ViT encoder blocks'),
-            predictor_depth=p('predictor_depth', 2, 'predictor transformer blocks'),
-            max_history=p('history_frames', 1, 'frames of history the predictor sees'),
-            num_actions=len(actions),
-            autoencoder_lr=p('config_autoencoder_lr', 3e-3, 'autoencoder lr for a fresh start'),
-            predictor_lr=p('config_predictor_lr', 5e-4, 'predictor lr for a fresh start'))
-        explicit_ae_lr = p('autoencoder_lr', 0.0, 'explicit autoencoder lr; 0 = saved, else '
-                           'config_autoencoder_lr')
-        explicit_pred_lr = p('predictor_lr', 0.0, 'explicit predictor lr; 0 = saved, else '
-                             'config_predictor_lr')
-        loop_config = LoopConfig(
-            actions=actions,
-            idle_action=p('idle_action', 0, 'what the robot does when no action comes'),
-            reconstruction_threshold=p('reconstruction_threshold', 0.001,
-                                       'act only when reconstruction MSE <= this'),
-            buffer_capacity=p('buffer_capacity', 1000, 'transitions kept for replay'),
-            batch_size=p('batch_size', 8, 'transitions per training step'),
-            uncertainty_decay=p('uncertainty_decay', 0.9, 'EMA decay of per-action error'),
-            seed=p('seed', 0, 'seed of model init, masking, sampling, exploration'))
-        self.action_names = list(p('action_names', ['action'], 'names of Action.values'))
-        self.answer_deadline = p('answer_deadline', 0.35, 'send no action when it would come '
-                                 'more than this many seconds after the frame\'s stamp')
-        self.max_transition_gap = p('max_transition_gap', 0.45, 'discard a transition whose '
-                                    'next frame came later than this after an action was sent')
-        self.delivery_margin = p('delivery_margin', 0.0, 'discard transitions whose next '
-                                 'frame was stamped less than this after the action was sent')
-        self.sync_interval = p('sync_interval', 5, 'copy learner weights to the actor every N '
-                               'learner steps')
-        self.debug_image_interval = p('debug_image_interval', 5, 'publish debug images every '
-                                      'N frames (0 = never)')
-        self.log_interval = p('log_interval', 100, 'W&B and console metrics every N steps')
-        wandb_project = p('wandb_project', '', 'W&B project ("" = no W&B); offline unless '
-                          'WANDB_MODE says otherwise')
-        selector_name = p('selector', 'uncertainty', 'uncertainty, or a runner selector: ' +
-                          ', '.join(SELECTOR_NAMES))
-        constant_action = p('constant_action', 1, 'action of the constant selector')
-        sequence = p('sequence', [1, 0], 'actions the sequence selector cycles through')
-        threads = p('torch_threads', 1, 'torch intra-op threads')
-        if self.answer_deadline <= 0 or self.max_transition_gap <= 0:
-            raise ValueError('answer_deadline and max_transition_gap must be > 0')
-        if self.sync_interval < 1 or self.log_interval < 1:
-            raise ValueError('sync_interval and log_interval must be >= 1')
+        settings = OnlineConfig(**self.declare_config(OnlineConfig, DESCRIPTIONS))
+        size = WorldModelSize(**self.declare_config(WorldModelSize, DESCRIPTIONS))
+        loop_config = LoopConfig(**self.declare_config(LoopConfig, DESCRIPTIONS, skip=(
+            'newest_in_batch', 'train_steps_per_frame', 'detailed_metrics_interval',
+            'online_window', 'ignore_actions')))
+        choice = SelectorConfig(selector=settings.selector, **self.declare_config(
+            SelectorConfig, DESCRIPTIONS, skip=('selector',)))
+        actions = loop_config.actions
+        model_config = WorldModelConfig.of_size(
+            size, len(actions), autoencoder_lr=settings.config_autoencoder_lr,
+            predictor_lr=settings.config_predictor_lr)
+        explicit_ae_lr, explicit_pred_lr = settings.autoencoder_lr, settings.predictor_lr
+        self.run_dir, self.save_interval = settings.run_dir, settings.save_interval
+        checkpoint_dir, checkpoint_name = settings.checkpoint_dir, settings.checkpoint_name
+        self.action_names = settings.action_names
+        self.answer_deadline = settings.answer_deadline
+        self.max_transition_gap = settings.max_transition_gap
+        self.delivery_margin = settings.delivery_margin
+        self.sync_interval = settings.sync_interval
+        self.debug_image_interval = settings.debug_image_interval
+        self.log_interval, wandb_project = settings.log_interval, settings.wandb_project
+        selector_name, threads = settings.selector, settings.torch_threads
         torch.set_num_threads(max(1, threads))
 
         learner = WorldModel(model_config, seed=loop_config.seed)
         actor = WorldModel(model_config, seed=loop_config.seed)
-        selector = (None if selector_name == 'uncertainty' else
-                    make_selector(selector_name, actions, constant_action, sequence))
+        selector = None if selector_name == 'uncertainty' else choice.make(actions)
         self.loop = AdaptiveWorldModelLoop(learner, loop_config, selector, actor)
         self.selector_name = selector_name
         self.checkpoints = (WorldModelCheckpoints(Path(checkpoint_dir).expanduser(),
@@ -168,18 +174,18 @@ class WorldModelNode(NanobotNode):
             {'model': model_config.to_dict(), 'selector': selector_name,
              'reconstruction_threshold': loop_config.reconstruction_threshold})
 
-        self.action_pub = self.create_publisher(Action, '/robot/action', COMMAND_QOS)
-        self.status_pub = self.create_publisher(WorldModelStatus, '/world_model/status',
-                                                STATUS_QOS)
-        self.reconstruction_pub = self.create_publisher(Image, '/world_model/reconstruction',
-                                                        SENSOR_QOS)
-        self.predictions_pub = self.create_publisher(Image, '/world_model/predictions',
-                                                     SENSOR_QOS)
+        self.action_pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.status_pub = self.create_publisher(WorldModelStatus, WORLD_MODEL_STATUS.name,
+                                                qos_profile(WORLD_MODEL_STATUS))
+        self.reconstruction_pub = self.create_publisher(Image, RECONSTRUCTION.name,
+                                                        qos_profile(RECONSTRUCTION))
+        self.predictions_pub = self.create_publisher(Image, PREDICTIONS.name,
+                                                     qos_profile(PREDICTIONS))
         # Subscribed before the camera: when a report and the next frame are both waiting, the
         # executor serves the report first, so the step it closes is labelled, not discarded.
-        self.create_subscription(Action, '/robot/action_executed', self._on_executed,
-                                 COMMAND_QOS)
-        self.create_subscription(Image, '/camera/image_raw', self._on_frame, SENSOR_QOS)
+        self.create_subscription(Action, ACTION_EXECUTED.name, self._on_executed,
+                                 qos_profile(ACTION_EXECUTED))
+        self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
                                          daemon=True)

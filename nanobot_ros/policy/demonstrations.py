@@ -14,6 +14,7 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 import torch
 
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
@@ -22,9 +23,7 @@ from nanobot_ros.robots.sim.target_task import TargetTaskConfig
 from nanobot_ros.robots.sim.task_family import rollouts_for
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS
 
-DEMO_TOPICS = (('/camera/image_raw', 'sensor_msgs/msg/Image'),
-               ('/robot/action', 'nanobot_msgs/msg/Action'),
-               ('/instruction', 'std_msgs/msg/String'))
+DEMO_TOPICS = (IMAGE, ACTION, INSTRUCTION)
 FRAME_NS = 33_000_000
 
 
@@ -131,18 +130,18 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
     with BagWriter(path, typestore=store,
                    custom_data={'nanobot.robot_type': 'toroidal_dot_targets',
                                 'nanobot.source': 'scripted expert'}) as bag:
-        for topic, msgtype in DEMO_TOPICS:
-            bag.add_topic(topic, msgtype)
+        for topic in DEMO_TOPICS:
+            bag.add_topic(topic.fqn(), topic.msgtype)
         for image, text, action in rollouts_for(config, seeds):
             if text != instruction:
-                bag.write_message('/instruction', t - 1000, types['std_msgs/msg/String'](
+                bag.write_message(INSTRUCTION.fqn(), t - 1000, types['std_msgs/msg/String'](
                     data=text))
                 instruction = text
-            bag.write_message('/camera/image_raw', t, types['sensor_msgs/msg/Image'](
+            bag.write_message(IMAGE.fqn(), t, types['sensor_msgs/msg/Image'](
                 header=_header(types, t, 'camera'), height=image.shape[0],
                 width=image.shape[1], encoding='rgb8', is_bigendian=0,
                 step=image.shape[1] * 3, data=image.reshape(-1)))
-            bag.write_message('/robot/action', t + 1_000_000, types['nanobot_msgs/msg/Action'](
+            bag.write_message(ACTION.fqn(), t + 1_000_000, types['nanobot_msgs/msg/Action'](
                 header=_header(types, t), index=action, names=['dx', 'dy'],
                 values=np.asarray(ACTION_VECTORS[action], np.float32), duration=0.0,
                 source='expert'))

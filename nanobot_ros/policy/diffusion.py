@@ -80,32 +80,46 @@ class DiffusionHead(nn.Module):
         target = noise if self.prediction == 'epsilon' else actions
         return ((self.denoise(noisy, t, cond) - target) ** 2).mean()
 
-    def _predict_x0(self, x: torch.Tensor, t: int, cond: torch.Tensor):
-        ab = self.alpha_bars[t]
-        out = self.denoise(x, torch.full((x.shape[0],), t, dtype=torch.long, device=x.device),
-                           cond)
+    @staticmethod
+    def _timesteps(x: torch.Tensor, t: int) -> torch.Tensor:
+        return torch.full((x.shape[0],), t, dtype=torch.long, device=x.device)
+
+    def _predict_x0(self, x: torch.Tensor, t: torch.Tensor, cond: torch.Tensor):
+        ab = self.alpha_bars[t][:, None]
+        out = self.denoise(x, t, cond)
         if self.prediction == 'sample':
             return out.clamp(-CLIP_X0, CLIP_X0)
         return ((x - (1 - ab).sqrt() * out) / ab.sqrt()).clamp(-CLIP_X0, CLIP_X0)
 
+    def ddim_step(self, x: torch.Tensor, t: torch.Tensor, t_next: torch.Tensor,
+                  cond: torch.Tensor) -> torch.Tensor:
+        """One deterministic DDIM step (eta = 0) of x (B, A) from timesteps t to t_next (B,).
+
+        t_next == steps stands for the clean action (alpha_bar 1): that step returns x0.
+        """
+        alpha_bars = torch.cat([self.alpha_bars, self.alpha_bars.new_ones(1)])
+        ab, ab_next = alpha_bars[t][:, None], alpha_bars[t_next][:, None]
+        x0 = self._predict_x0(x, t, cond)
+        eps = (x - ab.sqrt() * x0) / (1 - ab).sqrt()
+        return ab_next.sqrt() * x0 + (1 - ab_next).sqrt() * eps
+
+    def ddim_schedule(self, k: int) -> list:
+        """Return the (t, t_next) pairs of k DDIM steps, the last one ending at `steps`."""
+        timesteps = ddim_timesteps(self.steps, k) + [self.steps]
+        return list(zip(timesteps, timesteps[1:]))
+
     def sample_ddim(self, cond: torch.Tensor, noise: torch.Tensor, k: int) -> torch.Tensor:
         """Deterministic DDIM with k steps from `noise` (B, A) (eta = 0)."""
         x = noise
-        timesteps = ddim_timesteps(self.steps, k)
-        for i, t in enumerate(timesteps):
-            x0 = self._predict_x0(x, t, cond)
-            if i + 1 == len(timesteps):
-                return x0
-            ab_prev = self.alpha_bars[timesteps[i + 1]]
-            eps = (x - self.alpha_bars[t].sqrt() * x0) / (1 - self.alpha_bars[t]).sqrt()
-            x = ab_prev.sqrt() * x0 + (1 - ab_prev).sqrt() * eps
+        for t, t_next in self.ddim_schedule(k):
+            x = self.ddim_step(x, self._timesteps(x, t), self._timesteps(x, t_next), cond)
         return x
 
     def sample_ddpm(self, cond: torch.Tensor, noise: torch.Tensor) -> torch.Tensor:
         """Ancestral DDPM over all T steps; noise (T, B, A): [0] starts, [t] is step t's draw."""
         x = noise[0]
         for t in reversed(range(self.steps)):
-            x0 = self._predict_x0(x, t, cond)
+            x0 = self._predict_x0(x, self._timesteps(x, t), cond)
             if t == 0:
                 return x0
             ab, ab_prev = self.alpha_bars[t], self.alpha_bars[t - 1]

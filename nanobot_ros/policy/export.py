@@ -6,17 +6,18 @@ The graph computes the whole action: images (1, 3, S, S) float [0, 1], text (1, 
 [sensors (1, N), surface (1, M)], [noise (S, 1, A)] -> actions (1, A) in robot units, clipped to
 the training bounds. For a diffusion head the sampler is unrolled inside the graph (DDIM with k
 steps, or DDPM with all T steps); the initial noise (and DDPM's per-step noise) is an input, so
-the graph is deterministic and its parity with PyTorch testable.
+the graph is deterministic and its parity with PyTorch testable. The metadata keys and the
+file format version: policy/format.py.
 
 Why the loop lives in the graph: `measure_export_options` times it against the alternative
-(trunk graph + denoiser graph, the k-step loop in Python around ONNX Runtime) and the fused
-graph wins on this CPU because every session.run costs a fixed overhead (input binding, thread
-hand-off) that the split form pays k + 1 times per action; the README quotes the figures.
+(trunk graph + one-DDIM-step graph exported from the same `DiffusionHead.ddim_step`, the k-step
+loop in Python around ONNX Runtime) and the fused graph wins on this CPU because every
+session.run costs a fixed overhead (input binding, thread hand-off) that the split form pays
+k + 1 times per action; docs/policy.md quotes the figures.
 
 Files are written atomically (temp file in the same folder, fsync, rename), so a kernel that
 watches the path never opens a half-written model.
 """
-import json
 from pathlib import Path
 import time
 from typing import Optional
@@ -26,13 +27,13 @@ import torch
 from torch import nn
 
 from nanobot_ros.durable import atomic_write
+from nanobot_ros.policy.format import OnnxMetadata
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.weights import save_policy
 from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.text_encoder import copy_text_encoder, MINILM_DIM
 
 OPSET = 17
-FORMAT = 'nanobot_ros.policy_onnx/1'
 
 
 class ActionGraph(nn.Module):
@@ -100,21 +101,15 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     graph = ActionGraph(policy, sampler, ddim_steps)
     model = onnx.load_from_string(_onnx_bytes(graph, graph.example_inputs(),
                                               graph.input_names, ['actions'], constant_folding))
-    c = policy.config
-    metadata = {
-        'nanobot.format': FORMAT,
-        'nanobot.policy_config': json.dumps(c.to_dict()),
-        'nanobot.normalization': json.dumps(policy.normalization_stats()),
-        'nanobot.sampler': sampler if c.robotics_use_diffusion else 'regression',
-        'nanobot.ddim_steps': str(ddim_steps),
-        'nanobot.noise_shape': json.dumps(list(policy.head.noise_shape(sampler, 1))
-                                          if c.robotics_use_diffusion else []),
-        'nanobot.action_names': json.dumps(list(action_names)),
-        'nanobot.discrete_actions': json.dumps([list(a) for a in discrete_actions]),
-        'nanobot.action_low': json.dumps(policy.action_norm.low.tolist()),
-        'nanobot.action_high': json.dumps(policy.action_norm.high.tolist()),
-        **{f'nanobot.{k}': str(v) for k, v in (extra or {}).items()}}
-    for key, value in metadata.items():
+    diffusion = policy.config.robotics_use_diffusion
+    metadata = OnnxMetadata(
+        config=policy.config, normalization=policy.normalization_stats(),
+        sampler=sampler if diffusion else 'regression', ddim_steps=ddim_steps,
+        noise_shape=policy.head.noise_shape(sampler, 1) if diffusion else (),
+        action_names=tuple(action_names), discrete_actions=tuple(map(tuple, discrete_actions)),
+        action_low=tuple(policy.action_norm.low.tolist()),
+        action_high=tuple(policy.action_norm.high.tolist()), extra=dict(extra or {}))
+    for key, value in metadata.to_props().items():
         model.metadata_props.add(key=key, value=value)
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
                 extra_metadata={'export': {'onnx': out.name, 'sampler': sampler,
@@ -128,7 +123,6 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
 def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 200) -> dict:
     """Time one action both ways with ONNX Runtime (1 thread); return medians in ms."""
     import onnxruntime as ort
-    from nanobot_ros.policy.diffusion import ddim_timesteps
     if not policy.config.robotics_use_diffusion:
         raise ValueError('the split form exists only for a diffusion head')
     options = ort.SessionOptions()
@@ -148,40 +142,31 @@ def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 
         def forward(self, images, text):
             return self.policy.condition(images, text)
 
-    class Denoiser(nn.Module):
+    class Step(nn.Module):
         def __init__(self):
             super().__init__()
             self.head = policy.head
 
-        def forward(self, x, t, cond):
-            return self.head.denoise(x, t, cond)
+        def forward(self, x, t, t_next, cond):
+            return self.head.ddim_step(x, t, t_next, cond)
 
     trunk = ort.InferenceSession(_onnx_bytes(Trunk(), inputs[:2], ['images', 'text'], ['cond']),
                                  options)
     cond = policy.condition(*inputs[:2]).detach()
-    denoiser = ort.InferenceSession(_onnx_bytes(
-        Denoiser(), (torch.zeros(1, policy.config.robotics_action_dim),
-                     torch.zeros(1, dtype=torch.long), cond), ['x', 't', 'cond'], ['eps']),
-        options)
-    alpha_bars = policy.head.alpha_bars.numpy()
-    timesteps = ddim_timesteps(policy.head.steps, ddim_steps)
-    low, high = policy.action_norm.low.numpy(), policy.action_norm.high.numpy()
+    step = ort.InferenceSession(_onnx_bytes(
+        Step(), (torch.zeros(1, policy.config.robotics_action_dim),
+                 torch.zeros(1, dtype=torch.long), torch.ones(1, dtype=torch.long), cond),
+        ['x', 't', 't_next', 'cond'], ['x_next']), options)
+    schedule = [(np.array([t]), np.array([t_next]))
+                for t, t_next in policy.head.ddim_schedule(ddim_steps)]
 
+    @torch.no_grad()
     def split_action():
         c = trunk.run(None, {'images': feed['images'], 'text': feed['text']})[0]
         x = feed['noise'][0]
-        for i, t in enumerate(timesteps):
-            out = denoiser.run(None, {'x': x, 't': np.array([t]), 'cond': c})[0]
-            ab = alpha_bars[t]
-            x0 = np.clip(out if policy.head.prediction == 'sample' else
-                         (x - np.sqrt(1 - ab) * out) / np.sqrt(ab), -3, 3)
-            if i + 1 == len(timesteps):
-                x = x0
-                break
-            ab_prev = alpha_bars[timesteps[i + 1]]
-            eps = (x - np.sqrt(ab) * x0) / np.sqrt(1 - ab)
-            x = np.sqrt(ab_prev) * x0 + np.sqrt(1 - ab_prev) * eps
-        return (np.clip(x, -1, 1) + 1) / 2 * (high - low) + low
+        for t, t_next in schedule:
+            x = step.run(None, {'x': x, 't': t, 't_next': t_next, 'cond': c})[0]
+        return policy.action_norm.from_unit(torch.from_numpy(x)).numpy()
 
     def timed(fn):
         fn()

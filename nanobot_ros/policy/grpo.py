@@ -47,7 +47,7 @@ from tqdm import tqdm
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.weights import load_policy, resume_into, save_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
 
@@ -124,7 +124,7 @@ class GRPOTrainer:
                              f'(train with --set robotics_categorical=true)')
         self.reference.eval().requires_grad_(False)
         self.policy, _ = load_policy(config.init)
-        self.processor = processor_for(self.policy)
+        self.processor = processor_for(self.policy.config)
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad], lr=config.lr,
             weight_decay=0.0)
@@ -297,7 +297,7 @@ class GRPOTrainer:
 
 def greedy_chooser(policy: Policy):
     """Return a TaskBatch chooser that takes the policy's most likely action (batched)."""
-    processor = processor_for(policy)
+    processor = processor_for(policy.config)
 
     @torch.no_grad()
     def choose(indices, observations):

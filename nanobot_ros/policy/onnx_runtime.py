@@ -2,28 +2,25 @@
 
 Everything needed comes from the file: the PolicyConfig (input sizes, tokenizer length), the
 sampler and its noise shape, the action names, bounds and discrete action vectors
-(`metadata_props`, written by `policy/export.py`). The whole file is read into memory
-first and the session built from those bytes, so a file replaced while loading can never mix
-two versions.
+(`metadata_props`: policy/format.py's OnnxMetadata, written by `policy/export.py`). The whole
+file is read into memory first and the session built from those bytes, so a file replaced while
+loading can never mix two versions.
 
 Thread settings matter on a small robot: ONNX Runtime's default spins idle worker threads,
 which burns the CPU other nodes need; the defaults here are one intra-op thread, one inter-op
 thread and no spinning.
 """
-import json
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
-from nanobot_ros.policy.configuration import PolicyConfig
-from nanobot_ros.policy.processing import PolicyProcessor
-
-FORMAT = 'nanobot_ros.policy_onnx/1'
+from nanobot_ros.policy.format import OnnxMetadata, PolicyFormatError
+from nanobot_ros.policy.processing import processor_for
 
 
 class ModelFileError(ValueError):
-    """The file is missing, unreadable or not a nanobot_ros policy export."""
+    """The file is missing, unreadable, not a nanobot_ros policy export or another version."""
 
 
 class OnnxPolicy:
@@ -50,23 +47,18 @@ class OnnxPolicy:
                                                 providers=['CPUExecutionProvider'])
         except Exception as error:  # ORT raises its own types (Fail, InvalidProtobuf, ...)
             raise ModelFileError(f'{self.path}: not a loadable ONNX model ({error})') from None
-        meta = self.session.get_modelmeta().custom_metadata_map
-        if meta.get('nanobot.format') != FORMAT:
-            raise ModelFileError(f'{self.path}: not a nanobot_ros policy export (format '
-                                 f'{meta.get("nanobot.format")!r})')
-        self.metadata = meta
-        self.config = PolicyConfig.from_dict(json.loads(meta['nanobot.policy_config']))
-        self.sampler = meta['nanobot.sampler']
-        self.noise_shape = tuple(json.loads(meta['nanobot.noise_shape']))
-        self.low = np.asarray(json.loads(meta['nanobot.action_low']), np.float32)
-        self.high = np.asarray(json.loads(meta['nanobot.action_high']), np.float32)
-        self.processor = PolicyProcessor(
-            image_size=self.config.image_size, max_text_len=self.config.max_text_len,
-            sensor_dim=self.config.robotics_sensor_dim,
-            surface_dim=self.config.robotics_surface_dim,
-            text_encoder=self.config.text_encoder, text_encoder_dir=str(self.path.parent),
-            action_names=tuple(json.loads(meta['nanobot.action_names'])),
-            discrete_actions=tuple(map(tuple, json.loads(meta['nanobot.discrete_actions']))))
+        self.metadata = self.session.get_modelmeta().custom_metadata_map
+        try:
+            self.file = OnnxMetadata.from_props(self.metadata)
+        except PolicyFormatError as error:
+            raise ModelFileError(f'{self.path}: {error}') from None
+        self.config, self.sampler = self.file.config, self.file.sampler
+        self.noise_shape = self.file.noise_shape
+        self.low = np.asarray(self.file.action_low, np.float32)
+        self.high = np.asarray(self.file.action_high, np.float32)
+        self.processor = processor_for(self.config, action_names=self.file.action_names,
+                                       discrete_actions=self.file.discrete_actions,
+                                       text_encoder_dir=str(self.path.parent))
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.rng = np.random.default_rng(seed)
 
@@ -74,7 +66,7 @@ class OnnxPolicy:
     def description(self) -> str:
         """Return a one-line summary of the loaded model."""
         c = self.config
-        head = (f'diffusion ({self.sampler}, {self.metadata["nanobot.ddim_steps"]} DDIM steps)'
+        head = (f'diffusion ({self.sampler}, {self.file.ddim_steps} DDIM steps)'
                 if self.sampler == 'ddim' else 'diffusion (DDPM)' if self.sampler == 'ddpm'
                 else 'regression')
         return (f'{self.path.name}: {c.n_layer} layers x {c.n_embd}, image {c.image_size} px, '

@@ -20,7 +20,7 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from nanobot_ros.policy.configuration import TEXT_PAD
+from nanobot_ros.policy.configuration import TEXT_PAD, PolicyConfig
 
 # The target task's action vectors (stay, right, left, up, down), in model units.
 DEFAULT_DISCRETE_ACTIONS = ((0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
@@ -110,3 +110,15 @@ class PolicyProcessor:
         values = np.asarray(values, np.float32).reshape(-1)
         return {'values': values, 'names': tuple(self.action_names),
                 'index': self.discrete_index(values)}
+
+
+def processor_for(config: PolicyConfig, text_encoder_dir: str = '', **actions) -> PolicyProcessor:
+    """Return the processor matching a policy config; `actions`: action_names, discrete_actions.
+
+    `text_encoder_dir`: where a minilm policy's text_encoder.onnx is ('' = the cache).
+    """
+    return PolicyProcessor(image_size=config.image_size, max_text_len=config.max_text_len,
+                           sensor_dim=config.robotics_sensor_dim,
+                           surface_dim=config.robotics_surface_dim,
+                           text_encoder=config.text_encoder, text_encoder_dir=text_encoder_dir,
+                           **actions)

@@ -33,11 +33,11 @@ from nanobot_ros.policy.bitnet import freeze_
 from nanobot_ros.policy.demonstrations import DemoBuffer
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.finetune import fit_steps
+from nanobot_ros.policy.format import GGUF_FORMAT
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.weights import save_policy
 
-GGUF_FORMAT = 'nanobot_ros.policy_gguf/1'
 GGUF_ARCH = 'nanobot-policy'
 
 

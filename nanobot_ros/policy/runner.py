@@ -5,15 +5,7 @@ import numpy as np
 import torch
 
 from nanobot_ros.policy.modeling import Policy
-from nanobot_ros.policy.processing import PolicyProcessor
-
-
-def processor_for(policy: Policy, **overrides) -> PolicyProcessor:
-    """Return the processor matching a policy's config."""
-    c = policy.config
-    return PolicyProcessor(image_size=c.image_size, max_text_len=c.max_text_len,
-                           sensor_dim=c.robotics_sensor_dim, surface_dim=c.robotics_surface_dim,
-                           text_encoder=c.text_encoder, **overrides)
+from nanobot_ros.policy.processing import PolicyProcessor, processor_for
 
 
 class PolicyRunner:
@@ -22,7 +14,7 @@ class PolicyRunner:
     def __init__(self, policy: Policy, sampler: str = 'ddim', ddim_steps: int = 10,
                  seed: int = 0, processor: Optional[PolicyProcessor] = None):
         self.policy = policy.eval()
-        self.processor = processor or processor_for(policy)
+        self.processor = processor or processor_for(policy.config)
         self.sampler, self.ddim_steps = sampler, ddim_steps
         self.generator = torch.Generator().manual_seed(seed)
 

@@ -40,7 +40,7 @@ from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
 from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.weights import resume_into, save_policy
-from nanobot_ros.policy.runner import processor_for
+from nanobot_ros.policy.processing import processor_for
 
 CHECKPOINT_NAME = 'policy.safetensors'
 log = logging.getLogger(__name__)
@@ -54,15 +54,16 @@ class TrainerConfig:
     run_dir: str = 'runs/policy'
     policy: PolicyConfig = field(default_factory=PolicyConfig)
     batch_size: int = 64
-    lr: float = 1e-3
+    lr: float = 2e-3
     weight_decay: float = 0.01
     checkpoint_every: int = 50
     seed: int = 0
     continual: bool = False
     poll_interval: float = 2.0
-    idle_timeout: Optional[float] = 0.0
+    idle_timeout: Optional[float] = None
+    # The loss of the target task sits on a plateau for a while before it drops: min_epochs.
     plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
-        patience=3, min_delta=1e-3, min_epochs=3, max_epochs=60))
+        patience=8, min_delta=1e-3, min_epochs=20, max_epochs=60))
     max_steps: int = 0  # 0 = no limit; a budget for tests and quick runs
     wandb: bool = True
     progress: bool = True
@@ -81,7 +82,8 @@ class PolicyTrainer:
             dist.init_process_group('gloo')
         torch.manual_seed(config.seed + self.rank)
         self.policy = Policy(config.policy)
-        self.buffer = DemoBuffer(processor_for(self.policy), config.policy.robotics_action_dim)
+        self.buffer = DemoBuffer(processor_for(self.policy.config),
+                                 config.policy.robotics_action_dim)
         self.source = BagSource(config.data, self.buffer) if config.data else None
         self.optimizer = torch.optim.AdamW(
             [p for p in self.policy.parameters() if p.requires_grad], lr=config.lr,

@@ -1,7 +1,7 @@
 """Save and load policies as safetensors whose metadata rebuilds the model from the file alone.
 
-Metadata: {'kind': 'nanobot_policy', 'policy_config': PolicyConfig.to_dict(), 'normalization':
-stats, ...training counters}. The normalization statistics are also buffers in the weights; the
+Metadata: policy/format.py's WeightsMetadata ('kind', 'policy_config', 'normalization', then
+e.g. the training counters). The normalization statistics are also buffers in the weights; the
 JSON copy is for readers that do not run PyTorch. Nothing is unpickled (see checkpoint.py).
 """
 from pathlib import Path
@@ -10,9 +10,8 @@ from typing import Optional, Tuple
 from nanobot_ros.models.checkpoint import (backup_path, CheckpointError, load_checkpoint,
                                            optimizer_from_tensors, prefixed, save_checkpoint,
                                            unprefixed)
+from nanobot_ros.policy.format import PolicyFormatError, WeightsMetadata
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-
-KIND = 'nanobot_policy'
 
 
 class ConfigMismatchError(ValueError):
@@ -30,25 +29,25 @@ def save_policy(path, policy: Policy, extra_tensors: Optional[dict] = None,
     """Write the policy (and e.g. optimizer tensors) atomically with its config in metadata."""
     tensors = prefixed('model', policy.state_dict())
     tensors.update(extra_tensors or {})
-    metadata = {'kind': KIND, 'policy_config': policy.config.to_dict(),
-                'normalization': policy.normalization_stats(), **(extra_metadata or {})}
-    return save_checkpoint(path, tensors, metadata, keep_backup=keep_backup)
+    metadata = WeightsMetadata(policy.config, policy.normalization_stats(),
+                               dict(extra_metadata or {}))
+    return save_checkpoint(path, tensors, metadata.to_json(), keep_backup=keep_backup)
 
 
 def load_policy(path, expected: Optional[PolicyConfig] = None) -> Tuple[Policy, object]:
     """Return (policy rebuilt from the file's config, the Checkpoint) or raise.
 
     FileNotFoundError when neither the file nor its backup exists; CheckpointError when it is
-    unreadable or no policy; ConfigMismatchError (naming every differing key) when `expected`
-    is given and the file's topology differs.
+    unreadable, no policy or another format version; ConfigMismatchError (naming every
+    differing key) when `expected` is given and the file's topology differs.
     """
     checkpoint = load_checkpoint(path)
     if checkpoint is None:
         raise FileNotFoundError(f'{path}: no policy checkpoint (nor backup) there')
-    if checkpoint.metadata.get('kind') != KIND:
-        raise CheckpointError(f'{checkpoint.path}: not a policy checkpoint (kind '
-                              f'{checkpoint.metadata.get("kind")!r})')
-    found = PolicyConfig.from_dict(checkpoint.metadata['policy_config'])
+    try:
+        found = WeightsMetadata.from_json(checkpoint.metadata).config
+    except PolicyFormatError as error:
+        raise CheckpointError(f'{checkpoint.path}: {error}') from None
     if expected is not None:
         differences = config_differences(expected, found)
         if differences:

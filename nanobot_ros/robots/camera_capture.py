@@ -22,17 +22,19 @@ never a tight loop. A video file that ends is rewound when `loop` is set, otherw
 finishes and says so. A frame OpenCV cannot convert is counted and skipped.
 """
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 import math
 from pathlib import Path
 import threading
 import time
-from typing import Callable, Optional, Tuple
+from typing import Callable, List, Optional, Tuple
 
 import cv2
 import numpy as np
 
 from nanobot_ros.robots.backoff import Backoff
+from nanobot_ros.robots.camera_error import CameraError
+from nanobot_ros.robots.jetbot.remote_camera import RpycCapture
 
 DEVICE, PIPELINE, FILE, RPYC = 'device', 'pipeline', 'file', 'rpyc'
 # Sources that deliver frames at their own pace; the others are read when the stream wants one.
@@ -81,10 +83,6 @@ def csi_pipeline(width: int = 224, height: int = 224, frame_rate: int = 30, fit:
             f'appsink drop=true max-buffers=1')
 
 
-class CameraError(RuntimeError):
-    """A camera source could not be opened."""
-
-
 def source_kind(source: str) -> str:
     """Return DEVICE, PIPELINE or FILE for a `source` string."""
     text = source.strip()
@@ -113,9 +111,6 @@ def open_capture(source: str, capture_width: int = 0, capture_height: int = 0,
     text = source.strip()
     kind = source_kind(text)
     if kind == RPYC:
-        # Imported here: rpyc is needed only by JetBot sources, and the JetBot family's module
-        # builds on this one (CameraError).
-        from nanobot_ros.robots.jetbot.remote_camera import RpycCapture
         return RpycCapture(text)
     if kind == PIPELINE:
         if not has_gstreamer():
@@ -235,11 +230,21 @@ class CameraConfig:
         Backoff(self.retry_initial, self.retry_max)  # validates the retry delays
 
 
+@dataclass
+class CameraCalibration:
+    """What the published CameraInfo says: the frame and the plumb_bob calibration."""
+
+    frame_id: str = 'camera'
+    camera_matrix: List[float] = field(default_factory=lambda: [0.0] * 9)  # zeros: uncalibrated
+    distortion: List[float] = field(default_factory=lambda: [0.0] * 5)     # k1 k2 t1 t2 k3
+
+
 class CameraStream:
     """Reads a source in a loop, hands fitted RGB frames to `on_frame(rgb, stamp)`.
 
     `clock()` is called right after each frame is read: its result is the frame's stamp (the
-    node passes its ROS clock). `log(level, text)` receives 'info', 'warn' and 'error' events.
+    node passes its ROS clock). `log(level, text)` (robots/log.py) receives 'info', 'warning'
+    and 'error' events.
     `run(stop)` returns when `stop` is set or a non-looping file has ended.
     """
 
@@ -322,7 +327,7 @@ class CameraStream:
                 rgb = fit_frame(frame, self.config.width, self.config.height, self.config.fit)
             except (cv2.error, ValueError) as error:
                 self.bad_frames += 1
-                self.log('warn', f'skipped a frame that cannot be converted: {error}')
+                self.log('warning', f'skipped a frame that cannot be converted: {error}')
                 continue
             self.meter.tick(now)
             self.frames += 1

@@ -5,8 +5,11 @@ A device frame carries the device's millisecond counter at sampling (u32, so it 
 polling, the reader thread). `host_receive - device_time` is therefore the clock offset plus a
 delay >= 0, and its minimum over a sliding window is the best offset estimate: it rejects
 delay, and the window follows slow drift between the two crystals. A stamp is
-`device_time + offset`, never later than its own receive time, and never decreasing while the
-device runs.
+`device_time + offset`, never later than its own receive time, and strictly rising while the
+device runs. Where the two rules meet, the second wins by nanoseconds: frames that arrive in one
+read (a burst after the host stalled) share one receive time, which pins each of their stamps
+to it, and two samples can carry the same millisecond; each such stamp is placed 1 ns after the
+previous one, so a subscriber never sees a sensor's time stand still or run backwards.
 
 The device rebooting restarts its counter: the counter steps back (or, across the wrap, forward
 by far more than the host clock advanced); the estimator then starts over and counts it in
@@ -37,6 +40,7 @@ class DeviceClock:
         self.resets = 0
         self._offsets: Deque[Tuple[int, int]] = deque()  # (host_ns, offset_ns), rising offsets
         self._last: Optional[Tuple[int, int, int]] = None  # (raw_ms, unwrapped_ms, host_ns)
+        self._last_stamp: Optional[int] = None
 
     @property
     def offset_ns(self) -> Optional[int]:
@@ -47,6 +51,7 @@ class DeviceClock:
         """Forget the device's clock (a new device, or it restarted)."""
         self._offsets.clear()
         self._last = None
+        self._last_stamp = None
 
     def stamp(self, device_ms: int, host_ns: int) -> int:
         """Return the host time (ns) at which a sample stamped `device_ms` was measured.
@@ -77,4 +82,8 @@ class DeviceClock:
         offsets.append((host_ns, offset))
         while offsets[0][0] < host_ns - self.window_ns:
             offsets.popleft()
-        return device_ns + offsets[0][1]
+        stamp = device_ns + offsets[0][1]
+        if self._last_stamp is not None:  # (reset() clears it: a new counter starts afresh)
+            stamp = max(stamp, self._last_stamp + 1)
+        self._last_stamp = stamp
+        return stamp

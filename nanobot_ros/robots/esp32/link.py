@@ -18,6 +18,7 @@ from typing import Callable, Optional
 
 import serial
 
+from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.esp32.protocol import Frame, FrameDecoder, FrameEncoder
 
 LOG = logging.getLogger(__name__)
@@ -63,13 +64,11 @@ class SerialLink:
                  log: Callable[[str, str], None] = None, backoff_min: float = 0.05,
                  backoff_max: float = 0.5, read_timeout: float = 0.05,
                  write_timeout: float = 0.1):
-        if backoff_min <= 0 or backoff_max < backoff_min:
-            raise ValueError('need 0 < backoff_min <= backoff_max')
         self.port_name = port
         self.baudrate = baudrate
         self.on_frame = on_frame
         self.log = log or (lambda level, text: getattr(LOG, level)(text))
-        self.backoff_min, self.backoff_max = backoff_min, backoff_max
+        self.backoff = Backoff(backoff_min, backoff_max)  # raises for impossible delays
         self.read_timeout, self.write_timeout = read_timeout, write_timeout
         self.decoder = FrameDecoder()
         self.encoder = FrameEncoder()
@@ -141,15 +140,13 @@ class SerialLink:
             return True
 
     def _run(self) -> None:
-        backoff = self.backoff_min
         while not self._stop.is_set():
             try:
                 if self._port is None:
                     if self._open():
-                        backoff = self.backoff_min
+                        self.backoff.reset()
                     else:
-                        self._stop.wait(backoff)
-                        backoff = min(backoff * 2, self.backoff_max)
+                        self._stop.wait(self.backoff.next_delay())
                     continue
                 self._read_once()
             except Exception as error:  # noqa: BLE001 - the link must outlive any bug
@@ -157,7 +154,7 @@ class SerialLink:
                 self.last_error = f'link error: {error!r}'
                 self.log('error', f'serial link error: {error!r}; reopening the port')
                 self._close()
-                self._stop.wait(self.backoff_max)
+                self._stop.wait(self.backoff.maximum)
 
     def _open(self) -> bool:
         try:
@@ -166,7 +163,7 @@ class SerialLink:
         except (serial.SerialException, OSError, ValueError) as error:
             if self.open_failures == 0 or self.connected_since is not None:
                 self.log('warning', f'cannot open {self.port_name}: {error}; retrying with '
-                                    f'backoff up to {self.backoff_max} s')
+                                    f'backoff up to {self.backoff.maximum} s')
             self.open_failures += 1
             self.last_error = f'open failed: {error}'
             self.connected_since = None

@@ -80,6 +80,26 @@ class MotorLimits:
 
 
 @dataclass
+class MotorLink:
+    """How the node reaches the motors and how often it drives them."""
+
+    backend: str = 'remote'        # remote (RPyC to host:port) or local (the jetbot library)
+    host: str = '127.0.0.1'
+    port: int = DEFAULT_PORT
+    link_timeout: float = 1.0      # s a connect or call may take before the link counts as down
+    control_rate: float = 50.0     # motor updates per second
+    keepalive: float = 0.1         # resend unchanged values after this many s (robot watchdog)
+    retry_initial: float = 0.2     # first reconnect delay (s)
+    retry_max: float = 5.0         # longest reconnect delay (s)
+
+    def __post_init__(self):
+        if self.control_rate <= 0 or self.keepalive <= 0 or self.link_timeout <= 0:
+            raise ValueError('control_rate, keepalive and link_timeout must be > 0')
+        if self.backend not in ('remote', 'local'):
+            raise ValueError(f'backend must be remote or local, got {self.backend!r}')
+
+
+@dataclass
 class MotorCommand:
     """Motor values to hold for `duration` seconds; `clamped` says what was limited."""
 

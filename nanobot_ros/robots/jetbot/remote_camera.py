@@ -10,7 +10,7 @@ import base64
 import cv2
 import numpy as np
 
-from nanobot_ros.robots.camera_capture import CameraError
+from nanobot_ros.robots.camera_error import CameraError
 
 
 class RpycCapture:

@@ -3,6 +3,7 @@
 A selector is called once per observation and returns `(action, metadata)`, as in the reference's
 toroidal_action_selectors.py; metadata is a (possibly empty) list of extra information.
 """
+from dataclasses import dataclass, field
 from typing import Callable, List, Sequence, Tuple
 
 from nanobot_ros.robots.sim.toroidal_dot import MOVE_RIGHT, STAY
@@ -58,3 +59,28 @@ def make_selector(name: str, action_space: Sequence[int], constant_action: int =
     if name == 'constant':
         return constant_selector(constant_action)
     return sequence_selector(actions)
+
+
+@dataclass
+class SelectorConfig:
+    """Which selector answers, and the settings of the constant and sequence selectors."""
+
+    selector: str = 'always_move'
+    constant_action: int = 1
+    sequence: List[int] = field(default_factory=lambda: [1, 0])
+
+    def make(self, action_space: Sequence[int]) -> ActionSelector:
+        """Return the configured selector over `action_space` (ValueError if it makes none)."""
+        return make_selector(self.selector, action_space, self.constant_action, self.sequence)
+
+
+@dataclass
+class RunnerConfig:
+    """The runner node's output beside its selector."""
+
+    log_interval: int = 100                     # log statistics every N actions
+    action_names: List[str] = field(default_factory=lambda: ['action'])
+
+    def __post_init__(self):
+        if self.log_interval <= 0:
+            raise ValueError(f'log_interval must be > 0, got {self.log_interval}')

@@ -174,6 +174,17 @@ def _centroid(mask: np.ndarray) -> Optional[tuple]:
     return float(points[:, 1].mean()), float(points[:, 0].mean())
 
 
+@dataclass
+class ExpertConfig:
+    """The expert node's view of the task: the cell size of the world it drives."""
+
+    move_pixels: int = TargetTaskConfig.move_pixels
+
+    def __post_init__(self):
+        if self.move_pixels < 2:
+            raise ValueError(f'move_pixels must be >= 2, got {self.move_pixels}')
+
+
 def expert_action(image: np.ndarray, color: str, move_pixels: int) -> int:
     """Return the scripted expert's action for an rgb image and the named target colour.
 

@@ -1,0 +1,243 @@
+"""What the running nodes declare, read from the ROS graph: topics, QoS and parameters.
+
+Not a node: `introspect(domain, workdir)` starts every node executable with its defaults (no
+parameters: no hardware is present, so drivers keep retrying their device, kernels wait for a
+model) in `workdir`, in ROS domain `domain`, all at once; waits until each answers its parameter
+services; then reads each node's publishers and subscriptions with types and QoS from the graph
+and its parameters (type, value, description) through ListParameters / DescribeParameters /
+GetParameters, and stops the nodes. `render(reports)` writes the node reference (docs/nodes.md:
+`./run.sh nanobot docs`); test/test_node_reference.py checks the defaults against the config
+dataclasses and that the committed reference is current.
+"""
+import ast
+from dataclasses import dataclass, field
+import os
+from pathlib import Path
+import signal
+import subprocess
+import time
+from typing import Dict, List, Tuple
+
+import rclpy
+from rclpy.executors import SingleThreadedExecutor
+from rclpy.parameter import parameter_value_to_python
+from rclpy.signals import SignalHandlerOptions
+from rcl_interfaces.msg import ParameterType
+from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
+
+from nanobot_ros.data.bag_writer import BagWriter
+from nanobot_ros.nodes.common import qos_spec
+from nanobot_ros.robots.esp32.emulator import EmulatorConfig
+from nanobot_ros.stack import node_command, node_executable
+
+# Every rclpy node has these; they are ROS's, not the node's.
+BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
+BUILTIN_TOPICS = ('/parameter_events', '/rosout')
+# Given to the nodes at start: what a node cannot start without (no default makes sense), and
+# what must not touch anything outside the run's folder (another stack's emulator uses the
+# default /tmp link). The reference shows SHOWN for them instead of the value given.
+EMPTY_BAG = 'empty_bag'
+START_PARAMETERS = {'replay': {'bags': [EMPTY_BAG]}, 'esp32_emulator': {'link': 'esp32_link'}}
+TYPE_NAMES = {getattr(ParameterType, n): n[len('PARAMETER_'):].lower()
+              for n in dir(ParameterType) if n.startswith('PARAMETER_')}
+
+
+@dataclass
+class Parameter:
+    """One declared parameter: its type, its value at start (the default) and description."""
+
+    name: str
+    type: str
+    value: object
+    description: str
+
+
+@dataclass
+class NodeReport:
+    """A node's topics ((topic, type, QoS) each) and parameters."""
+
+    name: str
+    publishers: List[Tuple[str, str, str]] = field(default_factory=list)
+    subscriptions: List[Tuple[str, str, str]] = field(default_factory=list)
+    parameters: Dict[str, Parameter] = field(default_factory=dict)
+
+
+def node_names() -> List[str]:
+    """Return the installed node executables (setup.py's NODES), sorted."""
+    return sorted(p.name for p in Path(node_executable('sim')).parent.iterdir()
+                  if p.name != 'nanobot')
+
+
+def node_summary(name: str) -> str:
+    """Return the first paragraph of node `name`'s module docstring (read, not imported)."""
+    source = (Path(__file__).parent / 'nodes' / f'{name}.py').read_text()
+    docstring = ast.get_docstring(ast.parse(source)) or ''
+    return ' '.join(docstring.split('\n\n')[0].split())
+
+
+def describe_qos(profile) -> str:
+    """Return a QoS profile as discovery carries it: reliability, durability (no depth)."""
+    spec = qos_spec(profile)
+    return f"{spec.reliability.replace('_', ' ')}, {spec.durability.replace('_', ' ')}"
+
+
+class DomainNode:
+    """An rclpy context of its own in ROS domain `domain`, with one node and an executor."""
+
+    def __init__(self, domain: int, name: str):
+        self.context = rclpy.Context()
+        rclpy.init(context=self.context, domain_id=domain,
+                   signal_handler_options=SignalHandlerOptions.NO)
+        self.node = rclpy.create_node(name, context=self.context)
+        self.executor = SingleThreadedExecutor(context=self.context)
+        self.executor.add_node(self.node)
+
+    def close(self) -> None:
+        """Destroy the node and shut the context down."""
+        self.executor.shutdown()
+        self.node.destroy_node()
+        self.context.try_shutdown()
+
+
+class _Probe(DomainNode):
+    """Asks the other nodes of the domain for their parameters and graph."""
+
+    def __init__(self, domain: int):
+        super().__init__(domain, 'nanobot_introspection')
+
+    def call(self, service_type, name: str, request, timeout: float):
+        client = self.node.create_client(service_type, name)
+        try:
+            if not client.wait_for_service(timeout_sec=timeout):
+                raise TimeoutError(f'{name} did not come up in {timeout:g} s')
+            future = client.call_async(request)
+            self.executor.spin_until_future_complete(future, timeout_sec=timeout)
+            if not future.done():
+                raise TimeoutError(f'{name} did not answer in {timeout:g} s')
+            return future.result()
+        finally:
+            self.node.destroy_client(client)
+
+    def parameters(self, node: str, timeout: float) -> Dict[str, Parameter]:
+        names = [n for n in self.call(ListParameters, f'/{node}/list_parameters',
+                                      ListParameters.Request(), timeout).result.names
+                 if n not in BUILTIN_PARAMETERS]
+        descriptors = self.call(DescribeParameters, f'/{node}/describe_parameters',
+                                DescribeParameters.Request(names=names), timeout).descriptors
+        values = self.call(GetParameters, f'/{node}/get_parameters',
+                           GetParameters.Request(names=names), timeout).values
+        if len(values) != len(names):  # a parameter without a value fails the whole request
+            values = [(self.call(GetParameters, f'/{node}/get_parameters',
+                                 GetParameters.Request(names=[n]), timeout).values or [None])[0]
+                      for n in names]
+        return {d.name: Parameter(d.name, TYPE_NAMES[d.type if v is None else v.type],
+                                  None if v is None else parameter_value_to_python(v),
+                                  d.description)
+                for d, v in sorted(zip(descriptors, values), key=lambda dv: dv[0].name)}
+
+    def topics(self, node: str, publishers: bool) -> List[Tuple[str, str, str]]:
+        by_node = (self.node.get_publisher_names_and_types_by_node if publishers
+                   else self.node.get_subscriber_names_and_types_by_node)
+        info = (self.node.get_publishers_info_by_topic if publishers
+                else self.node.get_subscriptions_info_by_topic)
+        rows = []
+        for topic, types in sorted(by_node(node, '/')):
+            if topic in BUILTIN_TOPICS:
+                continue
+            mine = [i for i in info(topic) if i.node_name == node]
+            rows.append((topic, ', '.join(types),
+                         describe_qos(mine[0].qos_profile) if mine else ''))
+        return rows
+
+
+def _stop(processes) -> None:
+    for process in processes.values():
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+    for process in processes.values():
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def introspect(domain: int, workdir: Path, nodes, settle_s: float = 3.0,
+               timeout: float = 90.0) -> Dict[str, NodeReport]:
+    """Start `nodes` (executable = node name) in `workdir`; return {name: NodeReport}.
+
+    After every node answered, `settle_s` passes so that nodes that subscribe to what they
+    discover (the recorder) have done so before the graph is read.
+    """
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ, ROS_DOMAIN_ID=str(domain))
+    BagWriter(workdir / EMPTY_BAG).close()
+    processes = {}
+    probe = _Probe(domain)
+    try:
+        for name in nodes:
+            log = open(workdir / f'{name}.log', 'w')
+            command = node_command(name, START_PARAMETERS.get(name, {}).items())
+            processes[name] = subprocess.Popen(command, cwd=workdir, env=env,
+                                               stdout=log, stderr=subprocess.STDOUT)
+            log.close()
+        end = time.monotonic() + timeout
+        reports = {}
+        for name in nodes:
+            if processes[name].poll() is not None:
+                raise RuntimeError(f'node {name} exited with {processes[name].returncode}: '
+                                   + (workdir / f'{name}.log').read_text()[-2000:])
+            reports[name] = NodeReport(name, parameters=probe.parameters(
+                name, max(1.0, end - time.monotonic())))
+        settle_end = time.monotonic() + settle_s
+        while time.monotonic() < settle_end:
+            probe.executor.spin_once(timeout_sec=0.05)
+        for name, report in reports.items():
+            report.publishers = probe.topics(name, publishers=True)
+            report.subscriptions = probe.topics(name, publishers=False)
+        return reports
+    finally:
+        probe.close()
+        _stop(processes)
+
+
+def _text(text: str) -> str:
+    """Return `text` safe inside a Markdown table cell (no pipes, no HTML tags)."""
+    return text.replace('|', '\\|').replace('<', '&lt;').replace('>', '&gt;')
+
+
+def _value(value) -> str:
+    if value is None:
+        return 'unset'
+    text = repr(list(value) if isinstance(value, (list, tuple)) else value)
+    return f'`{text}`'.replace('|', '\\|')
+
+
+SHOWN = {('replay', 'bags'): 'required', ('esp32_emulator', 'link'): _value(EmulatorConfig.link)}
+
+
+def render(reports: Dict[str, NodeReport]) -> str:
+    """Return the node reference as Markdown: per node, its topics and its parameters."""
+    lines = ['# Node reference', '',
+             'Generated by `./run.sh nanobot docs` from the running nodes (their graph and '
+             'parameter services); do not edit by hand. Every node ran with its defaults, all '
+             'in one domain, so the recorder subscribed to what its `topics` found published. '
+             'Defaults live in config dataclasses (docs/defaults.md); config/*.yaml only '
+             'override. QoS as discovery reports it (no depth).', '']
+    for name, report in reports.items():
+        lines += [f'## {name}', '']
+        lines += [_text(node_summary(name)), '']
+        for title, rows in (('Publishes', report.publishers),
+                            ('Subscribes', report.subscriptions)):
+            if rows:
+                lines += [f'{title}:', '', '| topic | type | QoS |', '|---|---|---|']
+                lines += [f'| `{t}` | `{k}` | {q} |' for t, k, q in rows]
+                lines.append('')
+        if report.parameters:
+            lines += ['| parameter | type | default | description |', '|---|---|---|---|']
+            lines += [f'| `{p.name}` | {p.type} | '
+                      f'{SHOWN.get((name, p.name), _value(p.value))} | '
+                      f'{_text(p.description)} |' for p in report.parameters.values()]
+            lines.append('')
+    return '\n'.join(lines)
