@@ -1,4 +1,4 @@
-"""LoRA and quantized exports on the task family: success, kernel latency, file size, trainable share.
+"""LoRA and quantized exports on the task family: success, latency, file size, trainable share.
 
     ./run.sh python bench/policy_variants.py --bc runs/family_bc/policy.safetensors \
         --lora runs/family_lora/policy.safetensors --exports exports/family

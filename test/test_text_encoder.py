@@ -1,4 +1,4 @@
-"""The packaged MiniLM encoder: loads with the network refused, ONNX parity, a policy that uses it."""
+"""The packaged MiniLM encoder: loads with the network refused, ONNX parity, a policy using it."""
 import socket
 
 import numpy as np
@@ -17,7 +17,7 @@ TEXTS = ['go to the red marker', 'head to the crimson one', 'first red, then blu
 
 @pytest.fixture(scope='module')
 def offline(tmp_path_factory):
-    """The encoder exported into a fresh cache while every socket connection is refused."""
+    """Export the encoder into a fresh cache while every socket connection is refused."""
     patch = pytest.MonkeyPatch()
 
     def refuse(*_args, **_kwargs):

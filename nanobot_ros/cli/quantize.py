@@ -1,4 +1,4 @@
-"""`nanobot quantize`: fp32, int8 and ternary ONNX exports plus GGUF of a policy (policy/quantize.py)."""
+"""`nanobot quantize`: fp32, int8 and ternary ONNX exports and GGUF of a policy (quantize.py)."""
 import json
 from pathlib import Path
 

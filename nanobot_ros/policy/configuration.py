@@ -21,7 +21,7 @@ class PolicyConfig:
     causal: bool = False
     film: bool = True
     max_text_len: int = 24
-    text_encoder: str = 'bytes'  # or 'minilm': frozen all-MiniLM-L6-v2 token states (text_encoder.py)
+    text_encoder: str = 'bytes'  # or 'minilm': frozen MiniLM token states (text_encoder.py)
     use_vision: bool = True
     image_size: int = 20
     patch_size: int = 4

@@ -114,7 +114,7 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
                 extra_metadata={'export': {'onnx': out.name, 'sampler': sampler,
                                            'ddim_steps': ddim_steps}})
-    if c.text_encoder == 'minilm':  # the kernel runs the encoder from beside the model
+    if policy.config.text_encoder == 'minilm':  # the kernel runs the encoder from beside the model
         copy_text_encoder(out.parent)
     atomic_write(out, model.SerializeToString())
     return out

@@ -13,7 +13,7 @@ episodes all got the same reward carry no signal and are dropped. Then `update_e
 the clipped policy-gradient loss over the kept steps, with the k3 KL estimate to the frozen
 cloned policy (the `init` checkpoint):
 
-    loss = -min(r A, clip(r, 1 - clip, 1 + clip) A) + kl_coef * (exp(ref - logp) - (ref - logp) - 1)
+    loss = -min(r A, clip(r, 1 - clip, 1 + clip) A) + kl_coef (exp(ref - logp) - (ref - logp) - 1)
 
 with r = exp(logp - logp_old). Which head: the categorical one (`robotics_categorical`). The
 action space is five discrete moves; a diffusion head's output is snapped to the nearest of them,

@@ -1,13 +1,14 @@
 """LoRA adapters (peft) on a trained policy: adapt to a task variant with a small trainable share.
 
-    model = add_lora(policy, rank=4)              # peft wraps every target Linear / Conv / Embedding
-    policy, report = lora_finetune(policy, buffer, steps=300)   # merged back: a plain Policy
+    model = add_lora(policy, rank=4)      # peft wraps every target Linear / Conv / Embedding
+    policy, report = lora_finetune(policy, buffer, steps=300)   # merged: a plain Policy
 
 Targets (`LORA_TARGETS`): the attention and MLP projections of the trunk and of the ViT encoder,
 the ViT patch embedding (new colours are new pixels), the vision projection, the FiLM layer and
-the byte embedding or the text projection (new colour words are new byte sequences). Everything else, the heads and the
-normalization buffers included, stays frozen. After training the adapters are merged into the
-weights (`merge_and_unload`), so the result exports and serves like any policy.
+the byte embedding or the text projection (new colour words are new byte sequences). Everything
+else, the heads and the normalization buffers included, stays frozen. After training the
+adapters are merged into the weights (`merge_and_unload`), so the result exports and serves
+like any policy.
 """
 import time
 from typing import Tuple
