@@ -31,7 +31,10 @@ one batched forward already keeps both cores busy.
 Checkpoint `grpo.safetensors` in `run_dir` after every `checkpoint_every` iterations and at the
 end: weights, optimizer state, the iteration, env steps and history; a killed run resumes there
 (start seeds are a function of the iteration, so the resumed run draws the same episodes).
-Progress bar, plateau detection on the training success rate and W&B offline like the trainer.
+Progress bar, plateau detection on the training success rate (mean of the last
+`plateau_window` iterations: a single iteration's 128 episodes on 32 layouts swing by +-10
+points, and a lucky one stopped the first run after 10 iterations) and W&B offline like the
+trainer.
 """
 from dataclasses import asdict, dataclass, field
 import json
@@ -75,6 +78,7 @@ class GRPOConfig:
     checkpoint_every: int = 5
     plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
         patience=8, min_delta=0.005, min_epochs=10, max_epochs=1000))
+    plateau_window: int = 5  # iterations averaged: one iteration's success is a noisy sample
     seed: int = 0
     wandb: bool = True
     progress: bool = True
@@ -143,8 +147,8 @@ class GRPOTrainer:
         self.iteration, self.env_steps = meta['iteration'], meta['env_steps']
         self.history = meta['history']
         self.generator.set_state(torch.tensor(meta['generator'], dtype=torch.uint8))
-        for record in self.history:
-            self.plateau.update(-record['success'])
+        for i in range(len(self.history)):
+            self.plateau.update(-self._smoothed_success(i + 1))
         self.plateau.reason = ''
         log.info('resumed from %s at iteration %d', self.checkpoint_path, self.iteration)
         return self.iteration
@@ -250,12 +254,17 @@ class GRPOTrainer:
                 self._wandb.log(result, step=self.iteration)
             if self.iteration % c.checkpoint_every == 0:
                 self.save()
-            if self.plateau.update(-result['success']):
+            if self.plateau.update(-self._smoothed_success(len(self.history))):
                 log.info('%s', self.plateau.reason)
                 break
         bar.close()
         self.save()
         return self.finish()
+
+    def _smoothed_success(self, end: int) -> float:
+        """Mean training success of the `plateau_window` iterations up to `end`."""
+        window = self.history[max(0, end - self.config.plateau_window):end]
+        return float(np.mean([h['success'] for h in window]))
 
     def _start_wandb(self) -> None:
         if not self.config.wandb:
