@@ -1,4 +1,5 @@
 """`nanobot grpo`: fine-tune a cloned policy by GRPO in the sim (policy/grpo.py)."""
+from dataclasses import replace
 import json
 import logging
 
@@ -23,6 +24,8 @@ def main(argv=None) -> int:
     for name in ('lr', 'clip', 'kl_coef', 'step_cost'):
         parser.add_argument('--' + name.replace('_', '-'), type=float,
                             default=getattr(defaults, name))
+    parser.add_argument('--patience', type=int, default=defaults.plateau.patience,
+                        help='plateau: iterations without a better mean success before stopping')
     parser.add_argument('--no-wandb', action='store_true', help='do not log to W&B (offline)')
     parser.add_argument('--no-progress', action='store_true', help='no progress bar')
     args = parser.parse_args(argv)
@@ -31,7 +34,8 @@ def main(argv=None) -> int:
     values = {k: v for k, v in vars(args).items()
               if k in GRPOConfig.__dataclass_fields__ and k != 'task'}
     config = GRPOConfig(**values, task=task_preset(args.task), wandb=not args.no_wandb,
-                        progress=not args.no_progress)
+                        progress=not args.no_progress,
+                        plateau=replace(defaults.plateau, patience=args.patience))
     try:
         trainer = GRPOTrainer(config)
     except (ValueError, FileNotFoundError, RuntimeError) as error:

@@ -48,6 +48,7 @@ import torch
 from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
+from nanobot_ros.learning.runs import write_summary
 from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import processor_for
@@ -78,7 +79,7 @@ class GRPOConfig:
     checkpoint_every: int = 5
     plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
         patience=8, min_delta=0.005, min_epochs=10, max_epochs=1000))
-    plateau_window: int = 5  # iterations averaged: one iteration's success is a noisy sample
+    plateau_window: int = 5  # iterations averaged (and first counted after that many)
     seed: int = 0
     wandb: bool = True
     progress: bool = True
@@ -147,8 +148,8 @@ class GRPOTrainer:
         self.iteration, self.env_steps = meta['iteration'], meta['env_steps']
         self.history = meta['history']
         self.generator.set_state(torch.tensor(meta['generator'], dtype=torch.uint8))
-        for i in range(len(self.history)):
-            self.plateau.update(-self._smoothed_success(i + 1))
+        for end in range(self.config.plateau_window, len(self.history) + 1):
+            self.plateau.update(-self._smoothed_success(end))
         self.plateau.reason = ''
         log.info('resumed from %s at iteration %d', self.checkpoint_path, self.iteration)
         return self.iteration
@@ -254,7 +255,8 @@ class GRPOTrainer:
                 self._wandb.log(result, step=self.iteration)
             if self.iteration % c.checkpoint_every == 0:
                 self.save()
-            if self.plateau.update(-self._smoothed_success(len(self.history))):
+            if len(self.history) >= c.plateau_window and \
+                    self.plateau.update(-self._smoothed_success(len(self.history))):
                 log.info('%s', self.plateau.reason)
                 break
         bar.close()
@@ -281,27 +283,18 @@ class GRPOTrainer:
                    'final_success': self.history[-1]['success'] if self.history else None,
                    'plateau': self.plateau.reason, 'resumed_from': self.resumed_from,
                    'checkpoint': str(self.checkpoint_path), 'init': self.config.init}
-        (self.run_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
         self._plot()
-        if self._wandb is not None:
-            self._wandb.summary.update({k: v for k, v in summary.items()
-                                        if isinstance(v, (int, float, str))})
-            self._wandb.finish()
+        write_summary(self.run_dir, summary, self._wandb)
         return summary
 
     def _plot(self) -> None:
         if not self.history:
             return
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        figure, axis = plt.subplots(figsize=(6, 3.5))
-        axis.plot([h['env_steps'] for h in self.history], [h['success'] for h in self.history])
-        axis.set(xlabel='env steps', ylabel='training success (sampled actions)',
-                 title='GRPO')
-        figure.tight_layout()
-        figure.savefig(self.run_dir / 'success_curve.png', dpi=100)
-        plt.close(figure)
+        from nanobot_ros.learning.visualize import line_plot
+        line_plot(self.run_dir / 'success_curve.png',
+                  {'success': ([h['env_steps'] for h in self.history],
+                               [h['success'] for h in self.history])},
+                  'env steps', 'training success (sampled actions)', 'GRPO')
 
 
 def greedy_chooser(policy: Policy):

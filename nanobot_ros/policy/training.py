@@ -36,6 +36,7 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
+from nanobot_ros.learning.runs import write_summary
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
 from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
@@ -271,33 +272,24 @@ class PolicyTrainer:
                    'plateau': self.plateau.reason, 'resumed_from_step': self.resumed_from,
                    'world_size': self.world_size, 'checkpoint': str(self.checkpoint_path)}
         if self.rank == 0:
-            (self.run_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
             self._plot()
-            if self._wandb is not None:
-                self._wandb.summary.update({k: v for k, v in summary.items()
-                                            if isinstance(v, (int, float, str))})
-                self._wandb.finish()
+            write_summary(self.run_dir, summary, self._wandb)
         self.status = 'finished'
         return summary
 
     def _plot(self) -> None:
         if not self.losses:
             return
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        figure, axis = plt.subplots(figsize=(6, 3.5))
-        axis.plot(self.losses, alpha=0.4, label='batch')
+        from nanobot_ros.learning.visualize import line_plot
         window = max(1, len(self.losses) // 50)
         smooth = np.convolve(self.losses, np.ones(window) / window, mode='valid')
-        axis.plot(np.arange(len(smooth)) + window - 1, smooth, label=f'mean of {window}')
-        axis.set(xlabel='step', ylabel='loss', yscale='log',
-                 title='policy ' + ('diffusion' if self.config.policy.robotics_use_diffusion
-                                    else 'regression') + ' loss')
-        axis.legend()
-        figure.tight_layout()
-        figure.savefig(self.run_dir / 'learning_curve.png', dpi=100)
-        plt.close(figure)
+        c = self.config.policy
+        head = ('diffusion' if c.robotics_use_diffusion else
+                'categorical' if c.robotics_categorical else 'regression')
+        line_plot(self.run_dir / 'learning_curve.png',
+                  {'batch': (np.arange(len(self.losses)), self.losses, 0.4),
+                   f'mean of {window}': (np.arange(len(smooth)) + window - 1, smooth)},
+                  'step', 'loss', f'policy {head} loss', log=True)
 
 
 def _jsonable(config) -> dict:
