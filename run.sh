@@ -110,6 +110,11 @@ activate() {
     export AMENT_PREFIX_PATH="$VENV${AMENT_PREFIX_PATH:+:$AMENT_PREFIX_PATH}"
     export LD_LIBRARY_PATH="$VENV/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   fi
+  # The Rust kernel's ONNX Runtime backend loads the onnxruntime wheel's library at run time.
+  local ort_lib
+  ort_lib="$(compgen -G "$VENV/lib/python3*/site-packages/onnxruntime/capi/libonnxruntime.so.*" |
+    head -1 || true)"
+  [ -z "$ort_lib" ] || export ORT_DYLIB_PATH="${ORT_DYLIB_PATH:-$ort_lib}"
 }
 
 # The one colcon command that builds both packages (the root package stops colcon's crawl, so
@@ -137,6 +142,39 @@ build() {
   echo "$want" > "$stamp_file"
 }
 
+# The Rust kernel (kernel/, docs/kernel.md): cargo build --release once per change of its
+# sources, its lock file or the messages, then linked into install/ as nanobot_kernel, the
+# executable `kernel: {ros__parameters: {impl: rust}}` runs. bindgen needs libclang.
+build_kernel() {
+  local stamp_file="$ROOT/kernel/target/.nanobot-build" want binary
+  binary="$ROOT/kernel/target/release/nanobot_kernel"
+  want="$MODE $( (cd "$ROOT" && cat install/.nanobot-build kernel/Cargo.toml kernel/Cargo.lock \
+    kernel/build.rs kernel/build.sh && find kernel/src -type f | sort | xargs cat) | sha256sum |
+    cut -c1-16)"
+  if ! { [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ] && [ -x "$binary" ]; }; then
+    if ! command -v cargo > /dev/null; then
+      log "cargo not found: install Rust (https://rustup.rs) to build the Rust kernel"
+      exit 1
+    fi
+    if [ -z "${LIBCLANG_PATH:-}" ] && ! compgen -G "/usr/lib/llvm-*/lib/libclang.so" > /dev/null
+    then
+      log "libclang not found (bindgen needs it for the Rust kernel's ROS bindings):" \
+        "sudo apt-get install libclang-dev, or set LIBCLANG_PATH"
+      exit 1
+    fi
+    log "building the Rust kernel (cargo build --release; first time takes several minutes)"
+    local t0=$SECONDS
+    "$ROOT/kernel/build.sh" "$VENV" "$ROOT/install" > "$ROOT/log/cargo-build.txt" 2>&1 || {
+      tail -40 "$ROOT/log/cargo-build.txt" >&2
+      log "cargo build failed; full output in log/cargo-build.txt"
+      exit 1
+    }
+    echo "$want" > "$stamp_file"
+    log "Rust kernel built in $((SECONDS - t0)) s"
+  fi
+  ln -sfn "$binary" "$ROOT/install/nanobot_ros/lib/nanobot_ros/nanobot_kernel"
+}
+
 source_install() {
   set +u
   # shellcheck disable=SC1091
@@ -149,6 +187,7 @@ mkdir -p "$ROOT/log"
 [ -n "${NANOBOT_NO_SETUP:-}" ] || setup_venv
 activate
 build
+build_kernel
 source_install
 cd "$ROOT"
 
@@ -158,6 +197,10 @@ case "$cmd" in
   sim)
     exec python -m nanobot_ros.stack --config "$ROOT/config/sim.yaml" "$@" ;;
   test)
+    # The explorer's browser test needs a Chromium; say so up front rather than install it.
+    command -v chromium >/dev/null ||
+      log "chromium is missing: test_explorer_browser.py will fail; install it with" \
+        "'apt-get install -y chromium' (Debian/Ubuntu)"
     # The whole suite unless the arguments name test files or folders themselves.
     for arg in "$@"; do
       if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi

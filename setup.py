@@ -20,17 +20,20 @@ NODES = {
     'recorder': 'nanobot_ros.nodes.recorder:main',
     'replay': 'nanobot_ros.nodes.replay:main',
     'world_model': 'nanobot_ros.nodes.world_model:main',
+    'foxglove': 'nanobot_ros.nodes.foxglove:main',
 }
 
 setup(
     name=PACKAGE,
     version='0.1.0',
     packages=find_packages(include=[PACKAGE, PACKAGE + '.*']),
+    package_data={PACKAGE + '.explorer': ['static/*']},  # the explorer's web app
     data_files=[
         ('share/ament_index/resource_index/packages', ['resource/' + PACKAGE]),
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
-        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz')),
+        ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz')
+         + glob('config/*.json')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

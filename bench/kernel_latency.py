@@ -1,19 +1,28 @@
-"""Observation -> action latency over DDS: kernel (ONNX Runtime) vs policy node (PyTorch eager).
+"""Observation -> action latency over DDS of every kernel, and the transport floors, in one run.
+
+The Rust kernel (ort, Candle), the Python kernel, the eager policy node, and the bare
+transport (an r2r and an rclpy echo) take turns on the same frames.
 
     ./run.sh python bench/kernel_latency.py runs/policy/policy.safetensors
 
-Exports the checkpoint (DDIM-k in the graph), starts the kernel on the .onnx and the policy
-node on the .safetensors in the same run, each with its camera topic remapped to a topic of
-its own, and times publish -> /robot/action received (matched by header.stamp and source).
-The two nodes take turns on the same frames (which one goes first alternates), so neither
-measures the other's computation stealing its core and slow drifts of a shared machine hit
-both alike. Answers are taken by a thread that waits on the action subscription alone (see
-ActionReceiver), so the bench adds as little latency of its own as rclpy allows. Goal: kernel
-p99 <= 1/5 of eager p99, kernel p50 < 5 ms.
+Exports the checkpoint (DDIM-k in the graph, plus the .safetensors the Candle backend and the
+policy node read), then starts each node one after the other, timing its start-up (process
+start -> first answer from the model) and, when all run, each one's resident memory. Every
+node listens on a camera topic of its own and answers under a node name of its own
+(`-r __node:=...`, which is also its Action's source). The nodes take turns on the same frames
+(the order rotates each frame), so none measures another's computation stealing its core and
+slow drifts of a shared machine hit all alike; publish -> /robot/action received is matched
+by header.stamp and source. Answers are taken by a thread that waits on the action
+subscription alone (see ActionReceiver). Afterwards the computation alone is timed in-process
+(no DDS) for each backend: where the time goes.
+
+Goal: Rust kernel p50 <= 1.2 ms and p99 <= 2.0 ms at DDIM-10, p50 <= 0.45 x the Python
+kernel's. The last lines are `<node> p50 <ms> ms p99 <ms> ms`, one per node.
 """
 import argparse
 import os
 from pathlib import Path
+import subprocess
 import sys
 import tempfile
 import threading
@@ -25,20 +34,56 @@ import torch
 from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 
-from nanobot_ros.contract import ACTION, COMMAND, IMAGE, INSTRUCTION, SENSOR
 from nanobot_ros.data.convert import numpy_to_image
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SENSOR
+from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.policy.runner import PolicyRunner
-from nanobot_ros.nodes.common import qos_profile
+from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.target_task import instruction_for, TargetTask, TargetTaskConfig
+from nanobot_ros.stack import node_command, node_executable
 from nanobot_msgs.msg import Action
-from policy_success import start, stop
+from policy_success import stop
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-SOURCES = ('kernel', 'policy')
+HERE = Path(__file__).resolve().parent
+KERNELS = ('rust kernel (ort)', 'rust kernel (candle)', 'python kernel', 'eager policy')
+FLOORS = ('r2r echo', 'rclpy echo')
+
+
+def node_commands(model: Path, ddim_steps: int) -> dict:
+    """Return {label: (node name, command)} of every node the bench runs."""
+    onnx, weights = str(model), str(model.with_suffix('.safetensors'))
+    quiet = {'control_period': 5.0}  # no watchdog stop between the bench's frames
+
+    def ros(name, executable, params):
+        remap = {'__node': name, IMAGE.fqn(): f'/bench/{name}/image_raw'}
+        return name, node_command('kernel', {**quiet, **params}.items(), remap,
+                                  executable=executable)
+    commands = {
+        'rust kernel (ort)': ros('kernel_ort', 'nanobot_kernel',
+                                 {'model_path': onnx, 'backend': 'ort'}),
+        'rust kernel (candle)': ros('kernel_candle', 'nanobot_kernel',
+                                    {'model_path': weights, 'backend': 'candle'}),
+        'python kernel': ros('kernel_python', 'kernel', {'model_path': onnx}),
+        'eager policy': ros('policy', 'policy', {'model_path': weights,
+                                                 'ddim_steps': ddim_steps}),
+    }
+    name, command = ros('echo_r2r', 'nanobot_kernel', {})
+    commands['r2r echo'] = (name, command[:1] + ['echo'] + command[1:])
+    name, command = ros('echo_rclpy', 'kernel', {})
+    commands['rclpy echo'] = (name, [sys.executable, str(HERE / 'rclpy_echo.py')] + command[1:])
+    return commands
+
+
+def resident_mb(pid: int) -> float:
+    """Return a process's resident memory (VmRSS) in MB."""
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmRSS:'):
+            return int(line.split()[1]) / 1024
+    return float('nan')
 
 
 class ActionReceiver:
@@ -52,7 +97,7 @@ class ActionReceiver:
 
     def __init__(self, node, on_action):
         self.sub = node.create_subscription(Action, ACTION.fqn(), lambda msg: None,
-                                            qos_profile(COMMAND))
+                                            qos_profile(ACTION))
         self.stop_guard = GuardCondition(None, None, context=node.context)
         self.running = True
         self.thread = threading.Thread(target=self._loop, args=(node.context, on_action),
@@ -97,7 +142,7 @@ def compute_times(select_action, observation, calls: int = 300, idle: float = 0.
 
 
 def main() -> int:
-    """Run both nodes, time every answered frame, print p50/p99 per node."""
+    """Start every node, time every answered frame, print p50/p99 per node."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='policy .safetensors')
     parser.add_argument('--observations', type=int, default=1000)
@@ -105,16 +150,15 @@ def main() -> int:
     parser.add_argument('--out', default='')
     args = parser.parse_args()
     os.environ.setdefault('ROS_DOMAIN_ID', '205')
+    node_executable('nanobot_kernel')  # fails early, with the reason, when it is not built
     out = Path(args.out or tempfile.mkdtemp(prefix='kernel_latency_'))
     out.mkdir(parents=True, exist_ok=True)
     policy, _ = load_policy(args.checkpoint)
     model = export_policy(policy, out / 'policy.onnx', 'ddim', args.ddim_steps)
-    topics = {source: f'/bench/{source}/image_raw' for source in SOURCES}
-    nodes = [start('kernel', {'model_path': str(model), 'control_period': 5.0},
-                   out / 'kernel.log', {IMAGE.fqn(): topics['kernel']}),
-             start('policy', {'model_path': str(model.with_suffix('.safetensors')),
-                              'ddim_steps': args.ddim_steps, 'control_period': 5.0},
-                   out / 'policy.log', {IMAGE.fqn(): topics['policy']})]
+    commands = node_commands(model, args.ddim_steps)
+    labels = list(commands)
+    names = {label: commands[label][0] for label in labels}
+
     rclpy.init()
     node = rclpy.create_node('kernel_latency_bench')
     received, arrived = {}, threading.Event()
@@ -125,8 +169,8 @@ def main() -> int:
             time.perf_counter()
         arrived.set()
     receiver = ActionReceiver(node, on_action)
-    images = {source: node.create_publisher(Image, topic, qos_profile(SENSOR))
-              for source, topic in topics.items()}
+    images = {label: node.create_publisher(Image, f'/bench/{names[label]}/image_raw',
+                                           qos_profile(SENSOR)) for label in labels}
     instruction = node.create_publisher(String, INSTRUCTION.fqn(), qos_profile(INSTRUCTION))
     task = TargetTask(TargetTaskConfig(seed=7))
     instruction.publish(String(data=instruction_for(task.target)))
@@ -135,70 +179,88 @@ def main() -> int:
         task.step(action)
         frames.append(numpy_to_image(task.render()))
 
-    def publish_and_wait(i: int, source: str, timeout: float):
-        """Publish frame i to `source`; return its latency in ms or None."""
+    def publish_and_wait(i: int, label: str, timeout: float):
+        """Publish frame i to `label`'s node; return its latency in ms or None."""
         msg = frames[i % len(frames)]
         msg.header.stamp = node.get_clock().now().to_msg()
-        key = (msg.header.stamp.sec, msg.header.stamp.nanosec, source)
+        key = (msg.header.stamp.sec, msg.header.stamp.nanosec, names[label])
         arrived.clear()
         sent = time.perf_counter()
-        images[source].publish(msg)
+        images[label].publish(msg)
         end = sent + timeout
         while key not in received and time.perf_counter() < end:
             arrived.wait(0.01)
             arrived.clear()
         return (received[key] - sent) * 1e3 if key in received else None
 
-    # Warm-up: both nodes loaded, subscribed and answering with the model (not safe stops).
-    deadline = time.monotonic() + 120
-    while not all(publish_and_wait(0, s, 1.0) is not None for s in SOURCES):
-        if time.monotonic() > deadline:
-            print('the nodes never both answered; see the logs in', out, file=sys.stderr)
-            for process in nodes:
-                stop(process)
-            return 1
-    for i in range(50):
-        for source in SOURCES:
-            publish_and_wait(i, source, 0.5)
-
-    latencies = {s: [] for s in SOURCES}
-    for i in range(args.observations):
-        for source in (SOURCES if i % 2 else SOURCES[::-1]):
-            latency = publish_and_wait(i, source, 0.5)
-            if latency is not None:
-                latencies[source].append(latency)
-    receiver.close()
-    for process in nodes:
-        stop(process)
-    node.destroy_node()
-    rclpy.shutdown()
+    # Start-up, one node at a time: process start -> the first answer from its model.
+    processes, startup = {}, {}
+    try:
+        for label in labels:
+            start = time.perf_counter()
+            processes[label] = subprocess.Popen(
+                commands[label][1], stdout=open(out / f'{names[label]}.log', 'w'),
+                stderr=subprocess.STDOUT)
+            while publish_and_wait(0, label, 0.05) is None:
+                if time.perf_counter() - start > 120 or processes[label].poll() is not None:
+                    print(f'{label} never answered; see {out / names[label]}.log',
+                          file=sys.stderr)
+                    return 1
+            startup[label] = time.perf_counter() - start
+        for i in range(50):
+            for label in labels:
+                publish_and_wait(i, label, 0.5)
+        latencies = {label: [] for label in labels}
+        for i in range(args.observations):
+            shift = i % len(labels)
+            for label in labels[shift:] + labels[:shift]:
+                latency = publish_and_wait(i, label, 0.5)
+                if latency is not None:
+                    latencies[label].append(latency)
+        memory = {label: resident_mb(p.pid) for label, p in processes.items()}
+    finally:
+        receiver.close()
+        for process in processes.values():
+            stop(process)
+        node.destroy_node()
+        rclpy.shutdown()
 
     print(f'\nobservation publish -> action received over DDS, {args.observations} frames, '
           f'DDIM-{args.ddim_steps}, same run, taking turns:')
-    print(f'{"node":<22} {"answered":>8} {"p50 ms":>8} {"p99 ms":>8}')
+    print(f'{"node":<22} {"answered":>8} {"p50 ms":>8} {"p99 ms":>8} {"RSS MB":>8} '
+          f'{"start s":>8}')
     stats = {}
-    for source, label in (('kernel', 'kernel (ONNX Runtime)'), ('policy', 'policy (eager)')):
-        values = np.asarray(latencies[source])
-        stats[source] = (np.percentile(values, 50), np.percentile(values, 99))
-        print(f'{label:<22} {len(values):>8} {stats[source][0]:>8.2f} {stats[source][1]:>8.2f}')
-    ratio = stats['policy'][1] / stats['kernel'][1]
-    print(f'eager p99 / kernel p99 = {ratio:.1f}x (goal >= 5x); kernel p50 '
-          f'{stats["kernel"][0]:.2f} ms (goal < 5 ms)')
+    for label in labels:
+        values = np.asarray(latencies[label])
+        stats[label] = (np.percentile(values, 50), np.percentile(values, 99))
+        print(f'{label:<22} {len(values):>8} {stats[label][0]:>8.3f} {stats[label][1]:>8.3f} '
+              f'{memory[label]:>8.1f} {startup[label]:>8.2f}')
 
-    # The same select_action in this process, no DDS: what the computation alone costs.
+    # The same computation in-process, no DDS: what the model alone costs.
     torch.set_num_threads(1)
     observation = {'image': task.render(), 'instruction': instruction_for(task.target)}
-    print('\nselect_action in-process (no DDS), p50/p99 ms:')
+    print('\nselect_action in-process (no DDS), one thread, p50/p99 ms:')
     print(f'{"":<22} {"back to back":>14} {"10 ms idle before":>18}')
-    compute = {}
-    for source, label, runner in (
-            ('kernel', 'ONNX Runtime', OnnxPolicy(model)),
-            ('policy', 'PyTorch eager', PolicyRunner(policy, 'ddim', args.ddim_steps))):
-        compute[source] = compute_times(runner.select_action, observation)
-        (hot50, hot99), (cold50, cold99) = compute[source]
-        print(f'{label:<22} {hot50:>6.2f} / {hot99:<6.2f} {cold50:>8.2f} / {cold99:<6.2f}')
-    hot, idle = (compute['policy'][i][1] / compute['kernel'][i][1] for i in (0, 1))
-    print(f'eager p99 / ONNX Runtime p99: {hot:.1f}x back to back, {idle:.1f}x after idle')
+    for label, runner in (('ONNX Runtime (Python)', OnnxPolicy(model)),
+                          ('PyTorch eager', PolicyRunner(policy, 'ddim', args.ddim_steps))):
+        (hot50, hot99), (cold50, cold99) = compute_times(runner.select_action, observation)
+        print(f'{label:<22} {hot50:>6.3f} / {hot99:<6.3f} {cold50:>8.3f} / {cold99:<6.3f}')
+    for backend in ('ort', 'candle'):
+        for idle_ms in ('0', '10'):
+            run = subprocess.run([node_executable('nanobot_kernel'), 'time', backend,
+                                  str(model), '300', idle_ms],
+                                 capture_output=True, text=True, check=True)
+            print(f'Rust {run.stdout.strip()}')
+
+    rust = stats['rust kernel (ort)']
+    python = stats['python kernel']
+    print(f'\ngoal: rust kernel (ort) p50 {rust[0]:.3f} <= 1.2 ms: '
+          f'{"met" if rust[0] <= 1.2 else "not met"}; p99 {rust[1]:.3f} <= 2.0 ms: '
+          f'{"met" if rust[1] <= 2.0 else "not met"}; p50 / python kernel p50 = '
+          f'{rust[0] / python[0]:.2f} <= 0.45: '
+          f'{"met" if rust[0] <= 0.45 * python[0] else "not met"}')
+    for label in FLOORS + KERNELS:
+        print(f'{label} p50 {stats[label][0]:.3f} ms p99 {stats[label][1]:.3f} ms')
     return 0
 
 

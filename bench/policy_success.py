@@ -1,6 +1,7 @@
 """Closed-loop success of the exported policy: sim <-> kernel over DDS, held-out episodes.
 
     ./run.sh python bench/policy_success.py runs/policy_diffusion/policy.safetensors
+    ./run.sh python bench/policy_success.py CHECKPOINT --kernel rust [--backend candle]
 
 Exports the checkpoint twice (DDIM-k and DDPM with all T steps in the graph), then for each
 export runs the sim's target task (episode seeds from --seed, below the demonstrations' seeds
@@ -15,6 +16,7 @@ The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by sid
 exports each checkpoint to ONNX and serves it with the Python kernel's runtime (OnnxPolicy, the
 code the kernel node runs) over held-out seeds, once with the training phrasings and once with
 the held-out ones, in one process (the sim node runs the single-target task only).
+`--kernel rust` serves the same exports with the Rust kernel (kernel/, ort or Candle backend).
 """
 import argparse
 import json
@@ -41,10 +43,15 @@ TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius'
         'action_timeout': 2.0}
 
 
-def start(name: str, params: dict, log: Path, remap: dict = None) -> subprocess.Popen:
-    """Start node `name` with parameters and topic remappings, output to `log`."""
-    return subprocess.Popen(node_command(name, params.items(), remap), stdout=open(log, 'w'),
-                            stderr=subprocess.STDOUT)
+# --kernel -> the kernel's executable
+KERNEL_EXECUTABLES = {'python': 'kernel', 'rust': 'nanobot_kernel'}
+
+
+def start(name: str, params: dict, log: Path, remap: dict = None,
+          executable: str = None) -> subprocess.Popen:
+    """Start node `name` (or `executable`) with parameters and remappings, output to `log`."""
+    return subprocess.Popen(node_command(name, params.items(), remap, executable=executable),
+                            stdout=open(log, 'w'), stderr=subprocess.STDOUT)
 
 
 def stop(process: subprocess.Popen) -> None:
@@ -65,13 +72,18 @@ def sim_counters(reports: list) -> dict:
     return {}
 
 
-def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str) -> dict:
-    """Drive `episodes` sim episodes with the kernel serving `model`; return the counters."""
+def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str,
+                 kernel: dict) -> dict:
+    """Drive `episodes` sim episodes with the kernel serving `model`; return the counters.
+
+    kernel: {'executable': ..., 'params': {...}} of the kernel implementation to run.
+    """
     reports = []
     subscription = node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
                                             qos_profile(STATUS))
     kernel = start('kernel', {'model_path': str(model), 'stale_after': 2.0,
-                              'control_period': 2.0}, logs / f'kernel_{label}.log')
+                              'control_period': 2.0, **kernel['params']},
+                   logs / f'kernel_{label}.log', executable=kernel['executable'])
     time.sleep(3.0)  # let the kernel load its model before the first frame
     sim = start('sim', {**TASK, 'seed': seed, 'episode_limit': episodes},
                 logs / f'sim_{label}.log')
@@ -136,7 +148,12 @@ def main() -> int:
     parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
                         help='a task-family preset: in-process table of BC (and --grpo)')
     parser.add_argument('--grpo', default='', help='with --task: the GRPO checkpoint')
+    parser.add_argument('--kernel', default='python', choices=sorted(KERNEL_EXECUTABLES))
+    parser.add_argument('--backend', default='ort', choices=('ort', 'candle'),
+                        help='the Rust kernel\'s backend')
     args = parser.parse_args()
+    kernel = {'executable': KERNEL_EXECUTABLES[args.kernel],
+              'params': {'backend': args.backend} if args.kernel == 'rust' else {}}
     os.environ.setdefault('ROS_DOMAIN_ID', '205')
     out = Path(args.out or tempfile.mkdtemp(prefix='policy_success_'))
     out.mkdir(parents=True, exist_ok=True)
@@ -152,7 +169,8 @@ def main() -> int:
     results = {}
     for label, sampler in variants:
         model = export_policy(policy, out / f'{sampler}.onnx', sampler, args.ddim_steps)
-        results[label] = run_episodes(node, model, args.episodes, args.seed, out, label)
+        results[label] = run_episodes(node, model, args.episodes, args.seed, out, label,
+                                      kernel)
         r = results[label]
         print(f'{label}: {r["successes"]}/{r["episodes"]} episodes reached the target '
               f'({r["seconds"]} s)', flush=True)
@@ -160,7 +178,8 @@ def main() -> int:
     rclpy.shutdown()
     (out / 'results.json').write_text(json.dumps(results, indent=2))
     print(f'\nclosed-loop success over held-out seeds {args.seed}..'
-          f'{args.seed + args.episodes - 1} (goal >= 95 %), kernel node over DDS:')
+          f'{args.seed + args.episodes - 1} (goal >= 95 %), {args.kernel} kernel'
+          f'{" (" + args.backend + ")" if args.kernel == "rust" else ""} over DDS:')
     print(f'{"sampler":<10} {"success":>8} {"episodes":>9}')
     for label, r in results.items():
         rate = 100.0 * r['successes'] / max(r['episodes'], 1)

@@ -1,16 +1,19 @@
-"""Recorder throughput: 224x224 rgb8 at 30 Hz + 1 kHz telemetry from a separate process.
+"""Recorder load sweep: N cameras (640x480 rgb8 at 30 Hz, 27.6 MB/s each) + 1 kHz telemetry.
 
-    ./run.sh python bench/recorder_throughput.py [--duration 60]
+    ./run.sh python bench/recorder_throughput.py [--cameras 1,2,4] [--duration 10]
 
-A publisher process (this file with --publish) sends the camera and telemetry streams for
---duration seconds; the recorder node runs as its own process, as in a stack. Afterwards the
-same messages are written again with the raw `rosbags` Writer (no node, no queue, no thread) to
-measure what the storage layer alone sustains on this machine in this run.
-
-Prints: published, received, written, dropped, recorded MB/s, raw rosbags MB/s, and the ratio
-(recorder MB/s / raw MB/s: the share of the raw writer's capacity the recording used).
+For each N, three phases with the same publishers (N processes, one camera each; the first also
+publishes the telemetry), one after the other so they do not compete for the 2 cores:
+  recorder   the recorder node as its own process, as in a stack (MCAP, fsync every flush);
+  bare sub   floor 1: a bare rclpy process subscribing serialized (raw=True) to the same topics
+             with the same QoS and executor, writing nothing: what DDS + rclpy deliver;
+  raw writer floor 2: the same bytes (N x 30 frames/s + 1 kHz telemetry, `--duration` s worth)
+             written by rosbags' Writer alone, no DDS, no thread: what the storage sustains.
+Per phase: published, received, written, dropped in the recorder's queue, lost in transport
+(published - received: best effort sensor QoS drops what the subscriber does not take in
+time), MB/s, CPU of the receiving process (% of one core), its peak memory, and the machine's
+load average (the machine is shared: the figures hold for the load shown).
 """
-from nanobot_ros.contract import DIAGNOSTICS, IMAGE, SENSOR, STATUS, TELEMETRY
 import argparse
 import json
 import os
@@ -22,30 +25,45 @@ import sys
 import tempfile
 import time
 
+from nanobot_ros.contract import compatible_qos, DIAGNOSTICS, SENSOR, STATUS, TELEMETRY
+
 BENCH_DOMAIN = '203'
-IMAGE_HZ, TELEMETRY_HZ = 30.0, 1000.0
+WIDTH, HEIGHT, IMAGE_HZ, TELEMETRY_HZ = 640, 480, 30.0, 1000.0
+TELEMETRY_TOPIC = TELEMETRY.fqn()
 
 
-def publish(duration: float) -> None:
-    """Publish the two streams for `duration` seconds, then print the counts as JSON."""
+def camera_topic(index: int) -> str:
+    """Return camera `index`'s topic."""
+    return f'/camera_{index}/image_raw'
+
+
+def publish(index: int, duration: float, telemetry_too: bool) -> None:
+    """Publish camera `index` (and the telemetry) for `duration` s; print the counts as JSON."""
     import numpy as np
     import rclpy
+    from rclpy.serialization import serialize_message
     from nanobot_ros.data.convert import numpy_to_image
     from nanobot_ros.nodes.common import qos_profile
     from nanobot_msgs.msg import Telemetry
     from sensor_msgs.msg import Image
 
     rclpy.init()
-    node = rclpy.create_node('throughput_publisher')
-    images = node.create_publisher(Image, IMAGE.fqn(), qos_profile(SENSOR))
-    telemetry = node.create_publisher(Telemetry, TELEMETRY.fqn(), qos_profile(SENSOR))
-    while not (images.get_subscription_count() and telemetry.get_subscription_count()):
+    node = rclpy.create_node(f'load_publisher_{index}')
+    images = node.create_publisher(Image, camera_topic(index), qos_profile(SENSOR))
+    publishers = [images]
+    if telemetry_too:
+        telemetry = node.create_publisher(Telemetry, TELEMETRY_TOPIC, qos_profile(SENSOR))
+        publishers.append(telemetry)
+    while not all(p.get_subscription_count() for p in publishers):
         time.sleep(0.05)
     time.sleep(1.0)  # let discovery settle on both ends
-    rng = np.random.default_rng(0)
-    frame = numpy_to_image(rng.integers(0, 256, (224, 224, 3), dtype=np.uint8), 'rgb8')
+    pixels = np.random.default_rng(index).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    # Serialized once; each frame gets its stamp patched in (header.stamp follows the 4-byte
+    # CDR header): the publisher spends its time in DDS, not in Python message conversion.
+    frame = bytearray(serialize_message(numpy_to_image(pixels, 'rgb8')))
     sample = Telemetry(names=[f'joint_{i}' for i in range(8)], values=[0.0] * 8)
     sent_images = sent_telemetry = 0
+    print('streaming', flush=True)
     start = time.monotonic()
     next_image = next_telemetry = start
     while True:
@@ -53,121 +71,255 @@ def publish(duration: float) -> None:
         if now - start >= duration:
             break
         stamp = node.get_clock().now().to_msg()
-        while next_telemetry <= now:
+        while telemetry_too and next_telemetry <= now:
             sample.header.stamp = stamp
             sample.sequence = sent_telemetry % 2**32
             telemetry.publish(sample)
             sent_telemetry += 1
             next_telemetry += 1.0 / TELEMETRY_HZ
         if next_image <= now:
-            frame.header.stamp = stamp
-            images.publish(frame)
+            frame[4:12] = stamp.sec.to_bytes(4, 'little') + stamp.nanosec.to_bytes(4, 'little')
+            images.publish(bytes(frame))
             sent_images += 1
             next_image += 1.0 / IMAGE_HZ
-        time.sleep(0.0005)
+        wake = min(next_image, next_telemetry if telemetry_too else next_image)
+        time.sleep(max(0.0, wake - time.monotonic()))
     print(json.dumps({'images': sent_images, 'telemetry': sent_telemetry,
-                      'seconds': time.monotonic() - start}), flush=True)
+                      'image_bytes': len(frame), 'seconds': time.monotonic() - start}),
+          flush=True)
     node.destroy_node()
     rclpy.shutdown()
 
 
-def raw_writer_speed(records, folder: Path) -> float:
-    """Write `records` with rosbags' Writer alone; return MB/s."""
+def subscribe(topics) -> None:
+    """Floor 1: take every topic serialized, count, write nothing; print counts at SIGINT."""
+    import rclpy
+    from rclpy.executors import SingleThreadedExecutor
+    from rclpy.signals import SignalHandlerOptions
+    from nanobot_ros.nodes.common import message_class, qos_profile
+    from nanobot_ros.nodes.recorder import subscription_depth
+
+    rclpy.init(signal_handler_options=SignalHandlerOptions.NO)
+    node = rclpy.create_node('bare_subscriber')
+    counts = {topic: 0 for topic, _ in topics}
+    received_bytes = [0]
+    stop = []
+    signal.signal(signal.SIGINT, lambda *args: stop.append(True))
+
+    def on_message(topic, data):
+        counts[topic] += 1
+        received_bytes[0] += len(data)
+    for topic, msgtype in topics:
+        # What the recorder subscribes with.
+        qos = qos_profile(compatible_qos(
+            ['best_effort'], ['volatile'], subscription_depth(msgtype)))
+        node.create_subscription(message_class(msgtype), topic,
+                                 lambda data, topic=topic: on_message(topic, data), qos,
+                                 raw=True)
+    executor = SingleThreadedExecutor()  # as the nodes' run() spins
+    executor.add_node(node)
+    while not stop:
+        executor.spin_once(timeout_sec=0.1)
+    print(json.dumps({'topics': counts, 'bytes': received_bytes[0]}), flush=True)
+    node.destroy_node()
+    rclpy.shutdown()
+
+
+def cpu_seconds(pid: int) -> float:
+    """Return a process's user + system CPU seconds so far."""
+    fields = Path(f'/proc/{pid}/stat').read_text().rsplit(')', 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf('SC_CLK_TCK')
+
+
+def peak_memory_mb(pid: int) -> float:
+    """Return a process's peak resident memory (VmHWM) in MB."""
+    for line in Path(f'/proc/{pid}/status').read_text().splitlines():
+        if line.startswith('VmHWM:'):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def run_publishers(cameras: int, duration: float, receiver_pid: int, spin):
+    """Run the publisher processes against a receiving process; return (sent, cpu %)."""
+    procs = [subprocess.Popen([sys.executable, __file__, '--publish', str(i), '--duration',
+                               str(duration)] + (['--telemetry'] if i == 0 else []),
+                              stdout=subprocess.PIPE, text=True) for i in range(cameras)]
+    for proc in procs:
+        while proc.stdout.readline().strip() != 'streaming':
+            spin()
+    cpu_start, wall_start = cpu_seconds(receiver_pid), time.monotonic()
+    while any(p.poll() is None for p in procs):
+        spin()
+    cpu = (cpu_seconds(receiver_pid) - cpu_start) / (time.monotonic() - wall_start) * 100
+    sent = [json.loads(p.stdout.read().strip().splitlines()[-1]) for p in procs]
+    return sent, cpu
+
+
+def topic_types(cameras: int):
+    """Return the (topic, type) pairs of one sweep point."""
+    return [(camera_topic(i), 'sensor_msgs/msg/Image') for i in range(cameras)] + [
+        (TELEMETRY_TOPIC, 'nanobot_msgs/msg/Telemetry')]
+
+
+def recorder_phase(cameras: int, duration: float, work: Path, node) -> dict:
+    """Phase 1: the recorder node under the load; return its figures."""
+    import rclpy
+    from nanobot_ros.stack import node_executable
+    reports = node.reports
+    reports.clear()
+    topics = [t for t, _ in topic_types(cameras)]
+    recorder = subprocess.Popen(
+        [node_executable('recorder'), '--ros-args', '-p', f'output_dir:={work}', '-p',
+         'robot_type:=bench', '-p', f'topics:={json.dumps(topics)}'],
+        stdout=open(work.parent / f'recorder_{cameras}.log', 'w'), stderr=subprocess.STDOUT)
+
+    def spin():
+        rclpy.spin_once(node, timeout_sec=0.05)
+    sent, cpu = run_publishers(cameras, duration, recorder.pid, spin)
+    end = time.monotonic() + 3.0  # let the writer drain its queue
+    while time.monotonic() < end:
+        spin()
+    memory = peak_memory_mb(recorder.pid)
+    recorder.send_signal(signal.SIGINT)
+    while recorder.poll() is None:
+        spin()
+    for _ in range(10):
+        spin()
+    topics_report = json.loads(reports['topics'])
+    shutil.rmtree(work)  # the bags; the log stays
+    return {'sent': sent, 'cpu': cpu, 'memory_mb': memory,
+            'received': int(reports['messages_received']),
+            'written': int(reports['messages_written']),
+            'dropped': int(reports['messages_dropped']),
+            'bytes': int(reports['bytes_written']),
+            'per_topic': {t: c for t, c in topics_report.items()}}
+
+
+def bare_subscriber_phase(cameras: int, duration: float) -> dict:
+    """Phase 2 (floor 1): the bare serialized subscriber under the same load."""
+    sub = subprocess.Popen([sys.executable, __file__, '--subscribe',
+                            json.dumps(topic_types(cameras))], stdout=subprocess.PIPE, text=True)
+    sent, cpu = run_publishers(cameras, duration, sub.pid, lambda: time.sleep(0.05))
+    time.sleep(1.0)
+    memory = peak_memory_mb(sub.pid)
+    sub.send_signal(signal.SIGINT)
+    result = json.loads(sub.communicate(timeout=30)[0].strip().splitlines()[-1])
+    return {'sent': sent, 'cpu': cpu, 'memory_mb': memory,
+            'received': sum(result['topics'].values()), 'bytes': result['bytes'],
+            'per_topic': result['topics']}
+
+
+def raw_writer_phase(cameras: int, duration: float, image_bytes: int, folder: Path) -> float:
+    """Phase 3 (floor 2): write the same bytes with rosbags' Writer alone; return MB/s."""
     from rosbags.rosbag2 import Writer
     from rosbags.rosbag2.enums import StoragePlugin
     from nanobot_ros.data.bags import make_typestore
     store = make_typestore()
-    total = sum(len(r.data) for r in records)
+    image = bytes(image_bytes)
+    telemetry = bytes(120)
+    frames, samples = int(duration * IMAGE_HZ), int(duration * TELEMETRY_HZ)
+    total = 0
     start = time.perf_counter()
     with Writer(folder, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
-        connections = {}
-        for record in records:
-            if record.topic not in connections:
-                connections[record.topic] = writer.add_connection(
-                    record.topic, record.msgtype, typestore=store)
-            writer.write(connections[record.topic], record.timestamp, record.data)
-    return total / 1e6 / (time.perf_counter() - start)
+        connections = {t: writer.add_connection(t, m, typestore=store)
+                       for t, m in topic_types(cameras)}
+        per_frame = samples // frames
+        for f in range(frames):
+            for c in range(cameras):
+                writer.write(connections[camera_topic(c)], f, image)
+                total += image_bytes
+            for _ in range(per_frame):
+                writer.write(connections[TELEMETRY_TOPIC], f, telemetry)
+                total += len(telemetry)
+    speed = total / 1e6 / (time.perf_counter() - start)
+    shutil.rmtree(folder)
+    return speed
 
 
-def run_bench(duration: float) -> None:
-    """Run publisher and recorder processes, then the raw writer; print the figures."""
+def sent_totals(sent) -> tuple:
+    """Return (messages, MB) the publishers sent."""
+    messages = sum(s['images'] + s['telemetry'] for s in sent)
+    megabytes = sum(s['images'] * s['image_bytes'] for s in sent) / 1e6
+    return messages, megabytes
+
+
+def run_sweep(cameras_list, duration: float, output_dir: str) -> None:
+    """Run every sweep point; print a Markdown table and the per-topic detail."""
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
-    from tqdm import tqdm
-    from nanobot_ros.data.bags import Bag, find_bags
     from nanobot_ros.nodes.common import qos_profile
-    from nanobot_ros.stack import node_executable
 
     os.environ.setdefault('ROS_DOMAIN_ID', BENCH_DOMAIN)
-    work = Path(tempfile.mkdtemp(prefix='recorder_throughput_'))
+    work = Path(tempfile.mkdtemp(prefix='recorder_load_', dir=output_dir or None))
     rclpy.init()
-    node = rclpy.create_node('throughput_bench')
-    reports = {}
+    node = rclpy.create_node('load_bench')
+    node.reports = {}
 
     def on_report(msg):
         for status in msg.status:
             if status.hardware_id == 'recorder':
-                reports.update({kv.key: kv.value for kv in status.values})
+                node.reports.update({kv.key: kv.value for kv in status.values})
     node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), on_report, qos_profile(STATUS))
-    recorder = subprocess.Popen(
-        [node_executable('recorder'), '--ros-args', '-p', f'output_dir:={work / "sessions"}',
-         '-p', 'robot_type:=bench', '-p', f"topics:=['{IMAGE.fqn()}', '{TELEMETRY.fqn()}']"],
-        stdout=open(work / 'recorder.log', 'w'), stderr=subprocess.STDOUT)
-    publisher = subprocess.Popen([sys.executable, __file__, '--publish', '--duration',
-                                  str(duration)], stdout=subprocess.PIPE, text=True)
-    with tqdm(total=round(duration), desc='recording', file=sys.stderr,
-              bar_format='{l_bar}{bar}| {n:.0f}/{total:.0f} s {postfix}') as bar:
-        while publisher.poll() is None:
-            rclpy.spin_once(node, timeout_sec=0.5)
-            bar.n = min(int(reports.get('messages_received', 0)) / (IMAGE_HZ + TELEMETRY_HZ),
-                        duration)
-            bar.set_postfix_str(f'written {reports.get("messages_written", 0)} dropped '
-                                f'{reports.get("messages_dropped", 0)}')
-    published = json.loads(publisher.stdout.read().strip().splitlines()[-1])
-    end = time.monotonic() + 2.0
-    while time.monotonic() < end:
-        rclpy.spin_once(node, timeout_sec=0.1)
-    recorder.send_signal(signal.SIGINT)
-    while recorder.poll() is None:
-        rclpy.spin_once(node, timeout_sec=0.1)
-    for _ in range(10):
-        rclpy.spin_once(node, timeout_sec=0.1)
-
-    received = int(reports['messages_received'])
-    written = int(reports['messages_written'])
-    dropped = int(reports['messages_dropped'])
-    megabytes = int(reports['bytes_written']) / 1e6
-    recorded_speed = megabytes / published['seconds']
-    records = [r for bag in find_bags(work / 'sessions') for r in Bag(bag).records()]
-    raw_speed = raw_writer_speed(records, work / 'raw')
-    sent = published['images'] + published['telemetry']
-    print(f'published: {sent} ({published["images"]} images, {published["telemetry"]} '
-          f'telemetry) in {published["seconds"]:.1f} s')
-    topics = json.loads(reports['topics'])
-    print(f'received:  {received} (' + ', '.join(
-        f'{t} {c["received"]}' for t, c in sorted(topics.items())) + ')')
-    print(f'written:   {written}')
-    print(f'dropped:   {dropped}')
-    print(f'recorded:  {megabytes:.1f} MB, {recorded_speed:.2f} MB/s')
-    print(f'raw rosbags writer: {raw_speed:.1f} MB/s (same messages, same run)')
-    print(f'ratio recorder / raw writer: {recorded_speed / raw_speed:.3f} '
-          f'(headroom {raw_speed / recorded_speed:.0f}x)')
+    rows, details = [], []
+    for cameras in cameras_list:
+        load = os.getloadavg()[0]
+        rec = recorder_phase(cameras, duration, work / f'sessions_{cameras}', node)
+        bare = bare_subscriber_phase(cameras, duration)
+        sent, offered_mb = sent_totals(rec['sent'])
+        seconds = max(s['seconds'] for s in rec['sent'])
+        raw = raw_writer_phase(cameras, duration, rec['sent'][0]['image_bytes'],
+                               work / f'raw_{cameras}')
+        bare_sent, _ = sent_totals(bare['sent'])
+        rows.append(
+            f'| {cameras} | {offered_mb / seconds:.1f} | {sent} | {rec["received"]} | '
+            f'{rec["written"]} | {rec["dropped"]} | {sent - rec["received"]} | '
+            f'{rec["bytes"] / 1e6 / seconds:.1f} | {rec["cpu"]:.0f} | {rec["memory_mb"]:.0f} | '
+            f'{bare_sent} / {bare["received"]} / {bare_sent - bare["received"]} | '
+            f'{bare["bytes"] / 1e6 / seconds:.1f} | {bare["cpu"]:.0f} | {raw:.0f} | '
+            f'{load:.1f} |')
+        details.append((cameras, rec, bare))
+        print(rows[-1], file=sys.stderr, flush=True)
+    profile = os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', '')
+    print(f'Fast DDS profile: {Path(profile).name if profile else "none (defaults)"}; '
+          f'{duration:g} s per phase; 640x480 rgb8 frames of '
+          f'{rec["sent"][0]["image_bytes"]} bytes at 30 Hz per camera, 1 kHz telemetry; '
+          f'{os.cpu_count()} cores')
+    print('| cameras | offered MB/s | published | received | written | dropped (queue) | '
+          'lost in transport | written MB/s | recorder CPU % | recorder peak MB | '
+          'bare sub: published / received / lost | bare sub MB/s | bare sub CPU % | '
+          'raw writer MB/s | load avg before |')
+    print('|' + '---|' * 15)
+    for row in rows:
+        print(row)
+    for cameras, rec, bare in details:
+        print(f'{cameras} camera(s), per topic: recorder ' + ', '.join(
+            f'{t} {c["received"]}/{c["written"]}/{c["dropped"]}'
+            for t, c in sorted(rec['per_topic'].items())) + ' (received/written/dropped); '
+            'bare sub ' + ', '.join(f'{t} {c}' for t, c in sorted(bare['per_topic'].items())))
+    print(f'recorder logs: {work}')
     node.destroy_node()
     rclpy.shutdown()
-    shutil.rmtree(work)
 
 
 def main() -> None:
-    """Parse arguments; run the bench or, with --publish, the publisher process."""
+    """Parse arguments; run the sweep, or one of its helper processes."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--duration', type=float, default=60.0, help='seconds of publishing')
-    parser.add_argument('--publish', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--cameras', default='1,2,4', help='sweep points, comma-separated')
+    parser.add_argument('--duration', type=float, default=10.0, help='seconds per phase')
+    parser.add_argument('--output-dir', default='',
+                        help='where the recorder and the raw writer write (default: the temp '
+                             'folder); /dev/shm takes the disk out of the figures')
+    parser.add_argument('--publish', type=int, help=argparse.SUPPRESS)
+    parser.add_argument('--telemetry', action='store_true', help=argparse.SUPPRESS)
+    parser.add_argument('--subscribe', help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.publish:
-        publish(args.duration)
+    if args.publish is not None:
+        publish(args.publish, args.duration, args.telemetry)
+    elif args.subscribe:
+        subscribe(json.loads(args.subscribe))
     else:
-        run_bench(args.duration)
+        run_sweep([int(n) for n in args.cameras.split(',')], args.duration, args.output_dir)
 
 
 if __name__ == '__main__':

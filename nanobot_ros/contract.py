@@ -92,6 +92,8 @@ IMAGE = Topic('camera/image_raw', 'sensor_msgs/msg/Image', SENSOR)
 CAMERA_INFO = Topic('camera/camera_info', 'sensor_msgs/msg/CameraInfo', SENSOR)
 ACTION = Topic('robot/action', 'nanobot_msgs/msg/Action', COMMAND)
 ACTION_EXECUTED = Topic('robot/action_executed', 'nanobot_msgs/msg/Action', COMMAND)
+# A person's next action (Foxglove's client publish, `ros2 topic pub`): replaces a controller's.
+ACTION_OVERRIDE = Topic('robot/action_override', 'nanobot_msgs/msg/Action', COMMAND)
 INSTRUCTION = Topic('instruction', 'std_msgs/msg/String', LATCHED)
 TELEMETRY = Topic('robot/telemetry', 'nanobot_msgs/msg/Telemetry', SENSOR)
 SURFACE = Topic('robot/surface', 'nanobot_msgs/msg/SurfaceVector', SENSOR)
@@ -104,15 +106,17 @@ JETBOT_STATUS = Topic('jetbot/status', 'std_msgs/msg/String', LATCHED)
 WORLD_MODEL_STATUS = Topic('world_model/status', 'nanobot_msgs/msg/WorldModelStatus', STATUS)
 RECONSTRUCTION = Topic('world_model/reconstruction', 'sensor_msgs/msg/Image', SENSOR)
 PREDICTIONS = Topic('world_model/predictions', 'sensor_msgs/msg/Image', SENSOR)
+# The predictor's last-layer attention from the future-frame tokens, as a heatmap.
+ATTENTION = Topic('world_model/attention', 'sensor_msgs/msg/Image', SENSOR)
 # Relative too: each robot's reports stay in its namespace (the stack runner listens there).
 DIAGNOSTICS = Topic('diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', STATUS)
 # Reliable like ros2 bag play's /clock, so no subscriber misses a jump; global by ROS rule.
 CLOCK = Topic('/clock', 'rosgraph_msgs/msg/Clock', REPLAY)
 SIM_RESET = 'sim/reset'  # std_srvs/Trigger service of the sim
 
-TOPICS = (IMAGE, CAMERA_INFO, ACTION, ACTION_EXECUTED, INSTRUCTION, TELEMETRY, SURFACE,
-          JOINT_STATES, IMU, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, WORLD_MODEL_STATUS,
-          RECONSTRUCTION, PREDICTIONS, DIAGNOSTICS, CLOCK)
+TOPICS = (IMAGE, CAMERA_INFO, ACTION, ACTION_EXECUTED, ACTION_OVERRIDE, INSTRUCTION, TELEMETRY,
+          SURFACE, JOINT_STATES, IMU, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, WORLD_MODEL_STATUS,
+          RECONSTRUCTION, PREDICTIONS, ATTENTION, DIAGNOSTICS, CLOCK)
 # What the recorder records unless told otherwise.
 RECORDED = (IMAGE, TELEMETRY, SURFACE, ACTION, INSTRUCTION, WORLD_MODEL_STATUS)
 

@@ -12,14 +12,23 @@ def fsync_folder(folder: Path) -> None:
         os.close(descriptor)
 
 
+def write_synced(path: Path, data: bytes) -> None:
+    """Write `data` to `path` and fsync it; on an error (a full disk) delete the partial file."""
+    try:
+        with open(path, 'wb') as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError:
+        Path(path).unlink(missing_ok=True)  # a torn file would keep a full disk full
+        raise
+
+
 def atomic_write(path: Path, data: bytes) -> None:
     """Write `data` to `path` so a reader sees the old file or the whole new one, never a part."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name('.' + path.name + '.tmp')
-    with open(temp, 'wb') as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_synced(temp, data)
     os.replace(temp, path)
     fsync_folder(path.parent)

@@ -63,9 +63,14 @@ class NodeReport:
 
 
 def node_names() -> List[str]:
-    """Return the installed node executables (setup.py's NODES), sorted."""
+    """Return the installed Python node executables (setup.py's NODES), sorted.
+
+    The Rust kernel (nanobot_kernel, also installed there) is documented in docs/kernel.md: it
+    offers no parameter services to read.
+    """
+    nodes = Path(__file__).parent / 'nodes'
     return sorted(p.name for p in Path(node_executable('sim')).parent.iterdir()
-                  if p.name != 'nanobot')
+                  if (nodes / f'{p.name}.py').is_file())
 
 
 def node_summary(name: str) -> str:

@@ -15,7 +15,8 @@ from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 import yaml
 
-from nanobot_ros.stack_config import any_namespace_parameters, namespace_path, stack_nodes
+from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
+                                      stack_nodes)
 
 
 def stack_launch_description(config_name: str) -> LaunchDescription:
@@ -29,7 +30,7 @@ def stack_launch_description(config_name: str) -> LaunchDescription:
         with tempfile.NamedTemporaryFile('w', prefix='nanobot_params_', suffix='.yaml',
                                          delete=False) as params:
             yaml.safe_dump(any_namespace_parameters(config), params, sort_keys=False)
-        return [Node(package='nanobot_ros', executable=name, name=name,
+        return [Node(package='nanobot_ros', executable=executable_name(config, name), name=name,
                      namespace=namespace.strip('/') or None, parameters=[params.name],
                      output='screen', emulate_tty=True)
                 for name in stack_nodes(config)]

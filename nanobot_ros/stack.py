@@ -8,6 +8,7 @@ the graph with a small monitor node, shows progress, and writes a run folder:
   runs/<timestamp>/config.yaml    the parameters the stack ran with
   runs/<timestamp>/params.yaml    the same keyed /**/<node>, what the nodes read in any namespace
   runs/<timestamp>/logs/<node>.log
+  runs/<timestamp>/report.md, report.html   the run's report (nanobot_ros/report)
 
 With `--namespace robot1` every node runs in /robot1 (`-r __ns:=/robot1`, as `ros2 launch ...
 namespace:=robot1` pushes it): its topics are /robot1/camera/image_raw, ..., and the monitor
@@ -39,7 +40,9 @@ import yaml
 
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
-from nanobot_ros.stack_config import any_namespace_parameters, namespace_path, stack_nodes
+from nanobot_ros.report import write_report
+from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
+                                      node_parameters, stack_nodes)
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -95,14 +98,16 @@ def node_executable(name: str) -> str:
     return str(path)
 
 
-def node_command(name: str, params=(), remap=None, params_file=None, namespace=None) -> list:
+def node_command(name: str, params=(), remap=None, params_file=None, namespace=None,
+                 executable=None) -> list:
     """Return the command line running node `name` with ROS arguments.
 
     params: (parameter, value) pairs, each a `-p name:=value` (booleans as true/false, as ROS
     reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first;
     namespace: the node's namespace (`-r __ns:=/robot1`).
+    executable: the installed executable when it is not `name` (e.g. nanobot_kernel).
     """
-    command = [node_executable(name), '--ros-args']
+    command = [node_executable(executable or name), '--ros-args']
     if params_file is not None:
         command += ['--params-file', str(params_file)]
     if namespace is not None:
@@ -114,14 +119,19 @@ def node_command(name: str, params=(), remap=None, params_file=None, namespace=N
     return command
 
 
-def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: str = '/'):
-    """Start one process per node in `namespace`; return {name: Popen}."""
+def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: str = '/',
+                executables=None):
+    """Start one process per node in `namespace`; return {name: Popen}.
+
+    executables: {name: executable} where it is not the node's name (`impl: rust`).
+    """
     logs = run_dir / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in names:
         command = node_command(name, [('run_dir', run_dir), *overrides.get(name, [])],
-                               params_file=params_file, namespace=namespace)
+                               params_file=params_file, namespace=namespace,
+                               executable=(executables or {}).get(name))
         log = open(logs / f'{name}.log', 'wb')
         processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
@@ -193,6 +203,16 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
     return summary
 
 
+def live_view_address(config: Path, overrides) -> str:
+    """Return what to open for the stack's foxglove node (its host and port parameters)."""
+    params = dict(node_parameters(config, 'foxglove'), **dict(overrides.get('foxglove', [])))
+    host, port = params.get('host', '127.0.0.1'), int(params.get('port', 8765))
+    if port == 0:
+        return 'a free port: logs/foxglove.log says which'
+    return (f'ws://{host}:{port} (Foxglove or Lichtblick: open a Foxglove WebSocket connection; '
+            'layout config/foxglove_layout.json; see docs/seeing.md)')
+
+
 def parse_overrides(items):
     """Turn ['node.param=value', ...] into {node: [(param, value)]}."""
     overrides = {}
@@ -210,7 +230,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='./run.sh sim', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default='config/sim.yaml', help='stack parameters YAML')
-    parser.add_argument('--duration', type=float, default=60.0, help='seconds to run')
+    # 100 s: the world model needs ~700 learner steps to predict the dot (held-out R² 0.9,
+    # bench/world_model_learning.py), ~60-70 s of its learner beside the rest of the stack.
+    parser.add_argument('--duration', type=float, default=100.0, help='seconds to run')
     parser.add_argument('--runs', default='runs', help='folder that holds run folders')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
                         help='override one parameter, e.g. --set runner.selector=alternate')
@@ -256,7 +278,11 @@ def main(argv=None):
     signal.signal(signal.SIGTERM, lambda *_: interrupted.append(True))
     print(f'[stack] {", ".join(names)} in {namespace} for {args.duration:g} s; logs in '
           f'{run_dir / "logs"}', file=sys.stderr, flush=True)
-    processes = start_nodes(names, params_file, run_dir, overrides, namespace)
+    if 'foxglove' in names:
+        print(f'[stack] live view: {live_view_address(config, overrides)}', file=sys.stderr,
+              flush=True)
+    processes = start_nodes(names, params_file, run_dir, overrides, namespace,
+                            {name: executable_name(config, name) for name in names})
     started = time.monotonic()
     early_exits = {}
     # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.
@@ -293,6 +319,10 @@ def main(argv=None):
     print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions in a '
           f'{summary["duration_s"]} s run; {summary["frames_per_s"]} frames/s over the '
           f'{summary["publishing_s"]} s the camera published', file=sys.stderr, flush=True)
+    try:
+        print(f'[stack] report: {write_report(run_dir)[1]}', file=sys.stderr, flush=True)
+    except (OSError, ValueError) as error:  # the run's results stand without their report
+        print(f'[stack] no report: {error}', file=sys.stderr, flush=True)
     print(run_dir, flush=True)
     failed = [n for n, node in summary['nodes'].items() if node['status'] != 'ok']
     return 1 if failed else 0

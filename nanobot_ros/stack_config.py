@@ -1,7 +1,8 @@
 """A stack's YAML: which nodes run and with which parameters, read by launch files and stack.py.
 
 The file is a ROS 2 parameters file: one top-level key per node, each with `ros__parameters`.
-The key is both the node's name and its executable in the nanobot_ros package, so
+The key is the node's name and its executable in the nanobot_ros package (unless the node's
+`impl` parameter picks another implementation, see `executable_name`), so
 `ros2 launch` and `./run.sh sim` start the same processes with the same parameters.
 
 Under a namespace (`namespace:=robot1`, `./run.sh sim --namespace robot1`) a key `sim:` would
@@ -43,6 +44,22 @@ def any_namespace_parameters(config_path) -> dict:
     """Return the stack YAML's content keyed `/**/<node>`: it reaches the node in any namespace."""
     data = yaml.safe_load(Path(config_path).read_text())
     return {f'/**/{name}': body for name, body in data.items()}
+
+
+# `impl: rust` in the kernel's ros__parameters runs the Rust kernel (kernel/, docs/kernel.md)
+# under the same node name; `impl: python` (or no impl) the Python one.
+IMPLEMENTATIONS = {('kernel', 'python'): 'kernel', ('kernel', 'rust'): 'nanobot_kernel'}
+
+
+def executable_name(config_path, node: str) -> str:
+    """Return the executable of `node` in `config_path`: the node's name unless it sets impl."""
+    chosen = node_parameters(config_path, node).get('impl')
+    if chosen is None:
+        return node
+    if (node, chosen) not in IMPLEMENTATIONS:
+        raise ValueError(f'{config_path}: node {node!r} has no implementation {chosen!r}; '
+                         f'choose from {sorted(i for n, i in IMPLEMENTATIONS if n == node)}')
+    return IMPLEMENTATIONS[(node, chosen)]
 
 
 def node_parameters(config_path, node: str) -> dict:

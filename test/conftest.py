@@ -8,6 +8,9 @@ import os
 
 os.environ['ROS_AUTOMATIC_DISCOVERY_RANGE'] = 'LOCALHOST'  # noqa: E402 - before rclpy
 os.environ.setdefault('WANDB_MODE', 'offline')
+# One intra-op thread (read when torch is first imported): the tests' models are tiny, and on a
+# busy 2-core machine a second thread makes a training step ~60x slower (spinning, not working).
+os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 import contextlib  # noqa: E402
 import fcntl  # noqa: E402
@@ -104,10 +107,12 @@ class NodeProcesses:
         self.log_dir = log_dir
         self.processes = []
 
-    def start(self, name: str, *ros_args: str, params: dict = None) -> subprocess.Popen:
-        """Start node executable `name` with `-p key:=value` for each of `params`."""
+    def start(self, name: str, *ros_args: str, params: dict = None,
+              executable: str = None) -> subprocess.Popen:
+        """Start node `name` (its executable, or `executable`) with `-p key:=value` params."""
         from nanobot_ros.stack import node_command
-        command = node_command(name, (params or {}).items()) + list(ros_args)
+        command = node_command(name, (params or {}).items(), executable=executable) + \
+            list(ros_args)
         log = open(self.log_dir / f'{name}-{len(self.processes)}.log', 'w+')
         process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
         process.log = log

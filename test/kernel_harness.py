@@ -1,5 +1,10 @@
-"""Publishers and a recorder of /robot/action for the kernel and policy node tests."""
+"""Publishers and a recorder of /robot/action for the kernel and policy node tests.
+
+KERNELS: every kernel implementation the kernel tests run against, the Python one and the
+Rust one (kernel/) with each of its backends, all under the node name 'kernel'.
+"""
 import math
+from pathlib import Path
 
 import numpy as np
 
@@ -9,6 +14,23 @@ from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
+
+
+# impl -> (executable, extra parameters, suffix of the file of the export the kernel reads)
+KERNELS = {'python': ('kernel', {}, '.onnx'),
+           'rust-ort': ('nanobot_kernel', {'backend': 'ort'}, '.onnx'),
+           'rust-candle': ('nanobot_kernel', {'backend': 'candle'}, '.safetensors')}
+
+
+def start_kernel(nodes, impl: str, params: dict):
+    """Start kernel implementation `impl` (a key of KERNELS) with `params`."""
+    executable, extra, _ = KERNELS[impl]
+    return nodes.start('kernel', params={**params, **extra}, executable=executable)
+
+
+def model_file(impl: str, onnx_path: Path) -> Path:
+    """Return the file of the export at `onnx_path` that kernel `impl` loads and watches."""
+    return Path(onnx_path).with_suffix(KERNELS[impl][2])
 
 
 class ActionProbe:
@@ -41,14 +63,22 @@ class ActionProbe:
         raise AssertionError(f'no action answered the frame stamped {stamp}')
 
     def served(self, source: str, timeout: float = 20.0) -> Action:
-        """Answer fresh frames until `source` answers (the instruction may come late)."""
+        """Answer fresh frames until `source` answers (the instruction may come late).
+
+        Each frame is offered for 0.5 s only, so none is stale when it is answered (a node
+        still discovering the publisher would otherwise log "frame is stale" here).
+        """
         action = None
         end = self.ros.node.get_clock().now().nanoseconds + int(timeout * 1e9)
         while self.ros.node.get_clock().now().nanoseconds < end:
-            action = self.answer(self.frame())
+            try:
+                action = self.answer(self.frame(), timeout=0.5)
+            except AssertionError:
+                continue
             if action.source == source:
                 return action
-        raise AssertionError(f'{source} never answered; last answer from {action.source}')
+        raise AssertionError(f'{source} never answered; last answer from '
+                             f'{action.source if action else "nobody"}')
 
 
 def assert_bounded(action: Action, bound: float = 1.0) -> None:

@@ -9,6 +9,8 @@ import pytest
     ('sim', {'lockstep': 'maybe'}, 'lockstep'),
     ('runner', {'selector': 'zigzag'}, "unknown selector 'zigzag'"),
     ('runner', {'selector': 'sequence', 'sequence': '[1, 3]'}, 'outside the action space'),
+    ('foxglove', {'port': 70000}, 'port must be 0..65535, got 70000'),
+    ('foxglove', {'host': '203.0.113.7', 'port': 0}, 'cannot serve on 203.0.113.7:0'),
 ])
 def test_bad_parameter_fails_at_start_up(nodes, node, params, message):
     process = nodes.start(node, params=params)

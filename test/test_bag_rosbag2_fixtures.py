@@ -24,3 +24,18 @@ def test_fixture_bag_reads_completely(name):
             'test_msgs/msg/BasicTypes', 'test_msgs/msg/Arrays'}
     if name == 'wbag_mcap':
         assert len(bag.files) == 5
+
+
+def test_info_of_a_rosbag2_bag_lists_topics_with_qos(capsys):
+    from nanobot_ros.cli.bag import main
+    assert main(['info', str(rosbag2_fixture('talker_sqlite3'))]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:8] == [
+        'messages: 20 over 4.531 s',
+        'topics:   3',
+        '  Topic: /parameter_events | Type: rcl_interfaces/msg/ParameterEvent | Count: 0 | '
+        'QoS: reliable, volatile',
+        '  Topic: /rosout | Type: rcl_interfaces/msg/Log | Count: 10 | '
+        'QoS: reliable, transient_local',
+        '  Topic: /topic | Type: std_msgs/msg/String | Count: 10 | QoS: reliable, volatile',
+        'services: 0']

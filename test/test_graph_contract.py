@@ -143,3 +143,25 @@ def test_the_contract_and_its_readers_import_without_rclpy():
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '[]'
+
+
+def test_the_rust_kernel_uses_the_contracts_names_and_profiles():
+    # kernel/src/node.rs cannot import contract.py: what it spells must equal it.
+    source = (ROOT / 'kernel' / 'src' / 'node.rs').read_text()
+    profiles = {'SENSOR_QOS': contract.SENSOR, 'COMMAND_QOS': contract.COMMAND,
+                'STATUS_QOS': contract.STATUS, 'INSTRUCTION_QOS': contract.LATCHED}
+    by_name = {t.name: t for t in contract.TOPICS}
+    used = re.findall(r'(?:create_publisher|subscribe)::<[^>]+>\("([^"]+)", (\w+)\)', source)
+    assert {name for name, _ in used} == {'robot/action', 'diagnostics', 'camera/image_raw',
+                                          'instruction', 'robot/telemetry', 'robot/surface'}
+    for name, profile in used:
+        assert by_name[name].qos == profiles[profile], name
+    # The profiles themselves: depth, reliability and durability as the contract's.
+    consts = dict(re.findall(r'const (\w+_QOS): QosProfile = (.+);', source))
+    assert consts['SENSOR_QOS'] == 'QosProfile::sensor_data()'  # rmw's: best effort, depth 5
+    for const, qos in profiles.items():
+        if const != 'SENSOR_QOS':
+            expected = (f'QosProfile::default().keep_last({qos.depth}).reliable().'
+                        + ('transient_local()' if qos.durability == 'transient_local'
+                           else 'volatile()'))
+            assert consts[const] == expected, const

@@ -1,16 +1,19 @@
 """A safe-stop reason that repeats is logged once per 2 s, even when its numbers change."""
 import time
 
-from kernel_harness import ActionProbe
+import pytest
+
+from kernel_harness import ActionProbe, KERNELS, start_kernel
 from policy_fixtures import tiny_export
 from std_msgs.msg import String
 
 
+@pytest.mark.parametrize('impl', KERNELS)
 def test_repeated_stale_frames_log_once_per_window_and_a_new_reason_at_once(
-        ros, nodes, tmp_path):
+        impl, ros, nodes, tmp_path):
     model = tiny_export(tmp_path)
     probe = ActionProbe(ros)
-    kernel = nodes.start('kernel', params={'model_path': str(model), 'stale_after': 1.0})
+    kernel = start_kernel(nodes, impl, {'model_path': str(model), 'stale_after': 1.0})
     probe.instruction.publish(String(data='go to the red marker'))
     probe.served('kernel')
 

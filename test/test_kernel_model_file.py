@@ -4,7 +4,9 @@ import os
 
 from diagnostic_msgs.msg import DiagnosticArray
 
-from kernel_harness import ActionProbe, assert_bounded
+import pytest
+
+from kernel_harness import ActionProbe, assert_bounded, KERNELS, model_file, start_kernel
 from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.nodes.common import qos_profile
 from policy_fixtures import tiny_export
@@ -19,13 +21,15 @@ def kernel_values(reports):
     return {}
 
 
-def test_missing_corrupt_and_reloaded_models(ros, nodes, tmp_path):
+@pytest.mark.parametrize('impl', KERNELS)
+def test_missing_corrupt_and_reloaded_models(impl, ros, nodes, tmp_path):
     reports = []
     ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
                                  qos_profile(STATUS))
-    path = tmp_path / 'live' / 'policy.onnx'
+    onnx = tmp_path / 'live' / 'policy.onnx'
+    path = model_file(impl, onnx)  # what this kernel reads of the export
     probe = ActionProbe(ros)
-    kernel = nodes.start('kernel', params={'model_path': str(path), 'reload_period': 0.2})
+    kernel = start_kernel(nodes, impl, {'model_path': str(onnx), 'reload_period': 0.2})
     probe.instruction.publish(String(data='go to the blue marker'))
 
     assert probe.answer(probe.frame()).source == 'kernel:safe:no model'
@@ -38,11 +42,11 @@ def test_missing_corrupt_and_reloaded_models(ros, nodes, tmp_path):
 
     # A good export (written as the exporter does: temp file + rename) is picked up.
     tiny_export(tmp_path / 'a')
-    os.replace(tmp_path / 'a' / 'policy.onnx', path)
+    os.replace(model_file(impl, tmp_path / 'a' / 'policy.onnx'), path)
     probe.served('kernel')
 
     # A broken replacement never replaces the working model.
-    broken = tmp_path / 'broken.onnx'
+    broken = tmp_path / 'broken'
     broken.write_bytes(path.read_bytes()[:500])
     os.replace(broken, path)
     assert ros.spin_until(lambda: int(kernel_values(reports).get('reload_failures', 0)) >= 2,
@@ -53,7 +57,7 @@ def test_missing_corrupt_and_reloaded_models(ros, nodes, tmp_path):
 
     # A new good export is swapped in.
     tiny_export(tmp_path / 'b', seed=3)
-    os.replace(tmp_path / 'b' / 'policy.onnx', path)
+    os.replace(model_file(impl, tmp_path / 'b' / 'policy.onnx'), path)
     assert ros.spin_until(lambda: int(kernel_values(reports).get('reloads', 0)) >= 1,
                           timeout=15)
     assert probe.answer(probe.frame()).source == 'kernel'

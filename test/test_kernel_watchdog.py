@@ -1,15 +1,18 @@
 """When frames stop, the kernel publishes the safe action within one control period."""
 import time
 
-from kernel_harness import ActionProbe
+import pytest
+
+from kernel_harness import ActionProbe, KERNELS, start_kernel
 from policy_fixtures import tiny_export
 from std_msgs.msg import String
 
 
-def test_silence_gets_a_stop_within_one_control_period(ros, nodes, tmp_path):
+@pytest.mark.parametrize('impl', KERNELS)
+def test_silence_gets_a_stop_within_one_control_period(impl, ros, nodes, tmp_path):
     probe = ActionProbe(ros)
-    kernel = nodes.start('kernel', params={'model_path': str(tiny_export(tmp_path)),
-                                           'control_period': 0.3})
+    kernel = start_kernel(nodes, impl, {'model_path': str(tiny_export(tmp_path)),
+                                        'control_period': 0.3})
     probe.instruction.publish(String(data='go to the green marker'))
     probe.served('kernel')
     last_frame = time.monotonic()

@@ -4,7 +4,7 @@ import runpy
 
 import pytest
 
-from nanobot_ros.stack_config import stack_nodes
+from nanobot_ros.stack_config import executable_name, stack_nodes
 
 ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
@@ -25,4 +25,17 @@ def test_every_stack_config_names_installed_executables():
     assert configs
     for config in configs:
         for name in stack_nodes(config):
-            assert Path(node_executable(name)).is_file(), f'{config.name}: {name}'
+            executable = node_executable(executable_name(config, name))
+            assert Path(executable).is_file(), f'{config.name}: {name}'
+
+
+def test_impl_picks_the_kernel_executable(tmp_path):
+    config = tmp_path / 'stack.yaml'
+    config.write_text('kernel:\n  ros__parameters:\n    impl: rust\nsim:\n  ros__parameters: {}\n')
+    assert executable_name(config, 'kernel') == 'nanobot_kernel'
+    assert executable_name(config, 'sim') == 'sim'
+    config.write_text('kernel:\n  ros__parameters:\n    impl: python\n')
+    assert executable_name(config, 'kernel') == 'kernel'
+    config.write_text('kernel:\n  ros__parameters:\n    impl: cuda\n')
+    with pytest.raises(ValueError, match="no implementation 'cuda'"):
+        executable_name(config, 'kernel')

@@ -9,14 +9,14 @@ The rules (README "Layout"):
        0  the package root, durable, contract,    plain helpers every layer may use
           defaults, version
        1  data, robots, models                   bags, drivers, networks: independent
-       2  learning                               training loops over models
+       2  learning, live_view                    training loops over models; the live relay
        3  policy                                 the policy family (uses all of the above)
-       4  nodes, report                          the ROS 2 nodes; run reports
+       4  nodes, report, explorer                the ROS 2 nodes; run reports; the session
+                                                 explorer (a web app over bags and models)
        5  stack_config                           the stack YAML
        6  stack, launch_support                  run stacks (without and with launch_ros)
        7  introspection                          starts nodes to read what they declare
        8  cli                                    what a user runs
-     (defaults, version and report arrive with the other issue #11 branches.)
   3. No node module imports another node module, except the shared bases every node may
      build on: nodes/common.py (NanobotNode, QoS, run) and nodes/action_server.py (the
      observation -> action server the kernel and policy nodes subclass).
@@ -27,7 +27,8 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / 'nanobot_ros'
 LAYERS = [('nanobot_ros', 'durable', 'contract', 'defaults', 'version'),
-          ('data', 'robots', 'models'), ('learning',), ('policy',), ('nodes', 'report'),
+          ('data', 'robots', 'models'), ('learning', 'live_view'), ('policy',),
+          ('nodes', 'report', 'explorer'),
           ('stack_config',), ('stack', 'launch_support'), ('introspection',), ('cli',)]
 SHARED_NODE_BASES = {'nanobot_ros.nodes.common', 'nanobot_ros.nodes.action_server'}
 RCLPY_MODULES = ('nanobot_ros.stack', 'nanobot_ros.launch_support',

@@ -13,7 +13,9 @@ from nanobot_ros.data.recording import RecorderConfig, RecorderSetup
 from nanobot_ros.defaults import config_defaults
 from nanobot_ros.learning.adaptive_loop import LoopConfig
 from nanobot_ros.learning.online import OnlineConfig
+from nanobot_ros.learning.transition_labels import LabelConfig
 from nanobot_ros.learning.world_model import WorldModelSize
+from nanobot_ros.live_view import LiveViewConfig
 from nanobot_ros.introspection import introspect, node_names, render, START_PARAMETERS
 from nanobot_ros.policy.continual import ContinualConfig
 from nanobot_ros.policy.serving import EagerServingConfig, OnnxServingConfig, ServingConfig
@@ -33,6 +35,7 @@ NODE_CONFIGS = {
     'esp32_bridge': [(BridgeConfig, ())],
     'esp32_emulator': [(EmulatorConfig, ())],
     'expert': [(ExpertConfig, ())],
+    'foxglove': [(LiveViewConfig, ())],
     'jetbot': [(MotorLink, ()), (MotorLimits, ())],
     'kernel': [(ServingConfig, ()), (OnnxServingConfig, ())],
     'policy': [(ServingConfig, ()), (EagerServingConfig, ())],
@@ -44,7 +47,7 @@ NODE_CONFIGS = {
     'world_model': [(OnlineConfig, ()), (WorldModelSize, ()), (SelectorConfig, ('selector',)),
                     (LoopConfig, ('newest_in_batch', 'train_steps_per_frame',
                                   'detailed_metrics_interval', 'online_window',
-                                  'ignore_actions'))],
+                                  'ignore_actions')), (LabelConfig, ())],
 }
 
 

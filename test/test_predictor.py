@@ -71,3 +71,36 @@ def test_bad_inputs_are_refused():
         model(torch.randn(1, 1, 4, 16), torch.tensor([[3]]))
     with pytest.raises(ValueError, match='token_capacity'):
         PredictorConfig(num_patches=4, token_capacity=5).validate()
+
+
+def test_heads_start_at_nothing_changes_and_disagree():
+    model = TransformerActionConditionedPredictor(TINY)
+    features = torch.randn(2, 2, 4, 16)
+    actions = torch.tensor([[0, 1], [2, 2]])
+    heads, _ = model.forward_heads(features, actions)
+    assert heads.shape == (2, TINY.heads, 4, 16)
+    # Antithetic initial heads: their mean is exactly the last frame; each head differs.
+    assert torch.allclose(model(features, actions)[0], features[:, -1], atol=1e-6)
+    assert heads.var(dim=1).mean() > 1e-3
+
+
+def test_relative_bias_tells_a_head_where_to_look():
+    model = TransformerActionConditionedPredictor(TINY)
+    features, actions = torch.randn(1, 1, 4, 16), torch.tensor([[0]])
+    with torch.no_grad():
+        model.relative_bias.zero_()
+        # 2x2 patches: offset (0, +1) (the key one patch left of the query) gets a big bias.
+        model.relative_bias[-1, :, (0 + 1) * 3 + (1 + 1)] = 1.0
+    _, attention = model(features, actions, return_attn=True)
+    future = attention[-1][0, :, 5:]          # queries of the 4 future tokens
+    # Future patch 1 (row 0, col 1) attends mostly to patch 0 (row 0, col 0): the frame's
+    # (token 0) and the future's own (token 5).
+    assert (future[:, 1, 0] + future[:, 1, 5]).min() > 0.9
+    # Patch 0 has no left neighbour: its weights stay spread (action tokens get no bias).
+    assert future[:, 0].max() < 0.9
+
+
+def test_a_config_saved_before_heads_existed_has_one_head():
+    saved = PredictorConfig().to_dict()
+    del saved['heads']
+    assert PredictorConfig.from_dict(saved).heads == 1

@@ -21,6 +21,7 @@ def test_run_sh_sim_is_visible_to_another_process(ros, tmp_path):
     sim = subprocess.Popen(
         [str(ROOT / 'run.sh'), 'sim', '--duration', '15', '--runs', str(tmp_path / 'runs'),
          '--set', 'world_model.reconstruction_threshold=1.0',
+         '--set', 'foxglove.port=0',  # 8765 may be another stack's
          '--set', f'world_model.checkpoint_dir={tmp_path / "checkpoints"}',
          '--set', 'world_model.wandb_project=""'],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)

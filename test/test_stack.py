@@ -33,3 +33,8 @@ def test_stack_writes_a_consistent_summary(ros_domain, tmp_path):
     # The rate is over the time the sim published, which outlasts --duration by the shutdown.
     assert 6 * 0.8 < summary['publishing_s'] < 6 + 30, summary
     assert 0 < summary['observed']['frames'] <= summary['frames']
+    # Every run ends with its report (test_report.py checks what is in it).
+    assert f'[stack] report: {run_dir / "report.html"}' in result.stderr
+    report = (run_dir / 'report.md').read_text()
+    assert f'| frames | {summary["frames"]} |' in report
+    assert '| runner | ok | 0 | ok | running |' in report

@@ -34,3 +34,7 @@ def test_killed_mid_epoch_resumes(tmp_path):
     assert summary['resumed_from_step'] >= killed_at['step'] > 0
     batches_per_epoch = math.ceil(summary['samples'] / 8)
     assert summary['steps'] == 2 * batches_per_epoch and summary['epochs'] == 2
+    # The run ends with its report (test_report.py checks what is in one).
+    assert f'report: {run_dir / "report.html"}' in second.stdout
+    report = (run_dir / 'report.md').read_text()
+    assert '| epochs | 2 |' in report and '| sampler | steps | max abs difference |' in report

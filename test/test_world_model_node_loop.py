@@ -5,7 +5,7 @@ from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
 
 from bag_fixtures import Diagnostics
-from nanobot_ros.contract import (ACTION, COMMAND, IMAGE, PREDICTIONS, SENSOR, STATUS,
+from nanobot_ros.contract import (ACTION, ATTENTION, COMMAND, IMAGE, PREDICTIONS, SENSOR, STATUS,
                                   WORLD_MODEL_STATUS)
 from nanobot_ros.nodes.common import qos_profile
 from world_model_node_params import small_world_model
@@ -16,16 +16,17 @@ def stamp_key(stamp):
 
 
 def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
-    frames, actions, statuses, grids = [], [], [], []
+    frames, actions, statuses, grids, attention = [], [], [], [], []
     ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
     ros.node.create_subscription(Action, ACTION.fqn(), actions.append, qos_profile(COMMAND))
     ros.node.create_subscription(WorldModelStatus, WORLD_MODEL_STATUS.fqn(), statuses.append,
                                  qos_profile(STATUS))
     ros.node.create_subscription(Image, PREDICTIONS.fqn(), grids.append, qos_profile(SENSOR))
+    ros.node.create_subscription(Image, ATTENTION.fqn(), attention.append, qos_profile(SENSOR))
     diagnostics = Diagnostics(ros)
     sim = nodes.start('sim', params={'frame_rate': 30.0, 'seed': 1})
     world_model = nodes.start('world_model', params=small_world_model(
-        run_dir=str(tmp_path), checkpoint_dir=str(tmp_path / 'checkpoints')))
+        run_dir=str(tmp_path), checkpoint_dir=str(tmp_path / 'checkpoints'), log_interval=4))
 
     def learned():
         assert world_model.poll() is None, nodes.output(world_model)[-3000:]
@@ -48,6 +49,14 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     values = diagnostics.values('world_model')
     assert values['executed_reports'] >= values['transitions'] > 0, values
     assert values['unreported_steps'] <= 2, values
+    # Introspection every log_interval learner steps: the attention heatmap (49 future tokens
+    # x 99 tokens, 4 px a cell) and the figures in /diagnostics.
+    assert ros.spin_until(lambda: attention and 'attention/apa' in diagnostics.values(
+        'world_model'), 30)
+    assert (attention[-1].height, attention[-1].width) == (49 * 4, 99 * 4)
+    values = diagnostics.values('world_model')
+    assert values['attention/uniform/apa'] == 1 / 99
+    assert values['counterfactual/true_loss'] >= 0 and 'action_sensitivity' in values
 
     assert nodes.stop(world_model, timeout=40) == 0  # saves, plots; slow on a busy machine
     nodes.stop(sim)

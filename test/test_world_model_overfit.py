@@ -18,6 +18,6 @@ def test_overfits_a_fixed_transition_for_each_action():
         first = first if first is not None else metrics['predictor_patch_loss']
     assert metrics['predictor_patch_loss'] < 0.1 * first
     assert metrics['predictor_explained_variance'] > 0.9
-    predicted = model.predict_all([before], [], [0, 1])
+    predicted, _ = model.predict_all([before], [], [0, 1])
     target = model.autoencoder.patchify(next_frames)
     assert ((predicted - target) ** 2).mean() < ((predicted.flip(0) - target) ** 2).mean() / 4

@@ -13,7 +13,8 @@ def test_sim_stack_runs_the_world_model(ros_domain, tmp_path):
         [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config' / 'sim.yaml'),
          '--duration', '25', '--runs', str(tmp_path / 'runs'),
          '--set', f'world_model.checkpoint_dir={checkpoints}',
-         '--set', 'world_model.reconstruction_threshold=1.0'],
+         '--set', 'world_model.reconstruction_threshold=1.0',
+         '--set', 'foxglove.port=0'],  # 8765 may be another stack's
         capture_output=True, text=True, timeout=240)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = Path(result.stdout.strip().splitlines()[-1])

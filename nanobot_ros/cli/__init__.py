@@ -20,6 +20,9 @@ COMMANDS = {
     'world-model-replay': ('nanobot_ros.cli.world_model_replay',
                            'train the world model on recorded sessions until its loss plateaus'),
     'docs': ('nanobot_ros.cli.docs', 'regenerate docs/nodes.md from the running nodes'),
+    'explore': ('nanobot_ros.cli.explore',
+                'the session explorer: a local web app over recorded sessions'),
+    'report': ('nanobot_ros.cli.report', 'write report.md / report.html of a run folder'),
 }
 
 

@@ -1,6 +1,7 @@
 """`./run.sh nanobot bag <command>`: inspect, repair and convert rosbag2 bags (no ROS graph).
 
-  info <bag>                       topics, types, counts, duration, session metadata
+  info <bag>                       topics and service events: types, counts, QoS; duration,
+                                   session metadata; topics that cannot be decoded and why
   repair <bag|folder> [--keep-original]
                                    recover bags cut off by a crash (SIGKILL, power loss);
                                    refuses (exit 1, nothing changed) a split being recorded
@@ -12,7 +13,7 @@ Exit codes: 0 done, 1 the bag could not be read or written (the message says why
 import argparse
 import sys
 
-from nanobot_ros.data.bags import Bag, BagError
+from nanobot_ros.data.bags import Bag, BagError, is_service_event, qos_summary
 
 
 def _info(args) -> int:
@@ -22,9 +23,19 @@ def _info(args) -> int:
     print(f'bag:      {bag.path}')
     print(f'storage:  {", ".join(f.name for f in bag.files)}')
     print(f'messages: {bag.message_count}' + (f' over {duration:.3f} s' if duration else ''))
-    width = max((len(t) for t in bag.topics), default=0)
-    for topic, info in sorted(bag.topics.items()):
-        print(f'  {topic:<{width}}  {info.msgtype}  {info.count}')
+    services = {t: i for t, i in bag.topics.items() if is_service_event(t, i.msgtype)}
+    topics = {t: i for t, i in bag.topics.items() if t not in services}
+    print(f'topics:   {len(topics)}')
+    for topic, info in sorted(topics.items()):
+        print(f'  Topic: {topic} | Type: {info.msgtype} | Count: {info.count} | '
+              f'QoS: {qos_summary(info.offered_qos) or "not recorded"}')
+    print(f'services: {len(services)}')
+    for topic, info in sorted(services.items()):
+        print(f'  Service: {topic[:-len("/_service_event")]} | Type: '
+              f'{info.msgtype[:-len("_Event")]} | Event Count: {info.count} | '
+              f'QoS: {qos_summary(info.offered_qos) or "not recorded"}')
+    for topic, reason in sorted(bag.undecodable.items()):
+        print(f'warning: {topic} cannot be decoded (its messages are skipped): {reason}')
     for key, value in sorted(bag.custom_data.items()):
         first_line = str(value).splitlines()[0] if str(value) else ''
         print(f'  {key}: {first_line}' + (' ...' if '\n' in str(value) else ''))
@@ -86,7 +97,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
-    except BagError as error:
+    except (BagError, OSError) as error:  # a full disk, no permission: said, not a traceback
         print(f'error: {error}', file=sys.stderr)
         return 1
 

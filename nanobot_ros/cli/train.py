@@ -8,6 +8,7 @@ import torch.distributed as dist
 
 from nanobot_ros.defaults import add_config_options, config_values
 from nanobot_ros.policy.training import policy_config_from_args, PolicyTrainer, TrainerConfig
+from nanobot_ros.report import write_report
 
 TRAINER_OPTIONS = {
     'run_dir': 'checkpoint, curve, summary',
@@ -59,6 +60,7 @@ def main(argv=None) -> int:
     summary = trainer.run()
     if trainer.rank == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != 'epoch_losses'}, indent=2))
+        print(f'report: {write_report(args.run_dir)[1]}')
     if trainer.world_size > 1:
         dist.destroy_process_group()
     return 0

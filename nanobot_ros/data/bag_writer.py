@@ -21,8 +21,10 @@ from typing import Dict, Optional, Sequence
 from rosbags.rosbag2 import Writer, WriterError
 from rosbags.rosbag2.enums import StoragePlugin
 from rosbags.rosbag2.metadata import parse_qos
+from rosbags.typesys.base import TypesysError
 
-from nanobot_ros.data.bags import BagError, make_typestore, register_definition
+from nanobot_ros.data.bags import BagError, make_typestore, normalize_msgtype, \
+    register_definition
 from nanobot_ros.durable import fsync_folder
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
@@ -68,15 +70,26 @@ class BagWriter:
 
     def add_topic(self, topic: str, msgtype: str, offered_qos: Sequence[dict] = (),
                   definition: str = '', encoding: str = 'ros2msg', qos_objects=None) -> None:
-        """Add a connection; BagError if `msgtype` is unknown and no definition is given."""
+        """Add a connection; BagError if `msgtype` is unknown and no definition is given.
+
+        A given definition (a bag's own, when repair copies it) is stored as it is.
+        """
+        msgtype = normalize_msgtype(msgtype)
         if definition:
-            register_definition(self.typestore, msgtype, encoding, definition)
+            try:
+                register_definition(self.typestore, msgtype, encoding, definition)
+            except (TypesysError, KeyError, ValueError) as error:
+                raise BagError(f'the definition of {msgtype} for {topic} cannot be used '
+                               f'({type(error).__name__}: {str(error).splitlines()[0]})'
+                               ) from None
         if msgtype not in self.typestore.types:
             raise BagError(f'unknown message type {msgtype!r} for {topic}: not a ROS 2 Jazzy '
                            f'or nanobot_msgs type and no definition given')
         qos = qos_objects if qos_objects is not None else qos_profiles(offered_qos)
+        given = {'msgdef': definition, 'rihs01': self.typestore.hash_rihs01(msgtype)} \
+            if definition else {}
         self._connections[topic] = self._writer.add_connection(
-            topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos)
+            topic, msgtype, typestore=self.typestore, offered_qos_profiles=qos, **given)
 
     def write(self, topic: str, timestamp: int, data: bytes) -> None:
         """Write one serialized (CDR) message logged at `timestamp` ns."""
@@ -108,6 +121,12 @@ class BagWriter:
             for folder in (self.path, self.path.parent):
                 fsync_folder(folder)
             self._names_synced = True
+
+    def abort(self) -> None:
+        """Release the storage without index or metadata.yaml (what reached the disk stays)."""
+        storage, self._writer.storage = self._writer.storage, None
+        if storage is not None:
+            storage.abort()
 
     def close(self) -> None:
         """Finish the bag: index, summary and metadata.yaml (it opens without repair)."""

@@ -285,6 +285,10 @@ class BagDataset:
         """Return the number of samples indexed so far."""
         return len(self._transitions)
 
+    def timeline(self) -> List[Tuple[float, int]]:
+        """Return (log time s, action index) of every sample, without reading an image."""
+        return [(t.frame_time * 1e-9, t.action[0]) for t in self._transitions]
+
     def _image(self, bag_id: int, time_ns: int) -> np.ndarray:
         key = (bag_id, time_ns)
         if key in self._images:

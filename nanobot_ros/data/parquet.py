@@ -74,8 +74,8 @@ def export_parquet(bag_path, out_dir) -> Dict[str, Path]:
     bag = Bag(bag_path)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    topics = [t for t, info in bag.topics.items()
-              if info.msgtype not in IMAGE_TYPES and info.count]
+    topics = [t for t, info in bag.topics.items()  # undecodable ones: `nanobot bag info`
+              if info.msgtype not in IMAGE_TYPES and info.count and t not in bag.undecodable]
     rows = {t: [] for t in topics}
     total = sum(bag.topics[t].count for t in topics)
     for record in tqdm(bag.records(topics), total=total, desc=f'export {bag.path.name}',

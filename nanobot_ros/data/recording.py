@@ -20,6 +20,12 @@ Disk cap: the robot folder holds at most `max_disk_gb` plus the split being writ
 the oldest complete sessions go first, then the oldest closed splits of the current session;
 never a split that is being written. It is checked at each split and at each flush.
 
+Free space: recording stops before the free space falls below `min_free_gb`, and at least
+CLOSE_RESERVE, so the split is closed cleanly even when the disk fills: the free space is
+measured at each flush and each message's bytes are counted against it. A disk someone else
+fills meanwhile makes a write fail: recording stops, the split is left for `nanobot bag repair`
+(everything flushed is in it) and the status says so.
+
 Threading: `put()` only appends to a queue bounded in bytes; a background thread writes,
 flushes every `flush_period_s`, splits, enforces the disk cap and watches the free space. When
 the queue is full a message is dropped and counted, never blocking the caller (the executor).
@@ -44,6 +50,10 @@ from nanobot_ros.durable import atomic_write
 
 GB = 1024 ** 3
 MB = 1024 ** 2
+# Free space always kept to close the split being written (MCAP summary, metadata.yaml) when
+# the disk fills, and the framing and index bytes a message costs beyond its data (generous).
+CLOSE_RESERVE = 1 * MB
+RECORD_OVERHEAD = 64
 SESSION_FILE = 'session.yaml'
 LOCK_SUFFIX = '.lock'
 
@@ -236,6 +246,10 @@ class SessionRecorder:
         # and what could be deleted; with them a flush checks the cap with one folder's stat.
         self._settled_bytes = 0
         self._deletable_bytes = 0
+        # Bytes that may still be written before the free space would fall below the reserve:
+        # measured at each flush, counted down by each message (see _write).
+        self._room = 0
+        self._accepting = False  # the writer thread takes messages (under _lock)
 
     # -- called from the node (any thread) -------------------------------------------------
     @property
@@ -286,6 +300,7 @@ class SessionRecorder:
         atomic_write(session / SESSION_FILE, yaml.safe_dump(metadata, sort_keys=False).encode())
         self._custom_data = metadata
         self._thread = threading.Thread(target=self._run, name='recorder-writer', daemon=True)
+        self._accepting = True
         self._thread.start()
         return session
 
@@ -294,7 +309,7 @@ class SessionRecorder:
         self.received[topic] += 1
         size = len(data)
         with self._lock:
-            if not self.recording or self._queued_bytes + size > self.config.queue_size_mb * MB:
+            if not self._accepting or self._queued_bytes + size > self.config.queue_size_mb * MB:
                 self.dropped[topic] += 1
                 return False
             self._queue.append((topic, timestamp, data))
@@ -346,13 +361,34 @@ class SessionRecorder:
                 self._split_lock.release()
                 self._split_lock = None
 
-    def _write(self, topic: str, timestamp: int, data: bytes) -> None:
+    def _reserve(self) -> int:
+        """Return the free bytes recording keeps: min_free_gb, at least CLOSE_RESERVE."""
+        return max(int(self.config.min_free_gb * GB), CLOSE_RESERVE)
+
+    def _measure_room(self) -> None:
+        """Measure the free space (after a flush: nothing of ours is pending in memory)."""
+        self._room = self.free_bytes() - self._reserve()
+
+    def _out_of_room(self) -> str:
+        """Return why recording stops: the free space reached the reserve."""
+        return (f'stopped recording: the free space on {self.config.root} '
+                f'({self.free_bytes() / MB:.1f} MB) would fall below the reserve of '
+                f'{self._reserve() / MB:g} MB (min_free_gb {self.config.min_free_gb:g}, at '
+                f'least what closing a split needs); split {self.current_split} closed')
+
+    def _write(self, topic: str, timestamp: int, data: bytes) -> bool:
+        """Write one message; False (nothing written) when it would eat into the reserve."""
+        cost = len(data) + RECORD_OVERHEAD
+        if cost > self._room:
+            return False
+        self._room -= cost
         if not self._writer.has_topic(topic):
             msgtype, qos = self.topics[topic]
             self._writer.add_topic(topic, msgtype, qos)
         self._writer.write(topic, timestamp, data)
         self.written[topic] += 1
         self.bytes_written += len(data)
+        return True
 
     def _split_due(self) -> bool:
         writer, config = self._writer, self.config
@@ -386,6 +422,7 @@ class SessionRecorder:
             # The writer is opened here: sqlite3 connections belong to the thread that made them.
             self._enforce_cap()
             self._open_split()
+            self._measure_room()
             while True:
                 self._wake.wait(self.config.flush_period_s / 2)
                 self._wake.clear()
@@ -398,17 +435,28 @@ class SessionRecorder:
                     last_flush = now
                     if self._over_cap():
                         self._enforce_cap()
-                    if self.free_bytes() < self.config.min_free_gb * GB:
-                        self.stopped_reason = (
-                            f'stopped recording: free space {self.free_bytes() / GB:.2f} GB is '
-                            f'below the reserve of {self.config.min_free_gb:g} GB')
-                        self.log(self.stopped_reason)
-                        break
+                    self._measure_room()
+                if self._room < 0:
+                    self.stopped_reason = self._out_of_room()
+                    self.log(self.stopped_reason)
+                    break
+        except OSError as error:
+            # A write failed (a disk someone else filled, an I/O error): the storage may end in
+            # a torn write, so it is not finished (that could index garbage), only released
+            # for repair.
+            self.stopped_reason = (
+                f'stopped recording: {error.strerror or error} while writing '
+                f'{self.current_split}; everything flushed before (at most '
+                f'{self.config.flush_period_s:g} s earlier) is recoverable: '
+                f'`nanobot bag repair {self.session}` once there is space')
+            self.log(self.stopped_reason)
+            self._abort_split()
         except Exception as error:  # noqa: B902 - a disk error must not vanish in a thread
             self.stopped_reason = f'stopped recording: {type(error).__name__}: {error}'
             self.log(self.stopped_reason)
         finally:
             with self._lock:
+                self._accepting = False  # from now on put() counts as dropped at once
                 dropped = [item for item in self._queue if isinstance(item[0], str)]
                 for topic, _, _ in dropped:
                     self.dropped[topic] += 1
@@ -434,7 +482,10 @@ class SessionRecorder:
             if topic is _SPLIT:
                 self._rotate()
                 continue
-            self._write(topic, timestamp, data)
+            if not self._write(topic, timestamp, data):
+                self.dropped[topic] += 1
+                self._room = -1  # stop: the caller closes the split in the reserve
+                return False
             if self._split_due():
                 self._rotate()
 
@@ -442,6 +493,17 @@ class SessionRecorder:
         self._close_split()
         self._open_split()
         self._enforce_cap()
+        self._measure_room()
+
+    def _abort_split(self) -> None:
+        """Release the split being written without finishing it (left for repair)."""
+        try:
+            if self._writer is not None:
+                self._writer.abort()
+        except OSError:
+            pass  # the disk is still full: the file keeps what reached it
+        self._writer = None
+        self._close_split()
 
     def counts(self) -> dict:
         """Return received / written / dropped totals and per topic."""

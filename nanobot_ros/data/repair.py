@@ -8,6 +8,10 @@ the same topics, types, definitions and offered QoS, restores custom_data from t
 session.yaml, writes metadata.yaml, and swaps the fresh bag in (the damaged one is kept beside it
 as <name>.damaged with --keep-original). Finished bags are left alone.
 
+Storage files that are all complete but have no metadata.yaml (split files copied without it:
+what `ros2 bag reindex` is for) are reindexed: metadata.yaml is written from the files' own
+topics, counts, times and QoS, and the files stay as they are (any type, definition or not).
+
 A split a live recorder is writing (its <split>.lock is held) is refused: repair raises before
 touching anything, for the whole folder. A lock file left by a killed recorder is stale (the
 kernel dropped its flock); repair goes ahead and deletes it.
@@ -16,8 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 import shutil
 import sqlite3
-from typing import List
+from typing import List, Optional
 
+from mcap.writer import MCAP0_MAGIC as MCAP_MAGIC
 from mcap.records import Channel, Message, Schema
 from rosbags.rosbag2.metadata import parse_qos
 from tqdm import tqdm
@@ -27,6 +32,7 @@ from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, make_typestore, scan_mcap_stream, \
     STORAGE_SUFFIXES
 from nanobot_ros.data.recording import holder, lock_file, SESSION_FILE
+from nanobot_ros.durable import atomic_write
 
 
 @dataclass
@@ -64,8 +70,12 @@ def _custom_data(path: Path) -> dict:
     session_file = path.parent / SESSION_FILE
     data = {}
     if session_file.is_file():
-        loaded = yaml.safe_load(session_file.read_text()) or {}
-        data = {str(k): str(v) for k, v in loaded.items()}
+        try:
+            loaded = yaml.safe_load(session_file.read_text()) or {}
+            data = {str(k): str(v) for k, v in loaded.items()}
+        except (yaml.YAMLError, AttributeError) as error:
+            raise BagError(f'{session_file}: not a session file ({error}); move it away to '
+                           f'repair without the session metadata. Nothing was changed.') from None
         prefix = path.parent.name + '_'
         if path.name.startswith(prefix):
             data['nanobot.split'] = str(int(path.name[len(prefix):] or 0))
@@ -73,6 +83,11 @@ def _custom_data(path: Path) -> dict:
 
 
 def _copy_mcap(source: Path, bag: BagWriter) -> None:
+    with open(source, 'rb') as stream:
+        head = stream.read(len(MCAP_MAGIC))
+    if not MCAP_MAGIC.startswith(head):  # a shorter head: cut off as it was being created
+        raise BagError(f'{source}: not an MCAP file (no MCAP magic at its start); nothing '
+                       f'was changed')
     schemas, channels = {}, {}
     for record in scan_mcap_stream(source):
         if isinstance(record, Schema):
@@ -91,12 +106,24 @@ def _copy_mcap(source: Path, bag: BagWriter) -> None:
             bag.write(channel.topic, record.log_time, record.data)
 
 
+def _split_order(file: Path) -> tuple:
+    """Sort key of a storage file: rosbag2's split index (<name>_<index>), then the name."""
+    stem, _, index = file.stem.rpartition('_')
+    return (stem, int(index)) if index.isdigit() else (file.stem, -1)
+
+
 def _copy_sqlite(source: Path, bag: BagWriter) -> None:
     # Opening read-write lets sqlite roll back the killed writer's hot journal first.
-    sqlite3.connect(source).execute('SELECT count(*) FROM sqlite_master').fetchall()
+    try:
+        sqlite3.connect(source).execute('SELECT count(*) FROM sqlite_master').fetchall()
+    except sqlite3.DatabaseError as error:
+        raise BagError(f'{source}: not a sqlite3 bag ({error}); nothing was changed') from None
     reader = Bag(source, bag.typestore)
     for topic, info in reader.topics.items():
-        bag.add_topic(topic, info.msgtype, qos_objects=parse_qos(info.offered_qos or []))
+        if not bag.has_topic(topic):  # each split repeats the bag's topics
+            encoding, definition = reader.definitions.get(info.msgtype, ('', ''))
+            bag.add_topic(topic, info.msgtype, definition=definition, encoding=encoding,
+                          qos_objects=parse_qos(info.offered_qos or []))
     for record in reader.records():
         bag.write(record.topic, record.timestamp, record.data)
 
@@ -124,13 +151,72 @@ def _repair_checked(path: Path, keep_original: bool) -> RepairResult:
     return result
 
 
+def _complete(storages: List[Path]) -> Optional[List[Bag]]:
+    """Return each storage file read as a bag if every one is complete, else None.
+
+    Complete: an MCAP file with its summary, a sqlite3 file without an uncommitted transaction
+    (no hot journal). Then only metadata.yaml is missing, `ros2 bag reindex`'s case.
+    """
+    bags = []
+    for file in storages:
+        if any(file.with_name(file.name + suffix).exists() for suffix in ('-journal', '-wal')):
+            return None
+        try:
+            bags.append(Bag(file))
+        except BagError:
+            return None
+    return bags
+
+
+def _reindex(path: Path, kind: str, bags: List[Bag]) -> RepairResult:
+    """Write metadata.yaml (version 7) for complete storage files; the files stay as they are.
+
+    The offered QoS text is the storage's own, so readers that compare the two (rosbags) match.
+    """
+    topics = {}
+    for bag in bags:
+        for name, info in bag.topics.items():
+            previous = topics.get(name, (info, 0))[1]
+            topics[name] = (info, previous + info.count)
+    timed = [b for b in bags if b.message_count]
+    start = min((b.start_ns for b in timed), default=0)
+    end = max((b.end_ns for b in timed), default=0)
+    messages = sum(b.message_count for b in bags)
+    info = {
+        'version': 7, 'storage_identifier': kind,
+        'relative_file_paths': [b.path.name for b in bags],
+        'duration': {'nanoseconds': end - start},
+        'starting_time': {'nanoseconds_since_epoch': start},
+        'message_count': messages,
+        'topics_with_message_count': [
+            {'topic_metadata': {'name': name, 'type': topic.msgtype,
+                                'serialization_format': 'cdr',
+                                'offered_qos_profiles': topic.offered_qos,
+                                'type_description_hash': ''},
+             'message_count': count} for name, (topic, count) in topics.items()],
+        'compression_format': '', 'compression_mode': '',
+        'files': [{'path': b.path.name,
+                   'starting_time': {'nanoseconds_since_epoch': b.start_ns},
+                   'duration': {'nanoseconds': b.end_ns - b.start_ns},
+                   'message_count': b.message_count} for b in bags],
+        'custom_data': _custom_data(path)}
+    atomic_write(path / 'metadata.yaml', yaml.safe_dump(
+        {'rosbag2_bagfile_information': info}, sort_keys=False).encode())
+    return RepairResult(path, True, messages,
+                        f'reindexed {len(bags)} files, {messages} messages')
+
+
 def _repair(path: Path, keep_original: bool) -> RepairResult:
     if _is_healthy(path):
         return RepairResult(path, False, Bag(path).message_count, 'finished bag, no repair')
-    storages = sorted(p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES)
+    storages = sorted((p for p in path.iterdir() if p.suffix in STORAGE_SUFFIXES),
+                      key=_split_order)
     if not storages:
         raise BagError(f'{path}: no .mcap or .db3 file to recover')
     kind = 'mcap' if storages[0].suffix == '.mcap' else 'sqlite3'
+    complete = _complete(storages)
+    if complete is not None:
+        return _reindex(path, kind, complete)
     work = path.parent / f'.repair-{path.name}'
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir()

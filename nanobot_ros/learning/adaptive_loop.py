@@ -5,10 +5,11 @@ Per frame:
      and (unless gated) predict the next frame for every action in the action space;
   2. `select(perception)`: gated -> None (do not act: the reference's quality gating while
      reconstruction loss > threshold); else the selector's action (uncertainty-driven
-     exploration by default, any runner selector can be plugged in);
+     exploration by default: the predictor heads' disagreement about each action's outcome,
+     `learning/exploration.py`; any runner selector can be plugged in);
   3. the caller executes the action (or nothing) and, with the next frame,
   4. `record_outcome(perception, applied_action, next_frame)`: compare the prediction made for
-     the applied action with what happened (the explorer's uncertainty), store the transition;
+     the applied action with what happened (the online R²), store the transition;
   5. `train()`: one learner step: autoencoder only while gated, else a joint step.
 
 The node runs 1-4 on the ROS thread and 5 in a background thread (`learner` and `actor` are
@@ -46,7 +47,12 @@ class LoopConfig:
     batch_size: int = 8
     newest_in_batch: int = 1
     train_steps_per_frame: int = 1
-    uncertainty_decay: float = 0.9
+    exploration_epsilon: float = field(default=0.0, metadata={'description': (
+        'share of frames on which the explorer takes a uniformly random action instead of '
+        'the most uncertain one (1 = a uniformly random selector)')})
+    balance_actions: bool = field(default=True, metadata={'description': (
+        'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
+        'takes one action then does not forget the others)')})
     detailed_metrics_interval: int = 100
     online_window: int = 50
     # Ablation: the predictor is always told action 0 (how much does the action explain?).
@@ -74,6 +80,7 @@ class Perception:
     reconstruction_loss: float
     gated: bool
     predictions: Optional[torch.Tensor] = None  # (A, N, P) patches, one per action
+    uncertainty: Optional[List[float]] = None  # per action: the heads' disagreement
     reconstruction: Optional[torch.Tensor] = None  # (1, N, P) decoded frame
     action: Optional[int] = None
     selection_metadata: list = field(default_factory=list)
@@ -92,9 +99,9 @@ class AdaptiveWorldModelLoop:
         if len(self.actions) != learner.config.predictor.num_actions:
             raise ValueError(f'{len(self.actions)} actions but the predictor knows '
                              f'{learner.config.predictor.num_actions}')
-        self.explorer = UncertaintyExplorer(self.actions, config.uncertainty_decay,
+        self.explorer = UncertaintyExplorer(self.actions, config.exploration_epsilon,
                                             config.seed)
-        self.selector = selector or self.explorer.select
+        self.selector = selector
         self.buffer = TransitionBuffer(config.buffer_capacity, config.seed)
         self.history_length = learner.config.predictor.max_history
         self._frames: deque = deque(maxlen=self.history_length)
@@ -110,6 +117,7 @@ class AdaptiveWorldModelLoop:
         self.last_metrics: Dict[str, float] = {}
         self.last_reconstruction_loss = math.nan
         self.last_prediction_error: Dict[int, float] = {}
+        self.last_uncertainty: List[Optional[float]] = [None] * len(self.actions)
         # (SSE, sum, sum of squares, count) of recent fresh predictions, for online R².
         self._online: deque = deque(maxlen=config.online_window)
 
@@ -136,6 +144,10 @@ class AdaptiveWorldModelLoop:
         except FrameRejected:
             self.frames_rejected += 1
             raise
+        return self.perceive_checked(frame)
+
+    def perceive_checked(self, frame: np.ndarray) -> Perception:
+        """`perceive` for a frame `check_frame` already returned (it is not checked again)."""
         self.frames_seen += 1
         self._frames.append(frame)
         frames = tuple(self._frames)
@@ -151,7 +163,10 @@ class AdaptiveWorldModelLoop:
             if not gated:
                 candidates = ([0] * len(self.actions) if self.config.ignore_actions
                               else range(len(self.actions)))
-                perception.predictions = self.actor.predict_all(frames, past, candidates)
+                perception.predictions, disagreement = self.actor.predict_all(
+                    frames, past, candidates)
+                perception.uncertainty = disagreement.tolist()
+                self.last_uncertainty = list(perception.uncertainty)
         return perception
 
     def select(self, perception: Perception) -> Optional[int]:
@@ -159,7 +174,8 @@ class AdaptiveWorldModelLoop:
         if perception.gated:
             self.gated_frames += 1
             return None
-        action, metadata = self.selector(perception.frame)
+        action, metadata = (self.selector(perception.frame) if self.selector else
+                            self.explorer.select(perception.uncertainty))
         if action not in self.actions:
             raise ValueError(f'selector returned {action!r}, not in {self.actions}')
         perception.action, perception.selection_metadata = action, metadata
@@ -183,7 +199,6 @@ class AdaptiveWorldModelLoop:
             observed = observed.double()
             self._online.append((error * observed.numel(), float(observed.sum()),
                                  float((observed ** 2).sum()), observed.numel()))
-            self.explorer.observe(action, error)
             self.last_prediction_error[action] = error
         # The predictor sees action indices (positions in the action space), not values.
         label = 0 if self.config.ignore_actions else self.actions.index(action)
@@ -213,19 +228,33 @@ class AdaptiveWorldModelLoop:
                 batch = self.buffer.sample_frames(self.config.batch_size)
             else:
                 batch = self.buffer.sample(self.config.batch_size,
-                                           self.config.newest_in_batch)
+                                           self.config.newest_in_batch,
+                                           self.config.balance_actions)
         if gated:
             metrics = self.learner.train_autoencoder(batch)
             self.consecutive_autoencoder_iterations += 1
             metrics['consecutive_autoencoder_iterations'] = \
                 self.consecutive_autoencoder_iterations
         else:
-            detailed = (self.learner.predictor_training_step
+            # Numbered as the node logs: by learner (= autoencoder) steps, this one included.
+            detailed = ((self.learner.autoencoder_training_step + 1)
                         % self.config.detailed_metrics_interval == 0)
             metrics = self.learner.train_step(*batch, detailed=detailed)
             self.consecutive_autoencoder_iterations = 0
         self.last_metrics = metrics
         return metrics
+
+    def diagnostics(self) -> Optional[tuple]:
+        """Return `WorldModel.diagnostics` of a replay batch (None while gated or empty).
+
+        Attention metrics, counterfactuals, action sensitivity and an attention heatmap.
+        """
+        with self.lock:
+            if self.gated or not len(self.buffer):
+                return None
+            batch = self.buffer.sample(self.config.batch_size, self.config.newest_in_batch,
+                                       self.config.balance_actions)
+        return self.learner.diagnostics(*batch)
 
     def sync_actor(self) -> None:
         """Copy the learner's weights to the actor (no-op when they are the same model)."""
@@ -275,6 +304,8 @@ class AdaptiveWorldModelLoop:
         return 1.0 - sse / sst if sst > 0 else math.nan
 
     def uncertainty(self) -> List[Optional[float]]:
-        """Per-action uncertainty in action order (None = never tried)."""
-        return [u if math.isfinite(u) else None
-                for u in (self.explorer.uncertainty[a] for a in self.actions)]
+        """Return the per-action uncertainty of the last frame perceived, in action order.
+
+        None = none measured yet (gated so far).
+        """
+        return list(self.last_uncertainty)

@@ -2,6 +2,7 @@
 from dataclasses import dataclass, field
 from typing import List
 
+from nanobot_ros.contract import ACTION_OVERRIDE
 from nanobot_ros.learning.world_model import WorldModelConfig
 
 
@@ -20,17 +21,16 @@ class OnlineConfig:
     predictor_lr: float = 0.0
     action_names: List[str] = field(default_factory=lambda: ['action'])
     answer_deadline: float = 0.35     # no action later than this after the frame's stamp (s)
-    max_transition_gap: float = 0.45  # discard when the next frame came later than this (s)
-    delivery_margin: float = 0.0      # discard when it was stamped less than this after (s)
     sync_interval: int = 5            # learner steps between copies to the acting model
     debug_image_interval: int = 5     # frames between debug images (0 = never)
     log_interval: int = 100           # steps between W&B / console metrics
     wandb_project: str = ''           # '' = no W&B
     selector: str = 'uncertainty'     # or a runner selector (robots/sim/selectors.py)
     torch_threads: int = 1
+    override_topic: str = ACTION_OVERRIDE.name  # a person's next action replaces the model's
 
     def __post_init__(self):
-        if self.answer_deadline <= 0 or self.max_transition_gap <= 0:
-            raise ValueError('answer_deadline and max_transition_gap must be > 0')
+        if self.answer_deadline <= 0:
+            raise ValueError(f'answer_deadline must be > 0, got {self.answer_deadline}')
         if self.sync_interval < 1 or self.log_interval < 1:
             raise ValueError('sync_interval and log_interval must be >= 1')

@@ -42,13 +42,15 @@ class TransitionBuffer:
         self.transitions.append(transition)
         self.added += 1
 
-    def sample(self, batch_size: int, newest: int = 1):
+    def sample(self, batch_size: int, newest: int = 1, balanced: bool = False):
         """Return (history (B, T, 3, H, W), actions (B, T), next frames (B, 3, H, W)).
 
         The `newest` most recent transitions are always in the batch (learn from what was just
-        seen), the rest are drawn uniformly from the buffer.
+        seen), the rest are drawn uniformly from the buffer, or with `balanced` evenly over the
+        actions (the last of each transition's actions) present: an action uniformly, then one
+        of its transitions uniformly.
         """
-        items = self._pick(batch_size, newest)
+        items = self._pick(batch_size, newest, balanced)
         history = torch.stack([images_to_tensor(np.stack(t.frames)) for t in items])
         actions = torch.tensor([t.actions for t in items], dtype=torch.long)
         next_frames = images_to_tensor(np.stack([t.next_frame for t in items]))
@@ -58,14 +60,23 @@ class TransitionBuffer:
         """Return next frames of random transitions (B, 3, H, W) for autoencoder training."""
         return images_to_tensor(np.stack([t.next_frame for t in self._pick(batch_size, 1)]))
 
-    def _pick(self, batch_size: int, newest: int) -> List[Transition]:
+    def _pick(self, batch_size: int, newest: int, balanced: bool = False) -> List[Transition]:
         if not self.transitions:
             raise ValueError('the buffer is empty')
         n = len(self.transitions)
         newest = min(newest, batch_size, n)
         chosen = [self.transitions[n - 1 - i] for i in range(newest)]
-        rest = self.rng.integers(0, n, batch_size - newest)
-        return chosen + [self.transitions[int(i)] for i in rest]
+        if not balanced:
+            rest = self.rng.integers(0, n, batch_size - newest)
+            return chosen + [self.transitions[int(i)] for i in rest]
+        by_action: dict = {}
+        for transition in self.transitions:
+            by_action.setdefault(transition.actions[-1], []).append(transition)
+        groups = list(by_action.values())
+        for g in self.rng.integers(0, len(groups), batch_size - newest):
+            group = groups[int(g)]
+            chosen.append(group[int(self.rng.integers(0, len(group)))])
+        return chosen
 
     def recent(self, count: int) -> List[Transition]:
         """Return the newest `count` transitions, oldest first."""

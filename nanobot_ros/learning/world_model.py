@@ -7,14 +7,16 @@ predictor patch/latent/action losses, gradients flowing into the shared encoder)
 state as safetensors tensors + JSON metadata (config, counters, optimizer hyper-parameters).
 """
 from dataclasses import asdict, dataclass, field
-from typing import Dict, Optional, Sequence
+from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 
+from nanobot_ros.learning.introspection import action_gradient_share, attention_heatmap, \
+    attention_metrics
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
-from nanobot_ros.models.losses import explained_variance, LossWeights, predictor_losses
+from nanobot_ros.models.losses import LossWeights, predictor_losses
 from nanobot_ros.models.predictor import (ActionClassifier, PredictorConfig,
                                           TransformerActionConditionedPredictor)
 from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
@@ -41,9 +43,10 @@ class WorldModelConfig:
     predictor: PredictorConfig = field(default_factory=PredictorConfig)
     loss_weights: LossWeights = field(default_factory=LossWeights)
     autoencoder_lr: float = 3e-3
-    # Lower: at 3e-3 the predictor never learned to move the dot across patches
-    # (bench/world_model_learning.py).
-    predictor_lr: float = 5e-4
+    # Lower than the autoencoder's: at 3e-3 the predictor never learned to move the dot across
+    # patches; with its relative position bias 1e-3 learns it (without the bias 5e-4 was needed;
+    # bench/world_model_learning.py).
+    predictor_lr: float = 1e-3
     weight_decay: float = 0.0
     grad_clip: float = 1.0
     # The reference lets the predictor's losses train the shared encoder too. On a small CPU
@@ -119,6 +122,10 @@ def _network_sizes(vit: ViTConfig) -> dict:
     return sizes
 
 
+def _median(values) -> float:
+    return float(torch.stack(values).median()) if values else 0.0
+
+
 def _global_grad_norm(parameters) -> float:
     norms = [p.grad.detach().norm() for p in parameters if p.grad is not None]
     return float(torch.stack(norms).norm()) if norms else 0.0
@@ -165,11 +172,13 @@ class WorldModel:
 
     @torch.no_grad()
     def predict_all(self, history_frames: Sequence, history_actions: Sequence[int],
-                    candidate_actions: Sequence[int]) -> torch.Tensor:
-        """Predicted next-frame patches (A, N, P), one per candidate action.
+                    candidate_actions: Sequence[int]) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Predicted next-frame patches (A, N, P) and the heads' disagreement (A,).
 
-        history_frames: the last T frames, oldest first (uint8 (H, W, 3)); history_actions:
-        the T - 1 actions taken between them.
+        One per candidate action. history_frames: the last T frames, oldest first (uint8
+        (H, W, 3)); history_actions: the T - 1 actions taken between them. The disagreement of
+        an action is the variance across the predictor's heads of their predicted tokens,
+        averaged over tokens and channels (0 with one head).
         """
         self.autoencoder.eval()
         self.predictor.eval()
@@ -178,8 +187,9 @@ class WorldModel:
         features = features.unsqueeze(0).expand(a, -1, -1, -1)
         past = torch.tensor(list(history_actions), dtype=torch.long).expand(a, -1)
         actions = torch.cat([past, torch.tensor(candidate_actions).reshape(a, 1)], dim=1)
-        predicted, _ = self.predictor(features, actions)
-        return self.autoencoder.decode(predicted)
+        heads, _ = self.predictor.forward_heads(features, actions)
+        disagreement = heads.var(dim=1, unbiased=False).mean(dim=(1, 2))
+        return self.autoencoder.decode(heads.mean(dim=1)), disagreement
 
     # -- training ----------------------------------------------------------------------------
 
@@ -220,13 +230,15 @@ class WorldModel:
             tokens = self.autoencoder.encode(all_frames)
         features = tokens[:b * t].reshape(b, t, *tokens.shape[1:])
         target_latent = tokens[b * t:]
-        predicted_latent, _ = self.predictor(features, actions)
+        heads, _ = self.predictor.forward_heads(features, actions)
+        predicted_latent = heads.mean(dim=1)
         predicted_patches = self._decode_frozen(predicted_latent)
         target_patches = self.autoencoder.patchify(next_frames)
         logits = self.action_classifier(features[:, -1], predicted_latent)
-        losses = predictor_losses(predicted_patches, target_patches, predicted_latent,
-                                  target_latent, self.config.loss_weights, logits,
-                                  actions[:, -1])
+        bootstrap = (torch.rand(heads.shape[:2], generator=self.generator) < 0.5).float() \
+            if heads.shape[1] > 1 else None
+        losses = predictor_losses(predicted_patches, target_patches, heads, target_latent,
+                                  self.config.loss_weights, logits, actions[:, -1], bootstrap)
         total = ae_loss + losses['total']
         self.autoencoder_optimizer.zero_grad(set_to_none=True)
         self.predictor_optimizer.zero_grad(set_to_none=True)
@@ -236,7 +248,14 @@ class WorldModel:
         metrics = {}
         if detailed:
             metrics['predictor_grad_norm'] = _global_grad_norm(predictor_params)
+            metrics['action_gradient_share'] = action_gradient_share(self.predictor)
+            sublayers = self._predictor_sublayers()
+            for name, params in sublayers.items():
+                metrics[f'grad_norms/transformer/{name}'] = _median(
+                    [p.grad.norm() for p in params if p.grad is not None])
             before = [p.detach().clone() for p in predictor_params]
+            before_sublayers = {name: [p.detach().clone() for p in params]
+                                for name, params in sublayers.items()}
         torch.nn.utils.clip_grad_norm_(self.autoencoder.parameters(), self.config.grad_clip)
         torch.nn.utils.clip_grad_norm_(predictor_params, self.config.grad_clip)
         self.autoencoder_optimizer.step()
@@ -245,6 +264,10 @@ class WorldModel:
             ratios = [float((p.detach() - old).norm() / (old.norm() + 1e-12))
                       for p, old in zip(predictor_params, before) if old.norm() > 0]
             metrics['predictor_uwr_95th'] = float(np.percentile(ratios, 95)) if ratios else 0.0
+            for name, params in sublayers.items():
+                metrics[f'uwr/transformer/{name}'] = _median(
+                    [(p.detach() - old).norm() / (old.norm() + 1e-12)
+                     for p, old in zip(params, before_sublayers[name])])
         self.autoencoder_training_step += 1
         self.predictor_training_step += 1
         metrics.update({
@@ -254,12 +277,58 @@ class WorldModel:
             'predictor_patch_loss': losses['patch'].item(),
             'predictor_latent_loss': losses['latent'].item(),
             'predictor_action_loss': losses['action'].item(),
-            'predictor_explained_variance': explained_variance(predicted_patches,
-                                                               target_patches),
+            # R² = 1 - SSE/SST = 1 - MSE/variance: from the patch loss, no second pass.
+            'predictor_explained_variance': 1.0 - losses['patch'].item() / max(
+                target_patches.var(unbiased=False).item(), 1e-12),
             'predictor_training_step': self.predictor_training_step,
             'predictor_lr': self.predictor_optimizer.param_groups[0]['lr'],
         })
         return metrics
+
+    def _predictor_sublayers(self) -> Dict[str, list]:
+        """Return the reference's groups transformer_layer_<i>_<self_attn|linear1|linear2>."""
+        groups = {}
+        for i, block in enumerate(self.predictor.blocks):
+            groups[f'transformer_layer_{i}_self_attn'] = list(block.attn.parameters())
+            groups[f'transformer_layer_{i}_linear1'] = list(block.mlp[0].parameters())
+            groups[f'transformer_layer_{i}_linear2'] = list(block.mlp[3].parameters())
+        return groups
+
+    @torch.no_grad()
+    def diagnostics(self, history: torch.Tensor, actions: torch.Tensor,
+                    next_frames: torch.Tensor) -> Tuple[Dict[str, float], np.ndarray]:
+        """Attention metrics, counterfactual losses and the action-sensitivity sweep on a batch.
+
+        Returns ({'attention/apa': ..., 'counterfactual/true_loss': ..., ...}, an rgb8 heatmap
+        of the last layer's attention); the definitions are in `learning/introspection.py`.
+        """
+        self.autoencoder.eval()
+        self.predictor.eval()
+        b, t = actions.shape
+        features = self.autoencoder.encode(history.reshape(b * t, *history.shape[2:]))
+        features = features.reshape(b, t, *features.shape[1:])
+        target = self.autoencoder.patchify(next_frames)
+        predicted, attention = self.predictor(features, actions, return_attn=True)
+        n = self.config.predictor.num_patches
+        t = attention[-1].shape[-1] // (n + 1)  # after the predictor's history clipping
+        metrics = {f'attention/{k}': v for k, v in attention_metrics(attention[-1], t, n).items()}
+
+        def loss(with_actions):
+            latent, _ = self.predictor(features, with_actions)
+            return float(((self.autoencoder.decode(latent) - target) ** 2).mean())
+        shuffled = actions[torch.randperm(b, generator=self.generator)]
+        metrics.update({'counterfactual/true_loss': loss(actions),
+                        'counterfactual/shuffled_loss': loss(shuffled),
+                        'counterfactual/zeroed_loss': loss(torch.zeros_like(actions))})
+        sweep = []
+        for action in range(self.config.predictor.num_actions):
+            variant = actions.clone()
+            variant[:, -1] = action
+            sweep.append(self.autoencoder.decode(self.predictor(features, variant)[0]))
+        pairs = [((sweep[i] - sweep[j]) ** 2).mean() for i in range(len(sweep))
+                 for j in range(i + 1, len(sweep))]
+        metrics['action_sensitivity'] = float(torch.stack(pairs).mean()) if pairs else 0.0
+        return metrics, attention_heatmap(attention[-1], t, n)
 
     def _decode_frozen(self, latent: torch.Tensor) -> torch.Tensor:
         """Decode with the decoder's weights held fixed (gradients still reach `latent`).

@@ -23,7 +23,7 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import load as load_bytes, save as save_bytes
 import torch
 
-from nanobot_ros.durable import fsync_folder
+from nanobot_ros.durable import fsync_folder, write_synced
 
 FORMAT = 'nanobot_ros.checkpoint/1'
 BACKUP_SUFFIX = '_backup'
@@ -74,10 +74,7 @@ def save_checkpoint(path, tensors: Dict[str, torch.Tensor], metadata: dict,
     header = {'format': FORMAT, 'metadata': json.dumps(metadata, sort_keys=True)}
     data = save_bytes(payload, metadata=header)
     temp = path.with_name(path.name + '.tmp')
-    with open(temp, 'wb') as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
+    write_synced(temp, data)
     if keep_backup and path.exists():
         if is_valid(path):
             os.replace(path, backup_path(path))

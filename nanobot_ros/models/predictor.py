@@ -9,14 +9,15 @@ after that frame, followed by one query token per patch for the frame to come:
 
 Attention is causal by segment: a token sees every token of its own segment and of the earlier
 ones, never a later one, so frame t's tokens cannot peek at the action taken after it. The
-future queries start from the last frame's tokens (the world mostly stays as it is) and their
+future queries start from the last frame's tokens (the world mostly stays as it is) plus the
+embedding of the action whose outcome they predict, and their
 outputs are the predicted next frame's feature tokens, which the MAE decoder turns into pixels.
 
 The history is clipped to the newest frames that fit `token_capacity` (the reference's 4096)
 and `max_history`. `forward(..., return_attn=True)` also returns every layer's attention
 weights (B, heads, L, L) for introspection.
 """
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from typing import List, Optional, Tuple
 
 import torch
@@ -26,6 +27,12 @@ from nanobot_ros.models.transformer import Block, sincos_pos_embed_1d, sincos_po
 
 # Segment kinds, as type embeddings: frame tokens, action tokens, future query tokens.
 FRAME, ACTION, FUTURE = 0, 1, 2
+# Adam moves a weight by about lr per step; a relative bias must move by a few units (a softmax
+# preference) within a few hundred steps, so it is stored divided by this gain.
+RELATIVE_BIAS_GAIN = 20.0
+# Spread of the heads' initial weights: their initial disagreement (the explorer's uncertainty
+# about what has not been learned yet).
+HEAD_INIT_STD = 0.05
 
 
 @dataclass
@@ -42,6 +49,9 @@ class PredictorConfig:
     dropout: float = 0.0
     max_history: int = 2
     token_capacity: int = 4096
+    heads: int = field(default=4, metadata={'description': (
+        'output heads on the shared transformer; the prediction is their mean, their '
+        'disagreement the uncertainty exploration maximises')})
 
     def validate(self) -> None:
         """Raise ValueError naming the first inconsistent setting."""
@@ -52,6 +62,8 @@ class PredictorConfig:
             raise ValueError(f'num_actions must be >= 1, got {self.num_actions}')
         if self.max_history < 1:
             raise ValueError(f'max_history must be >= 1, got {self.max_history}')
+        if self.heads < 1:
+            raise ValueError(f'heads must be >= 1, got {self.heads}')
         if self.token_capacity < 2 * self.num_patches + 1:
             raise ValueError(f'token_capacity {self.token_capacity} cannot hold one frame, one '
                              f'action and the future queries ({2 * self.num_patches + 1})')
@@ -67,7 +79,8 @@ class PredictorConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> 'PredictorConfig':
-        return cls(**values)
+        """Rebuild a saved config; one saved before heads existed had a single head."""
+        return cls(**{'heads': 1, **values})
 
 
 def segment_causal_mask(segment_ids: torch.Tensor) -> torch.Tensor:
@@ -95,11 +108,32 @@ class TransformerActionConditionedPredictor(nn.Module):
         # Time step of each segment; the future is step max_history.
         self.register_buffer('time_pos', sincos_pos_embed_1d(
             d, torch.arange(config.max_history + 1)), persistent=False)
+        # A learned bias per head and spatial offset between two patch tokens (any frames),
+        # added to their attention score (Swin's relative position bias): a head can attend
+        # "one patch to the left" from the start instead of having to learn it from the
+        # positional codes. Action tokens get none. Offsets index a (2g-1) x (2g-1) table.
+        index = torch.arange(config.num_patches)
+        if grid * grid == config.num_patches:
+            rows, cols, span = index // grid, index % grid, 2 * grid - 1
+        else:  # one row of patches
+            rows, cols, span = torch.zeros_like(index), index, 2 * config.num_patches - 1
+        offset = ((rows[:, None] - rows[None] + span // 2) * span
+                  + cols[:, None] - cols[None] + span // 2)
+        self.register_buffer('patch_offset', offset, persistent=False)
+        self.relative_bias = nn.Parameter(torch.zeros(config.depth, config.num_heads,
+                                                      span * span))
         self.blocks = nn.ModuleList(Block(d, config.num_heads, config.mlp_ratio, config.dropout)
                                     for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
-        self.output_proj = nn.Linear(d, config.feature_dim)
-        nn.init.zeros_(self.output_proj.weight)  # start as "nothing changes"
+        # One projection per head (rows k*feature_dim.. of the weight), random in antithetic
+        # pairs: their mean starts at exactly "nothing changes", while the heads disagree about
+        # everything until training makes them agree where the data pins the outcome down.
+        self.output_proj = nn.Linear(d, config.feature_dim * config.heads)
+        weight = torch.randn(config.heads // 2, config.feature_dim, d) * HEAD_INIT_STD
+        weight = torch.cat([weight, -weight] + ([torch.zeros(1, config.feature_dim, d)]
+                                                if config.heads % 2 else []))
+        with torch.no_grad():
+            self.output_proj.weight.copy_(weight.reshape(-1, d))
         nn.init.zeros_(self.output_proj.bias)
 
     def clip_history(self, features: torch.Tensor, actions: torch.Tensor):
@@ -126,8 +160,16 @@ class TransformerActionConditionedPredictor(nn.Module):
 
         features: (B, T, N, feature_dim) encoder tokens of the last T frames, oldest first.
         actions:  (B, T) long, the action taken after each of those frames.
-        Returns (predicted features (B, N, feature_dim), per-layer attention or None).
+        Returns (predicted features (B, N, feature_dim): the heads' mean, per-layer attention
+        or None).
         """
+        heads, attention = self.forward_heads(features, actions, return_attn)
+        return heads.mean(dim=1), attention
+
+    def forward_heads(self, features: torch.Tensor, actions: torch.Tensor,
+                      return_attn: bool = False
+                      ) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
+        """`forward`, but every head's prediction: (B, heads, N, feature_dim)."""
         self._check(features, actions)
         features, actions = self.clip_history(features, actions)
         b, t, n, _ = features.shape
@@ -137,8 +179,11 @@ class TransformerActionConditionedPredictor(nn.Module):
                   + self.time_pos[steps][None, :, None] + self.type_embed.weight[FRAME])
         acts = (self.action_embed(actions) + self.time_pos[steps][None]
                 + self.type_embed.weight[ACTION])
+        # The queries also carry the action whose outcome they predict, so the first layer can
+        # already look where that action moves things (else it must first fetch the action).
         future = (self.input_proj(features[:, -1]) + self.patch_pos
-                  + self.time_pos[c.max_history] + self.type_embed.weight[FUTURE])
+                  + self.time_pos[c.max_history] + self.type_embed.weight[FUTURE]
+                  + self.action_embed(actions[:, -1:]))
         history = torch.cat([frames, acts.unsqueeze(2)], dim=2).reshape(b, t * (n + 1), -1)
         x = torch.cat([history, future], dim=1)
         # Segments: frame t = 2t, action t = 2t + 1, future = 2T.
@@ -146,14 +191,23 @@ class TransformerActionConditionedPredictor(nn.Module):
             torch.arange(2 * t, device=x.device).repeat_interleave(
                 torch.tensor([n, 1], device=x.device).repeat(t)),
             torch.full((n,), 2 * t, device=x.device)])
-        mask = segment_causal_mask(segments)
+        allowed = segment_causal_mask(segments)
+        # Patch index of every token (-1 = action token), for the relative bias.
+        patch = torch.cat([torch.arange(n + 1, device=x.device).repeat(t),
+                           torch.arange(n, device=x.device)])
+        patch[torch.arange(1, t + 1, device=x.device) * (n + 1) - 1] = -1
+        is_patch = patch >= 0
+        pair = is_patch[:, None] & is_patch[None]
+        index = self.patch_offset[patch.clamp(min=0)][:, patch.clamp(min=0)]
         attention = [] if return_attn else None
-        for block in self.blocks:
+        for layer, block in enumerate(self.blocks):
+            bias = RELATIVE_BIAS_GAIN * self.relative_bias[layer][:, index] * pair
+            mask = bias.masked_fill(~allowed, float('-inf'))
             x, weights = block(x, mask, return_attn)
             if return_attn:
                 attention.append(weights)
-        delta = self.output_proj(self.norm(x[:, -n:]))
-        return features[:, -1] + delta, attention
+        delta = self.output_proj(self.norm(x[:, -n:])).reshape(b, n, c.heads, -1)
+        return features[:, -1, None] + delta.transpose(1, 2), attention
 
 
 class ActionClassifier(nn.Module):

@@ -41,7 +41,11 @@ class Attention(nn.Module):
 
     def forward(self, x: torch.Tensor, attn_mask: Optional[torch.Tensor] = None,
                 return_attn: bool = False):
-        """Attend; `attn_mask` (L, L) bool, True = may attend. Returns (out, weights|None)."""
+        """Attend; return (out, weights (B, heads, L, L) or None).
+
+        `attn_mask`: (L, L) bool, True = may attend; or float, added to the attention scores
+        (-inf = may not attend), broadcastable to (B, heads, L, L).
+        """
         b, n, d = x.shape
         q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, d // self.num_heads) \
             .permute(2, 0, 3, 1, 4)
@@ -49,8 +53,10 @@ class Attention(nn.Module):
         weights = None
         if return_attn:
             scores = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1])
-            if attn_mask is not None:
+            if attn_mask is not None and attn_mask.dtype == torch.bool:
                 scores = scores.masked_fill(~attn_mask, float('-inf'))
+            elif attn_mask is not None:
+                scores = scores + attn_mask
             weights = scores.softmax(dim=-1)
             out = F.dropout(weights, dropout, self.training) @ v
         else:

@@ -30,6 +30,7 @@ from rclpy.signals import SignalHandlerOptions
 from nanobot_ros import contract
 from nanobot_ros.contract import Qos, Topic
 from nanobot_ros.defaults import field_default
+from nanobot_msgs.msg import Action
 
 
 def qos_profile(spec) -> QoSProfile:
@@ -121,21 +122,24 @@ class NanobotNode(Node):
     def declare_config(self, config_class, descriptions: dict, skip=(), dynamic=()) -> dict:
         """Declare one parameter per field of dataclass `config_class`; return {name: value}.
 
-        Each field's default is the parameter's default and `descriptions[name]` its
-        description; fields in `skip` are not parameters (the node fills them in). A field in
-        `dynamic` accepts any type and is converted to the default's type (a `source: 0` in YAML
-        arrives as an integer). Sequences come back as lists.
+        Each field's default is the parameter's default and `descriptions[name]` (else the
+        field's metadata 'description') its description; fields in `skip` are not parameters
+        (the node fills them in). A field in `dynamic` accepts any type and is converted to the
+        default's type (a `source: 0` in YAML arrives as an integer). Sequences come back as
+        lists.
         """
         values = {}
         for f in (f for f in fields(config_class) if f.name not in skip):
             default = field_default(f)
+            description = descriptions[f.name] if f.name in descriptions \
+                else f.metadata['description']
             if f.name in dynamic:
-                descriptor = ParameterDescriptor(description=descriptions[f.name],
+                descriptor = ParameterDescriptor(description=description,
                                                  dynamic_typing=True)
                 value = type(default)(self.declare_parameter(f.name, default, descriptor).value)
             else:
                 value = self.param(f.name, list(default) if isinstance(default, tuple)
-                                   else default, descriptions[f.name])
+                                   else default, description)
             values[f.name] = list(value) if isinstance(default, (list, tuple)) else value
         return values
 
@@ -161,7 +165,17 @@ class NanobotNode(Node):
         self._diagnostics.wait_for_all_acked(Duration(seconds=1.0))
 
 
-def run(node_factory: Callable[[], NanobotNode], args=None) -> int:
+def subscribe_override(node: Node, override, topic: str):
+    """Offer each Action.index on `topic` to `override` (robots/override.ActionOverride)."""
+    def on_override(msg) -> None:
+        problem = override.offer(msg.index)
+        if problem:
+            node.get_logger().warning(problem, throttle_duration_sec=5.0)
+    return node.create_subscription(Action, topic, on_override, qos_profile(contract.COMMAND))
+
+
+def run(node_factory: Callable[[], NanobotNode], args=None,
+        executor_factory: Callable = SingleThreadedExecutor) -> int:
     """Spin the node until SIGINT/SIGTERM, then let it stop cleanly; return the exit code.
 
     A node whose parameters make no sense raises ValueError in its constructor: the message is
@@ -181,7 +195,7 @@ def run(node_factory: Callable[[], NanobotNode], args=None) -> int:
         print(f'[ERROR] bad parameters: {error}', file=sys.stderr, flush=True)
         rclpy.shutdown()
         return 2
-    executor = SingleThreadedExecutor()
+    executor = executor_factory()
     executor.add_node(node)
     try:
         while not stop.is_set() and rclpy.ok():

@@ -5,7 +5,9 @@ action, instruction, world model status), resolved in the node's namespace (rela
 under `__ns:=/robot1` are /robot1/...) and recorded under that full name, as `ros2 bag record`
 does; subscribed as serialized messages (no decode) once a publisher shows its type. QoS per
 topic follows the publishers (contract.compatible_qos, rosbag2's rule): best effort if any
-publisher is best effort (cameras, telemetry: sensor data), else reliable.
+publisher is best effort (cameras, telemetry: sensor data), else reliable; depth 1000 (image
+topics 60). Spun by rclpy's C++ EventsExecutor: several 640x480 cameras plus 1 kHz telemetry
+(docs/recording.md, bench/recorder_throughput.py).
 
 Output: <output_dir>/<robot_type>/<session>/<session>_NNN/ (one rosbag2 bag per split) and
 session.yaml; output_dir defaults to <run_dir>/sessions under the stack runner, else
@@ -13,9 +15,11 @@ saved/sessions. Each split's metadata.yaml custom_data holds the session metadat
 action space, stack config, software version). See nanobot_ros/data/recording.py.
 
 Services (std_srvs/Trigger): ~/start, ~/stop, ~/split.
-Status (diagnostics, every second): messages received / written / dropped, per topic too,
-session folder, split, bytes written; ERROR when recording stopped on its own (free space
-below `min_free_gb`, disk error), WARN when messages were dropped or a type is unknown.
+Status (/diagnostics, every second): messages received / written / dropped, per topic too,
+session folder, split, bytes written; ERROR when recording stopped on its own (the free space
+would fall below `min_free_gb` (at least 1 MB): the split is closed cleanly; a disk filled by
+someone else or a disk error: the split is left for repair), WARN when messages were dropped
+or a type is unknown.
 
 Crash safety: the writer thread flushes and fsyncs every `flush_period_s` (<= 1 s); after
 SIGKILL or a power cut, `./run.sh nanobot bag repair <session folder>` recovers everything up to
@@ -25,18 +29,18 @@ Disk cap: `max_disk_gb` per robot type, checked at each split and flush: the old
 sessions go first, then the oldest closed splits of this session (listed in deleted_sessions /
 deleted_splits on diagnostics); never the split being written.
 """
-from importlib import metadata as importlib_metadata
-from pathlib import Path
-import subprocess
+import sys
 
+from rclpy.experimental import EventsExecutor
 from rclpy.qos import QoSProfile
 from std_srvs.srv import Trigger
 
 from nanobot_ros.contract import compatible_qos
-from nanobot_ros.data.bags import BagError
+from nanobot_ros.data.bags import BagError, IMAGE_TYPES
 from nanobot_ros.data.recording import RecorderConfig, RecorderSetup, SessionRecorder
 from nanobot_ros.nodes.common import (ERROR, message_class, NanobotNode, OK, qos_profile,
                                       qos_spec, run, WARN)
+from nanobot_ros.version import software_version
 
 DESCRIPTIONS = {
     'topics': 'topics to record',
@@ -51,33 +55,27 @@ DESCRIPTIONS = {
     'split_size_mb': 'start a new split after this many MB; 0 = never',
     'split_duration_s': 'start a new split after this many s; 0 = never',
     'max_disk_gb': 'per-robot cap: oldest sessions are deleted above it',
-    'min_free_gb': 'free-space reserve: recording stops below it',
+    'min_free_gb': 'free-space reserve: recording stops before the free space falls below it '
+                   '(at least 1 MB)',
     'flush_period_s': 'flush interval (<= 1 s): what a crash can lose',
     'queue_size_mb': 'write queue bound; messages beyond it are dropped',
 }
-# Deep enough to ride out a second of the executor being descheduled at 1 kHz.
+# Deep enough to ride out a second of the executor being descheduled at 1 kHz; images (up to
+# megabytes each) get two seconds at 30 Hz, so DDS holds at most ~60 frames per camera.
 SUBSCRIPTION_DEPTH = 1000
+IMAGE_SUBSCRIPTION_DEPTH = 60
 
 
-def software_version() -> str:
-    """Return nanobot_ros' version and, in a git checkout, the commit."""
-    try:
-        version = importlib_metadata.version('nanobot_ros')
-    except importlib_metadata.PackageNotFoundError:
-        version = 'unknown'
-    try:
-        commit = subprocess.run(['git', 'describe', '--always', '--dirty'], cwd=Path(
-            __file__).resolve().parent, capture_output=True, text=True, timeout=5).stdout
-    except (OSError, subprocess.SubprocessError):
-        commit = ''
-    return f'nanobot_ros {version}' + (f' ({commit.strip()})' if commit.strip() else '')
+def subscription_depth(msgtype: str) -> int:
+    """Return the subscription depth for a type: its messages held while the executor lags."""
+    return IMAGE_SUBSCRIPTION_DEPTH if msgtype in IMAGE_TYPES else SUBSCRIPTION_DEPTH
 
 
-def subscription_qos(publisher_profiles) -> QoSProfile:
+def subscription_qos(publisher_profiles, msgtype: str) -> QoSProfile:
     """Return a QoS that matches every publisher: best effort if any is, else reliable."""
     return qos_profile(compatible_qos([int(p.reliability) for p in publisher_profiles],
                                       [int(p.durability) for p in publisher_profiles],
-                                      SUBSCRIPTION_DEPTH))
+                                      subscription_depth(msgtype)))
 
 
 class RecorderNode(NanobotNode):
@@ -153,7 +151,7 @@ class RecorderNode(NanobotNode):
                 self.get_logger().error(f'not recording {topic}: type {msgtype} is unknown '
                                         f'here ({error}); the other topics are recorded')
                 continue
-            qos = subscription_qos(profiles)
+            qos = subscription_qos(profiles, msgtype)
             self.subscribed[topic] = self.create_subscription(
                 cls, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
                 raw=True)
@@ -196,9 +194,16 @@ class RecorderNode(NanobotNode):
         super().on_shutdown()
 
 
+# The writer thread copies megabytes per frame holding the GIL; with Python's default 5 ms
+# switch interval the executor then takes a message only every few ms and best-effort topics
+# overflow their DDS history (1 kHz telemetry lost 40 % at 4 cameras, bench/recorder_throughput).
+GIL_SWITCH_INTERVAL_S = 0.0005
+
+
 def main(args=None):
     """Run the recorder node."""
-    raise SystemExit(run(RecorderNode, args))
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
+    raise SystemExit(run(RecorderNode, args, executor_factory=EventsExecutor))
 
 
 if __name__ == '__main__':

@@ -2,6 +2,8 @@
 
 Topics (relative: in the node's namespace; docs/graph.md)
   camera/image_raw   (sensor_msgs/Image, sensor-data QoS)  in
+  robot/action_override (nanobot_msgs/Action, reliable)    in: a person's next action replaces
+                                                           the selector's (`override_topic`)
   robot/action       (nanobot_msgs/Action, reliable)       out: stamped with the frame's stamp
 
 The action comes from a selector chosen by `selector`: constant (`constant_action`), sequence
@@ -11,7 +13,8 @@ Action statistics (distribution, interval mean/median/min/max/std, count) are lo
 """
 from nanobot_ros.data.convert import make_action
 from nanobot_ros.contract import ACTION, IMAGE
-from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, subscribe_override
+from nanobot_ros.robots.override import ActionOverride
 from nanobot_ros.robots.sim.selectors import RunnerConfig, SELECTOR_NAMES, SelectorConfig
 from nanobot_ros.robots.sim.statistics import ActionStatistics
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotWorld
@@ -24,6 +27,8 @@ DESCRIPTIONS = {
     'sequence': 'actions the sequence selector cycles through',
     'log_interval': 'log statistics every N actions',
     'action_names': 'names of Action.values (the reference\'s action keys)',
+    'override_topic': 'a person\'s next action (Action.index) replaces the selector\'s '
+                      '("" = none)',
 }
 
 
@@ -40,13 +45,17 @@ class RunnerNode(NanobotNode):
         self.stats = ActionStatistics()
         self.action_pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
         self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
+        self.override = ActionOverride(ToroidalDotWorld.action_space)
+        if output.override_topic:
+            subscribe_override(self, self.override, output.override_topic)
         self.get_logger().info(f'selector {name}')
 
     def _on_frame(self, frame: Image) -> None:
-        action, _metadata = self.selector(frame)
+        overridden = self.override.pending is not None
+        action = self.override.take(self.selector(frame)[0])
         self.action_pub.publish(make_action(
-            index=action, names=self.action_names, values=[action], source='runner',
-            stamp=frame.header.stamp))
+            index=action, names=self.action_names, values=[action],
+            source='override' if overridden else 'runner', stamp=frame.header.stamp))
         self.stats.record(action)
         if self.stats.count % self.log_interval == 0:
             self.get_logger().info(self._format_stats())
@@ -62,7 +71,7 @@ class RunnerNode(NanobotNode):
 
     def status(self):
         """Report the reference's action statistics."""
-        values = {'selector': self.selector_name}
+        values = {'selector': self.selector_name, **self.override.counts()}
         if self.stats.count:
             values.update(self.stats.summary())
         return OK, 'running', values

@@ -7,25 +7,27 @@ Topics (relative: in the node's namespace; docs/graph.md)
   robot/action_executed      (nanobot_msgs/Action, reliable)        in: what the robot did in
                                                                         the step from the frame
                                                                         of header.stamp
+  robot/action_override      (nanobot_msgs/Action, reliable)        in: a person's next action
+                                                                        (`override_topic`)
   robot/action               (nanobot_msgs/Action, reliable)        out: stamped with the frame
   world_model/status         (nanobot_msgs/WorldModelStatus)        out: one per handled frame
   world_model/reconstruction  (sensor_msgs/Image, rgb8)             out: decoded current frame
   world_model/predictions    (sensor_msgs/Image, rgb8)              out: current | decoded |
                                                                         predicted next per action
+  /world_model/attention     (sensor_msgs/Image, rgb8)              out: the last predictor
+                                                                        layer's attention of the
+                                                                        future tokens (rows) over
+                                                                        all tokens, every
+                                                                        log_interval steps
 
-Per frame (ROS thread): check the frame; close the previous step: the transition (previous
-frame, action, this frame) is labelled with what the robot did. A robot that reports its steps
-on /robot/action_executed (the sim, replay in mode robot) says so itself: the report whose
-header.stamp is the previous frame's is the label; once any report came, a step without one is
-discarded (unreported_steps), since its outcome is unknown. A robot that never reports (a driver
-without the topic) is judged from the node's own side: the action sent, or the idle action when
-nothing was sent; idle too when the robot published the next frame before the action was even
-sent (it did not wait for it); the transition is discarded when that is too close to call, or
-when the frame came later than `max_transition_gap` after an action was sent, because then the
-robot's watchdog may have stepped too. Either way a step that did not do what was sent counts
-as answers_missed. Then: perceive; select; publish the action
+Per frame (ROS thread): check the frame (once); close the previous step: the transition
+(previous frame, action, this frame) is labelled with what the robot did, by the rules of
+`learning/transition_labels.py` (the robot's /robot/action_executed reports when it sends them,
+else the action sent and the timing). Then: perceive; select; publish the action
 unless gated (reconstruction loss above threshold: the robot does not act) or the answer
-would be later than `answer_deadline`. Training runs in a background thread on a replay
+would be later than `answer_deadline`. An override (robots/override.py: the reference's
+interactive mode, e.g. from Foxglove) replaces the next action, gated or not, and goes out with
+source `override`. Training runs in a background thread on a replay
 buffer; the acting copy of the model gets the learner's weights every `sync_interval` steps.
 
 Bad input: frames with the wrong encoding/size, inconsistent buffers or non-finite values are
@@ -33,7 +35,8 @@ rejected, counted (frames_rejected) and logged (throttled); the history is broke
 transition spans them; the node keeps running. A corrupt checkpoint falls back to its backup;
 a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
 """
-from collections import Counter, OrderedDict
+from collections import Counter
+from dataclasses import replace
 import math
 from pathlib import Path
 import threading
@@ -44,17 +47,18 @@ import torch
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, numpy_to_image, \
     stamp_to_seconds, to_rgb
-from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, FrameRejected, \
-    LoopConfig
+from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from nanobot_ros.learning.online import OnlineConfig
+from nanobot_ros.learning.transition_labels import LabelConfig, Step, TransitionLabeller
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
 from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png
-from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, IMAGE, PREDICTIONS, RECONSTRUCTION,
-                                  WORLD_MODEL_STATUS)
-from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, ATTENTION, IMAGE, PREDICTIONS,
+                                  RECONSTRUCTION, WORLD_MODEL_STATUS)
+from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, subscribe_override, WARN
+from nanobot_ros.robots.override import ActionOverride
 from nanobot_ros.robots.sim.selectors import SELECTOR_NAMES, SelectorConfig
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
@@ -67,6 +71,7 @@ HISTORY_LIMIT = 20000
 # the last few matter; the rest are reports of frames this node never saw (dropped, rejected).
 EXECUTED_MEMORY = 64
 DESCRIPTIONS = {
+    'override_topic': 'a person\'s next action (Action.index) replaces the model\'s ("" = none)',
     'run_dir': 'folder for the learning curve, last prediction grid and W&B files ("" = none)',
     'checkpoint_dir': 'where checkpoints live ("" = no persistence)',
     'checkpoint_name': 'checkpoint file name stem',
@@ -86,15 +91,10 @@ DESCRIPTIONS = {
     'reconstruction_threshold': 'act only when reconstruction MSE <= this',
     'buffer_capacity': 'transitions kept for replay',
     'batch_size': 'transitions per training step',
-    'uncertainty_decay': 'EMA decay of per-action error',
     'seed': 'seed of model init, masking, sampling, exploration',
     'action_names': 'names of Action.values',
     'answer_deadline': 'send no action when it would come more than this many seconds after '
                        'the frame\'s stamp',
-    'max_transition_gap': 'discard a transition whose next frame came later than this after '
-                          'an action was sent',
-    'delivery_margin': 'discard transitions whose next frame was stamped less than this after '
-                       'the action was sent',
     'sync_interval': 'copy learner weights to the actor every N learner steps',
     'debug_image_interval': 'publish debug images every N frames (0 = never)',
     'log_interval': 'W&B and console metrics every N steps',
@@ -116,6 +116,7 @@ class WorldModelNode(NanobotNode):
         loop_config = LoopConfig(**self.declare_config(LoopConfig, DESCRIPTIONS, skip=(
             'newest_in_batch', 'train_steps_per_frame', 'detailed_metrics_interval',
             'online_window', 'ignore_actions')))
+        label_config = LabelConfig(**self.declare_config(LabelConfig, DESCRIPTIONS))
         choice = SelectorConfig(selector=settings.selector, **self.declare_config(
             SelectorConfig, DESCRIPTIONS, skip=('selector',)))
         actions = loop_config.actions
@@ -127,18 +128,21 @@ class WorldModelNode(NanobotNode):
         checkpoint_dir, checkpoint_name = settings.checkpoint_dir, settings.checkpoint_name
         self.action_names = settings.action_names
         self.answer_deadline = settings.answer_deadline
-        self.max_transition_gap = settings.max_transition_gap
-        self.delivery_margin = settings.delivery_margin
         self.sync_interval = settings.sync_interval
         self.debug_image_interval = settings.debug_image_interval
         self.log_interval, wandb_project = settings.log_interval, settings.wandb_project
         selector_name, threads = settings.selector, settings.torch_threads
+        override_topic = settings.override_topic
         torch.set_num_threads(max(1, threads))
 
         learner = WorldModel(model_config, seed=loop_config.seed)
         actor = WorldModel(model_config, seed=loop_config.seed)
-        selector = None if selector_name == 'uncertainty' else choice.make(actions)
-        self.loop = AdaptiveWorldModelLoop(learner, loop_config, selector, actor)
+        selector = (None if selector_name == 'uncertainty' else
+                    choice.make(actions))
+        # Gradient details on exactly the steps that are logged.
+        self.loop = AdaptiveWorldModelLoop(
+            learner, replace(loop_config, detailed_metrics_interval=self.log_interval),
+            selector, actor)
         self.selector_name = selector_name
         self.checkpoints = (WorldModelCheckpoints(Path(checkpoint_dir).expanduser(),
                                                   checkpoint_name)
@@ -157,18 +161,15 @@ class WorldModelNode(NanobotNode):
         self.frames_rejected = 0
         self.actions_sent = 0
         self.answers_too_late = 0
-        self.answers_missed = 0
         self.gated_seconds = 0.0
         self.last_latency_ms = math.nan
         self.last_grid = None
         self.last_save_step = self._learner_steps()
         self.save_errors = 0
-        self._pending = None  # (perception, stamp, stamp seconds, action sent, sent at)
-        self.executed = OrderedDict()  # frame stamp (sec, nanosec) -> executed Action.index
-        self.executed_reports = 0
-        self.unreported_steps = 0
-        self.executed_rejected = 0
+        self._pending = None  # (perception, Step)
+        self.labeller = TransitionLabeller(actions, loop_config.idle_action, label_config)
         self.transition_actions = Counter()  # transitions learned, by action label
+        self.override = ActionOverride(actions)
         self.experiment = ExperimentLog(
             wandb_project, self.run_dir or '.',
             {'model': model_config.to_dict(), 'selector': selector_name,
@@ -181,11 +182,15 @@ class WorldModelNode(NanobotNode):
                                                         qos_profile(RECONSTRUCTION))
         self.predictions_pub = self.create_publisher(Image, PREDICTIONS.name,
                                                      qos_profile(PREDICTIONS))
+        self.attention_pub = self.create_publisher(Image, ATTENTION.name, qos_profile(ATTENTION))
+        self.last_diagnostics = {}
         # Subscribed before the camera: when a report and the next frame are both waiting, the
         # executor serves the report first, so the step it closes is labelled, not discarded.
         self.create_subscription(Action, ACTION_EXECUTED.name, self._on_executed,
                                  qos_profile(ACTION_EXECUTED))
         self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
+        if override_topic:
+            subscribe_override(self, self.override, override_topic)
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
                                          daemon=True)
@@ -207,40 +212,40 @@ class WorldModelNode(NanobotNode):
         self.get_logger().warning(f'rejected frame: {reason}', throttle_duration_sec=5.0)
 
     def _on_executed(self, msg: Action) -> None:
-        self.executed_reports += 1
-        self.executed[(msg.header.stamp.sec, msg.header.stamp.nanosec)] = msg.index
-        while len(self.executed) > EXECUTED_MEMORY:
-            self.executed.popitem(last=False)
+        self.labeller.report((msg.header.stamp.sec, msg.header.stamp.nanosec), msg.index)
 
     def _on_frame(self, msg: Image) -> None:
         try:
             frame = self.loop.check_frame(to_rgb(image_to_numpy(msg), msg.encoding))
-        except (ValueError, FrameRejected) as error:
+        except ValueError as error:  # FrameRejected, or a buffer that is no image
             self._reject(str(error))
             return
         self.frames += 1
         stamp = stamp_to_seconds(msg.header.stamp)
         self._close_pending(stamp, frame)
         stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        perception = self.loop.perceive(frame)
+        perception = self.loop.perceive_checked(frame)
         action = self.loop.select(perception)
+        overridden = self.override.pending is not None
         latency = self.get_clock().now().nanoseconds * 1e-9 - stamp
         sent = None
         sent_at = self.get_clock().now().nanoseconds * 1e-9  # before publishing: see below
         state = 'gated' if perception.gated else 'acting'
-        if action is not None and latency > self.answer_deadline:
+        if (action is not None or overridden) and latency > self.answer_deadline:
             # The sim may already have given up on this frame: say nothing, so the robot
             # does the idle action and the transition's label is certain.
             self.answers_too_late += 1
             state = 'late'
-        elif action is not None:
+        elif action is not None or overridden:
+            action = self.override.take(action)
+            state = 'override' if overridden else state
             self.action_pub.publish(make_action(
                 index=action, names=self.action_names, values=[action],
-                source='world_model', stamp=msg.header.stamp))
+                source='override' if overridden else 'world_model', stamp=msg.header.stamp))
             self.actions_sent += 1
             sent = action
         self.last_latency_ms = latency * 1e3
-        self._pending = (perception, stamp_key, stamp, sent, sent_at)
+        self._pending = (perception, Step(stamp_key, stamp, sent, sent_at))
         self._publish_status(msg.header, perception, state, sent)
         if self.debug_image_interval and self.frames % self.debug_image_interval == 0:
             self._publish_debug_images(msg.header, perception, sent)
@@ -248,48 +253,20 @@ class WorldModelNode(NanobotNode):
     def _close_pending(self, stamp: float, frame: np.ndarray) -> None:
         if self._pending is None:
             return
-        perception, previous_key, previous_stamp, sent, published_at = self._pending
+        perception, step = self._pending
         self._pending = None
         if perception.gated:
-            self.gated_seconds += max(0.0, stamp - previous_stamp)
-        if self.executed_reports:
-            self._record_executed(perception, previous_key, sent, frame)
-            return
-        if sent is not None:
-            # The robot stepped when it published this frame (its stamp). An action sent
-            # after that moment was not what it did: it did the idle action instead.
-            if published_at > stamp:
-                self.answers_missed += 1
-                sent = None
-            elif (published_at >= stamp - self.delivery_margin
-                  or stamp - previous_stamp > self.max_transition_gap):
-                # Too close to call, or so late that the watchdog may have stepped too.
-                self.loop.break_history()
-                return
-        self._record(perception, sent, frame)
-
-    def _record_executed(self, perception, stamp_key, sent, frame: np.ndarray) -> None:
-        """Label the step from the frame of `stamp_key` with what the robot reported."""
-        executed = self.executed.pop(stamp_key, None)
-        if executed is None:
-            self.unreported_steps += 1
+            self.gated_seconds += max(0.0, stamp - step.stamp)
+        rejected = self.labeller.executed_rejected
+        label = self.labeller.label(step, stamp)
+        if label.action is None:
             self.loop.break_history()
+            if self.labeller.executed_rejected > rejected:
+                self.get_logger().warning(f'{label.reason}: step discarded',
+                                          throttle_duration_sec=5.0)
             return
-        if executed not in self.loop.actions:
-            self.executed_rejected += 1
-            self.loop.break_history()
-            self.get_logger().warning(
-                f'the robot reports action {executed}, not in the action space '
-                f'{self.loop.actions}: step discarded', throttle_duration_sec=5.0)
-            return
-        if sent is not None and executed != sent:
-            self.answers_missed += 1
-        self._record(perception, executed, frame)
-
-    def _record(self, perception, action, frame: np.ndarray) -> None:
-        self.loop.record_outcome(perception, action, frame)
-        label = self.loop.config.idle_action if action is None else action
-        self.transition_actions[label] += 1
+        self.loop.record_outcome(perception, label.action, frame)
+        self.transition_actions[label.action] += 1
 
     def _publish_status(self, header, perception, state: str, sent) -> None:
         metrics = self.loop.last_metrics
@@ -361,14 +338,29 @@ class WorldModelNode(NanobotNode):
                 self.loop.last_reconstruction_loss), action_count=self.actions_sent)
             if len(self.history) < HISTORY_LIMIT:
                 self.history.append(metrics)
-            total = self._learner_steps()
-            if total % self.log_interval == 0:
-                self.experiment.log(metrics, step=total)
+            # Every learner step trains the autoencoder: its counter counts learner steps (the
+            # sum with the predictor's grows by 2 per joint step and could skip every multiple).
+            step = self.loop.learner.autoencoder_training_step
+            if step % self.log_interval == 0:
+                metrics.update(self._diagnose())
+                self.experiment.log(metrics, step=step)
                 if self.last_grid is not None:
                     self.experiment.log_image('predictions_visualization', self.last_grid,
-                                              step=total)
-            if self.save_interval and total - self.last_save_step >= self.save_interval:
+                                              step=step)
+            if (self.save_interval
+                    and self._learner_steps() - self.last_save_step >= self.save_interval):
                 self._save()
+
+    def _diagnose(self) -> dict:
+        """Introspect the learner (attention, counterfactuals); publish the attention map."""
+        result = self.loop.diagnostics()
+        if result is None:
+            return {}
+        self.last_diagnostics, heatmap = result
+        image = numpy_to_image(heatmap)
+        image.header.stamp = self.get_clock().now().to_msg()
+        self.attention_pub.publish(image)
+        return self.last_diagnostics
 
     def _save(self) -> None:
         if self.checkpoints is None:
@@ -389,10 +381,7 @@ class WorldModelNode(NanobotNode):
             'gated': self.loop.gated, 'selector': self.selector_name,
             'frames': self.frames, 'frames_rejected': self.frames_rejected,
             'actions_sent': self.actions_sent, 'answers_too_late': self.answers_too_late,
-            'answers_missed': self.answers_missed,
-            'executed_reports': self.executed_reports,
-            'unreported_steps': self.unreported_steps,
-            'executed_rejected': self.executed_rejected,
+            **self.labeller.counters(),
             'transition_actions': {str(a): n for a, n in
                                    sorted(self.transition_actions.items())},
             'gated_frames': self.loop.gated_frames,
@@ -407,6 +396,8 @@ class WorldModelNode(NanobotNode):
             'uncertainty': self.loop.uncertainty(),
             'answer_latency_ms': _finite_or_none(self.last_latency_ms),
             'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
+            **self.override.counts(),
+            **{name: _finite_or_none(value) for name, value in self.last_diagnostics.items()},
         }
         for name in METRIC_FIELDS:
             values[name] = _finite_or_none(metrics.get(name, math.nan))

@@ -112,12 +112,34 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     for key, value in metadata.to_props().items():
         model.metadata_props.add(key=key, value=value)
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
-                extra_metadata={'export': {'onnx': out.name, 'sampler': sampler,
-                                           'ddim_steps': ddim_steps}})
+                extra_metadata={'export': {
+                    'onnx': out.name, 'sampler': sampler, 'ddim_steps': ddim_steps,
+                    'action_names': list(action_names),
+                    'discrete_actions': [list(a) for a in discrete_actions]}})
     if policy.config.text_encoder == 'minilm':  # the kernel runs the encoder from beside the model
         copy_text_encoder(out.parent)
     atomic_write(out, model.SerializeToString())
     return out
+
+
+def export_parity(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: int = 10,
+                  seeds: int = 3) -> float:
+    """Export to `out` and return max |ONNX Runtime - PyTorch| of the actions.
+
+    Over `seeds` random inputs (and noise), each run through both on the same tensors.
+    """
+    import onnxruntime as ort
+    path = export_policy(policy, out, sampler, ddim_steps)
+    session = ort.InferenceSession(str(path), providers=['CPUExecutionProvider'])
+    graph = ActionGraph(policy, sampler, ddim_steps)
+    worst = 0.0
+    for seed in range(seeds):
+        inputs = graph.example_inputs(torch.Generator().manual_seed(seed))
+        with torch.no_grad():
+            expected = graph(*inputs).numpy()
+        got = session.run(None, {n: t.numpy() for n, t in zip(graph.input_names, inputs)})[0]
+        worst = max(worst, float(np.abs(got - expected).max()))
+    return worst
 
 
 def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 200) -> dict:

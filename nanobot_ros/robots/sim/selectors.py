@@ -6,6 +6,7 @@ toroidal_action_selectors.py; metadata is a (possibly empty) list of extra infor
 from dataclasses import dataclass, field
 from typing import Callable, List, Sequence, Tuple
 
+from nanobot_ros.contract import ACTION_OVERRIDE
 from nanobot_ros.robots.sim.toroidal_dot import MOVE_RIGHT, STAY
 
 ActionSelector = Callable[[object], Tuple[int, list]]
@@ -80,6 +81,7 @@ class RunnerConfig:
 
     log_interval: int = 100                     # log statistics every N actions
     action_names: List[str] = field(default_factory=lambda: ['action'])
+    override_topic: str = ACTION_OVERRIDE.name  # a person's next action replaces the selector's
 
     def __post_init__(self):
         if self.log_interval <= 0:

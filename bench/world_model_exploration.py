@@ -1,0 +1,89 @@
+"""What curiosity buys: learner steps to a good world model, uncertainty selector vs random.
+
+On the 2-D moves world (`moves: 2d`: stay, right, left, up, down; the dot wraps both ways) the
+adaptive loop runs from a fresh start with the default explorer (the predictor heads'
+disagreement, `learning/exploration.py`) and with a uniformly random selector (the same
+explorer with epsilon 1), for several seeds, and prints the learner steps each needed until the
+held-out next-frame R² over all five actions (64 fixed transitions from random positions, the
+actions in turn, never trained on) reached 0.9, and the median over seeds.
+
+    ./run.sh python bench/world_model_exploration.py [--seeds 0 1 2] [--max-steps 3000]
+        [--img-size 112 --patch-size 16]   # the same 7x7 patch grid, a quarter of the pixels
+"""
+import argparse
+import os
+import statistics
+
+import torch
+
+from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop
+from nanobot_ros.robots.sim.toroidal_dot import MOVE_SETS, ToroidalDotConfig, ToroidalDotWorld
+from world_model_learning import add_model_arguments, GOAL, held_out_r2, held_out_set, \
+    loop_config, make_model
+
+ACTIONS = MOVE_SETS['2d']
+
+
+def steps_to_goal(args, seed: int, epsilon: float):
+    """Run the loop; return (steps to the goal or None, the last R², actions taken).
+
+    The steps are the learner steps when the held-out R² first reached the goal.
+    """
+    args.seed = seed
+    model = make_model(args, num_actions=len(ACTIONS))
+    loop = AdaptiveWorldModelLoop(model, loop_config(args, actions=ACTIONS,
+                                                     exploration_epsilon=epsilon))
+    config = ToroidalDotConfig(img_size=args.img_size, seed=seed, moves='2d')
+    world = ToroidalDotWorld(config)
+    held_out = held_out_set(config, 64, seed=seed + 1000, actions=ACTIONS)
+
+    def execute(action):
+        world.step(loop.config.idle_action if action is None else action)
+        return world.render()
+
+    frame, r2 = world.render(), float('nan')
+    while model.autoencoder_training_step < args.max_steps:
+        frame = loop.step(frame, execute)['next_frame']
+        if model.autoencoder_training_step % args.eval_every == 0:
+            r2 = held_out_r2(model, held_out)
+            if r2 >= GOAL:
+                return model.autoencoder_training_step, r2, loop.explorer.selections
+    return None, r2, loop.explorer.selections
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2])
+    parser.add_argument('--max-steps', type=int, default=3000)
+    parser.add_argument('--eval-every', type=int, default=50)
+    parser.add_argument('--selector', choices=('both', 'uncertainty', 'random'), default='both')
+    add_model_arguments(parser)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    print(f'world_model_exploration: 2-D moves world ({args.img_size} px, patch '
+          f'{args.patch_size}), {len(ACTIONS)} actions, seeds '
+          f'{args.seeds}, up to {args.max_steps} learner steps; load average '
+          f'{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
+    selectors = {'uncertainty': 0.0, 'random': 1.0}
+    if args.selector != 'both':
+        selectors = {args.selector: selectors[args.selector]}
+    medians = {}
+    for name, epsilon in selectors.items():
+        reached = []
+        for seed in args.seeds:
+            steps, r2, taken = steps_to_goal(args, seed, epsilon)
+            reached.append(steps if steps is not None else float('inf'))
+            print(f'{name:>11}: seed {seed}: R2 {GOAL} '
+                  + (f'after {steps} learner steps' if steps else
+                     f'not reached in {args.max_steps} steps (last {r2:+.3f})')
+                  + f'; actions taken {dict(taken)}', flush=True)
+        medians[name] = statistics.median(reached)
+        print(f'{name:>11}: median learner steps to R2 {GOAL}: {medians[name]}', flush=True)
+    if len(medians) == 2:
+        print(f'uncertainty selector {medians["uncertainty"]} vs random {medians["random"]} '
+              f'learner steps (median of {len(args.seeds)} seeds)', flush=True)
+
+
+if __name__ == '__main__':
+    main()

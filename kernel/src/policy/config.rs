@@ -1,0 +1,210 @@
+//! The export's description of itself: PolicyConfig and sampler, action names and bounds.
+//!
+//! Both files of an export carry it (written by `learning/policy_export.py`): the .onnx as
+//! `nanobot.*` metadata_props, the .safetensors in its `__metadata__` (`metadata` holds the
+//! checkpoint's JSON: `policy_config`, and `export` with the sampler, DDIM steps, action names
+//! and discrete actions; the bounds are the `model.action_norm` tensors). Every PolicyConfig
+//! field must be present: the defaults have one home, the Python dataclass, and exports write
+//! them all. Unknown fields are an error that names them, as `PolicyConfig.from_dict` does.
+use serde::Deserialize;
+
+pub const ONNX_FORMAT: &str = "nanobot_ros.policy_onnx/1";
+pub const CHECKPOINT_FORMAT: &str = "nanobot_ros.checkpoint/1";
+
+/// The Python PolicyConfig's fields (`models/policy_config.py`). All are parsed, so an
+/// unknown or missing one is an error; a few only matter to training.
+#[allow(dead_code)]
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyConfig {
+    pub n_layer: usize,
+    pub n_head: usize,
+    pub n_embd: usize,
+    pub causal: bool,
+    pub film: bool,
+    pub max_text_len: usize,
+    pub use_vision: bool,
+    pub image_size: usize,
+    pub patch_size: usize,
+    pub vision_embd: usize,
+    pub vision_depth: usize,
+    pub use_robotics: bool,
+    pub robotics_sensor_dim: usize,
+    pub robotics_surface_dim: usize,
+    pub robotics_action_dim: usize,
+    pub robotics_use_diffusion: bool,
+    pub robotics_diffusion_steps: usize,
+    pub robotics_diffusion_prediction: String,
+    pub robotics_aux_regression: f64,
+    pub diffusion_hidden: usize,
+}
+
+/// The ViT's head count (`PolicyConfig.vit_config` in Python: fixed at 4).
+pub const VISION_HEADS: usize = 4;
+
+impl PolicyConfig {
+    pub fn parse(json: &str) -> Result<Self, String> {
+        let config: Self =
+            serde_json::from_str(json).map_err(|e| format!("bad policy config: {e}"))?;
+        if config.n_head == 0 || config.n_embd % config.n_head != 0 {
+            return Err(format!("n_embd {} is not divisible by n_head {}", config.n_embd, config.n_head));
+        }
+        if config.use_vision && (config.patch_size == 0 || config.image_size % config.patch_size != 0) {
+            return Err(format!("image_size {} is not a multiple of patch_size {}", config.image_size, config.patch_size));
+        }
+        if !["sample", "epsilon"].contains(&config.robotics_diffusion_prediction.as_str()) {
+            return Err(format!("unknown diffusion prediction '{}'", config.robotics_diffusion_prediction));
+        }
+        Ok(config)
+    }
+
+    pub fn num_vision_tokens(&self) -> usize {
+        if self.use_vision {
+            (self.image_size / self.patch_size).pow(2)
+        } else {
+            0
+        }
+    }
+
+    pub fn sequence_length(&self) -> usize {
+        (self.robotics_sensor_dim > 0) as usize
+            + (self.robotics_surface_dim > 0) as usize
+            + self.num_vision_tokens()
+            + self.max_text_len
+            + 1
+    }
+}
+
+/// Sampler of the action head.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Sampler {
+    Regression,
+    Ddim(usize),
+    Ddpm,
+}
+
+/// Everything about an export that is not a weight.
+#[derive(Clone, Debug)]
+pub struct Export {
+    pub config: PolicyConfig,
+    pub sampler: Sampler,
+    pub noise_shape: Vec<usize>,
+    pub action_names: Vec<String>,
+    pub discrete_actions: Vec<Vec<f32>>,
+    pub action_low: Vec<f32>,
+    pub action_high: Vec<f32>,
+}
+
+fn json<T: for<'de> Deserialize<'de>>(text: &str, key: &str) -> Result<T, String> {
+    serde_json::from_str(text).map_err(|e| format!("metadata {key} is malformed: {e}"))
+}
+
+impl Export {
+    /// Build from the parts both files share; checks that the sizes agree.
+    pub fn new(
+        config: PolicyConfig, sampler: &str, ddim_steps: usize, action_names: Vec<String>,
+        discrete_actions: Vec<Vec<f32>>, low: Vec<f32>, high: Vec<f32>,
+    ) -> Result<Self, String> {
+        let a = config.robotics_action_dim;
+        let sampler = match (config.robotics_use_diffusion, sampler) {
+            (false, _) => Sampler::Regression,
+            (true, "ddim") if (1..=config.robotics_diffusion_steps).contains(&ddim_steps) => Sampler::Ddim(ddim_steps),
+            (true, "ddim") => return Err(format!("DDIM needs 1 <= k <= {} steps, got {ddim_steps}", config.robotics_diffusion_steps)),
+            (true, "ddpm") => Sampler::Ddpm,
+            (true, other) => return Err(format!("unknown sampler '{other}'")),
+        };
+        let noise_shape = match sampler {
+            Sampler::Regression => vec![],
+            Sampler::Ddim(_) => vec![1, 1, a],
+            Sampler::Ddpm => vec![config.robotics_diffusion_steps, 1, a],
+        };
+        if low.len() != a || high.len() != a || action_names.len() != a {
+            return Err(format!(
+                "action_dim {a} but {} bounds low, {} high, {} names", low.len(), high.len(), action_names.len()
+            ));
+        }
+        if discrete_actions.iter().any(|v| v.len() != a) {
+            return Err(format!("discrete actions must each have {a} values"));
+        }
+        Ok(Self { config, sampler, noise_shape, action_names, discrete_actions, action_low: low, action_high: high })
+    }
+
+    /// From ONNX metadata_props: `get(key)` returns the value of `nanobot.<key>`.
+    pub fn from_onnx_metadata(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let field = |key: &str| get(&format!("nanobot.{key}")).ok_or(format!("metadata has no nanobot.{key}"));
+        let format = get("nanobot.format");
+        if format.as_deref() != Some(ONNX_FORMAT) {
+            return Err(format!("not a nanobot_ros policy export (format {format:?})"));
+        }
+        let config = PolicyConfig::parse(&field("policy_config")?)?;
+        let steps: usize = field("ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
+        Self::new(
+            config, &field("sampler")?, steps,
+            json(&field("action_names")?, "action_names")?,
+            json(&field("discrete_actions")?, "discrete_actions")?,
+            json(&field("action_low")?, "action_low")?,
+            json(&field("action_high")?, "action_high")?,
+        )
+    }
+
+    /// Nearest discrete action (squared distance), -1 when there are none.
+    pub fn discrete_index(&self, values: &[f32]) -> i32 {
+        let distance = |v: &Vec<f32>| v.iter().zip(values).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+        let mut best = (-1, f32::INFINITY);
+        for (i, v) in self.discrete_actions.iter().enumerate() {
+            let d = distance(v);
+            if d < best.1 {
+                best = (i as i32, d);
+            }
+        }
+        best.0
+    }
+
+    pub fn describe(&self) -> String {
+        let c = &self.config;
+        let head = match self.sampler {
+            Sampler::Regression => "regression".to_string(),
+            Sampler::Ddim(k) => format!("diffusion (ddim, {k} DDIM steps)"),
+            Sampler::Ddpm => "diffusion (DDPM)".to_string(),
+        };
+        format!("{} layers x {}, image {} px, {head} head", c.n_layer, c.n_embd, c.image_size)
+    }
+}
+
+/// DDIM's k timesteps (0-based, descending) evenly spaced over [0, steps), as
+/// `models/diffusion.py:ddim_timesteps` (Python's round: half to even).
+pub fn ddim_timesteps(steps: usize, k: usize) -> Vec<usize> {
+    let mut out: Vec<usize> = (0..k)
+        .map(|i| {
+            let x = i as f64 * (steps - 1) as f64 / (k.max(2) - 1) as f64;
+            let r = x.round();
+            (if (x - x.trunc()).abs() == 0.5 && r % 2.0 != 0.0 { r - 1.0 } else { r }) as usize
+        })
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out.reverse();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ddim_timesteps_match_python() {
+        // ddim_timesteps(100, 10), (8, 4), (8, 1), (5, 3) as diffusion.py returns them.
+        assert_eq!(ddim_timesteps(100, 10), vec![99, 88, 77, 66, 55, 44, 33, 22, 11, 0]);
+        assert_eq!(ddim_timesteps(8, 4), vec![7, 5, 2, 0]);
+        assert_eq!(ddim_timesteps(8, 1), vec![0]);
+        assert_eq!(ddim_timesteps(5, 3), vec![4, 2, 0]);
+        // 1.5 and 4.5 round to even: 2 and 4.
+        assert_eq!(ddim_timesteps(4, 3), vec![3, 2, 0]);
+    }
+
+    #[test]
+    fn unknown_config_keys_are_named() {
+        let e = PolicyConfig::parse(r#"{"n_layer": 1, "wings": 2}"#).unwrap_err();
+        assert!(e.contains("wings"), "{e}");
+    }
+}

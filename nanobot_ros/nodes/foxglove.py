@@ -1,0 +1,126 @@
+"""foxglove: the live view, a Foxglove WebSocket server relaying the stack's topics.
+
+Open it in Foxglove or Lichtblick ("Open connection" -> Foxglove WebSocket ->
+ws://127.0.0.1:8765) and load config/foxglove_layout.json: camera, world model images, status
+plots, diagnostics, and a Publish panel for the action override. See docs/seeing.md.
+
+Topics: every topic of the graph (or `topics`), found once a second and relayed as its rclpy
+serialized bytes (`ros2msg` schema, `cdr` encoding: what foxglove_bridge sends); numeric
+fields of status, telemetry and diagnostics also as JSON on `<topic>/numbers`. Out: what a
+client publishes on `client_topics` (an instruction, an action override), republished as is.
+The engine is nanobot_ros/live_view.py; this node only wires it to the graph.
+"""
+from collections import deque
+from dataclasses import replace
+import queue
+import time
+
+from nanobot_ros.contract import COMMAND, compatible_qos, INSTRUCTION
+from nanobot_ros.live_view import DESCRIPTIONS, LiveRelay, LiveViewConfig
+from nanobot_ros.nodes.common import message_class, NanobotNode, OK, qos_profile, run, WARN
+
+SUBSCRIPTION_DEPTH = 10  # a viewer wants the newest, not a backlog
+PUBLISHER_WARMUP_S = 1.0  # DDS matches a new publisher with its subscribers in well under this
+
+
+class FoxgloveNode(NanobotNode):
+    """Subscribes to the graph's topics raw and hands them to a LiveRelay."""
+
+    def __init__(self):
+        super().__init__('foxglove')
+        config = LiveViewConfig(**self.declare_config(LiveViewConfig, DESCRIPTIONS))
+        # Relative client topics are this node's namespace's (a robot's instruction, override).
+        config = replace(config, client_topics=[self.topic_name(t) for t in config.client_topics])
+        # A client's instruction is latched like every instruction; other client topics are
+        # commands.
+        self.client_qos = {self.topic_name(INSTRUCTION.name): INSTRUCTION.qos}
+        self.client_messages = queue.SimpleQueue()  # filled on the server's threads
+        self.pending = deque()
+        try:
+            self.relay = LiveRelay(config, lambda *message: self.client_messages.put(message),
+                                   self.get_logger().warning)
+        except RuntimeError as error:  # the port is taken, the host is no local address
+            raise ValueError(f'cannot serve on {config.host}:{config.port}: {error}') from None
+        self.subscribed = {}
+        self.unknown_types = {}
+        self.publishers_by_topic = {}
+        self.create_timer(1.0, self._discover)
+        self.create_timer(0.01, self._publish_client_messages)
+        self.get_logger().info(f'live view on {self.relay.url} (Foxglove / Lichtblick: open a '
+                               f'Foxglove WebSocket connection to it)')
+
+    def _discover(self) -> None:
+        for topic, types in self.get_topic_names_and_types():
+            if topic in self.subscribed or topic in self.unknown_types \
+                    or not self.relay.wants(topic):
+                continue
+            try:
+                cls = message_class(types[0])
+                self.relay.add_topic(topic, types[0])
+            except (ImportError, AttributeError, KeyError) as error:
+                self.unknown_types[topic] = types[0]
+                self.get_logger().warning(f'not relaying {topic}: type {types[0]} unknown '
+                                          f'here ({error!r})')
+                continue
+            if topic in self.relay.config.client_topics:  # ready before a client sends
+                self._publisher(topic, types[0])
+            profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
+            qos = qos_profile(compatible_qos([int(p.reliability) for p in profiles],
+                                             [int(p.durability) for p in profiles],
+                                             SUBSCRIPTION_DEPTH))
+            self.subscribed[topic] = self.create_subscription(
+                cls, topic, lambda data, topic=topic: self.relay.relay(
+                    topic, data, self.get_clock().now().nanoseconds), qos, raw=True)
+
+    def _publisher(self, topic: str, msgtype: str):
+        """Return the publisher of a client topic, created on first use."""
+        if topic not in self.publishers_by_topic:
+            self.publishers_by_topic[topic] = (self.create_publisher(
+                message_class(msgtype), topic, qos_profile(self.client_qos.get(topic, COMMAND))),
+                time.monotonic())
+        return self.publishers_by_topic[topic]
+
+    def _publish_client_messages(self) -> None:
+        """Republish what clients sent (checked by the relay) on the ROS thread.
+
+        A new publisher's messages wait PUBLISHER_WARMUP_S, until DDS has matched it with the
+        subscribers, so the first override is not lost.
+        """
+        while not self.client_messages.empty():
+            self.pending.append(self.client_messages.get())
+        while self.pending:
+            topic, msgtype, data = self.pending[0]
+            try:
+                publisher, created = self._publisher(topic, msgtype)
+            except (ImportError, AttributeError):
+                self.pending.popleft()
+                self.get_logger().warning(f'cannot publish {topic}: no {msgtype} here',
+                                          throttle_duration_sec=5.0)
+                continue
+            if time.monotonic() - created < PUBLISHER_WARMUP_S:
+                return
+            publisher.publish(data)
+            self.pending.popleft()
+
+    def status(self):
+        """Report the address, relayed topics and client traffic."""
+        values = dict(self.relay.counts(), unknown_types=self.unknown_types,
+                      client_publishers=sorted(self.publishers_by_topic))
+        if self.unknown_types:
+            return WARN, f'serving {values["url"]}; not relayed (unknown types): ' \
+                f'{sorted(self.unknown_types)}', values
+        return OK, f'serving {values["url"]}', values
+
+    def on_shutdown(self) -> None:
+        """Report, then close the server."""
+        super().on_shutdown()
+        self.relay.stop()
+
+
+def main(args=None):
+    """Run the foxglove node."""
+    raise SystemExit(run(FoxgloveNode, args))
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,36 @@
+"""A person's override (interactive mode) replaces the runner's next action, once."""
+import json
+
+from diagnostic_msgs.msg import DiagnosticArray
+from nanobot_msgs.msg import Action
+
+from nanobot_ros.data.convert import make_action
+from nanobot_ros.nodes.common import COMMAND_QOS, STATUS_QOS
+
+
+def test_the_runner_sends_the_override_and_the_sim_executes_it(ros, nodes):
+    commanded, executed, reports = [], [], []
+    ros.node.create_subscription(Action, '/robot/action', commanded.append, COMMAND_QOS)
+    ros.node.create_subscription(Action, '/robot/action_executed', executed.append, COMMAND_QOS)
+    ros.node.create_subscription(DiagnosticArray, '/diagnostics', reports.append, STATUS_QOS)
+    override = ros.node.create_publisher(Action, '/robot/action_override', COMMAND_QOS)
+    nodes.start('sim', params={'frame_rate': 30.0})
+    nodes.start('runner', params={'selector': 'always_stay'})
+    # Every subscription matched (the sim's report too) before the override goes out.
+    assert ros.spin_until(lambda: len(commanded) >= 5 and len(executed) >= 5
+                          and override.get_subscription_count(), timeout=60)
+    override.publish(make_action(index=7, source='test'))  # not in the action space
+    override.publish(make_action(index=1, source='test'))
+    assert ros.spin_until(lambda: any(a.source == 'override' for a in commanded), timeout=20)
+    sent = next(a for a in commanded if a.source == 'override')
+    assert ros.spin_until(lambda: any(e.header.stamp == sent.header.stamp for e in executed),
+                          timeout=20), ([(e.header.stamp, e.source) for e in executed[-5:]],
+                                        sent.header.stamp, len(executed))
+    ros.spin_for(1.5)
+    assert sent.index == 1 and [a.index for a in commanded if a.source == 'override'] == [1]
+    assert all(a.index == 0 for a in commanded if a.source == 'runner')
+    step = next(e for e in executed if e.header.stamp == sent.header.stamp)
+    assert (step.index, step.source) == (1, 'override')
+    runner = [s for r in reports for s in r.status if s.hardware_id == 'runner'][-1]
+    values = {kv.key: json.loads(kv.value) for kv in runner.values if kv.key.startswith('over')}
+    assert values == {'overrides': 1, 'overrides_received': 2, 'overrides_rejected': 1}
