@@ -7,6 +7,15 @@ Exports the checkpoint twice (DDIM-k and DDPM with all T steps in the graph), th
 export runs the sim's target task (episode seeds from --seed, below the demonstrations' seeds
 1000+, so none was seen in training) against the kernel node in lockstep and reads the sim's
 episode counters from /diagnostics. Goal: >= 95 % success. Prints both samplers side by side.
+
+The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by side:
+
+    ./run.sh python bench/policy_success.py runs/family_bc/policy.safetensors \
+        --task family --grpo runs/family_grpo/grpo.safetensors
+
+exports each checkpoint to ONNX and serves it with the Python kernel's runtime (OnnxPolicy, the
+code the kernel node runs) over held-out seeds, once with the training phrasings and once with
+the held-out ones, in one process (the sim node runs the single-target task only).
 `--kernel rust` serves the same exports with the Rust kernel (kernel/, ort or Candle backend).
 """
 import argparse
@@ -23,6 +32,8 @@ import rclpy
 
 from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.export import export_policy
+from nanobot_ros.policy.onnx_runtime import OnnxPolicy
+from nanobot_ros.robots.sim.task_family import TaskBatch, task_preset, TASK_PRESETS
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.stack import node_command
@@ -95,6 +106,37 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
             'seconds': round(time.monotonic() - start_time, 1)}
 
 
+def kernel_success(model: Path, task: str, phrasings: str, seeds) -> float:
+    """Return the success rate of the ONNX export `model` on the family's episodes `seeds`."""
+    kernel = OnnxPolicy(model)
+    success, _ = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds)).play(
+        seeds, lambda indices, observations: [kernel.select_action(o)['index']
+                                              for o in observations])
+    return float(success.mean())
+
+
+def family_table(args, out: Path) -> int:
+    """BC (and BC + GRPO) on the task family: train vs held-out phrasings, held-out seeds."""
+    seeds = list(range(args.seed, args.seed + args.episodes))
+    rows = [('BC', args.checkpoint)] + ([('BC + GRPO', args.grpo)] if args.grpo else [])
+    results = {}
+    for label, path in rows:
+        policy, checkpoint = load_policy(path)
+        model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx')
+        results[label] = {p: kernel_success(model, args.task, p, seeds)
+                          for p in ('train', 'heldout')}
+        results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
+    (out / 'results.json').write_text(json.dumps(results, indent=2))
+    print(f'task {args.task}: success over held-out seeds {seeds[0]}..{seeds[-1]} '
+          f'({len(seeds)} episodes each), ONNX export served by the Python kernel runtime')
+    print(f'{"policy":<10} {"train phrasings":>16} {"held-out phrasings":>19} '
+          f'{"GRPO env steps":>15}')
+    for label, r in results.items():
+        print(f'{label:<10} {100 * r["train"]:>15.1f}% {100 * r["heldout"]:>18.1f}% '
+              f'{r["env_steps"]:>15}')
+    return 0
+
+
 def main() -> int:
     """Export both samplers, run the closed loop for each, print the table."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -103,6 +145,9 @@ def main() -> int:
     parser.add_argument('--seed', type=int, default=0, help='first held-out episode seed')
     parser.add_argument('--ddim-steps', type=int, default=10)
     parser.add_argument('--out', default='', help='folder for exports, logs and results.json')
+    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
+                        help='a task-family preset: in-process table of BC (and --grpo)')
+    parser.add_argument('--grpo', default='', help='with --task: the GRPO checkpoint')
     parser.add_argument('--kernel', default='python', choices=sorted(KERNEL_EXECUTABLES))
     parser.add_argument('--backend', default='ort', choices=('ort', 'candle'),
                         help='the Rust kernel\'s backend')
@@ -112,6 +157,8 @@ def main() -> int:
     os.environ.setdefault('ROS_DOMAIN_ID', '205')
     out = Path(args.out or tempfile.mkdtemp(prefix='policy_success_'))
     out.mkdir(parents=True, exist_ok=True)
+    if args.task:
+        return family_table(args, out)
     policy, _ = load_policy(args.checkpoint)
     steps = policy.config.robotics_diffusion_steps
     variants = [(f'DDIM-{args.ddim_steps}', 'ddim')]

@@ -60,7 +60,7 @@ def test_rollouts_end_with_stay_on_the_target():
 @pytest.mark.parametrize('overrides,message', [
     ({'img_size': 60}, 'multiple of move_pixels'),
     ({'img_size': 48}, 'odd number of cells'),
-    ({'colors': ('purple',)}, 'colors'),
+    ({'colors': ('violet',)}, 'colors'),
     ({'dot_radius': 4}, 'does not fit'),
     ({'step_budget': 0}, 'step_budget'),
 ])

@@ -96,3 +96,20 @@ def learning_curve(history: List[Dict[str, float]], path, title: str = 'world mo
     figure.savefig(path, dpi=100)
     plt.close(figure)
     return path
+
+
+def line_plot(path, lines: Dict[str, tuple], xlabel: str, ylabel: str, title: str,
+              log: bool = False) -> Path:
+    """Plot {label: (x, y[, alpha])} as lines into a 6 x 3.5 in PNG at `path`."""
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axis = plt.subplots(figsize=(6, 3.5))
+    for label, (x, y, *alpha) in lines.items():
+        axis.plot(x, y, label=label, alpha=alpha[0] if alpha else 1.0)
+    axis.set(xlabel=xlabel, ylabel=ylabel, title=title, yscale='log' if log else 'linear')
+    if len(lines) > 1:
+        axis.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+    return Path(path)

@@ -5,6 +5,8 @@ robotics_use_diffusion, robotics_diffusion_steps, robotics_sensor_dim, robotics_
 """
 from dataclasses import asdict, dataclass, fields
 
+from nanobot_ros.policy.text_encoder import MAX_TOKENS
+
 TEXT_VOCAB = 257  # 256 byte values + padding
 TEXT_PAD = 256
 
@@ -19,6 +21,7 @@ class PolicyConfig:
     causal: bool = False
     film: bool = True
     max_text_len: int = 24
+    text_encoder: str = 'bytes'  # or 'minilm': frozen MiniLM token states (text_encoder.py)
     use_vision: bool = True
     image_size: int = 20
     patch_size: int = 4
@@ -29,6 +32,8 @@ class PolicyConfig:
     robotics_surface_dim: int = 0
     robotics_action_dim: int = 2
     robotics_use_diffusion: bool = False
+    robotics_categorical: bool = False  # logits over the discrete actions (GRPO needs them)
+    ternary: bool = False  # BitNet b1.58 ternary transformer layers (policy/bitnet.py)
     robotics_diffusion_steps: int = 100
     robotics_diffusion_prediction: str = 'sample'
     robotics_aux_regression: float = 1.0
@@ -43,8 +48,16 @@ class PolicyConfig:
         if self.robotics_action_dim < 1:
             raise ValueError(f'robotics_action_dim must be >= 1, got '
                              f'{self.robotics_action_dim}')
+        if self.robotics_categorical and self.robotics_use_diffusion:
+            raise ValueError('choose one action head: robotics_categorical or '
+                             'robotics_use_diffusion')
         if self.robotics_diffusion_steps < 2:
             raise ValueError('robotics_diffusion_steps must be >= 2')
+        if self.text_encoder not in ('bytes', 'minilm'):
+            raise ValueError(f'text_encoder must be bytes or minilm, got {self.text_encoder!r}')
+        if self.text_encoder == 'minilm' and self.max_text_len != MAX_TOKENS:
+            raise ValueError(f'text_encoder minilm gives {MAX_TOKENS} token states: set '
+                             f'max_text_len={MAX_TOKENS}')
         if self.max_text_len < 1:
             raise ValueError(f'max_text_len must be >= 1, got {self.max_text_len}')
         if self.use_vision:

@@ -19,7 +19,8 @@ from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.policy.processing import PolicyProcessor, resize_image
-from nanobot_ros.robots.sim.target_task import expert_rollouts, TargetTaskConfig
+from nanobot_ros.robots.sim.target_task import TargetTaskConfig
+from nanobot_ros.robots.sim.task_family import rollouts_for
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS
 
 DEMO_TOPICS = (IMAGE, ACTION, INSTRUCTION)
@@ -118,7 +119,10 @@ def _header(types, t_ns: int, frame_id: str = ''):
 
 def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int],
                             start_ns: int = 1_700_000_000 * 10**9) -> Path:
-    """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`."""
+    """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`.
+
+    `config` is a TargetTaskConfig or a TaskFamilyConfig (robots/sim/task_family.py).
+    """
     store = make_typestore()
     types = store.types
     t = start_ns
@@ -128,7 +132,7 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
                                 'nanobot.source': 'scripted expert'}) as bag:
         for topic in DEMO_TOPICS:
             bag.add_topic(topic.fqn(), topic.msgtype)
-        for image, text, action in expert_rollouts(config, seeds):
+        for image, text, action in rollouts_for(config, seeds):
             if text != instruction:
                 bag.write_message(INSTRUCTION.fqn(), t - 1000, types['std_msgs/msg/String'](
                     data=text))

@@ -31,6 +31,7 @@ from nanobot_ros.policy.format import OnnxMetadata
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.weights import save_policy
 from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.text_encoder import copy_text_encoder, MINILM_DIM
 
 OPSET = 17
 
@@ -63,7 +64,9 @@ class ActionGraph(nn.Module):
             shapes['noise'] = self.policy.head.noise_shape(self.sampler, 1)
         inputs = []
         for name in self.input_names:
-            if name == 'text':
+            if name == 'text' and c.text_encoder == 'minilm':
+                inputs.append(torch.randn((1, c.max_text_len, MINILM_DIM), generator=generator))
+            elif name == 'text':
                 inputs.append(torch.randint(0, 256, (1, c.max_text_len), generator=generator))
             else:
                 inputs.append(torch.randn(shapes[name], generator=generator).abs().clamp(max=1)
@@ -72,27 +75,32 @@ class ActionGraph(nn.Module):
         return tuple(inputs)
 
 
-def _onnx_bytes(module: nn.Module, inputs: tuple, input_names, output_names) -> bytes:
+def _onnx_bytes(module: nn.Module, inputs: tuple, input_names, output_names,
+                constant_folding: bool = True) -> bytes:
     import io
     buffer = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(module, inputs, buffer, dynamo=False, opset_version=OPSET,
-                          input_names=list(input_names), output_names=list(output_names))
+                          input_names=list(input_names), output_names=list(output_names),
+                          do_constant_folding=constant_folding)
     return buffer.getvalue()
 
 
 def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: int = 10,
                   action_names=DEFAULT_ACTION_NAMES,
-                  discrete_actions=DEFAULT_DISCRETE_ACTIONS, extra: Optional[dict] = None
-                  ) -> Path:
-    """Write `out` (.onnx) and `out` with .safetensors beside it; return the ONNX path."""
+                  discrete_actions=DEFAULT_DISCRETE_ACTIONS, extra: Optional[dict] = None,
+                  constant_folding: bool = True) -> Path:
+    """Write `out` (.onnx) and `out` with .safetensors beside it; return the ONNX path.
+
+    `constant_folding=False` keeps weight arithmetic in the graph (ternary weights stay int8).
+    """
     import onnx
     if sampler not in ('ddim', 'ddpm'):
         raise ValueError(f'unknown sampler {sampler!r}; choose ddim or ddpm')
     out = Path(out)
     graph = ActionGraph(policy, sampler, ddim_steps)
     model = onnx.load_from_string(_onnx_bytes(graph, graph.example_inputs(),
-                                              graph.input_names, ['actions']))
+                                              graph.input_names, ['actions'], constant_folding))
     diffusion = policy.config.robotics_use_diffusion
     metadata = OnnxMetadata(
         config=policy.config, normalization=policy.normalization_stats(),
@@ -108,6 +116,8 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
                     'onnx': out.name, 'sampler': sampler, 'ddim_steps': ddim_steps,
                     'action_names': list(action_names),
                     'discrete_actions': [list(a) for a in discrete_actions]}})
+    if policy.config.text_encoder == 'minilm':  # the kernel runs the encoder from beside the model
+        copy_text_encoder(out.parent)
     atomic_write(out, model.SerializeToString())
     return out
 

@@ -11,7 +11,9 @@ ONNX export (`ModelProto.metadata_props`; every value is a string, JSON where no
   nanobot.policy_config     object                JSON of PolicyConfig.to_dict() (every field)
   nanobot.normalization     object                JSON of Policy.normalization_stats(), e.g.
                                                   {"action_norm": {"low": [..], "high": [..]}}
-  nanobot.sampler           str                   'ddim', 'ddpm' or 'regression' (no noise input)
+  nanobot.sampler           str                   'ddim', 'ddpm' or 'regression' (no noise input;
+                                                  also a categorical head, whose output is the
+                                                  most likely discrete action's vector)
   nanobot.ddim_steps        int                   decimal, e.g. '10' (DDIM steps unrolled)
   nanobot.noise_shape       list[int]             JSON, shape of the 'noise' input; [] if none
   nanobot.action_names      list[str]             JSON, one name per action value
@@ -19,10 +21,14 @@ ONNX export (`ModelProto.metadata_props`; every value is a string, JSON where no
                                                   is the nearest to the output; may be []
   nanobot.action_low        list[float]           JSON, per-value lower bound (robot units)
   nanobot.action_high       list[float]           JSON, per-value upper bound (robot units)
-  nanobot.<name>            str                   optional extras (`export_policy(extra=...)`)
+  nanobot.<name>            str                   optional extras (`export_policy(extra=...)`),
+                                                  e.g. nanobot.quantization: 'int8-dynamic' or
+                                                  'ternary-b1.58' (policy/quantize.py)
 
 The graph: inputs named 'images' (1, 3, S, S) float32 in [0, 1] (when use_vision), 'text'
-(1, max_text_len) int64 UTF-8 bytes padded with TEXT_PAD, 'sensors' (1, N) and 'surface' (1, M)
+(1, max_text_len) int64 UTF-8 bytes padded with TEXT_PAD (with policy_config.text_encoder
+'minilm': (1, 32, 384) float32 token states of text_encoder.onnx, which lies beside the export
+with tokenizer.json; see policy/text_encoder.py), 'sensors' (1, N) and 'surface' (1, M)
 float32 (when their dims are > 0), 'noise' float32 of noise_shape (for a diffusion head);
 output 'actions' (1, A) float32 in robot units. A reader clips to [action_low, action_high].
 
@@ -37,6 +43,11 @@ JSON object with
   training        object  optional: the trainer's counters and optimizer state (training.py)
   export          object  optional, in the file beside an export: {onnx, sampler, ddim_steps}
 
+GGUF (policy/quantize.py, for the Rust kernel's Candle backend): architecture 'nanobot-policy';
+string keys nanobot.format (GGUF_FORMAT), nanobot.policy_config and nanobot.normalization (JSON as
+above), nanobot.discrete_actions (JSON); one tensor per state-dict entry under its PyTorch name,
+F32 (or F16 for 2-D weights), int64 buffers as I32.
+
 Versions: a reader accepts exactly VERSION and refuses anything else with a PolicyFormatError
 that names the version it found and the one it reads. A change that renames, removes or
 re-encodes a key bumps VERSION; a new optional key does not.
@@ -50,6 +61,7 @@ from nanobot_ros.policy.configuration import PolicyConfig
 VERSION = 1
 ONNX_FORMAT_NAME = 'nanobot_ros.policy_onnx'
 ONNX_FORMAT = f'{ONNX_FORMAT_NAME}/{VERSION}'
+GGUF_FORMAT = f'nanobot_ros.policy_gguf/{VERSION}'
 WEIGHTS_KIND_NAME = 'nanobot_policy'
 # Version 1 predates the suffix: its files say just 'nanobot_policy'.
 WEIGHTS_KIND = WEIGHTS_KIND_NAME if VERSION == 1 else f'{WEIGHTS_KIND_NAME}/{VERSION}'

@@ -21,6 +21,13 @@ varied by 0.002 std across observations after 1200 steps: the denoiser learned t
 marginal and ignored the condition). A small regression head on the same hidden state gives the
 trunk a direct signal; the diffusion head still draws the actions. 0 disables it.
 
+Categorical head (`robotics_categorical`): logits over the discrete action vectors the robot
+executes (`DEFAULT_DISCRETE_ACTIONS`), trained by cross-entropy on the expert's action (the
+nearest vector); `act()` returns the vector of the most likely action. It exists for
+reinforcement fine-tuning (`policy/grpo.py`): a categorical policy has exact log-probabilities
+and an exact KL to the cloned policy, which a diffusion head snapped to a discrete action has
+not.
+
 Config flags follow the reference's GPTConfig: `use_vision`, `use_robotics`,
 `robotics_use_diffusion`, `robotics_diffusion_steps` (100), `robotics_sensor_dim`,
 `robotics_surface_dim`. Vision tokens come from the world model's ViT encoder
@@ -39,8 +46,11 @@ from typing import Optional
 import torch
 from torch import nn
 
+from nanobot_ros.policy.bitnet import ternarize_
 from nanobot_ros.policy.diffusion import DiffusionHead
 from nanobot_ros.policy.configuration import PolicyConfig, TEXT_VOCAB
+from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.text_encoder import MINILM_DIM
 from nanobot_ros.models.transformer import Block
 from nanobot_ros.models.vit import MaskedAutoencoderViT
 
@@ -106,7 +116,10 @@ class Policy(nn.Module):
             self.surface_norm = Normalizer(config.robotics_surface_dim)
             self.surface_proj = nn.Linear(config.robotics_surface_dim, d)
         self.action_norm = Normalizer(config.robotics_action_dim)
-        self.text_embed = nn.Embedding(TEXT_VOCAB, d)
+        if config.text_encoder == 'minilm':
+            self.text_proj = nn.Linear(MINILM_DIM, d)
+        else:
+            self.text_embed = nn.Embedding(TEXT_VOCAB, d)
         self.act_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, config.sequence_length, d))
         self.blocks = nn.ModuleList(Block(d, config.n_head) for _ in range(config.n_layer))
@@ -119,6 +132,10 @@ class Policy(nn.Module):
             self.head = DiffusionHead(config.robotics_action_dim, d,
                                       config.robotics_diffusion_steps, config.diffusion_hidden,
                                       config.robotics_diffusion_prediction)
+        elif config.robotics_categorical:
+            self.register_buffer('action_vectors', torch.tensor(DEFAULT_DISCRETE_ACTIONS))
+            self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
+                                      nn.Linear(d, len(DEFAULT_DISCRETE_ACTIONS)))
         else:
             self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
                                       nn.Linear(d, config.robotics_action_dim))
@@ -126,13 +143,16 @@ class Policy(nn.Module):
             self.aux_head = nn.Linear(d, config.robotics_action_dim)
         nn.init.normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.act_token, std=0.02)
+        if config.ternary:
+            ternarize_(self)
 
     def condition(self, images: Optional[torch.Tensor], text: torch.Tensor,
                   sensors: Optional[torch.Tensor] = None,
                   surface: Optional[torch.Tensor] = None) -> torch.Tensor:
         """Return the hidden state (B, n_embd) the action heads read.
 
-        images (B, 3, S, S) float in [0, 1]; text (B, max_text_len) int64 byte ids; sensors
+        images (B, 3, S, S) float in [0, 1]; text (B, max_text_len) int64 byte ids (or, with
+        text_encoder 'minilm', (B, max_text_len, 384) float encoder token states); sensors
         (B, sensor_dim) and surface (B, surface_dim) raw values.
         """
         c = self.config
@@ -141,7 +161,8 @@ class Policy(nn.Module):
             tokens.append(self.sensor_proj(self.sensor_norm.standardize(sensors))[:, None])
         if c.robotics_surface_dim:
             tokens.append(self.surface_proj(self.surface_norm.standardize(surface))[:, None])
-        text_tokens = self.text_embed(text)
+        text_tokens = (self.text_proj(text) if c.text_encoder == 'minilm'
+                       else self.text_embed(text))
         if c.use_vision:
             vision = self.vision_proj(self.vision.encode(images))
             if c.film:
@@ -159,6 +180,9 @@ class Policy(nn.Module):
         """Training loss on a batch of raw inputs and actions (robot units)."""
         cond = self.condition(batch.get('images'), batch['text'], batch.get('sensors'),
                               batch.get('surface'))
+        if self.config.robotics_categorical:
+            return nn.functional.cross_entropy(self.head(cond),
+                                               self.action_index(batch['actions']))
         target = self.action_norm.to_unit(batch['actions'])
         if not self.config.robotics_use_diffusion:
             return ((self.head(cond) - target) ** 2).mean()
@@ -180,6 +204,8 @@ class Policy(nn.Module):
         robotics_diffusion_steps steps, DDIM `ddim_steps`.
         """
         cond = self.condition(images, text, sensors, surface)
+        if self.config.robotics_categorical:
+            return self.action_vectors[self.head(cond).argmax(dim=1)]
         if not self.config.robotics_use_diffusion:
             return self.action_norm.from_unit(self.head(cond))
         if sampler == 'ddpm':
@@ -189,6 +215,14 @@ class Policy(nn.Module):
         else:
             raise ValueError(f'unknown sampler {sampler!r}; choose ddpm or ddim')
         return self.action_norm.from_unit(unit)
+
+    def action_index(self, actions: torch.Tensor) -> torch.Tensor:
+        """Return the index of the discrete action vector nearest to each action (B, A)."""
+        return torch.cdist(actions.float(), self.action_vectors).argmin(dim=1)
+
+    def action_logits(self, images, text, sensors=None, surface=None) -> torch.Tensor:
+        """Return the categorical head's logits (B, actions) for raw inputs."""
+        return self.head(self.condition(images, text, sensors, surface))
 
     def normalization_stats(self) -> dict:
         """Return every normalizer's statistics, JSON-ready (also in the weights)."""

@@ -57,7 +57,8 @@ class OnnxPolicy:
         self.low = np.asarray(self.file.action_low, np.float32)
         self.high = np.asarray(self.file.action_high, np.float32)
         self.processor = processor_for(self.config, action_names=self.file.action_names,
-                                       discrete_actions=self.file.discrete_actions)
+                                       discrete_actions=self.file.discrete_actions,
+                                       text_encoder_dir=str(self.path.parent))
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.rng = np.random.default_rng(seed)
 

@@ -63,10 +63,16 @@ class PolicyProcessor:
     surface_dim: int = 0
     action_names: Sequence[str] = DEFAULT_ACTION_NAMES
     discrete_actions: Sequence[Sequence[float]] = DEFAULT_DISCRETE_ACTIONS
+    text_encoder: str = 'bytes'  # or 'minilm' (policy/text_encoder.py)
+    text_encoder_dir: str = ''  # minilm: folder of text_encoder.onnx ('' = the cache)
     tokenizer: ByteTokenizer = field(init=False)
 
     def __post_init__(self):
-        self.tokenizer = ByteTokenizer(self.max_text_len)
+        if self.text_encoder == 'minilm':
+            from nanobot_ros.policy.text_encoder import encoder_dir, OnnxTextEncoder
+            self.tokenizer = OnnxTextEncoder(self.text_encoder_dir or encoder_dir())
+        else:
+            self.tokenizer = ByteTokenizer(self.max_text_len)
 
     def _vector(self, observation: dict, key: str, dim: int) -> np.ndarray:
         values = np.asarray(observation.get(key, ()), np.float32).reshape(-1)
@@ -106,8 +112,13 @@ class PolicyProcessor:
                 'index': self.discrete_index(values)}
 
 
-def processor_for(config: PolicyConfig, **actions) -> PolicyProcessor:
-    """Return the processor matching a policy config; `actions`: action_names, discrete_actions."""
+def processor_for(config: PolicyConfig, text_encoder_dir: str = '', **actions) -> PolicyProcessor:
+    """Return the processor matching a policy config; `actions`: action_names, discrete_actions.
+
+    `text_encoder_dir`: where a minilm policy's text_encoder.onnx is ('' = the cache).
+    """
     return PolicyProcessor(image_size=config.image_size, max_text_len=config.max_text_len,
                            sensor_dim=config.robotics_sensor_dim,
-                           surface_dim=config.robotics_surface_dim, **actions)
+                           surface_dim=config.robotics_surface_dim,
+                           text_encoder=config.text_encoder, text_encoder_dir=text_encoder_dir,
+                           **actions)

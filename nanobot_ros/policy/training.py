@@ -36,11 +36,11 @@ from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
+from nanobot_ros.learning.runs import write_summary
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
-from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
-                                           unprefixed)
+from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-from nanobot_ros.policy.weights import load_policy, save_policy
+from nanobot_ros.policy.weights import resume_into, save_policy
 from nanobot_ros.policy.processing import processor_for
 
 CHECKPOINT_NAME = 'policy.safetensors'
@@ -105,14 +105,9 @@ class PolicyTrainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def _resume(self) -> Optional[int]:
-        if not (self.checkpoint_path.exists() or
-                self.checkpoint_path.with_name('policy_backup.safetensors').exists()):
+        meta = resume_into(self.checkpoint_path, self.policy, self.optimizer, 'training')
+        if meta is None:
             return None
-        policy, checkpoint = load_policy(self.checkpoint_path, expected=self.config.policy)
-        self.policy.load_state_dict(policy.state_dict())
-        meta = checkpoint.metadata['training']
-        optimizer_from_tensors(self.optimizer, unprefixed('optimizer', checkpoint.tensors),
-                               meta['optimizer'])
         self.epoch, self.position, self.step = meta['epoch'], meta['position'], meta['step']
         self.epoch_samples = meta['epoch_samples']
         self.losses, self.epoch_losses = meta['losses'], meta['epoch_losses']
@@ -120,7 +115,7 @@ class PolicyTrainer:
             self.plateau.update(loss)
         self.plateau.reason = ''
         self.stats_fitted = True
-        log.info('resumed from %s: step %d, epoch %d at sample %d', checkpoint.path,
+        log.info('resumed from %s: step %d, epoch %d at sample %d', self.checkpoint_path,
                  self.step, self.epoch, self.position)
         return self.step
 
@@ -277,33 +272,24 @@ class PolicyTrainer:
                    'plateau': self.plateau.reason, 'resumed_from_step': self.resumed_from,
                    'world_size': self.world_size, 'checkpoint': str(self.checkpoint_path)}
         if self.rank == 0:
-            (self.run_dir / 'summary.json').write_text(json.dumps(summary, indent=2))
             self._plot()
-            if self._wandb is not None:
-                self._wandb.summary.update({k: v for k, v in summary.items()
-                                            if isinstance(v, (int, float, str))})
-                self._wandb.finish()
+            write_summary(self.run_dir, summary, self._wandb)
         self.status = 'finished'
         return summary
 
     def _plot(self) -> None:
         if not self.losses:
             return
-        import matplotlib
-        matplotlib.use('Agg')
-        import matplotlib.pyplot as plt
-        figure, axis = plt.subplots(figsize=(6, 3.5))
-        axis.plot(self.losses, alpha=0.4, label='batch')
+        from nanobot_ros.learning.visualize import line_plot
         window = max(1, len(self.losses) // 50)
         smooth = np.convolve(self.losses, np.ones(window) / window, mode='valid')
-        axis.plot(np.arange(len(smooth)) + window - 1, smooth, label=f'mean of {window}')
-        axis.set(xlabel='step', ylabel='loss', yscale='log',
-                 title='policy ' + ('diffusion' if self.config.policy.robotics_use_diffusion
-                                    else 'regression') + ' loss')
-        axis.legend()
-        figure.tight_layout()
-        figure.savefig(self.run_dir / 'learning_curve.png', dpi=100)
-        plt.close(figure)
+        c = self.config.policy
+        head = ('diffusion' if c.robotics_use_diffusion else
+                'categorical' if c.robotics_categorical else 'regression')
+        line_plot(self.run_dir / 'learning_curve.png',
+                  {'batch': (np.arange(len(self.losses)), self.losses, 0.4),
+                   f'mean of {window}': (np.arange(len(smooth)) + window - 1, smooth)},
+                  'step', 'loss', f'policy {head} loss', log=True)
 
 
 def _jsonable(config) -> dict:

@@ -7,8 +7,9 @@ JSON copy is for readers that do not run PyTorch. Nothing is unpickled (see chec
 from pathlib import Path
 from typing import Optional, Tuple
 
-from nanobot_ros.models.checkpoint import (CheckpointError, load_checkpoint, prefixed,
-                                           save_checkpoint, unprefixed)
+from nanobot_ros.models.checkpoint import (backup_path, CheckpointError, load_checkpoint,
+                                           optimizer_from_tensors, prefixed, save_checkpoint,
+                                           unprefixed)
 from nanobot_ros.policy.format import PolicyFormatError, WeightsMetadata
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 
@@ -57,3 +58,20 @@ def load_policy(path, expected: Optional[PolicyConfig] = None) -> Tuple[Policy, 
     policy = Policy(found)
     policy.load_state_dict(unprefixed('model', checkpoint.tensors))
     return policy, checkpoint
+
+
+def resume_into(path, policy: Policy, optimizer, section: str) -> Optional[dict]:
+    """Load a run's checkpoint (or its backup) into `policy` and `optimizer`.
+
+    Return the checkpoint's metadata[section] (the run's counters), or None when there is no
+    checkpoint yet; ConfigMismatchError when it was written for another topology.
+    """
+    path = Path(path)
+    if not (path.exists() or backup_path(path).exists()):
+        return None
+    found, checkpoint = load_policy(path, expected=policy.config)
+    policy.load_state_dict(found.state_dict())
+    meta = checkpoint.metadata[section]
+    optimizer_from_tensors(optimizer, unprefixed('optimizer', checkpoint.tensors),
+                           meta['optimizer'])
+    return meta

@@ -27,7 +27,8 @@ from nanobot_ros.robots.sim.toroidal_dot import (MOVE_DOWN, MOVE_LEFT, MOVE_RIGH
                                                  ToroidalDotConfig, ToroidalDotWorld)
 
 MARKER_COLORS = {'red': (255, 0, 0), 'green': (0, 255, 0), 'blue': (0, 0, 255),
-                 'yellow': (255, 255, 0), 'magenta': (255, 0, 255), 'cyan': (0, 255, 255)}
+                 'yellow': (255, 255, 0), 'magenta': (255, 0, 255), 'cyan': (0, 255, 255),
+                 'orange': (255, 128, 0), 'purple': (128, 0, 255)}
 INSTRUCTION_TEMPLATE = 'go to the {} marker'
 _COLOR_WORD = re.compile(r'\b(' + '|'.join(MARKER_COLORS) + r')\b', re.IGNORECASE)
 
@@ -123,6 +124,16 @@ class TargetTask:
         self.target = color
 
     @property
+    def instruction(self) -> str:
+        """Return the running episode's instruction text."""
+        return instruction_for(self.target)
+
+    def expert(self, image: np.ndarray) -> int:
+        """Return the scripted expert's action for `image` under this episode's instruction."""
+        return expert_action(image, parse_instruction(self.instruction, self.config.colors),
+                             self.config.move_pixels)
+
+    @property
     def reached(self) -> bool:
         """Whether the dot sits on the target marker's cell."""
         return (self.world.x, self.world.y) == self.markers[self.target]
@@ -194,15 +205,18 @@ def expert_action(image: np.ndarray, color: str, move_pixels: int) -> int:
     return MOVE_DOWN if dy > 0 or dy == -height / 2 else MOVE_UP
 
 
-def expert_rollouts(config: TargetTaskConfig, seeds: Sequence[int]):
-    """Yield (image, instruction, action) of the expert solving the episode of each seed."""
-    task = TargetTask(config)
+def expert_rollouts(config: TargetTaskConfig, seeds: Sequence[int], task_class=None):
+    """Yield (image, instruction, action) of the expert solving the episode of each seed.
+
+    `task_class` (default TargetTask) is any task with `instruction` and `expert(image)`.
+    """
+    task = (task_class or TargetTask)(config)
     for seed in seeds:
-        target = task.reset(seed)
+        task.reset(seed)
         while True:
             image = task.render()
-            action = expert_action(image, target, config.move_pixels)
-            yield image, instruction_for(target), action
+            action = task.expert(image)
+            yield image, task.instruction, action
             if task.reached or task.steps >= config.step_budget:
                 break
             task.step(action)

@@ -1,0 +1,49 @@
+"""`nanobot grpo`: fine-tune a cloned policy by GRPO in the sim (policy/grpo.py)."""
+from dataclasses import replace
+import json
+import logging
+
+import torch
+
+from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer
+from nanobot_ros.robots.sim.task_family import task_preset, TASK_PRESETS
+
+
+def main(argv=None) -> int:
+    """`nanobot grpo INIT.safetensors --run-dir DIR [--task family] [options]`."""
+    import argparse
+    defaults = GRPOConfig()
+    parser = argparse.ArgumentParser(prog='nanobot grpo', description=__doc__.split('\n')[0])
+    parser.add_argument('init', help='the cloned policy (categorical head) to start from')
+    parser.add_argument('--run-dir', default=defaults.run_dir)
+    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default='family')
+    for name in ('start_states', 'group_size', 'update_epochs', 'minibatch', 'max_iterations',
+                 'checkpoint_every', 'seed'):
+        parser.add_argument('--' + name.replace('_', '-'), type=int,
+                            default=getattr(defaults, name))
+    for name in ('lr', 'clip', 'kl_coef', 'step_cost'):
+        parser.add_argument('--' + name.replace('_', '-'), type=float,
+                            default=getattr(defaults, name))
+    parser.add_argument('--patience', type=int, default=defaults.plateau.patience,
+                        help='plateau: iterations without a better mean success before stopping')
+    parser.add_argument('--no-wandb', action='store_true', help='do not log to W&B (offline)')
+    parser.add_argument('--no-progress', action='store_true', help='no progress bar')
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
+    torch.set_num_threads(1)
+    values = {k: v for k, v in vars(args).items()
+              if k in GRPOConfig.__dataclass_fields__ and k != 'task'}
+    config = GRPOConfig(**values, task=task_preset(args.task), wandb=not args.no_wandb,
+                        progress=not args.no_progress,
+                        plateau=replace(defaults.plateau, patience=args.patience))
+    try:
+        trainer = GRPOTrainer(config)
+    except (ValueError, FileNotFoundError, RuntimeError) as error:
+        print(f'[ERROR] {error}', flush=True)
+        return 1
+    print(json.dumps(trainer.run(), indent=2))
+    return 0
+
+
+if __name__ == '__main__':
+    raise SystemExit(main())
