@@ -112,13 +112,15 @@ def test_the_explorer_in_a_headless_browser(explorer, tmp_path):
         errors = browser.evaluate('[...document.querySelectorAll("#errors tbody tr")]'
                                   '.map(r => [r.cells[0].innerText, r.cells[1].innerText])')
         expected = Workbench.load(checkpoint).predict(session, FRAME)
+        # The errors, then the world model's introspection figures of this transition.
         assert [name for name, _ in errors] == [
             'decoded vs. current', 'predicted (action 0) vs. recorded next',
-            'predicted (action 1) vs. recorded next']
+            'predicted (action 1) vs. recorded next', *expected['metrics']]
         assert [float(v) for _, v in errors] == pytest.approx(
-            [expected['decoded_error'], *expected['prediction_errors']], rel=1e-5)
-        assert 'no attention maps' in browser.evaluate(
-            'document.getElementById("attention").textContent')
+            [expected['decoded_error'], *expected['prediction_errors'],
+             *expected['metrics'].values()], rel=1e-5)
+        assert browser.evaluate('[...document.querySelectorAll("#attention figcaption")]'
+                                '.map(c => c.innerText)') == ['last layer, future queries']
         shot('predictions')
         # Train 20 steps on frames 0..10, pausing once on the way.
         before = load_checkpoint(checkpoint).metadata['autoencoder_training_step']

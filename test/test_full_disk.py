@@ -112,14 +112,21 @@ def test_a_disk_filled_by_another_writer_leaves_a_repairable_split(small_disk):
     _numbered_blobs(recorder, 40, 60)
     _wait_stopped(recorder)
     [split] = recorder.splits
-    assert recorder.stopped_reason == (
+    # Which comes first is a race with the other writer: a write that meets the full disk
+    # (the split is left for repair), or the free-space check at a flush that sees the disk
+    # already full (the split is closed cleanly). Either way nothing flushed before is lost.
+    hit_full_disk = recorder.stopped_reason == (
         f'stopped recording: No space left on device while writing {split}; everything '
         f'flushed before (at most 0.2 s earlier) is recoverable: `nanobot bag repair '
         f'{recorder.session}` once there is space')
+    assert hit_full_disk or recorder.stopped_reason.startswith(
+        f'stopped recording: the free space on {small_disk} (0.0 MB) would fall below the '
+        'reserve of 1 MB'), recorder.stopped_reason
     assert not recorder.put('/blob', time.time_ns(), b'x')
     filler.unlink()
-    [result] = repair(recorder.session)
-    assert result.repaired
+    if hit_full_disk:
+        [result] = repair(recorder.session)
+        assert result.repaired
     numbers = [_sequence(r.data) for r in Bag(split).records()]
     assert numbers[:40] == list(range(40))  # everything flushed before the disk filled
     assert numbers == list(range(len(numbers))) and len(numbers) <= recorder.counts()['written']

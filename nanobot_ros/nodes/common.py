@@ -30,7 +30,6 @@ from rclpy.signals import SignalHandlerOptions
 from nanobot_ros import contract
 from nanobot_ros.contract import Qos, Topic
 from nanobot_ros.defaults import field_default
-from nanobot_msgs.msg import Action
 
 
 def qos_profile(spec) -> QoSProfile:
@@ -171,7 +170,9 @@ def subscribe_override(node: Node, override, topic: str):
         problem = override.offer(msg.index)
         if problem:
             node.get_logger().warning(problem, throttle_duration_sec=5.0)
-    return node.create_subscription(Action, topic, on_override, qos_profile(contract.COMMAND))
+    # The class by name: a node without nanobot_msgs (a recorder) must still import this module.
+    action = message_class(contract.ACTION_OVERRIDE.msgtype)
+    return node.create_subscription(action, topic, on_override, qos_profile(contract.COMMAND))
 
 
 def run(node_factory: Callable[[], NanobotNode], args=None,
