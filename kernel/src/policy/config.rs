@@ -37,6 +37,18 @@ pub struct PolicyConfig {
     pub robotics_diffusion_prediction: String,
     pub robotics_aux_regression: f64,
     pub diffusion_hidden: usize,
+    // Policy v2 fields: absent in older exports (their defaults). What this kernel does not
+    // serve yet is refused by `parse` with the reason, so the node falls back to its safe stop.
+    #[serde(default)]
+    pub robotics_categorical: bool,
+    #[serde(default)]
+    pub ternary: bool,
+    #[serde(default = "bytes_encoder")]
+    pub text_encoder: String,
+}
+
+fn bytes_encoder() -> String {
+    "bytes".to_string()
 }
 
 /// The ViT's head count (`PolicyConfig.vit_config` in Python: fixed at 4).
@@ -54,6 +66,13 @@ impl PolicyConfig {
         }
         if !["sample", "epsilon"].contains(&config.robotics_diffusion_prediction.as_str()) {
             return Err(format!("unknown diffusion prediction '{}'", config.robotics_diffusion_prediction));
+        }
+        if config.robotics_categorical || config.ternary || config.text_encoder != "bytes" {
+            return Err(format!(
+                "this export uses what the Rust kernel does not serve yet (categorical head: {}, \
+                 ternary layers: {}, text encoder: {}); serve it with the Python kernel \
+                 (impl: python)",
+                config.robotics_categorical, config.ternary, config.text_encoder));
         }
         Ok(config)
     }
