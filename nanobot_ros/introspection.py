@@ -237,7 +237,11 @@ def render(reports: Dict[str, NodeReport]) -> str:
                             ('Subscribes', report.subscriptions)):
             if rows:
                 lines += [f'{title}:', '', '| topic | type | QoS |', '|---|---|---|']
-                lines += [f'| `{t}` | `{k}` | {q} |' for t, k, q in rows]
+                # The recorder's subscriptions take their QoS from the publishers it found first
+                # (rosbag2's rule): that depends on discovery order, so the page states the rule.
+                follows = name == 'recorder' and title == 'Subscribes'
+                rule = 'as its publishers (rosbag2: best effort if any is)'
+                lines += [f'| `{t}` | `{k}` | {rule if follows else q} |' for t, k, q in rows]
                 lines.append('')
         if report.parameters:
             lines += ['| parameter | type | default | description |', '|---|---|---|---|']
