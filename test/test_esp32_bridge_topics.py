@@ -16,14 +16,15 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
     emulator = start_emulator(tmp_path, telemetry_rate=200.0, surface_rate=20.0,
                               surface_size=16)
     got = {Telemetry: [], SurfaceVector: [], JointState: [], Imu: []}
-    for msg_type, topic in ((Telemetry, TELEMETRY.fqn()), (SurfaceVector, SURFACE.fqn()),
+    for msg_type, topic in ((SurfaceVector, SURFACE.fqn()),
                             (JointState, JOINT_STATES.fqn()), (Imu, IMU.fqn())):
         ros.node.create_subscription(msg_type, topic, got[msg_type].append, qos_profile(SENSOR))
-    received_ns = []  # when this process got each telemetry message
-    ros.node.create_subscription(
-        Telemetry, TELEMETRY.fqn(),
-        lambda _msg: received_ns.append(ros.node.get_clock().now().nanoseconds),
-        qos_profile(SENSOR))
+    received_ns = []  # when this process got each telemetry message, in step with got[Telemetry]
+
+    def on_telemetry(msg):
+        got[Telemetry].append(msg)
+        received_ns.append(ros.node.get_clock().now().nanoseconds)
+    ros.node.create_subscription(Telemetry, TELEMETRY.fqn(), on_telemetry, qos_profile(SENSOR))
     reports = BridgeReports(ros)
     actions = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
     bridge = nodes.start('esp32_bridge', params={'port': str(tmp_path / 'ttyESP32')})
@@ -45,8 +46,12 @@ def test_bridge_publishes_device_frames_and_drives_its_motors(ros, nodes, tmp_pa
         steps = [b - a for a, b in zip(stamps, stamps[1:])]
         assert all(step > 0 for step in steps), [(i, s) for i, s in enumerate(steps) if s <= 0]
         # Device time is whole milliseconds: while the offset estimate holds, so are the steps
-        # (receive times would be arbitrary nanoseconds).
-        assert sum(step % 1_000_000 == 0 for step in steps) > 0.8 * len(steps), steps[-20:]
+        # (receive times would be arbitrary nanoseconds). The estimate settles as the window's
+        # minimum delay is found, which takes longer on a loaded machine, so judge the later half.
+        assert ros.spin_until(lambda: len(got[Telemetry]) >= 80, timeout=20), len(got[Telemetry])
+        stamps = [Time.from_msg(m.header.stamp).nanoseconds for m in got[Telemetry]]
+        later = [b - a for a, b in zip(stamps, stamps[1:])][len(stamps) // 2:]
+        assert sum(step % 1_000_000 == 0 for step in later) > 0.8 * len(later), later[-20:]
         lags_ms = sorted((r - s) / 1e6 for s, r in zip(stamps, received_ns))
         assert lags_ms[0] >= 0, lags_ms[:5]
         assert lags_ms[len(lags_ms) // 2] < 10, lags_ms

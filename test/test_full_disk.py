@@ -114,17 +114,23 @@ def test_a_disk_filled_by_another_writer_leaves_a_repairable_split(small_disk):
     [split] = recorder.splits
     # Which comes first is a race with the other writer: a write that meets the full disk
     # (the split is left for repair), or the free-space check at a flush that sees the disk
-    # already full (the split is closed cleanly). Either way nothing flushed before is lost.
-    hit_full_disk = recorder.stopped_reason == (
+    # already full (the split is closed in the reserve, unless the other writer took that
+    # too: then it is left for repair and the reason says so). Nothing flushed is lost.
+    reason = recorder.stopped_reason
+    hit_full_disk = reason == (
         f'stopped recording: No space left on device while writing {split}; everything '
         f'flushed before (at most 0.2 s earlier) is recoverable: `nanobot bag repair '
         f'{recorder.session}` once there is space')
-    assert hit_full_disk or recorder.stopped_reason.startswith(
-        f'stopped recording: the free space on {small_disk} (0.0 MB) would fall below the '
-        'reserve of 1 MB'), recorder.stopped_reason
+    out_of_room = reason.startswith(f'stopped recording: the free space on {small_disk} (') \
+        and 'MB) would fall below the reserve of 1 MB' in reason
+    assert hit_full_disk or out_of_room, reason
+    closed = (split / 'metadata.yaml').exists()
+    assert closed == (out_of_room and reason.endswith(f'; split {split} closed')), reason
+    if not closed and out_of_room:
+        assert reason.endswith(f'`nanobot bag repair {recorder.session}` once there is space')
     assert not recorder.put('/blob', time.time_ns(), b'x')
     filler.unlink()
-    if hit_full_disk:
+    if not closed:
         [result] = repair(recorder.session)
         assert result.repaired
     numbers = [_sequence(r.data) for r in Bag(split).records()]

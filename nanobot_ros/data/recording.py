@@ -374,7 +374,7 @@ class SessionRecorder:
         return (f'stopped recording: the free space on {self.config.root} '
                 f'({self.free_bytes() / MB:.1f} MB) would fall below the reserve of '
                 f'{self._reserve() / MB:g} MB (min_free_gb {self.config.min_free_gb:g}, at '
-                f'least what closing a split needs); split {self.current_split} closed')
+                f'least what closing a split needs)')
 
     def _write(self, topic: str, timestamp: int, data: bytes) -> bool:
         """Write one message; False (nothing written) when it would eat into the reserve."""
@@ -418,6 +418,7 @@ class SessionRecorder:
 
     def _run(self) -> None:
         last_flush = time.monotonic()
+        out_of_room = False  # stopping in the reserve: the split is closed (said once it is)
         try:
             # The writer is opened here: sqlite3 connections belong to the thread that made them.
             self._enforce_cap()
@@ -438,7 +439,7 @@ class SessionRecorder:
                     self._measure_room()
                 if self._room < 0:
                     self.stopped_reason = self._out_of_room()
-                    self.log(self.stopped_reason)
+                    out_of_room = True
                     break
         except OSError as error:
             # A write failed (a disk someone else filled, an I/O error): the storage may end in
@@ -462,11 +463,21 @@ class SessionRecorder:
                     self.dropped[topic] += 1
                 self._queue.clear()
                 self._queued_bytes = 0
+            split = self.current_split
             try:
                 self._close_split()
+                if out_of_room:
+                    self.stopped_reason += f'; split {split} closed'
+                    self.log(self.stopped_reason)
             except Exception as error:  # noqa: B902 - already failing: say so, keep the node
-                self.log(f'could not close {self.current_split}: {error}; run `nanobot bag '
-                         f'repair {self.session}`')
+                # E.g. another writer took the reserve kept for closing: the split is left
+                # for repair, and the reason says so rather than claiming it was closed.
+                failed = (f'could not close {split}: {error}; everything flushed before is '
+                          f'recoverable: `nanobot bag repair {self.session}` once there is '
+                          f'space')
+                self.stopped_reason = (f'{self.stopped_reason}; {failed}'
+                                       if self.stopped_reason else f'stopped recording: {failed}')
+                self.log(self.stopped_reason)
                 self._writer = None
 
     def _drain(self) -> bool:
