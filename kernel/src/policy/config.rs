@@ -1,15 +1,19 @@
 //! The export's description of itself: PolicyConfig and sampler, action names and bounds.
 //!
-//! Both files of an export carry it (written by `learning/policy_export.py`): the .onnx as
+//! Every file of an export carries it (the keys: `nanobot_ros/policy/format.py`): the .onnx as
 //! `nanobot.*` metadata_props, the .safetensors in its `__metadata__` (`metadata` holds the
 //! checkpoint's JSON: `policy_config`, and `export` with the sampler, DDIM steps, action names
-//! and discrete actions; the bounds are the `model.action_norm` tensors). Every PolicyConfig
-//! field must be present: the defaults have one home, the Python dataclass, and exports write
-//! them all. Unknown fields are an error that names them, as `PolicyConfig.from_dict` does.
+//! and discrete actions; the bounds are the `model.action_norm` tensors), the .gguf as
+//! `nanobot.*` string keys (policy/quantize.py). This file is the one place they are parsed.
+//! Every PolicyConfig field must be present (older exports lack the policy v2 ones: their
+//! defaults): the defaults have one home, the Python dataclass, and exports write them all.
+//! Unknown fields are an error that names them, as `PolicyConfig.from_dict` does.
 use serde::Deserialize;
 
 pub const ONNX_FORMAT: &str = "nanobot_ros.policy_onnx/1";
 pub const CHECKPOINT_FORMAT: &str = "nanobot_ros.checkpoint/1";
+pub const GGUF_FORMAT: &str = "nanobot_ros.policy_gguf/1";
+pub const WEIGHTS_KIND: &str = "nanobot_policy";
 
 /// The Python PolicyConfig's fields (`models/policy_config.py`). All are parsed, so an
 /// unknown or missing one is an error; a few only matter to training.
@@ -37,8 +41,7 @@ pub struct PolicyConfig {
     pub robotics_diffusion_prediction: String,
     pub robotics_aux_regression: f64,
     pub diffusion_hidden: usize,
-    // Policy v2 fields: absent in older exports (their defaults). What this kernel does not
-    // serve yet is refused by `parse` with the reason, so the node falls back to its safe stop.
+    // Policy v2 fields: absent in older exports (their defaults).
     #[serde(default)]
     pub robotics_categorical: bool,
     #[serde(default)]
@@ -67,12 +70,11 @@ impl PolicyConfig {
         if !["sample", "epsilon"].contains(&config.robotics_diffusion_prediction.as_str()) {
             return Err(format!("unknown diffusion prediction '{}'", config.robotics_diffusion_prediction));
         }
-        if config.robotics_categorical || config.ternary || config.text_encoder != "bytes" {
-            return Err(format!(
-                "this export uses what the Rust kernel does not serve yet (categorical head: {}, \
-                 ternary layers: {}, text encoder: {}); serve it with the Python kernel \
-                 (impl: python)",
-                config.robotics_categorical, config.ternary, config.text_encoder));
+        if !["bytes", "minilm"].contains(&config.text_encoder.as_str()) {
+            return Err(format!("unknown text encoder '{}'", config.text_encoder));
+        }
+        if config.robotics_categorical && config.robotics_use_diffusion {
+            return Err("the config names two action heads (categorical and diffusion)".into());
         }
         Ok(config)
     }
@@ -94,10 +96,10 @@ impl PolicyConfig {
     }
 }
 
-/// Sampler of the action head.
+/// Sampler of the action head: none (a regression or categorical head, one pass), or diffusion.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sampler {
-    Regression,
+    OnePass,
     Ddim(usize),
     Ddpm,
 }
@@ -118,6 +120,14 @@ fn json<T: for<'de> Deserialize<'de>>(text: &str, key: &str) -> Result<T, String
     serde_json::from_str(text).map_err(|e| format!("metadata {key} is malformed: {e}"))
 }
 
+fn field<T: serde::de::DeserializeOwned>(meta: &serde_json::Value, path: &[&str]) -> Result<T, String> {
+    let mut value = meta;
+    for key in path {
+        value = value.get(key).ok_or(format!("metadata has no {}", path.join(".")))?;
+    }
+    serde_json::from_value(value.clone()).map_err(|e| format!("metadata {}: {e}", path.join(".")))
+}
+
 impl Export {
     /// Build from the parts both files share; checks that the sizes agree.
     pub fn new(
@@ -125,15 +135,17 @@ impl Export {
         discrete_actions: Vec<Vec<f32>>, low: Vec<f32>, high: Vec<f32>,
     ) -> Result<Self, String> {
         let a = config.robotics_action_dim;
+        // The label of a head without a sampler ('regression' in format version 1, also for the
+        // categorical head) is not needed: the config says which head it is.
         let sampler = match (config.robotics_use_diffusion, sampler) {
-            (false, _) => Sampler::Regression,
+            (false, _) => Sampler::OnePass,
             (true, "ddim") if (1..=config.robotics_diffusion_steps).contains(&ddim_steps) => Sampler::Ddim(ddim_steps),
             (true, "ddim") => return Err(format!("DDIM needs 1 <= k <= {} steps, got {ddim_steps}", config.robotics_diffusion_steps)),
             (true, "ddpm") => Sampler::Ddpm,
             (true, other) => return Err(format!("unknown sampler '{other}'")),
         };
         let noise_shape = match sampler {
-            Sampler::Regression => vec![],
+            Sampler::OnePass => vec![],
             Sampler::Ddim(_) => vec![1, 1, a],
             Sampler::Ddpm => vec![config.robotics_diffusion_steps, 1, a],
         };
@@ -166,6 +178,44 @@ impl Export {
         )
     }
 
+    /// From a GGUF's string keys (policy/quantize.py): `get(key)` returns `nanobot.<key>`. The
+    /// bounds are the action_norm tensors (`low`, `high`); sampler, DDIM steps and action names
+    /// are keys of their own.
+    pub fn from_gguf_metadata(
+        get: impl Fn(&str) -> Option<String>, low: Vec<f32>, high: Vec<f32>,
+    ) -> Result<Self, String> {
+        let field = |key: &str| get(&format!("nanobot.{key}")).ok_or(format!("metadata has no nanobot.{key}"));
+        let format = get("nanobot.format");
+        if format.as_deref() != Some(GGUF_FORMAT) {
+            return Err(format!("not a nanobot_ros policy GGUF (format {format:?})"));
+        }
+        let config = PolicyConfig::parse(&field("policy_config")?)?;
+        let steps: usize = field("ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
+        Self::new(
+            config, &field("sampler")?, steps,
+            json(&field("action_names")?, "action_names")?,
+            json(&field("discrete_actions")?, "discrete_actions")?,
+            low, high,
+        )
+    }
+
+    /// From a policy safetensors' checkpoint JSON (`__metadata__["metadata"]`, checked to be
+    /// CHECKPOINT_FORMAT by the caller); the bounds are its action_norm tensors.
+    pub fn from_checkpoint_metadata(meta: &serde_json::Value, low: Vec<f32>, high: Vec<f32>) -> Result<Self, String> {
+        if meta.get("kind").and_then(|k| k.as_str()) != Some(WEIGHTS_KIND) {
+            return Err(format!("not a policy checkpoint (kind {:?})", meta.get("kind")));
+        }
+        let config = PolicyConfig::parse(&meta.get("policy_config").ok_or("metadata has no policy_config")?.to_string())?;
+        Self::new(
+            config,
+            &field::<String>(meta, &["export", "sampler"])?,
+            field(meta, &["export", "ddim_steps"])?,
+            field(meta, &["export", "action_names"])?,
+            field(meta, &["export", "discrete_actions"])?,
+            low, high,
+        )
+    }
+
     /// Nearest discrete action (squared distance), -1 when there are none.
     pub fn discrete_index(&self, values: &[f32]) -> i32 {
         let distance = |v: &Vec<f32>| v.iter().zip(values).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
@@ -182,11 +232,14 @@ impl Export {
     pub fn describe(&self) -> String {
         let c = &self.config;
         let head = match self.sampler {
-            Sampler::Regression => "regression".to_string(),
+            Sampler::OnePass if c.robotics_categorical => "categorical (argmax)".to_string(),
+            Sampler::OnePass => "regression".to_string(),
             Sampler::Ddim(k) => format!("diffusion (ddim, {k} DDIM steps)"),
             Sampler::Ddpm => "diffusion (DDPM)".to_string(),
         };
-        format!("{} layers x {}, image {} px, {head} head", c.n_layer, c.n_embd, c.image_size)
+        let text = if c.text_encoder == "minilm" { ", MiniLM text encoder" } else { "" };
+        let ternary = if c.ternary { ", ternary layers" } else { "" };
+        format!("{} layers x {}, image {} px, {head} head{text}{ternary}", c.n_layer, c.n_embd, c.image_size)
     }
 }
 
