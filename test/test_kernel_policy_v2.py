@@ -25,8 +25,9 @@ from policy_fixtures import perturbed, tiny_policy
 TOLERANCE = 1e-5  # robot units (actions within +-1), float32 rounding
 INSTRUCTIONS = ['go to the red marker', 'first red, then blue', 'Head to the CRIMSON one!',
                 'gehe zum grünen Würfel — schnell ☃', '',
-                'go to the red marker then the blue one then the green one and after that '
-                'the yellow one, then stop there and wait for the next instruction']
+                'go to the red marker, then the blue one, then the green one, and after that '
+                'the yellow one and the purple one; then stop right there and wait for the next '
+                'instruction from the operator']
 
 
 def kernel(*args) -> dict:
@@ -78,15 +79,17 @@ def test_categorical_head_picks_the_action_the_python_kernel_picks(backend, tmp_
 
 
 def test_int8_export_is_served_like_the_python_kernel(tmp_path):
-    policy = perturbed(tiny_policy(seed=1, robotics_use_diffusion=True), 2)
-    source = export_policy(policy, tmp_path / 'policy.onnx', 'ddim', 4)
+    # quantize_dynamic fails on a diffusion graph (shape inference); GRPO's head is this one.
+    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True), 2)
+    source = export_policy(policy, tmp_path / 'policy.onnx')
     model = quantize_int8(source, tmp_path / 'policy_int8.onnx')
     compare('ort', model)
 
 
 @pytest.mark.parametrize('backend', ['ort', 'candle'])
 def test_ternary_export_is_served_like_the_python_kernel(backend, tmp_path):
-    policy = perturbed(tiny_policy(seed=1, robotics_use_diffusion=True, ternary=True), 2)
+    policy = perturbed(tiny_policy(seed=1, robotics_use_diffusion=True, ternary=True,
+                                   robotics_diffusion_steps=10), 2)  # export_ternary: DDIM-10
     compare(backend, export_ternary(policy, tmp_path / 'policy_ternary.onnx'))
 
 

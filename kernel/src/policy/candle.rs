@@ -56,6 +56,9 @@ impl Weights {
     fn vec(&self, name: &str) -> Result<Vec<f32>> {
         self.get(name)?.flatten_all().and_then(|t| t.to_vec1()).map_err(err)
     }
+    fn bounds(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        Ok((self.vec("action_norm.low")?, self.vec("action_norm.high")?))
+    }
     fn linear(&self, name: &str) -> Result<Linear> {
         Ok(Linear::new(self.get(&format!("{name}.weight"))?, Some(self.get(&format!("{name}.bias"))?)))
     }
@@ -314,7 +317,7 @@ impl CandleBackend {
     pub fn load(bytes: &[u8]) -> Result<(Export, Self)> {
         let meta = checkpoint_metadata(bytes)?;
         let w = Weights { tensors: candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(err)?, prefix: "model." };
-        let export = Export::from_checkpoint_metadata(&meta, w.vec("action_norm.low")?, w.vec("action_norm.high")?)?;
+        let export = Export::from_checkpoint_metadata(&meta, &|| w.bounds())?;
         Self::build(w, export)
     }
 
@@ -331,7 +334,7 @@ impl CandleBackend {
         }
         let w = Weights { tensors, prefix: "" };
         let text = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
-        let export = Export::from_gguf_metadata(text, w.vec("action_norm.low")?, w.vec("action_norm.high")?)?;
+        let export = Export::from_gguf_metadata(text, &|| w.bounds())?;
         Self::build(w, export)
     }
 

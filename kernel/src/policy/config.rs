@@ -104,6 +104,9 @@ pub enum Sampler {
     Ddpm,
 }
 
+/// Reads an export's action bounds (low, high) from its tensors.
+pub type Bounds<'a> = &'a dyn Fn() -> Result<(Vec<f32>, Vec<f32>), String>;
+
 /// Everything about an export that is not a weight.
 #[derive(Clone, Debug)]
 pub struct Export {
@@ -179,11 +182,9 @@ impl Export {
     }
 
     /// From a GGUF's string keys (policy/quantize.py): `get(key)` returns `nanobot.<key>`. The
-    /// bounds are the action_norm tensors (`low`, `high`); sampler, DDIM steps and action names
-    /// are keys of their own.
-    pub fn from_gguf_metadata(
-        get: impl Fn(&str) -> Option<String>, low: Vec<f32>, high: Vec<f32>,
-    ) -> Result<Self, String> {
+    /// bounds are the action_norm tensors (`bounds()`: low, high, read once the format is
+    /// known); sampler, DDIM steps and action names are keys of their own.
+    pub fn from_gguf_metadata(get: impl Fn(&str) -> Option<String>, bounds: Bounds) -> Result<Self, String> {
         let field = |key: &str| get(&format!("nanobot.{key}")).ok_or(format!("metadata has no nanobot.{key}"));
         let format = get("nanobot.format");
         if format.as_deref() != Some(GGUF_FORMAT) {
@@ -191,6 +192,7 @@ impl Export {
         }
         let config = PolicyConfig::parse(&field("policy_config")?)?;
         let steps: usize = field("ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
+        let (low, high) = bounds()?;
         Self::new(
             config, &field("sampler")?, steps,
             json(&field("action_names")?, "action_names")?,
@@ -200,12 +202,13 @@ impl Export {
     }
 
     /// From a policy safetensors' checkpoint JSON (`__metadata__["metadata"]`, checked to be
-    /// CHECKPOINT_FORMAT by the caller); the bounds are its action_norm tensors.
-    pub fn from_checkpoint_metadata(meta: &serde_json::Value, low: Vec<f32>, high: Vec<f32>) -> Result<Self, String> {
+    /// CHECKPOINT_FORMAT by the caller); the bounds are its action_norm tensors (`bounds()`).
+    pub fn from_checkpoint_metadata(meta: &serde_json::Value, bounds: Bounds) -> Result<Self, String> {
         if meta.get("kind").and_then(|k| k.as_str()) != Some(WEIGHTS_KIND) {
             return Err(format!("not a policy checkpoint (kind {:?})", meta.get("kind")));
         }
         let config = PolicyConfig::parse(&meta.get("policy_config").ok_or("metadata has no policy_config")?.to_string())?;
+        let (low, high) = bounds()?;
         Self::new(
             config,
             &field::<String>(meta, &["export", "sampler"])?,
