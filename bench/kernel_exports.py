@@ -8,7 +8,8 @@ config, frozen without QAT: the cost is that of the layers, the accuracy is not 
 MiniLM (the checkpoint's config with text_encoder minilm, untrained weights: cost only), GGUF
 F32 and F16 (Candle). Each is timed in-process, one thread, back to back and after 10 ms idle
 (`kernel_latency.compute_times`; the Rust side `nanobot_kernel time`), on the same 40x40 frame
-and instruction. Prints one line per export and runtime, p50 ms, and each file's size.
+and instruction. Prints one line per export and runtime, p50 ms, and the size of the file that
+runtime reads (Candle: the .safetensors beside the .onnx, or the .gguf).
 """
 import argparse
 from dataclasses import replace
@@ -82,20 +83,19 @@ def main() -> int:
           f'{"file KiB":>9}')
     observation = {'image': np.zeros((40, 40, 3), np.uint8), 'instruction': INSTRUCTION}
     for label, (path, backends) in exports(policy, out, args.ddim_steps).items():
-        size = path.stat().st_size / 1024
         rows = []
         if path.suffix == '.onnx':
             runner = OnnxPolicy(path)
             (hot, _), (cold, _) = compute_times(runner.select_action, observation, args.calls)
-            rows.append(('Python ONNX Runtime', hot, cold))
+            rows.append(('Python ONNX Runtime', path, hot, cold))
         for backend in backends:
             model = path if path.suffix == '.gguf' or backend == 'ort' else \
                 path.with_suffix('.safetensors')
-            rows.append((f'Rust {backend}', rust_p50(backend, model, args.calls, 0),
+            rows.append((f'Rust {backend}', model, rust_p50(backend, model, args.calls, 0),
                          rust_p50(backend, model, args.calls, 10)))
-        for runtime, hot, cold in rows:
-            print(f'{label:<10} {runtime:<22} {hot:>12.3f} {cold:>11.3f} {size:>9.0f}',
-                  flush=True)
+        for runtime, model, hot, cold in rows:
+            print(f'{label:<10} {runtime:<22} {hot:>12.3f} {cold:>11.3f} '
+                  f'{model.stat().st_size / 1024:>9.0f}', flush=True)
     print(f'(exports in {out})')
     return 0
 

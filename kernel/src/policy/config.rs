@@ -123,6 +123,11 @@ fn json<T: for<'de> Deserialize<'de>>(text: &str, key: &str) -> Result<T, String
     serde_json::from_str(text).map_err(|e| format!("metadata {key} is malformed: {e}"))
 }
 
+/// The value of string key `nanobot.<name>`.
+fn key(get: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, String> {
+    get(&format!("nanobot.{name}")).ok_or(format!("metadata has no nanobot.{name}"))
+}
+
 fn field<T: serde::de::DeserializeOwned>(meta: &serde_json::Value, path: &[&str]) -> Result<T, String> {
     let mut value = meta;
     for key in path {
@@ -165,38 +170,30 @@ impl Export {
 
     /// From ONNX metadata_props: `get(key)` returns the value of `nanobot.<key>`.
     pub fn from_onnx_metadata(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let field = |key: &str| get(&format!("nanobot.{key}")).ok_or(format!("metadata has no nanobot.{key}"));
-        let format = get("nanobot.format");
-        if format.as_deref() != Some(ONNX_FORMAT) {
-            return Err(format!("not a nanobot_ros policy export (format {format:?})"));
-        }
-        let config = PolicyConfig::parse(&field("policy_config")?)?;
-        let steps: usize = field("ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
-        Self::new(
-            config, &field("sampler")?, steps,
-            json(&field("action_names")?, "action_names")?,
-            json(&field("discrete_actions")?, "discrete_actions")?,
-            json(&field("action_low")?, "action_low")?,
-            json(&field("action_high")?, "action_high")?,
-        )
+        let bounds = || Ok((json(&key(&get, "action_low")?, "action_low")?, json(&key(&get, "action_high")?, "action_high")?));
+        Self::from_keys(&get, ONNX_FORMAT, "policy export", &bounds)
     }
 
     /// From a GGUF's string keys (policy/quantize.py): `get(key)` returns `nanobot.<key>`. The
     /// bounds are the action_norm tensors (`bounds()`: low, high, read once the format is
-    /// known); sampler, DDIM steps and action names are keys of their own.
+    /// known); sampler, DDIM steps and action names are keys as in the ONNX export.
     pub fn from_gguf_metadata(get: impl Fn(&str) -> Option<String>, bounds: Bounds) -> Result<Self, String> {
-        let field = |key: &str| get(&format!("nanobot.{key}")).ok_or(format!("metadata has no nanobot.{key}"));
+        Self::from_keys(&get, GGUF_FORMAT, "policy GGUF", bounds)
+    }
+
+    /// The `nanobot.*` string keys both the ONNX export and the GGUF carry.
+    fn from_keys(get: &dyn Fn(&str) -> Option<String>, expected: &str, what: &str, bounds: Bounds) -> Result<Self, String> {
         let format = get("nanobot.format");
-        if format.as_deref() != Some(GGUF_FORMAT) {
-            return Err(format!("not a nanobot_ros policy GGUF (format {format:?})"));
+        if format.as_deref() != Some(expected) {
+            return Err(format!("not a nanobot_ros {what} (format {format:?})"));
         }
-        let config = PolicyConfig::parse(&field("policy_config")?)?;
-        let steps: usize = field("ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
+        let config = PolicyConfig::parse(&key(get, "policy_config")?)?;
+        let steps: usize = key(get, "ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
         let (low, high) = bounds()?;
         Self::new(
-            config, &field("sampler")?, steps,
-            json(&field("action_names")?, "action_names")?,
-            json(&field("discrete_actions")?, "discrete_actions")?,
+            config, &key(get, "sampler")?, steps,
+            json(&key(get, "action_names")?, "action_names")?,
+            json(&key(get, "discrete_actions")?, "discrete_actions")?,
             low, high,
         )
     }
