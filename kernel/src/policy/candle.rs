@@ -321,21 +321,27 @@ impl CandleBackend {
         Self::build(w, export)
     }
 
-    /// From a policy .gguf (`policy/quantize.py:export_gguf`).
+    /// From a policy .gguf (`policy/quantize.py:export_gguf`); the metadata is checked before
+    /// any tensor but the bounds is read.
     pub fn load_gguf(bytes: &[u8]) -> Result<(Export, Self)> {
-        let mut reader = std::io::Cursor::new(bytes);
-        let content = gguf_file::Content::read(&mut reader).map_err(|e| format!("not a GGUF file ({e})"))?;
-        let mut tensors = HashMap::new();
-        for name in content.tensor_infos.keys() {
-            let tensor = content.tensor(&mut reader, name, &Device::Cpu)
+        let reader = std::cell::RefCell::new(std::io::Cursor::new(bytes));
+        let content = gguf_file::Content::read(&mut *reader.borrow_mut()).map_err(|e| format!("not a GGUF file ({e})"))?;
+        let read = |name: &str| -> Result<Tensor> {
+            if !content.tensor_infos.contains_key(name) {
+                return Err(format!("the file has no tensor {name}"));
+            }
+            content.tensor(&mut *reader.borrow_mut(), name, &Device::Cpu)
                 .and_then(|q| q.dequantize(&Device::Cpu))
-                .map_err(|e| format!("tensor {name}: {e}"))?;
-            tensors.insert(name.clone(), tensor);
-        }
-        let w = Weights { tensors, prefix: "" };
+                .map_err(|e| format!("tensor {name}: {e}"))
+        };
+        let bounds = || {
+            let values = |name: &str| read(name)?.to_vec1::<f32>().map_err(err);
+            Ok((values("action_norm.low")?, values("action_norm.high")?))
+        };
         let text = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
-        let export = Export::from_gguf_metadata(text, &|| w.bounds())?;
-        Self::build(w, export)
+        let export = Export::from_gguf_metadata(text, &bounds)?;
+        let tensors = content.tensor_infos.keys().map(|name| Ok((name.clone(), read(name)?))).collect::<Result<_>>()?;
+        Self::build(Weights { tensors, prefix: "" }, export)
     }
 
     fn build(w: Weights, export: Export) -> Result<(Export, Self)> {

@@ -79,7 +79,7 @@ impl OrtBackend {
     }
 }
 
-pub(super) fn tensor<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
+fn tensor<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 'static>(
     shape: &[usize], data: &[T],
 ) -> Result<SessionInputValue<'static>, String> {
     let shape: Vec<i64> = shape.iter().map(|&d| d as i64).collect();
