@@ -14,7 +14,9 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 import torch
+from std_msgs.msg import String
 
+from kernel_harness import ActionProbe, start_kernel
 from nanobot_ros.policy.export import ActionGraph, export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import export_gguf, export_ternary, quantize_int8, read_gguf
@@ -125,6 +127,25 @@ def test_minilm_export_without_its_encoder_is_refused_with_the_reason(tmp_path):
     assert run.returncode == 2
     assert f'the MiniLM text encoder needs {tmp_path / "tokenizer.json"} beside the model' \
         in run.stderr
+
+
+@pytest.mark.parametrize('impl', ['rust-ort', 'rust-candle'])
+def test_the_node_serves_a_minilm_categorical_export_over_dds(impl, ros, nodes, tmp_path):
+    """The node itself: instruction and frames over DDS, the Python runtime's answers."""
+    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True, max_text_len=MAX_TOKENS,
+                                   text_encoder='minilm'), 2)
+    model = export_policy(policy, tmp_path / 'policy.onnx')
+    python = OnnxPolicy(model)
+    probe = ActionProbe(ros)
+    start_kernel(nodes, impl, {'model_path': str(model)})
+    probe.instruction.publish(String(data=INSTRUCTIONS[1]))
+    probe.served('kernel')
+    for obs in observations(4):
+        action = probe.answer(probe.frame(obs['image']))
+        expected = python.select_action({'image': obs['image'], 'instruction': INSTRUCTIONS[1]})
+        assert (action.source, action.index) == ('kernel', expected['index'])
+        assert np.array_equal(np.asarray(action.values, np.float32), expected['values'])
+        assert tuple(action.names) == expected['names']
 
 
 def model_inputs(graph: ActionGraph, folder, seed: int) -> np.ndarray:
