@@ -348,6 +348,9 @@ impl CandleBackend {
         run_rayon_inline();
         let dev = Device::Cpu;
         let c = &export.config;
+        if c.text_condition != "mean" {
+            return Err(format!("text_condition '{}' is not served by the Candle backend yet (serve the .onnx with backend ort)", c.text_condition));
+        }
         let l = c.sequence_length();
         let head = if c.robotics_use_diffusion {
             let alpha_bars = w.vec("head.alpha_bars")?;

@@ -48,10 +48,19 @@ pub struct PolicyConfig {
     pub ternary: bool,
     #[serde(default = "bytes_encoder")]
     pub text_encoder: String,
+    /// FiLM's text summary: 'mean', or 'cross' (cross-attention of the vision tokens over the
+    /// text; branch s6-policy of issue #16). ort runs either (it is in the graph); Candle
+    /// refuses 'cross' with the reason.
+    #[serde(default = "mean_condition")]
+    pub text_condition: String,
 }
 
 fn bytes_encoder() -> String {
     "bytes".to_string()
+}
+
+fn mean_condition() -> String {
+    "mean".to_string()
 }
 
 /// The ViT's head count (`PolicyConfig.vit_config` in Python: fixed at 4).
@@ -72,6 +81,9 @@ impl PolicyConfig {
         }
         if !["bytes", "minilm"].contains(&config.text_encoder.as_str()) {
             return Err(format!("unknown text encoder '{}'", config.text_encoder));
+        }
+        if !["mean", "cross"].contains(&config.text_condition.as_str()) {
+            return Err(format!("unknown text condition '{}'", config.text_condition));
         }
         if config.robotics_categorical && config.robotics_use_diffusion {
             return Err("the config names two action heads (categorical and diffusion)".into());
@@ -272,6 +284,25 @@ mod tests {
         assert_eq!(ddim_timesteps(5, 3), vec![4, 2, 0]);
         // 1.5 and 4.5 round to even: 2 and 4.
         assert_eq!(ddim_timesteps(4, 3), vec![3, 2, 0]);
+    }
+
+    const CONFIG: &str = r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "causal": false, "film": true,
+        "max_text_len": 8, "use_vision": true, "image_size": 16, "patch_size": 8, "vision_embd": 16,
+        "vision_depth": 1, "use_robotics": true, "robotics_sensor_dim": 0, "robotics_surface_dim": 0,
+        "robotics_action_dim": 2, "robotics_use_diffusion": false, "robotics_diffusion_steps": 8,
+        "robotics_diffusion_prediction": "sample", "robotics_aux_regression": 1.0,
+        "diffusion_hidden": 16"#;
+
+    #[test]
+    fn policy_v2_fields_default_when_absent_and_are_checked_when_present() {
+        let old = PolicyConfig::parse(&format!("{CONFIG}}}")).unwrap();
+        assert_eq!((old.robotics_categorical, old.ternary, old.text_encoder.as_str(), old.text_condition.as_str()), (false, false, "bytes", "mean"));
+        let v2 = PolicyConfig::parse(&format!(r#"{CONFIG}, "robotics_categorical": true, "ternary": true, "text_encoder": "minilm", "text_condition": "cross"}}"#)).unwrap();
+        assert_eq!((v2.robotics_categorical, v2.ternary, v2.text_encoder.as_str(), v2.text_condition.as_str()), (true, true, "minilm", "cross"));
+        let e = PolicyConfig::parse(&format!(r#"{CONFIG}, "text_condition": "sum"}}"#)).unwrap_err();
+        assert_eq!(e, "unknown text condition 'sum'");
+        let e = PolicyConfig::parse(&format!(r#"{CONFIG}, "text_encoder": "bert"}}"#)).unwrap_err();
+        assert_eq!(e, "unknown text encoder 'bert'");
     }
 
     #[test]
