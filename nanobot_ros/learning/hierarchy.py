@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
+from nanobot_ros.models.checkpoint import prefixed, unprefixed
 from nanobot_ros.models.losses import explained_variance, predictor_losses
 from nanobot_ros.models.predictor import TransformerActionConditionedPredictor
 from nanobot_ros.models.vit import patchify
@@ -263,7 +264,8 @@ class Hierarchy:
                                                 self.patch_size)[0])
         if not self._frames or not (self._frames[-1] is frame
                                     or np.array_equal(self._frames[-1], frame)):
-            self.break_history()
+            self._frames.clear()  # a new stream (a plan chosen from its frame stays)
+            self._actions.clear()
             self._frames.append(frame)
         self._frames.append(next_frame)
         self._actions.append(int(label))
@@ -383,8 +385,10 @@ class Hierarchy:
 
     def state_tensors(self) -> Dict[str, torch.Tensor]:
         """Every level's weights, as `level_<k>.<name>`."""
-        return {f'level_{level.index}.{name}': tensor for level in self.levels
-                for name, tensor in level.predictor.state_dict().items()}
+        tensors = {}
+        for level in self.levels:
+            tensors.update(prefixed(f'level_{level.index}', level.predictor.state_dict()))
+        return tensors
 
     def state_metadata(self) -> dict:
         return {'levels': len(self.levels),
@@ -399,8 +403,6 @@ class Hierarchy:
         while len(self.levels) < count:
             self.create_level(model)
         for level, steps in zip(self.levels, metadata.get('training_steps', [])):
-            prefix = f'level_{level.index}.'
-            level.predictor.load_state_dict({k[len(prefix):]: v for k, v in tensors.items()
-                                             if k.startswith(prefix)})
+            level.predictor.load_state_dict(unprefixed(f'level_{level.index}', tensors))
             level.training_step = int(steps)
         self.sync_actor()
