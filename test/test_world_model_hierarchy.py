@@ -1,14 +1,18 @@
 """Hierarchical predictors: macro-action codes, the level creation rule, macro exploration
-training its level, direct vs composed predictions, and levels in checkpoints."""
+training its level, direct vs composed predictions, levels in checkpoints, the grid and the
+explorer's level predictions."""
 import numpy as np
 import pytest
 import torch
 
+from bag_fixtures import write_session_bag
+from nanobot_ros.explorer.server import Explorer
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.hierarchy import compose, composed_rollout, decode_macro, \
     direct_vs_composed, encode_macro, Hierarchy, HierarchyConfig, levels_that_fit, RunningR2
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
-from nanobot_ros.learning.world_model import WorldModel
+from nanobot_ros.learning.visualize import with_level_rows
+from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 from nanobot_ros.models.vit import patchify
 from tiny_world_model import dot_frame, tiny_config
 
@@ -191,3 +195,27 @@ def test_levels_are_saved_and_restored_and_too_many_are_refused(tmp_path):
     with pytest.raises(ValueError, match='checkpoint has 2 hierarchy levels, this '
                        'configuration allows 1'):
         WorldModelCheckpoints(tmp_path).restore(loop_with(1))
+
+
+def test_the_grid_and_the_explorer_show_every_levels_predictions(tmp_path):
+    grid = np.full((20, 30, 3), 200, dtype=np.uint8)
+    tile = np.zeros((10, 12, 3), dtype=np.uint8)
+    stacked = with_level_rows(grid, [('L1', [tile] * 4, ['0+0', '1+0', '0+1', '1+1'])])
+    # Level row: 4 tiles of 12 px, 3 gaps of 4 px = 60 px wide, 18 px label + 10 px tall.
+    assert stacked.shape == (20 + 4 + 28, 60, 3)
+    assert np.array_equal(stacked[:20, :30], grid) and not stacked[:20, 30:].any()
+    sessions = tmp_path / 'sessions'
+    write_session_bag(sessions / 'toroidal_dot' / 'lone', steps=12)
+    model = WorldModel(WorldModelConfig.small(img_size=16, patch_size=8, embed_dim=16, depth=1,
+                                              predictor_depth=1))
+    loop = AdaptiveWorldModelLoop(model, LoopConfig(), hierarchy=Hierarchy(
+        HierarchyConfig(hierarchy_levels=1), model, 2))
+    loop.hierarchy.create_level(model)
+    WorldModelCheckpoints(tmp_path / 'checkpoints').save(loop)
+    explorer = Explorer(sessions, [tmp_path / 'checkpoints'])
+    explorer.load(str(tmp_path / 'checkpoints' / 'world_model.safetensors'))
+    levels = explorer.predict({'id': 'toroidal_dot/lone', 'index': 4})['levels']
+    assert [(level['name'], level['labels']) for level in levels] == [
+        ('level 1 (2 steps)', ['0+0', '1+0', '0+1', '1+1'])]
+    assert len(levels[0]['predictions']) == 4
+    assert all(p.startswith('data:image/png;base64,') for p in levels[0]['predictions'])
