@@ -28,6 +28,7 @@ explorer as before; a macro winner becomes a plan whose primitive actions the lo
 the next 2^k frames (dropped when gated or when the history breaks).
 """
 from collections import deque
+import copy
 from dataclasses import dataclass, field, replace
 import math
 from typing import Dict, List, Optional, Sequence
@@ -170,8 +171,9 @@ class Level:
         self.index, self.length, self.num_actions = index, 2 ** index, num_actions
         config = replace(model.config.predictor, num_actions=num_actions ** self.length,
                          max_history=1)
-        torch.manual_seed(seed + index)
-        self.predictor = TransformerActionConditionedPredictor(config)
+        with torch.random.fork_rng(devices=[]):  # seeded, the global generator untouched
+            torch.manual_seed(seed + index)
+            self.predictor = TransformerActionConditionedPredictor(config)
         self.acting = self.predictor
         # At the one-step predictor's current learning rate (explicit, saved or the config's).
         self.optimizer = torch.optim.AdamW(
@@ -223,8 +225,7 @@ class Hierarchy:
         level = Level(len(self.levels) + 1, model, self.num_actions, self.capacity,
                       self.config.level_creation_window, self.seed)
         if self.separate_actor:
-            level.acting = TransformerActionConditionedPredictor(level.predictor.config)
-            level.acting.load_state_dict(level.predictor.state_dict())
+            level.acting = copy.deepcopy(level.predictor)
         self.levels.append(level)
         self.macro_selections[level.index] = 0
         return level
