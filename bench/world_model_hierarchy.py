@@ -10,7 +10,8 @@ for every level k that exists, the R² of its direct prediction of the frame 2^k
 of composing level 0's predictions step by step along the same actions (level 0 fed its own
 predicted tokens), both in patch space against the true frame.
 
-    ./run.sh python bench/world_model_hierarchy.py [--max-steps 1500] [--img-size 224
+    ./run.sh python bench/world_model_hierarchy.py [--max-steps 1200] [--creation-r2 0.85]
+        [--img-size 224
         --patch-size 32]   # the default sim's size; the default is 112 px, patch 16 (7x7 too)
 
 The default world is the sim's dot world at half size (112 px, radius 5, moves of 27 px, the
@@ -77,7 +78,7 @@ def evaluate(model, hierarchy, one_step, macro_sets) -> dict:
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--max-steps', type=int, default=1500, help='learner steps')
+    parser.add_argument('--max-steps', type=int, default=1200, help='learner steps')
     parser.add_argument('--eval-every', type=int, default=100, help='learner steps')
     parser.add_argument('--levels', type=int, default=HierarchyConfig.hierarchy_levels)
     parser.add_argument('--creation-r2', type=float,
@@ -131,8 +132,11 @@ def main(argv=None):
         figures = evaluate(model, hierarchy, one_step, macro_sets)
         line = ', '.join(f'level {k} direct {f["direct"]:+.3f} composed {f["composed"]:+.3f}'
                          for k, f in figures.items() if k)
+        online = ', '.join(f'{k} {hierarchy.reliability(k).r2():+.3f}'
+                           for k in range(len(hierarchy.levels) + 1))
         print(f'learner step {steps:5d} ({time.process_time() - started:6.1f} s CPU): gated '
-              f'{loop.gated_frames}, level 0 {figures[0]:+.3f}' + (f'; {line}' if line else '')
+              f'{loop.gated_frames}, online R2 of levels {online}; held-out: level 0 '
+              f'{figures[0]:+.3f}' + (f'; {line}' if line else '')
               + f'; macro choices {dict(hierarchy.macro_selections)}', flush=True)
     print(f'after {model.autoencoder_training_step} learner steps '
           f'({time.process_time() - started:.1f} s CPU), held-out R2 in patch space:',

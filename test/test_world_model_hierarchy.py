@@ -98,14 +98,15 @@ def test_the_threshold_is_inclusive_and_bad_predictions_create_nothing():
 def test_exploration_takes_a_macro_action_and_its_outcome_trains_that_level():
     torch.manual_seed(0)
     model = WorldModel(tiny_config(), seed=0)
-    # Level 0's heads agree exactly about everything (uncertainty 0); a fresh level 1's heads
-    # disagree, so a macro-action is the most uncertain choice per step.
-    with torch.no_grad():
-        model.predictor.output_proj.weight.zero_()
     hierarchy = Hierarchy(HierarchyConfig(hierarchy_levels=1), model, 2)
     loop = AdaptiveWorldModelLoop(model, LoopConfig(reconstruction_threshold=1.0),
                                   hierarchy=hierarchy)
     level = hierarchy.create_level(model)
+    # Then level 0's heads are made to agree exactly about everything (uncertainty 0); level
+    # 1's (copied from level 0's initial ones) still disagree, so a macro-action is the most
+    # uncertain choice per step.
+    with torch.no_grad():
+        model.predictor.output_proj.weight.zero_()
     before = [p.detach().clone() for p in level.predictor.parameters()]
     x, frames, taken, metadata = 6, [dot_frame(6)], [], None
     for step in range(2):
@@ -139,6 +140,24 @@ def test_exploration_takes_a_macro_action_and_its_outcome_trains_that_level():
     loop.break_history()
     loop.record_outcome(loop.perceive(dot_frame(20)), 0, dot_frame(20))
     assert len(level.buffer) == 1
+
+
+def test_a_new_level_starts_from_the_level_below():
+    model = WorldModel(tiny_config(), seed=0)
+    hierarchy = Hierarchy(HierarchyConfig(hierarchy_levels=2), model, 2)
+    one, two = hierarchy.create_level(model), hierarchy.create_level(model)
+    below = model.predictor.action_embed.weight
+    # Macro-action m = first action + 2 x second: its embedding is the sum of theirs.
+    for m, (first, second) in enumerate([(0, 0), (1, 0), (0, 1), (1, 1)]):
+        assert torch.equal(one.predictor.action_embed.weight[m], below[first] + below[second])
+    # Level 2's 16 macro-actions: two of level 1's (m = first half + 4 x second half).
+    assert torch.equal(two.predictor.action_embed.weight[13],
+                       one.predictor.action_embed.weight[1]
+                       + one.predictor.action_embed.weight[3])
+    for name, value in model.predictor.state_dict().items():
+        if name != 'action_embed.weight':
+            assert torch.equal(one.predictor.state_dict()[name], value), name
+    assert one.optimizer.param_groups[0]['lr'] == model.predictor_optimizer.param_groups[0]['lr']
 
 
 def test_compose_applies_the_one_step_predictor_in_order_and_r2_compares_both():

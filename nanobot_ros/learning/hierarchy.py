@@ -8,6 +8,9 @@ a sequence of 2^k primitive action labels, numbered as a base-A number (A = prim
 the first action the lowest digit, `encode_macro`), so the level's action embedding has one row
 per macro-action (A^(2^k) rows).
 
+A new level starts from the weights of the level below (`warm_start`: a macro-action's
+embedding is the sum of its two halves' embeddings there).
+
 Automatic creation: every outcome the loop records is first predicted by every level (with the
 weights of before it was seen: a held-out, "prequential" figure), and each level keeps the R²
 in patch space of its last `level_creation_window` such predictions. Level k + 1 is created as
@@ -163,22 +166,36 @@ class RunningR2:
         return sum(p[0] for p in self.pairs) / sum(p[3] for p in self.pairs)
 
 
+def warm_start(predictor: TransformerActionConditionedPredictor,
+               below: TransformerActionConditionedPredictor) -> None:
+    """Load the level below's weights into `predictor`, each macro-action's embedding the sum
+    of its two halves' embeddings below (m = first half + A^L x second half)."""
+    state = below.state_dict()
+    embedding = state['action_embed.weight']
+    half = embedding.shape[0]
+    if predictor.config.num_actions != half * half:
+        raise ValueError(f'a level of {predictor.config.num_actions} macro-actions does not '
+                         f'double one of {half}')
+    index = torch.arange(half * half)
+    state['action_embed.weight'] = embedding[index % half] + embedding[index // half]
+    predictor.load_state_dict(state)
+
+
 class Level:
     """One level k >= 1: its predictor (and acting copy), optimizer, macro transitions."""
 
-    def __init__(self, index: int, model, num_actions: int, capacity: int, window: int,
+    def __init__(self, index: int, below: TransformerActionConditionedPredictor,
+                 num_actions: int, lr: float, weight_decay: float, capacity: int, window: int,
                  seed: int):
         self.index, self.length, self.num_actions = index, 2 ** index, num_actions
-        config = replace(model.config.predictor, num_actions=num_actions ** self.length,
-                         max_history=1)
-        with torch.random.fork_rng(devices=[]):  # seeded, the global generator untouched
-            torch.manual_seed(seed + index)
+        config = replace(below.config, num_actions=num_actions ** self.length, max_history=1)
+        with torch.random.fork_rng(devices=[]):  # overwritten below: leave the generator be
             self.predictor = TransformerActionConditionedPredictor(config)
+        # It starts from what the level below knows (a move of 2^k steps is two of 2^(k-1)).
+        warm_start(self.predictor, below)
         self.acting = self.predictor
-        # At the one-step predictor's current learning rate (explicit, saved or the config's).
-        self.optimizer = torch.optim.AdamW(
-            self.predictor.parameters(), lr=model.predictor_optimizer.param_groups[0]['lr'],
-            weight_decay=model.config.weight_decay)
+        self.optimizer = torch.optim.AdamW(self.predictor.parameters(), lr=lr,
+                                           weight_decay=weight_decay)
         self.buffer = TransitionBuffer(capacity, seed + index)
         self.online = RunningR2(window)
         self.training_step = 0
@@ -209,6 +226,9 @@ class Hierarchy:
         self.levels: List[Level] = []
         self.level0 = RunningR2(config.level_creation_window)
         self.patch_size = model.config.vit.patch_size
+        # Levels learn at the one-step predictor's current rate (explicit, saved or config's).
+        self.predictor_optimizer = model.predictor_optimizer
+        self.weight_decay = model.config.weight_decay
         span = 2 ** self.max_levels
         self._frames: deque = deque(maxlen=span + 1)
         self._actions: deque = deque(maxlen=span)
@@ -219,11 +239,15 @@ class Hierarchy:
     # -- levels ------------------------------------------------------------------------------
 
     def create_level(self, model) -> Level:
-        """Add the next level (its predictor fresh); its acting copy is separate if asked."""
+        """Add the next level, warm-started from the level below (`model`'s predictor for
+        level 1: the acting copy, consistent under the loop's lock); its acting copy is
+        separate if asked."""
         if len(self.levels) >= self.max_levels:
             raise ValueError(f'already {len(self.levels)} levels, the most allowed')
-        level = Level(len(self.levels) + 1, model, self.num_actions, self.capacity,
-                      self.config.level_creation_window, self.seed)
+        below = self.levels[-1].acting if self.levels else model.predictor
+        level = Level(len(self.levels) + 1, below, self.num_actions,
+                      self.predictor_optimizer.param_groups[0]['lr'], self.weight_decay,
+                      self.capacity, self.config.level_creation_window, self.seed)
         if self.separate_actor:
             level.acting = copy.deepcopy(level.predictor)
         self.levels.append(level)
