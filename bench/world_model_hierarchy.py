@@ -84,6 +84,8 @@ def main(argv=None):
     parser.add_argument('--creation-r2', type=float,
                         default=HierarchyConfig.level_creation_r2)
     parser.add_argument('--window', type=int, default=HierarchyConfig.level_creation_window)
+    parser.add_argument('--level-steps', type=int, default=HierarchyConfig.level_train_steps,
+                        help='training steps of every level per learner step')
     parser.add_argument('--held-out', type=int, default=64, help='transitions per level')
     parser.add_argument('--reconstruction-threshold', type=float, default=0.004,
                         help='the gate; the 224 px default 0.001 scaled by the dot\'s 4x '
@@ -93,7 +95,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     world_config = ToroidalDotConfig(img_size=args.img_size, seed=args.seed)
-    hierarchy_config = HierarchyConfig(args.levels, args.creation_r2, args.window)
+    hierarchy_config = HierarchyConfig(args.levels, args.creation_r2, args.window,
+                                       args.level_steps)
     model = make_model(args)
     hierarchy = Hierarchy(hierarchy_config, model, len(ACTIONS), args.batch_size,
                           seed=args.seed)
@@ -105,7 +108,8 @@ def main(argv=None):
                   for k in range(1, hierarchy.max_levels + 1)}
     print(f'world_model_hierarchy: dot world {args.img_size} px (patch {args.patch_size}), '
           f'{hierarchy.max_levels} level(s) allowed, created at R2 >= {args.creation_r2} over '
-          f'{args.window} fresh predictions; up to {args.max_steps} learner steps, '
+          f'{args.window} fresh predictions, {args.level_steps} level step(s) per learner step; '
+          f'up to {args.max_steps} learner steps, '
           f'{args.held_out} held-out transitions per level; seed {args.seed}; load average '
           f'{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
     world = ToroidalDotWorld(world_config)
