@@ -42,6 +42,8 @@ def test_config_is_checked():
         HierarchyConfig(level_creation_r2=1.5).validate()
     with pytest.raises(ValueError, match='level_creation_window must be >= 1'):
         HierarchyConfig(level_creation_window=0).validate()
+    with pytest.raises(ValueError, match='level_train_steps must be >= 1'):
+        HierarchyConfig(level_train_steps=0).validate()
 
 
 def _steps(count):
@@ -98,7 +100,7 @@ def test_the_threshold_is_inclusive_and_bad_predictions_create_nothing():
 def test_exploration_takes_a_macro_action_and_its_outcome_trains_that_level():
     torch.manual_seed(0)
     model = WorldModel(tiny_config(), seed=0)
-    hierarchy = Hierarchy(HierarchyConfig(hierarchy_levels=1), model, 2)
+    hierarchy = Hierarchy(HierarchyConfig(hierarchy_levels=1, level_train_steps=2), model, 2)
     loop = AdaptiveWorldModelLoop(model, LoopConfig(reconstruction_threshold=1.0),
                                   hierarchy=hierarchy)
     level = hierarchy.create_level(model)
@@ -129,9 +131,9 @@ def test_exploration_takes_a_macro_action_and_its_outcome_trains_that_level():
     assert transition.actions == (metadata['macro'],)
     assert np.array_equal(transition.frames[0], frames[0])
     assert np.array_equal(transition.next_frame, frames[2])
-    assert level.training_step == 1
+    assert level.training_step == 2  # level_train_steps per learner step, from the first one
     assert any(not torch.equal(a, b) for a, b in zip(before, level.predictor.parameters()))
-    assert loop.last_metrics['level_1/predictor_training_step'] == 1
+    assert loop.last_metrics['level_1/predictor_training_step'] == 2
     # A gated frame drops the rest of a plan; a broken history forgets the window.
     hierarchy.plan.extend([1])
     perception = loop.perceive(frames[-1])
