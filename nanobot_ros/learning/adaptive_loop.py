@@ -182,7 +182,7 @@ class AdaptiveWorldModelLoop:
             return None
         if self.selector:
             action, metadata = self.selector(perception.frame)
-        elif self.hierarchy is not None:  # a macro-action's next step, or the explorer's
+        elif self.hierarchy is not None and self.hierarchy.levels:  # a macro's step or level 0's
             with self.lock:
                 label, metadata = self.hierarchy.select(self.actor, perception.frame,
                                                         perception.uncertainty, self.explorer)
