@@ -1,6 +1,7 @@
-"""Hierarchical predictors: macro-action codes, the level creation rule, macro exploration
-training its level, direct vs composed predictions, levels in checkpoints, the grid and the
-explorer's level predictions."""
+"""Hierarchical predictors: macro-actions, level creation, macro exploration, composition.
+
+Also levels in checkpoints, the grid and the explorer's level predictions.
+"""
 import numpy as np
 import pytest
 import torch

@@ -1,5 +1,7 @@
-"""The world_model node creates hierarchy levels, shows and reports them, saves them, and
-refuses a checkpoint with more levels than it allows."""
+"""The world_model node creates hierarchy levels, shows, reports and saves them.
+
+It refuses a checkpoint with more levels than it allows.
+"""
 from sensor_msgs.msg import Image
 
 from bag_fixtures import Diagnostics

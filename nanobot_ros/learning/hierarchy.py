@@ -123,8 +123,11 @@ def direct_vs_composed(direct: torch.Tensor, composed: torch.Tensor,
 
 @torch.no_grad()
 def predict_macros(model, predictor, features: torch.Tensor, macros: torch.Tensor):
-    """Decoded patches (B, N, P) of macros[i] from features[i] (B, N, D), and the heads'
-    disagreement (B,): the variance over heads, averaged over tokens and channels."""
+    """Return the decoded patches (B, N, P) of macros[i] from features[i] (B, N, D).
+
+    And the heads' disagreement (B,): the variance over heads, averaged over tokens and
+    channels.
+    """
     predictor.eval()
     heads, _ = predictor.forward_heads(features[:, None], macros.reshape(-1, 1))
     return (model.autoencoder.decode(heads.mean(dim=1)),
@@ -133,9 +136,11 @@ def predict_macros(model, predictor, features: torch.Tensor, macros: torch.Tenso
 
 @torch.no_grad()
 def composed_rollout(model, frames, sequences: torch.Tensor) -> torch.Tensor:
-    """Decoded patches (B, N, P) after feeding level 0 its own predictions along sequences
-    (B, L) of action labels from frames (uint8 (H, W, 3) each): the composition a level's
-    direct prediction is compared with."""
+    """Return the decoded patches (B, N, P) of level 0 fed its own predictions.
+
+    Along sequences (B, L) of action labels from frames (uint8 (H, W, 3) each): the composition
+    a level's direct prediction is compared with.
+    """
     model.autoencoder.eval()
     model.predictor.eval()
     features = model.autoencoder.encode(model.to_tensor(list(frames)))
@@ -174,8 +179,11 @@ class RunningR2:
 
 def warm_start(predictor: TransformerActionConditionedPredictor,
                below: TransformerActionConditionedPredictor) -> None:
-    """Load the level below's weights into `predictor`, each macro-action's embedding the sum
-    of its two halves' embeddings below (m = first half + A^L x second half)."""
+    """Load the level below's weights into `predictor`.
+
+    Each macro-action's embedding is the sum of its two halves' embeddings below
+    (m = first half + A^L x second half).
+    """
     state = below.state_dict()
     embedding = state['action_embed.weight']
     half = embedding.shape[0]
@@ -213,8 +221,8 @@ class Level:
 
     def names(self, action_names: Sequence[str]) -> List[str]:
         """Return each macro-action as its actions' names joined by '+', in index order."""
-        return ['+'.join(str(action_names[a]) for a in decode_macro(m, self.length,
-                                                                     self.num_actions))
+        return ['+'.join(str(action_names[a])
+                         for a in decode_macro(m, self.length, self.num_actions))
                 for m in range(self.num_macros)]
 
 
@@ -245,9 +253,11 @@ class Hierarchy:
     # -- levels ------------------------------------------------------------------------------
 
     def create_level(self, model) -> Level:
-        """Add the next level, warm-started from the level below (`model`'s predictor for
-        level 1: the acting copy, consistent under the loop's lock); its acting copy is
-        separate if asked."""
+        """Add the next level, warm-started from the level below.
+
+        Level 1 starts from `model`'s predictor (the acting copy, consistent under the loop's
+        lock); the level's acting copy is separate if asked.
+        """
         if len(self.levels) >= self.max_levels:
             raise ValueError(f'already {len(self.levels)} levels, the most allowed')
         below = self.levels[-1].acting if self.levels else model.predictor
@@ -276,7 +286,7 @@ class Hierarchy:
     # -- the stream of steps -----------------------------------------------------------------
 
     def break_history(self) -> None:
-        """The next frame does not follow the last one: no macro transition spans the gap."""
+        """Forget the window: no macro transition spans a break in the history."""
         self._frames.clear()
         self._actions.clear()
         self.plan.clear()
@@ -315,8 +325,10 @@ class Hierarchy:
 
     @torch.no_grad()
     def predict(self, model, level: Level, frame: np.ndarray, macros: Sequence[int]):
-        """Decoded patches (M, N, P) of each macro-action from `frame` and the heads'
-        disagreement (M,), by the level's acting copy on `model`'s encoder."""
+        """Return decoded patches (M, N, P) of each macro-action from `frame`.
+
+        And the heads' disagreement (M,); by the level's acting copy on `model`'s encoder.
+        """
         model.autoencoder.eval()
         features = model.autoencoder.encode(model.to_tensor([frame]))
         macros = torch.tensor(list(macros), dtype=torch.long)
@@ -353,8 +365,11 @@ class Hierarchy:
     # -- learning ----------------------------------------------------------------------------
 
     def sample(self) -> list:
-        """Return [(level, batch)]: `level_train_steps` balanced replay batches of every level
-        with transitions (under the loop's lock: the acting thread adds transitions)."""
+        """Return [(level, batch)]: `level_train_steps` balanced batches per level.
+
+        Every level with transitions; call under the loop's lock (the acting thread adds
+        transitions).
+        """
         return [(level, level.buffer.sample(self.batch_size, 1, True))
                 for level in self.levels if len(level.buffer)
                 for _ in range(self.config.level_train_steps)]
@@ -404,8 +419,11 @@ class Hierarchy:
     # -- reporting and state -----------------------------------------------------------------
 
     def metrics(self) -> Dict[str, float]:
-        """`hierarchy/levels`, `prediction_errors/level_k` (mean MSE of the last fresh
-        predictions) and `hierarchy/level_k_r2` (their R²), level 0 included."""
+        """Return the figures of every level, level 0 included.
+
+        `hierarchy/levels`, `prediction_errors/level_k` (mean MSE of the last fresh
+        predictions) and `hierarchy/level_k_r2` (their R²).
+        """
         values = {'hierarchy/levels': len(self.levels)}
         for index in range(len(self.levels) + 1):
             running = self.reliability(index)

@@ -57,8 +57,11 @@ def _row(tiles: Sequence[np.ndarray]) -> np.ndarray:
 
 
 def with_level_rows(grid: np.ndarray, levels: Sequence[tuple]) -> np.ndarray:
-    """Stack under `grid` one row per hierarchy level: (title, predicted frame per
-    macro-action, macro-action names), each tile labelled '<title> <name>'; rows padded black."""
+    """Stack under `grid` one row per hierarchy level; rows padded black.
+
+    levels: (title, predicted frame per macro-action, macro-action names); each tile is
+    labelled '<title> <name>'.
+    """
     rows = [grid] + [_row([labelled_tile(image, f'{title} {name}')
                            for image, name in zip(images, names)])
                      for title, images, names in levels if images]
