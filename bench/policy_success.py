@@ -28,6 +28,7 @@ import tempfile
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
 import rclpy
 
 from nanobot_ros.contract import DIAGNOSTICS, STATUS
@@ -106,13 +107,15 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
             'seconds': round(time.monotonic() - start_time, 1)}
 
 
-def kernel_success(model: Path, task: str, phrasings: str, seeds) -> float:
-    """Return the success rate of the ONNX export `model` on the family's episodes `seeds`."""
+def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
+    """Return the success rates (all, two-step episodes) of the ONNX export `model` on the
+    family's episodes `seeds`."""
     kernel = OnnxPolicy(model)
-    success, _ = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds)).play(
-        seeds, lambda indices, observations: [kernel.select_action(o)['index']
-                                              for o in observations])
-    return float(success.mean())
+    batch = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds))
+    success, _ = batch.play(seeds, lambda indices, observations: [
+        kernel.select_action(o)['index'] for o in observations])
+    two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
+    return float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0
 
 
 def family_table(args, out: Path) -> int:
@@ -123,17 +126,20 @@ def family_table(args, out: Path) -> int:
     for label, path in rows:
         policy, checkpoint = load_policy(path)
         model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx')
-        results[label] = {p: kernel_success(model, args.task, p, seeds)
-                          for p in ('train', 'heldout')}
+        results[label] = {}
+        for phrasings in ('train', 'heldout'):
+            rate, two_step = kernel_success(model, args.task, phrasings, seeds)
+            results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step})
         results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
     (out / 'results.json').write_text(json.dumps(results, indent=2))
     print(f'task {args.task}: success over held-out seeds {seeds[0]}..{seeds[-1]} '
           f'({len(seeds)} episodes each), ONNX export served by the Python kernel runtime')
     print(f'{"policy":<10} {"train phrasings":>16} {"held-out phrasings":>19} '
-          f'{"GRPO env steps":>15}')
+          f'{"two-step train / held-out":>26} {"GRPO env steps":>15}')
     for label, r in results.items():
+        two_step = f'{100 * r["train_two_step"]:.1f}% / {100 * r["heldout_two_step"]:.1f}%'
         print(f'{label:<10} {100 * r["train"]:>15.1f}% {100 * r["heldout"]:>18.1f}% '
-              f'{r["env_steps"]:>15}')
+              f'{two_step:>26} {r["env_steps"]:>15}')
     return 0
 
 
