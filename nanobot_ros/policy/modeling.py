@@ -111,8 +111,7 @@ class CrossAttention(nn.Module):
         b, n, d = x.shape
         h = self.num_heads
         q = self.query(self.norm(x)).reshape(b, n, h, d // h).transpose(1, 2)
-        k, v = self.key_value(context).reshape(b, context.shape[1], 2, h, d // h) \
-            .permute(2, 0, 3, 1, 4)
+        k, v = self.key_value(context).reshape(b, -1, 2, h, d // h).permute(2, 0, 3, 1, 4)
         out = F.scaled_dot_product_attention(q, k, v)
         return self.out(out.transpose(1, 2).reshape(b, n, d))
 
