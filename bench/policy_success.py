@@ -110,8 +110,7 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
 
 
 def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
-    """Return the success rates (all, two-step episodes) of the ONNX export `model` on the
-    family's episodes `seeds`."""
+    """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
     kernel = OnnxPolicy(model)
     batch = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds))
     success, _ = batch.play(seeds, lambda indices, observations: [
@@ -121,8 +120,10 @@ def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
 
 
 def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> tuple:
-    """Return the success rate (and None for the two-step share, which the sim's counters do
-    not split) of `model` served by the kernel node against the sim node over DDS."""
+    """Return the success rate of `model` in the kernel node against the sim node over DDS.
+
+    The second value, the two-step success, is None: the sim's counters do not split it.
+    """
     rclpy.init()
     node = rclpy.create_node('policy_success_bench')
     try:

@@ -138,8 +138,11 @@ class TaskFamily(TargetTask):
         return self._instruction
 
     def set_instruction(self, text: str) -> None:
-        """Follow `text` from here on: the markers it names, in order (ValueError if it names
-        none, or one this episode does not show); the running one is a no-op."""
+        """Follow `text` from here on: the markers it names, in order.
+
+        ValueError if it names none, or one this episode does not show; the running
+        instruction is a no-op.
+        """
         if text == self._instruction:
             return
         waypoints = parse_waypoints(text, self.config.colors)
