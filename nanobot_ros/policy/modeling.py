@@ -16,10 +16,13 @@ circuit (text token finds the patch, ACT finds the text token) and stayed at cha
 whole CPU budget; with it the target task trains in minutes. The summary (`text_condition`):
 'mean', the mean of the text tokens, one vector for all patches; it cannot tell "first red, then
 blue" from "first blue, then red" (the same bytes, so exactly the same mean), and cloned
-policies went to either named marker first about equally often. 'cross': the text tokens (plus
-fixed sin-cos positions) pass one transformer block, so bytes become words that know where they
-stand, and each vision token cross-attends to them for its own FiLM: a red patch reads what the
-instruction says about red, including whether red comes first.
+policies went to either named marker first about equally often. 'cross' adds to that mean, per
+vision token, a cross-attention over the text tokens after one transformer block over them with
+fixed sin-cos positions (bytes become words that know where they stand): a red patch reads what
+the instruction says about red, including whether red comes first. The mean stays in the sum
+because without it the cloned policy left the loss plateau far later: on the task family its
+cross-entropy was still 1.55 after 2500 steps, against 1.59 for the expert's action marginal,
+where the mean alone had reached 57 % success at 2200 steps.
 
 Diffusion head and the trunk (`robotics_aux_regression`, weight of an auxiliary regression
 loss): trained by the denoising loss alone, the trunk collapsed on the target task (its output
@@ -195,13 +198,13 @@ class Policy(nn.Module):
             tokens.append(self.surface_proj(self.surface_norm.standardize(surface))[:, None])
         text_tokens = (self.text_proj(text) if c.text_encoder == 'minilm'
                        else self.text_embed(text))
-        if c.text_condition == 'cross':
-            text_tokens, _ = self.text_block(text_tokens + self.text_pos)
         if c.use_vision:
             vision = self.vision_proj(self.vision.encode(images))
             if c.film:
-                summary = (self.text_cross(vision, text_tokens) if c.text_condition == 'cross'
-                           else text_tokens.mean(dim=1, keepdim=True))
+                summary = text_tokens.mean(dim=1, keepdim=True)
+                if c.text_condition == 'cross':
+                    words, _ = self.text_block(text_tokens + self.text_pos)
+                    summary = summary + self.text_cross(vision, words)
                 scale, shift = self.film(summary).chunk(2, dim=2)
                 vision = vision * (1 + scale) + shift
             tokens.append(vision)
