@@ -2,11 +2,13 @@
 
     ./run.sh python bench/policy_success.py runs/policy_diffusion/policy.safetensors
     ./run.sh python bench/policy_success.py CHECKPOINT --kernel rust [--backend candle]
+    ./run.sh python bench/policy_success.py CHECKPOINT --kernel rust --backend candle --gguf f16
 
 Exports the checkpoint twice (DDIM-k and DDPM with all T steps in the graph), then for each
 export runs the sim's target task (episode seeds from --seed, below the demonstrations' seeds
 1000+, so none was seen in training) against the kernel node in lockstep and reads the sim's
 episode counters from /diagnostics. Goal: >= 95 % success. Prints both samplers side by side.
+`--gguf f32|f16`: the Candle backend serves the policy's GGUF (policy/quantize.py) instead.
 
 The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by side:
 
@@ -35,6 +37,7 @@ import rclpy
 from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
+from nanobot_ros.policy.quantize import export_gguf
 from nanobot_ros.robots.sim.task_family import TaskBatch, task_preset, TASK_PRESETS
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.nodes.common import qos_profile
@@ -184,7 +187,11 @@ def main() -> int:
     parser.add_argument('--kernel', default='python', choices=sorted(KERNEL_EXECUTABLES))
     parser.add_argument('--backend', default='ort', choices=('ort', 'candle'),
                         help='the Rust kernel\'s backend')
+    parser.add_argument('--gguf', choices=('f32', 'f16'), default=None,
+                        help='with --kernel rust --backend candle: serve the GGUF export')
     args = parser.parse_args()
+    if args.gguf and (args.kernel, args.backend) != ('rust', 'candle'):
+        parser.error('--gguf needs --kernel rust --backend candle')
     kernel = {'executable': KERNEL_EXECUTABLES[args.kernel],
               'params': {'backend': args.backend} if args.kernel == 'rust' else {}}
     os.environ.setdefault('ROS_DOMAIN_ID', '205')
@@ -202,6 +209,9 @@ def main() -> int:
     results = {}
     for label, sampler in variants:
         model = export_policy(policy, out / f'{sampler}.onnx', sampler, args.ddim_steps)
+        if args.gguf:
+            model = export_gguf(policy, out / f'{sampler}_{args.gguf}.gguf', args.gguf, sampler,
+                                args.ddim_steps)
         results[label] = run_episodes(node, model, args.episodes, args.seed, out, label,
                                       kernel)
         r = results[label]
@@ -212,7 +222,8 @@ def main() -> int:
     (out / 'results.json').write_text(json.dumps(results, indent=2))
     print(f'\nclosed-loop success over held-out seeds {args.seed}..'
           f'{args.seed + args.episodes - 1} (goal >= 95 %), {args.kernel} kernel'
-          f'{" (" + args.backend + ")" if args.kernel == "rust" else ""} over DDS:')
+          f'{" (" + args.backend + ")" if args.kernel == "rust" else ""}'
+          f'{" from the GGUF " + args.gguf.upper() if args.gguf else ""} over DDS:')
     print(f'{"sampler":<10} {"success":>8} {"episodes":>9}')
     for label, r in results.items():
         rate = 100.0 * r['successes'] / max(r['episodes'], 1)

@@ -21,6 +21,15 @@ def tiny_policy(seed: int = 0, **overrides) -> Policy:
     return Policy(tiny_config(**overrides)).eval()
 
 
+def perturbed(policy: Policy, seed: int) -> Policy:
+    """Add noise to every parameter, so no layer stays at its initial zeros (FiLM, the head)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for parameter in policy.parameters():
+            parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
+    return policy
+
+
 def tiny_export(folder: Path, name: str = 'policy.onnx', **overrides) -> Path:
     """Export a tiny diffusion policy (DDIM 4 steps) into `folder`; return the ONNX path."""
     overrides.setdefault('robotics_use_diffusion', True)

@@ -15,7 +15,7 @@ import torch
 
 from nanobot_ros.policy.export import ActionGraph, export_policy
 from nanobot_ros.stack import node_executable
-from policy_fixtures import tiny_policy
+from policy_fixtures import perturbed, tiny_policy
 
 TOLERANCE = 1e-5
 VARIANTS = {
@@ -28,15 +28,6 @@ VARIANTS = {
                                    'image_size': 24, 'patch_size': 4, 'n_head': 4}),
     'regression': ('ddim', 4, {'robotics_use_diffusion': False}),
 }
-
-
-def perturbed(policy, seed: int):
-    """Add noise to every parameter, so no layer stays at its initial zeros."""
-    generator = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for parameter in policy.parameters():
-            parameter.add_(0.3 * torch.randn(parameter.shape, generator=generator))
-    return policy
 
 
 @pytest.mark.parametrize('backend', ['ort', 'candle'])

@@ -12,6 +12,7 @@ from nanobot_ros.data.playback import ReplayConfig
 from nanobot_ros.data.recording import RecorderConfig, RecorderSetup
 from nanobot_ros.defaults import config_defaults
 from nanobot_ros.learning.adaptive_loop import LoopConfig
+from nanobot_ros.learning.hierarchy import HierarchyConfig
 from nanobot_ros.learning.online import OnlineConfig
 from nanobot_ros.learning.transition_labels import LabelConfig
 from nanobot_ros.learning.world_model import WorldModelSize
@@ -47,7 +48,8 @@ NODE_CONFIGS = {
     'world_model': [(OnlineConfig, ()), (WorldModelSize, ()), (SelectorConfig, ('selector',)),
                     (LoopConfig, ('newest_in_batch', 'train_steps_per_frame',
                                   'detailed_metrics_interval', 'online_window',
-                                  'ignore_actions')), (LabelConfig, ())],
+                                  'ignore_actions')), (LabelConfig, ()),
+                    (HierarchyConfig, ())],
 }
 
 

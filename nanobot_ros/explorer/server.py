@@ -115,7 +115,7 @@ class Explorer:
         out['predictions'] = [data_uri(p) for p in result['predictions']]
         out['attention'] = {name: data_uri(_heatmap(a)) for name, a in
                             result['attention'].items()}
-        out['levels'] = [{'name': level['name'],
+        out['levels'] = [{'name': level['name'], 'labels': level['labels'],
                           'predictions': [data_uri(p) for p in level['predictions']]}
                          for level in result['levels']]
         out['model'] = self.workbench().describe()

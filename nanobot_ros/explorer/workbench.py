@@ -15,8 +15,9 @@ Introspection: for the chosen frame the world model's own `diagnostics` (learnin
 introspection.py's definitions) runs on the recorded transition: the last predictor layer's
 attention from the future-frame tokens as a heatmap, APA, ALF, TTAR, RI@16, attention entropy
 and its uniform baseline, the counterfactual losses and the action-sensitivity sweep, and each
-action's head disagreement (the explorer's uncertainty). Per-hierarchy-level predictions have
-their slot in the result ('levels') and are empty until the model has levels.
+action's head disagreement (the explorer's uncertainty). A checkpoint with hierarchy levels
+(learning/hierarchy.py) also gives each level's predicted frame 2^k steps later for each of its
+macro-actions ('levels': name, labels, predictions); empty without levels.
 """
 from dataclasses import dataclass, field
 import math
@@ -29,6 +30,7 @@ import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, FrameRejected, \
     LoopConfig
+from nanobot_ros.learning.hierarchy import Hierarchy, HierarchyConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from nanobot_ros.learning.visualize import patches_to_image
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
@@ -105,9 +107,12 @@ class Workbench:
             raise ValueError(f'{path}: no such checkpoint')
         config = WorldModelConfig.from_dict(checkpoint.metadata['config'])
         actions = list(range(config.predictor.num_actions))
-        loop = AdaptiveWorldModelLoop(WorldModel(config, seed=seed),
-                                      LoopConfig(actions=actions, idle_action=actions[0],
-                                                 seed=seed))
+        model = WorldModel(config, seed=seed)
+        levels = checkpoint.metadata.get('hierarchy', {}).get('levels', 0)
+        hierarchy = (Hierarchy(HierarchyConfig(hierarchy_levels=levels), model, len(actions),
+                               seed=seed) if levels else None)
+        loop = AdaptiveWorldModelLoop(model, LoopConfig(actions=actions, idle_action=actions[0],
+                                                        seed=seed), hierarchy=hierarchy)
         WorldModelCheckpoints(path.parent, path.stem).restore(loop)
         return cls(loop, str(path))
 
@@ -136,6 +141,7 @@ class Workbench:
             predicted, disagreement = self.model.predict_all(
                 history, past, list(range(len(self.loop.actions))))
             extra = self._introspect(history, past, sample)
+            extra['levels'] = self._levels(sample.observation)
             extra['metrics'].update({f'uncertainty/{a}': float(d)
                                      for a, d in zip(self.loop.actions, disagreement)})
         decoded_image = patches_to_image(decoded[0], patch)
@@ -149,8 +155,21 @@ class Workbench:
             'decoded_error': _mse(decoded_image, sample.observation),
             'prediction_errors': [_mse(p, sample.next_observation) for p in predictions],
             'attention': extra.get('attention', {}), 'metrics': extra.get('metrics', {}),
-            'levels': extra.get('levels', []),
+            'levels': extra['levels'],
         }
+
+    def _levels(self, frame) -> List[dict]:
+        """Each hierarchy level's predicted frame 2^k steps on, per macro-action."""
+        hierarchy, patch = self.loop.hierarchy, self.model.config.vit.patch_size
+        if hierarchy is None:
+            return []
+        out = []
+        for level in hierarchy.levels:
+            patches, _ = hierarchy.predict(self.model, level, frame, range(level.num_macros))
+            out.append({'name': f'level {level.index} ({level.length} steps)',
+                        'labels': level.names(self.loop.actions),
+                        'predictions': [patches_to_image(p, patch) for p in patches]})
+        return out
 
     def _introspect(self, history, past, sample) -> dict:
         """Attention heatmap and metrics of the recorded transition (none without its action)."""

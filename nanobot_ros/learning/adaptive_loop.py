@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from nanobot_ros.learning.exploration import UncertaintyExplorer
+from nanobot_ros.learning.hierarchy import Hierarchy
 from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
 from nanobot_ros.learning.world_model import WorldModel
 from nanobot_ros.models.vit import patchify
@@ -90,7 +91,8 @@ class AdaptiveWorldModelLoop:
     """Learner, actor, replay buffer, exploration and gating of the adaptive world model."""
 
     def __init__(self, learner: WorldModel, config: LoopConfig = LoopConfig(),
-                 selector: Optional[Callable] = None, actor: Optional[WorldModel] = None):
+                 selector: Optional[Callable] = None, actor: Optional[WorldModel] = None,
+                 hierarchy: Optional[Hierarchy] = None):
         config.validate()
         self.config = config
         self.learner = learner
@@ -102,6 +104,8 @@ class AdaptiveWorldModelLoop:
         self.explorer = UncertaintyExplorer(self.actions, config.exploration_epsilon,
                                             config.seed)
         self.selector = selector
+        # Macro-action levels above the predictor (learning/hierarchy.py), None = none.
+        self.hierarchy = hierarchy
         self.buffer = TransitionBuffer(config.buffer_capacity, config.seed)
         self.history_length = learner.config.predictor.max_history
         self._frames: deque = deque(maxlen=self.history_length)
@@ -173,9 +177,18 @@ class AdaptiveWorldModelLoop:
         """Return the action to take, or None while gated (the robot does not act)."""
         if perception.gated:
             self.gated_frames += 1
+            if self.hierarchy is not None:
+                self.hierarchy.plan.clear()
             return None
-        action, metadata = (self.selector(perception.frame) if self.selector else
-                            self.explorer.select(perception.uncertainty))
+        if self.selector:
+            action, metadata = self.selector(perception.frame)
+        elif self.hierarchy is not None and self.hierarchy.levels:  # a macro's step or level 0's
+            with self.lock:
+                label, metadata = self.hierarchy.select(self.actor, perception.frame,
+                                                        perception.uncertainty, self.explorer)
+            action = self.actions[label]
+        else:
+            action, metadata = self.explorer.select(perception.uncertainty)
         if action not in self.actions:
             raise ValueError(f'selector returned {action!r}, not in {self.actions}')
         perception.action, perception.selection_metadata = action, metadata
@@ -190,7 +203,7 @@ class AdaptiveWorldModelLoop:
         when the outcome is unknown).
         """
         action = self.config.idle_action if applied_action is None else applied_action
-        error = None
+        error = predicted = None
         if perception.predictions is not None:
             observed = patchify(WorldModel.to_tensor([next_frame]),
                                 self.learner.config.vit.patch_size)[0]
@@ -206,6 +219,10 @@ class AdaptiveWorldModelLoop:
             with self.lock:
                 self.buffer.add(Transition(perception.history_frames,
                                            perception.history_actions + (label,), next_frame))
+        if self.hierarchy is not None:
+            with self.lock:
+                self.hierarchy.observe(self.actor, perception.frame, label, next_frame,
+                                       predicted)
         self._actions.append(label)
         return error
 
@@ -215,6 +232,8 @@ class AdaptiveWorldModelLoop:
             self.transitions_discarded += 1
         self._frames.clear()
         self._actions.clear()
+        if self.hierarchy is not None:
+            self.hierarchy.break_history()
 
     # -- learning ----------------------------------------------------------------------------
 
@@ -230,6 +249,7 @@ class AdaptiveWorldModelLoop:
                 batch = self.buffer.sample(self.config.batch_size,
                                            self.config.newest_in_batch,
                                            self.config.balance_actions)
+                levels = self.hierarchy.sample() if self.hierarchy is not None else []
         if gated:
             metrics = self.learner.train_autoencoder(batch)
             self.consecutive_autoencoder_iterations += 1
@@ -240,6 +260,8 @@ class AdaptiveWorldModelLoop:
             detailed = ((self.learner.autoencoder_training_step + 1)
                         % self.config.detailed_metrics_interval == 0)
             metrics = self.learner.train_step(*batch, detailed=detailed)
+            if levels:
+                metrics.update(self.hierarchy.train(self.learner, levels))
             self.consecutive_autoencoder_iterations = 0
         self.last_metrics = metrics
         return metrics
@@ -261,6 +283,8 @@ class AdaptiveWorldModelLoop:
         if self.actor is not self.learner:
             with self.lock:
                 self.actor.copy_weights_from(self.learner)
+                if self.hierarchy is not None:
+                    self.hierarchy.sync_actor()
 
     def step(self, frame, execute: Callable[[Optional[int]], np.ndarray]) -> dict:
         """Run one whole cycle synchronously; `execute(action)` returns the next frame."""

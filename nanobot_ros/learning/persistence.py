@@ -4,8 +4,9 @@ What is saved (every N learner steps and at shutdown): weights of autoencoder, p
 action classifier; both optimizers' state (tensors + JSON hyper-parameters); the training
 counters; the loop's counters and exploration state; the random generators' states; and the
 most recent transitions (uint8 frames, the reference's "recent history buffers") so a resumed
-run trains on what it saw before the restart. Resuming restores all of it: the step counts and
-weights are exactly those of the last save.
+run trains on what it saw before the restart; and the hierarchy's levels (weights and step
+counts; their optimizers and macro transitions start afresh). Resuming restores all of it: the
+step counts and weights are exactly those of the last save.
 """
 from pathlib import Path
 from typing import Optional, Tuple
@@ -32,6 +33,8 @@ class WorldModelCheckpoints:
             recent = loop.buffer.recent(self.saved_history)
             counters = loop.counters()
             buffer_rng = loop.buffer.rng.bit_generator.state
+            hierarchy = (None if loop.hierarchy is None else
+                         (loop.hierarchy.state_tensors(), loop.hierarchy.state_metadata()))
         learner = loop.learner
         tensors = dict(learner.state_tensors())
         tensors['rng.learner'] = learner.generator.get_state()
@@ -42,6 +45,9 @@ class WorldModelCheckpoints:
                 'next_frames': torch.from_numpy(np.stack([t.next_frame for t in recent]))}))
         metadata = dict(learner.state_metadata(), loop=counters, buffer_rng=buffer_rng,
                         transitions_added=loop.buffer.added)
+        if hierarchy is not None:
+            tensors.update(prefixed('hierarchy', hierarchy[0]))
+            metadata['hierarchy'] = hierarchy[1]
         return save_checkpoint(self.path, tensors, metadata)
 
     def restore(self, loop: AdaptiveWorldModelLoop, autoencoder_lr: Optional[float] = None,
@@ -56,6 +62,9 @@ class WorldModelCheckpoints:
             return None
         tensors, metadata = checkpoint.tensors, checkpoint.metadata
         sources = loop.learner.load_state(tensors, metadata, autoencoder_lr, predictor_lr)
+        if loop.hierarchy is not None:  # the levels (none in an older checkpoint)
+            loop.hierarchy.load_state(loop.learner, unprefixed('hierarchy', tensors),
+                                      metadata.get('hierarchy', {}))
         loop.learner.generator.set_state(tensors['rng.learner'])
         loop.load_counters(metadata.get('loop', {}))
         loop.buffer.rng.bit_generator.state = metadata['buffer_rng']

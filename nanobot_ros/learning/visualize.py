@@ -1,7 +1,9 @@
 """Pictures of the world model: prediction grids (also the debug image topics) and curves.
 
 `prediction_grid` is what /world_model/predictions shows and what the node leaves in the run
-folder: current frame | decoded frame | predicted next frame for each action, labelled.
+folder: current frame | decoded frame | predicted next frame for each action, labelled; with
+hierarchy levels (`with_level_rows`) one more row per level: the predicted frame 2^k steps later
+for each of its macro-actions (labelled `L<k> <actions joined by +>`).
 `learning_curve` plots the losses and R² over training steps into a PNG.
 """
 from pathlib import Path
@@ -43,11 +45,33 @@ def prediction_grid(frame: np.ndarray, reconstruction: Optional[np.ndarray],
     for index, (name, image) in enumerate(zip(action_names, predictions)):
         mark = ' *' if chosen == index else ''
         tiles.append(labelled_tile(image, f'{name}{mark}'))
+    return _row(tiles)
+
+
+def _row(tiles: Sequence[np.ndarray]) -> np.ndarray:
     gap = np.full((tiles[0].shape[0], SEPARATOR_PX, 3), 64, dtype=np.uint8)
     row = [tiles[0]]
     for tile in tiles[1:]:
         row += [gap, tile]
     return np.ascontiguousarray(np.concatenate(row, axis=1))
+
+
+def with_level_rows(grid: np.ndarray, levels: Sequence[tuple]) -> np.ndarray:
+    """Stack under `grid` one row per hierarchy level; rows padded black.
+
+    levels: (title, predicted frame per macro-action, macro-action names); each tile is
+    labelled '<title> <name>'.
+    """
+    rows = [grid] + [_row([labelled_tile(image, f'{title} {name}')
+                           for image, name in zip(images, names)])
+                     for title, images, names in levels if images]
+    width = max(row.shape[1] for row in rows)
+    gap = np.full((SEPARATOR_PX, width, 3), 64, dtype=np.uint8)
+    stacked = []
+    for row in rows:
+        stacked += [gap] if stacked else []
+        stacked.append(np.pad(row, ((0, 0), (0, width - row.shape[1]), (0, 0))))
+    return np.ascontiguousarray(np.concatenate(stacked, axis=0))
 
 
 def save_png(image: np.ndarray, path) -> Path:

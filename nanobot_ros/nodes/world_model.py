@@ -48,13 +48,14 @@ import torch
 from nanobot_ros.data.convert import image_to_numpy, make_action, numpy_to_image, \
     stamp_to_seconds, to_rgb
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
+from nanobot_ros.learning.hierarchy import Hierarchy, HierarchyConfig
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from nanobot_ros.learning.online import OnlineConfig
 from nanobot_ros.learning.transition_labels import LabelConfig, Step, TransitionLabeller
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
 from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
-    prediction_grid, save_png
+    prediction_grid, save_png, with_level_rows
 from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, ATTENTION, IMAGE, PREDICTIONS,
                                   RECONSTRUCTION, WORLD_MODEL_STATUS)
 from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, subscribe_override, WARN
@@ -117,6 +118,7 @@ class WorldModelNode(NanobotNode):
             'newest_in_batch', 'train_steps_per_frame', 'detailed_metrics_interval',
             'online_window', 'ignore_actions')))
         label_config = LabelConfig(**self.declare_config(LabelConfig, DESCRIPTIONS))
+        hierarchy_config = HierarchyConfig(**self.declare_config(HierarchyConfig, DESCRIPTIONS))
         choice = SelectorConfig(selector=settings.selector, **self.declare_config(
             SelectorConfig, DESCRIPTIONS, skip=('selector',)))
         actions = loop_config.actions
@@ -139,10 +141,14 @@ class WorldModelNode(NanobotNode):
         actor = WorldModel(model_config, seed=loop_config.seed)
         selector = (None if selector_name == 'uncertainty' else
                     choice.make(actions))
+        hierarchy = (Hierarchy(hierarchy_config, learner, len(actions), loop_config.batch_size,
+                               loop_config.buffer_capacity, separate_actor=True,
+                               seed=loop_config.seed)
+                     if hierarchy_config.hierarchy_levels else None)
         # Gradient details on exactly the steps that are logged.
         self.loop = AdaptiveWorldModelLoop(
             learner, replace(loop_config, detailed_metrics_interval=self.log_interval),
-            selector, actor)
+            selector, actor, hierarchy)
         self.selector_name = selector_name
         self.checkpoints = (WorldModelCheckpoints(Path(checkpoint_dir).expanduser(),
                                                   checkpoint_name)
@@ -299,7 +305,18 @@ class WorldModelNode(NanobotNode):
                        if perception.predictions is not None else [])
         names = [f'action {a}' for a in self.loop.actions]
         chosen = None if sent is None else self.loop.actions.index(sent)
-        return prediction_grid(perception.frame, reconstruction, predictions, names, chosen)
+        grid = prediction_grid(perception.frame, reconstruction, predictions, names, chosen)
+        hierarchy = self.loop.hierarchy
+        if hierarchy is None or not hierarchy.levels or perception.gated:
+            return grid
+        rows = []
+        with self.loop.lock:
+            for level in hierarchy.levels:
+                patches, _ = hierarchy.predict(self.loop.actor, level, perception.frame,
+                                               range(level.num_macros))
+                rows.append((f'L{level.index}', [patches_to_image(p, patch) for p in patches],
+                             level.names([str(a) for a in self.loop.actions])))
+        return with_level_rows(grid, rows)
 
     def _publish_debug_images(self, header, perception, sent) -> None:
         patch = self.loop.learner.config.vit.patch_size
@@ -343,6 +360,7 @@ class WorldModelNode(NanobotNode):
             step = self.loop.learner.autoencoder_training_step
             if step % self.log_interval == 0:
                 metrics.update(self._diagnose())
+                metrics.update(self._hierarchy_metrics())
                 self.experiment.log(metrics, step=step)
                 if self.last_grid is not None:
                     self.experiment.log_image('predictions_visualization', self.last_grid,
@@ -361,6 +379,13 @@ class WorldModelNode(NanobotNode):
         image.header.stamp = self.get_clock().now().to_msg()
         self.attention_pub.publish(image)
         return self.last_diagnostics
+
+    def _hierarchy_metrics(self) -> dict:
+        """`prediction_errors/level_k` and the levels' figures (none without a hierarchy)."""
+        if self.loop.hierarchy is None:
+            return {}
+        with self.loop.lock:
+            return self.loop.hierarchy.metrics()
 
     def _save(self) -> None:
         if self.checkpoints is None:
@@ -398,6 +423,7 @@ class WorldModelNode(NanobotNode):
             'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
             **self.override.counts(),
             **{name: _finite_or_none(value) for name, value in self.last_diagnostics.items()},
+            **{name: _finite_or_none(value) for name, value in self._hierarchy_metrics().items()},
         }
         for name in METRIC_FIELDS:
             values[name] = _finite_or_none(metrics.get(name, math.nan))

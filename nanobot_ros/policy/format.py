@@ -47,8 +47,9 @@ JSON object with
 
 GGUF (policy/quantize.py, for the Rust kernel's Candle backend): architecture 'nanobot-policy';
 string keys nanobot.format (GGUF_FORMAT), nanobot.policy_config and nanobot.normalization (JSON as
-above), nanobot.discrete_actions (JSON); one tensor per state-dict entry under its PyTorch name,
-F32 (or F16 for 2-D weights), int64 buffers as I32.
+above), nanobot.discrete_actions (JSON), nanobot.sampler, nanobot.ddim_steps and
+nanobot.action_names (as in the ONNX export; read by the Rust kernel's Candle backend); one tensor
+per state-dict entry under its PyTorch name, F32 (or F16 for 2-D weights), int64 buffers as I32.
 
 Versions: a reader accepts exactly VERSION and refuses anything else with a PolicyFormatError
 that names the version it found and the one it reads. A change that renames, removes or

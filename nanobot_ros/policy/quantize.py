@@ -17,7 +17,9 @@ GGUF (through the `gguf` package, for the Rust kernel's Candle backend): every t
 state dict under its PyTorch name as F32 (or F16 for 2-D weights with `dtype='f16'`), and the
 metadata a reader needs to rebuild the model: `nanobot.policy_config` and
 `nanobot.normalization` (JSON, as in the ONNX export), the discrete action vectors, the format
-name. `read_gguf` is the Python reader (tests check it rebuilds the same actions).
+name, and how the Rust kernel serves it: `nanobot.sampler`, `nanobot.ddim_steps` and
+`nanobot.action_names` (as in the ONNX export). `read_gguf` is the Python reader (tests check
+it rebuilds the same actions).
 """
 import copy
 from dataclasses import replace
@@ -29,13 +31,14 @@ import numpy as np
 import torch
 
 from nanobot_ros.durable import atomic_write
+from nanobot_ros.models.checkpoint import load_checkpoint
 from nanobot_ros.policy.bitnet import freeze_
 from nanobot_ros.policy.demonstrations import DemoBuffer
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.finetune import fit_steps
 from nanobot_ros.policy.format import GGUF_FORMAT
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.weights import save_policy
 
 GGUF_ARCH = 'nanobot-policy'
@@ -81,13 +84,22 @@ def export_ternary(policy: Policy, out: Path) -> Path:
     freeze_(frozen)
     path = export_policy(frozen, out, extra={'quantization': 'ternary-b1.58'},
                          constant_folding=False)
-    # The sidecar keeps the full-precision QAT weights (the ternary ones are a function of them).
-    save_policy(Path(out).with_suffix('.safetensors'), policy, keep_backup=False)
+    # The sidecar keeps the full-precision QAT weights (the ternary ones are a function of them)
+    # and the export's settings (sampler, action names: the Rust kernel's Candle backend reads
+    # them there).
+    sidecar = Path(out).with_suffix('.safetensors')
+    settings = load_checkpoint(sidecar).metadata['export']
+    save_policy(sidecar, policy, keep_backup=False, extra_metadata={'export': settings})
     return path
 
 
-def export_gguf(policy: Policy, out: Path, dtype: str = 'f32') -> Path:
-    """Write the policy as GGUF (F32, or F16 for 2-D weights); return the path."""
+def export_gguf(policy: Policy, out: Path, dtype: str = 'f32', sampler: str = 'ddim',
+                ddim_steps: int = 10, action_names=DEFAULT_ACTION_NAMES) -> Path:
+    """Write the policy as GGUF (F32, or F16 for 2-D weights); return the path.
+
+    `sampler` and `ddim_steps`: how a diffusion head is sampled when the Rust kernel serves the
+    file (as `export_policy` unrolls it into the ONNX graph).
+    """
     import gguf
     if dtype not in ('f32', 'f16'):
         raise ValueError(f'dtype must be f32 or f16, got {dtype!r}')
@@ -99,6 +111,10 @@ def export_gguf(policy: Policy, out: Path, dtype: str = 'f32') -> Path:
     writer.add_string('nanobot.normalization', json.dumps(policy.normalization_stats()))
     writer.add_string('nanobot.discrete_actions',
                       json.dumps([list(a) for a in DEFAULT_DISCRETE_ACTIONS]))
+    writer.add_string('nanobot.sampler',
+                      sampler if policy.config.robotics_use_diffusion else 'regression')
+    writer.add_string('nanobot.ddim_steps', str(int(ddim_steps)))
+    writer.add_string('nanobot.action_names', json.dumps(list(action_names)))
     for name, tensor in policy.state_dict().items():
         values = tensor.detach().cpu().numpy()
         if values.dtype == np.int64 or values.dtype == np.bool_:

@@ -1,21 +1,33 @@
-//! Pure-Rust backend: the export's .safetensors run by Candle on the CPU.
+//! Pure-Rust backend: the export's .safetensors (or its .gguf) run by Candle on the CPU.
 //!
-//! The topology comes from the file's `__metadata__` (the PolicyConfig the checkpoint was
-//! trained with); nothing about the model is fixed here. The forward pass is
-//! `models/policy.py`'s, op for op: ViT patch tokens (the Conv2d patch embedding as a matrix
+//! The topology comes from the file's metadata (the PolicyConfig the checkpoint was trained
+//! with; `config.rs` parses it); nothing about the model is fixed here. The forward pass is
+//! `policy/modeling.py`'s, op for op: ViT patch tokens (the Conv2d patch embedding as a matrix
 //! product over patches, fixed 2-D sin-cos positions, pre-norm blocks with exact-erf GELU),
-//! FiLM by the mean text embedding, sensor / surface tokens from standardized vectors, the
-//! transformer over [sensor][surface][vision][text][ACT] (bidirectional, or causal when the
-//! config says so), LayerNorm, then the regression head or the diffusion head's MLP denoiser
-//! (SiLU) driven by DDIM-k or DDPM exactly as `models/diffusion.py` (x0 clipped to +-3).
+//! FiLM by the mean text token (byte embeddings, or the projected MiniLM token states),
+//! sensor / surface tokens from standardized vectors, the transformer over
+//! [sensor][surface][vision][text][ACT] (bidirectional, or causal when the config says so),
+//! LayerNorm, then the regression head, the categorical head (argmax of the logits over the
+//! discrete actions, the first on a tie, as torch.argmax) or the diffusion head's MLP denoiser
+//! (SiLU) driven by DDIM-k or DDPM exactly as `policy/diffusion.py` (x0 clipped to +-3).
 //! The sampler's scalar arithmetic is done in f32 in the same order as PyTorch.
+//!
+//! Ternary exports (`ternary`, BitNet b1.58, `policy/bitnet.py`): the transformer blocks'
+//! linear layers use round(W / s) clipped to {-1, 0, 1} times s = mean |W| (from the
+//! full-precision QAT weights the .safetensors keeps), and their inputs are rounded to 8-bit
+//! absmax per token (half to even, as torch.round) and added back as x + (q - x), the
+//! arithmetic of the exported graph.
+//!
+//! GGUF (`policy/quantize.py`): the same tensors under their PyTorch names (F32, or F16 2-D
+//! weights, widened to f32 here), the config and the export's settings as string keys.
 use std::collections::HashMap;
 
+use candle_core::quantized::gguf_file;
 use candle_core::{Device, Tensor, D};
 use candle_nn::{LayerNorm, Linear, Module};
 
 use super::config::{ddim_timesteps, Sampler, CHECKPOINT_FORMAT, VISION_HEADS};
-use super::{Backend, Export, Inputs, PolicyConfig};
+use super::{Backend, Export, Inputs, PolicyConfig, Text};
 
 type Result<T> = std::result::Result<T, String>;
 
@@ -29,43 +41,100 @@ const CLIP_X0: f32 = 3.0;
 const TIME_DIM: usize = 32;
 const LAYER_NORM_EPS: f64 = 1e-5;
 
-struct Weights(HashMap<String, Tensor>);
+/// The file's tensors by their PyTorch names; `prefix` is how the file spells them
+/// ("model." in a checkpoint safetensors, nothing in a GGUF).
+struct Weights {
+    tensors: HashMap<String, Tensor>,
+    prefix: &'static str,
+}
 
 impl Weights {
     fn get(&self, name: &str) -> Result<Tensor> {
-        self.0.get(&format!("model.{name}")).cloned().ok_or(format!("the file has no tensor model.{name}"))
+        let full = format!("{}{name}", self.prefix);
+        self.tensors.get(&full).cloned().ok_or(format!("the file has no tensor {full}"))
     }
     fn vec(&self, name: &str) -> Result<Vec<f32>> {
         self.get(name)?.flatten_all().and_then(|t| t.to_vec1()).map_err(err)
     }
+    fn bounds(&self) -> Result<(Vec<f32>, Vec<f32>)> {
+        Ok((self.vec("action_norm.low")?, self.vec("action_norm.high")?))
+    }
     fn linear(&self, name: &str) -> Result<Linear> {
         Ok(Linear::new(self.get(&format!("{name}.weight"))?, Some(self.get(&format!("{name}.bias"))?)))
+    }
+    fn dense(&self, name: &str, ternary: bool) -> Result<Dense> {
+        let linear = self.linear(name)?;
+        if !ternary {
+            return Ok(Dense::Full(linear));
+        }
+        let weight = ternary_weight(linear.weight()).map_err(err)?;
+        Ok(Dense::Ternary(Linear::new(weight, linear.bias().cloned())))
     }
     fn norm(&self, name: &str) -> Result<LayerNorm> {
         Ok(LayerNorm::new(self.get(&format!("{name}.weight"))?, self.get(&format!("{name}.bias"))?, LAYER_NORM_EPS))
     }
 }
 
+/// round(W / s) in {-1, 0, 1} times s = mean |W| (clamped at 1e-5), as `bitnet.ternary_weight`
+/// (the mean summed in f64, so it is PyTorch's f32 mean to the last bit or next to it).
+fn ternary_weight(weight: &Tensor) -> candle_core::Result<Tensor> {
+    let values = weight.flatten_all()?.to_vec1::<f32>()?;
+    let mean = values.iter().map(|v| v.abs() as f64).sum::<f64>() / values.len() as f64;
+    let scale = (mean as f32).max(1e-5);
+    let ternary: Vec<f32> = values.iter().map(|v| (v / scale).round_ties_even().clamp(-1.0, 1.0) * scale).collect();
+    Tensor::from_vec(ternary, weight.shape(), weight.device())
+}
+
+/// x rounded to 8-bit absmax per row, `bitnet.quantize_activations`, added as x + (q - x).
+fn quantize_activations(x: &Tensor) -> candle_core::Result<Tensor> {
+    let (rows, cols) = x.dims2()?;
+    let mut values = x.to_vec2::<f32>()?.concat();
+    for row in values.chunks_mut(cols) {
+        let scale = 127.0 / row.iter().fold(0f32, |m, v| m.max(v.abs())).max(1e-5);
+        for v in row.iter_mut() {
+            let q = (*v * scale).round_ties_even().clamp(-128.0, 127.0) / scale;
+            *v += q - *v;
+        }
+    }
+    Tensor::from_vec(values, (rows, cols), x.device())
+}
+
+/// A block's linear layer: full precision, or BitLinear with its weight already ternary.
+enum Dense {
+    Full(Linear),
+    Ternary(Linear),
+}
+
+impl Module for Dense {
+    fn forward(&self, x: &Tensor) -> candle_core::Result<Tensor> {
+        match self {
+            Self::Full(linear) => linear.forward(x),
+            Self::Ternary(linear) => linear.forward(&quantize_activations(x)?),
+        }
+    }
+}
+
 /// Pre-norm transformer block of `models/vit.py` (Attention + GELU MLP).
 struct Block {
     norm1: LayerNorm,
-    qkv: Linear,
-    proj: Linear,
+    qkv: Dense,
+    proj: Dense,
     norm2: LayerNorm,
-    fc1: Linear,
-    fc2: Linear,
+    fc1: Dense,
+    fc2: Dense,
     heads: usize,
 }
 
 impl Block {
-    fn load(w: &Weights, name: &str, heads: usize) -> Result<Self> {
+    /// `ternary`: the four linear layers are BitLinear (`bitnet.TERNARY_TARGETS`).
+    fn load(w: &Weights, name: &str, heads: usize, ternary: bool) -> Result<Self> {
         Ok(Self {
             norm1: w.norm(&format!("{name}.norm1"))?,
-            qkv: w.linear(&format!("{name}.attn.qkv"))?,
-            proj: w.linear(&format!("{name}.attn.proj"))?,
+            qkv: w.dense(&format!("{name}.attn.qkv"), ternary)?,
+            proj: w.dense(&format!("{name}.attn.proj"), ternary)?,
             norm2: w.norm(&format!("{name}.norm2"))?,
-            fc1: w.linear(&format!("{name}.mlp.0"))?,
-            fc2: w.linear(&format!("{name}.mlp.3"))?,
+            fc1: w.dense(&format!("{name}.mlp.0"), ternary)?,
+            fc2: w.dense(&format!("{name}.mlp.3"), ternary)?,
             heads,
         })
     }
@@ -131,7 +200,7 @@ impl Vision {
             patch_weight: weight.reshape((vd, 3 * p * p)).and_then(|t| t.t()?.contiguous()).map_err(err)?,
             patch_bias: w.get("vision.patch_embed.bias")?,
             pos: Tensor::from_vec(sincos_2d(vd, grid), (grid * grid, vd), dev).map_err(err)?,
-            blocks: (0..c.vision_depth).map(|i| Block::load(w, &format!("vision.blocks.{i}"), VISION_HEADS)).collect::<Result<_>>()?,
+            blocks: (0..c.vision_depth).map(|i| Block::load(w, &format!("vision.blocks.{i}"), VISION_HEADS, c.ternary)).collect::<Result<_>>()?,
             norm: w.norm("vision.norm")?,
             proj: w.linear("vision_proj")?,
             film: if c.film { Some(w.linear("film")?) } else { None },
@@ -140,7 +209,7 @@ impl Vision {
         })
     }
 
-    /// Image (3, S, S) -> vision tokens (N, n_embd), FiLM-ed by the mean text embedding.
+    /// Image (3, S, S) -> vision tokens (N, n_embd), FiLM-ed by the mean text token.
     fn forward(&self, image: &[f32], text: &Tensor, dev: &Device) -> candle_core::Result<Tensor> {
         let (p, s) = (self.patch, self.size);
         let grid = s / p;
@@ -192,6 +261,8 @@ impl VectorToken {
 
 enum Head {
     Regression(Linear, Linear),
+    /// Logits over the discrete actions -> the vector of the most likely one.
+    Categorical(Linear, Linear, Vec<Vec<f32>>),
     Diffusion { net: [Linear; 4], alpha_bars: Vec<f32>, epsilon: bool },
 }
 
@@ -200,7 +271,7 @@ pub struct CandleBackend {
     vision: Option<Vision>,
     sensor: Option<VectorToken>,
     surface: Option<VectorToken>,
-    text_embed: Tensor,
+    text: TextTokens,
     act_token: Tensor,
     pos: Tensor,
     blocks: Vec<Block>,
@@ -212,6 +283,12 @@ pub struct CandleBackend {
     high: Vec<f32>,
 }
 
+/// How the text becomes tokens: byte embeddings, or a projection of MiniLM token states.
+enum TextTokens {
+    Bytes(Tensor),
+    MiniLm(Linear),
+}
+
 /// Read the checkpoint JSON from the safetensors header's `__metadata__`.
 fn checkpoint_metadata(bytes: &[u8]) -> Result<serde_json::Value> {
     let (_, meta) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| format!("not a safetensors file ({e})"))?;
@@ -221,14 +298,6 @@ fn checkpoint_metadata(bytes: &[u8]) -> Result<serde_json::Value> {
     }
     let text = header.get("metadata").ok_or("the header has no metadata")?;
     serde_json::from_str(text).map_err(|e| format!("metadata is malformed: {e}"))
-}
-
-fn field<T: serde::de::DeserializeOwned>(meta: &serde_json::Value, path: &[&str]) -> Result<T> {
-    let mut value = meta;
-    for key in path {
-        value = value.get(key).ok_or(format!("metadata has no {}", path.join(".")))?;
-    }
-    serde_json::from_value(value.clone()).map_err(|e| format!("metadata {}: {e}", path.join(".")))
 }
 
 /// Make the calling thread rayon's only worker, once per process, when one thread is asked
@@ -244,25 +313,44 @@ fn run_rayon_inline() {
 }
 
 impl CandleBackend {
+    /// From a policy checkpoint .safetensors (the export's sidecar).
     pub fn load(bytes: &[u8]) -> Result<(Export, Self)> {
-        run_rayon_inline();
         let meta = checkpoint_metadata(bytes)?;
-        if meta.get("kind").and_then(|k| k.as_str()) != Some("nanobot_policy") {
-            return Err(format!("not a policy checkpoint (kind {:?})", meta.get("kind")));
-        }
-        let config = PolicyConfig::parse(&meta.get("policy_config").ok_or("metadata has no policy_config")?.to_string())?;
+        let w = Weights { tensors: candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(err)?, prefix: "model." };
+        let export = Export::from_checkpoint_metadata(&meta, &|| w.bounds())?;
+        Self::build(w, export)
+    }
+
+    /// From a policy .gguf (`policy/quantize.py:export_gguf`); the metadata is checked before
+    /// any tensor but the bounds is read.
+    pub fn load_gguf(bytes: &[u8]) -> Result<(Export, Self)> {
+        let reader = std::cell::RefCell::new(std::io::Cursor::new(bytes));
+        let content = gguf_file::Content::read(&mut *reader.borrow_mut()).map_err(|e| format!("not a GGUF file ({e})"))?;
+        let read = |name: &str| -> Result<Tensor> {
+            if !content.tensor_infos.contains_key(name) {
+                return Err(format!("the file has no tensor {name}"));
+            }
+            content.tensor(&mut *reader.borrow_mut(), name, &Device::Cpu)
+                .and_then(|q| q.dequantize(&Device::Cpu))
+                .map_err(|e| format!("tensor {name}: {e}"))
+        };
+        let bounds = || {
+            let values = |name: &str| read(name)?.to_vec1::<f32>().map_err(err);
+            Ok((values("action_norm.low")?, values("action_norm.high")?))
+        };
+        let text = |key: &str| content.metadata.get(key).and_then(|v| v.to_string().ok()).cloned();
+        let export = Export::from_gguf_metadata(text, &bounds)?;
+        let tensors = content.tensor_infos.keys().map(|name| Ok((name.clone(), read(name)?))).collect::<Result<_>>()?;
+        Self::build(Weights { tensors, prefix: "" }, export)
+    }
+
+    fn build(w: Weights, export: Export) -> Result<(Export, Self)> {
+        run_rayon_inline();
         let dev = Device::Cpu;
-        let w = Weights(candle_core::safetensors::load_buffer(bytes, &dev).map_err(err)?);
-        let export = Export::new(
-            config.clone(),
-            &field::<String>(&meta, &["export", "sampler"])?,
-            field(&meta, &["export", "ddim_steps"])?,
-            field(&meta, &["export", "action_names"])?,
-            field(&meta, &["export", "discrete_actions"])?,
-            w.vec("action_norm.low")?,
-            w.vec("action_norm.high")?,
-        )?;
-        let c = &config;
+        let c = &export.config;
+        if c.text_condition != "mean" {
+            return Err(format!("text_condition '{}' is not served by the Candle backend yet (serve the .onnx with backend ort)", c.text_condition));
+        }
         let l = c.sequence_length();
         let head = if c.robotics_use_diffusion {
             let alpha_bars = w.vec("head.alpha_bars")?;
@@ -274,6 +362,12 @@ impl CandleBackend {
                 alpha_bars,
                 epsilon: c.robotics_diffusion_prediction == "epsilon",
             }
+        } else if c.robotics_categorical {
+            let vectors = w.get("action_vectors")?.to_vec2::<f32>().map_err(err)?;
+            if vectors.iter().any(|v| v.len() != c.robotics_action_dim) {
+                return Err(format!("action_vectors must each have {} values", c.robotics_action_dim));
+            }
+            Head::Categorical(w.linear("head.0")?, w.linear("head.2")?, vectors)
         } else {
             Head::Regression(w.linear("head.0")?, w.linear("head.2")?)
         };
@@ -287,10 +381,10 @@ impl CandleBackend {
             vision: if c.use_vision { Some(Vision::load(&w, c, &dev)?) } else { None },
             sensor: if c.robotics_sensor_dim > 0 { Some(VectorToken::load(&w, "sensor")?) } else { None },
             surface: if c.robotics_surface_dim > 0 { Some(VectorToken::load(&w, "surface")?) } else { None },
-            text_embed: w.get("text_embed.weight")?,
+            text: if c.text_encoder == "minilm" { TextTokens::MiniLm(w.linear("text_proj")?) } else { TextTokens::Bytes(w.get("text_embed.weight")?) },
             act_token: w.get("act_token")?.reshape((1, c.n_embd)).map_err(err)?,
             pos: w.get("pos_embed")?.reshape((l, c.n_embd)).map_err(err)?,
-            blocks: (0..c.n_layer).map(|i| Block::load(&w, &format!("blocks.{i}"), c.n_head)).collect::<Result<_>>()?,
+            blocks: (0..c.n_layer).map(|i| Block::load(&w, &format!("blocks.{i}"), c.n_head, c.ternary)).collect::<Result<_>>()?,
             norm: w.norm("norm")?,
             mask,
             head,
@@ -304,9 +398,18 @@ impl CandleBackend {
 
     /// The trunk: hidden state (1, n_embd) at the ACT token (`Policy.condition`).
     fn condition(&self, inputs: &Inputs) -> candle_core::Result<Tensor> {
-        let ids: Vec<u32> = inputs.text.iter().map(|&t| t as u32).collect();
-        let n = ids.len();
-        let text = self.text_embed.index_select(&Tensor::from_vec(ids, n, &self.dev)?, 0)?;
+        let text = match (&self.text, &inputs.text) {
+            (TextTokens::Bytes(embed), Text::Bytes(ids)) => {
+                let ids: Vec<u32> = ids.iter().map(|&t| t as u32).collect();
+                let n = ids.len();
+                embed.index_select(&Tensor::from_vec(ids, n, &self.dev)?, 0)?
+            }
+            (TextTokens::MiniLm(proj), Text::States(states)) => {
+                let dim = proj.weight().dim(1)?;
+                proj.forward(&Tensor::from_slice(states, (states.len() / dim, dim), &self.dev)?)?
+            }
+            _ => candle_core::bail!("the text input is not what the model's text encoder gives"),
+        };
         let mut tokens = Vec::new();
         if let Some(s) = &self.sensor {
             tokens.push(s.forward(&inputs.sensors, &self.dev)?);
@@ -348,11 +451,17 @@ impl CandleBackend {
         net[3].forward(&h)?.flatten_all()?.to_vec1()
     }
 
-    fn unit_actions(&self, inputs: &Inputs) -> candle_core::Result<Vec<f32>> {
+    /// Actions in [-1, 1] (unit), or for the categorical head the chosen vector (robot units).
+    fn head_actions(&self, inputs: &Inputs) -> candle_core::Result<Vec<f32>> {
         let cond = self.condition(inputs)?;
         let (net, ab, epsilon) = match &self.head {
             Head::Regression(fc1, fc2) => {
                 return fc2.forward(&fc1.forward(&cond)?.gelu_erf()?)?.flatten_all()?.to_vec1();
+            }
+            Head::Categorical(fc1, fc2, vectors) => {
+                let logits: Vec<f32> = fc2.forward(&fc1.forward(&cond)?.gelu_erf()?)?.flatten_all()?.to_vec1()?;
+                let best = logits.iter().enumerate().fold(0, |best, (i, v)| if *v > logits[best] { i } else { best });
+                return Ok(vectors[best].clone());
             }
             Head::Diffusion { net, alpha_bars, epsilon } => (net, alpha_bars, *epsilon),
         };
@@ -395,14 +504,17 @@ impl CandleBackend {
                 }
                 Ok(x)
             }
-            Sampler::Regression => unreachable!("a diffusion head has a sampler"),
+            Sampler::OnePass => unreachable!("a diffusion head has a sampler"),
         }
     }
 }
 
 impl Backend for CandleBackend {
     fn actions(&mut self, inputs: &Inputs) -> Result<Vec<f32>> {
-        let unit = self.unit_actions(inputs).map_err(err)?;
+        let unit = self.head_actions(inputs).map_err(err)?;
+        if matches!(self.head, Head::Categorical(..)) {
+            return Ok(unit);
+        }
         // Normalizer.from_unit: [-1, 1] -> the training bounds.
         Ok(unit.iter().zip(&self.low).zip(&self.high).map(|((u, lo), hi)| (u.clamp(-1.0, 1.0) + 1.0) / 2.0 * (hi - lo) + lo).collect())
     }

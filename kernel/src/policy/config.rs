@@ -1,15 +1,19 @@
 //! The export's description of itself: PolicyConfig and sampler, action names and bounds.
 //!
-//! Both files of an export carry it (written by `learning/policy_export.py`): the .onnx as
+//! Every file of an export carries it (the keys: `nanobot_ros/policy/format.py`): the .onnx as
 //! `nanobot.*` metadata_props, the .safetensors in its `__metadata__` (`metadata` holds the
 //! checkpoint's JSON: `policy_config`, and `export` with the sampler, DDIM steps, action names
-//! and discrete actions; the bounds are the `model.action_norm` tensors). Every PolicyConfig
-//! field must be present: the defaults have one home, the Python dataclass, and exports write
-//! them all. Unknown fields are an error that names them, as `PolicyConfig.from_dict` does.
+//! and discrete actions; the bounds are the `model.action_norm` tensors), the .gguf as
+//! `nanobot.*` string keys (policy/quantize.py). This file is the one place they are parsed.
+//! Every PolicyConfig field must be present (older exports lack the policy v2 ones: their
+//! defaults): the defaults have one home, the Python dataclass, and exports write them all.
+//! Unknown fields are an error that names them, as `PolicyConfig.from_dict` does.
 use serde::Deserialize;
 
 pub const ONNX_FORMAT: &str = "nanobot_ros.policy_onnx/1";
 pub const CHECKPOINT_FORMAT: &str = "nanobot_ros.checkpoint/1";
+pub const GGUF_FORMAT: &str = "nanobot_ros.policy_gguf/1";
+pub const WEIGHTS_KIND: &str = "nanobot_policy";
 
 /// The Python PolicyConfig's fields (`models/policy_config.py`). All are parsed, so an
 /// unknown or missing one is an error; a few only matter to training.
@@ -37,18 +41,26 @@ pub struct PolicyConfig {
     pub robotics_diffusion_prediction: String,
     pub robotics_aux_regression: f64,
     pub diffusion_hidden: usize,
-    // Policy v2 fields: absent in older exports (their defaults). What this kernel does not
-    // serve yet is refused by `parse` with the reason, so the node falls back to its safe stop.
+    // Policy v2 fields: absent in older exports (their defaults).
     #[serde(default)]
     pub robotics_categorical: bool,
     #[serde(default)]
     pub ternary: bool,
     #[serde(default = "bytes_encoder")]
     pub text_encoder: String,
+    /// FiLM's text summary: 'mean', or 'cross' (cross-attention of the vision tokens over the
+    /// text; branch s6-policy of issue #16). ort runs either (it is in the graph); Candle
+    /// refuses 'cross' with the reason.
+    #[serde(default = "mean_condition")]
+    pub text_condition: String,
 }
 
 fn bytes_encoder() -> String {
     "bytes".to_string()
+}
+
+fn mean_condition() -> String {
+    "mean".to_string()
 }
 
 /// The ViT's head count (`PolicyConfig.vit_config` in Python: fixed at 4).
@@ -67,12 +79,14 @@ impl PolicyConfig {
         if !["sample", "epsilon"].contains(&config.robotics_diffusion_prediction.as_str()) {
             return Err(format!("unknown diffusion prediction '{}'", config.robotics_diffusion_prediction));
         }
-        if config.robotics_categorical || config.ternary || config.text_encoder != "bytes" {
-            return Err(format!(
-                "this export uses what the Rust kernel does not serve yet (categorical head: {}, \
-                 ternary layers: {}, text encoder: {}); serve it with the Python kernel \
-                 (impl: python)",
-                config.robotics_categorical, config.ternary, config.text_encoder));
+        if !["bytes", "minilm"].contains(&config.text_encoder.as_str()) {
+            return Err(format!("unknown text encoder '{}'", config.text_encoder));
+        }
+        if !["mean", "cross"].contains(&config.text_condition.as_str()) {
+            return Err(format!("unknown text condition '{}'", config.text_condition));
+        }
+        if config.robotics_categorical && config.robotics_use_diffusion {
+            return Err("the config names two action heads (categorical and diffusion)".into());
         }
         Ok(config)
     }
@@ -94,13 +108,16 @@ impl PolicyConfig {
     }
 }
 
-/// Sampler of the action head.
+/// Sampler of the action head: none (a regression or categorical head, one pass), or diffusion.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sampler {
-    Regression,
+    OnePass,
     Ddim(usize),
     Ddpm,
 }
+
+/// Reads an export's action bounds (low, high) from its tensors.
+pub type Bounds<'a> = &'a dyn Fn() -> Result<(Vec<f32>, Vec<f32>), String>;
 
 /// Everything about an export that is not a weight.
 #[derive(Clone, Debug)]
@@ -118,6 +135,19 @@ fn json<T: for<'de> Deserialize<'de>>(text: &str, key: &str) -> Result<T, String
     serde_json::from_str(text).map_err(|e| format!("metadata {key} is malformed: {e}"))
 }
 
+/// The value of string key `nanobot.<name>`.
+fn key(get: &dyn Fn(&str) -> Option<String>, name: &str) -> Result<String, String> {
+    get(&format!("nanobot.{name}")).ok_or(format!("metadata has no nanobot.{name}"))
+}
+
+fn field<T: serde::de::DeserializeOwned>(meta: &serde_json::Value, path: &[&str]) -> Result<T, String> {
+    let mut value = meta;
+    for key in path {
+        value = value.get(key).ok_or(format!("metadata has no {}", path.join(".")))?;
+    }
+    serde_json::from_value(value.clone()).map_err(|e| format!("metadata {}: {e}", path.join(".")))
+}
+
 impl Export {
     /// Build from the parts both files share; checks that the sizes agree.
     pub fn new(
@@ -125,15 +155,17 @@ impl Export {
         discrete_actions: Vec<Vec<f32>>, low: Vec<f32>, high: Vec<f32>,
     ) -> Result<Self, String> {
         let a = config.robotics_action_dim;
+        // The label of a head without a sampler ('regression' in format version 1, also for the
+        // categorical head) is not needed: the config says which head it is.
         let sampler = match (config.robotics_use_diffusion, sampler) {
-            (false, _) => Sampler::Regression,
+            (false, _) => Sampler::OnePass,
             (true, "ddim") if (1..=config.robotics_diffusion_steps).contains(&ddim_steps) => Sampler::Ddim(ddim_steps),
             (true, "ddim") => return Err(format!("DDIM needs 1 <= k <= {} steps, got {ddim_steps}", config.robotics_diffusion_steps)),
             (true, "ddpm") => Sampler::Ddpm,
             (true, other) => return Err(format!("unknown sampler '{other}'")),
         };
         let noise_shape = match sampler {
-            Sampler::Regression => vec![],
+            Sampler::OnePass => vec![],
             Sampler::Ddim(_) => vec![1, 1, a],
             Sampler::Ddpm => vec![config.robotics_diffusion_steps, 1, a],
         };
@@ -150,19 +182,49 @@ impl Export {
 
     /// From ONNX metadata_props: `get(key)` returns the value of `nanobot.<key>`.
     pub fn from_onnx_metadata(get: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
-        let field = |key: &str| get(&format!("nanobot.{key}")).ok_or(format!("metadata has no nanobot.{key}"));
+        let bounds = || Ok((json(&key(&get, "action_low")?, "action_low")?, json(&key(&get, "action_high")?, "action_high")?));
+        Self::from_keys(&get, ONNX_FORMAT, "policy export", &bounds)
+    }
+
+    /// From a GGUF's string keys (policy/quantize.py): `get(key)` returns `nanobot.<key>`. The
+    /// bounds are the action_norm tensors (`bounds()`: low, high, read once the format is
+    /// known); sampler, DDIM steps and action names are keys as in the ONNX export.
+    pub fn from_gguf_metadata(get: impl Fn(&str) -> Option<String>, bounds: Bounds) -> Result<Self, String> {
+        Self::from_keys(&get, GGUF_FORMAT, "policy GGUF", bounds)
+    }
+
+    /// The `nanobot.*` string keys both the ONNX export and the GGUF carry.
+    fn from_keys(get: &dyn Fn(&str) -> Option<String>, expected: &str, what: &str, bounds: Bounds) -> Result<Self, String> {
         let format = get("nanobot.format");
-        if format.as_deref() != Some(ONNX_FORMAT) {
-            return Err(format!("not a nanobot_ros policy export (format {format:?})"));
+        if format.as_deref() != Some(expected) {
+            return Err(format!("not a nanobot_ros {what} (format {format:?})"));
         }
-        let config = PolicyConfig::parse(&field("policy_config")?)?;
-        let steps: usize = field("ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
+        let config = PolicyConfig::parse(&key(get, "policy_config")?)?;
+        let steps: usize = key(get, "ddim_steps")?.parse().map_err(|e| format!("metadata ddim_steps: {e}"))?;
+        let (low, high) = bounds()?;
         Self::new(
-            config, &field("sampler")?, steps,
-            json(&field("action_names")?, "action_names")?,
-            json(&field("discrete_actions")?, "discrete_actions")?,
-            json(&field("action_low")?, "action_low")?,
-            json(&field("action_high")?, "action_high")?,
+            config, &key(get, "sampler")?, steps,
+            json(&key(get, "action_names")?, "action_names")?,
+            json(&key(get, "discrete_actions")?, "discrete_actions")?,
+            low, high,
+        )
+    }
+
+    /// From a policy safetensors' checkpoint JSON (`__metadata__["metadata"]`, checked to be
+    /// CHECKPOINT_FORMAT by the caller); the bounds are its action_norm tensors (`bounds()`).
+    pub fn from_checkpoint_metadata(meta: &serde_json::Value, bounds: Bounds) -> Result<Self, String> {
+        if meta.get("kind").and_then(|k| k.as_str()) != Some(WEIGHTS_KIND) {
+            return Err(format!("not a policy checkpoint (kind {:?})", meta.get("kind")));
+        }
+        let config = PolicyConfig::parse(&meta.get("policy_config").ok_or("metadata has no policy_config")?.to_string())?;
+        let (low, high) = bounds()?;
+        Self::new(
+            config,
+            &field::<String>(meta, &["export", "sampler"])?,
+            field(meta, &["export", "ddim_steps"])?,
+            field(meta, &["export", "action_names"])?,
+            field(meta, &["export", "discrete_actions"])?,
+            low, high,
         )
     }
 
@@ -182,11 +244,14 @@ impl Export {
     pub fn describe(&self) -> String {
         let c = &self.config;
         let head = match self.sampler {
-            Sampler::Regression => "regression".to_string(),
+            Sampler::OnePass if c.robotics_categorical => "categorical (argmax)".to_string(),
+            Sampler::OnePass => "regression".to_string(),
             Sampler::Ddim(k) => format!("diffusion (ddim, {k} DDIM steps)"),
             Sampler::Ddpm => "diffusion (DDPM)".to_string(),
         };
-        format!("{} layers x {}, image {} px, {head} head", c.n_layer, c.n_embd, c.image_size)
+        let text = if c.text_encoder == "minilm" { ", MiniLM text encoder" } else { "" };
+        let ternary = if c.ternary { ", ternary layers" } else { "" };
+        format!("{} layers x {}, image {} px, {head} head{text}{ternary}", c.n_layer, c.n_embd, c.image_size)
     }
 }
 
@@ -219,6 +284,25 @@ mod tests {
         assert_eq!(ddim_timesteps(5, 3), vec![4, 2, 0]);
         // 1.5 and 4.5 round to even: 2 and 4.
         assert_eq!(ddim_timesteps(4, 3), vec![3, 2, 0]);
+    }
+
+    const CONFIG: &str = r#"{"n_layer": 1, "n_head": 2, "n_embd": 16, "causal": false, "film": true,
+        "max_text_len": 8, "use_vision": true, "image_size": 16, "patch_size": 8, "vision_embd": 16,
+        "vision_depth": 1, "use_robotics": true, "robotics_sensor_dim": 0, "robotics_surface_dim": 0,
+        "robotics_action_dim": 2, "robotics_use_diffusion": false, "robotics_diffusion_steps": 8,
+        "robotics_diffusion_prediction": "sample", "robotics_aux_regression": 1.0,
+        "diffusion_hidden": 16"#;
+
+    #[test]
+    fn policy_v2_fields_default_when_absent_and_are_checked_when_present() {
+        let old = PolicyConfig::parse(&format!("{CONFIG}}}")).unwrap();
+        assert_eq!((old.robotics_categorical, old.ternary, old.text_encoder.as_str(), old.text_condition.as_str()), (false, false, "bytes", "mean"));
+        let v2 = PolicyConfig::parse(&format!(r#"{CONFIG}, "robotics_categorical": true, "ternary": true, "text_encoder": "minilm", "text_condition": "cross"}}"#)).unwrap();
+        assert_eq!((v2.robotics_categorical, v2.ternary, v2.text_encoder.as_str(), v2.text_condition.as_str()), (true, true, "minilm", "cross"));
+        let e = PolicyConfig::parse(&format!(r#"{CONFIG}, "text_condition": "sum"}}"#)).unwrap_err();
+        assert_eq!(e, "unknown text condition 'sum'");
+        let e = PolicyConfig::parse(&format!(r#"{CONFIG}, "text_encoder": "bert"}}"#)).unwrap_err();
+        assert_eq!(e, "unknown text encoder 'bert'");
     }
 
     #[test]

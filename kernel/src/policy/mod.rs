@@ -2,12 +2,14 @@
 //!
 //! `Export` is what every backend reads from its file: the PolicyConfig (sizes, sampler), the
 //! action names, bounds and discrete action vectors. `Policy` does the processing around the
-//! network as `models/policy_processing.py` and `models/onnx_policy.py` do: image resize and
-//! scaling, UTF-8 byte tokens padded to max_text_len, sensor / surface checks, the sampler's
-//! noise, clipping to the training bounds, the nearest discrete action.
+//! network as `policy/processing.py` and `policy/onnx_runtime.py` do: image resize and
+//! scaling, the text (UTF-8 byte tokens padded to max_text_len, or the MiniLM encoder's token
+//! states), sensor / surface checks, the sampler's noise, clipping to the training bounds, the
+//! nearest discrete action.
 pub mod candle;
 pub mod config;
 pub mod onnx;
+pub mod text;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
@@ -18,12 +20,19 @@ pub use config::{Export, PolicyConfig};
 /// Padding id of the byte tokenizer (256 byte values + padding).
 pub const TEXT_PAD: i64 = 256;
 
+/// The instruction as the network takes it (PolicyConfig.text_encoder).
+pub enum Text {
+    /// 'bytes': (max_text_len,) byte ids.
+    Bytes(Vec<i64>),
+    /// 'minilm': (max_text_len, 384) token states of the text encoder.
+    States(Vec<f32>),
+}
+
 /// Model inputs of one observation, already preprocessed.
 pub struct Inputs {
     /// (3, S, S) float in [0, 1], empty without vision.
     pub images: Vec<f32>,
-    /// (max_text_len,) byte ids.
-    pub text: Vec<i64>,
+    pub text: Text,
     pub sensors: Vec<f32>,
     pub surface: Vec<f32>,
     /// The sampler's noise, `Export::noise_shape`; empty for a regression head.
@@ -59,8 +68,11 @@ impl BackendKind {
     }
 
     /// The file this backend reads for an export at `model_path` (the .onnx and the
-    /// .safetensors of one export sit side by side).
+    /// .safetensors of one export sit side by side); Candle also reads a .gguf named so.
     pub fn model_file(self, model_path: &str) -> String {
+        if self == Self::Candle && model_path.ends_with(".gguf") {
+            return model_path.to_string();
+        }
         let stem = model_path
             .strip_suffix(".onnx")
             .or_else(|| model_path.strip_suffix(".safetensors"))
@@ -85,6 +97,7 @@ pub struct Policy {
     pub export: Export,
     pub description: String,
     backend: Box<dyn Backend>,
+    encoder: Option<text::TextEncoder>,
     rng: StdRng,
 }
 
@@ -116,14 +129,21 @@ impl Policy {
                 (export, Box::new(backend))
             }
             BackendKind::Candle => {
-                let (export, backend) =
-                    candle::CandleBackend::load(&bytes).map_err(|e| format!("{path}: {e}"))?;
+                let load = if path.ends_with(".gguf") { candle::CandleBackend::load_gguf } else { candle::CandleBackend::load };
+                let (export, backend) = load(&bytes).map_err(|e| format!("{path}: {e}"))?;
                 (export, Box::new(backend))
             }
         };
-        let name = std::path::Path::new(path).file_name().map_or(path.into(), |n| n.to_string_lossy());
+        let path = std::path::Path::new(path);
+        let encoder = match export.config.text_encoder.as_str() {
+            "minilm" => Some(text::TextEncoder::load(
+                path.parent().unwrap_or(std::path::Path::new(".")), export.config.max_text_len, threads,
+            )?),
+            _ => None,
+        };
+        let name = path.file_name().map_or(path.to_string_lossy(), |n| n.to_string_lossy());
         let description = format!("{name}: {} ({})", export.describe(), kind.name());
-        Ok(Self { export, description, backend, rng: StdRng::seed_from_u64(seed) })
+        Ok(Self { export, description, backend, encoder, rng: StdRng::seed_from_u64(seed) })
     }
 
     /// Turn an observation into model inputs; Err for a malformed one (Python's messages).
@@ -147,7 +167,11 @@ impl Policy {
         };
         let noise_len: usize = self.export.noise_shape.iter().product();
         let noise = (0..noise_len).map(|_| StandardNormal.sample(&mut self.rng)).collect();
-        Ok(Inputs { images, text: tokenize(obs.instruction, c.max_text_len), sensors, surface, noise })
+        let text = match &mut self.encoder {
+            Some(encoder) => Text::States(encoder.encode(obs.instruction)?.to_vec()),
+            None => Text::Bytes(tokenize(obs.instruction, c.max_text_len)),
+        };
+        Ok(Inputs { images, text, sensors, surface, noise })
     }
 
     /// Run the network; Err when it fails or its output is not finite.
@@ -194,6 +218,7 @@ mod tests {
         assert_eq!(BackendKind::Candle.model_file("e/policy.onnx"), "e/policy.safetensors");
         assert_eq!(BackendKind::Ort.model_file("e/policy.onnx"), "e/policy.onnx");
         assert_eq!(BackendKind::Ort.model_file("e/policy.safetensors"), "e/policy.onnx");
+        assert_eq!(BackendKind::Candle.model_file("e/policy.gguf"), "e/policy.gguf");
         assert!(BackendKind::parse("tensorrt").is_err());
     }
 }

@@ -8,7 +8,7 @@ use ort::session::builder::SessionBuilder;
 use ort::session::{Session, SessionInputValue};
 use ort::value::Tensor;
 
-use super::{Backend, Export, Inputs, Threads};
+use super::{Backend, Export, Inputs, Text, Threads};
 
 pub struct OrtBackend {
     session: Session,
@@ -42,20 +42,26 @@ fn runtime() -> Result<(), String> {
     }).clone()
 }
 
+/// An ONNX Runtime session from a file's bytes with the kernel's thread settings.
+pub(super) fn session(bytes: &[u8], threads: Threads) -> Result<Session, String> {
+    runtime()?;
+    let options = |e: ort::Error<SessionBuilder>| format!("ONNX Runtime session options: {e}");
+    Session::builder()
+        .map_err(|e| format!("ONNX Runtime session options: {e}"))?
+        .with_intra_threads(threads.intra_op).map_err(options)?
+        .with_inter_threads(threads.inter_op).map_err(options)?
+        .with_parallel_execution(false).map_err(options)?
+        .with_intra_op_spinning(threads.spinning).map_err(options)?
+        .with_inter_op_spinning(threads.spinning).map_err(options)?
+        .commit_from_memory(bytes)
+        .map_err(ort_error)
+}
+
 impl OrtBackend {
-    /// Build a session from the file's bytes and read its metadata.
+    /// Build a session from the file's bytes and read its metadata. A quantized export (int8
+    /// dynamic quantization, ternary int8 weights) is an ordinary graph to ONNX Runtime.
     pub fn load(bytes: &[u8], threads: Threads) -> Result<(Export, Self), String> {
-        runtime()?;
-        let options = |e: ort::Error<SessionBuilder>| format!("ONNX Runtime session options: {e}");
-        let session = Session::builder()
-            .map_err(|e| format!("ONNX Runtime session options: {e}"))?
-            .with_intra_threads(threads.intra_op).map_err(options)?
-            .with_inter_threads(threads.inter_op).map_err(options)?
-            .with_parallel_execution(false).map_err(options)?
-            .with_intra_op_spinning(threads.spinning).map_err(options)?
-            .with_inter_op_spinning(threads.spinning).map_err(options)?
-            .commit_from_memory(bytes)
-            .map_err(ort_error)?;
+        let session = session(bytes, threads)?;
         let export = {
             let metadata = session.metadata().map_err(ort_error)?;
             Export::from_onnx_metadata(|key| metadata.custom(key))?
@@ -89,7 +95,10 @@ impl Backend for OrtBackend {
         for name in &self.input_names {
             let value = match name.as_str() {
                 "images" => tensor(&[1, 3, s.image, s.image], &inputs.images)?,
-                "text" => tensor(&[1, s.text], &inputs.text)?,
+                "text" => match &inputs.text {
+                    Text::Bytes(ids) => tensor(&[1, s.text], ids)?,
+                    Text::States(states) => tensor(&[1, s.text, states.len() / s.text], states)?,
+                },
                 "sensors" => tensor(&[1, s.sensors], &inputs.sensors)?,
                 "surface" => tensor(&[1, s.surface], &inputs.surface)?,
                 "noise" => tensor(&s.noise, &inputs.noise)?,

@@ -136,7 +136,7 @@ function showPrediction(p) {
     const row = document.createElement('div');
     row.className = 'frames level';
     level.predictions.forEach((src, a) =>
-      row.append(figure(src, `${level.name}: predicted next, action ${p.model.actions[a]}`)));
+      row.append(figure(src, `${level.name}: predicted, actions ${level.labels[a]}`)));
     attention.append(row);
   }
 }
