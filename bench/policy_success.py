@@ -17,7 +17,8 @@ The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by sid
 
 exports each checkpoint to ONNX and serves it with the Python kernel's runtime (OnnxPolicy, the
 code the kernel node runs) over held-out seeds, once with the training phrasings and once with
-the held-out ones, in one process (the sim node runs the single-target task only).
+the held-out ones, in one process; with `--dds` the sim node (`task` preset) and the kernel node
+play the same episodes over DDS instead (slower: a round trip through two nodes per step).
 `--kernel rust` serves the same exports with the Rust kernel (kernel/, ort or Candle backend).
 """
 import argparse
@@ -30,6 +31,7 @@ import tempfile
 import time
 
 from diagnostic_msgs.msg import DiagnosticArray
+import numpy as np
 import rclpy
 
 from nanobot_ros.contract import DIAGNOSTICS, STATUS
@@ -76,10 +78,11 @@ def sim_counters(reports: list) -> dict:
 
 
 def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str,
-                 kernel: dict) -> dict:
+                 kernel: dict, task: dict = TASK) -> dict:
     """Drive `episodes` sim episodes with the kernel serving `model`; return the counters.
 
-    kernel: {'executable': ..., 'params': {...}} of the kernel implementation to run.
+    kernel: {'executable': ..., 'params': {...}} of the kernel implementation to run;
+    task: the sim's task parameters.
     """
     reports = []
     subscription = node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
@@ -88,7 +91,7 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
                               'control_period': 2.0, **kernel['params']},
                    logs / f'kernel_{label}.log', executable=kernel['executable'])
     time.sleep(3.0)  # let the kernel load its model before the first frame
-    sim = start('sim', {**TASK, 'seed': seed, 'episode_limit': episodes},
+    sim = start('sim', {**task, 'seed': seed, 'episode_limit': episodes},
                 logs / f'sim_{label}.log')
     start_time = time.monotonic()
     done = 0
@@ -109,16 +112,37 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
             'seconds': round(time.monotonic() - start_time, 1)}
 
 
-def kernel_success(model: Path, task: str, phrasings: str, seeds) -> float:
-    """Return the success rate of the ONNX export `model` on the family's episodes `seeds`."""
+def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
+    """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
     kernel = OnnxPolicy(model)
-    success, _ = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds)).play(
-        seeds, lambda indices, observations: [kernel.select_action(o)['index']
-                                              for o in observations])
-    return float(success.mean())
+    batch = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds))
+    success, _ = batch.play(seeds, lambda indices, observations: [
+        kernel.select_action(o)['index'] for o in observations])
+    two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
+    return float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0
 
 
-def family_table(args, out: Path) -> int:
+def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> tuple:
+    """Return the success rate of `model` in the kernel node against the sim node over DDS.
+
+    The second value, the two-step success, is None: the sim's counters do not split it.
+    """
+    rclpy.init()
+    node = rclpy.create_node('policy_success_bench')
+    try:
+        r = run_episodes(node, model, args.episodes, args.seed, out,
+                         f'{model.stem}_{phrasings}', kernel,
+                         {'task': args.task, 'phrasings': phrasings, 'frame_rate': 0.0,
+                          'lockstep': True, 'action_timeout': 2.0})
+    finally:
+        node.destroy_node()
+        rclpy.shutdown()
+    if r['episodes'] != args.episodes:
+        raise RuntimeError(f'{model}: only {r["episodes"]} of {args.episodes} episodes ran')
+    return r['successes'] / r['episodes'], None
+
+
+def family_table(args, out: Path, kernel: dict) -> int:
     """BC (and BC + GRPO) on the task family: train vs held-out phrasings, held-out seeds."""
     seeds = list(range(args.seed, args.seed + args.episodes))
     rows = [('BC', args.checkpoint)] + ([('BC + GRPO', args.grpo)] if args.grpo else [])
@@ -126,17 +150,24 @@ def family_table(args, out: Path) -> int:
     for label, path in rows:
         policy, checkpoint = load_policy(path)
         model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx')
-        results[label] = {p: kernel_success(model, args.task, p, seeds)
-                          for p in ('train', 'heldout')}
+        results[label] = {}
+        for phrasings in ('train', 'heldout'):
+            rate, two_step = (dds_success(model, args, phrasings, out, kernel) if args.dds
+                              else kernel_success(model, args.task, phrasings, seeds))
+            results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step})
         results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
     (out / 'results.json').write_text(json.dumps(results, indent=2))
+    where = (f'the sim node and the {args.kernel} kernel node over DDS' if args.dds
+             else 'ONNX export served by the Python kernel runtime in one process')
     print(f'task {args.task}: success over held-out seeds {seeds[0]}..{seeds[-1]} '
-          f'({len(seeds)} episodes each), ONNX export served by the Python kernel runtime')
+          f'({len(seeds)} episodes each), {where}')
     print(f'{"policy":<10} {"train phrasings":>16} {"held-out phrasings":>19} '
-          f'{"GRPO env steps":>15}')
+          f'{"two-step train / held-out":>26} {"GRPO env steps":>15}')
     for label, r in results.items():
+        two_step = ('-' if args.dds else
+                    f'{100 * r["train_two_step"]:.1f}% / {100 * r["heldout_two_step"]:.1f}%')
         print(f'{label:<10} {100 * r["train"]:>15.1f}% {100 * r["heldout"]:>18.1f}% '
-              f'{r["env_steps"]:>15}')
+              f'{two_step:>26} {r["env_steps"]:>15}')
     return 0
 
 
@@ -151,6 +182,8 @@ def main() -> int:
     parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
                         help='a task-family preset: in-process table of BC (and --grpo)')
     parser.add_argument('--grpo', default='', help='with --task: the GRPO checkpoint')
+    parser.add_argument('--dds', action='store_true',
+                        help='with --task: run the sim and kernel nodes over DDS')
     parser.add_argument('--kernel', default='python', choices=sorted(KERNEL_EXECUTABLES))
     parser.add_argument('--backend', default='ort', choices=('ort', 'candle'),
                         help='the Rust kernel\'s backend')
@@ -165,7 +198,7 @@ def main() -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix='policy_success_'))
     out.mkdir(parents=True, exist_ok=True)
     if args.task:
-        return family_table(args, out)
+        return family_table(args, out, kernel)
     policy, _ = load_policy(args.checkpoint)
     steps = policy.config.robotics_diffusion_steps
     variants = [(f'DDIM-{args.ddim_steps}', 'ddim')]

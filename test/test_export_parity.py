@@ -17,9 +17,12 @@ from policy_fixtures import tiny_policy
 TOLERANCE = 1e-4
 
 
-@pytest.mark.parametrize('sampler,diffusion', [('ddim', True), ('ddpm', True), ('ddim', False)])
-def test_onnx_matches_pytorch_on_the_same_noise(tmp_path, sampler, diffusion):
-    policy = tiny_policy(robotics_use_diffusion=diffusion, robotics_sensor_dim=3)
+@pytest.mark.parametrize('sampler,diffusion,condition', [
+    ('ddim', True, 'mean'), ('ddpm', True, 'mean'), ('ddim', False, 'mean'),
+    ('ddim', False, 'cross')])
+def test_onnx_matches_pytorch_on_the_same_noise(tmp_path, sampler, diffusion, condition):
+    policy = tiny_policy(robotics_use_diffusion=diffusion, robotics_sensor_dim=3,
+                         text_condition=condition)
     policy.action_norm.fit(torch.tensor([[-2.0, 0.0], [2.0, 1.0]]))
     path = export_policy(policy, tmp_path / 'p.onnx', sampler, ddim_steps=4)
     onnx_policy = OnnxPolicy(path)

@@ -157,7 +157,8 @@ def model_inputs(graph: ActionGraph, folder, seed: int) -> np.ndarray:
         return graph(*inputs).numpy()[0]
 
 
-@pytest.mark.parametrize('head', [{'robotics_use_diffusion': True}, {'robotics_categorical': True}])
+@pytest.mark.parametrize('head', [{'robotics_use_diffusion': True},
+                                  {'robotics_categorical': True}])
 def test_candle_reads_gguf_as_it_reads_safetensors(head, tmp_path):
     policy = perturbed(tiny_policy(seed=1, robotics_sensor_dim=3, **head), 2)
     model = export_policy(policy, tmp_path / 'policy.onnx', 'ddim', 4)

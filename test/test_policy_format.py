@@ -70,6 +70,28 @@ def test_a_missing_or_malformed_key_is_named(tmp_path):
         OnnxPolicy(path)
 
 
+def test_each_head_names_its_own_sampler_and_a_wrong_label_is_refused(tmp_path):
+    for head, overrides in (('categorical', {'robotics_categorical': True,
+                                             'robotics_use_diffusion': False}),
+                            ('regression', {'robotics_use_diffusion': False})):
+        path = tiny_export(tmp_path / head, **overrides)
+        meta = OnnxMetadata.from_props(OnnxPolicy(path).metadata)
+        assert (meta.sampler, meta.noise_shape) == (head, ())
+        export = load_checkpoint(path.with_suffix('.safetensors')).metadata['export']
+        assert export['sampler'] == head
+    rewrite_props(path, lambda p: {**p, 'nanobot.sampler': 'categorical'})
+    with pytest.raises(ModelFileError, match=re.escape(
+            "sampler 'categorical' does not fit the policy config's head (expected "
+            "regression)")):
+        OnnxPolicy(path)
+    diffusion = rewrite_props(tiny_export(tmp_path), lambda p: {**p, 'nanobot.sampler':
+                                                                'regression'})
+    with pytest.raises(ModelFileError, match=re.escape(
+            "sampler 'regression' does not fit the policy config's head (expected ddim or "
+            "ddpm)")):
+        OnnxPolicy(diffusion)
+
+
 def test_extras_round_trip_and_cannot_replace_a_format_key(tmp_path):
     meta = OnnxMetadata.from_props(OnnxPolicy(tiny_export(tmp_path)).metadata)
     props = OnnxMetadata(**{**meta.__dict__, 'extra': {'run': 'r1'}}).to_props()

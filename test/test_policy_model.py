@@ -55,6 +55,37 @@ def test_one_batch_overfits(diffusion):
     assert float(loss) < 0.2 * first
 
 
+@pytest.mark.parametrize('condition', ['mean', 'cross'])
+def test_only_the_cross_condition_gives_film_the_order_of_two_colours(condition):
+    # One image, two instructions of the same bytes in another order, two different moves.
+    # 'mean' hands FiLM the same summary for both (the same bytes); 'cross' tells them apart
+    # and learns the two moves.
+    config = tiny_config(robotics_categorical=True, max_text_len=24, text_condition=condition)
+    torch.manual_seed(0)
+    policy = Policy(config)
+    tokenizer = ByteTokenizer(config.max_text_len)
+    b = {'images': torch.rand(1, 3, 16, 16).expand(2, -1, -1, -1),
+         'text': torch.tensor(np.stack([tokenizer.encode('first red, then blue'),
+                                        tokenizer.encode('first blue, then red')])),
+         'actions': torch.tensor([[1.0, 0.0], [-1.0, 0.0]])}
+    summaries = []
+    policy.film.register_forward_hook(lambda module, inputs, output: summaries.append(inputs[0]))
+    policy.condition(b['images'], b['text'])
+    difference = (summaries[0][0] - summaries[0][1]).abs().max().item()
+    if condition == 'mean':
+        assert difference < 1e-6
+        return
+    assert difference > 1e-3
+    optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
+    for _ in range(150):
+        optimizer.zero_grad()
+        loss = policy.loss(b)
+        loss.backward()
+        optimizer.step()
+    assert loss.item() < 0.05
+    assert policy.act(b['images'], b['text']).tolist() == b['actions'].tolist()
+
+
 def test_save_load_round_trip_keeps_outputs_and_normalization(tmp_path):
     policy = tiny_policy(robotics_sensor_dim=3)
     policy.action_norm.fit(torch.tensor([[0.0, -2.0], [4.0, 2.0]]))

@@ -2,11 +2,12 @@
 import numpy as np
 import pytest
 
+from nanobot_ros.robots.sim.robot import SimConfig
 from nanobot_ros.robots.sim.target_task import MARKER_COLORS
 from nanobot_ros.robots.sim.task_family import (family_expert_action, parse_waypoints, TaskBatch,
                                                 TaskFamily, TaskFamilyConfig, task_preset,
                                                 TEMPLATES)
-from nanobot_ros.robots.sim.toroidal_dot import MOVE_LEFT, MOVE_RIGHT
+from nanobot_ros.robots.sim.toroidal_dot import MOVE_LEFT, MOVE_RIGHT, ToroidalDotConfig
 
 
 def test_held_out_phrasings_are_never_training_phrasings():
@@ -97,3 +98,23 @@ def test_presets_and_bad_configs():
                                ({'phrasings': 'test'}, 'phrasings')):
         with pytest.raises(ValueError, match=message):
             TaskFamily(TaskFamilyConfig(**overrides))
+
+
+def test_the_sim_config_names_a_preset_and_a_new_instruction_is_followed_or_refused():
+    world = ToroidalDotConfig(seed=4)
+    config = SimConfig(task='family', phrasings='heldout').task_config(world)
+    assert config == task_preset('family', phrasings='heldout', seed=4)
+    with pytest.raises(ValueError, match='unknown task preset'):
+        SimConfig(task='nope').task_config(world)
+    with pytest.raises(ValueError, match="set task .'family'. or targets .'red'., not both"):
+        SimConfig(task='family', targets='red')
+    task = TaskFamily(config)
+    first = task.instruction
+    shown = sorted(task.markers)
+    task.set_instruction(first)  # its own instruction again: nothing changes
+    assert task.instruction == first
+    absent = next(c for c in config.colors if c not in task.markers)
+    with pytest.raises(ValueError, match=f'names no marker of this episode .{absent}.'):
+        task.set_instruction(f'go to {absent}')
+    task.set_instruction(f'first {shown[-1]}, then {shown[0]}')
+    assert task.waypoints == [shown[-1], shown[0]] and task.target == shown[-1]

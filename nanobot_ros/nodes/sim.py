@@ -26,7 +26,11 @@ becomes the 2-D target task of `robots/sim/target_task.py`: actions 0 stay, 1 ri
 marker") names the target. An episode ends when the dot reaches the target (success) or after
 `step_budget` steps (failure); the next one starts at once with the next seed, and with
 `announce_instruction` the sim publishes that episode's instruction itself (latched), standing in
-for a user. /sim/reset (std_srvs/Trigger) aborts the running episode and starts the next one.
+for a user. With `task` (a preset of `robots/sim/task_family.py`: family, new-colours, targets)
+the world is that task family's instead: its own size, palette, step budget and instructions
+(`phrasings` train or heldout; two-step ones such as "first cyan, then red"), episode i of the
+run from seed `seed` + i, as `TaskBatch` plays them in one process.
+/sim/reset (std_srvs/Trigger) aborts the running episode and starts the next one.
 Episode counters are in the node's /diagnostics status; the budget counts applied actions only,
 so an episode does not fail while no controller is running.
 """
@@ -37,7 +41,8 @@ from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE, INSTRUCTION, SIM_RESET
 from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.sim.robot import SimConfig
-from nanobot_ros.robots.sim.target_task import instruction_for, parse_instruction, TargetTask
+from nanobot_ros.robots.sim.target_task import TargetTask
+from nanobot_ros.robots.sim.task_family import TaskFamily, TaskFamilyConfig
 from nanobot_ros.robots.sim.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
@@ -56,6 +61,9 @@ DESCRIPTIONS = {
     'initial_y': 'start row; -1 = random from seed',
     'moves': 'action set: right (stay/right) or 2d',
     'targets': 'comma-separated marker colours; non-empty = the target task',
+    'task': 'task-family preset (family, new-colours, targets); replaces targets, img_size, '
+            'step_budget',
+    'phrasings': 'task family: instruction templates, train or heldout',
     'step_budget': 'steps per target-task episode',
     'view': 'target task camera: egocentric or world',
     'episode_limit': 'target task: stop stepping after this many episodes; 0 = never',
@@ -80,7 +88,8 @@ class SimNode(NanobotNode):
         task_config = settings.task_config(config)
         self.task = None
         if task_config is not None:
-            self.task = TargetTask(task_config)
+            self.task = (TaskFamily if isinstance(task_config, TaskFamilyConfig)
+                         else TargetTask)(task_config)
             self.world = self.task.world
         else:
             self.world = ToroidalDotWorld(config)
@@ -126,17 +135,14 @@ class SimNode(NanobotNode):
 
     def _announce(self) -> None:
         if self.announce:
-            self.instruction_pub.publish(String(data=instruction_for(self.task.target)))
+            self.instruction_pub.publish(String(data=self.task.instruction))
 
     def _on_instruction(self, msg: String) -> None:
-        color = parse_instruction(msg.data, self.task.config.colors)
-        if color is None:
+        try:
+            self.task.set_instruction(msg.data)
+        except ValueError as error:
             self.instructions_rejected += 1
-            self.get_logger().warning(
-                f'instruction {msg.data!r} names no marker; markers: '
-                f'{", ".join(self.task.config.colors)}', throttle_duration_sec=5.0)
-            return
-        self.task.set_target(color)
+            self.get_logger().warning(str(error), throttle_duration_sec=5.0)
 
     def _new_episode(self) -> None:
         self.task.reset(self.task.episode_seed + 1)
@@ -147,7 +153,7 @@ class SimNode(NanobotNode):
         self._new_episode()
         response.success = True
         response.message = (f'episode {self.episodes + self.resets} (seed '
-                            f'{self.task.episode_seed}): go to the {self.task.target} marker')
+                            f'{self.task.episode_seed}): {self.task.instruction}')
         return response
 
     def _score_episode(self) -> None:
@@ -272,7 +278,8 @@ class SimNode(NanobotNode):
                 'episodes': self.episodes, 'successes': self.successes,
                 'failures': self.failures, 'resets': self.resets,
                 'success_rate': self.successes / self.episodes if self.episodes else 0.0,
-                'target': self.task.target, 'episode_seed': self.task.episode_seed,
+                'target': self.task.target, 'instruction': self.task.instruction,
+                'episode_seed': self.task.episode_seed,
                 'episode_steps': self.task.steps,
                 'instructions_rejected': self.instructions_rejected})
         if self.finished:

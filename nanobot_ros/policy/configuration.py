@@ -20,6 +20,10 @@ class PolicyConfig:
     n_embd: int = 64
     causal: bool = False
     film: bool = True
+    # FiLM's text summary: 'mean' of the text tokens (order lost: "red, then blue" = "blue,
+    # then red"), or 'cross': each vision token cross-attends to the text tokens after one
+    # block over them with positions (modeling.py), which keeps the order.
+    text_condition: str = 'mean'
     max_text_len: int = 24
     text_encoder: str = 'bytes'  # or 'minilm': frozen MiniLM token states (text_encoder.py)
     use_vision: bool = True
@@ -58,6 +62,12 @@ class PolicyConfig:
         if self.text_encoder == 'minilm' and self.max_text_len != MAX_TOKENS:
             raise ValueError(f'text_encoder minilm gives {MAX_TOKENS} token states: set '
                              f'max_text_len={MAX_TOKENS}')
+        if self.text_condition not in ('mean', 'cross'):
+            raise ValueError(f'text_condition must be mean or cross, got '
+                             f'{self.text_condition!r}')
+        if self.text_condition == 'cross' and not (self.use_vision and self.film):
+            raise ValueError('text_condition cross conditions the vision tokens: it needs '
+                             'use_vision and film')
         if self.max_text_len < 1:
             raise ValueError(f'max_text_len must be >= 1, got {self.max_text_len}')
         if self.use_vision:

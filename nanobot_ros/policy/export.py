@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from nanobot_ros.durable import atomic_write
-from nanobot_ros.policy.format import OnnxMetadata
+from nanobot_ros.policy.format import head_sampler, OnnxMetadata
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.weights import save_policy
 from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
@@ -104,7 +104,7 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     diffusion = policy.config.robotics_use_diffusion
     metadata = OnnxMetadata(
         config=policy.config, normalization=policy.normalization_stats(),
-        sampler=sampler if diffusion else 'regression', ddim_steps=ddim_steps,
+        sampler=head_sampler(policy.config, sampler), ddim_steps=ddim_steps,
         noise_shape=policy.head.noise_shape(sampler, 1) if diffusion else (),
         action_names=tuple(action_names), discrete_actions=tuple(map(tuple, discrete_actions)),
         action_low=tuple(policy.action_norm.low.tolist()),
@@ -113,7 +113,7 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
         model.metadata_props.add(key=key, value=value)
     save_policy(out.with_suffix('.safetensors'), policy, keep_backup=False,
                 extra_metadata={'export': {
-                    'onnx': out.name, 'sampler': sampler, 'ddim_steps': ddim_steps,
+                    'onnx': out.name, 'sampler': metadata.sampler, 'ddim_steps': ddim_steps,
                     'action_names': list(action_names),
                     'discrete_actions': [list(a) for a in discrete_actions]}})
     if policy.config.text_encoder == 'minilm':  # the kernel runs the encoder from beside the model

@@ -11,9 +11,10 @@ ONNX export (`ModelProto.metadata_props`; every value is a string, JSON where no
   nanobot.policy_config     object                JSON of PolicyConfig.to_dict() (every field)
   nanobot.normalization     object                JSON of Policy.normalization_stats(), e.g.
                                                   {"action_norm": {"low": [..], "high": [..]}}
-  nanobot.sampler           str                   'ddim', 'ddpm' or 'regression' (no noise input;
-                                                  also a categorical head, whose output is the
-                                                  most likely discrete action's vector)
+  nanobot.sampler           str                   head_sampler(): 'ddim' or 'ddpm' (a diffusion
+                                                  head), 'regression', or 'categorical' (the
+                                                  most likely discrete action's vector); the
+                                                  last two have no noise input
   nanobot.ddim_steps        int                   decimal, e.g. '10' (DDIM steps unrolled)
   nanobot.noise_shape       list[int]             JSON, shape of the 'noise' input; [] if none
   nanobot.action_names      list[str]             JSON, one name per action value
@@ -42,6 +43,7 @@ JSON object with
   normalization   object  Policy.normalization_stats(); the same values are also tensors
   training        object  optional: the trainer's counters and optimizer state (training.py)
   export          object  optional, in the file beside an export: {onnx, sampler, ddim_steps}
+                          (sampler as nanobot.sampler)
 
 GGUF (policy/quantize.py, for the Rust kernel's Candle backend): architecture 'nanobot-policy';
 string keys nanobot.format (GGUF_FORMAT), nanobot.policy_config and nanobot.normalization (JSON as
@@ -67,7 +69,8 @@ WEIGHTS_KIND_NAME = 'nanobot_policy'
 # Version 1 predates the suffix: its files say just 'nanobot_policy'.
 WEIGHTS_KIND = WEIGHTS_KIND_NAME if VERSION == 1 else f'{WEIGHTS_KIND_NAME}/{VERSION}'
 PREFIX = 'nanobot.'
-SAMPLERS = ('ddim', 'ddpm', 'regression')
+SAMPLERS = ('ddim', 'ddpm', 'regression', 'categorical')
+NOISELESS = ('regression', 'categorical')  # the samplers without a noise input
 ONNX_KEYS = ('policy_config', 'normalization', 'sampler', 'ddim_steps', 'noise_shape',
              'action_names', 'discrete_actions', 'action_low', 'action_high')
 WEIGHTS_KEYS = ('kind', 'policy_config', 'normalization')
@@ -87,6 +90,13 @@ def _check_version(found, expected: str, name: str) -> None:
                                 f'version {VERSION} only')
     raise PolicyFormatError(f'not a nanobot_ros policy file (format {found!r}, expected '
                             f'{expected!r})')
+
+
+def head_sampler(config: PolicyConfig, sampler: str) -> str:
+    """Return the sampler label of a `config` policy run with diffusion `sampler`."""
+    if config.robotics_use_diffusion:
+        return sampler
+    return 'categorical' if config.robotics_categorical else 'regression'
 
 
 def _floats(text: str) -> Tuple[float, ...]:
@@ -115,7 +125,12 @@ class OnnxMetadata:
                                     f'{self.normalization!r}')
         if self.sampler not in SAMPLERS:
             raise PolicyFormatError(f'sampler {self.sampler!r} is none of {SAMPLERS}')
-        if (self.sampler == 'regression') != (not self.noise_shape):
+        fitting = (('ddim', 'ddpm') if self.config.robotics_use_diffusion
+                   else (head_sampler(self.config, ''),))
+        if self.sampler not in fitting:
+            raise PolicyFormatError(f'sampler {self.sampler!r} does not fit the policy '
+                                    f'config\'s head (expected {" or ".join(fitting)})')
+        if (self.sampler in NOISELESS) != (not self.noise_shape):
             raise PolicyFormatError(f'sampler {self.sampler!r} with noise shape '
                                     f'{list(self.noise_shape)}')
         vectors = {'action_names': self.action_names, 'action_low': self.action_low,

@@ -9,11 +9,20 @@ instruction lets each patch mark "I am the named target" in the first layer, whi
 target task learnable in minutes instead of not at all in the same budget. `causal=True` gives
 nanoGPT's causal mask.
 
-Language-conditioned vision (`film=True`, RT-1's FiLM idea): the mean of the instruction's byte
-embeddings scales and shifts every vision token before the transformer, so a patch "knows" what
-is asked for from the first layer on. Without it the same model had to discover a two-hop
-attention circuit (text token finds the patch, ACT finds the text token) and stayed at chance
-for the whole CPU budget; with it the target task trains in minutes.
+Language-conditioned vision (`film=True`, RT-1's FiLM idea): a summary of the instruction
+scales and shifts every vision token before the transformer, so a patch "knows" what is asked
+for from the first layer on. Without it the same model had to discover a two-hop attention
+circuit (text token finds the patch, ACT finds the text token) and stayed at chance for the
+whole CPU budget; with it the target task trains in minutes. The summary (`text_condition`):
+'mean', the mean of the text tokens, one vector for all patches; it cannot tell "first red, then
+blue" from "first blue, then red" (the same bytes, so exactly the same mean), and cloned
+policies went to either named marker first about equally often. 'cross' adds to that mean, per
+vision token, a cross-attention over the text tokens after one transformer block over them with
+fixed sin-cos positions (bytes become words that know where they stand): a red patch reads what
+the instruction says about red, including whether red comes first. The mean stays in the sum
+because without it the cloned policy left the loss plateau far later: on the task family its
+cross-entropy was still 1.55 after 2500 steps, against 1.59 for the expert's action marginal,
+where the mean alone had reached 57 % success at 2200 steps.
 
 Diffusion head and the trunk (`robotics_aux_regression`, weight of an auxiliary regression
 loss): trained by the denoising loss alone, the trunk collapsed on the target task (its output
@@ -45,13 +54,14 @@ from typing import Optional
 
 import torch
 from torch import nn
+import torch.nn.functional as F
 
 from nanobot_ros.policy.bitnet import ternarize_
 from nanobot_ros.policy.diffusion import DiffusionHead
 from nanobot_ros.policy.configuration import PolicyConfig, TEXT_VOCAB
 from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.text_encoder import MINILM_DIM
-from nanobot_ros.models.transformer import Block
+from nanobot_ros.models.transformer import Block, sincos_pos_embed_1d
 from nanobot_ros.models.vit import MaskedAutoencoderViT
 
 
@@ -89,6 +99,26 @@ class Normalizer(nn.Module):
         return {name: getattr(self, name).tolist() for name in ('mean', 'std', 'low', 'high')}
 
 
+class CrossAttention(nn.Module):
+    """Multi-head attention of query tokens (vision) over context tokens (text)."""
+
+    def __init__(self, dim: int, num_heads: int):
+        super().__init__()
+        self.num_heads = num_heads
+        self.norm = nn.LayerNorm(dim)
+        self.query = nn.Linear(dim, dim)
+        self.key_value = nn.Linear(dim, 2 * dim)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
+        b, n, d = x.shape
+        h = self.num_heads
+        q = self.query(self.norm(x)).reshape(b, n, h, d // h).transpose(1, 2)
+        k, v = self.key_value(context).reshape(b, -1, 2, h, d // h).permute(2, 0, 3, 1, 4)
+        out = F.scaled_dot_product_attention(q, k, v)
+        return self.out(out.transpose(1, 2).reshape(b, n, d))
+
+
 class Policy(nn.Module):
     """Transformer trunk + action head; raw inputs in, robot-unit actions out."""
 
@@ -120,6 +150,11 @@ class Policy(nn.Module):
             self.text_proj = nn.Linear(MINILM_DIM, d)
         else:
             self.text_embed = nn.Embedding(TEXT_VOCAB, d)
+        if config.text_condition == 'cross':
+            self.register_buffer('text_pos', sincos_pos_embed_1d(
+                d, torch.arange(config.max_text_len))[None])
+            self.text_block = Block(d, config.n_head)
+            self.text_cross = CrossAttention(d, config.n_head)
         self.act_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, config.sequence_length, d))
         self.blocks = nn.ModuleList(Block(d, config.n_head) for _ in range(config.n_layer))
@@ -166,7 +201,11 @@ class Policy(nn.Module):
         if c.use_vision:
             vision = self.vision_proj(self.vision.encode(images))
             if c.film:
-                scale, shift = self.film(text_tokens.mean(dim=1, keepdim=True)).chunk(2, dim=2)
+                summary = text_tokens.mean(dim=1, keepdim=True)
+                if c.text_condition == 'cross':
+                    words, _ = self.text_block(text_tokens + self.text_pos)
+                    summary = summary + self.text_cross(vision, words)
+                scale, shift = self.film(summary).chunk(2, dim=2)
                 vision = vision * (1 + scale) + shift
             tokens.append(vision)
         tokens.append(text_tokens)

@@ -68,7 +68,7 @@ class OnnxPolicy:
         c = self.config
         head = (f'diffusion ({self.sampler}, {self.file.ddim_steps} DDIM steps)'
                 if self.sampler == 'ddim' else 'diffusion (DDPM)' if self.sampler == 'ddpm'
-                else 'regression')
+                else self.sampler)
         return (f'{self.path.name}: {c.n_layer} layers x {c.n_embd}, image {c.image_size} px, '
                 f'{head} head')
 

@@ -36,7 +36,7 @@ from nanobot_ros.policy.bitnet import freeze_
 from nanobot_ros.policy.demonstrations import DemoBuffer
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.finetune import fit_steps
-from nanobot_ros.policy.format import GGUF_FORMAT
+from nanobot_ros.policy.format import GGUF_FORMAT, head_sampler
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.processing import DEFAULT_ACTION_NAMES, DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.weights import save_policy
@@ -111,8 +111,7 @@ def export_gguf(policy: Policy, out: Path, dtype: str = 'f32', sampler: str = 'd
     writer.add_string('nanobot.normalization', json.dumps(policy.normalization_stats()))
     writer.add_string('nanobot.discrete_actions',
                       json.dumps([list(a) for a in DEFAULT_DISCRETE_ACTIONS]))
-    writer.add_string('nanobot.sampler',
-                      sampler if policy.config.robotics_use_diffusion else 'regression')
+    writer.add_string('nanobot.sampler', head_sampler(policy.config, sampler))
     writer.add_string('nanobot.ddim_steps', str(int(ddim_steps)))
     writer.add_string('nanobot.action_names', json.dumps(list(action_names)))
     for name, tensor in policy.state_dict().items():

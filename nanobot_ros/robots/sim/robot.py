@@ -3,6 +3,7 @@ from dataclasses import dataclass
 from typing import Optional
 
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
+from nanobot_ros.robots.sim.task_family import task_preset
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig
 
 
@@ -11,6 +12,8 @@ class SimConfig:
     """The sim node's settings beside the world's (ToroidalDotConfig)."""
 
     targets: str = ''              # comma-separated marker colours; non-empty = the target task
+    task: str = ''                 # a task-family preset (task_family.py); replaces targets
+    phrasings: str = 'train'       # the task family's instruction templates: train or heldout
     step_budget: int = TargetTaskConfig.step_budget
     view: str = TargetTaskConfig.view
     episode_limit: int = 0         # target task: stop after this many episodes (0 = never)
@@ -27,9 +30,14 @@ class SimConfig:
             raise ValueError('frame_rate 0 (as fast as answers) needs lockstep: true')
         if self.action_timeout <= 0:
             raise ValueError(f'action_timeout must be > 0, got {self.action_timeout}')
+        if self.task and self.targets:
+            raise ValueError(f'set task ({self.task!r}) or targets ({self.targets!r}), not both')
 
     def task_config(self, world: ToroidalDotConfig) -> Optional[TargetTaskConfig]:
         """Return the target task's config in `world`'s size, or None without targets."""
+        if self.task:  # the preset brings its own world size, palette and budget
+            return task_preset(self.task, phrasings=self.phrasings, seed=world.seed,
+                               view=self.view)
         colors = tuple(t.strip() for t in self.targets.split(',') if t.strip())
         if not colors:
             return None

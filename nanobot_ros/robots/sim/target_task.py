@@ -123,6 +123,14 @@ class TargetTask:
             raise ValueError(f'no {color!r} marker; markers: {sorted(self.markers)}')
         self.target = color
 
+    def set_instruction(self, text: str) -> None:
+        """Follow instruction `text` in the running episode; ValueError if it names no marker."""
+        color = parse_instruction(text, self.config.colors)
+        if color is None:
+            raise ValueError(f'instruction {text!r} names no marker; markers: '
+                             f'{", ".join(self.config.colors)}')
+        self.set_target(color)
+
     @property
     def instruction(self) -> str:
         """Return the running episode's instruction text."""

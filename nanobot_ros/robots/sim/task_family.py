@@ -137,6 +137,23 @@ class TaskFamily(TargetTask):
         """Return the running episode's instruction text."""
         return self._instruction
 
+    def set_instruction(self, text: str) -> None:
+        """Follow `text` from here on: the markers it names, in order.
+
+        ValueError if it names none, or one this episode does not show; the running
+        instruction is a no-op.
+        """
+        if text == self._instruction:
+            return
+        waypoints = parse_waypoints(text, self.config.colors)
+        missing = [color for color in waypoints if color not in self.markers]
+        if not waypoints or missing:
+            raise ValueError(f'instruction {text!r} names no marker of this episode '
+                             f'({", ".join(missing) or "no colour"}); markers: '
+                             f'{", ".join(sorted(self.markers))}')
+        self.waypoints, self.progress, self._instruction = waypoints, 0, text
+        self.target = waypoints[0]
+
     def expert(self, image: np.ndarray) -> int:
         """Return the expert's action for `image`, reading the waypoints off the instruction."""
         return family_expert_action(image, parse_waypoints(self._instruction, self.config.colors),
