@@ -155,8 +155,8 @@ impl Export {
         discrete_actions: Vec<Vec<f32>>, low: Vec<f32>, high: Vec<f32>,
     ) -> Result<Self, String> {
         let a = config.robotics_action_dim;
-        // The label of a head without a sampler ('regression' in format version 1, also for the
-        // categorical head) is not needed: the config says which head it is.
+        // The label of a head without a sampler ('regression' or 'categorical'; older exports
+        // wrote 'regression' or even 'ddim' for either) is not needed: the config says which.
         let sampler = match (config.robotics_use_diffusion, sampler) {
             (false, _) => Sampler::OnePass,
             (true, "ddim") if (1..=config.robotics_diffusion_steps).contains(&ddim_steps) => Sampler::Ddim(ddim_steps),
