@@ -19,6 +19,7 @@ of the later evaluations (forgetting), learner steps/s and the machine's load av
 machine may be shared: judge by learner steps, and by steps/s against the load).
 """
 import argparse
+import inspect
 import math
 import os
 import time
@@ -93,6 +94,7 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
     return WorldModel(WorldModelConfig.small(
         img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim,
         num_actions=num_actions, autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
+        mask_ratio_max=args.mask_ratio_max,
         loss_weights=LossWeights(latent=args.latent_weight)), seed=args.seed)
 
 
@@ -115,7 +117,8 @@ def run(blind: bool, args, held_out) -> list:
 
     frame, frames, seconds, cpu, next_eval = world.render(), 0, 0.0, 0.0, args.eval_every
     curve, label = [], 'action-blind' if blind else 'world model'
-    while seconds < args.minutes * 60 and (not args.max_steps
+    minutes = args.blind_minutes if blind and args.blind_minutes else args.minutes
+    while seconds < minutes * 60 and (not args.max_steps
                                            or model.autoencoder_training_step < args.max_steps):
         started, started_cpu = time.perf_counter(), time.process_time()
         frame = loop.step(frame, execute)['next_frame']
@@ -152,9 +155,9 @@ def report(name: str, curve) -> None:
           f'{final[0]} frames, {final[2]:.1f} s; {speed:.2f} learner steps/s '
           f'({cpu_speed:.2f} per CPU second)', flush=True)
     if reached is None:
-        print(f'{name}: time to R2 {GOAL}: not reached', flush=True)
+        print(f'{name}: time to R² {GOAL}: not reached', flush=True)
         return
-    print(f'{name}: time to R2 {GOAL}: {reached[2]:.1f} s, {reached[1]} steps, {reached[0]} '
+    print(f'{name}: time to R² {GOAL}: {reached[2]:.1f} s, {reached[1]} steps, {reached[0]} '
           f'frames ({reached[4]:.1f} s of CPU time)', flush=True)
     later = [c[3] for c in curve if c[1] > reached[1]]
     if later:
@@ -176,6 +179,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--lr', type=float, default=WorldModelConfig.autoencoder_lr,
                         help='autoencoder learning rate')
     parser.add_argument('--predictor-lr', type=float, default=WorldModelConfig.predictor_lr)
+    parser.add_argument('--mask-ratio-max', type=float,
+                        default=inspect.signature(WorldModelConfig.small).parameters[
+                            'mask_ratio_max'].default,
+                        help='largest share of patches hidden in an autoencoder step')
     parser.add_argument('--latent-weight', type=float, default=LossWeights.latent)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
@@ -186,6 +193,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--minutes', type=float, default=10.0,
                         help='loop time per predictor (evaluations not counted)')
+    parser.add_argument('--blind-minutes', type=float, default=0.0,
+                        help='loop time of the action-blind predictor (0 = --minutes)')
     parser.add_argument('--max-steps', type=int, default=0, help='stop after this many learner '
                         'steps (0 = only the time limit)')
     parser.add_argument('--eval-every', type=int, default=50, help='learner steps')

@@ -83,3 +83,9 @@ def test_overfits_one_batch():
         loss.backward()
         optimizer.step()
     assert loss.item() < 0.05 * first
+
+
+def test_a_fresh_decoder_draws_an_all_black_frame():
+    model = MaskedAutoencoderViT(TINY)
+    predicted, _, _ = model(torch.rand(2, 3, 32, 32))
+    assert torch.equal(predicted, torch.zeros(2, 16, 192))

@@ -151,6 +151,12 @@ class MaskedAutoencoderViT(nn.Module):
         self.decoder_head = nn.Sequential(nn.Linear(dd, dd * 2), nn.GELU(),
                                           nn.Linear(dd * 2, config.patch_dim))
         self.apply(_init_weights)
+        # The last layer starts at zero: a fresh decoder draws an all-black frame, the mean of
+        # a mostly black camera view, instead of noise it first has to unlearn (on the dot
+        # world the quality gate opened after 29 learner steps instead of 101,
+        # bench/world_model_learning.py).
+        nn.init.zeros_(self.decoder_head[-1].weight)
+        nn.init.zeros_(self.decoder_head[-1].bias)
         nn.init.normal_(self.mask_token, std=0.02)
 
     def sample_mask_ratio(self, generator: Optional[torch.Generator] = None) -> float:
