@@ -118,8 +118,9 @@ def run(blind: bool, args, held_out) -> list:
     frame, frames, seconds, cpu, next_eval = world.render(), 0, 0.0, 0.0, args.eval_every
     curve, label = [], 'action-blind' if blind else 'world model'
     minutes = args.blind_minutes if blind and args.blind_minutes else args.minutes
-    while seconds < minutes * 60 and (not args.max_steps
-                                           or model.autoencoder_training_step < args.max_steps):
+    step_limited = bool(args.max_steps)
+    while seconds < minutes * 60 and not (
+            step_limited and model.autoencoder_training_step >= args.max_steps):
         started, started_cpu = time.perf_counter(), time.process_time()
         frame = loop.step(frame, execute)['next_frame']
         seconds += time.perf_counter() - started
