@@ -27,7 +27,7 @@ import numpy as np
 import torch
 
 from nanobot_ros.learning.exploration import UncertaintyExplorer
-from nanobot_ros.learning.hierarchy import Hierarchy
+from nanobot_ros.learning.hierarchy import Hierarchy, RunningR2
 from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
 from nanobot_ros.learning.world_model import WorldModel
 from nanobot_ros.models.vit import patchify
@@ -122,8 +122,8 @@ class AdaptiveWorldModelLoop:
         self.last_reconstruction_loss = math.nan
         self.last_prediction_error: Dict[int, float] = {}
         self.last_uncertainty: List[Optional[float]] = [None] * len(self.actions)
-        # (SSE, sum, sum of squares, count) of recent fresh predictions, for online R².
-        self._online: deque = deque(maxlen=config.online_window)
+        # Recent fresh predictions and their outcomes, for online R².
+        self._online = RunningR2(config.online_window)
 
     # -- acting ------------------------------------------------------------------------------
 
@@ -208,10 +208,7 @@ class AdaptiveWorldModelLoop:
             observed = patchify(WorldModel.to_tensor([next_frame]),
                                 self.learner.config.vit.patch_size)[0]
             predicted = perception.predictions[self.actions.index(action)]
-            error = float(((predicted - observed) ** 2).mean())
-            observed = observed.double()
-            self._online.append((error * observed.numel(), float(observed.sum()),
-                                 float((observed ** 2).sum()), observed.numel()))
+            error = self._online.add(predicted, observed)
             self.last_prediction_error[action] = error
         # The predictor sees action indices (positions in the action space), not values.
         label = 0 if self.config.ignore_actions else self.actions.index(action)
@@ -321,11 +318,7 @@ class AdaptiveWorldModelLoop:
         Over the last `online_window` acted frames; every one of these outcomes was unseen by
         the model when it predicted it, so this is a held-out figure.
         """
-        if not self._online:
-            return math.nan
-        sse, total, squares, count = (sum(v) for v in zip(*self._online))
-        sst = squares - total * total / count
-        return 1.0 - sse / sst if sst > 0 else math.nan
+        return self._online.r2()
 
     def uncertainty(self) -> List[Optional[float]]:
         """Return the per-action uncertainty of the last frame perceived, in action order.

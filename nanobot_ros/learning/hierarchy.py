@@ -154,11 +154,13 @@ class RunningR2:
     def __init__(self, window: int):
         self.pairs: deque = deque(maxlen=window)  # (SSE, sum, sum of squares, count)
 
-    def add(self, predicted: torch.Tensor, observed: torch.Tensor) -> None:
+    def add(self, predicted: torch.Tensor, observed: torch.Tensor) -> float:
+        """Add one prediction and its outcome; return their mean squared error."""
         observed = observed.double()
         sse = float(((predicted.double() - observed) ** 2).sum())
         self.pairs.append((sse, float(observed.sum()), float((observed ** 2).sum()),
                            observed.numel()))
+        return sse / observed.numel()
 
     @property
     def full(self) -> bool:
@@ -300,9 +302,9 @@ class Hierarchy:
         predictions); label: the action label applied; predicted: level 0's predicted patches
         (N, P) for that action, or None when it made none (gated).
         """
+        observed = patchify(model.to_tensor([next_frame]), self.patch_size)[0]
         if predicted is not None:
-            self.level0.add(predicted, patchify(model.to_tensor([next_frame]),
-                                                self.patch_size)[0])
+            self.level0.add(predicted, observed)
         if not self._frames or not (self._frames[-1] is frame
                                     or np.array_equal(self._frames[-1], frame)):
             self._frames.clear()  # a new stream (a plan chosen from its frame stays)
@@ -315,8 +317,7 @@ class Hierarchy:
                 continue
             macro = encode_macro(list(self._actions)[-level.length:], self.num_actions)
             start = self._frames[-level.length - 1]
-            level.online.add(self.predict(model, level, start, [macro])[0][0],
-                             patchify(model.to_tensor([next_frame]), self.patch_size)[0])
+            level.online.add(self.predict(model, level, start, [macro])[0][0], observed)
             level.buffer.add(Transition((start,), (macro,), next_frame))
         created = self.maybe_create(model)
         return [created] if created is not None else []
