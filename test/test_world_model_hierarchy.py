@@ -195,7 +195,7 @@ def test_composed_rollout_feeds_level_0_its_own_predictions():
     assert torch.equal(composed_rollout(model, frames, sequences), expected)
 
 
-def test_levels_are_saved_and_restored_and_too_many_are_refused(tmp_path):
+def test_levels_and_their_optimizers_are_saved_and_restored_and_too_many_are_refused(tmp_path):
     def loop_with(levels):
         model = WorldModel(tiny_config(), seed=0)
         return AdaptiveWorldModelLoop(model, LoopConfig(), hierarchy=Hierarchy(
@@ -205,6 +205,9 @@ def test_levels_are_saved_and_restored_and_too_many_are_refused(tmp_path):
     for _ in range(2):
         saved.hierarchy.create_level(saved.learner)
     saved.hierarchy.levels[1].training_step = 7
+    level = saved.hierarchy.levels[1]  # one optimizer step, so there are moments to keep
+    sum(p.square().sum() for p in level.predictor.parameters()).backward()
+    level.optimizer.step()
     WorldModelCheckpoints(tmp_path).save(saved)
     restored = loop_with(2)
     WorldModelCheckpoints(tmp_path).restore(restored)
@@ -214,6 +217,15 @@ def test_levels_are_saved_and_restored_and_too_many_are_refused(tmp_path):
         for (name, a), b in zip(old.predictor.state_dict().items(),
                                 new.predictor.state_dict().values()):
             assert torch.equal(a, b), name
+        old_state, new_state = old.optimizer.state_dict(), new.optimizer.state_dict()
+        assert new_state['param_groups'] == old_state['param_groups']
+        assert old_state['state'].keys() == new_state['state'].keys()
+        for key, moments in old_state['state'].items():
+            for name, value in moments.items():
+                assert torch.equal(torch.as_tensor(value),
+                                   torch.as_tensor(new_state['state'][key][name])), name
+    assert len(saved.hierarchy.levels[1].optimizer.state_dict()['state']) > 0
+    assert len(restored.hierarchy.levels[0].optimizer.state_dict()['state']) == 0
     with pytest.raises(ValueError, match='checkpoint has 2 hierarchy levels, this '
                        'configuration allows 1'):
         WorldModelCheckpoints(tmp_path).restore(loop_with(1))

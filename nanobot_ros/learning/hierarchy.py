@@ -40,7 +40,8 @@ import numpy as np
 import torch
 
 from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
-from nanobot_ros.models.checkpoint import prefixed, unprefixed
+from nanobot_ros.models.checkpoint import optimizer_from_tensors, optimizer_to_tensors, \
+    prefixed, unprefixed
 from nanobot_ros.models.losses import explained_variance, predictor_losses
 from nanobot_ros.models.predictor import TransformerActionConditionedPredictor
 from nanobot_ros.models.vit import patchify
@@ -435,15 +436,19 @@ class Hierarchy:
         return values
 
     def state_tensors(self) -> Dict[str, torch.Tensor]:
-        """Every level's weights, as `level_<k>.<name>`."""
+        """Every level's weights and optimizer state (`level_<k>.*`, `level_<k>_optimizer.*`)."""
         tensors = {}
         for level in self.levels:
             tensors.update(prefixed(f'level_{level.index}', level.predictor.state_dict()))
+            tensors.update(prefixed(f'level_{level.index}_optimizer',
+                                    optimizer_to_tensors(level.optimizer)[0]))
         return tensors
 
     def state_metadata(self) -> dict:
         return {'levels': len(self.levels),
-                'training_steps': [level.training_step for level in self.levels]}
+                'training_steps': [level.training_step for level in self.levels],
+                'optimizers': [optimizer_to_tensors(level.optimizer)[1]
+                               for level in self.levels]}
 
     def load_state(self, model, tensors: Dict[str, torch.Tensor], metadata: dict) -> None:
         """Recreate the saved levels and their weights; ValueError if more than allowed."""
@@ -456,4 +461,11 @@ class Hierarchy:
         for level, steps in zip(self.levels, metadata.get('training_steps', [])):
             level.predictor.load_state_dict(unprefixed(f'level_{level.index}', tensors))
             level.training_step = int(steps)
+        # Optimizer state (moments, step counts); a checkpoint from before it was saved
+        # leaves the levels' optimizers fresh. The rate stays the one-step predictor's.
+        for level, saved in zip(self.levels, metadata.get('optimizers', [])):
+            optimizer_from_tensors(level.optimizer,
+                                   unprefixed(f'level_{level.index}_optimizer', tensors), saved)
+            for group in level.optimizer.param_groups:
+                group['lr'] = self.predictor_optimizer.param_groups[0]['lr']
         self.sync_actor()

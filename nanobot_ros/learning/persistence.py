@@ -4,8 +4,8 @@ What is saved (every N learner steps and at shutdown): weights of autoencoder, p
 action classifier; both optimizers' state (tensors + JSON hyper-parameters); the training
 counters; the loop's counters and exploration state; the random generators' states; and the
 most recent transitions (uint8 frames, the reference's "recent history buffers") so a resumed
-run trains on what it saw before the restart; and the hierarchy's levels (weights and step
-counts; their optimizers and macro transitions start afresh). Resuming restores all of it: the
+run trains on what it saw before the restart; and the hierarchy's levels (weights, optimizers
+and step counts; their macro transitions start afresh). Resuming restores all of it: the
 step counts and weights are exactly those of the last save.
 """
 from pathlib import Path
