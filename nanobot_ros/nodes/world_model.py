@@ -36,7 +36,6 @@ transition spans them; the node keeps running. A corrupt checkpoint falls back t
 a checkpoint for another model configuration is refused (ValueError at start: exit code 2).
 """
 from collections import Counter
-from dataclasses import replace
 import math
 from pathlib import Path
 import threading
@@ -47,12 +46,11 @@ import torch
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, numpy_to_image, \
     stamp_to_seconds, to_rgb
-from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
-from nanobot_ros.learning.hierarchy import Hierarchy, HierarchyConfig
-from nanobot_ros.learning.persistence import WorldModelCheckpoints
-from nanobot_ros.learning.online import OnlineConfig
+from nanobot_ros.learning.adaptive_loop import LoopConfig
+from nanobot_ros.learning.hierarchy import HierarchyConfig
+from nanobot_ros.learning.online import build_online_learner, OnlineConfig
 from nanobot_ros.learning.transition_labels import LabelConfig, Step, TransitionLabeller
-from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
+from nanobot_ros.learning.world_model import WorldModelSize
 from nanobot_ros.learning.experiment_log import ExperimentLog
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png, with_level_rows
@@ -122,45 +120,20 @@ class WorldModelNode(NanobotNode):
         choice = SelectorConfig(selector=settings.selector, **self.declare_config(
             SelectorConfig, DESCRIPTIONS, skip=('selector',)))
         actions = loop_config.actions
-        model_config = WorldModelConfig.of_size(
-            size, len(actions), autoencoder_lr=settings.config_autoencoder_lr,
-            predictor_lr=settings.config_predictor_lr)
-        explicit_ae_lr, explicit_pred_lr = settings.autoencoder_lr, settings.predictor_lr
         self.run_dir, self.save_interval = settings.run_dir, settings.save_interval
-        checkpoint_dir, checkpoint_name = settings.checkpoint_dir, settings.checkpoint_name
         self.action_names = settings.action_names
         self.answer_deadline = settings.answer_deadline
         self.sync_interval = settings.sync_interval
         self.debug_image_interval = settings.debug_image_interval
-        self.log_interval, wandb_project = settings.log_interval, settings.wandb_project
-        selector_name, threads = settings.selector, settings.torch_threads
-        override_topic = settings.override_topic
-        torch.set_num_threads(max(1, threads))
-
-        learner = WorldModel(model_config, seed=loop_config.seed)
-        actor = WorldModel(model_config, seed=loop_config.seed)
-        selector = (None if selector_name == 'uncertainty' else
-                    choice.make(actions))
-        hierarchy = (Hierarchy(hierarchy_config, learner, len(actions), loop_config.batch_size,
-                               loop_config.buffer_capacity, separate_actor=True,
-                               seed=loop_config.seed)
-                     if hierarchy_config.hierarchy_levels else None)
-        # Gradient details on exactly the steps that are logged.
-        self.loop = AdaptiveWorldModelLoop(
-            learner, replace(loop_config, detailed_metrics_interval=self.log_interval),
-            selector, actor, hierarchy)
-        self.selector_name = selector_name
-        self.checkpoints = (WorldModelCheckpoints(Path(checkpoint_dir).expanduser(),
-                                                  checkpoint_name)
-                            if checkpoint_dir else None)
-        self.lr_sources = learner.resolve_learning_rates(
-            explicit_ae_lr, explicit_pred_lr, restored=False)
-        self.resumed_from = None
-        if self.checkpoints is not None:
-            restored = self.checkpoints.restore(self.loop, explicit_ae_lr, explicit_pred_lr)
-            if restored is not None:
-                self.resumed_from, self.lr_sources = restored
-        self.loop.sync_actor()
+        self.log_interval = settings.log_interval
+        self.selector_name = settings.selector
+        torch.set_num_threads(max(1, settings.torch_threads))
+        built = build_online_learner(
+            settings, size, loop_config, hierarchy_config,
+            None if settings.selector == 'uncertainty' else choice.make(actions))
+        self.loop, self.checkpoints = built.loop, built.checkpoints
+        self.lr_sources, self.resumed_from = built.lr_sources, built.resumed_from
+        model_config = built.model_config
 
         self.history = []
         self.frames = 0
@@ -177,8 +150,8 @@ class WorldModelNode(NanobotNode):
         self.transition_actions = Counter()  # transitions learned, by action label
         self.override = ActionOverride(actions)
         self.experiment = ExperimentLog(
-            wandb_project, self.run_dir or '.',
-            {'model': model_config.to_dict(), 'selector': selector_name,
+            settings.wandb_project, self.run_dir or '.',
+            {'model': model_config.to_dict(), 'selector': self.selector_name,
              'reconstruction_threshold': loop_config.reconstruction_threshold})
 
         self.action_pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
@@ -195,15 +168,15 @@ class WorldModelNode(NanobotNode):
         self.create_subscription(Action, ACTION_EXECUTED.name, self._on_executed,
                                  qos_profile(ACTION_EXECUTED))
         self.create_subscription(Image, IMAGE.name, self._on_frame, qos_profile(IMAGE))
-        if override_topic:
-            subscribe_override(self, self.override, override_topic)
+        if settings.override_topic:
+            subscribe_override(self, self.override, settings.override_topic)
         self._stop = threading.Event()
         self._trainer = threading.Thread(target=self._train_forever, name='learner',
                                          daemon=True)
         self._trainer.start()
         self.get_logger().info(
             f'world model: patch {model_config.vit.patch_size}, dim '
-            f'{model_config.vit.embed_dim}, selector {selector_name}, gate at reconstruction '
+            f'{model_config.vit.embed_dim}, selector {self.selector_name}, gate at reconstruction '
             f'loss {loop_config.reconstruction_threshold}; learning rates from '
             f'{self.lr_sources}; '
             + (f'resumed from {self.resumed_from}' if self.resumed_from else 'fresh start'))
