@@ -17,8 +17,9 @@ import statistics
 import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop
-from nanobot_ros.robots.sim.toroidal_dot import MOVE_SETS, ToroidalDotConfig, ToroidalDotWorld
-from world_model_learning import add_model_arguments, GOAL, held_out_r2, held_out_set, \
+from nanobot_ros.robots.sim.toroidal_dot import ACTION_NAMES, MOVE_SETS, ToroidalDotConfig, \
+    ToroidalDotWorld
+from world_model_learning import add_model_arguments, GOAL, held_out_figures, held_out_set, \
     loop_config, make_model
 
 ACTIONS = MOVE_SETS['2d']
@@ -31,8 +32,9 @@ def steps_to_goal(args, seed: int, epsilon: float):
     """
     args.seed = seed
     model = make_model(args, num_actions=len(ACTIONS))
-    loop = AdaptiveWorldModelLoop(model, loop_config(args, actions=ACTIONS,
-                                                     exploration_epsilon=epsilon))
+    loop = AdaptiveWorldModelLoop(model, loop_config(
+        args, actions=ACTIONS, exploration_epsilon=epsilon,
+        exploration_temperature=args.temperature))
     config = ToroidalDotConfig(img_size=args.img_size, seed=seed, moves='2d')
     world = ToroidalDotWorld(config)
     held_out = held_out_set(config, 64, seed=seed + 1000, actions=ACTIONS)
@@ -41,11 +43,20 @@ def steps_to_goal(args, seed: int, epsilon: float):
         world.step(loop.config.idle_action if action is None else action)
         return world.render()
 
-    frame, r2 = world.render(), float('nan')
+    frame, r2, visited = world.render(), float('nan'), {(world.x, world.y)}
     while model.autoencoder_training_step < args.max_steps:
         frame = loop.step(frame, execute)['next_frame']
+        visited.add((world.x, world.y))
         if model.autoencoder_training_step % args.eval_every == 0:
-            r2 = held_out_r2(model, held_out)
+            figures = held_out_figures(model, held_out)
+            r2 = figures['all']
+            if args.curve:
+                per_action = ', '.join(f'{name} {figures[label]:+.3f}'
+                                       for label, name in enumerate(ACTION_NAMES))
+                print(f'  seed {seed}: learner step {model.autoencoder_training_step:5d}  '
+                      f'held-out R2 {r2:+.3f} ({per_action}; reconstruction '
+                      f'{figures["reconstruction"]:+.3f})  {len(visited)} dot positions seen; '
+                      f'actions taken {list(loop.explorer.selections.values())}', flush=True)
             if r2 >= GOAL:
                 return model.autoencoder_training_step, r2, loop.explorer.selections
     return None, r2, loop.explorer.selections
@@ -58,12 +69,17 @@ def main(argv=None):
     parser.add_argument('--max-steps', type=int, default=3000)
     parser.add_argument('--eval-every', type=int, default=50)
     parser.add_argument('--selector', choices=('both', 'uncertainty', 'random'), default='both')
+    parser.add_argument('--temperature', type=float, default=0.5,
+                        help="the uncertainty explorer's sampling temperature (0 = argmax)")
+    parser.add_argument('--curve', action='store_true', help='print every evaluation: held-out '
+                        'R2 per action, dot positions seen, actions taken')
     add_model_arguments(parser)
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     print(f'world_model_exploration: 2-D moves world ({args.img_size} px, patch '
           f'{args.patch_size}), {len(ACTIONS)} actions, seeds '
-          f'{args.seeds}, up to {args.max_steps} learner steps; load average '
+          f'{args.seeds}, up to {args.max_steps} learner steps, explorer temperature '
+          f'{args.temperature:g}; load average '
           f'{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
     selectors = {'uncertainty': 0.0, 'random': 1.0}
     if args.selector != 'both':
