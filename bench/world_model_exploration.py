@@ -11,6 +11,7 @@ actions in turn, never trained on) reached 0.9, and the median over seeds.
         [--img-size 112 --patch-size 16]   # the same 7x7 patch grid, a quarter of the pixels
 """
 import argparse
+from math import inf
 import os
 import statistics
 
@@ -23,18 +24,21 @@ from world_model_learning import add_model_arguments, GOAL, held_out_figures, he
     loop_config, make_model
 
 ACTIONS = MOVE_SETS['2d']
+# Held-out R² levels whose first learner step is reported, the last the goal.
+MILESTONES = (0.5, 0.7, GOAL)
 
 
 def steps_to_goal(args, seed: int, epsilon: float):
-    """Run the loop; return (steps to the goal or None, the last R², actions taken).
+    """Run the loop; return ({milestone: learner steps or None}, the last R², actions taken).
 
-    The steps are the learner steps when the held-out R² first reached the goal.
+    The steps of a milestone are the learner steps when the held-out R² first reached it; the
+    run stops at GOAL or after --max-steps.
     """
     args.seed = seed
     model = make_model(args, num_actions=len(ACTIONS))
     loop = AdaptiveWorldModelLoop(model, loop_config(
         args, actions=ACTIONS, exploration_epsilon=epsilon,
-        exploration_temperature=args.temperature))
+        exploration_temperature=args.temperature, balance_actions=not args.uniform_replay))
     config = ToroidalDotConfig(img_size=args.img_size, seed=seed, moves='2d')
     world = ToroidalDotWorld(config)
     held_out = held_out_set(config, 64, seed=seed + 1000, actions=ACTIONS)
@@ -44,22 +48,26 @@ def steps_to_goal(args, seed: int, epsilon: float):
         return world.render()
 
     frame, r2, visited = world.render(), float('nan'), {(world.x, world.y)}
-    while model.autoencoder_training_step < args.max_steps:
+    reached = dict.fromkeys(MILESTONES)
+    while model.autoencoder_training_step < args.max_steps and reached[GOAL] is None:
         frame = loop.step(frame, execute)['next_frame']
         visited.add((world.x, world.y))
-        if model.autoencoder_training_step % args.eval_every == 0:
-            figures = held_out_figures(model, held_out)
-            r2 = figures['all']
-            if args.curve:
-                per_action = ', '.join(f'{name} {figures[label]:+.3f}'
-                                       for label, name in enumerate(ACTION_NAMES))
-                print(f'  seed {seed}: learner step {model.autoencoder_training_step:5d}  '
-                      f'held-out R2 {r2:+.3f} ({per_action}; reconstruction '
-                      f'{figures["reconstruction"]:+.3f})  {len(visited)} dot positions seen; '
-                      f'actions taken {list(loop.explorer.selections.values())}', flush=True)
-            if r2 >= GOAL:
-                return model.autoencoder_training_step, r2, loop.explorer.selections
-    return None, r2, loop.explorer.selections
+        steps = model.autoencoder_training_step
+        if steps % args.eval_every:
+            continue
+        figures = held_out_figures(model, held_out)
+        r2 = figures['all']
+        for goal in MILESTONES:
+            if reached[goal] is None and r2 >= goal:
+                reached[goal] = steps
+        if args.curve:
+            per_action = ', '.join(f'{name} {figures[label]:+.3f}'
+                                   for label, name in enumerate(ACTION_NAMES))
+            print(f'  seed {seed}: learner step {steps:5d}  held-out R2 {r2:+.3f} '
+                  f'({per_action}; reconstruction {figures["reconstruction"]:+.3f})  '
+                  f'{len(visited)} dot positions seen; actions taken '
+                  f'{list(loop.explorer.selections.values())}', flush=True)
+    return reached, r2, loop.explorer.selections
 
 
 def main(argv=None):
@@ -69,8 +77,10 @@ def main(argv=None):
     parser.add_argument('--max-steps', type=int, default=3000)
     parser.add_argument('--eval-every', type=int, default=50)
     parser.add_argument('--selector', choices=('both', 'uncertainty', 'random'), default='both')
-    parser.add_argument('--temperature', type=float, default=0.5,
+    parser.add_argument('--temperature', type=float, default=0.25,
                         help="the uncertainty explorer's sampling temperature (0 = argmax)")
+    parser.add_argument('--uniform-replay', action='store_true',
+                        help='replay batches uniformly over the buffer, not evenly over actions')
     parser.add_argument('--curve', action='store_true', help='print every evaluation: held-out '
                         'R2 per action, dot positions seen, actions taken')
     add_model_arguments(parser)
@@ -86,19 +96,22 @@ def main(argv=None):
         selectors = {args.selector: selectors[args.selector]}
     medians = {}
     for name, epsilon in selectors.items():
-        reached = []
+        runs = []
         for seed in args.seeds:
-            steps, r2, taken = steps_to_goal(args, seed, epsilon)
-            reached.append(steps if steps is not None else float('inf'))
-            print(f'{name:>11}: seed {seed}: R2 {GOAL} '
-                  + (f'after {steps} learner steps' if steps else
-                     f'not reached in {args.max_steps} steps (last {r2:+.3f})')
-                  + f'; actions taken {dict(taken)}', flush=True)
-        medians[name] = statistics.median(reached)
-        print(f'{name:>11}: median learner steps to R2 {GOAL}: {medians[name]}', flush=True)
+            reached, r2, taken = steps_to_goal(args, seed, epsilon)
+            runs.append(reached)
+            print(f'{name:>11}: seed {seed}: ' + ', '.join(
+                f'R2 {goal} after {reached[goal]} learner steps' if reached[goal] is not None
+                else f'R2 {goal} not reached in {args.max_steps} steps' for goal in MILESTONES)
+                + f' (last {r2:+.3f}); actions taken {dict(taken)}', flush=True)
+        medians[name] = {goal: statistics.median(
+            inf if run[goal] is None else run[goal] for run in runs) for goal in MILESTONES}
+        print(f'{name:>11}: median learner steps to ' + ', '.join(
+            f'R2 {goal}: {medians[name][goal]}' for goal in MILESTONES), flush=True)
     if len(medians) == 2:
-        print(f'uncertainty selector {medians["uncertainty"]} vs random {medians["random"]} '
-              f'learner steps (median of {len(args.seeds)} seeds)', flush=True)
+        print(f'uncertainty selector {medians["uncertainty"][GOAL]} vs random '
+              f'{medians["random"][GOAL]} learner steps to R2 {GOAL} (median of '
+              f'{len(args.seeds)} seeds; inf = not reached)', flush=True)
 
 
 if __name__ == '__main__':
