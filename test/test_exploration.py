@@ -83,16 +83,23 @@ def test_uncertainty_is_the_current_models_not_the_last_error_of_the_action():
     assert not torch.isclose(after[0], first[0], rtol=0.05)
 
 
-def test_learned_actions_are_revisited_when_their_predictions_become_doubtful():
+def explore_shifting_dot(temperature: float):
+    """Run a fresh tiny loop 60 frames on the shifting dot; return what a test inspects."""
     model = WorldModel(tiny_config(), seed=0)
     loop = AdaptiveWorldModelLoop(model, LoopConfig(
-        reconstruction_threshold=1.0, batch_size=4, train_steps_per_frame=2, seed=0))
+        reconstruction_threshold=1.0, batch_size=4, train_steps_per_frame=2,
+        exploration_temperature=temperature, seed=0))
     frame, execute = shifting_dot()
     chosen = []
     for _ in range(60):
         result = loop.step(frame, execute)
         chosen.append(result['action'])
         frame = result['next_frame']
+    return model, loop, frame, execute, chosen
+
+
+def test_learned_actions_are_revisited_when_their_predictions_become_doubtful():
+    model, loop, frame, execute, chosen = explore_shifting_dot(temperature=0.0)
     # Both outcomes are learned; staying is the surer one, so the explorer moves.
     assert {0, 1} <= set(chosen[:20]) and chosen[-10:] == [1] * 10
     assert loop.uncertainty()[0] < loop.uncertainty()[1]
@@ -111,16 +118,7 @@ def scramble_stay(model):
 
 
 def test_sampling_starves_no_action_and_a_doubtful_one_gets_the_largest_share():
-    model = WorldModel(tiny_config(), seed=0)
-    loop = AdaptiveWorldModelLoop(model, LoopConfig(
-        reconstruction_threshold=1.0, batch_size=4, train_steps_per_frame=2,
-        exploration_temperature=0.25, seed=0))
-    frame, execute = shifting_dot()
-    chosen = []
-    for _ in range(60):
-        result = loop.step(frame, execute)
-        chosen.append(result['action'])
-        frame = result['next_frame']
+    model, loop, frame, _, chosen = explore_shifting_dot(temperature=0.25)
     # Staying is the surer outcome, so it is the rarer choice, but it is never starved.
     assert Counter(chosen) == {0: 16, 1: 44}
     assert Counter(chosen[-20:]) == {0: 6, 1: 14}
