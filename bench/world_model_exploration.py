@@ -15,6 +15,7 @@ from math import inf
 import os
 import statistics
 
+import numpy as np
 import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop
@@ -26,6 +27,27 @@ from world_model_learning import add_model_arguments, GOAL, held_out_figures, he
 ACTIONS = MOVE_SETS['2d']
 # Held-out R² levels whose first learner step is reported, the last the goal.
 MILESTONES = (0.5, 0.7, GOAL)
+
+
+def decoder_ceiling(img_size: int, patch_size: int, rank: int) -> float:
+    """Share of the dot patches' energy that the best rank-`rank` linear basis keeps.
+
+    Every decoded patch is a linear map of the decoder head's last hidden layer, so all of them
+    lie in one subspace of that many dimensions. Over every position of the dot relative to a
+    patch (equally often, as for dots at random positions), this share bounds the
+    reconstruction R², the ceiling of every prediction (decoded by the same decoder).
+    """
+    world = ToroidalDotWorld(ToroidalDotConfig(img_size=img_size, moves='2d'))
+    reach, corner = world.config.dot_radius + 1, 2 * patch_size  # a patch off the edges
+    patches = []
+    for y in range(corner - reach, corner + patch_size + reach):
+        for x in range(corner - reach, corner + patch_size + reach):
+            world.x, world.y = x, y
+            patch = world.render()[corner:corner + patch_size, corner:corner + patch_size, 0]
+            if patch.any():
+                patches.append(patch.ravel() / 255.0)
+    energy = np.linalg.svd(np.array(patches), compute_uv=False) ** 2
+    return float(energy[:rank].sum() / energy.sum())
 
 
 def steps_to_goal(args, seed: int, epsilon: float):
@@ -91,6 +113,10 @@ def main(argv=None):
           f'{args.seeds}, up to {args.max_steps} learner steps, explorer temperature '
           f'{args.temperature:g}; load average '
           f'{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
+    rank = make_model(args, len(ACTIONS)).autoencoder.decoder_head[-1].in_features
+    print(f'decoder ceiling: decoded patches span at most {rank} dimensions; the best such '
+          f'basis keeps {decoder_ceiling(args.img_size, args.patch_size, rank):.3f} of the dot '
+          f"patches' energy (about the best reconstruction R2 it can reach)", flush=True)
     selectors = {'uncertainty': 0.0, 'random': 1.0}
     if args.selector != 'both':
         selectors = {args.selector: selectors[args.selector]}
