@@ -18,7 +18,7 @@ import statistics
 import numpy as np
 import torch
 
-from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop
+from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_NAMES, MOVE_SETS, ToroidalDotConfig, \
     ToroidalDotWorld
 from world_model_learning import add_model_arguments, GOAL, held_out_figures, held_out_set, \
@@ -60,7 +60,8 @@ def steps_to_goal(args, seed: int, epsilon: float):
     model = make_model(args, num_actions=len(ACTIONS))
     loop = AdaptiveWorldModelLoop(model, loop_config(
         args, actions=ACTIONS, exploration_epsilon=epsilon,
-        exploration_temperature=args.temperature, balance_actions=not args.uniform_replay))
+        exploration_temperature=args.temperature, balance_actions=not args.uniform_replay,
+        reconstruction_threshold=args.reconstruction_threshold))
     config = ToroidalDotConfig(img_size=args.img_size, seed=seed, moves='2d')
     world = ToroidalDotWorld(config)
     held_out = held_out_set(config, 64, seed=seed + 1000, actions=ACTIONS)
@@ -101,6 +102,10 @@ def main(argv=None):
     parser.add_argument('--selector', choices=('both', 'uncertainty', 'random'), default='both')
     parser.add_argument('--temperature', type=float, default=0.25,
                         help="the uncertainty explorer's sampling temperature (0 = argmax)")
+    parser.add_argument('--reconstruction-threshold', type=float,
+                        default=LoopConfig.reconstruction_threshold,
+                        help='the quality gate (reconstruction MSE); at 112 px the dot is four '
+                        'times the share of the frame')
     parser.add_argument('--uniform-replay', action='store_true',
                         help='replay batches uniformly over the buffer, not evenly over actions')
     parser.add_argument('--curve', action='store_true', help='print every evaluation: held-out '
@@ -111,7 +116,7 @@ def main(argv=None):
     print(f'world_model_exploration: 2-D moves world ({args.img_size} px, patch '
           f'{args.patch_size}), {len(ACTIONS)} actions, seeds '
           f'{args.seeds}, up to {args.max_steps} learner steps, explorer temperature '
-          f'{args.temperature:g}; load average '
+          f'{args.temperature:g}, gate {args.reconstruction_threshold:g}; load average '
           f'{os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
     rank = make_model(args, len(ACTIONS)).autoencoder.decoder_head[-1].in_features
     print(f'decoder ceiling: decoded patches span at most {rank} dimensions; the best such '
