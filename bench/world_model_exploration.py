@@ -63,7 +63,7 @@ def steps_to_goal(args, seed: int, epsilon: float):
     model = make_model(args, num_actions=len(ACTIONS))
     loop = AdaptiveWorldModelLoop(model, loop_config(
         args, actions=ACTIONS, exploration_epsilon=epsilon,
-        exploration_temperature=args.temperature, balance_actions=not args.uniform_replay,
+        exploration_temperature=args.temperature,
         reconstruction_threshold=args.reconstruction_threshold))
     config = ToroidalDotConfig(img_size=args.img_size, seed=seed, moves='2d')
     world = ToroidalDotWorld(config)
@@ -109,8 +109,6 @@ def main(argv=None):
                         default=LoopConfig.reconstruction_threshold,
                         help='the quality gate (reconstruction MSE); at 112 px the dot is four '
                         'times the share of the frame')
-    parser.add_argument('--uniform-replay', action='store_true',
-                        help='replay batches uniformly over the buffer, not evenly over actions')
     parser.add_argument('--curve', action='store_true', help='print every evaluation: held-out '
                         'R2 per action, dot positions seen, actions taken')
     add_model_arguments(parser)
