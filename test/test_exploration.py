@@ -15,7 +15,8 @@ def test_the_most_uncertain_action_is_taken_ties_at_random():
     explorer = UncertaintyExplorer([0, 1, 2], seed=0)
     assert explorer.select([0.1, 0.5, 0.2])[0] == 1
     action, metadata = explorer.select([0.3, 0.1, 0.2])
-    assert action == 0 and metadata == [{'uncertainty': {0: 0.3, 1: 0.1, 2: 0.2}}]
+    assert action == 0 and metadata == [{'uncertainty': {0: 0.3, 1: 0.1, 2: 0.2},
+                                         'score': {0: 1.0, 1: 0.1 / 0.3, 2: 0.2 / 0.3}}]
     assert {explorer.select([0.4, 0.4, 0.1])[0] for _ in range(30)} == {0, 1}
     assert explorer.selections[2] == 0
 
@@ -36,10 +37,26 @@ def test_state_round_trip_and_bad_input():
         [explorer.select([1.0, 1.0])[0] for _ in range(5)]
     with pytest.raises(ValueError, match='epsilon'):
         UncertaintyExplorer([0, 1], epsilon=1.5)
-    with pytest.raises(ValueError, match='one finite uncertainty per action'):
-        explorer.select([0.1])
-    with pytest.raises(ValueError, match='one finite uncertainty per action'):
-        explorer.select([0.1, math.nan])
+    before = dict(explorer.selections)
+    for bad in ([0.1], [0.1, math.nan], [0.1, -0.2]):
+        with pytest.raises(ValueError, match='one finite uncertainty >= 0 per action'):
+            explorer.select(bad)
+    assert explorer.selections == before  # bad input counted nothing
+
+
+def test_a_temperature_samples_in_proportion_to_exp_score_over_temperature():
+    explorer = UncertaintyExplorer([0, 1, 2], temperature=0.5, seed=0)
+    for _ in range(1000):
+        explorer.select([0.4, 0.2, 0.0])   # scores 1, 0.5, 0: weights 1, e^-1, e^-2
+    assert explorer.selections == {0: 640, 1: 269, 2: 91}
+    weights = [1.0, math.exp(-1), math.exp(-2)]
+    for action, weight in enumerate(weights):
+        assert abs(explorer.selections[action] / 1000 - weight / sum(weights)) < 0.03
+    # The scores are relative: the scale of u does not matter, all-zero u is uniform.
+    assert explorer.scores([4e-6, 2e-6, 0.0]).tolist() == [1.0, 0.5, 0.0]
+    assert explorer.scores([0.0, 0.0, 0.0]).tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match='temperature'):
+        UncertaintyExplorer([0, 1], temperature=-1.0)
 
 
 def shifting_dot():
@@ -66,23 +83,48 @@ def test_uncertainty_is_the_current_models_not_the_last_error_of_the_action():
     assert not torch.isclose(after[0], first[0], rtol=0.05)
 
 
-def test_learned_actions_are_revisited_when_their_predictions_become_doubtful():
+def explore_shifting_dot(temperature: float):
+    """Run a fresh tiny loop 60 frames on the shifting dot; return what a test inspects."""
     model = WorldModel(tiny_config(), seed=0)
     loop = AdaptiveWorldModelLoop(model, LoopConfig(
-        reconstruction_threshold=1.0, batch_size=4, train_steps_per_frame=2, seed=0))
+        reconstruction_threshold=1.0, batch_size=4, train_steps_per_frame=2,
+        exploration_temperature=temperature, seed=0))
     frame, execute = shifting_dot()
     chosen = []
     for _ in range(60):
         result = loop.step(frame, execute)
         chosen.append(result['action'])
         frame = result['next_frame']
+    return model, loop, frame, execute, chosen
+
+
+def test_learned_actions_are_revisited_when_their_predictions_become_doubtful():
+    model, loop, frame, execute, chosen = explore_shifting_dot(temperature=0.0)
     # Both outcomes are learned; staying is the surer one, so the explorer moves.
     assert {0, 1} <= set(chosen[:20]) and chosen[-10:] == [1] * 10
     assert loop.uncertainty()[0] < loop.uncertainty()[1]
-    # Staying becomes doubtful (its action embedding scrambled, as forgetting would): it is
-    # taken again at once, although it was not taken for the last 10 frames.
-    with torch.no_grad():
-        model.predictor.action_embed.weight[0].normal_(generator=torch.Generator().manual_seed(1))
+    # Staying becomes doubtful: it is taken again at once, although it was not taken for the
+    # last 10 frames.
+    scramble_stay(model)
     result = loop.step(frame, execute)
     assert result['action'] == 0
     assert loop.uncertainty()[0] > loop.uncertainty()[1]
+
+
+def scramble_stay(model):
+    """Make staying doubtful: its action embedding scrambled, as forgetting would."""
+    with torch.no_grad():
+        model.predictor.action_embed.weight[0].normal_(generator=torch.Generator().manual_seed(1))
+
+
+def test_sampling_starves_no_action_and_a_doubtful_one_gets_the_largest_share():
+    model, loop, frame, _, chosen = explore_shifting_dot(temperature=0.25)
+    # Staying is the surer outcome, so it is the rarer choice, but it is never starved.
+    assert Counter(chosen) == {0: 16, 1: 44}
+    assert Counter(chosen[-20:]) == {0: 6, 1: 14}
+    scramble_stay(model)
+    perception = loop.perceive(frame)
+    loop.select(perception)
+    score = perception.selection_metadata[0]['score']
+    assert score[0] == 1.0 and score[1] < 0.5  # stay now the most doubtful by far
+    assert 1 / (1 + math.exp((score[1] - 1) / 0.25)) > 0.85  # its probability

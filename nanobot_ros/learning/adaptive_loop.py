@@ -51,6 +51,9 @@ class LoopConfig:
     exploration_epsilon: float = field(default=0.0, metadata={'description': (
         'share of frames on which the explorer takes a uniformly random action instead of '
         'the most uncertain one (1 = a uniformly random selector)')})
+    exploration_temperature: float = field(default=0.0, metadata={'description': (
+        'the explorer samples action a with probability proportional to exp(u(a) / max u / '
+        'temperature) (0 = the most uncertain action)')})
     balance_actions: bool = field(default=True, metadata={'description': (
         'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
         'takes one action then does not forget the others)')})
@@ -102,7 +105,7 @@ class AdaptiveWorldModelLoop:
             raise ValueError(f'{len(self.actions)} actions but the predictor knows '
                              f'{learner.config.predictor.num_actions}')
         self.explorer = UncertaintyExplorer(self.actions, config.exploration_epsilon,
-                                            config.seed)
+                                            config.exploration_temperature, config.seed)
         self.selector = selector
         # Macro-action levels above the predictor (learning/hierarchy.py), None = none.
         self.hierarchy = hierarchy

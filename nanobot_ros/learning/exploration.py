@@ -1,4 +1,4 @@
-"""Uncertainty-driven exploration: take the action whose outcome the model is least sure of.
+"""Uncertainty-driven exploration: prefer the actions whose outcome the model is least sure of.
 
 The uncertainty of action a in the current state is measured at decision time, from the model
 as it is now: the predictor has several output heads on one shared transformer, each trained
@@ -13,8 +13,19 @@ every frame from the current weights, a learned action is revisited as soon as i
 become doubtful again, without having to be taken first (an error-driven estimate only changes
 when its action is taken, so an action learned early is never tried again).
 
-The explorer takes argmax_a u(a), ties broken at random (seeded); with `epsilon` > 0 it takes a
-uniformly random action that often instead.
+The explorer scores each action by its uncertainty relative to the most uncertain one,
+
+    score(a) = u(a) / max_b u(b)        (in [0, 1]; u shrinks by orders of magnitude as the
+                                         model learns, the score does not)
+
+and takes argmax score (ties at random, seeded), or with a `temperature` T > 0 samples action a
+with probability proportional to exp(score(a) / T). Argmax starves an action the heads agree
+about early (a bootstrap ensemble trained on a handful of samples agrees about them: every head
+sees the same few) and follows the same few paths through the world; sampling keeps every
+action's probability at least exp(-1/T) / A (A actions) while the most doubtful are the most
+likely, and a learned action whose predictions become doubtful gets back the largest share at
+once. With `epsilon` > 0 the explorer takes a uniformly random action that often instead
+(1 = a uniformly random selector).
 """
 from typing import Dict, Optional, Sequence
 
@@ -22,31 +33,47 @@ import numpy as np
 
 
 class UncertaintyExplorer:
-    """Selects the action with the largest current uncertainty."""
+    """Selects (or samples) actions by their current uncertainty."""
 
-    def __init__(self, actions: Sequence[int], epsilon: float = 0.0, seed: int = 0):
+    def __init__(self, actions: Sequence[int], epsilon: float = 0.0, temperature: float = 0.0,
+                 seed: int = 0):
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f'epsilon must be in [0, 1], got {epsilon}')
+        if not temperature >= 0.0:
+            raise ValueError(f'temperature must be >= 0, got {temperature}')
         if not actions:
             raise ValueError('an explorer needs at least one action')
         self.actions = list(actions)
         self.epsilon = epsilon
+        self.temperature = temperature
         self.selections: Dict[int, int] = {a: 0 for a in self.actions}
         self.rng = np.random.default_rng(seed)
 
+    def scores(self, uncertainty: Sequence[float]) -> np.ndarray:
+        """Return score(a) = u(a) / max u in action order (all 0 when every u is 0)."""
+        values = np.asarray(uncertainty, dtype=float)
+        if values.shape != (len(self.actions),) or not np.all(np.isfinite(values)) \
+                or np.any(values < 0):
+            raise ValueError(f'need one finite uncertainty >= 0 per action {self.actions}, '
+                             f'got {list(uncertainty)}')
+        top = values.max()
+        return values / top if top > 0 else np.zeros_like(values)
+
     def select(self, uncertainty: Sequence[float]):
         """Return (action, metadata) for per-action uncertainties in action order."""
-        values = np.asarray(uncertainty, dtype=float)
-        if values.shape != (len(self.actions),) or not np.all(np.isfinite(values)):
-            raise ValueError(f'need one finite uncertainty per action {self.actions}, got '
-                             f'{list(uncertainty)}')
+        scores = self.scores(uncertainty)
         if self.epsilon and self.rng.random() < self.epsilon:
             action = self.actions[int(self.rng.integers(len(self.actions)))]
+        elif self.temperature:
+            weights = np.exp((scores - 1.0) / self.temperature)
+            action = self.actions[int(self.rng.choice(len(self.actions),
+                                                      p=weights / weights.sum()))]
         else:
-            best = np.flatnonzero(values == values.max())
+            best = np.flatnonzero(scores == scores.max())
             action = self.actions[int(self.rng.choice(best))]
         self.selections[action] += 1
-        return action, [{'uncertainty': dict(zip(self.actions, values.tolist()))}]
+        return action, [{'uncertainty': dict(zip(self.actions, map(float, uncertainty))),
+                         'score': dict(zip(self.actions, scores.tolist()))}]
 
     def state(self) -> dict:
         """Return the explorer as JSON-ready values (for checkpoints)."""
