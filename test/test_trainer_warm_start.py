@@ -1,4 +1,4 @@
-"""`nanobot train --init`: a new run starts from another checkpoint's weights, saying what is new."""
+"""`nanobot train --init`: a run starts from another checkpoint's weights, saying what is new."""
 import json
 
 import torch
