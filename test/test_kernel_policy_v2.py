@@ -80,6 +80,21 @@ def test_categorical_head_picks_the_action_the_python_kernel_picks(backend, tmp_
     assert len({a['index'] for a in answers}) >= 2  # the observations lead to different moves
 
 
+def test_cross_condition_is_served_by_ort_and_refused_by_candle(tmp_path):
+    # text_condition cross is in the ONNX graph; Candle has no cross path and says so.
+    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True, max_text_len=24,
+                                   text_condition='cross'), 2)
+    model = export_policy(policy, tmp_path / 'policy.onnx')
+    answers = compare('ort', model, count=12, tolerance=0.0)
+    assert len({a['index'] for a in answers}) >= 2
+    run = subprocess.run([node_executable('nanobot_kernel'), 'select', 'candle', str(model),
+                          str(model.parent / 'obs.safetensors'), 'go'],
+                         capture_output=True, text=True, timeout=60)
+    assert run.returncode == 2
+    assert "text_condition 'cross' is not served by the Candle backend yet (serve the .onnx " \
+        'with backend ort)' in run.stderr
+
+
 def test_int8_export_is_served_like_the_python_kernel(tmp_path):
     # quantize_dynamic fails on a diffusion graph (shape inference); GRPO's head is this one.
     policy = perturbed(tiny_policy(seed=1, robotics_categorical=True), 2)

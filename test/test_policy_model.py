@@ -4,10 +4,10 @@ import pytest
 import torch
 
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-from nanobot_ros.policy.weights import ConfigMismatchError, load_policy, save_policy
+from nanobot_ros.policy.weights import ConfigMismatchError, load_policy, save_policy, warm_start
 from nanobot_ros.policy.processing import ByteTokenizer
 from nanobot_ros.policy.runner import PolicyRunner
-from policy_fixtures import tiny_config, tiny_policy
+from policy_fixtures import perturbed, tiny_config, tiny_policy
 
 
 def batch(config: PolicyConfig, size: int = 4, seed: int = 0) -> dict:
@@ -58,8 +58,8 @@ def test_one_batch_overfits(diffusion):
 @pytest.mark.parametrize('condition', ['mean', 'cross'])
 def test_only_the_cross_condition_gives_film_the_order_of_two_colours(condition):
     # One image, two instructions of the same bytes in another order, two different moves.
-    # 'mean' hands FiLM the same summary for both (the same bytes); 'cross' tells them apart
-    # and learns the two moves.
+    # 'mean' hands FiLM the same summary for both (the same bytes), whatever the weights;
+    # 'cross' starts there too (its output projection is zero) and learns to tell them apart.
     config = tiny_config(robotics_categorical=True, max_text_len=24, text_condition=condition)
     torch.manual_seed(0)
     policy = Policy(config)
@@ -70,20 +70,51 @@ def test_only_the_cross_condition_gives_film_the_order_of_two_colours(condition)
          'actions': torch.tensor([[1.0, 0.0], [-1.0, 0.0]])}
     summaries = []
     policy.film.register_forward_hook(lambda module, inputs, output: summaries.append(inputs[0]))
-    policy.condition(b['images'], b['text'])
-    difference = (summaries[0][0] - summaries[0][1]).abs().max().item()
-    if condition == 'mean':
-        assert difference < 1e-6
-        return
-    assert difference > 1e-3
+
+    def difference():
+        summaries.clear()
+        policy.condition(b['images'], b['text'])
+        return (summaries[0][0] - summaries[0][1]).abs().max().item()
+
+    assert difference() < 1e-6
     optimizer = torch.optim.Adam(policy.parameters(), lr=3e-3)
     for _ in range(150):
         optimizer.zero_grad()
         loss = policy.loss(b)
         loss.backward()
         optimizer.step()
+    if condition == 'mean':
+        assert difference() < 1e-6
+        return
+    assert difference() > 1e-3
     assert loss.item() < 0.05
     assert policy.act(b['images'], b['text']).tolist() == b['actions'].tolist()
+
+
+def test_cross_condition_starts_exactly_as_the_mean_one(tmp_path):
+    # A 'cross' policy warm-started from a 'mean' checkpoint computes the very same logits:
+    # the only new tensors (text block, cross-attention) end in a zero output projection.
+    mean = perturbed(tiny_policy(robotics_categorical=True, max_text_len=24), seed=1)
+    path = save_policy(tmp_path / 'mean.safetensors', mean)
+    torch.manual_seed(5)
+    cross = Policy(tiny_config(robotics_categorical=True, max_text_len=24,
+                               text_condition='cross')).eval()
+    report = warm_start(path, cross)
+    assert report['differences'] == ["text_condition: expected 'cross', file has 'mean'"]
+    assert report['missing'] == [k for k in cross.state_dict()
+                                 if k.startswith(('text_pos', 'text_block.', 'text_cross.'))]
+    # zero-initialised: the cross-attention's output projection (and the LayerNorm biases)
+    assert report['zero_init'] == ['text_block.norm1.bias', 'text_block.norm2.bias',
+                                   'text_cross.norm.bias', 'text_cross.out.weight',
+                                   'text_cross.out.bias']
+    assert report['loaded'] == sorted(mean.state_dict())
+    b = batch(cross.config, size=6)
+    with torch.no_grad():
+        assert torch.equal(cross.action_logits(b['images'], b['text']),
+                           mean.action_logits(b['images'], b['text']))
+    # The other way round the cross tensors have no place in a 'mean' policy: refused.
+    with pytest.raises(ConfigMismatchError, match=r'no place in this policy: text_pos '):
+        warm_start(save_policy(tmp_path / 'cross.safetensors', cross), mean)
 
 
 def test_save_load_round_trip_keeps_outputs_and_normalization(tmp_path):

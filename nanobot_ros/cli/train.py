@@ -12,6 +12,8 @@ from nanobot_ros.report import write_report
 
 TRAINER_OPTIONS = {
     'run_dir': 'checkpoint, curve, summary',
+    'init': 'start from this policy.safetensors\'s weights (tensors it lacks keep their init; '
+            'a run dir with a checkpoint resumes that instead)',
     'continual': 'keep training as new bag splits appear',
     'idle_timeout': 'continual: stop after this many seconds without new data (none = never)',
     'batch_size': 'samples per step',
@@ -54,7 +56,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     try:
         trainer = PolicyTrainer(config)
-    except (ValueError, RuntimeError) as error:
+    except (ValueError, RuntimeError, FileNotFoundError) as error:
         print(f'[ERROR] {error}', flush=True)
         return 1
     summary = trainer.run()

@@ -21,8 +21,9 @@ class PolicyConfig:
     causal: bool = False
     film: bool = True
     # FiLM's text summary: 'mean' of the text tokens (order lost: "red, then blue" = "blue,
-    # then red"), or 'cross': each vision token cross-attends to the text tokens after one
-    # block over them with positions (modeling.py), which keeps the order.
+    # then red"), or 'cross': plus, per vision token, a cross-attention over the text tokens
+    # after one block over them with positions (modeling.py), which keeps the order; its
+    # output projection starts at zero, so a 'cross' policy starts as the 'mean' one.
     text_condition: str = 'mean'
     max_text_len: int = 24
     text_encoder: str = 'bytes'  # or 'minilm': frozen MiniLM token states (text_encoder.py)

@@ -19,10 +19,13 @@ blue" from "first blue, then red" (the same bytes, so exactly the same mean), an
 policies went to either named marker first about equally often. 'cross' adds to that mean, per
 vision token, a cross-attention over the text tokens after one transformer block over them with
 fixed sin-cos positions (bytes become words that know where they stand): a red patch reads what
-the instruction says about red, including whether red comes first. The mean stays in the sum
-because without it the cloned policy left the loss plateau far later: on the task family its
-cross-entropy was still 1.55 after 2500 steps, against 1.59 for the expert's action marginal,
-where the mean alone had reached 57 % success at 2200 steps.
+the instruction says about red, including whether red comes first. The cross-attention's
+output projection starts at zero (as adapters do), so at init the sum is exactly the mean and a
+'cross' policy computes what the 'mean' one with the same other weights does: it learns as fast
+from scratch and warm-starts from a cloned 'mean' checkpoint (`nanobot train --init`). With a
+random output projection the per-patch term started as noise on every patch's FiLM input and
+the cloned policy sat on the action marginal's loss (1.59) for ~900 steps, 6 % success after
+4000 steps where the mean alone reached 80 % (docs/policy.md, "Two-step instructions").
 
 Diffusion head and the trunk (`robotics_aux_regression`, weight of an auxiliary regression
 loss): trained by the denoising loss alone, the trunk collapsed on the target task (its output
@@ -155,6 +158,10 @@ class Policy(nn.Module):
                 d, torch.arange(config.max_text_len))[None])
             self.text_block = Block(d, config.n_head)
             self.text_cross = CrossAttention(d, config.n_head)
+            # Adapter-style start: the cross term is exactly zero, so a 'cross' policy begins
+            # as the 'mean' one with the same other weights (and can warm-start from it).
+            nn.init.zeros_(self.text_cross.out.weight)
+            nn.init.zeros_(self.text_cross.out.bias)
         self.act_token = nn.Parameter(torch.zeros(1, 1, d))
         self.pos_embed = nn.Parameter(torch.zeros(1, config.sequence_length, d))
         self.blocks = nn.ModuleList(Block(d, config.n_head) for _ in range(config.n_layer))

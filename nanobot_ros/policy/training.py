@@ -8,7 +8,10 @@ epoch), split across DDP ranks. Every `checkpoint_every` steps (and at each epoc
 writes `policy.safetensors` (atomic, rolling backup): weights, optimizer state, the full
 PolicyConfig and normalization statistics, the epoch, the position inside it and the loss
 history. A trainer killed mid-epoch resumes at that position with the same permutation; a
-checkpoint written for another PolicyConfig is refused with the differing keys.
+checkpoint written for another PolicyConfig is refused with the differing keys. `init`
+(`nanobot train --init`) starts a new run from another checkpoint's weights and normalization,
+e.g. a cloned 'mean' policy continued with `text_condition: cross` (weights.py's warm_start);
+a run directory that has a checkpoint resumes it instead.
 
 Continual mode (the reference's `--continual`): after each epoch the trainer looks for new bag
 splits; new samples join the next epoch and reset the plateau detector; when the loss has
@@ -40,7 +43,7 @@ from nanobot_ros.learning.runs import write_summary
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
 from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-from nanobot_ros.policy.weights import resume_into, save_policy
+from nanobot_ros.policy.weights import resume_into, save_policy, warm_start
 from nanobot_ros.policy.processing import processor_for
 
 CHECKPOINT_NAME = 'policy.safetensors'
@@ -54,6 +57,7 @@ class TrainerConfig:
     data: List[str] = field(default_factory=list)
     run_dir: str = 'runs/policy'
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    init: str = ''  # a policy.safetensors to start from (warm start), '' = fresh init
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -100,6 +104,8 @@ class PolicyTrainer:
         self._wandb = None
         self.on_epoch_end = None  # callable(trainer), e.g. the trainer node's exporter
         self.resumed_from = self._resume()
+        if self.resumed_from is None and config.init:
+            self._warm_start(config.init)
         self.model = (DistributedDataParallel(self.policy) if self.world_size > 1
                       else self.policy)
 
@@ -118,6 +124,17 @@ class PolicyTrainer:
         log.info('resumed from %s: step %d, epoch %d at sample %d', self.checkpoint_path,
                  self.step, self.epoch, self.position)
         return self.step
+
+    def _warm_start(self, path: str) -> None:
+        """Start from `path`'s weights and normalization (a fresh optimizer and counters)."""
+        report = warm_start(path, self.policy)
+        self.stats_fitted = True  # the weights were trained with the file's statistics
+        log.info('warm start from %s: %d tensors loaded (config differences: %s)', path,
+                 len(report['loaded']), '; '.join(report['differences']) or 'none')
+        if report['missing']:
+            log.info('not in %s, so initialised fresh: %s; of them zero-initialised (start at '
+                     'zero, so the policy starts computing what the checkpoint does): %s', path,
+                     ', '.join(report['missing']), ', '.join(report['zero_init']) or 'none')
 
     def save(self) -> Optional[Path]:
         """Write the checkpoint (rank 0 only); return its path."""

@@ -75,3 +75,26 @@ def resume_into(path, policy: Policy, optimizer, section: str) -> Optional[dict]
     optimizer_from_tensors(optimizer, unprefixed('optimizer', checkpoint.tensors),
                            meta['optimizer'])
     return meta
+
+
+def warm_start(path, policy: Policy) -> dict:
+    """Copy a checkpoint's model weights into `policy`, whose config may differ; return a report.
+
+    Every tensor of the file must have a place of the same shape in `policy` (else
+    ConfigMismatchError naming them); tensors of `policy` the file lacks (e.g. the cross path of
+    `text_condition: cross` warm-started from a 'mean' checkpoint) keep their init. The report:
+    'loaded', 'missing' and 'zero_init' (the missing ones whose init is all zeros, which keep
+    the policy computing what the checkpoint's did) tensor names, and the config 'differences'.
+    """
+    found, checkpoint = load_policy(path)
+    theirs, ours = found.state_dict(), policy.state_dict()
+    wrong = [f'{k} {tuple(v.shape)} (policy has {tuple(ours[k].shape) if k in ours else "none"})'
+             for k, v in theirs.items() if k not in ours or ours[k].shape != v.shape]
+    if wrong:
+        raise ConfigMismatchError(f'{checkpoint.path}: tensors with no place in this policy: '
+                                  + '; '.join(wrong))
+    missing = [k for k in ours if k not in theirs]
+    policy.load_state_dict(theirs, strict=False)
+    return {'loaded': sorted(theirs), 'missing': missing,
+            'zero_init': [k for k in missing if not ours[k].any()],
+            'differences': config_differences(policy.config, found.config)}
