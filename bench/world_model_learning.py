@@ -77,14 +77,21 @@ def subset(held_out, label: int):
 
 
 @torch.no_grad()
+def reconstruction_r2(model: WorldModel, frames) -> float:
+    """R² in patch space of the autoencoder's unmasked reconstruction of `frames`."""
+    model.autoencoder.eval()
+    images = model.to_tensor(frames)
+    return explained_variance(model.autoencoder(images, 0.0)[0],
+                              model.autoencoder.patchify(images))
+
+
+@torch.no_grad()
 def held_out_figures(model: WorldModel, held_out, blind: bool = False) -> dict:
     """Held-out R²: all transitions, per action, and the reconstruction of the next frames."""
     figures = {'all': held_out_r2(model, held_out, blind)}
     for label in sorted(set(held_out[1])):
         figures[label] = held_out_r2(model, subset(held_out, label), blind)
-    images = model.to_tensor(held_out[2])
-    figures['reconstruction'] = explained_variance(model.autoencoder(images, 0.0)[0],
-                                                   model.autoencoder.patchify(images))
+    figures['reconstruction'] = reconstruction_r2(model, held_out[2])
     return figures
 
 

@@ -16,17 +16,10 @@ import os
 import numpy as np
 import torch
 
-from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.robots.sim.toroidal_dot import MOVE_SETS, ToroidalDotConfig, ToroidalDotWorld
 from world_model_exploration import IMG_SIZE, PATCH_SIZE
-from world_model_learning import add_model_arguments, held_out_set, make_model
-
-
-@torch.no_grad()
-def reconstruction_r2(model, images: torch.Tensor) -> float:
-    model.autoencoder.eval()
-    return explained_variance(model.autoencoder(images, 0.0)[0],
-                              model.autoencoder.patchify(images))
+from world_model_learning import add_model_arguments, held_out_set, make_model, \
+    reconstruction_r2
 
 
 def main(argv=None):
@@ -41,8 +34,7 @@ def main(argv=None):
     actions = MOVE_SETS['2d']
     model = make_model(args, num_actions=len(actions))
     config = ToroidalDotConfig(img_size=args.img_size, seed=args.seed, moves='2d')
-    held_out = model.to_tensor(held_out_set(config, 64, seed=args.seed + 1000,
-                                            actions=actions)[2])
+    held_out = held_out_set(config, 64, seed=args.seed + 1000, actions=actions)[2]
     world, rng = ToroidalDotWorld(config), np.random.default_rng(args.seed)
 
     def random_frame():
