@@ -128,6 +128,17 @@ def resolve(name: str, namespace: str = '/') -> str:
     return '/' + '/'.join(p for p in (*namespace.split('/'), *name.split('/')) if p)
 
 
+def contract_topic(name: str) -> Optional[Topic]:
+    """Return the topic of the contract that fully qualified `name` is, in any namespace.
+
+    '/robot1/instruction' is INSTRUCTION; the longest relative name wins, so
+    '/robot/action_override' is ACTION_OVERRIDE, not ACTION. None for a name not in TOPICS.
+    """
+    matches = [t for t in TOPICS if name == t.fqn() or
+               (not t.name.startswith('/') and name.endswith('/' + t.name))]
+    return max(matches, key=lambda t: len(t.name), default=None)
+
+
 def find_topic(recorded: Iterable[str], name: str) -> Optional[str]:
     """Return the recorded topic `name` stands for, None if none does.
 

@@ -11,6 +11,21 @@ out untouched: Foxglove and Lichtblick decode them exactly as they do from foxgl
 server speaks the Foxglove WebSocket protocol with the `foxglove.sdk.v1` subprotocol
 (`foxglove-sdk`'s server, in Rust, running its own threads).
 
+Compressed copies: every sensor_msgs/Image topic is also offered as `<topic>/compressed`
+(sensor_msgs/CompressedImage, JPEG at `jpeg_quality`, the name and `format` image_transport's
+compressed plugin uses), encoded with OpenCV only while a client subscribes to it: a remote
+viewer needs a fraction of the raw bytes (docs/seeing.md has the figures).
+
+Slow clients: each client has its own outgoing queue of `client_backlog` messages
+(foxglove-sdk's message_backlog_size); when a client reads too slowly the oldest data message
+in its queue is dropped, so a stalled viewer neither grows the server's memory beyond about
+`client_backlog` messages nor slows the other clients.
+
+Subscribing: a topic's QoS comes from its publishers (`SubscriptionQos`, rosbag2's rule), and
+is re-resolved whenever they change: a topic first seen through a subscriber (no publisher yet)
+is subscribed only once a publisher appears, and again when a best-effort or transient-local
+publisher would not match the current subscription.
+
 Plottable numbers: for the types in `NUMBER_TYPES` (world model status, telemetry,
 diagnostics) the relay also decodes each message and sends its numeric fields as a JSON object
 on `<topic>/numbers`; /diagnostics values are JSON strings in the message, so only there are
@@ -18,9 +33,12 @@ they numbers a plot can use (`/diagnostics/numbers.<node>.<value>`).
 
 Client publish: a client may advertise channels on the topics of `client_topics` (e.g. an
 instruction and an action override) and send CDR messages on them; each accepted message is
-handed to `on_client_message(topic, msgtype, cdr_bytes)`. A message on another topic, with an
-unknown type, a type that differs from the topic's, another encoding or bytes that do not
-decode is rejected, counted and logged; the server keeps serving.
+handed to `on_client_message(topic, msgtype, cdr_bytes)`. A topic's type is the graph
+contract's (nanobot_ros/contract.py), else the type the graph shows: the first client does not
+get to decide it. A message on another topic, with another type, another encoding or bytes that
+do not decode is rejected, counted and logged, and the clients get a Foxglove status message
+that names the client and says why (foxglove-sdk's Python server can only broadcast a status,
+so it is addressed by client id); the server keeps serving.
 """
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
@@ -29,15 +47,18 @@ import math
 import threading
 from typing import Callable, Dict, List, Optional
 
+import cv2
 import foxglove
 from foxglove import Channel, Schema
-from foxglove.websocket import Capability
+from foxglove.websocket import Capability, StatusLevel
 
-from nanobot_ros.contract import ACTION_OVERRIDE, INSTRUCTION
+from nanobot_ros.contract import ACTION_OVERRIDE, compatible_qos, contract_topic, INSTRUCTION, Qos
 from nanobot_ros.data.bags import make_typestore
+from nanobot_ros.data.convert import image_to_numpy
 
 NUMBER_TYPES = ('nanobot_msgs/msg/WorldModelStatus', 'nanobot_msgs/msg/Telemetry',
                 'diagnostic_msgs/msg/DiagnosticArray')
+IMAGE_TYPE, COMPRESSED_TYPE = 'sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage'
 
 
 @dataclass
@@ -54,10 +75,20 @@ class LiveViewConfig:
     client_topics: List[str] = field(default_factory=lambda: [INSTRUCTION.name,
                                                               ACTION_OVERRIDE.name])
     name: str = 'nanobot_ros'
+    # JPEG quality of the `<image topic>/compressed` copies (1..100); 0 = no compressed copies.
+    jpeg_quality: int = 80
+    # Messages queued per client before the oldest is dropped (foxglove_bridge: 1024). A
+    # stalled client holds at most this many: 64 sim frames are 9.6 MB, 64 VGA frames 59 MB.
+    client_backlog: int = 64
 
     def validate(self) -> None:
         if not 0 <= self.port <= 65535:
             raise ValueError(f'port must be 0..65535, got {self.port}')
+        if not 0 <= self.jpeg_quality <= 100:
+            raise ValueError(f'jpeg_quality must be 0..100 (0 = no compressed copies), got '
+                             f'{self.jpeg_quality}')
+        if self.client_backlog < 1:
+            raise ValueError(f'client_backlog must be >= 1, got {self.client_backlog}')
         if not self.host:
             raise ValueError('host must not be empty (127.0.0.1 = this machine only)')
 
@@ -70,7 +101,39 @@ DESCRIPTIONS = {
     'exclude': 'patterns of topics never relayed',
     'client_topics': 'topics a Foxglove client may publish on (instruction, action override)',
     'name': 'server name shown by Foxglove',
+    'jpeg_quality': 'JPEG quality of the <image topic>/compressed copies (1..100; 0 = none)',
+    'client_backlog': 'messages queued per client before its oldest is dropped (a slow client '
+                      'holds at most this many)',
 }
+
+
+class SubscriptionQos:
+    """The QoS each relayed topic is subscribed with, re-resolved as its publishers change.
+
+    A subscription chosen before any publisher existed would be reliable and volatile: it
+    never matches a best-effort camera and misses a latched message. So a topic without
+    publishers is not subscribed yet, and a topic whose publishers now need another profile
+    (rosbag2's rule, `compatible_qos`) is subscribed again.
+    """
+
+    def __init__(self, depth: int):
+        self.depth = depth
+        self.current: Dict[str, Qos] = {}
+
+    def resolve(self, topic: str, publishers) -> Optional[Qos]:
+        """Return the QoS to (re)subscribe `topic` with, None to keep what it has.
+
+        `publishers`: one (reliability, durability) pair (rmw numbers or names) per publisher.
+        """
+        publishers = list(publishers)
+        if not publishers:  # nothing to match yet (or any more): keep what there is
+            return None
+        wanted = compatible_qos([r for r, _ in publishers], [d for _, d in publishers],
+                                self.depth)
+        if self.current.get(topic) == wanted:
+            return None
+        self.current[topic] = wanted
+        return wanted
 
 
 def message_numbers(message) -> dict:
@@ -125,16 +188,21 @@ class LiveRelay:
         self.context = foxglove.Context()
         self.channels: Dict[str, Channel] = {}
         self.number_channels: Dict[str, Channel] = {}
+        self.compressed_channels: Dict[str, Channel] = {}
         self.types: Dict[str, str] = {}
         self.relayed = 0
+        self.compressed = 0
+        self.compress_errors = 0
         self.client_messages = 0
         self.client_rejected = 0
         self._lock = threading.Lock()
         self._client_channels: Dict[tuple, tuple] = {}  # (client, channel) -> (topic, type)
+        self._told = set()  # (client, channel): told why its messages are refused
         self.server = foxglove.start_server(
             name=config.name, host=config.host, port=config.port,
             capabilities=[Capability.ClientPublish], supported_encodings=['cdr'],
-            server_listener=self, context=self.context)
+            server_listener=self, context=self.context,
+            message_backlog_size=config.client_backlog)
 
     @property
     def port(self) -> int:
@@ -159,6 +227,17 @@ class LiveRelay:
         if msgtype in NUMBER_TYPES:
             self.number_channels[topic] = Channel(f'{topic}/numbers', message_encoding='json',
                                                   context=self.context)
+        if msgtype == IMAGE_TYPE and self.config.jpeg_quality:
+            definition, _ = self.typestore.generate_msgdef(COMPRESSED_TYPE, ros_version=2)
+            self.compressed_channels[topic] = Channel(
+                f'{topic}/compressed', schema=Schema(name=COMPRESSED_TYPE, encoding='ros2msg',
+                                                     data=definition.encode()),
+                message_encoding='cdr', context=self.context)
+
+    def client_type(self, topic: str) -> Optional[str]:
+        """Return the type clients must publish on `topic`: the contract's, else the graph's."""
+        known = contract_topic(topic)
+        return known.msgtype if known is not None else self.types.get(topic)
 
     def relay(self, topic: str, data: bytes, log_time_ns: int) -> None:
         """Send one serialized message of `topic` to the subscribed clients."""
@@ -171,6 +250,38 @@ class LiveRelay:
                       if self.types[topic] == 'diagnostic_msgs/msg/DiagnosticArray'
                       else message_numbers(message))
             numbers.log(values, log_time=log_time_ns)
+        compressed = self.compressed_channels.get(topic)
+        if compressed is not None and compressed.has_sinks():
+            try:
+                jpeg = self.compress(data)
+            except (ValueError, cv2.error) as error:
+                self.compress_errors += 1
+                self.log(f'{topic}: no JPEG copy of this image ({error})')
+                return
+            compressed.log(jpeg, log_time=log_time_ns)
+            self.compressed += 1
+
+    def compress(self, image_cdr: bytes) -> bytes:
+        """Return a sensor_msgs/Image (CDR) as a JPEG sensor_msgs/CompressedImage (CDR).
+
+        `format` is what image_transport's compressed plugin writes ('rgb8; jpeg compressed
+        bgr8'); Foxglove, Lichtblick and rqt_image_view read it. ValueError on a bad image.
+        """
+        image = self.typestore.deserialize_cdr(image_cdr, IMAGE_TYPE)
+        pixels = image_to_numpy(image)
+        if image.encoding == 'rgb8':
+            pixels = cv2.cvtColor(pixels, cv2.COLOR_RGB2BGR)
+        ok, jpeg = cv2.imencode('.jpg', pixels, [cv2.IMWRITE_JPEG_QUALITY,
+                                                 self.config.jpeg_quality])
+        if not ok:
+            raise ValueError(f'OpenCV could not encode a {image.width}x{image.height} '
+                             f'{image.encoding} image')
+        target = 'mono8' if image.encoding == 'mono8' else 'bgr8'
+        types = self.typestore.types
+        message = types[COMPRESSED_TYPE](header=image.header,
+                                         format=f'{image.encoding}; jpeg compressed {target}',
+                                         data=jpeg.reshape(-1))
+        return bytes(self.typestore.serialize_cdr(message, COMPRESSED_TYPE))
 
     def stop(self) -> None:
         self.server.stop()
@@ -178,15 +289,22 @@ class LiveRelay:
     def counts(self) -> dict:
         """Counters for /diagnostics."""
         return {'url': self.url, 'topics': sorted(self.channels), 'relayed': self.relayed,
+                'compressed': self.compressed, 'compress_errors': self.compress_errors,
                 'client_messages': self.client_messages,
                 'client_rejected': self.client_rejected}
 
     # -- foxglove.websocket.ServerListener (called on the server's threads) ------------------
 
-    def _reject(self, reason: str) -> None:
+    def _reject(self, client, client_channel_id: int, reason: str) -> None:
+        """Count and log a refused client message; tell the client why (once a channel)."""
         with self._lock:
             self.client_rejected += 1
+            first = (client.id, client_channel_id) not in self._told
+            self._told.add((client.id, client_channel_id))
         self.log(f'client message rejected: {reason}')
+        if first:
+            self.server.publish_status(f'client {client.id}: message refused: {reason}',
+                                       StatusLevel.Error, id=f'refused-{client.id}')
 
     def on_client_advertise(self, client, channel) -> None:
         """Remember what a client will publish on (checked when its data comes)."""
@@ -203,20 +321,27 @@ class LiveRelay:
         with self._lock:
             advertised = self._client_channels.get((client.id, client_channel_id))
         if advertised is None:
-            return self._reject(f'channel {client_channel_id} was never advertised')
+            return self._reject(client, client_channel_id,
+                                f'channel {client_channel_id} was never advertised')
         topic, msgtype, encoding = advertised
         if topic not in self.config.client_topics:
-            return self._reject(f'{topic} is not one of client_topics '
-                                f'{self.config.client_topics}')
+            return self._reject(client, client_channel_id, f'{topic} is not one of '
+                                f'client_topics {self.config.client_topics}')
         if encoding != 'cdr':
-            return self._reject(f'{topic}: encoding {encoding!r}, only cdr is accepted')
-        known = self.types.get(topic)
-        if known is not None and known != msgtype:
-            return self._reject(f'{topic} carries {known}, the client sent {msgtype}')
+            return self._reject(client, client_channel_id,
+                                f'{topic}: encoding {encoding!r}, only cdr is accepted')
+        expected = self.client_type(topic)
+        if expected is None:
+            return self._reject(client, client_channel_id, f'{topic}: no type known (not in '
+                                f'the graph contract, nothing on the graph uses it yet)')
+        if msgtype != expected:
+            return self._reject(client, client_channel_id,
+                                f'{topic} carries {expected}, the client sent {msgtype}')
         try:
             self.typestore.deserialize_cdr(data, msgtype)
         except Exception as error:  # noqa: B902 - rosbags raises many kinds on bad bytes
-            return self._reject(f'{topic}: not a {msgtype} in CDR ({error!r})')
+            return self._reject(client, client_channel_id,
+                                f'{topic}: not a {msgtype} in CDR ({error!r})')
         with self._lock:
             self.client_messages += 1
         self.on_client_message(topic, msgtype, bytes(data))

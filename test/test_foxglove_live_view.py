@@ -4,7 +4,8 @@ While `./run.sh sim`'s stack runs (recorder, foxglove, sim, world model), the cl
 subscribes; receives camera frames and world model status whose CDR bytes are exactly those
 the recorder wrote for the same message (and decode to a 224x224 rgb8 frame); receives the
 status' numbers as JSON equal to the decoded fields; publishes an instruction and an action
-override, which the world model sends as its next action and the sim executes.
+override, which the world model sends as its next action and the sim executes (an override
+the sim could not execute in time is sent again with the next frame: it is executed once).
 """
 import json
 import signal
@@ -82,8 +83,10 @@ def test_a_protocol_client_watches_and_steers_the_sim_stack(ros_domain, tmp_path
             overrides = [a for a in overrides if a.source == 'override']
             executed = [store.deserialize_cdr(d, 'nanobot_msgs/msg/Action')
                         for d in received[EXECUTED]]
-            if overrides and any(e.header.stamp == overrides[0].header.stamp
-                                 for e in executed) and received[f'{STATUS}/numbers']:
+            done = [e for e in executed if e.source == 'override']
+            # (the relay may hand on the sim's report before the action it answers)
+            if done and any(a.header.stamp == done[0].header.stamp for a in overrides) \
+                    and received[f'{STATUS}/numbers']:
                 break
         client.close()
     finally:
@@ -97,11 +100,12 @@ def test_a_protocol_client_watches_and_steers_the_sim_stack(ros_domain, tmp_path
         ('cdr', 'ros2msg', 'sensor_msgs/msg/Image')
     assert camera['schema'] == store.generate_msgdef('sensor_msgs/msg/Image', ros_version=2)[0]
 
-    # The override went out as the world model's next action and the sim executed it.
+    # The override went out as the world model's next action (again for the next frame while
+    # the sim reported doing something else) and the sim executed it once.
     assert sent_override is not None, {t: len(m) for t, m in received.items()}
-    assert len(overrides) == 1 and overrides[0].index == 1, overrides
-    done = [e for e in executed if e.header.stamp == overrides[0].header.stamp]
-    assert [e.index for e in done] == [1]
+    assert [e.index for e in done] == [1], executed
+    assert [a.index for a in overrides] == [1] * len(overrides) and \
+        overrides[-1].header.stamp == done[0].header.stamp, overrides
 
     # What the client received is byte for byte what the recorder recorded.
     run_dir = Path(stdout.strip().splitlines()[-1])
@@ -133,11 +137,13 @@ def test_a_protocol_client_watches_and_steers_the_sim_stack(ros_domain, tmp_path
     assert numbers['frames'] == status.frames and numbers['gated'] == float(status.gated)
     # Recorded like any other action and instruction; counted by the world model.
     actions = [store.deserialize_cdr(d, 'nanobot_msgs/msg/Action') for d in recorded[ACTION]]
-    assert [a.index for a in actions if a.source == 'override'] == [1]
+    sent = [a.index for a in actions if a.source == 'override']
+    assert sent == [1] * len(sent) and len(sent) >= 1
     assert [store.deserialize_cdr(d, 'std_msgs/msg/String').data
             for d in recorded[INSTRUCTION]] == ['watch me']
     world_model = summary['nodes']['world_model']['values']
-    assert (world_model['overrides'], world_model['overrides_rejected']) == (1, 0)
+    assert (world_model['overrides'], world_model['overrides_rejected'],
+            world_model['overrides_retried']) == (1, 0, len(sent) - 1)
     foxglove = summary['nodes']['foxglove']
     assert foxglove['status'] == 'ok' and foxglove['values']['client_messages'] == 2
     assert foxglove['values']['client_rejected'] == 0

@@ -6,8 +6,11 @@ plots, diagnostics, and a Publish panel for the action override. See docs/seeing
 
 Topics: every topic of the graph (or `topics`), found once a second and relayed as its rclpy
 serialized bytes (`ros2msg` schema, `cdr` encoding: what foxglove_bridge sends); numeric
-fields of status, telemetry and diagnostics also as JSON on `<topic>/numbers`. Out: what a
-client publishes on `client_topics` (an instruction, an action override), republished as is.
+fields of status, telemetry and diagnostics also as JSON on `<topic>/numbers`; images also as
+JPEG on `<topic>/compressed`. Each topic's QoS follows its publishers, checked every second:
+subscribed once one appears, again when one would not match. Out: what a client publishes on
+`client_topics` (an instruction, an action override; the graph contract's type), republished
+as is.
 The engine is nanobot_ros/live_view.py; this node only wires it to the graph.
 """
 from collections import deque
@@ -15,8 +18,8 @@ from dataclasses import replace
 import queue
 import time
 
-from nanobot_ros.contract import COMMAND, compatible_qos, INSTRUCTION
-from nanobot_ros.live_view import DESCRIPTIONS, LiveRelay, LiveViewConfig
+from nanobot_ros.contract import COMMAND, INSTRUCTION
+from nanobot_ros.live_view import DESCRIPTIONS, LiveRelay, LiveViewConfig, SubscriptionQos
 from nanobot_ros.nodes.common import message_class, NanobotNode, OK, qos_profile, run, WARN
 
 SUBSCRIPTION_DEPTH = 10  # a viewer wants the newest, not a backlog
@@ -42,6 +45,7 @@ class FoxgloveNode(NanobotNode):
         except RuntimeError as error:  # the port is taken, the host is no local address
             raise ValueError(f'cannot serve on {config.host}:{config.port}: {error}') from None
         self.subscribed = {}
+        self.subscription_qos = SubscriptionQos(SUBSCRIPTION_DEPTH)
         self.unknown_types = {}
         self.publishers_by_topic = {}
         self.create_timer(1.0, self._discover)
@@ -51,26 +55,38 @@ class FoxgloveNode(NanobotNode):
 
     def _discover(self) -> None:
         for topic, types in self.get_topic_names_and_types():
-            if topic in self.subscribed or topic in self.unknown_types \
-                    or not self.relay.wants(topic):
+            if topic in self.unknown_types or not self.relay.wants(topic):
                 continue
-            try:
-                cls = message_class(types[0])
-                self.relay.add_topic(topic, types[0])
-            except (ImportError, AttributeError, KeyError) as error:
-                self.unknown_types[topic] = types[0]
-                self.get_logger().warning(f'not relaying {topic}: type {types[0]} unknown '
-                                          f'here ({error!r})')
+            if topic not in self.relay.types and not self._advertise(topic, types[0]):
                 continue
-            if topic in self.relay.config.client_topics:  # ready before a client sends
-                self._publisher(topic, types[0])
-            profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
-            qos = qos_profile(compatible_qos([int(p.reliability) for p in profiles],
-                                             [int(p.durability) for p in profiles],
-                                             SUBSCRIPTION_DEPTH))
+            publishers = [(int(i.qos_profile.reliability), int(i.qos_profile.durability))
+                          for i in self.get_publishers_info_by_topic(topic)]
+            qos = self.subscription_qos.resolve(topic, publishers)
+            if qos is None:
+                continue
+            if topic in self.subscribed:
+                self.destroy_subscription(self.subscribed.pop(topic))
+                self.get_logger().info(f'{topic}: subscribed again, {qos.reliability} '
+                                       f'{qos.durability}, to match its publishers')
             self.subscribed[topic] = self.create_subscription(
-                cls, topic, lambda data, topic=topic: self.relay.relay(
-                    topic, data, self.get_clock().now().nanoseconds), qos, raw=True)
+                message_class(self.relay.types[topic]), topic,
+                lambda data, topic=topic: self.relay.relay(
+                    topic, data, self.get_clock().now().nanoseconds),
+                qos_profile(qos), raw=True)
+
+    def _advertise(self, topic: str, msgtype: str) -> bool:
+        """Offer `topic` to clients; False (and remembered) when its type is unknown here."""
+        try:
+            message_class(msgtype)
+            self.relay.add_topic(topic, msgtype)
+        except (ImportError, AttributeError, KeyError) as error:
+            self.unknown_types[topic] = msgtype
+            self.get_logger().warning(f'not relaying {topic}: type {msgtype} unknown here '
+                                      f'({error!r})')
+            return False
+        if topic in self.relay.config.client_topics:  # ready before a client sends
+            self._publisher(topic, self.relay.client_type(topic))
+        return True
 
     def _publisher(self, topic: str, msgtype: str):
         """Return the publisher of a client topic, created on first use."""

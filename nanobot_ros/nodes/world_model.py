@@ -192,6 +192,7 @@ class WorldModelNode(NanobotNode):
 
     def _on_executed(self, msg: Action) -> None:
         self.labeller.report((msg.header.stamp.sec, msg.header.stamp.nanosec), msg.index)
+        self.override.executed((msg.header.stamp.sec, msg.header.stamp.nanosec), msg.index)
 
     def _on_frame(self, msg: Image) -> None:
         try:
@@ -216,7 +217,7 @@ class WorldModelNode(NanobotNode):
             self.answers_too_late += 1
             state = 'late'
         elif action is not None or overridden:
-            action = self.override.take(action)
+            action = self.override.take(action, stamp_key)  # kept until the robot reports
             state = 'override' if overridden else state
             self.action_pub.publish(make_action(
                 index=action, names=self.action_names, values=[action],
