@@ -201,6 +201,10 @@ case "$cmd" in
     command -v chromium >/dev/null ||
       log "chromium is missing: test_explorer_browser.py will fail; install it with" \
         "'apt-get install -y chromium' (Debian/Ubuntu)"
+    # The live view's Node client test needs Node.js and the npm packages pinned in test/node.
+    [ -d "$ROOT/test/node/node_modules/@foxglove/ws-protocol" ] ||
+      log "test/node's npm packages are missing: test_foxglove_node_client.py will fail;" \
+        "install them with '(cd test/node && npm ci)' (needs Node.js >= 18 and npm)"
     # The whole suite unless the arguments name test files or folders themselves.
     for arg in "$@"; do
       if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi
