@@ -4,6 +4,11 @@ The subprotocol is `foxglove.sdk.v1` (what foxglove-sdk's server accepts; the ol
 foxglove.websocket.v1 is refused). Text frames are JSON ops; binary frames start with an
 opcode byte: server -> client 0x01 message data (u32 subscription id, u64 log time ns,
 payload); client -> server 0x01 message data (u32 client channel id, payload). Little endian.
+
+A subscription the server refuses (an error status `Unknown channel ID: <id>`: foxglove-sdk
+0.30.3 answered so once in ~10 runs of the sim stack, for a channel it had just advertised) is
+forgotten, so `subscribed()` is false again and the caller subscribes anew, as a viewer does
+when it sees the error; `refused` counts them.
 """
 import json
 import struct
@@ -30,14 +35,21 @@ class FoxgloveClient:
         self.server_info = None
         self.channels = {}  # id -> advertised channel (dict)
         self.subscriptions = {}  # subscription id -> channel id
+        self.next_subscription = 1
         self.client_channels = {}  # topic -> client channel id
+        self.refused = 0
 
     def channel(self, topic: str):
         return next((c for c in self.channels.values() if c['topic'] == topic), None)
 
+    def subscribed(self, topic: str) -> bool:
+        channel = self.channel(topic)
+        return channel is not None and channel['id'] in self.subscriptions.values()
+
     def subscribe(self, topic: str) -> None:
         channel = self.channel(topic)
-        sub_id = len(self.subscriptions) + 1
+        sub_id = self.next_subscription
+        self.next_subscription += 1
         self.subscriptions[sub_id] = channel['id']
         self.ws.send(json.dumps({'op': 'subscribe',
                                  'subscriptions': [{'id': sub_id, 'channelId': channel['id']}]}))
@@ -54,11 +66,21 @@ class FoxgloveClient:
                 self.server_info = op
             elif op['op'] == 'advertise':
                 self.channels.update({c['id']: c for c in op['channels']})
+            elif op['op'] == 'unadvertise':
+                for channel_id in op['channelIds']:
+                    self.channels.pop(channel_id, None)
+            elif op['op'] == 'status' and op['message'].startswith('Unknown channel ID: '):
+                refused = int(op['message'].rsplit(' ', 1)[1])
+                self.subscriptions = {s: c for s, c in self.subscriptions.items()
+                                      if c != refused}
+                self.refused += 1
             return ('json', op)
         assert frame[0] == 0x01, f'unexpected binary opcode {frame[0]}'
         sub_id, log_time = struct.unpack_from('<IQ', frame, 1)
-        return ('message', self.channels[self.subscriptions[sub_id]]['topic'], log_time,
-                bytes(frame[13:]))
+        channel = self.channels.get(self.subscriptions.get(sub_id))
+        if channel is None:  # sent before the server heard of an unsubscribe or unadvertise
+            return ('stale', sub_id)
+        return ('message', channel['topic'], log_time, bytes(frame[13:]))
 
     def advertise(self, topic: str, schema_name: str) -> None:
         channel_id = len(self.client_channels) + 1

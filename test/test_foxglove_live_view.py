@@ -58,13 +58,12 @@ def test_a_protocol_client_watches_and_steers_the_sim_stack(ros_domain, tmp_path
     try:
         client = FoxgloveClient(f'ws://127.0.0.1:{port}', timeout=60)
         deadline = time.monotonic() + 90
-        subscribed, sent_override = set(), None
+        sent_override = None
         while time.monotonic() < deadline:
             event = client.receive(timeout=0.5)
-            for topic in set(received) - subscribed:
-                if client.channel(topic):
+            for topic in received:
+                if client.channel(topic) and not client.subscribed(topic):
                     client.subscribe(topic)
-                    subscribed.add(topic)
             if event and event[0] == 'message':
                 received[event[1]].append(event[3])
             if sent_override is None and len(received[STATUS]) >= 3 \
