@@ -11,12 +11,20 @@ forgotten, so `subscribed()` is false again and the caller subscribes anew, as a
 when it sees the error; `refused` counts them.
 """
 import json
+import socket
 import struct
 import time
 
 from websockets.sync.client import connect
 
 SUBPROTOCOL = 'foxglove.sdk.v1'
+
+
+def free_port() -> int:
+    """Return a TCP port free on 127.0.0.1 now (for a server started next)."""
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        return s.getsockname()[1]
 
 
 class FoxgloveClient:

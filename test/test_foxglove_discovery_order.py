@@ -5,7 +5,6 @@ publisher. The foxglove node (a real process, over DDS) must still relay the bes
 that comes later, and the latched status published once by a late transient-local publisher,
 to a client that subscribed to both before either publisher existed.
 """
-import socket
 import time
 
 import numpy as np
@@ -14,17 +13,11 @@ from nanobot_ros import contract
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.convert import numpy_to_image
 from nanobot_ros.nodes.common import qos_profile
-from foxglove_client import FoxgloveClient
+from foxglove_client import FoxgloveClient, free_port
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 CAMERA, STATUS = contract.IMAGE.fqn(), contract.JETBOT_STATUS.fqn()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_publishers_that_come_after_subscribers_are_relayed(ros, nodes):
@@ -33,7 +26,7 @@ def test_publishers_that_come_after_subscribers_are_relayed(ros, nodes):
     seen = []
     ros.node.create_subscription(Image, CAMERA, seen.append, qos_profile(contract.COMMAND))
     ros.node.create_subscription(String, STATUS, seen.append, qos_profile(contract.COMMAND))
-    port = _free_port()
+    port = free_port()
     foxglove = nodes.start('foxglove', params={'port': port})
     client = FoxgloveClient(f'ws://127.0.0.1:{port}', timeout=60)
     received = {CAMERA: [], STATUS: []}

@@ -9,7 +9,6 @@ the sim could not execute in time is sent again with the next frame: it is execu
 """
 import json
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -20,19 +19,13 @@ import numpy as np
 from nanobot_ros.data.bags import Bag, find_bags, make_typestore
 from nanobot_ros import contract
 from nanobot_ros.live_view import message_numbers
-from foxglove_client import FoxgloveClient
+from foxglove_client import FoxgloveClient, free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 CAMERA, STATUS, ACTION = (contract.IMAGE.fqn(), contract.WORLD_MODEL_STATUS.fqn(),
                           contract.ACTION.fqn())
 EXECUTED, OVERRIDE, INSTRUCTION = (contract.ACTION_EXECUTED.fqn(), contract.ACTION_OVERRIDE.fqn(),
                                    contract.INSTRUCTION.fqn())
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _cdr(store, msgtype: str, **fields) -> bytes:
@@ -45,7 +38,7 @@ def _cdr(store, msgtype: str, **fields) -> bytes:
 
 
 def test_a_protocol_client_watches_and_steers_the_sim_stack(ros_domain, tmp_path):
-    port = _free_port()
+    port = free_port()
     stack = subprocess.Popen(
         [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config' / 'sim.yaml'),
          '--duration', '120', '--runs', str(tmp_path / 'runs'),

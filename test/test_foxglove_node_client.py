@@ -16,17 +16,12 @@ import time
 
 from nanobot_ros import contract
 from nanobot_ros.nodes.common import qos_profile
+from foxglove_client import free_port
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
 NODE_DIR = Path(__file__).resolve().parent / 'node'
 CAMERA, INSTRUCTION = contract.IMAGE.fqn(), contract.INSTRUCTION.fqn()
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def _wait_listening(port: int, timeout: float) -> bool:
@@ -51,7 +46,7 @@ def test_foxglove_ws_protocol_under_node_watches_and_publishes(ros, nodes):
         qos_profile(contract.IMAGE.qos))
     ros.node.create_subscription(String, INSTRUCTION, lambda m: instructions.append(m.data),
                                  qos_profile(contract.INSTRUCTION.qos))
-    port = _free_port()
+    port = free_port()
     nodes.start('sim')
     foxglove = nodes.start('foxglove', params={'port': port})
     assert _wait_listening(port, 60), nodes.output(foxglove)
