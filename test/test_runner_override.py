@@ -37,4 +37,5 @@ def test_the_runner_sends_the_override_and_the_sim_executes_it(ros, nodes):
     assert (step.index, step.source) == (1, 'override')
     runner = [s for r in reports for s in r.status if s.hardware_id == 'runner'][-1]
     values = {kv.key: json.loads(kv.value) for kv in runner.values if kv.key.startswith('over')}
-    assert values == {'overrides': 1, 'overrides_received': 2, 'overrides_rejected': 1}
+    assert values == {'overrides': 1, 'overrides_received': 2, 'overrides_rejected': 1,
+                      'overrides_retried': 0}
