@@ -173,5 +173,4 @@ def test_an_image_is_offered_as_jpeg_too():
                            cv2.COLOR_BGR2RGB)
     assert decoded.shape == (48, 64, 3)
     assert np.abs(decoded.astype(int) - pixels).mean() < 3.0
-    assert tuple(decoded[20, 30]) == (255, 40, 0) or \
-        np.abs(decoded[20, 30].astype(int) - (255, 40, 0)).max() < 12
+    assert np.abs(decoded[20, 30].astype(int) - (255, 40, 0)).max() < 12  # red, not blue
