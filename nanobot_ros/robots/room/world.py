@@ -158,16 +158,15 @@ class RoomWorld:
             MotorDriver(SimMotors(self), Backoff(0.1, 0.1), lambda level, text: None,
                         keepalive=math.inf))
         self.controller.tick(0.0)  # connects the simulated backend: motors 0 first
-        self.renderer = None
         try:
             self.renderer = mujoco.Renderer(self.model, self.config.img_size,
                                             self.config.img_size)
         except Exception as error:  # noqa: BLE001 - every GL failure means the same thing
             raise RenderUnavailable(gl_failure_message(error)) from None
-        self.steps_per_action = int(math.ceil(
-            round((self.limits.default_duration + self.limits.ramp_time + self.config.settle_time)
-                  / self.config.timestep,
-                  6)))
+        action_seconds = (self.limits.default_duration + self.limits.ramp_time
+                          + self.config.settle_time)
+        # rounded first: 0.3 / 0.005 is 60.00000000000001, which is no reason for 61 steps
+        self.steps_per_action = math.ceil(round(action_seconds / self.config.timestep, 6))
         self.reset(0)
 
     @property
