@@ -33,6 +33,7 @@ from nanobot_ros.robots.jetbot.motors import (
     WHEEL_JOINTS)
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, WHEEL_RADIUS
+from nanobot_ros.robots.sim.task_family import TaskFamilyConfig
 
 # The discrete action space: index i = (action_space_left[i], action_space_right[i]) below.
 ACTION_NAMES = ('stop', 'forward', 'backward', 'left', 'right')
@@ -41,7 +42,6 @@ ACTION_NAMES = ('stop', 'forward', 'backward', 'left', 'right')
 # actions.
 ROOM_LEFT = (0.0, 0.4, -0.4, -0.2, 0.2)
 ROOM_RIGHT = (0.0, 0.4, -0.4, 0.2, -0.2)
-DEFAULT_COLORS = ('red', 'green', 'blue', 'yellow', 'magenta', 'cyan')  # the task family's
 
 
 class RenderUnavailable(RuntimeError):
@@ -66,7 +66,7 @@ class RoomConfig:
     wall_height: float = 0.4           # m
     objects: int = 6                   # coloured cubes / spheres / cylinders
     object_size: tuple = (0.03, 0.05)  # m, half size drawn uniformly in this range
-    colors: tuple = DEFAULT_COLORS     # object colours (robots/sim/target_task.py MARKER_COLORS)
+    colors: tuple = TaskFamilyConfig.colors  # object colours: the task family's palette
     camera_fovy: float = 90.0          # degrees (pinhole: the JetBot's wide-angle lens)
     camera_tilt: float = 10.0          # degrees below the horizon
     shadow_size: int = 512             # shadow map px; 0 = no shadows (MuJoCo's 4096 is slow)
