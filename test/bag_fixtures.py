@@ -65,11 +65,15 @@ def session_messages(store, steps: int = 10, start_step: int = 0,
 
 
 def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_step: int = 0,
-                      instruction: str = 'move right', namespace: str = '/') -> Path:
-    """Write the `session_messages` (topics in `namespace`) into one bag at `path`."""
+                      instruction: str = 'move right', namespace: str = '/',
+                      **compression) -> Path:
+    """Write the `session_messages` (topics in `namespace`) into one bag at `path`.
+
+    `compression`: BagWriter's chunk_compression / compression_mode (rosbags' writer).
+    """
     store = make_typestore()
     with BagWriter(path, storage=storage, typestore=store,
-                   custom_data={'nanobot.robot_type': 'toroidal_dot'}) as bag:
+                   custom_data={'nanobot.robot_type': 'toroidal_dot'}, **compression) as bag:
         for topic in SESSION_TOPICS:
             bag.add_topic(topic.fqn(namespace), topic.msgtype)
         for topic, time_ns, msg in session_messages(store, steps, start_step, instruction,
