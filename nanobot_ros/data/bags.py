@@ -423,14 +423,19 @@ class Bag:
             raise BagError(f'{self.path}: a message is not a zstd frame although the bag is '
                            f'compressed in message mode ({error})') from None
 
-    def records(self, topics: Optional[Iterable[str]] = None) -> Iterator[Record]:
-        """Yield the stored messages, only `topics` if given, in log-time order, file by file."""
+    def records(self, topics: Optional[Iterable[str]] = None,
+                start_ns: Optional[int] = None) -> Iterator[Record]:
+        """Yield the stored messages, only `topics` if given, in log-time order, file by file.
+
+        `start_ns`: only those logged at or after it (MCAP skips the chunks before it).
+        """
         wanted = set(topics) if topics is not None else None
+        end = None if start_ns is None else 2**63 - 1
         for file in self.files:
             if storage_suffix(file) == '.mcap':
-                yield from self._mcap_records(file, wanted)
+                yield from self._mcap_records(file, wanted, start_ns, end)
             else:
-                yield from self._sqlite_records(file, wanted)
+                yield from self._sqlite_records(file, wanted, start_ns, end)
 
     def _mcap_records(self, file: Path, wanted, start=None, end=None) -> Iterator[Record]:
         try:
