@@ -82,6 +82,18 @@ def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_
     return path
 
 
+def write_count_bag(path: Path, count: int = 20, spacing_ns: int = FRAME_NS,
+                    topic: str = '/count') -> Path:
+    """Write `count` std_msgs/String messages 'm0', 'm1', ... `spacing_ns` apart on `topic`."""
+    store = make_typestore()
+    with BagWriter(path, typestore=store) as bag:
+        bag.add_topic(topic, 'std_msgs/msg/String')
+        for i in range(count):
+            bag.write_message(topic, START_NS + i * spacing_ns,
+                              store.types['std_msgs/msg/String'](data=f'm{i}'))
+    return path
+
+
 class Diagnostics:
     """The newest /diagnostics values of every node, as the stack runner keeps them."""
 

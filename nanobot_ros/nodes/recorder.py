@@ -124,6 +124,7 @@ class RecorderNode(NanobotNode):
         self.unknown_types = {}
         self.active = False
         self.paused = setup.start_paused
+        self.skipped_while_paused = 0
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/stop', self._on_stop)
         self.create_service(Trigger, '~/split', self._on_split)
@@ -222,7 +223,9 @@ class RecorderNode(NanobotNode):
                                    f'{qos.reliability.name.lower()})')
 
     def _on_message(self, topic: str, data: bytes) -> None:
-        if self.active and not self.paused:
+        if self.active and self.paused:
+            self.skipped_while_paused += 1
+        elif self.active:
             self.recorder.put(topic, self.get_clock().now().nanoseconds, data)
 
     # -- status ------------------------------------------------------------------------------
@@ -235,7 +238,8 @@ class RecorderNode(NanobotNode):
             'messages_received': counts['received'], 'messages_written': counts['written'],
             'messages_dropped': counts['dropped'], 'bytes_written': counts['bytes_written'],
             'splits': len(self.recorder.splits), 'topics': counts['topics'],
-            'paused': self.paused, 'snapshots': self.recorder.snapshots,
+            'paused': self.paused, 'skipped_while_paused': self.skipped_while_paused,
+            'snapshots': self.recorder.snapshots,
             'subscribed': sorted(self.subscribed),
             'unknown_types': self.unknown_types,
             'deleted_sessions': [str(p) for p in self.recorder.deleted_sessions],

@@ -251,8 +251,11 @@ class ReplayNode(NanobotNode):
             self._control_changed()
         return SetParametersResult(successful=True)
 
-    def _wait_for(self, position: float):
-        """Wait until pass time `position` is due; None then, else _SEEK or _HALT."""
+    def _publish_when_due(self, position: float, publish):
+        """Call `publish` when pass time `position` is due; None then, else _SEEK or _HALT.
+
+        It runs under the control lock, so once ~/pause answered nothing more goes out.
+        """
         while True:
             with self._control_lock:
                 if self._halt.is_set():
@@ -260,8 +263,9 @@ class ReplayNode(NanobotNode):
                 if self._seek_to is not None:
                     return _SEEK
                 wait = None if self.clock.paused else self.clock.due(position) - time.monotonic()
-            if wait is not None and wait <= 0:
-                return None
+                if wait is not None and wait <= 0:
+                    publish()
+                    return None
             self._control.wait(wait)
             self._control.clear()
 
@@ -292,20 +296,22 @@ class ReplayNode(NanobotNode):
                                           action.values):
                         self.filtered += 1
                         continue
-                outcome = self._wait_for(at)
+                outcome = self._publish_when_due(at, lambda: self._publish(record, at))
                 if outcome == _HALT:
                     return None
                 if outcome == _SEEK:
                     with self._control_lock:
                         target, self._seek_to = self._seek_to, None
                     return target
-                if self.clock_pub is not None:
-                    self.clock_pub.publish(Clock(clock=Time(
-                        sec=record.timestamp // 10**9, nanosec=record.timestamp % 10**9)))
-                self.topic_publishers[record.topic].publish(record.data)
-                self.published += 1
-                self.position = at
         return None
+
+    def _publish(self, record, position: float) -> None:
+        if self.clock_pub is not None:
+            self.clock_pub.publish(Clock(clock=Time(
+                sec=record.timestamp // 10**9, nanosec=record.timestamp % 10**9)))
+        self.topic_publishers[record.topic].publish(record.data)
+        self.published += 1
+        self.position = position
 
     def _publish_frame(self, pixels):
         msg = numpy_to_image(pixels, 'rgb8')
