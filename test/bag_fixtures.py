@@ -163,10 +163,14 @@ BLOB_PAYLOAD = bytes(20_000)  # a 20 kB std_msgs/UInt8MultiArray for the recorde
 
 
 def engine_recorder(root, robot_type: str, **overrides):
-    """Return a SessionRecorder (the recorder node's engine, no ROS) with one topic, /blob."""
+    """Return a SessionRecorder (the recorder node's engine, no ROS) with one topic, /blob.
+
+    Uncompressed unless `overrides` say otherwise: the blobs are zeros, which zstd shrinks a
+    thousandfold, and the disk tests need bytes on disk to be the bytes put.
+    """
     from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
     config = RecorderConfig(root=root, robot_type=robot_type,
-                            **{'min_free_gb': 0.0, **overrides})
+                            **{'min_free_gb': 0.0, 'compression': 'none', **overrides})
     recorder = SessionRecorder(config, log=lambda text: None)
     recorder.add_topic('/blob', 'std_msgs/msg/UInt8MultiArray')
     return recorder

@@ -359,6 +359,7 @@ class SessionRecorder:
         self._room = 0
         self._accepting = False  # the writer thread takes messages (under _lock)
         self.snapshots = 0
+        self.flushes = 0  # periodic flushes done: all written before one is recoverable
         self.snapshot_buffer = (SnapshotBuffer(config.snapshot_duration_s,
                                                int(config.queue_size_mb * MB))
                                 if config.snapshot_duration_s else None)
@@ -571,6 +572,7 @@ class SessionRecorder:
                     break
                 if now - last_flush >= self.config.flush_period_s:
                     self._writer.flush()
+                    self.flushes += 1
                     last_flush = now
                     if self._over_cap():
                         self._enforce_cap()
