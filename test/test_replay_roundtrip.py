@@ -20,7 +20,7 @@ def payloads(root):
 
 
 def written(diagnostics, output_dir, topic=None) -> int:
-    """Return what the recorder below `output_dir` reports written (of `topic`), once drained."""
+    """Return how many messages (of `topic`) the recorder wrote; -1 until it drained."""
     values = diagnostics.recorder(output_dir)
     if not values or values['messages_written'] != values['messages_received']:
         return -1

@@ -5,6 +5,8 @@
     clock.due(3.0)                  # monotonic time the message at pass time 3 s is due: +1.5 s
     clock.pause(); clock.resume()   # due times move by the time spent paused
     clock.start(10.0)               # a seek: pass time 10 s is due now
+
+Pass time: recorded seconds since the pass began (see nodes/replay.py).
 """
 from dataclasses import dataclass, field
 import time
@@ -33,6 +35,7 @@ class ReplayConfig:
     remap: List[str] = field(default_factory=lambda: [''])  # '/from:=/to'; [''] = none
     duration_s: float = 0.0          # play this many recorded seconds of each pass; 0 = all
     start_paused: bool = False
+    seek_s: float = -1.0             # set while playing: go on from this pass time; -1 = none
 
     def __post_init__(self):
         if self.rate <= 0:
@@ -85,7 +88,7 @@ class PlaybackClock:
         return (now - self._origin) * self.rate
 
     def due(self, position_s: float) -> float:
-        """Return the monotonic time pass time `position_s` is due (paused: not before resume)."""
+        """Return when (monotonic s) pass time `position_s` is due; paused: not before resume."""
         return self._origin + position_s / self.rate
 
     def pause(self) -> bool:

@@ -10,9 +10,10 @@ topics 60). Spun by rclpy's C++ EventsExecutor: several 640x480 cameras plus 1 k
 (docs/recording.md, bench/recorder_throughput.py).
 
 Output: <output_dir>/<robot_type>/<session>/<session>_NNN/ (one rosbag2 bag per split) and
-session.yaml, MCAP with zstd-compressed chunks by default (`compression`: none / fast / small); output_dir defaults to <run_dir>/sessions under the stack runner, else
-saved/sessions. Each split's metadata.yaml custom_data holds the session metadata (robot type,
-action space, stack config, software version). See nanobot_ros/data/recording.py.
+session.yaml, MCAP with zstd-compressed chunks by default (`compression`: none / fast / small);
+output_dir defaults to <run_dir>/sessions under the stack runner, else saved/sessions. Each
+split's metadata.yaml custom_data holds the session metadata (robot type, action space, stack
+config, software version). See nanobot_ros/data/recording.py.
 
 Which topics: `topics` (names), plus every topic whose full name `topics_regex` matches
 (re.search, like `ros2 bag record -e`; '.*' = all), minus those `exclude_regex` matches (like

@@ -46,7 +46,7 @@ import threading
 import time
 
 from builtin_interfaces.msg import Time
-from rcl_interfaces.msg import ParameterDescriptor, SetParametersResult
+from rcl_interfaces.msg import SetParametersResult
 from std_srvs.srv import Trigger
 
 from nanobot_ros.contract import CLOCK, find_topic, IMAGE, recorded_qos, REPLAY
@@ -83,6 +83,8 @@ DESCRIPTIONS = {
     'duration_s': 'mode play: play this many recorded seconds of each pass (like '
                   '--playback-duration); 0 = all',
     'start_paused': 'mode play: wait for ~/resume before the first message',
+    'seek_s': 'mode play: set it (ros2 param set) to a pass time to go on from there, like '
+              'ros2 bag play\'s ~/seek; -1 = none',
 }
 SEEK_PARAMETER = 'seek_s'
 _SEEK, _HALT = 'seek', 'halt'  # why waiting for a message's due time ended early
@@ -133,15 +135,17 @@ class ReplayNode(NanobotNode):
             self.bag_offsets.append(offset)
             offset += (bag.end_ns - bag.start_ns) * 1e-9
         self.pass_length = offset
+        if config.seek_s >= 0:  # given at start: a seek before the first message
+            if config.seek_s > self.pass_length:
+                raise ValueError(f'seek_s {config.seek_s} is beyond the pass '
+                                 f'({self.pass_length:.3f} s)')
+            self._seek_to = config.seek_s
         self.clock_pub = None
         if self.mode == 'play':
             self._make_publishers()
             for name, handler in (('pause', self._on_pause), ('resume', self._on_resume),
                                   ('toggle_paused', self._on_toggle)):
                 self.create_service(Trigger, f'~/{name}', handler)
-            self.declare_parameter(SEEK_PARAMETER, -1.0, ParameterDescriptor(
-                description='set to a pass time (s) to seek there, like ros2 bag play\'s '
-                            '~/seek; -1 = none'))
             self.add_on_set_parameters_callback(self._on_set_parameters)
             if publish_clock:
                 # Reliable like ros2 bag play's /clock, so no subscriber misses a jump.
