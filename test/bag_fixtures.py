@@ -141,6 +141,16 @@ def wait_for_recorder(ros, diagnostics, output_dir, topics: int, timeout: float 
     ros.spin_for(0.5)  # let DDS match both ends
 
 
+def call_trigger(ros, service: str):
+    """Call std_srvs/Trigger `service` (e.g. /recorder/split); return the response."""
+    from std_srvs.srv import Trigger
+    client = ros.node.create_client(Trigger, service)
+    assert client.wait_for_service(timeout_sec=20.0), service
+    future = client.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, 10.0)
+    return future.result()
+
+
 def make_image(pixels: np.ndarray, sequence: int, stamp):
     """Return an rclpy sensor_msgs/Image of `pixels` with frame_id = sequence."""
     from nanobot_ros.data.convert import numpy_to_image

@@ -1,7 +1,5 @@
 """Recorder services ~/start, ~/split, ~/stop, sqlite3 storage and the session metadata."""
-from std_srvs.srv import Trigger
-
-from bag_fixtures import Diagnostics, make_telemetry, wait_for_recorder
+from bag_fixtures import call_trigger, Diagnostics, make_telemetry, wait_for_recorder
 from nanobot_ros.contract import COMMAND, TELEMETRY
 from nanobot_ros.data.bags import Bag
 from nanobot_ros.nodes.common import qos_profile
@@ -9,11 +7,7 @@ from nanobot_msgs.msg import Telemetry
 
 
 def _call(ros, name):
-    client = ros.node.create_client(Trigger, f'/recorder/{name}')
-    assert client.wait_for_service(timeout_sec=20.0), name
-    future = client.call_async(Trigger.Request())
-    assert ros.spin_until(future.done, 10.0)
-    return future.result()
+    return call_trigger(ros, f'/recorder/{name}')
 
 
 def _publish(ros, publisher, first, count):

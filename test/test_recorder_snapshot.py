@@ -1,7 +1,6 @@
 """Snapshot mode: the last N seconds stay in memory; a trigger writes exactly that window."""
-from std_srvs.srv import Trigger
-
-from bag_fixtures import Diagnostics, engine_recorder, make_telemetry, wait_for_recorder
+from bag_fixtures import (call_trigger, Diagnostics, engine_recorder, make_telemetry,
+                          wait_for_recorder)
 from nanobot_ros.contract import COMMAND, TELEMETRY
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.recording import SnapshotBuffer
@@ -46,11 +45,7 @@ def test_each_snapshot_is_one_split_with_exactly_its_window(tmp_path):
 
 
 def _call(ros, name):
-    client = ros.node.create_client(Trigger, f'/recorder/{name}')
-    assert client.wait_for_service(timeout_sec=20.0), name
-    future = client.call_async(Trigger.Request())
-    assert ros.spin_until(future.done, 10.0)
-    return future.result()
+    return call_trigger(ros, f'/recorder/{name}')
 
 
 def test_the_snapshot_service_writes_the_last_seconds(ros, nodes, tmp_path):
