@@ -134,3 +134,9 @@ def test_convert_refuses_an_existing_target(tmp_path, capsys):
     assert bag_main(['convert', str(plain), str(plain)]) == 1
     assert 'exists; give a new folder' in capsys.readouterr().err
     assert records(plain) and not (plain / 'plain').exists()
+
+
+def test_a_lone_compressed_storage_file_opens(tmp_path):
+    path, plain = compressed_bag(tmp_path, 'mcap-file')
+    [stored] = Bag(path).stored_files
+    assert records(stored) == records(plain)
