@@ -270,6 +270,25 @@ def raw_writer_phase(cameras: int, duration: float, image_hz: float, image_bytes
     return speed
 
 
+def compression_cost(kind: str, compressions) -> str:
+    """Return what zstd costs on this bench's frames: ms per MB and size ratio per level."""
+    import zstandard
+    from nanobot_ros.data.bag_writer import CHUNK_COMPRESSION_LEVELS
+    data = b''.join(frame.tobytes() for frame in camera_frames(kind, 0))
+    parts = []
+    for name in compressions:
+        level = CHUNK_COMPRESSION_LEVELS[name]
+        if level is None:
+            continue
+        compressor = zstandard.ZstdCompressor(level=level)
+        start = time.perf_counter()
+        packed = compressor.compress(data)
+        seconds = time.perf_counter() - start
+        parts.append(f'{name} (zstd level {level}) {seconds * 1e3 / (len(data) / 1e6):.2f} ms '
+                     f'per MB, {len(packed) / len(data):.3f} of the size')
+    return f'{kind} frames, one thread: ' + '; '.join(parts) if parts else ''
+
+
 def sent_totals(sent) -> tuple:
     """Return (messages, MB) the publishers sent."""
     messages = sum(s['images'] + s['telemetry'] for s in sent)
@@ -337,6 +356,7 @@ def run_sweep(cameras_list, duration: float, output_dir: str, kind: str,
         print(row)
     for line in floors:
         print(line)
+    print(compression_cost(kind, compressions))
     for cameras, phase, figures in details:
         per_topic = figures['per_topic']
         print(f'{cameras} camera(s), {phase}, per topic: ' + ', '.join(
