@@ -9,6 +9,7 @@
 Pass time: recorded seconds since the pass began (see nodes/replay.py).
 """
 from dataclasses import dataclass, field
+import re
 import time
 from typing import Dict, List, Optional
 
@@ -36,6 +37,8 @@ class ReplayConfig:
     duration_s: float = 0.0          # play this many recorded seconds of each pass; 0 = all
     start_paused: bool = False
     seek_s: float = -1.0             # set while playing: go on from this pass time; -1 = none
+    exclude_regex: str = ''          # mode play: not the topics this matches ('' = none)
+    qos_overrides_path: str = ''     # mode play: YAML {topic: {reliability: ..., ...}}
 
     def __post_init__(self):
         if self.rate <= 0:
@@ -46,6 +49,11 @@ class ReplayConfig:
             raise ValueError(f'mode must be play or robot, got {self.mode!r}')
         if not [p for p in self.bags if p]:
             raise ValueError('bags is empty: give bag directories or folders of bags')
+        try:
+            re.compile(self.exclude_regex)
+        except re.error as error:
+            raise ValueError(f'exclude_regex {self.exclude_regex!r} is not a regular '
+                             f'expression: {error}') from None
         if self.duration_s < 0:
             raise ValueError(f'duration_s must be >= 0 (0 = all), got {self.duration_s}')
         self.remappings()

@@ -21,7 +21,10 @@ so nodes with use_sim_time see the recording's time.
 Pass time: the recorded seconds since the pass began, the bags laid end to end (each starts
 where the previous one ended). `start_offset_s` (like --start-offset) starts each pass there,
 `duration_s` (like --playback-duration) ends it that much later; `remap` ('/from:=/to', like
--m/--remap) publishes a recorded topic under another name.
+-m/--remap) publishes a recorded topic under another name; `exclude_regex` (like -x/--exclude)
+leaves out the topics it matches (re.search on the recorded name); `qos_overrides_path` (a
+rosbag2 --qos-profile-overrides-path YAML file) offers a named topic (recorded name) with that
+QoS instead of the recorded one.
 Control (std_srvs/Trigger, like ros2 bag play's services): ~/pause, ~/resume, ~/toggle_paused;
 `start_paused` (like --start-paused) waits for ~/resume. Seek (like ~/seek): set the parameter
 `seek_s` to a pass time (`ros2 param set /replay seek_s 12.5`; rosbag2_interfaces/srv/Seek is
@@ -42,6 +45,7 @@ Bad input: a missing or unreadable bag fails at start with a clear error (exit c
 whose type is not installed here is reported and skipped, the rest is played.
 Status (diagnostics): published, filtered, skipped topics, loops, done, paused, position_s.
 """
+import re
 import threading
 import time
 
@@ -55,6 +59,7 @@ from nanobot_ros.data.bags import Bag, BagError, find_bags
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.data.playback import PlaybackClock, ReplayConfig
+from nanobot_ros.data.recording import load_qos_overrides
 from nanobot_ros.nodes.common import message_class, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_msgs.msg import Action
 from rosgraph_msgs.msg import Clock
@@ -83,6 +88,10 @@ DESCRIPTIONS = {
     'duration_s': 'mode play: play this many recorded seconds of each pass (like '
                   '--playback-duration); 0 = all',
     'start_paused': 'mode play: wait for ~/resume before the first message',
+    'exclude_regex': 'mode play: do not play topics whose recorded name this matches (like '
+                     'ros2 bag play -x); "" = none',
+    'qos_overrides_path': 'mode play: rosbag2 QoS overrides YAML ({topic: {reliability: ..., '
+                          'durability: ..., depth: ...}}) for the publishers; "" = none',
     'seek_s': 'mode play: set it (ros2 param set) to a pass time to go on from there, like '
               'ros2 bag play\'s ~/seek; -1 = none',
 }
@@ -103,6 +112,9 @@ class ReplayNode(NanobotNode):
         self.image_topic, self.executed_topic = config.image_topic, config.executed_topic
         publish_clock = config.clock
         self.remap = config.remappings()
+        self.exclude = re.compile(config.exclude_regex) if config.exclude_regex else None
+        self.qos_overrides = (load_qos_overrides(config.qos_overrides_path)
+                              if config.qos_overrides_path else {})
         self.duration = config.duration_s
         self.action_filter = parse_action_filter(self.filter_text)
         paths = [p for p in config.bags if p]
@@ -178,12 +190,14 @@ class ReplayNode(NanobotNode):
             wanted = {find_topic(bag.topics, t) for t in self.topic_list if t}
             for topic, info in bag.topics.items():
                 if (wanted and topic not in wanted) or topic in self.topic_publishers \
-                        or topic in self.skipped_topics:
+                        or topic in self.skipped_topics \
+                        or (self.exclude and self.exclude.search(topic)):
                     continue
+                qos = self.qos_overrides.get(topic) or recorded_qos(info.offered_qos)
                 try:
                     self.topic_publishers[topic] = self.create_publisher(
                         message_class(info.msgtype), self.remap.get(topic, topic),
-                        qos_profile(recorded_qos(info.offered_qos)))
+                        qos_profile(qos))
                 except (ImportError, AttributeError, ValueError) as error:
                     self.skipped_topics[topic] = info.msgtype
                     self.get_logger().error(
