@@ -112,6 +112,8 @@ class RecorderSetup:
     topics: List[str] = field(default_factory=lambda: [t.name for t in RECORDED])
     topics_regex: str = ''      # also every topic whose full name this matches ('' = none)
     exclude_regex: str = ''     # never the topics whose full name this matches ('' = none)
+    topic_types: List[str] = field(default_factory=lambda: [''])  # also every topic of these
+    exclude_topic_types: List[str] = field(default_factory=lambda: [''])  # never these types
     qos_overrides_path: str = ''  # YAML {topic: {reliability, durability, depth, ...}}
     start_paused: bool = False
     run_dir: str = ''           # run folder of the stack runner ('' = none)
@@ -130,15 +132,18 @@ class RecorderSetup:
                 raise ValueError(f'{name} {getattr(self, name)!r} is not a regular '
                                  f'expression: {error}') from None
 
-    def selects(self, topic: str) -> bool:
-        """Return whether `topic` (a full name) is recorded: listed or matched, not excluded.
+    def selects(self, topic: str, msgtype: str) -> bool:
+        """Return whether `topic` (a full name) of `msgtype` is recorded: chosen, not excluded.
 
-        `topics` must be resolved to full names by the caller (the node's namespace).
+        Chosen: listed in `topics`, matched by `topics_regex` or of a type in `topic_types`;
+        excluded: matched by `exclude_regex` or of a type in `exclude_topic_types`. `topics`
+        must be resolved to full names by the caller (the node's namespace).
         """
-        if self.exclude_regex and re.search(self.exclude_regex, topic):
+        if (self.exclude_regex and re.search(self.exclude_regex, topic)) \
+                or msgtype in self.exclude_topic_types:
             return False
-        return topic in self.topics or bool(self.topics_regex
-                                            and re.search(self.topics_regex, topic))
+        return (topic in self.topics or msgtype in self.topic_types
+                or bool(self.topics_regex and re.search(self.topics_regex, topic)))
 
     def sessions_folder(self) -> Path:
         """Return the folder the robot-type folders of the sessions go into."""

@@ -16,8 +16,9 @@ split's metadata.yaml custom_data holds the session metadata (robot type, action
 config, software version). See nanobot_ros/data/recording.py.
 
 Which topics: `topics` (names), plus every topic whose full name `topics_regex` matches
-(re.search, like `ros2 bag record -e`; '.*' = all), minus those `exclude_regex` matches (like
---exclude-regex). `qos_overrides_path`: a rosbag2 --qos-profile-overrides-path YAML file; a
+(re.search, like `ros2 bag record -e`; '.*' = all) and every topic of a type in `topic_types`,
+minus those `exclude_regex` matches (like --exclude-regex) and those of a type in
+`exclude_topic_types`. `qos_overrides_path`: a rosbag2 --qos-profile-overrides-path YAML file; a
 topic named there is subscribed with that QoS instead of the one matching its publishers.
 
 Snapshot mode (`snapshot_duration_s` > 0, like --snapshot-mode with a cache duration): nothing
@@ -66,6 +67,9 @@ DESCRIPTIONS = {
     'topics_regex': 'also record every topic whose full name this matches (like ros2 bag '
                     'record -e); "" = none, ".*" = all',
     'exclude_regex': 'never record topics whose full name this matches (like --exclude-regex)',
+    'topic_types': 'also record every topic of these types (like --topic-types); [""] = none',
+    'exclude_topic_types': 'never record topics of these types (like --exclude-topic-types); '
+                           '[""] = none',
     'qos_overrides_path': 'rosbag2 QoS overrides YAML ({topic: {reliability: ..., depth: ...}}) '
                           'for the subscriptions; "" = none',
     'start_paused': 'start paused: nothing is recorded until ~/resume',
@@ -202,10 +206,10 @@ class RecorderNode(NanobotNode):
     def _discover(self):
         types = dict(self.get_topic_names_and_types())
         for topic in sorted(types):
-            if topic in self.subscribed or topic in self.unknown_types \
-                    or not self.setup.selects(topic):
-                continue
             msgtype = types[topic][0]
+            if topic in self.subscribed or topic in self.unknown_types \
+                    or not self.setup.selects(topic, msgtype):
+                continue
             profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
             try:
                 cls = message_class(msgtype)
