@@ -90,6 +90,12 @@ class PlaybackClock:
         if self._paused_at is not None:
             self._paused_at = now
 
+    def set_rate(self, rate: float) -> None:
+        """Play on at `rate` from the pass time due now (a paused clock stays paused)."""
+        position = self.position()
+        self.rate = rate
+        self.start(position)
+
     def position(self) -> float:
         """Return the pass time that is due now (where a paused clock stopped)."""
         now = self._paused_at if self._paused_at is not None else self._now()

@@ -26,7 +26,8 @@ leaves out the topics it matches (re.search on the recorded name); `qos_override
 rosbag2 --qos-profile-overrides-path YAML file) offers a named topic (recorded name) with that
 QoS instead of the recorded one.
 Control (std_srvs/Trigger, like ros2 bag play's services): ~/pause, ~/resume, ~/toggle_paused;
-`start_paused` (like --start-paused) waits for ~/resume. Seek (like ~/seek): set the parameter
+`start_paused` (like --start-paused) waits for ~/resume. Setting `rate` while playing (like
+~/set_rate) changes the speed from that moment on. Seek (like ~/seek): set the parameter
 `seek_s` to a pass time (`ros2 param set /replay seek_s 12.5`; rosbag2_interfaces/srv/Seek is
 not in the PyPI-only path): playback goes on from the first message at or after it, paused
 or not as it was; a time outside the pass is refused with the reason.
@@ -70,7 +71,7 @@ MAX_GAP_S = 1.0  # robot mode: a pause longer than this in the recording is shor
 
 DESCRIPTIONS = {
     'bags': 'bag directories or folders of bags',
-    'rate': 'speed factor on the recorded timing',
+    'rate': 'speed factor on the recorded timing; mode play: settable while playing',
     'loop': 'start again at the end',
     'start_offset_s': 'skip this many seconds of each pass',
     'topics': 'topics to play; [""] = all',
@@ -256,16 +257,25 @@ class ReplayNode(NanobotNode):
         return response
 
     def _on_set_parameters(self, parameters) -> SetParametersResult:
+        """Take seek_s (a seek) and rate (like ~/set_rate: timing goes on from here)."""
         for parameter in parameters:
-            if parameter.name != SEEK_PARAMETER:
-                continue
             value = parameter.value
-            if not isinstance(value, (int, float)) or not 0 <= value <= self.pass_length:
-                return SetParametersResult(successful=False, reason=(
-                    f'seek_s must be a pass time in [0, {self.pass_length:.3f}] s, got '
-                    f'{value!r}'))
-            with self._control_lock:
-                self._seek_to = float(value)
+            if parameter.name == SEEK_PARAMETER:
+                if not isinstance(value, (int, float)) or not 0 <= value <= self.pass_length:
+                    return SetParametersResult(successful=False, reason=(
+                        f'seek_s must be a pass time in [0, {self.pass_length:.3f}] s, got '
+                        f'{value!r}'))
+                with self._control_lock:
+                    self._seek_to = float(value)
+            elif parameter.name == 'rate':
+                if not isinstance(value, (int, float)) or value <= 0:
+                    return SetParametersResult(successful=False,
+                                               reason=f'rate must be > 0, got {value!r}')
+                with self._control_lock:
+                    self.clock.set_rate(float(value))
+                    self.rate = float(value)
+            else:
+                continue
             self._control_changed()
         return SetParametersResult(successful=True)
 
