@@ -1,18 +1,24 @@
-"""Recorder load sweep: N cameras (640x480 rgb8 at 30 Hz, 27.6 MB/s each) + 1 kHz telemetry.
+"""Recorder load sweep: N cameras + 1 kHz telemetry, recorded plain and with compressed chunks.
 
     ./run.sh python bench/recorder_throughput.py [--cameras 1,2,4] [--duration 10]
+        [--compression none,fast] [--frames noise|sim]
 
-For each N, three phases with the same publishers (N processes, one camera each; the first also
-publishes the telemetry), one after the other so they do not compete for the 2 cores:
-  recorder   the recorder node as its own process, as in a stack (MCAP, fsync every flush);
+Frames: `noise` (default) 640x480 rgb8 random pixels at 30 Hz per camera (27.6 MB/s each; the
+worst case for compression: nothing to gain, all the CPU spent); `sim` the sim stack's camera:
+224x224 rgb8 frames of the toroidal dot world (a dot moving on a plain background) at 15 Hz.
+For each N, with the same publishers (N processes, one camera each; the first also publishes the
+telemetry), one phase after the other so they do not compete for the 2 cores:
+  recorder   the recorder node as its own process, as in a stack (MCAP, fsync every flush), once
+             per `--compression` (the recorder's parameter: none, fast, small);
   bare sub   floor 1: a bare rclpy process subscribing serialized (raw=True) to the same topics
              with the same QoS and executor, writing nothing: what DDS + rclpy deliver;
-  raw writer floor 2: the same bytes (N x 30 frames/s + 1 kHz telemetry, `--duration` s worth)
+  raw writer floor 2: the same bytes (N x frames/s + 1 kHz telemetry, `--duration` s worth)
              written by rosbags' Writer alone, no DDS, no thread: what the storage sustains.
 Per phase: published, received, written, dropped in the recorder's queue, lost in transport
 (published - received: best effort sensor QoS drops what the subscriber does not take in
-time), MB/s, CPU of the receiving process (% of one core), its peak memory, and the machine's
-load average (the machine is shared: the figures hold for the load shown).
+time), MB/s, bytes on disk (the session folder) and their ratio to the bytes written, CPU of the
+receiving process (% of one core), its peak memory, and the machine's load average (the machine
+is shared: the figures hold for the load shown).
 """
 import argparse
 import json
@@ -28,7 +34,10 @@ import time
 from nanobot_ros.contract import compatible_qos, DIAGNOSTICS, SENSOR, STATUS, TELEMETRY
 
 BENCH_DOMAIN = '203'
-WIDTH, HEIGHT, IMAGE_HZ, TELEMETRY_HZ = 640, 480, 30.0, 1000.0
+TELEMETRY_HZ = 1000.0
+# frames: (width, height, frames per second per camera)
+FRAMES = {'noise': (640, 480, 30.0), 'sim': (224, 224, 15.0)}
+SIM_FRAMES = 64  # distinct sim frames a publisher cycles through (a dot moving around)
 TELEMETRY_TOPIC = TELEMETRY.fqn()
 
 
@@ -37,9 +46,24 @@ def camera_topic(index: int) -> str:
     return f'/camera_{index}/image_raw'
 
 
-def publish(index: int, duration: float, telemetry_too: bool) -> None:
-    """Publish camera `index` (and the telemetry) for `duration` s; print the counts as JSON."""
+def camera_frames(kind: str, index: int):
+    """Return the rgb frames camera `index` cycles through: random pixels or the sim's view."""
     import numpy as np
+    width, height, _ = FRAMES[kind]
+    if kind == 'noise':
+        return [np.random.default_rng(index).integers(0, 256, (height, width, 3), np.uint8)]
+    from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig, ToroidalDotWorld
+    world = ToroidalDotWorld(ToroidalDotConfig(img_size=width, seed=index))
+    actions = np.random.default_rng(index).integers(0, 2, SIM_FRAMES)
+    views = []
+    for action in actions:
+        views.append(world.render())
+        world.step(int(action))
+    return views
+
+
+def publish(index: int, duration: float, telemetry_too: bool, kind: str) -> None:
+    """Publish camera `index` (and the telemetry) for `duration` s; print the counts as JSON."""
     import rclpy
     from rclpy.serialization import serialize_message
     from nanobot_ros.data.convert import numpy_to_image
@@ -57,10 +81,11 @@ def publish(index: int, duration: float, telemetry_too: bool) -> None:
     while not all(p.get_subscription_count() for p in publishers):
         time.sleep(0.05)
     time.sleep(1.0)  # let discovery settle on both ends
-    pixels = np.random.default_rng(index).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    image_hz = FRAMES[kind][2]
     # Serialized once; each frame gets its stamp patched in (header.stamp follows the 4-byte
     # CDR header): the publisher spends its time in DDS, not in Python message conversion.
-    frame = bytearray(serialize_message(numpy_to_image(pixels, 'rgb8')))
+    frames = [bytearray(serialize_message(numpy_to_image(pixels, 'rgb8')))
+              for pixels in camera_frames(kind, index)]
     sample = Telemetry(names=[f'joint_{i}' for i in range(8)], values=[0.0] * 8)
     sent_images = sent_telemetry = 0
     print('streaming', flush=True)
@@ -78,14 +103,15 @@ def publish(index: int, duration: float, telemetry_too: bool) -> None:
             sent_telemetry += 1
             next_telemetry += 1.0 / TELEMETRY_HZ
         if next_image <= now:
+            frame = frames[sent_images % len(frames)]
             frame[4:12] = stamp.sec.to_bytes(4, 'little') + stamp.nanosec.to_bytes(4, 'little')
             images.publish(bytes(frame))
             sent_images += 1
-            next_image += 1.0 / IMAGE_HZ
+            next_image += 1.0 / image_hz
         wake = min(next_image, next_telemetry if telemetry_too else next_image)
         time.sleep(max(0.0, wake - time.monotonic()))
     print(json.dumps({'images': sent_images, 'telemetry': sent_telemetry,
-                      'image_bytes': len(frame), 'seconds': time.monotonic() - start}),
+                      'image_bytes': len(frames[0]), 'seconds': time.monotonic() - start}),
           flush=True)
     node.destroy_node()
     rclpy.shutdown()
@@ -139,10 +165,11 @@ def peak_memory_mb(pid: int) -> float:
     return 0.0
 
 
-def run_publishers(cameras: int, duration: float, receiver_pid: int, spin):
+def run_publishers(cameras: int, duration: float, kind: str, receiver_pid: int, spin):
     """Run the publisher processes against a receiving process; return (sent, cpu %)."""
     procs = [subprocess.Popen([sys.executable, __file__, '--publish', str(i), '--duration',
-                               str(duration)] + (['--telemetry'] if i == 0 else []),
+                               str(duration), '--frames', kind]
+                              + (['--telemetry'] if i == 0 else []),
                               stdout=subprocess.PIPE, text=True) for i in range(cameras)]
     for proc in procs:
         while proc.stdout.readline().strip() != 'streaming':
@@ -161,21 +188,26 @@ def topic_types(cameras: int):
         (TELEMETRY_TOPIC, 'nanobot_msgs/msg/Telemetry')]
 
 
-def recorder_phase(cameras: int, duration: float, work: Path, node) -> dict:
+def recorder_phase(cameras: int, duration: float, kind: str, compression: str, work: Path,
+                   node) -> dict:
     """Phase 1: the recorder node under the load; return its figures."""
     import rclpy
+    from nanobot_ros.data.recording import folder_bytes
     from nanobot_ros.stack import node_executable
     reports = node.reports
     reports.clear()
     topics = [t for t, _ in topic_types(cameras)]
+    work.parent.mkdir(parents=True, exist_ok=True)
     recorder = subprocess.Popen(
         [node_executable('recorder'), '--ros-args', '-p', f'output_dir:={work}', '-p',
-         'robot_type:=bench', '-p', f'topics:={json.dumps(topics)}'],
-        stdout=open(work.parent / f'recorder_{cameras}.log', 'w'), stderr=subprocess.STDOUT)
+         'robot_type:=bench', '-p', f'topics:={json.dumps(topics)}', '-p',
+         f'compression:={compression}'],
+        stdout=open(work.parent / f'recorder_{cameras}_{compression}.log', 'w'),
+        stderr=subprocess.STDOUT)
 
     def spin():
         rclpy.spin_once(node, timeout_sec=0.05)
-    sent, cpu = run_publishers(cameras, duration, recorder.pid, spin)
+    sent, cpu = run_publishers(cameras, duration, kind, recorder.pid, spin)
     end = time.monotonic() + 3.0  # let the writer drain its queue
     while time.monotonic() < end:
         spin()
@@ -186,8 +218,9 @@ def recorder_phase(cameras: int, duration: float, work: Path, node) -> dict:
     for _ in range(10):
         spin()
     topics_report = json.loads(reports['topics'])
+    on_disk = folder_bytes(work)
     shutil.rmtree(work)  # the bags; the log stays
-    return {'sent': sent, 'cpu': cpu, 'memory_mb': memory,
+    return {'sent': sent, 'cpu': cpu, 'memory_mb': memory, 'on_disk': on_disk,
             'received': int(reports['messages_received']),
             'written': int(reports['messages_written']),
             'dropped': int(reports['messages_dropped']),
@@ -195,11 +228,11 @@ def recorder_phase(cameras: int, duration: float, work: Path, node) -> dict:
             'per_topic': {t: c for t, c in topics_report.items()}}
 
 
-def bare_subscriber_phase(cameras: int, duration: float) -> dict:
+def bare_subscriber_phase(cameras: int, duration: float, kind: str) -> dict:
     """Phase 2 (floor 1): the bare serialized subscriber under the same load."""
     sub = subprocess.Popen([sys.executable, __file__, '--subscribe',
                             json.dumps(topic_types(cameras))], stdout=subprocess.PIPE, text=True)
-    sent, cpu = run_publishers(cameras, duration, sub.pid, lambda: time.sleep(0.05))
+    sent, cpu = run_publishers(cameras, duration, kind, sub.pid, lambda: time.sleep(0.05))
     time.sleep(1.0)
     memory = peak_memory_mb(sub.pid)
     sub.send_signal(signal.SIGINT)
@@ -209,7 +242,8 @@ def bare_subscriber_phase(cameras: int, duration: float) -> dict:
             'per_topic': result['topics']}
 
 
-def raw_writer_phase(cameras: int, duration: float, image_bytes: int, folder: Path) -> float:
+def raw_writer_phase(cameras: int, duration: float, image_hz: float, image_bytes: int,
+                     folder: Path) -> float:
     """Phase 3 (floor 2): write the same bytes with rosbags' Writer alone; return MB/s."""
     from rosbags.rosbag2 import Writer
     from rosbags.rosbag2.enums import StoragePlugin
@@ -217,7 +251,7 @@ def raw_writer_phase(cameras: int, duration: float, image_bytes: int, folder: Pa
     store = make_typestore()
     image = bytes(image_bytes)
     telemetry = bytes(120)
-    frames, samples = int(duration * IMAGE_HZ), int(duration * TELEMETRY_HZ)
+    frames, samples = int(duration * image_hz), int(duration * TELEMETRY_HZ)
     total = 0
     start = time.perf_counter()
     with Writer(folder, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
@@ -236,6 +270,25 @@ def raw_writer_phase(cameras: int, duration: float, image_bytes: int, folder: Pa
     return speed
 
 
+def compression_cost(kind: str, compressions) -> str:
+    """Return what zstd costs on this bench's frames: ms per MB and size ratio per level."""
+    import zstandard
+    from nanobot_ros.data.bag_writer import CHUNK_COMPRESSION_LEVELS
+    data = b''.join(frame.tobytes() for frame in camera_frames(kind, 0))
+    parts = []
+    for name in compressions:
+        level = CHUNK_COMPRESSION_LEVELS[name]
+        if level is None:
+            continue
+        compressor = zstandard.ZstdCompressor(level=level)
+        start = time.perf_counter()
+        packed = compressor.compress(data)
+        seconds = time.perf_counter() - start
+        parts.append(f'{name} (zstd level {level}) {seconds * 1e3 / (len(data) / 1e6):.2f} ms '
+                     f'per MB, {len(packed) / len(data):.3f} of the size')
+    return f'{kind} frames, one thread: ' + '; '.join(parts) if parts else ''
+
+
 def sent_totals(sent) -> tuple:
     """Return (messages, MB) the publishers sent."""
     messages = sum(s['images'] + s['telemetry'] for s in sent)
@@ -243,7 +296,8 @@ def sent_totals(sent) -> tuple:
     return messages, megabytes
 
 
-def run_sweep(cameras_list, duration: float, output_dir: str) -> None:
+def run_sweep(cameras_list, duration: float, output_dir: str, kind: str,
+              compressions) -> None:
     """Run every sweep point; print a Markdown table and the per-topic detail."""
     from diagnostic_msgs.msg import DiagnosticArray
     import rclpy
@@ -260,42 +314,55 @@ def run_sweep(cameras_list, duration: float, output_dir: str) -> None:
             if status.hardware_id == 'recorder':
                 node.reports.update({kv.key: kv.value for kv in status.values})
     node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), on_report, qos_profile(STATUS))
-    rows, details = [], []
+    rows, floors, details = [], [], []
     for cameras in cameras_list:
+        for compression in compressions:
+            load = os.getloadavg()[0]
+            rec = recorder_phase(cameras, duration, kind, compression,
+                                 work / f'sessions_{cameras}_{compression}', node)
+            sent, offered_mb = sent_totals(rec['sent'])
+            seconds = max(s['seconds'] for s in rec['sent'])
+            rows.append(
+                f'| {cameras} | {compression} | {offered_mb / seconds:.1f} | {sent} | '
+                f'{rec["received"]} | {rec["written"]} | {rec["dropped"]} | '
+                f'{sent - rec["received"]} | {rec["bytes"] / 1e6 / seconds:.1f} | '
+                f'{rec["on_disk"] / 1e6:.1f} | {rec["on_disk"] / max(rec["bytes"], 1):.3f} | '
+                f'{rec["cpu"]:.0f} | {rec["memory_mb"]:.0f} | {load:.1f} |')
+            details.append((cameras, compression, rec))
+            print(rows[-1], file=sys.stderr, flush=True)
         load = os.getloadavg()[0]
-        rec = recorder_phase(cameras, duration, work / f'sessions_{cameras}', node)
-        bare = bare_subscriber_phase(cameras, duration)
-        sent, offered_mb = sent_totals(rec['sent'])
-        seconds = max(s['seconds'] for s in rec['sent'])
-        raw = raw_writer_phase(cameras, duration, rec['sent'][0]['image_bytes'],
-                               work / f'raw_{cameras}')
+        bare = bare_subscriber_phase(cameras, duration, kind)
         bare_sent, _ = sent_totals(bare['sent'])
-        rows.append(
-            f'| {cameras} | {offered_mb / seconds:.1f} | {sent} | {rec["received"]} | '
-            f'{rec["written"]} | {rec["dropped"]} | {sent - rec["received"]} | '
-            f'{rec["bytes"] / 1e6 / seconds:.1f} | {rec["cpu"]:.0f} | {rec["memory_mb"]:.0f} | '
-            f'{bare_sent} / {bare["received"]} / {bare_sent - bare["received"]} | '
-            f'{bare["bytes"] / 1e6 / seconds:.1f} | {bare["cpu"]:.0f} | {raw:.0f} | '
-            f'{load:.1f} |')
-        details.append((cameras, rec, bare))
-        print(rows[-1], file=sys.stderr, flush=True)
+        seconds = max(s['seconds'] for s in bare['sent'])
+        raw = raw_writer_phase(cameras, duration, FRAMES[kind][2],
+                               bare['sent'][0]['image_bytes'], work / f'raw_{cameras}')
+        floors.append(f'{cameras} camera(s), floors: bare sub {bare_sent} published, '
+                      f'{bare["received"]} received, {bare_sent - bare["received"]} lost, '
+                      f'{bare["bytes"] / 1e6 / seconds:.1f} MB/s, CPU {bare["cpu"]:.0f} %, '
+                      f'peak {bare["memory_mb"]:.0f} MB; raw writer {raw:.0f} MB/s (load avg '
+                      f'before {load:.1f})')
+        details.append((cameras, 'bare sub', bare))
     profile = os.environ.get('FASTRTPS_DEFAULT_PROFILES_FILE', '')
+    width, height, image_hz = FRAMES[kind]
     print(f'Fast DDS profile: {Path(profile).name if profile else "none (defaults)"}; '
-          f'{duration:g} s per phase; 640x480 rgb8 frames of '
-          f'{rec["sent"][0]["image_bytes"]} bytes at 30 Hz per camera, 1 kHz telemetry; '
-          f'{os.cpu_count()} cores')
-    print('| cameras | offered MB/s | published | received | written | dropped (queue) | '
-          'lost in transport | written MB/s | recorder CPU % | recorder peak MB | '
-          'bare sub: published / received / lost | bare sub MB/s | bare sub CPU % | '
-          'raw writer MB/s | load avg before |')
-    print('|' + '---|' * 15)
+          f'{duration:g} s per phase; {kind} frames: {width}x{height} rgb8 of '
+          f'{rec["sent"][0]["image_bytes"]} bytes at {image_hz:g} Hz per camera, 1 kHz '
+          f'telemetry; {os.cpu_count()} cores')
+    print('| cameras | compression | offered MB/s | published | received | written | '
+          'dropped (queue) | lost in transport | written MB/s | on disk MB | disk / written | '
+          'recorder CPU % | recorder peak MB | load avg before |')
+    print('|' + '---|' * 14)
     for row in rows:
         print(row)
-    for cameras, rec, bare in details:
-        print(f'{cameras} camera(s), per topic: recorder ' + ', '.join(
-            f'{t} {c["received"]}/{c["written"]}/{c["dropped"]}'
-            for t, c in sorted(rec['per_topic'].items())) + ' (received/written/dropped); '
-            'bare sub ' + ', '.join(f'{t} {c}' for t, c in sorted(bare['per_topic'].items())))
+    for line in floors:
+        print(line)
+    print(compression_cost(kind, compressions))
+    for cameras, phase, figures in details:
+        per_topic = figures['per_topic']
+        print(f'{cameras} camera(s), {phase}, per topic: ' + ', '.join(
+            f'{t} {c["received"]}/{c["written"]}/{c["dropped"]}' if isinstance(c, dict)
+            else f'{t} {c}' for t, c in sorted(per_topic.items()))
+            + (' (received/written/dropped)' if phase != 'bare sub' else ' (received)'))
     print(f'recorder logs: {work}')
     node.destroy_node()
     rclpy.shutdown()
@@ -310,16 +377,23 @@ def main() -> None:
     parser.add_argument('--output-dir', default='',
                         help='where the recorder and the raw writer write (default: the temp '
                              'folder); /dev/shm takes the disk out of the figures')
+    parser.add_argument('--compression', default='fast',
+                        help='recorder compression values to run, comma-separated (none, fast, '
+                             'small); default: the recorder\'s default, fast')
+    parser.add_argument('--frames', choices=sorted(FRAMES), default='noise',
+                        help='noise: 640x480 random pixels at 30 Hz; sim: the sim camera, '
+                             '224x224 at 15 Hz')
     parser.add_argument('--publish', type=int, help=argparse.SUPPRESS)
     parser.add_argument('--telemetry', action='store_true', help=argparse.SUPPRESS)
     parser.add_argument('--subscribe', help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.publish is not None:
-        publish(args.publish, args.duration, args.telemetry)
+        publish(args.publish, args.duration, args.telemetry, args.frames)
     elif args.subscribe:
         subscribe(json.loads(args.subscribe))
     else:
-        run_sweep([int(n) for n in args.cameras.split(',')], args.duration, args.output_dir)
+        run_sweep([int(n) for n in args.cameras.split(',')], args.duration, args.output_dir,
+                  args.frames, args.compression.split(','))
 
 
 if __name__ == '__main__':

@@ -65,16 +65,32 @@ def session_messages(store, steps: int = 10, start_step: int = 0,
 
 
 def write_session_bag(path: Path, steps: int = 10, storage: str = 'mcap', start_step: int = 0,
-                      instruction: str = 'move right', namespace: str = '/') -> Path:
-    """Write the `session_messages` (topics in `namespace`) into one bag at `path`."""
+                      instruction: str = 'move right', namespace: str = '/',
+                      **compression) -> Path:
+    """Write the `session_messages` (topics in `namespace`) into one bag at `path`.
+
+    `compression`: BagWriter's chunk_compression / compression_mode (rosbags' writer).
+    """
     store = make_typestore()
     with BagWriter(path, storage=storage, typestore=store,
-                   custom_data={'nanobot.robot_type': 'toroidal_dot'}) as bag:
+                   custom_data={'nanobot.robot_type': 'toroidal_dot'}, **compression) as bag:
         for topic in SESSION_TOPICS:
             bag.add_topic(topic.fqn(namespace), topic.msgtype)
         for topic, time_ns, msg in session_messages(store, steps, start_step, instruction,
                                                     namespace):
             bag.write_message(topic, time_ns, msg)
+    return path
+
+
+def write_count_bag(path: Path, count: int = 20, spacing_ns: int = FRAME_NS,
+                    topic: str = '/count') -> Path:
+    """Write `count` std_msgs/String messages 'm0', 'm1', ... `spacing_ns` apart on `topic`."""
+    store = make_typestore()
+    with BagWriter(path, typestore=store) as bag:
+        bag.add_topic(topic, 'std_msgs/msg/String')
+        for i in range(count):
+            bag.write_message(topic, START_NS + i * spacing_ns,
+                              store.types['std_msgs/msg/String'](data=f'm{i}'))
     return path
 
 
@@ -125,6 +141,16 @@ def wait_for_recorder(ros, diagnostics, output_dir, topics: int, timeout: float 
     ros.spin_for(0.5)  # let DDS match both ends
 
 
+def call_trigger(ros, service: str):
+    """Call std_srvs/Trigger `service` (e.g. /recorder/split); return the response."""
+    from std_srvs.srv import Trigger
+    client = ros.node.create_client(Trigger, service)
+    assert client.wait_for_service(timeout_sec=20.0), service
+    future = client.call_async(Trigger.Request())
+    assert ros.spin_until(future.done, 10.0)
+    return future.result()
+
+
 def make_image(pixels: np.ndarray, sequence: int, stamp):
     """Return an rclpy sensor_msgs/Image of `pixels` with frame_id = sequence."""
     from nanobot_ros.data.convert import numpy_to_image
@@ -147,10 +173,14 @@ BLOB_PAYLOAD = bytes(20_000)  # a 20 kB std_msgs/UInt8MultiArray for the recorde
 
 
 def engine_recorder(root, robot_type: str, **overrides):
-    """Return a SessionRecorder (the recorder node's engine, no ROS) with one topic, /blob."""
+    """Return a SessionRecorder (the recorder node's engine, no ROS) with one topic, /blob.
+
+    Uncompressed unless `overrides` say otherwise: the blobs are zeros, which zstd shrinks a
+    thousandfold, and the disk tests need bytes on disk to be the bytes put.
+    """
     from nanobot_ros.data.recording import RecorderConfig, SessionRecorder
     config = RecorderConfig(root=root, robot_type=robot_type,
-                            **{'min_free_gb': 0.0, **overrides})
+                            **{'min_free_gb': 0.0, 'compression': 'none', **overrides})
     recorder = SessionRecorder(config, log=lambda text: None)
     recorder.add_topic('/blob', 'std_msgs/msg/UInt8MultiArray')
     return recorder

@@ -9,7 +9,7 @@ from pathlib import Path
 import sqlite3
 from typing import List, NamedTuple
 
-from mcap.writer import Writer as McapWriter
+from mcap.writer import CompressionType, Writer as McapWriter
 import yaml
 
 QOS = ('- history: 3\n  depth: 0\n  reliability: 1\n  durability: 2\n  deadline:\n    sec: 0\n'
@@ -40,10 +40,11 @@ class Message(NamedTuple):
     data: bytes
 
 
-def write_mcap(file: Path, topics: List[Topic], messages: List[Message]) -> None:
-    """Write one MCAP storage file as rosbag2's mcap plugin does."""
+def write_mcap(file: Path, topics: List[Topic], messages: List[Message],
+               compression: CompressionType = CompressionType.ZSTD) -> None:
+    """Write one MCAP storage file as rosbag2's mcap plugin does (zstd chunks by default)."""
     with open(file, 'wb') as stream:
-        writer = McapWriter(stream)
+        writer = McapWriter(stream, compression=compression)
         writer.start(profile='ros2', library='rosbag2 (hand-assembled for a test)')
         schemas, channels = {}, {}
         for topic in topics:
@@ -81,11 +82,14 @@ def write_sqlite(file: Path, topics: List[Topic], messages: List[Message],
             'INSERT INTO topics (name, type, serialization_format, offered_qos_profiles, '
             'type_description_hash) VALUES (?, ?, "cdr", ?, "")',
             (topic.name, topic.msgtype, QOS)).lastrowid
+        # rosbag2 files a service event's definition (the .srv) under the service's type.
+        defined = (topic.msgtype[:-len('_Event')] if topic.name.endswith('/_service_event')
+                   else topic.msgtype)
         if definitions and not db.execute('SELECT 1 FROM message_definitions WHERE '
-                                          'topic_type = ?', (topic.msgtype,)).fetchone():
+                                          'topic_type = ?', (defined,)).fetchone():
             db.execute('INSERT INTO message_definitions (topic_type, encoding, '
                        'encoded_message_definition, type_description_hash) VALUES '
-                       '(?, ?, ?, "")', (topic.msgtype, topic.encoding, topic.definition))
+                       '(?, ?, ?, "")', (defined, topic.encoding, topic.definition))
     db.executemany('INSERT INTO messages (topic_id, timestamp, data) VALUES (?, ?, ?)',
                    [(ids[m.topic], m.timestamp, m.data) for m in messages])
     db.commit()

@@ -57,16 +57,24 @@ def get_parameters_event():
     return serialize_message(event)
 
 
-def service_bag(folder: Path, storage: str) -> Path:
-    """Write a Jazzy `ros2 bag record --all-topics --all-services` bag: a topic, 2 services."""
+def service_bag(folder: Path, storage: str, srv_header: bool = False) -> Path:
+    """Write a `ros2 bag record --all-topics --all-services` bag: a topic, 2 services.
+
+    Jazzy's rosbag2 stores a service's definition as the .srv text, then its dependencies;
+    newer ones (`srv_header`) put a `SRV: <type>` header in front, as before dependencies.
+    """
     parameter_value = interface_text('rcl_interfaces', 'msg', 'ParameterValue')
+
+    def srv(package, name):
+        header = SEPARATOR + f'SRV: {package}/srv/{name}\n' if srv_header else ''
+        return header + interface_text(package, 'srv', name)
     topics = [
         Topic('/chatter', 'std_msgs/msg/String', definition='string data\n'),
         Topic('/trigger/_service_event', 'std_srvs/srv/Trigger_Event',
-              definition=interface_text('std_srvs', 'srv', 'Trigger')),
+              definition=srv('std_srvs', 'Trigger')),
         # rosbag2 appends the .srv's dependencies after the srv text, as for messages.
         Topic('/node/get_parameters/_service_event', 'rcl_interfaces/srv/GetParameters_Event',
-              definition=interface_text('rcl_interfaces', 'srv', 'GetParameters') + '\n'
+              definition=srv('rcl_interfaces', 'GetParameters') + '\n'
               + SEPARATOR + 'MSG: rcl_interfaces/ParameterValue\n' + parameter_value)]
     request, response = trigger_events()
     messages = [Message('/chatter', START_NS, serialize_message(String(data='hello'))),
@@ -79,8 +87,10 @@ def service_bag(folder: Path, storage: str) -> Path:
 
 
 @pytest.mark.parametrize('storage', STORAGES)
-def test_service_events_decode_with_request_response_and_info(tmp_path, storage):
-    bag = Bag(service_bag(tmp_path / 'services', storage))
+@pytest.mark.parametrize('srv_header', [False, True], ids=['jazzy', 'srv-header'])
+def test_service_events_decode_with_request_response_and_info(tmp_path, storage, srv_header):
+    # sqlite3: the definition is filed under the service's type, as rosbag2 files it.
+    bag = Bag(service_bag(tmp_path / 'services', storage, srv_header))
     assert bag.undecodable == {}
     decoded = [(r.topic, bag.decode(r)) for r in bag.records()]
     assert [t for t, _ in decoded] == ['/chatter', '/trigger/_service_event',

@@ -1,11 +1,15 @@
-"""A bag the recorder wrote, read by `mcap` + `mcap-ros2-support` (not this project's code)."""
+"""A bag the recorder wrote, read by `mcap` + `mcap-ros2-support` (not this project's code).
+
+The recorder's default: zstd-compressed chunks, which the mcap library reads as they are.
+"""
 from pathlib import Path
 
 from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 import yaml
 
-from bag_fixtures import frame, make_image, make_telemetry, wait_for_subscribers
+from bag_fixtures import (Diagnostics, frame, make_image, make_telemetry,
+                          wait_for_subscribers)
 from nanobot_ros.contract import ACTION, COMMAND, IMAGE, SENSOR, TELEMETRY
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.convert import make_action
@@ -17,6 +21,7 @@ COUNT = 30
 
 
 def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
+    diagnostics = Diagnostics(ros)
     recorder = nodes.start('recorder', params={
         'output_dir': str(tmp_path), 'robot_type': 'crosscheck',
         'topics': f"['{IMAGE.fqn()}', '{ACTION.fqn()}', '{TELEMETRY.fqn()}']"})
@@ -32,7 +37,12 @@ def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
                                     source=f'test {i}', stamp=stamp))
         telemetry.publish(make_telemetry(i, stamp))
         ros.spin_for(0.02)
-    ros.spin_for(1.0)
+
+    def all_written():  # every action (reliable) arrived and nothing received is still queued
+        values = diagnostics.recorder(tmp_path)
+        return (values.get('topics', {}).get(ACTION.fqn(), {}).get('written') == COUNT
+                and values['messages_written'] == values['messages_received'])
+    assert ros.spin_until(all_written, 20), diagnostics.recorder(tmp_path)
     assert nodes.stop(recorder) == 0, nodes.output(recorder)
 
     [bag_dir] = find_bags(tmp_path)
@@ -42,6 +52,9 @@ def test_mcap_library_decodes_what_the_recorder_wrote(ros, nodes, tmp_path):
     decoded = {}
     with open(storage, 'rb') as stream:
         reader = make_reader(stream, decoder_factories=[DecoderFactory()])
+        chunks = reader.get_summary().chunk_indexes
+        assert chunks and {c.compression for c in chunks} == {'zstd'}
+        assert sum(c.compressed_size for c in chunks) < sum(c.uncompressed_size for c in chunks)
         for schema, channel, message, msg in reader.iter_decoded_messages():
             decoded.setdefault(channel.topic, []).append(msg)
         # The .mcap carries the session metadata itself (rosbag2's metadata record), so a lone

@@ -91,7 +91,10 @@ def test_repair_refuses_a_session_being_recorded_and_changes_nothing(tmp_path, c
     end = time.monotonic() + 10
     while recorder.counts()['written'] < 20 and time.monotonic() < end:
         time.sleep(0.05)
-    time.sleep(2 * recorder.config.flush_period_s)  # flushed: the files stop changing
+    flushed = recorder.flushes  # one flush after the 20: the files stop changing
+    while recorder.flushes == flushed and time.monotonic() < end:
+        time.sleep(0.02)
+    assert recorder.flushes > flushed
     before = _files(session)
     assert bag_cli.main(['repair', str(session)]) == 1
     error = capsys.readouterr().err

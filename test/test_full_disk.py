@@ -107,7 +107,11 @@ def test_a_disk_filled_by_another_writer_leaves_a_repairable_split(small_disk):
     recorder.start()
     assert _numbered_blobs(recorder, 0, 40) == 40
     wait_written(recorder, 40)
-    time.sleep(0.6)  # flushed
+    flushed = recorder.flushes
+    end = time.monotonic() + 10
+    while recorder.flushes == flushed and time.monotonic() < end:  # one flush after the 40
+        time.sleep(0.02)
+    assert recorder.flushes > flushed
     filler = fill(small_disk)
     _numbered_blobs(recorder, 40, 60)
     _wait_stopped(recorder)
@@ -172,7 +176,7 @@ def test_the_recorder_node_on_a_full_disk_says_why_and_keeps_running(ros, nodes,
     diagnostics = Diagnostics(ros)
     recorder = nodes.start('recorder', params={
         'output_dir': str(small_disk), 'topics': "['/blob']", 'min_free_gb': 0.0,
-        'flush_period_s': 0.2})
+        'flush_period_s': 0.2, 'compression': 'none'})  # zero blobs: compressed they never fill it
     blobs = ros.node.create_publisher(UInt8MultiArray, '/blob', qos_profile(COMMAND))
     wait_for_recorder(ros, diagnostics, small_disk, topics=1)
     assert ros.spin_until(lambda: blobs.get_subscription_count() >= 1, 30.0)
@@ -184,7 +188,8 @@ def test_the_recorder_node_on_a_full_disk_says_why_and_keeps_running(ros, nodes,
     def stopped():
         return 'stopped_reason' in diagnostics.recorder(small_disk)
     assert ros.spin_until(stopped, 30.0), nodes.output(recorder)
-    ros.spin_for(1.5)  # later reports: the node keeps running and reporting
+    del diagnostics.reports['recorder']  # a later report: the node keeps running and reporting
+    assert ros.spin_until(lambda: 'recorder' in diagnostics.reports, 10.0)
     level, message, values = diagnostics.reports['recorder']
     assert level == ERROR and message == values['stopped_reason']
     assert 'would fall below the reserve of 1 MB' in message

@@ -1,7 +1,5 @@
 """Recorder services ~/start, ~/split, ~/stop, sqlite3 storage and the session metadata."""
-from std_srvs.srv import Trigger
-
-from bag_fixtures import Diagnostics, make_telemetry, wait_for_recorder
+from bag_fixtures import call_trigger, Diagnostics, make_telemetry, wait_for_recorder
 from nanobot_ros.contract import COMMAND, TELEMETRY
 from nanobot_ros.data.bags import Bag
 from nanobot_ros.nodes.common import qos_profile
@@ -9,18 +7,20 @@ from nanobot_msgs.msg import Telemetry
 
 
 def _call(ros, name):
-    client = ros.node.create_client(Trigger, f'/recorder/{name}')
-    assert client.wait_for_service(timeout_sec=20.0), name
-    future = client.call_async(Trigger.Request())
-    assert ros.spin_until(future.done, 10.0)
-    return future.result()
+    return call_trigger(ros, f'/recorder/{name}')
 
 
 def _publish(ros, publisher, first, count):
     for i in range(first, first + count):
         publisher.publish(make_telemetry(i, ros.node.get_clock().now().to_msg()))
         ros.spin_for(0.01)
-    ros.spin_for(0.5)
+
+
+def _wait_written(ros, diagnostics, output_dir, count):
+    """Spin until the recorder below `output_dir` reports `count` messages written."""
+    assert ros.spin_until(
+        lambda: diagnostics.recorder(output_dir).get('messages_written') == count, 10), \
+        diagnostics.recorder(output_dir)
 
 
 def test_start_split_stop_by_service(ros, nodes, tmp_path):
@@ -35,12 +35,15 @@ def test_start_split_stop_by_service(ros, nodes, tmp_path):
     assert started.success and started.message.startswith(str(tmp_path / 'jetbot'))
     wait_for_recorder(ros, diagnostics, tmp_path, topics=1)
     _publish(ros, telemetry, 0, 10)
+    _wait_written(ros, diagnostics, tmp_path, 10)
     assert _call(ros, 'split').success
-    ros.spin_for(0.5)
+    assert ros.spin_until(lambda: diagnostics.recorder(tmp_path).get('splits') == 2, 10)
     _publish(ros, telemetry, 10, 10)
+    _wait_written(ros, diagnostics, tmp_path, 20)
     stopped = _call(ros, 'stop')
     assert stopped.success and '20 messages written' in stopped.message, stopped.message
     _publish(ros, telemetry, 20, 5)  # not recording: ignored
+    ros.spin_for(0.5)  # time to arrive: an absence has no condition to poll for
     assert nodes.stop(recorder) == 0, nodes.output(recorder)
 
     splits = sorted((tmp_path / 'jetbot').glob('*/*_0*'))

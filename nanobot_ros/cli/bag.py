@@ -5,6 +5,10 @@
   repair <bag|folder> [--keep-original]
                                    recover bags cut off by a crash (SIGKILL, power loss);
                                    refuses (exit 1, nothing changed) a split being recorded
+  convert <bag> <out_bag> [--storage mcap|sqlite3] [--compression file|message]
+          [--chunk-compression fast|small]
+                                   copy a bag into a new one: compressed -> plain (the
+                                   default), plain -> compressed, sqlite3 <-> mcap
   export-parquet <bag> <out_dir>   non-image topics -> one Parquet file per topic
   import-parquet <chunks> <bag>    the reference collector's Parquet chunks -> a new bag
 
@@ -21,7 +25,9 @@ def _info(args) -> int:
     meta = bag.metadata
     duration = meta.get('duration', {}).get('nanoseconds', 0) * 1e-9
     print(f'bag:      {bag.path}')
-    print(f'storage:  {", ".join(f.name for f in bag.files)}')
+    print(f'storage:  {", ".join(f.name for f in bag.stored_files)}')
+    if bag.compression_mode:
+        print(f'compression: {bag.compression_format}, {bag.compression_mode} mode')
     print(f'messages: {bag.message_count}' + (f' over {duration:.3f} s' if duration else ''))
     services = {t: i for t, i in bag.topics.items() if is_service_event(t, i.msgtype)}
     topics = {t: i for t, i in bag.topics.items() if t not in services}
@@ -46,6 +52,19 @@ def _repair(args) -> int:
     from nanobot_ros.data.repair import repair
     for result in repair(args.path, keep_original=args.keep_original):
         print(f'{result.path}: {result.note}')
+    return 0
+
+
+def _convert(args) -> int:
+    from nanobot_ros.data.bag_convert import convert_bag
+    result = convert_bag(args.bag, args.out_bag, storage=args.storage,
+                         chunk_compression=args.chunk_compression,
+                         compression_mode='' if args.compression == 'none' else args.compression)
+    print(f'wrote {sum(result.counts.values())} messages to {args.out_bag}')
+    for topic, count in sorted(result.counts.items()):
+        print(f'  {topic}  {count}')
+    for topic, reason in sorted(result.skipped.items()):
+        print(f'warning: {topic} not converted: {reason}', file=sys.stderr)
     return 0
 
 
@@ -85,6 +104,16 @@ def main(argv=None) -> int:
     fix.add_argument('--keep-original', action='store_true',
                      help='keep the damaged bag beside the repaired one as <name>.damaged')
     fix.set_defaults(run=_repair)
+    convert = sub.add_parser('convert', help='copy a bag into another storage or compression')
+    convert.add_argument('bag')
+    convert.add_argument('out_bag', help='the bag directory to create')
+    convert.add_argument('--storage', choices=['mcap', 'sqlite3'], default='',
+                         help='default: the input\'s')
+    convert.add_argument('--compression', choices=['none', 'file', 'message'], default='none',
+                         help='rosbag2 --compression-mode (zstd); default none: a plain bag')
+    convert.add_argument('--chunk-compression', choices=['none', 'fast', 'small'],
+                         default='none', help='MCAP zstd chunks (rosbag2 zstd_fast / zstd_small)')
+    convert.set_defaults(run=_convert)
     export = sub.add_parser('export-parquet', help='non-image topics to Parquet')
     export.add_argument('bag')
     export.add_argument('out_dir')

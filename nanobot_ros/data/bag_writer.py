@@ -11,23 +11,36 @@ pending MCAP chunk, hands it to the OS and fsyncs the file (sqlite3: commits, wh
 what arrived before the last flush survives SIGKILL and a power cut alike; the first flush also
 fsyncs the bag's folder and its parent, so the new file's name is on disk too. `nanobot bag
 repair` then restores the index and metadata.yaml.
-This reaches into rosbags' storage objects (`close_chunk`, `bio`, `conn`), which is why rosbags
-is pinned in requirements/python.txt.
+
+Compression. `chunk_compression` ('none', 'fast', 'small') compresses MCAP chunks with zstd, as
+rosbag2's `zstd_fast` / `zstd_small` storage presets do: the file stays an indexed MCAP that
+`ros2 bag`, Foxglove and the `mcap` tools read as it is, and each flush still ends a chunk.
+sqlite3 has no chunks: there it is ignored. `compression_mode` ('file' or 'message') writes what
+`ros2 bag record --compression-mode file|message --compression-format zstd` writes (file mode
+compresses the storage file at close: nothing is readable before, so the recorder never uses it).
+This reaches into rosbags' storage objects (`close_chunk`, `bio`, `conn`, `compressor`), which is
+why rosbags is pinned in requirements/python.txt.
 """
 import os
 from pathlib import Path
 from typing import Dict, Optional, Sequence
 
 from rosbags.rosbag2 import Writer, WriterError
-from rosbags.rosbag2.enums import StoragePlugin
+from rosbags.rosbag2.enums import CompressionFormat, CompressionMode, StoragePlugin
 from rosbags.rosbag2.metadata import parse_qos
 from rosbags.typesys.base import TypesysError
+import zstandard
 
 from nanobot_ros.data.bags import BagError, make_typestore, normalize_msgtype, \
     register_definition
 from nanobot_ros.durable import fsync_folder
 
 STORAGES = {'mcap': StoragePlugin.MCAP, 'sqlite3': StoragePlugin.SQLITE3}
+# zstd levels of MCAP chunk compression: 'fast' is rosbag2's zstd_fast (level 1), 'small' trades
+# recorder CPU for bytes (bench/recorder_throughput.py --compression measures both).
+CHUNK_COMPRESSION_LEVELS = {'none': None, 'fast': 1, 'small': 9}
+COMPRESSION_MODES = {'': CompressionMode.NONE, 'file': CompressionMode.FILE,
+                     'message': CompressionMode.MESSAGE}
 
 
 def qos_profiles(profiles: Sequence[dict]):
@@ -39,19 +52,35 @@ class BagWriter:
     """One bag directory written by rosbags (MCAP or sqlite3), with counts and `flush()`."""
 
     def __init__(self, path, storage: str = 'mcap', typestore=None,
-                 custom_data: Optional[Dict[str, str]] = None):
+                 custom_data: Optional[Dict[str, str]] = None, chunk_compression: str = 'none',
+                 compression_mode: str = ''):
         if storage not in STORAGES:
             raise BagError(f'unknown storage {storage!r}; choose one of {sorted(STORAGES)}')
+        if chunk_compression not in CHUNK_COMPRESSION_LEVELS:
+            raise BagError(f'unknown chunk compression {chunk_compression!r}; choose one of '
+                           f'{list(CHUNK_COMPRESSION_LEVELS)}')
+        if compression_mode not in COMPRESSION_MODES:
+            raise BagError(f'unknown compression mode {compression_mode!r}; choose file, '
+                           f'message or none')
         self.path = Path(path)
         self.storage = storage
         self.typestore = typestore or make_typestore()
+        level = CHUNK_COMPRESSION_LEVELS[chunk_compression] if storage == 'mcap' else None
         try:
             self._writer = Writer(self.path, version=9, storage_plugin=STORAGES[storage])
+            if compression_mode:
+                self._writer.set_compression(COMPRESSION_MODES[compression_mode],
+                                             CompressionFormat.ZSTD)
+            elif level is not None:
+                self._writer.set_compression(CompressionMode.STORAGE, CompressionFormat.ZSTD)
             for key, value in (custom_data or {}).items():
                 self._writer.set_custom_data(key, str(value))
             self._writer.open()
         except WriterError as error:
             raise BagError(str(error)) from None
+        if level is not None and not compression_mode:
+            # rosbags compresses chunks at zstd's default level 3; the preset's level instead.
+            self._writer.storage.compressor = zstandard.ZstdCompressor(level=level).compress
         self._connections = {}
         self.messages = 0
         self.bytes = 0

@@ -19,6 +19,11 @@ service event's definition (the .srv text) gives <pkg>/srv/<Name>_Event as rosid
 it. A topic whose type is neither known nor (parseably) defined is listed with its count and
 the reason in `undecodable`; the other topics read normally.
 
+Compression, as rosbag2 writes it: MCAP chunks compressed with zstd or lz4 (read by the `mcap`
+library), `--compression-mode file` (each storage file is `<split>.mcap.zstd` / `.db3.zstd`:
+decompressed once into a temporary folder that lives as long as the Bag) and
+`--compression-mode message` (each message's CDR bytes are a zstd frame: decompressed as read).
+
 Errors are BagError with a message that says what to do (path missing, not a bag, a storage
 file truncated by a crash -> `nanobot bag repair <path>`).
 """
@@ -28,6 +33,7 @@ from pathlib import Path, PurePath
 import re
 import sqlite3
 import struct
+import tempfile
 from typing import Dict, Iterable, Iterator, List, Optional
 
 from mcap.exceptions import McapError
@@ -40,8 +46,11 @@ from rosbags.serde import SerdeError
 from rosbags.typesys import get_types_from_idl, get_types_from_msg, Stores, get_typestore
 from rosbags.typesys.base import TypesysError
 import yaml
+import zstandard
 
 STORAGE_SUFFIXES = {'.mcap': 'mcap', '.db3': 'sqlite3'}
+# rosbag2's compression formats (its one compressor plugin): the suffix file mode appends.
+COMPRESSED_SUFFIXES = {'.zstd': 'zstd'}
 IMAGE_TYPES = ('sensor_msgs/msg/Image', 'sensor_msgs/msg/CompressedImage')
 DEFINITION_SEPARATOR = '=' * 80 + '\n'
 REPAIR_HINT = 'recover it with `./run.sh nanobot bag repair {path}`'
@@ -115,6 +124,7 @@ def normalize_msgtype(msgtype: str) -> str:
 
 
 _SERVICE_EVENT = re.compile(r'^[^/]+/srv/[^/]+_Event$')
+_SERVICE = re.compile(r'^[^/]+/srv/[^/]+(?<!_Event)(?<!_Request)(?<!_Response)$')
 
 
 def is_service_event(topic: str, msgtype: str) -> bool:
@@ -132,6 +142,8 @@ def _service_event_types(msgtype: str, text: str) -> dict:
     """
     package, _, event = msgtype.split('/')
     service = msgtype[:-len('_Event')]
+    if text.startswith(DEFINITION_SEPARATOR):  # newer rosbag2: a `SRV: <type>` header first
+        text = text[len(DEFINITION_SEPARATOR):].partition('\n')[2]
     top, separator, dependencies = text.partition(DEFINITION_SEPARATOR)
     halves = re.split(r'^---[ \t]*$', top, maxsplit=1, flags=re.MULTILINE)
     if len(halves) != 2:
@@ -184,12 +196,31 @@ def register_definition(store, msgtype: str, encoding: str, text: str) -> None:
     store.register({k: v for k, v in types.items() if k not in store.types})
 
 
+def storage_suffix(path: Path) -> str:
+    """Return a storage file's kind suffix ('.mcap', '.db3'), also when file-compressed."""
+    path = Path(path)
+    if path.suffix in COMPRESSED_SUFFIXES:
+        path = path.with_suffix('')
+    return path.suffix if path.suffix in STORAGE_SUFFIXES else ''
+
+
 def is_bag(path: Path) -> bool:
     """Return whether `path` is a finished bag directory (has metadata.yaml) or storage file."""
     path = Path(path)
     if path.is_file():
-        return path.suffix in STORAGE_SUFFIXES
+        return bool(storage_suffix(path))
     return (path / 'metadata.yaml').is_file()
+
+
+def decompress_file(source: Path, folder: Path) -> Path:
+    """Return a plain copy in `folder` of a file-mode compressed storage file (`x.mcap.zstd`)."""
+    target = Path(folder) / source.with_suffix('').name
+    try:
+        with open(source, 'rb') as packed, open(target, 'wb') as plain:
+            zstandard.ZstdDecompressor().copy_stream(packed, plain)
+    except zstandard.ZstdError as error:
+        raise BagError(f'{source}: not a complete zstd file ({error})') from None
+    return target
 
 
 def find_bags(root, finished_only: bool = True) -> List[Path]:
@@ -225,6 +256,9 @@ class Bag:
             raise BagError(f'{self.path}: no such bag (path does not exist)')
         self.typestore = typestore or make_typestore()
         self.metadata = {}
+        # rosbag2's compression: '' (none; MCAP chunk compression is the storage's own),
+        # 'file' or 'message'; the format is zstd.
+        self.compression_mode = self.compression_format = ''
         if self.path.is_file():
             self.files = [self.path]
         else:
@@ -237,14 +271,16 @@ class Bag:
                                   for name in self.metadata['relative_file_paths']]
                 except (yaml.YAMLError, KeyError, TypeError) as error:
                     raise BagError(f'{meta}: not a rosbag2 metadata file ({error})') from None
-                if self.metadata.get('compression_mode'):
-                    raise BagError(f'{self.path}: compressed bag ('
-                                   f'{self.metadata.get("compression_format")}, '
-                                   f'{self.metadata["compression_mode"]} mode) is not supported; '
-                                   f'decompress it with `ros2 bag convert`')
+                # rosbag2 writes FILE / MESSAGE, rosbags file / message.
+                self.compression_mode = str(self.metadata.get('compression_mode') or '').lower()
+                self.compression_format = str(self.metadata.get('compression_format') or '')
+                if self.compression_mode not in ('', 'file', 'message') or (
+                        self.compression_mode and self.compression_format != 'zstd'):
+                    raise BagError(f'{self.path}: compression {self.compression_format!r} in '
+                                   f'{self.compression_mode!r} mode is not one rosbag2 writes '
+                                   f'(zstd in file or message mode)')
             else:
-                self.files = sorted(p for p in self.path.iterdir()
-                                    if p.suffix in STORAGE_SUFFIXES)
+                self.files = sorted(p for p in self.path.iterdir() if storage_suffix(p))
                 if self.files:
                     raise BagError(f'{self.path}: metadata.yaml is missing (the recording was '
                                    f'interrupted?); {REPAIR_HINT.format(path=self.path)}')
@@ -254,9 +290,18 @@ class Bag:
         for file in self.files:
             if not file.is_file():
                 raise BagError(f'{file}: listed in metadata.yaml but missing')
-            if file.suffix not in STORAGE_SUFFIXES:
-                raise BagError(f'{file}: unsupported storage (compressed or unknown format); '
-                               f'supported: .mcap, .db3')
+            if not storage_suffix(file):
+                raise BagError(f'{file}: unsupported storage (unknown format); supported: '
+                               f'.mcap, .db3, compressed .mcap.zstd, .db3.zstd')
+        self.stored_files = list(self.files)  # as on disk (file mode: the compressed ones)
+        self._plain_folder = None
+        if any(f.suffix in COMPRESSED_SUFFIXES for f in self.files):
+            self.compression_mode, self.compression_format = 'file', 'zstd'
+            self._plain_folder = tempfile.TemporaryDirectory(prefix='nanobot-bag-')
+            self.files = [decompress_file(f, self._plain_folder.name)
+                          if f.suffix in COMPRESSED_SUFFIXES else f for f in self.files]
+        self._unpack = (zstandard.ZstdDecompressor().decompressobj
+                        if self.compression_mode == 'message' else None)
         self.topics: Dict[str, TopicInfo] = {}
         # topic -> why its messages cannot be decoded (listed, counted, skipped by readers)
         self.undecodable: Dict[str, str] = {}
@@ -282,7 +327,7 @@ class Bag:
     def _scan(self) -> None:
         counts, types, qos = {}, {}, {}
         for file in self.files:
-            if file.suffix == '.mcap':
+            if storage_suffix(file) == '.mcap':
                 self._scan_mcap(file, counts, types, qos)
             else:
                 self._scan_sqlite(file, counts, types, qos)
@@ -299,8 +344,15 @@ class Bag:
         self.end_ns = max(self.end_ns, last)
 
     def _register(self, msgtype: str, encoding: str, text: str) -> None:
-        """Register a definition the bag carries; remember why, if it does not parse."""
+        """Register a definition the bag carries; remember why, if it does not parse.
+
+        rosbag2 files a service event's definition (the .srv text) under the service's type
+        (`<pkg>/srv/<Name>`: the sqlite3 message_definitions table does so): it defines the
+        `<Name>_Event` its topics carry.
+        """
         msgtype = normalize_msgtype(msgtype)
+        if _SERVICE.match(msgtype):
+            msgtype += '_Event'
         self.definitions.setdefault(msgtype, (encoding, text))
         try:
             register_definition(self.typestore, msgtype, encoding, text)
@@ -361,14 +413,29 @@ class Bag:
         except sqlite3.DatabaseError as error:
             raise self._truncated(file, error) from None
 
-    def records(self, topics: Optional[Iterable[str]] = None) -> Iterator[Record]:
-        """Yield the stored messages, only `topics` if given, in log-time order, file by file."""
+    def _plain(self, data: bytes) -> bytes:
+        """Return a stored message's CDR bytes (message mode: each is one zstd frame)."""
+        if self._unpack is None:
+            return data
+        try:
+            return self._unpack().decompress(data)
+        except zstandard.ZstdError as error:
+            raise BagError(f'{self.path}: a message is not a zstd frame although the bag is '
+                           f'compressed in message mode ({error})') from None
+
+    def records(self, topics: Optional[Iterable[str]] = None,
+                start_ns: Optional[int] = None) -> Iterator[Record]:
+        """Yield the stored messages, only `topics` if given, in log-time order, file by file.
+
+        `start_ns`: only those logged at or after it (MCAP skips the chunks before it).
+        """
         wanted = set(topics) if topics is not None else None
+        end = None if start_ns is None else 2**63 - 1
         for file in self.files:
-            if file.suffix == '.mcap':
-                yield from self._mcap_records(file, wanted)
+            if storage_suffix(file) == '.mcap':
+                yield from self._mcap_records(file, wanted, start_ns, end)
             else:
-                yield from self._sqlite_records(file, wanted)
+                yield from self._sqlite_records(file, wanted, start_ns, end)
 
     def _mcap_records(self, file: Path, wanted, start=None, end=None) -> Iterator[Record]:
         try:
@@ -378,7 +445,7 @@ class Bag:
                         topics=list(wanted) if wanted is not None else None,
                         starting_at=start, ending_before=end, log_time_order=True):
                     yield Record(channel.topic, self.topics[channel.topic].msgtype,
-                                 message.log_time, message.data)
+                                 message.log_time, self._plain(message.data))
         except (McapError, EOFError, ValueError) as error:
             raise self._truncated(file, error) from None
 
@@ -399,7 +466,8 @@ class Bag:
             try:
                 for topic, _, timestamp, data in db.execute(
                         query + ' ORDER BY messages.timestamp', args):
-                    yield Record(topic, self.topics[topic].msgtype, timestamp, bytes(data))
+                    yield Record(topic, self.topics[topic].msgtype, timestamp,
+                                 self._plain(bytes(data)))
             finally:
                 db.close()
         except sqlite3.DatabaseError as error:
@@ -411,7 +479,8 @@ class Bag:
         MCAP reads only the chunk that holds it (chunk index), sqlite3 one indexed row.
         """
         for file in self.files:
-            reader = self._mcap_records if file.suffix == '.mcap' else self._sqlite_records
+            reader = (self._mcap_records if storage_suffix(file) == '.mcap'
+                      else self._sqlite_records)
             for record in reader(file, {topic}, timestamp, timestamp + 1):
                 return record
         raise KeyError(f'{self.path}: no {topic} message at {timestamp} ns')

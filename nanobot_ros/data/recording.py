@@ -6,6 +6,10 @@
     recorder.put(IMAGE.fqn(), receive_time_ns, cdr_bytes)          # from a callback: O(1)
     recorder.stop()
 
+Compression: MCAP splits have zstd-compressed chunks by default (`compression` fast; small
+trades CPU for bytes; none): still indexed MCAP files that `ros2 bag`, Foxglove and the `mcap`
+tools read as they are. sqlite3 splits are plain.
+
 Layout: <root>/<robot_type>/<session>/ holds session.yaml (the session metadata) and one bag
 directory per split, <session>_000/, <session>_001/, ... Every split is a complete rosbag2 bag
 (metadata.yaml with the session metadata in custom_data) as soon as it is closed; the split
@@ -36,6 +40,7 @@ import datetime
 import fcntl
 import os
 from pathlib import Path
+import re
 import shutil
 import threading
 import time
@@ -43,8 +48,8 @@ from typing import Dict, List, Optional
 
 import yaml
 
-from nanobot_ros.contract import RECORDED
-from nanobot_ros.data.bag_writer import BagWriter
+from nanobot_ros.contract import Qos, RECORDED
+from nanobot_ros.data.bag_writer import BagWriter, CHUNK_COMPRESSION_LEVELS
 from nanobot_ros.data.bags import BagError, make_typestore
 from nanobot_ros.durable import atomic_write
 
@@ -65,24 +70,34 @@ class RecorderConfig:
     root: Path
     robot_type: str = 'toroidal_dot'
     storage: str = 'mcap'
+    compression: str = 'fast'  # MCAP zstd chunks: none, fast (rosbag2's zstd_fast), small
     split_size_mb: float = 1024.0
     split_duration_s: float = 0.0
     max_disk_gb: float = 10.0
     min_free_gb: float = 1.0
     flush_period_s: float = 0.5
     queue_size_mb: float = 512.0
+    # > 0: snapshot mode (rosbag2's --snapshot-mode): keep the last this many seconds (by log
+    # time, from the newest message; at most queue_size_mb) in memory, write them on snapshot()
+    snapshot_duration_s: float = 0.0
     metadata: Dict[str, str] = field(default_factory=dict)
 
     def validate(self) -> None:
         """Raise ValueError when a setting makes no sense."""
         if self.storage not in ('mcap', 'sqlite3'):
             raise ValueError(f'storage must be mcap or sqlite3, got {self.storage!r}')
+        if self.compression not in CHUNK_COMPRESSION_LEVELS:
+            raise ValueError(f'compression must be one of {list(CHUNK_COMPRESSION_LEVELS)}, '
+                             f'got {self.compression!r}')
         for name in ('split_size_mb', 'split_duration_s', 'max_disk_gb', 'min_free_gb'):
             if getattr(self, name) < 0:
                 raise ValueError(f'{name} must be >= 0, got {getattr(self, name)}')
         if not 0 < self.flush_period_s <= 1.0:
             raise ValueError(f'flush_period_s must be in (0, 1] so a crash loses at most a '
                              f'second, got {self.flush_period_s}')
+        if self.snapshot_duration_s < 0:
+            raise ValueError(f'snapshot_duration_s must be >= 0 (0 = record everything), got '
+                             f'{self.snapshot_duration_s}')
         if self.queue_size_mb <= 0:
             raise ValueError(f'queue_size_mb must be > 0, got {self.queue_size_mb}')
         if not self.robot_type or '/' in self.robot_type:
@@ -95,12 +110,40 @@ class RecorderSetup:
 
     # Relative names resolve in the recorder's namespace and are recorded by their full names.
     topics: List[str] = field(default_factory=lambda: [t.name for t in RECORDED])
+    topics_regex: str = ''      # also every topic whose full name this matches ('' = none)
+    exclude_regex: str = ''     # never the topics whose full name this matches ('' = none)
+    topic_types: List[str] = field(default_factory=lambda: [''])  # also every topic of these
+    exclude_topic_types: List[str] = field(default_factory=lambda: [''])  # never these types
+    qos_overrides_path: str = ''  # YAML {topic: {reliability, durability, depth, ...}}
+    start_paused: bool = False
     run_dir: str = ''           # run folder of the stack runner ('' = none)
     output_dir: str = ''        # '' = <run_dir>/sessions, or saved/sessions without a run
     config_file: str = ''       # '' = <run_dir>/config.yaml if present
     action_space: str = 'discrete: 0 = stay, 1 = move right'
     autostart: bool = True
     discovery_period_s: float = 0.5
+
+    def validate(self) -> None:
+        """Raise ValueError when a setting makes no sense (a regex that does not compile)."""
+        for name in ('topics_regex', 'exclude_regex'):
+            try:
+                re.compile(getattr(self, name))
+            except re.error as error:
+                raise ValueError(f'{name} {getattr(self, name)!r} is not a regular '
+                                 f'expression: {error}') from None
+
+    def selects(self, topic: str, msgtype: str) -> bool:
+        """Return whether `topic` (a full name) of `msgtype` is recorded: chosen, not excluded.
+
+        Chosen: listed in `topics`, matched by `topics_regex` or of a type in `topic_types`;
+        excluded: matched by `exclude_regex` or of a type in `exclude_topic_types`. `topics`
+        must be resolved to full names by the caller (the node's namespace).
+        """
+        if (self.exclude_regex and re.search(self.exclude_regex, topic)) \
+                or msgtype in self.exclude_topic_types:
+            return False
+        return (topic in self.topics or msgtype in self.topic_types
+                or bool(self.topics_regex and re.search(self.topics_regex, topic)))
 
     def sessions_folder(self) -> Path:
         """Return the folder the robot-type folders of the sessions go into."""
@@ -115,6 +158,76 @@ class RecorderSetup:
         if not path and self.run_dir and (Path(self.run_dir) / 'config.yaml').is_file():
             path = str(Path(self.run_dir) / 'config.yaml')
         return Path(path).read_text() if path else ''
+
+
+QOS_OVERRIDE_KEYS = ('reliability', 'durability', 'history', 'depth', 'deadline', 'lifespan',
+                     'liveliness', 'liveliness_lease_duration',
+                     'avoid_ros_namespace_conventions')
+
+
+def load_qos_overrides(path) -> Dict[str, Qos]:
+    """Return {topic: Qos} from a rosbag2 `--qos-profile-overrides-path` YAML file.
+
+    Each topic maps to the policies it overrides (names as rosbag2 writes them: reliable /
+    best_effort, volatile / transient_local, keep_last / keep_all, depth; durations as
+    {sec, nsec}); the rest keep Qos's defaults. ValueError says what is wrong.
+    """
+    try:
+        data = yaml.safe_load(Path(path).read_text()) or {}
+    except (OSError, yaml.YAMLError) as error:
+        raise ValueError(f'QoS overrides {path}: {error}') from None
+    if not isinstance(data, dict):
+        raise ValueError(f'QoS overrides {path}: expected {{topic: {{policy: value}}}}')
+    overrides = {}
+    for topic, policies in data.items():
+        unknown = set(policies or {}) - set(QOS_OVERRIDE_KEYS)
+        if not isinstance(policies, dict) or unknown:
+            raise ValueError(f'QoS overrides {path}: {topic}: unknown policies '
+                             f'{sorted(unknown) if isinstance(policies, dict) else policies}')
+        fields_ = {}
+        for key, value in policies.items():
+            if isinstance(value, dict):  # a duration
+                fields_[f'{key}_ns'] = int(value.get('sec', 0)) * 10**9 + int(
+                    value.get('nsec', 0))
+            else:
+                fields_[key] = value.lower() if isinstance(value, str) else value
+        qos = Qos(**fields_)
+        try:
+            qos.offered()  # every policy name is one rmw knows
+        except KeyError as error:
+            raise ValueError(f'QoS overrides {path}: {topic}: unknown value {error}') from None
+        overrides[str(topic)] = qos
+    return overrides
+
+
+class SnapshotBuffer:
+    """The newest messages of the last `duration_s` (log time, from the newest one), bounded.
+
+    rosbag2's snapshot mode: kept in memory, handed over on a trigger. A message older than the
+    window, or beyond `max_bytes` (oldest first), leaves the buffer.
+    """
+
+    def __init__(self, duration_s: float, max_bytes: int):
+        self.window_ns = int(duration_s * 1e9)
+        self.max_bytes = max_bytes
+        self._items = deque()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def add(self, topic: str, timestamp: int, data: bytes) -> None:
+        """Keep one message; forget what fell out of the window."""
+        with self._lock:
+            self._items.append((topic, timestamp, data))
+            self._bytes += len(data)
+            horizon = timestamp - self.window_ns
+            while self._items and (self._items[0][1] < horizon or self._bytes > self.max_bytes):
+                self._bytes -= len(self._items.popleft()[2])
+
+    def take(self) -> list:
+        """Return the buffered (topic, timestamp, data) in arrival order and empty the buffer."""
+        with self._lock:
+            items, self._items, self._bytes = list(self._items), deque(), 0
+        return items
 
 
 def folder_bytes(path: Path) -> int:
@@ -250,6 +363,11 @@ class SessionRecorder:
         # measured at each flush, counted down by each message (see _write).
         self._room = 0
         self._accepting = False  # the writer thread takes messages (under _lock)
+        self.snapshots = 0
+        self.flushes = 0  # periodic flushes done: all written before one is recoverable
+        self.snapshot_buffer = (SnapshotBuffer(config.snapshot_duration_s,
+                                               int(config.queue_size_mb * MB))
+                                if config.snapshot_duration_s else None)
 
     # -- called from the node (any thread) -------------------------------------------------
     @property
@@ -307,6 +425,9 @@ class SessionRecorder:
     def put(self, topic: str, timestamp: int, data: bytes) -> bool:
         """Queue one message for writing; False (and counted as dropped) if the queue is full."""
         self.received[topic] += 1
+        if self.snapshot_buffer is not None:
+            self.snapshot_buffer.add(topic, timestamp, data)
+            return True
         size = len(data)
         with self._lock:
             if not self._accepting or self._queued_bytes + size > self.config.queue_size_mb * MB:
@@ -316,6 +437,24 @@ class SessionRecorder:
             self._queued_bytes += size
         self._wake.set()
         return True
+
+    def snapshot(self) -> int:
+        """Snapshot mode: write the buffered window as one split of its own; return its count.
+
+        Not recording (or not in snapshot mode): 0, nothing written.
+        """
+        if self.snapshot_buffer is None or not self.recording:
+            return 0
+        items = self.snapshot_buffer.take()
+        with self._lock:
+            if not self._accepting:
+                return 0
+            self._queue.extend(items)
+            self._queued_bytes += sum(len(data) for _, _, data in items)
+            self._queue.append((_SPLIT, 0, b''))
+        self.snapshots += 1
+        self._wake.set()
+        return len(items)
 
     def request_split(self) -> None:
         """Close the current split and open the next one (done by the writer thread)."""
@@ -344,7 +483,8 @@ class SessionRecorder:
         custom = {**self._custom_data, 'nanobot.split': str(index)}
         self._split_lock = SplitLock(path)
         try:
-            self._writer = BagWriter(path, self.config.storage, self.typestore, custom)
+            self._writer = BagWriter(path, self.config.storage, self.typestore, custom,
+                                     chunk_compression=self.config.compression)
         except BaseException:
             self._split_lock.release()
             raise
@@ -354,8 +494,12 @@ class SessionRecorder:
     def _close_split(self) -> None:
         try:
             if self._writer is not None:
-                self._writer.close()
-                self._writer = None
+                writer, self._writer = self._writer, None
+                writer.close()
+                if self.snapshot_buffer is not None and not writer.messages:
+                    # Snapshot mode: the split waiting for the next snapshot got none.
+                    shutil.rmtree(writer.path, ignore_errors=True)
+                    self.splits.remove(writer.path)
         finally:
             if self._split_lock is not None:
                 self._split_lock.release()
@@ -433,6 +577,7 @@ class SessionRecorder:
                     break
                 if now - last_flush >= self.config.flush_period_s:
                     self._writer.flush()
+                    self.flushes += 1
                     last_flush = now
                     if self._over_cap():
                         self._enforce_cap()

@@ -10,11 +10,24 @@ topics 60). Spun by rclpy's C++ EventsExecutor: several 640x480 cameras plus 1 k
 (docs/recording.md, bench/recorder_throughput.py).
 
 Output: <output_dir>/<robot_type>/<session>/<session>_NNN/ (one rosbag2 bag per split) and
-session.yaml; output_dir defaults to <run_dir>/sessions under the stack runner, else
-saved/sessions. Each split's metadata.yaml custom_data holds the session metadata (robot type,
-action space, stack config, software version). See nanobot_ros/data/recording.py.
+session.yaml, MCAP with zstd-compressed chunks by default (`compression`: none / fast / small);
+output_dir defaults to <run_dir>/sessions under the stack runner, else saved/sessions. Each
+split's metadata.yaml custom_data holds the session metadata (robot type, action space, stack
+config, software version). See nanobot_ros/data/recording.py.
 
-Services (std_srvs/Trigger): ~/start, ~/stop, ~/split.
+Which topics: `topics` (names), plus every topic whose full name `topics_regex` matches
+(re.search, like `ros2 bag record -e`; '.*' = all) and every topic of a type in `topic_types`,
+minus those `exclude_regex` matches (like --exclude-regex) and those of a type in
+`exclude_topic_types`. `qos_overrides_path`: a rosbag2 --qos-profile-overrides-path YAML file; a
+topic named there is subscribed with that QoS instead of the one matching its publishers.
+
+Snapshot mode (`snapshot_duration_s` > 0, like --snapshot-mode with a cache duration): nothing
+is written while the last that many seconds stay in memory (at most queue_size_mb); ~/snapshot
+writes them as one split of their own, e.g. when something went wrong.
+
+Services (std_srvs/Trigger): ~/start, ~/stop, ~/split, ~/snapshot, ~/pause, ~/resume (while
+paused, messages are not recorded; `start_paused` starts so, like --start-paused), ~/is_paused
+(success = paused).
 Status (/diagnostics, every second): messages received / written / dropped, per topic too,
 session folder, split, bytes written; ERROR when recording stopped on its own (the free space
 would fall below `min_free_gb` (at least 1 MB): the split is closed cleanly; a disk filled by
@@ -37,7 +50,8 @@ from std_srvs.srv import Trigger
 
 from nanobot_ros.contract import compatible_qos
 from nanobot_ros.data.bags import BagError, IMAGE_TYPES
-from nanobot_ros.data.recording import RecorderConfig, RecorderSetup, SessionRecorder
+from nanobot_ros.data.recording import (load_qos_overrides, RecorderConfig, RecorderSetup,
+                                        SessionRecorder)
 from nanobot_ros.nodes.common import (ERROR, message_class, NanobotNode, OK, qos_profile,
                                       qos_spec, run, WARN)
 from nanobot_ros.version import software_version
@@ -50,8 +64,21 @@ DESCRIPTIONS = {
     'action_space': 'action space stored in the session metadata',
     'autostart': 'start a session at once',
     'discovery_period_s': 'how often to look for new publishers (s)',
+    'topics_regex': 'also record every topic whose full name this matches (like ros2 bag '
+                    'record -e); "" = none, ".*" = all',
+    'exclude_regex': 'never record topics whose full name this matches (like --exclude-regex)',
+    'topic_types': 'also record every topic of these types (like --topic-types); [""] = none',
+    'exclude_topic_types': 'never record topics of these types (like --exclude-topic-types); '
+                           '[""] = none',
+    'qos_overrides_path': 'rosbag2 QoS overrides YAML ({topic: {reliability: ..., depth: ...}}) '
+                          'for the subscriptions; "" = none',
+    'start_paused': 'start paused: nothing is recorded until ~/resume',
+    'snapshot_duration_s': 'snapshot mode if > 0: keep the last this many seconds in memory, '
+                           'write them on ~/snapshot',
     'robot_type': 'robot type: sessions go to <output_dir>/<robot_type>/',
     'storage': 'mcap or sqlite3',
+    'compression': 'MCAP chunk compression: none, fast (zstd level 1, rosbag2 zstd_fast) or '
+                   'small (zstd level 9); sqlite3 stays plain',
     'split_size_mb': 'start a new split after this many MB; 0 = never',
     'split_duration_s': 'start a new split after this many s; 0 = never',
     'max_disk_gb': 'per-robot cap: oldest sessions are deleted above it',
@@ -84,7 +111,12 @@ class RecorderNode(NanobotNode):
     def __init__(self):
         super().__init__('recorder')
         setup = RecorderSetup(**self.declare_config(RecorderSetup, DESCRIPTIONS))
-        self.wanted = [self.topic_name(t) for t in setup.topics]
+        setup.topics = [self.topic_name(t) for t in setup.topics if t]
+        setup.validate()
+        self.setup = setup
+        self.qos_overrides = ({self.topic_name(t): q for t, q in
+                               load_qos_overrides(setup.qos_overrides_path).items()}
+                              if setup.qos_overrides_path else {})
         self.config = RecorderConfig(
             root=setup.sessions_folder(),
             metadata={'nanobot.action_space': setup.action_space,
@@ -96,9 +128,15 @@ class RecorderNode(NanobotNode):
         self.subscribed = {}
         self.unknown_types = {}
         self.active = False
+        self.paused = setup.start_paused
+        self.skipped_while_paused = 0
         self.create_service(Trigger, '~/start', self._on_start)
         self.create_service(Trigger, '~/stop', self._on_stop)
         self.create_service(Trigger, '~/split', self._on_split)
+        self.create_service(Trigger, '~/snapshot', self._on_snapshot)
+        self.create_service(Trigger, '~/pause', self._on_pause)
+        self.create_service(Trigger, '~/resume', self._on_resume)
+        self.create_service(Trigger, '~/is_paused', self._on_is_paused)
         self.create_timer(discovery_period, self._discover)
         if autostart:
             self._start()
@@ -135,16 +173,46 @@ class RecorderNode(NanobotNode):
             response.success, response.message = True, 'split requested'
         return response
 
+    def _on_snapshot(self, request, response):
+        if self.recorder.snapshot_buffer is None:
+            response.success, response.message = False, ('not in snapshot mode '
+                                                         '(snapshot_duration_s is 0)')
+        elif not self.recorder.recording:
+            response.success, response.message = False, 'not recording'
+        else:
+            count = self.recorder.snapshot()
+            response.success = True
+            response.message = f'snapshot {self.recorder.snapshots}: {count} messages'
+        return response
+
+    def _on_pause(self, request, response):
+        response.success, response.message = True, ('already paused' if self.paused
+                                                    else 'paused')
+        self.paused = True
+        return response
+
+    def _on_resume(self, request, response):
+        response.success, response.message = True, ('resumed' if self.paused
+                                                    else 'already recording')
+        self.paused = False
+        return response
+
+    def _on_is_paused(self, request, response):
+        response.success, response.message = self.paused, ('paused' if self.paused
+                                                           else 'recording')
+        return response
+
     # -- topics ------------------------------------------------------------------------------
     def _discover(self):
         types = dict(self.get_topic_names_and_types())
-        for topic in self.wanted:
-            if topic in self.subscribed or topic in self.unknown_types or topic not in types:
+        for topic in sorted(types):
+            msgtype = types[topic][0]
+            if topic in self.subscribed or topic in self.unknown_types \
+                    or not self.setup.selects(topic, msgtype):
                 continue
             profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
             if not profiles:  # only subscribers so far: the publishers' QoS decides ours
                 continue
-            msgtype = types[topic][0]
             try:
                 cls = message_class(msgtype)
                 self.recorder.add_topic(topic, msgtype, [qos_spec(p).offered() for p in profiles])
@@ -153,7 +221,8 @@ class RecorderNode(NanobotNode):
                 self.get_logger().error(f'not recording {topic}: type {msgtype} is unknown '
                                         f'here ({error}); the other topics are recorded')
                 continue
-            qos = subscription_qos(profiles, msgtype)
+            qos = (qos_profile(self.qos_overrides[topic]) if topic in self.qos_overrides
+                   else subscription_qos(profiles, msgtype))
             self.subscribed[topic] = self.create_subscription(
                 cls, topic, lambda data, topic=topic: self._on_message(topic, data), qos,
                 raw=True)
@@ -161,7 +230,9 @@ class RecorderNode(NanobotNode):
                                    f'{qos.reliability.name.lower()})')
 
     def _on_message(self, topic: str, data: bytes) -> None:
-        if self.active:
+        if self.active and self.paused:
+            self.skipped_while_paused += 1
+        elif self.active:
             self.recorder.put(topic, self.get_clock().now().nanoseconds, data)
 
     # -- status ------------------------------------------------------------------------------
@@ -174,6 +245,8 @@ class RecorderNode(NanobotNode):
             'messages_received': counts['received'], 'messages_written': counts['written'],
             'messages_dropped': counts['dropped'], 'bytes_written': counts['bytes_written'],
             'splits': len(self.recorder.splits), 'topics': counts['topics'],
+            'paused': self.paused, 'skipped_while_paused': self.skipped_while_paused,
+            'snapshots': self.recorder.snapshots,
             'subscribed': sorted(self.subscribed),
             'unknown_types': self.unknown_types,
             'deleted_sessions': [str(p) for p in self.recorder.deleted_sessions],
@@ -184,6 +257,8 @@ class RecorderNode(NanobotNode):
             return ERROR, self.recorder.stopped_reason, values
         if not self.active:
             return OK, 'not recording', values
+        if self.paused:
+            return OK, 'paused', values
         if counts['dropped'] or self.unknown_types:
             return WARN, (f'recording; {counts["dropped"]} dropped, unknown types: '
                           f'{sorted(self.unknown_types) or "none"}'), values
