@@ -4,7 +4,9 @@
 file (each node is its installed executable, in its own process, with `--params-file`), watches
 the graph with a small monitor node, shows progress, and writes a run folder:
 
-  runs/<timestamp>/summary.json   counts, rates and each node's final diagnostics report
+  runs/<timestamp>/summary.json   counts, rates, each node's final diagnostics report and,
+                                  under its name, the figures a node names in its
+                                  `summary_figures` value (nodes/common.py)
   runs/<timestamp>/config.yaml    the parameters the stack ran with
   runs/<timestamp>/params.yaml    the same keyed /**/<node>, what the nodes read in any namespace
   runs/<timestamp>/logs/<node>.log
@@ -47,12 +49,6 @@ from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
 STOP_TIMEOUT_S = 30.0  # a learning node saves its checkpoint and pictures on the way out
-# The world model's final figures lifted to summary.json's top level.
-WORLD_MODEL_FIGURES = (
-    'online_explained_variance', 'predictor_explained_variance', 'reconstruction_loss',
-    'autoencoder_training_loss', 'predictor_training_loss', 'predictor_patch_loss',
-    'predictor_latent_loss', 'autoencoder_training_step', 'predictor_training_step',
-    'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions')
 
 
 def _parse_value(text: str):
@@ -197,9 +193,10 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,
     }
-    world_model = nodes.get('world_model', {}).get('values')
-    if world_model:
-        summary['world_model'] = {key: world_model.get(key) for key in WORLD_MODEL_FIGURES}
+    for name, node in nodes.items():  # each node's own headline figures, by its own list
+        figures = node['values'].get('summary_figures')
+        if figures:
+            summary[name] = {key: node['values'].get(key) for key in figures}
     return summary
 
 
