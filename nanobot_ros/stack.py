@@ -41,6 +41,7 @@ from tqdm import tqdm
 import yaml
 
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
+from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
 from nanobot_ros.report import write_report
 from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
@@ -213,11 +214,14 @@ def live_view_address(config: Path, overrides) -> str:
 def parse_overrides(items):
     """Turn ['node.param=value', ...] into {node: [(param, value)]}."""
     overrides = {}
-    for item in items:
-        key, sep, value = item.partition('=')
+    try:
+        pairs = parse_assignments(items, 'node.param=value')
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    for key, value in pairs:
         node, dot, param = key.partition('.')
-        if not sep or not dot:
-            raise SystemExit(f'--set expects node.param=value, got {item!r}')
+        if not dot:
+            raise SystemExit(f'--set expects node.param=value, got {key}={value!r}')
         overrides.setdefault(node, []).append((param, value))
     return overrides
 
