@@ -283,13 +283,10 @@ class PolicyTrainer:
         from nanobot_ros.learning.visualize import line_plot
         window = max(1, len(self.losses) // 50)
         smooth = np.convolve(self.losses, np.ones(window) / window, mode='valid')
-        c = self.config.policy
-        head = ('diffusion' if c.robotics_use_diffusion else
-                'categorical' if c.robotics_categorical else 'regression')
         line_plot(run_dir / 'learning_curve.png',
                   {'batch': (np.arange(len(self.losses)), self.losses, 0.4),
                    f'mean of {window}': (np.arange(len(smooth)) + window - 1, smooth)},
-                  'step', 'loss', f'policy {head} loss', log=True)
+                  'step', 'loss', f'policy {self.config.policy.head} loss', log=True)
 
 
 def policy_config_from_args(args) -> PolicyConfig:
