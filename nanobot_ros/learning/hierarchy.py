@@ -63,8 +63,8 @@ class HierarchyConfig:
         'level_creation_window predictions reaches this')})
     level_creation_window: int = field(default=50, metadata={'description': (
         'fresh predictions a level\'s creation R² is measured over (none judged before)')})
-    # 1 step left level 1 level with composing level 0 (R² 0.926 vs 0.927 after 784 steps,
-    # bench/world_model_hierarchy.py): a level starts late and must catch up.
+    # A level starts late and must catch up: with 1 step it only drew level with composing
+    # level 0 (bench/world_model_hierarchy.py; the figures in docs/world_model.md).
     level_train_steps: int = field(default=2, metadata={'description': (
         'training steps of every level per joint learner step of the one-step predictor')})
 
