@@ -29,7 +29,7 @@ def drive(model: OnlineWorldModel, frames: int, first: int = 0) -> None:
     x = 0
     for index in range(first, first + frames):
         key = (index, 0)
-        decision = model.decide(dot_frame(x), key, float(index))
+        decision = model.decide(model.check(dot_frame(x)), key, float(index))
         model.answered(decision, key, float(index), decision.action, float(index) + 0.1,
                        0.02, 'acting')
         model.executed(key, decision.action)
@@ -55,7 +55,7 @@ def test_a_rejected_frame_is_counted_once_and_breaks_the_history(tmp_path):
     model = runtime(tmp_path)
     drive(model, 2)
     with pytest.raises(FrameRejected, match='the model sees'):
-        model.decide(np.zeros((IMG + 1, IMG, 3), np.uint8), (2, 0), 2.0)
+        model.check(np.zeros((IMG + 1, IMG, 3), np.uint8))
     model.reject()
     assert model.status_values()['frames_rejected'] == 1
     assert model.loop.frames_rejected == 1

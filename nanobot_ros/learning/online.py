@@ -3,9 +3,10 @@
 `OnlineConfig` holds the node's settings beside the model's sizes and the loop's (LoopConfig);
 `build_online_learner` makes the loop the node runs (learner, acting copy, optional levels),
 resumed from its checkpoint when there is one. `OnlineWorldModel` runs it: a frame in, a
-decision out (`decide`), what was sent back in (`answered`), the robot's executed reports in
-(`executed`), every figure in one dict (`status_values`: the node's status message,
-/diagnostics and summary.json read it), and `stop`. It owns the loop, the transition
+decision out (`check`, `decide`; `reject` counts a frame that fails the check), what was sent
+back in (`answered`), the robot's executed reports in (`executed`), every figure in one dict
+(`status_values`: the node's status message, /diagnostics and summary.json read it), and
+`stop`. It owns the loop, the transition
 labeller, the learner thread, the save cadence, the experiment log and every counter; the node
 keeps message conversion, publishers, the override and the answer deadline.
 """
@@ -205,14 +206,19 @@ class OnlineWorldModel:
         self._pending = None
         self.loop.break_history()
 
-    def decide(self, frame, key, stamp: float) -> Decision:
-        """Close the previous step with `frame`, perceive it and choose an action.
+    def check(self, frame) -> np.ndarray:
+        """Return the frame as the model takes it; FrameRejected (a ValueError) says why not.
+
+        After a rejection call `reject()`.
+        """
+        return self.loop.check_frame(frame)
+
+    def decide(self, frame: np.ndarray, key, stamp: float) -> Decision:
+        """Close the previous step with `frame` (from `check`), perceive it, choose an action.
 
         `key` is the frame's stamp as the robot's executed reports carry it, `stamp` the same
-        in seconds. Raises FrameRejected (a ValueError) for a frame the model cannot use: call
-        `reject()` then.
+        in seconds.
         """
-        frame = self.loop.check_frame(frame)
         self.frames += 1
         discarded = self._close_pending(stamp, frame)
         perception = self.loop.perceive_checked(frame)

@@ -143,12 +143,12 @@ class WorldModelNode(NanobotNode):
         stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
         stamp = stamp_to_seconds(msg.header.stamp)
         try:
-            decision = self.runtime.decide(to_rgb(image_to_numpy(msg), msg.encoding),
-                                           stamp_key, stamp)
+            frame = self.runtime.check(to_rgb(image_to_numpy(msg), msg.encoding))
         except ValueError as error:  # FrameRejected, or a buffer that is no image
             self.runtime.reject()
             self.get_logger().warning(f'rejected frame: {error}', throttle_duration_sec=5.0)
             return
+        decision = self.runtime.decide(frame, stamp_key, stamp)
         if decision.discarded:
             self.get_logger().warning(f'{decision.discarded}: step discarded',
                                       throttle_duration_sec=5.0)
