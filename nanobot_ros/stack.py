@@ -231,10 +231,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='./run.sh sim', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default='config/sim.yaml', help='stack parameters YAML')
-    # 115 s: the world model needs ~300 learner steps to predict the dot (held-out R² 0.9,
-    # bench/world_model_learning.py); beside the rest of the stack on a shared 2-core machine
-    # its learner made 445 in 100 s (online R² +0.896) and 579 in 115 s (+0.902)
-    # (docs/world_model.md, "A fresh ./run.sh sim").
+    # 115 s: long enough for the world model to learn to predict the dot beside the rest of
+    # the stack on a shared 2-core machine (the figures: docs/world_model.md, "A fresh
+    # `./run.sh sim`").
     parser.add_argument('--duration', type=float, default=115.0, help='seconds to run')
     parser.add_argument('--runs', default='runs', help='folder that holds run folders')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
