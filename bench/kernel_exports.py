@@ -75,8 +75,7 @@ def main() -> int:
     out = Path(args.out or tempfile.mkdtemp(prefix='kernel_exports_'))
     policy, _ = load_policy(args.checkpoint)
     c = policy.config
-    head = 'categorical' if c.robotics_categorical else \
-        f'diffusion DDIM-{args.ddim_steps}' if c.robotics_use_diffusion else 'regression'
+    head = f'diffusion DDIM-{args.ddim_steps}' if c.head == 'diffusion' else c.head
     print(f'{args.checkpoint}: {c.n_layer} layers x {c.n_embd}, image {c.image_size} px, '
           f'{head} head; select_action in-process, one thread, {args.calls} calls, p50 ms')
     print(f'{"export":<10} {"runtime":<22} {"back to back":>12} {"10 ms idle":>11} '

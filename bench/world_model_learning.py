@@ -4,7 +4,9 @@ Runs the adaptive loop (perceive -> predict every action -> select by uncertaint
 train) in-process on the default toroidal dot world (224 px, radius 5, move 27, seed 0), CPU,
 seeded, from a fresh start, and prints the held-out next-frame R² in patch space every
 `--eval-every` learner steps: 64 fixed transitions (random dot columns on the robot's row, both
-actions) that are never trained on. The clock counts the loop's own work (acting and learning),
+actions) that are never trained on. Held-out transitions, not unseen positions: the 1-D world
+has 224 dot columns and the learner visits them all, so this measures learning the world, not
+generalising to places it never saw. The clock counts the loop's own work (acting and learning),
 not the evaluations; it also reports the process's CPU time (on a shared machine the wall time
 is inflated, the CPU time much less). Then the same for a predictor that never sees the action
 (every transition labelled with action 0): the gap between the two is what the action

@@ -2,7 +2,7 @@
 
 Nodes declare one ROS parameter per field (`NanobotNode.declare_config`), command lines build
 one `--option` per field (`add_config_options`, `config_values`), and the YAML files in
-config/ only override. `test/test_node_defaults.py` checks the running nodes against this.
+config/ only override. `test/test_node_reference.py` checks the running nodes against this.
 """
 from dataclasses import fields, MISSING
 import typing
@@ -53,3 +53,17 @@ def add_config_options(parser, config, helps: dict, names: dict = None) -> None:
 def config_values(args, helps: dict) -> dict:
     """Return {field: value} of the options `add_config_options` added for `helps`."""
     return {name: getattr(args, name) for name in helps}
+
+
+def parse_assignments(items, form: str = 'key=value') -> list:
+    """Split each `--set key=value` into (key, value text); ValueError names one without '='.
+
+    `form` is what the option expects, for the message (e.g. 'node.param=value').
+    """
+    pairs = []
+    for item in items or []:
+        key, sep, value = item.partition('=')
+        if not sep or not key:
+            raise ValueError(f'--set expects {form}, got {item!r}')
+        pairs.append((key, value))
+    return pairs

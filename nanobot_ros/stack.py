@@ -4,7 +4,9 @@
 file (each node is its installed executable, in its own process, with `--params-file`), watches
 the graph with a small monitor node, shows progress, and writes a run folder:
 
-  runs/<timestamp>/summary.json   counts, rates and each node's final diagnostics report
+  runs/<timestamp>/summary.json   counts, rates, each node's final diagnostics report and,
+                                  under its name, the figures a node names in its
+                                  `summary_figures` value (nodes/common.py)
   runs/<timestamp>/config.yaml    the parameters the stack ran with
   runs/<timestamp>/params.yaml    the same keyed /**/<node>, what the nodes read in any namespace
   runs/<timestamp>/logs/<node>.log
@@ -39,6 +41,7 @@ from tqdm import tqdm
 import yaml
 
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
+from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
 from nanobot_ros.report import write_report
 from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
@@ -49,12 +52,6 @@ from sensor_msgs.msg import Image
 # Simulated robots (their status counts frames and actions exactly): the dot world, the room.
 SIMULATED_ROBOTS = ('sim', 'room')
 STOP_TIMEOUT_S = 30.0  # a learning node saves its checkpoint and pictures on the way out
-# The world model's final figures lifted to summary.json's top level.
-WORLD_MODEL_FIGURES = (
-    'online_explained_variance', 'predictor_explained_variance', 'reconstruction_loss',
-    'autoencoder_training_loss', 'predictor_training_loss', 'predictor_patch_loss',
-    'predictor_latent_loss', 'autoencoder_training_step', 'predictor_training_step',
-    'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions')
 
 
 def _parse_value(text: str):
@@ -200,9 +197,10 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         'messages_dropped': recorder.get('messages_dropped'),
         'nodes': nodes,
     }
-    world_model = nodes.get('world_model', {}).get('values')
-    if world_model:
-        summary['world_model'] = {key: world_model.get(key) for key in WORLD_MODEL_FIGURES}
+    for name, node in nodes.items():  # each node's own headline figures, by its own list
+        figures = node['values'].get('summary_figures')
+        if figures:
+            summary[name] = {key: node['values'].get(key) for key in figures}
     return summary
 
 
@@ -219,11 +217,14 @@ def live_view_address(config: Path, overrides) -> str:
 def parse_overrides(items):
     """Turn ['node.param=value', ...] into {node: [(param, value)]}."""
     overrides = {}
-    for item in items:
-        key, sep, value = item.partition('=')
+    try:
+        pairs = parse_assignments(items, 'node.param=value')
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    for key, value in pairs:
         node, dot, param = key.partition('.')
-        if not sep or not dot:
-            raise SystemExit(f'--set expects node.param=value, got {item!r}')
+        if not dot:
+            raise SystemExit(f'--set expects node.param=value, got {key}={value!r}')
         overrides.setdefault(node, []).append((param, value))
     return overrides
 
@@ -233,10 +234,9 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog='./run.sh sim', description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--config', default='config/sim.yaml', help='stack parameters YAML')
-    # 115 s: the world model needs ~300 learner steps to predict the dot (held-out R² 0.9,
-    # bench/world_model_learning.py); beside the rest of the stack on a shared 2-core machine
-    # its learner made 445 in 100 s (online R² +0.896) and 579 in 115 s (+0.902)
-    # (docs/world_model.md, "A fresh ./run.sh sim").
+    # 115 s: long enough for the world model to learn to predict the dot beside the rest of
+    # the stack on a shared 2-core machine (the figures: docs/world_model.md, "A fresh
+    # `./run.sh sim`").
     parser.add_argument('--duration', type=float, default=115.0, help='seconds to run')
     parser.add_argument('--runs', default='runs', help='folder that holds run folders')
     parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',

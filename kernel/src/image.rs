@@ -1,5 +1,5 @@
 //! sensor_msgs/Image -> model input, with the Python kernel's checks and messages
-//! (`nanobot_ros/data/convert.py`, `models/policy_processing.py`).
+//! (`nanobot_ros/data/convert.py`, `nanobot_ros/policy/processing.py`).
 //!
 //! Encodings rgb8, bgr8 and mono8; `step` must be at least width * channels and the data must
 //! hold height * step bytes (padded rows are cropped). Resizing to the model's square input

@@ -1,14 +1,15 @@
 //! The ROS 2 side (r2r): parameters, topics and QoS of the Python kernel, then a loop that
 //! hands every message to `Server` and publishes what it answers.
 //!
-//! Topics (as `nodes/action_server.py`):
-//!   /camera/image_raw  sensor_msgs/Image          sensor-data QoS   in
-//!   /instruction       std_msgs/String            reliable, transient local, depth 1   in
-//!   /robot/telemetry   nanobot_msgs/Telemetry     sensor-data QoS   in
-//!   /robot/surface     nanobot_msgs/SurfaceVector sensor-data QoS   in
-//!   /robot/action      nanobot_msgs/Action        reliable, volatile, depth 10   out, stamped
-//!                                                 with the answered frame's stamp
-//!   /diagnostics       diagnostic_msgs/DiagnosticArray  reliable, depth 50, once a second
+//! Topics (relative: in the node's namespace; as `nodes/action_server.py`, the names and
+//! profiles of `nanobot_ros/contract.py`, test/test_graph_contract.py checks them):
+//!   camera/image_raw  sensor_msgs/Image          sensor-data QoS   in
+//!   instruction       std_msgs/String            reliable, transient local, depth 1   in
+//!   robot/telemetry   nanobot_msgs/Telemetry     sensor-data QoS   in
+//!   robot/surface     nanobot_msgs/SurfaceVector sensor-data QoS   in
+//!   robot/action      nanobot_msgs/Action        reliable, volatile, depth 10   out, stamped
+//!                                                with the answered frame's stamp
+//!   diagnostics       diagnostic_msgs/DiagnosticArray  reliable, depth 50, once a second
 //! The loop waits in rcl (spin_once) until a message or the next timer is due, so a frame is
 //! answered as soon as it is taken; the watchdog is checked on every wake.
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -68,7 +69,8 @@ impl Params<'_> {
     }
 }
 
-/// The kernel's parameters; the defaults are config/policy.yaml's `kernel` section's.
+/// The kernel's parameters; the defaults are the Python kernel's (`ServingConfig` and
+/// `OnnxServingConfig`, policy/serving.py; test/test_kernel_contract.py compares them).
 fn settings(node: &Node) -> Result<Settings, String> {
     let p = Params(node);
     let count = |name: &str| -> Result<usize, String> {

@@ -16,7 +16,7 @@ class ExperimentLog:
     """A thin wandb run: `log(metrics, step)`, `log_image(name, rgb)`, `finish()`."""
 
     def __init__(self, project: str, directory: str, config: dict, mode: str = 'offline',
-                 name: Optional[str] = None):
+                 name: Optional[str] = None, job_type: Optional[str] = None):
         self.run = None
         if not project:
             return
@@ -26,6 +26,7 @@ class ExperimentLog:
             self._wandb = wandb
             self.run = wandb.init(project=project, dir=directory, config=config,
                                   mode=os.environ.get('WANDB_MODE', mode), name=name,
+                                  job_type=job_type,
                                   settings=wandb.Settings(silent=True))
         except Exception as error:  # noqa: B902 - any failure only disables logging
             log.warning('W&B logging disabled: %s', error)
@@ -46,8 +47,10 @@ class ExperimentLog:
         if self.run is not None:
             self.run.log({name: self._wandb.Image(image)}, step=step)
 
-    def finish(self) -> None:
-        """Close the run (flushes the offline files)."""
+    def finish(self, summary: Optional[dict] = None) -> None:
+        """Close the run (flushes the offline files), with `summary`'s scalars as its summary."""
         if self.run is not None:
+            self.run.summary.update({k: v for k, v in (summary or {}).items()
+                                     if isinstance(v, (int, float, str))})
             self.run.finish()
             self.run = None

@@ -42,7 +42,7 @@ import torch
 from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
 from nanobot_ros.models.checkpoint import optimizer_from_tensors, optimizer_to_tensors, \
     prefixed, unprefixed
-from nanobot_ros.models.losses import explained_variance, predictor_losses
+from nanobot_ros.models.losses import explained_variance, predictor_losses, r2_score
 from nanobot_ros.models.predictor import TransformerActionConditionedPredictor
 from nanobot_ros.models.vit import patchify
 
@@ -63,8 +63,8 @@ class HierarchyConfig:
         'level_creation_window predictions reaches this')})
     level_creation_window: int = field(default=50, metadata={'description': (
         'fresh predictions a level\'s creation R² is measured over (none judged before)')})
-    # 1 step left level 1 level with composing level 0 (R² 0.926 vs 0.927 after 784 steps,
-    # bench/world_model_hierarchy.py): a level starts late and must catch up.
+    # A level starts late and must catch up: with 1 step it only drew level with composing
+    # level 0 (bench/world_model_hierarchy.py; the figures in docs/world_model.md).
     level_train_steps: int = field(default=2, metadata={'description': (
         'training steps of every level per joint learner step of the one-step predictor')})
 
@@ -171,8 +171,7 @@ class RunningR2:
         if not self.pairs:
             return math.nan
         sse, total, squares, count = (sum(v) for v in zip(*self.pairs))
-        sst = squares - total * total / count
-        return 1.0 - sse / sst if sst > 0 else math.nan
+        return r2_score(sse, squares - total * total / count)
 
     def mse(self) -> float:
         if not self.pairs:
@@ -408,8 +407,8 @@ class Hierarchy:
         level.training_step += 1
         name = f'level_{level.index}'
         return {f'{name}/predictor_training_loss': losses['total'].item(),
-                f'{name}/predictor_explained_variance': 1.0 - losses['patch'].item() / max(
-                    target.var(unbiased=False).item(), 1e-12),
+                f'{name}/predictor_explained_variance': r2_score(
+                    losses['patch'].item(), target.var(unbiased=False).item()),
                 f'{name}/predictor_training_step': level.training_step}
 
     def sync_actor(self) -> None:

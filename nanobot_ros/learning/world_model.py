@@ -16,7 +16,7 @@ from nanobot_ros.learning.introspection import action_gradient_share, attention_
     attention_metrics
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
-from nanobot_ros.models.losses import LossWeights, predictor_losses
+from nanobot_ros.models.losses import LossWeights, predictor_losses, r2_score
 from nanobot_ros.models.predictor import (ActionClassifier, PredictorConfig,
                                           TransformerActionConditionedPredictor)
 from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
@@ -293,8 +293,8 @@ class WorldModel:
             'predictor_latent_loss': losses['latent'].item(),
             'predictor_action_loss': losses['action'].item(),
             # R² = 1 - SSE/SST = 1 - MSE/variance: from the patch loss, no second pass.
-            'predictor_explained_variance': 1.0 - losses['patch'].item() / max(
-                target_patches.var(unbiased=False).item(), 1e-12),
+            'predictor_explained_variance': r2_score(
+                losses['patch'].item(), target_patches.var(unbiased=False).item()),
             'predictor_training_step': self.predictor_training_step,
             'predictor_lr': self.predictor_optimizer.param_groups[0]['lr'],
         })

@@ -28,17 +28,20 @@ class LossWeights:
         return asdict(self)
 
 
-def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
-    """R² = 1 - SSE / SST in patch space, SST around the mean over all target elements.
+def r2_score(sse: float, sst: float) -> float:
+    """R² = 1 - SSE / SST: the one definition every R² figure of the package uses.
 
-    0 = no better than predicting the mean patch value, 1 = perfect, < 0 = worse than the mean.
-    Returns nan when the target has no variance (nothing to explain).
+    0 = no better than predicting the mean, 1 = perfect, < 0 = worse than the mean. Returns nan
+    when the target has no variance (SST <= 0: nothing to explain). Means work as well as sums
+    (MSE / variance), both over the same elements.
     """
+    return 1.0 - float(sse) / float(sst) if sst > 0 else float('nan')
+
+
+def explained_variance(predicted: torch.Tensor, target: torch.Tensor) -> float:
+    """R² in patch space, SST around the mean over all target elements (`r2_score`)."""
     predicted, target = predicted.detach().double(), target.detach().double()
-    sst = ((target - target.mean()) ** 2).sum()
-    if sst <= 0:
-        return float('nan')
-    return float(1.0 - ((predicted - target) ** 2).sum() / sst)
+    return r2_score(((predicted - target) ** 2).sum(), ((target - target.mean()) ** 2).sum())
 
 
 def predictor_losses(predicted_patches: torch.Tensor, target_patches: torch.Tensor,

@@ -3,7 +3,9 @@
 Every node reports its state as diagnostic_msgs/DiagnosticArray on `diagnostics` (relative:
 /diagnostics at the root, /robot1/diagnostics in namespace robot1; what rqt_robot_monitor and
 Foxglove show), once a second and once more when it stops, so the stack runner's summary.json
-holds each node's last word. The QoS profiles are the graph contract's (nanobot_ros.contract);
+holds each node's last word; a node's `summary_figures` (names of its status values, sent as
+the value `summary_figures`) are the ones the stack runner lifts into summary.json under the
+node's name. The QoS profiles are the graph contract's (nanobot_ros.contract);
 `qos_profile` is the one converter to rclpy. The robots layer reports through
 `log(level, text)` (robots/log.py); `NanobotNode.robot_log` is the one adapter from it to the
 ROS logger.
@@ -72,6 +74,7 @@ class NanobotNode(Node):
     """A Node that declares documented parameters and reports `status()` on diagnostics."""
 
     status_period_s = 1.0
+    summary_figures: tuple = ()  # status values a stack run's summary.json lifts (see above)
 
     def __init__(self, name: str, **kwargs):
         super().__init__(name, **kwargs)
@@ -149,6 +152,8 @@ class NanobotNode(Node):
     def publish_status(self) -> None:
         """Publish the node's status as one DiagnosticStatus named after the node."""
         level, message, values = self.status()
+        if self.summary_figures:
+            values = {**values, 'summary_figures': list(self.summary_figures)}
         report = DiagnosticArray()
         report.header.stamp = self.get_clock().now().to_msg()
         report.status = [DiagnosticStatus(

@@ -82,6 +82,16 @@ class PolicyConfig:
                          decoder_dim=16, decoder_depth=0, decoder_num_heads=4)
 
     @property
+    def head(self) -> str:
+        """Return the action head's name: regression, diffusion or categorical.
+
+        The one place the two flags (robotics_use_diffusion, robotics_categorical) become it.
+        """
+        if self.robotics_use_diffusion:
+            return 'diffusion'
+        return 'categorical' if self.robotics_categorical else 'regression'
+
+    @property
     def num_vision_tokens(self) -> int:
         return (self.image_size // self.patch_size) ** 2 if self.use_vision else 0
 

@@ -94,9 +94,7 @@ def _check_version(found, expected: str, name: str) -> None:
 
 def head_sampler(config: PolicyConfig, sampler: str) -> str:
     """Return the sampler label of a `config` policy run with diffusion `sampler`."""
-    if config.robotics_use_diffusion:
-        return sampler
-    return 'categorical' if config.robotics_categorical else 'regression'
+    return sampler if config.head == 'diffusion' else config.head
 
 
 def _floats(text: str) -> Tuple[float, ...]:

@@ -36,10 +36,8 @@ Progress bar, plateau detection on the training success rate (mean of the last
 points, and a lucky one stopped the first run after 10 iterations) and W&B offline like the
 trainer.
 """
-from dataclasses import asdict, dataclass, field
-import json
+from dataclasses import dataclass, field
 import logging
-import os
 from pathlib import Path
 from typing import List, Optional
 
@@ -48,11 +46,10 @@ import torch
 from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
-from nanobot_ros.learning.runs import write_summary
-from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import processor_for
-from nanobot_ros.policy.weights import load_policy, resume_into, save_policy
+from nanobot_ros.policy.training_run import jsonable, TrainingRun
+from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
 
 CHECKPOINT_NAME = 'grpo.safetensors'
@@ -121,8 +118,9 @@ class GRPOTrainer:
 
     def __init__(self, config: GRPOConfig):
         self.config = config
-        self.run_dir = Path(config.run_dir)
-        self.checkpoint_path = self.run_dir / CHECKPOINT_NAME
+        self.training_run = run = TrainingRun(
+            config.run_dir, CHECKPOINT_NAME, 'grpo', 'grpo', config, config.wandb)
+        self.run_dir, self.checkpoint_path = run.run_dir, run.checkpoint_path
         self.reference, _ = load_policy(config.init)
         if not self.reference.config.robotics_categorical:
             raise ValueError(f'{config.init}: GRPO needs a categorical action head '
@@ -137,12 +135,11 @@ class GRPOTrainer:
         self.plateau = PlateauDetector(config.plateau)
         self.iteration, self.env_steps = 0, 0
         self.history: List[dict] = []
-        self._wandb = None
         self.resumed_from = self._resume()
 
     # -- checkpoints ---------------------------------------------------------------------
     def _resume(self) -> Optional[int]:
-        meta = resume_into(self.checkpoint_path, self.policy, self.optimizer, 'grpo')
+        meta = self.training_run.resume(self.policy, self.optimizer)
         if meta is None:
             return None
         self.iteration, self.env_steps = meta['iteration'], meta['env_steps']
@@ -156,13 +153,10 @@ class GRPOTrainer:
 
     def save(self) -> Path:
         """Write the checkpoint (atomic, rolling backup); return its path."""
-        tensors, optimizer_meta = optimizer_to_tensors(self.optimizer)
-        grpo = {'iteration': self.iteration, 'env_steps': self.env_steps,
-                'history': self.history, 'optimizer': optimizer_meta, 'init': self.config.init,
-                'generator': self.generator.get_state().tolist(),
-                'grpo_config': json.loads(json.dumps(asdict(self.config), default=str))}
-        return save_policy(self.checkpoint_path, self.policy,
-                           {f'optimizer.{k}': v for k, v in tensors.items()}, {'grpo': grpo})
+        return self.training_run.save(self.policy, self.optimizer, {
+            'iteration': self.iteration, 'env_steps': self.env_steps, 'history': self.history,
+            'init': self.config.init, 'generator': self.generator.get_state().tolist(),
+            'grpo_config': jsonable(self.config)})
 
     # -- one iteration -------------------------------------------------------------------
     def _inputs(self, images: List[np.ndarray], text: List[np.ndarray]) -> tuple:
@@ -242,8 +236,7 @@ class GRPOTrainer:
     def run(self) -> dict:
         """Iterate until the training success plateaus (or max_iterations); summarize."""
         c = self.config
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._start_wandb()
+        self.training_run.start()
         bar = tqdm(total=c.max_iterations, initial=self.iteration, desc='grpo', unit='iter',
                    disable=not c.progress)
         while self.iteration < c.max_iterations:
@@ -251,8 +244,7 @@ class GRPOTrainer:
             bar.update(1)
             bar.set_postfix(success=f'{result["success"]:.3f}', kl=f'{result["kl"]:.4f}',
                             env_steps=self.env_steps)
-            if self._wandb is not None:
-                self._wandb.log(result, step=self.iteration)
+            self.training_run.log(result, step=self.iteration)
             if self.iteration % c.checkpoint_every == 0:
                 self.save()
             if len(self.history) >= c.plateau_window and \
@@ -268,30 +260,19 @@ class GRPOTrainer:
         window = self.history[max(0, end - self.config.plateau_window):end]
         return float(np.mean([h['success'] for h in window]))
 
-    def _start_wandb(self) -> None:
-        if not self.config.wandb:
-            return
-        import wandb
-        os.environ.setdefault('WANDB_MODE', 'offline')
-        self._wandb = wandb.init(project='nanobot_ros', job_type='grpo', mode='offline',
-                                 dir=str(self.run_dir),
-                                 config=json.loads(json.dumps(asdict(self.config), default=str)))
-
     def finish(self) -> dict:
         """Write summary.json and the success curve PNG; return the summary."""
         summary = {'iterations': self.iteration, 'env_steps': self.env_steps,
                    'final_success': self.history[-1]['success'] if self.history else None,
                    'plateau': self.plateau.reason, 'resumed_from': self.resumed_from,
                    'checkpoint': str(self.checkpoint_path), 'init': self.config.init}
-        self._plot()
-        write_summary(self.run_dir, summary, self._wandb)
-        return summary
+        return self.training_run.finish(summary, self._plot)
 
-    def _plot(self) -> None:
+    def _plot(self, run_dir: Path) -> None:
         if not self.history:
             return
         from nanobot_ros.learning.visualize import line_plot
-        line_plot(self.run_dir / 'success_curve.png',
+        line_plot(run_dir / 'success_curve.png',
                   {'success': ([h['env_steps'] for h in self.history],
                                [h['success'] for h in self.history])},
                   'env steps', 'training success (sampled actions)', 'GRPO')

@@ -23,7 +23,7 @@ DDP: launched by torchrun (WORLD_SIZE > 1 in the environment) the trainer joins 
 group on the gloo backend (CPU) and wraps the policy in DistributedDataParallel; nothing else
 changes. Only rank 0 writes files and logs. Every rank reads the same bags.
 """
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 import json
 import logging
 import math
@@ -38,13 +38,13 @@ import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 from tqdm import tqdm
 
+from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
-from nanobot_ros.learning.runs import write_summary
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
-from nanobot_ros.models.checkpoint import optimizer_to_tensors
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
-from nanobot_ros.policy.weights import resume_into, save_policy, warm_start
 from nanobot_ros.policy.processing import processor_for
+from nanobot_ros.policy.training_run import jsonable, TrainingRun
+from nanobot_ros.policy.weights import warm_start
 
 CHECKPOINT_NAME = 'policy.safetensors'
 log = logging.getLogger(__name__)
@@ -79,10 +79,12 @@ class PolicyTrainer:
 
     def __init__(self, config: TrainerConfig):
         self.config = config
-        self.run_dir = Path(config.run_dir)
-        self.checkpoint_path = self.run_dir / CHECKPOINT_NAME
         self.world_size = int(os.environ.get('WORLD_SIZE', '1'))
         self.rank = int(os.environ.get('RANK', '0'))
+        self.training_run = run = TrainingRun(
+            config.run_dir, CHECKPOINT_NAME, 'training', 'policy', config, config.wandb,
+            writer=self.rank == 0)
+        self.run_dir, self.checkpoint_path = run.run_dir, run.checkpoint_path
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group('gloo')
         torch.manual_seed(config.seed + self.rank)
@@ -101,7 +103,6 @@ class PolicyTrainer:
         self.stats_fitted = False
         self.stopped = False
         self.status = 'starting'
-        self._wandb = None
         self.on_epoch_end = None  # callable(trainer), e.g. the trainer node's exporter
         self.resumed_from = self._resume()
         if self.resumed_from is None and config.init:
@@ -111,7 +112,7 @@ class PolicyTrainer:
 
     # -- checkpoints ---------------------------------------------------------------------
     def _resume(self) -> Optional[int]:
-        meta = resume_into(self.checkpoint_path, self.policy, self.optimizer, 'training')
+        meta = self.training_run.resume(self.policy, self.optimizer)
         if meta is None:
             return None
         self.epoch, self.position, self.step = meta['epoch'], meta['position'], meta['step']
@@ -138,17 +139,11 @@ class PolicyTrainer:
 
     def save(self) -> Optional[Path]:
         """Write the checkpoint (rank 0 only); return its path."""
-        if self.rank != 0:
-            return None
-        tensors, optimizer_meta = optimizer_to_tensors(self.optimizer)
-        training = {'epoch': self.epoch, 'position': self.position, 'step': self.step,
-                    'epoch_samples': self.epoch_samples, 'losses': self.losses,
-                    'epoch_losses': self.epoch_losses, 'optimizer': optimizer_meta,
-                    'world_size': self.world_size, 'samples': len(self.buffer),
-                    'trainer_config': _jsonable(self.config)}
-        return save_policy(self.checkpoint_path, self.policy,
-                           {f'optimizer.{k}': v for k, v in tensors.items()},
-                           {'training': training})
+        return self.training_run.save(self.policy, self.optimizer, {
+            'epoch': self.epoch, 'position': self.position, 'step': self.step,
+            'epoch_samples': self.epoch_samples, 'losses': self.losses,
+            'epoch_losses': self.epoch_losses, 'world_size': self.world_size,
+            'samples': len(self.buffer), 'trainer_config': jsonable(self.config)})
 
     # -- data ------------------------------------------------------------------------------
     def poll_data(self, limit: Optional[int] = None) -> int:
@@ -220,8 +215,7 @@ class PolicyTrainer:
 
     def run(self) -> dict:
         """Train until plateau (and, in continual mode, until no new data comes); summarize."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        self._start_wandb()
+        self.training_run.start()
         self.poll_data(self.epoch_samples or None)
         if self.resumed_from is not None:
             self.poll_data()  # the rest, for the epochs after the resumed one
@@ -267,17 +261,8 @@ class PolicyTrainer:
         self.stopped = True
 
     # -- reporting -------------------------------------------------------------------------
-    def _start_wandb(self) -> None:
-        if not self.config.wandb or self.rank != 0:
-            return
-        import wandb
-        os.environ.setdefault('WANDB_MODE', 'offline')
-        self._wandb = wandb.init(project='nanobot_ros', job_type='policy', mode='offline',
-                                 dir=str(self.run_dir), config=_jsonable(self.config))
-
     def _log(self, values: dict) -> None:
-        if self._wandb is not None:
-            self._wandb.log(values, step=self.step)
+        self.training_run.log(values, step=self.step)
 
     def finish(self) -> dict:
         """Write summary.json and the learning curve PNG (rank 0); return the summary."""
@@ -288,36 +273,30 @@ class PolicyTrainer:
                    'final_loss': self.epoch_losses[-1] if self.epoch_losses else None,
                    'plateau': self.plateau.reason, 'resumed_from_step': self.resumed_from,
                    'world_size': self.world_size, 'checkpoint': str(self.checkpoint_path)}
-        if self.rank == 0:
-            self._plot()
-            write_summary(self.run_dir, summary, self._wandb)
+        self.training_run.finish(summary, self._plot)
         self.status = 'finished'
         return summary
 
-    def _plot(self) -> None:
+    def _plot(self, run_dir: Path) -> None:
         if not self.losses:
             return
         from nanobot_ros.learning.visualize import line_plot
         window = max(1, len(self.losses) // 50)
         smooth = np.convolve(self.losses, np.ones(window) / window, mode='valid')
-        c = self.config.policy
-        head = ('diffusion' if c.robotics_use_diffusion else
-                'categorical' if c.robotics_categorical else 'regression')
-        line_plot(self.run_dir / 'learning_curve.png',
+        line_plot(run_dir / 'learning_curve.png',
                   {'batch': (np.arange(len(self.losses)), self.losses, 0.4),
                    f'mean of {window}': (np.arange(len(smooth)) + window - 1, smooth)},
-                  'step', 'loss', f'policy {head} loss', log=True)
-
-
-def _jsonable(config) -> dict:
-    return json.loads(json.dumps(asdict(config), default=str))
+                  'step', 'loss', f'policy {self.config.policy.head} loss', log=True)
 
 
 def policy_config_from_args(args) -> PolicyConfig:
     """Build a PolicyConfig from `--set key=value` overrides of the defaults."""
     values = PolicyConfig().to_dict()
-    for item in args.set or []:
-        key, _, text = item.partition('=')
+    try:
+        pairs = parse_assignments(args.set)
+    except ValueError as error:
+        raise SystemExit(str(error)) from None
+    for key, text in pairs:
         if key not in values:
             raise SystemExit(f'unknown policy config key {key!r}; keys: {sorted(values)}')
         values[key] = json.loads(text) if text not in ('', 'true', 'false') else text == 'true'

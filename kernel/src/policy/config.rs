@@ -15,8 +15,9 @@ pub const CHECKPOINT_FORMAT: &str = "nanobot_ros.checkpoint/1";
 pub const GGUF_FORMAT: &str = "nanobot_ros.policy_gguf/1";
 pub const WEIGHTS_KIND: &str = "nanobot_policy";
 
-/// The Python PolicyConfig's fields (`models/policy_config.py`). All are parsed, so an
-/// unknown or missing one is an error; a few only matter to training.
+/// The Python PolicyConfig's fields (`policy/configuration.py`; test/test_kernel_contract.py
+/// compares them). All are parsed, so an unknown or missing one is an error; a few only
+/// matter to training.
 #[allow(dead_code)]
 #[derive(Clone, Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -256,7 +257,7 @@ impl Export {
 }
 
 /// DDIM's k timesteps (0-based, descending) evenly spaced over [0, steps), as
-/// `models/diffusion.py:ddim_timesteps` (Python's round: half to even).
+/// `policy/diffusion.py:ddim_timesteps` (Python's round: half to even).
 pub fn ddim_timesteps(steps: usize, k: usize) -> Vec<usize> {
     let mut out: Vec<usize> = (0..k)
         .map(|i| {
