@@ -4,6 +4,7 @@
 #   ./run.sh sim [--duration S] [...]   run the simulated stack, write runs/<timestamp>/
 #   ./run.sh test [pytest args]         run the test suite
 #   ./run.sh nanobot <subcommand>       the project's CLI (bag repair, train, export, ...)
+#   ./run.sh kernel-build               build the Rust kernel (kernel/; needs cargo, libclang)
 #   ./run.sh <command...>               run any command inside the environment
 #
 # First use builds the environment (idempotent, re-done only when what it depends on changes):
@@ -20,6 +21,11 @@ REQ="$ROOT/requirements"
 
 # Only loopback: DDS discovery stays on this host unless the caller says otherwise.
 export ROS_AUTOMATIC_DISCOVERY_RANGE="${ROS_AUTOMATIC_DISCOVERY_RANGE:-LOCALHOST}"
+# Fast DDS with shared-memory segments sized for camera frames (docs/recording.md): without it
+# several cameras lose frames in transport. A profile file of the caller's own wins.
+if [ -z "${FASTRTPS_DEFAULT_PROFILES_FILE:-}${FASTDDS_DEFAULT_PROFILES_FILE:-}" ]; then
+  export FASTRTPS_DEFAULT_PROFILES_FILE="$ROOT/config/fastdds_large_data.xml"
+fi
 # W&B never talks to a server unless asked to.
 export WANDB_MODE="${WANDB_MODE:-offline}"
 
@@ -144,35 +150,74 @@ build() {
 
 # The Rust kernel (kernel/, docs/kernel.md): cargo build --release once per change of its
 # sources, its lock file or the messages, then linked into install/ as nanobot_kernel, the
-# executable `kernel: {ros__parameters: {impl: rust}}` runs. bindgen needs libclang.
+# executable `kernel: {ros__parameters: {impl: rust}}` runs. Built only for what uses it
+# (kernel_wanted): the default stack runs without cargo and libclang, and a first ./run.sh sim
+# does not wait minutes for the crate.
+KERNEL_TARGET="${CARGO_TARGET_DIR:-$ROOT/kernel/target}"
+KERNEL_LINK="$ROOT/install/nanobot_ros/lib/nanobot_ros/nanobot_kernel"
+
+# Whether the command needs the Rust kernel: `test`, `kernel-build` and `nanobot_kernel` always;
+# any other when a file or folder it names (for `sim` also config/sim.yaml, the default
+# --config) uses it: a stack YAML with `impl: rust`, or a test or bench that runs nanobot_kernel.
+kernel_wanted() {
+  local cmd="$1" arg paths=()
+  shift
+  case "$cmd" in
+    test|kernel-build|nanobot_kernel) return 0 ;;
+    sim) paths+=("$ROOT/config/sim.yaml") ;;
+  esac
+  for arg in "$@"; do
+    arg="${arg#--config=}"
+    arg="${arg%%::*}"
+    [ ! -e "$arg" ] || paths+=("$arg")
+  done
+  [ ${#paths[@]} -gt 0 ] && grep -rqsE --include='*.py' --include='*.yaml' \
+    -e '^\s*impl:\s*rust\b' -e 'nanobot_kernel|kernel_harness' "${paths[@]}"
+}
+
+# Why the Rust kernel cannot be built on this machine; nothing when it can.
+kernel_unbuildable() {
+  if ! command -v cargo > /dev/null; then
+    echo "cargo not found (install Rust: https://rustup.rs)"
+  elif [ -z "${LIBCLANG_PATH:-}" ] && ! compgen -G "/usr/lib/llvm-*/lib/libclang.so" > /dev/null
+  then
+    echo "libclang not found (bindgen needs it for the kernel's ROS bindings:" \
+      "sudo apt-get install libclang-dev, or set LIBCLANG_PATH)"
+  fi
+}
+
+# Build (when stale) and link the Rust kernel. When it cannot, say why once, unlink any older
+# build and return 1: stacks that ask for it then run the Python kernel and say so in their
+# status (stack_config.runnable_executable).
 build_kernel() {
-  local stamp_file="$ROOT/kernel/target/.nanobot-build" want binary
-  binary="$ROOT/kernel/target/release/nanobot_kernel"
+  local stamp_file="$KERNEL_TARGET/.nanobot-build" want
+  local binary="$KERNEL_TARGET/release/nanobot_kernel"
   want="$MODE $( (cd "$ROOT" && cat install/.nanobot-build kernel/Cargo.toml kernel/Cargo.lock \
     kernel/build.rs kernel/build.sh && find kernel/src -type f | sort | xargs cat) | sha256sum |
     cut -c1-16)"
   if ! { [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$want" ] && [ -x "$binary" ]; }; then
-    if ! command -v cargo > /dev/null; then
-      log "cargo not found: install Rust (https://rustup.rs) to build the Rust kernel"
-      exit 1
+    local reason
+    reason="$(kernel_unbuildable)"
+    if [ -z "$reason" ]; then
+      log "building the Rust kernel (cargo build --release; first time takes several minutes)"
+      local t0=$SECONDS
+      if CARGO_TARGET_DIR="$KERNEL_TARGET" "$ROOT/kernel/build.sh" "$VENV" "$ROOT/install" \
+        > "$ROOT/log/cargo-build.txt" 2>&1; then
+        echo "$want" > "$stamp_file"
+        log "Rust kernel built in $((SECONDS - t0)) s"
+      else
+        tail -40 "$ROOT/log/cargo-build.txt" >&2
+        reason="cargo build failed; full output in log/cargo-build.txt"
+      fi
     fi
-    if [ -z "${LIBCLANG_PATH:-}" ] && ! compgen -G "/usr/lib/llvm-*/lib/libclang.so" > /dev/null
-    then
-      log "libclang not found (bindgen needs it for the Rust kernel's ROS bindings):" \
-        "sudo apt-get install libclang-dev, or set LIBCLANG_PATH"
-      exit 1
+    if [ -n "$reason" ]; then
+      rm -f "$KERNEL_LINK"
+      log "the Rust kernel is not built: $reason; stacks with impl: rust run the Python" \
+        "kernel instead"
+      return 1
     fi
-    log "building the Rust kernel (cargo build --release; first time takes several minutes)"
-    local t0=$SECONDS
-    "$ROOT/kernel/build.sh" "$VENV" "$ROOT/install" > "$ROOT/log/cargo-build.txt" 2>&1 || {
-      tail -40 "$ROOT/log/cargo-build.txt" >&2
-      log "cargo build failed; full output in log/cargo-build.txt"
-      exit 1
-    }
-    echo "$want" > "$stamp_file"
-    log "Rust kernel built in $((SECONDS - t0)) s"
   fi
-  ln -sfn "$binary" "$ROOT/install/nanobot_ros/lib/nanobot_ros/nanobot_kernel"
+  ln -sfn "$binary" "$KERNEL_LINK"
 }
 
 # The room robot (robots/room/) renders headless through EGL with Mesa's software renderer
@@ -202,13 +247,16 @@ mkdir -p "$ROOT/log"
 [ -n "${NANOBOT_NO_SETUP:-}" ] || setup_venv
 activate
 build
-build_kernel
+cmd="${1:-sim}"
+[ $# -gt 0 ] && shift
+# Only `kernel-build` stops when the kernel cannot be built; the others go on without it.
+if kernel_wanted "$cmd" "$@"; then
+  build_kernel || [ "$cmd" != kernel-build ] || exit 1
+fi
 source_install
 check_gl
 cd "$ROOT"
 
-cmd="${1:-sim}"
-[ $# -gt 0 ] && shift
 case "$cmd" in
   sim)
     exec python -m nanobot_ros.stack --config "$ROOT/config/sim.yaml" "$@" ;;
@@ -226,6 +274,8 @@ case "$cmd" in
       if [ -e "${arg%%::*}" ]; then exec python -m pytest "$@"; fi
     done
     exec python -m pytest "$ROOT/test" "$@" ;;
+  kernel-build)
+    log "the Rust kernel: $KERNEL_LINK" ;;
   nanobot)
     # The installed console scripts live in lib/nanobot_ros (ROS's layout), not on PATH.
     exec python -m nanobot_ros.cli "$@" ;;

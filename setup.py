@@ -34,7 +34,7 @@ setup(
         ('share/' + PACKAGE, ['package.xml']),
         ('share/' + PACKAGE + '/launch', glob('launch/*.launch.py')),
         ('share/' + PACKAGE + '/config', glob('config/*.yaml') + glob('config/*.rviz')
-         + glob('config/*.json')),
+         + glob('config/*.json') + glob('config/*.xml')),
     ],
     install_requires=['setuptools'],
     zip_safe=True,

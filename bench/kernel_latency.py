@@ -18,10 +18,16 @@ subscription alone (see ActionReceiver). Afterwards the computation alone is tim
 
 Goal: Rust kernel p50 <= 1.2 ms and p99 <= 2.0 ms at DDIM-10, p50 <= 0.45 x the Python
 kernel's. The last lines are `<node> p50 <ms> ms p99 <ms> ms`, one per node.
+
+`--compare-dds-profile` runs the whole bench with config/fastdds_large_data.xml (the stacks'
+default Fast DDS profile, shared memory sized for camera frames) and with Fast DDS's own
+defaults, in turns (with, without, without, with for --rounds 2), and prints each node's p50 /
+p99 under both: whether the large-data profile costs small messages anything.
 """
 import argparse
 import os
 from pathlib import Path
+import re
 import subprocess
 import sys
 import tempfile
@@ -141,6 +147,43 @@ def compute_times(select_action, observation, calls: int = 300, idle: float = 0.
     return timed(0.0), timed(idle)
 
 
+RESULT = re.compile(r'^(.+) p50 ([0-9.]+) ms p99 ([0-9.]+) ms$')
+PROFILE_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+
+
+def compare_dds_profile(args) -> int:
+    """Run the bench with the large-data profile and without it, in turns; print both."""
+    without = {k: v for k, v in os.environ.items() if k not in PROFILE_VARIABLES}
+    settings = {'large-data profile': {**without, PROFILE_VARIABLES[0]: str(
+        HERE.parent / 'config' / 'fastdds_large_data.xml')}, 'Fast DDS defaults': without}
+    order = list(settings)
+    turns = [label for r in range(args.rounds) for label in (order if r % 2 == 0 else order[::-1])]
+    results = {label: {} for label in settings}  # {setting: {node: [(p50, p99), ...]}}
+    for label in turns:
+        print(f'[kernel_latency] {label}: {os.getloadavg()[0]:.1f} load', file=sys.stderr,
+              flush=True)
+        run = subprocess.run([sys.executable, __file__, args.checkpoint, '--observations',
+                              str(args.observations), '--ddim-steps', str(args.ddim_steps)],
+                             env=settings[label], capture_output=True, text=True)
+        if run.returncode != 0:
+            print(run.stdout[-2000:], run.stderr[-2000:], file=sys.stderr)
+            return run.returncode
+        for match in filter(None, map(RESULT.match, run.stdout.splitlines())):
+            if match[1] in FLOORS + KERNELS:  # not the in-process lines
+                times = (float(match[2]), float(match[3]))
+                results[label].setdefault(match[1], []).append(times)
+    print(f'\nobservation -> action over DDS, {args.observations} frames per turn, turns: '
+          f'{", ".join(turns)}; median over turns, ms:')
+    print(f'{"node":<22} ' + ' '.join(f'{label + " p50/p99":>28}' for label in order))
+    for node in results[order[0]]:
+        cells = []
+        for label in order:
+            p50, p99 = np.median(np.asarray(results[label][node]), axis=0)
+            cells.append(f'{p50:>13.3f} / {p99:<12.3f}')
+        print(f'{node:<22} ' + ' '.join(cells))
+    return 0
+
+
 def main() -> int:
     """Start every node, time every answered frame, print p50/p99 per node."""
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
@@ -148,7 +191,13 @@ def main() -> int:
     parser.add_argument('--observations', type=int, default=1000)
     parser.add_argument('--ddim-steps', type=int, default=10)
     parser.add_argument('--out', default='')
+    parser.add_argument('--compare-dds-profile', action='store_true',
+                        help='the bench with and without config/fastdds_large_data.xml')
+    parser.add_argument('--rounds', type=int, default=2,
+                        help='--compare-dds-profile: rounds (each runs both, in turns)')
     args = parser.parse_args()
+    if args.compare_dds_profile:
+        return compare_dds_profile(args)
     os.environ.setdefault('ROS_DOMAIN_ID', '205')
     node_executable('nanobot_kernel')  # fails early, with the reason, when it is not built
     out = Path(args.out or tempfile.mkdtemp(prefix='kernel_latency_'))

@@ -10,13 +10,13 @@ import tempfile
 
 from ament_index_python.packages import get_package_share_directory
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 import yaml
 
-from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
-                                      stack_nodes)
+from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, namespace_path,
+                                      runnable_executable, stack_nodes)
 
 
 def stack_launch_description(config_name: str) -> LaunchDescription:
@@ -30,15 +30,23 @@ def stack_launch_description(config_name: str) -> LaunchDescription:
         with tempfile.NamedTemporaryFile('w', prefix='nanobot_params_', suffix='.yaml',
                                          delete=False) as params:
             yaml.safe_dump(any_namespace_parameters(config), params, sort_keys=False)
-        return [Node(package='nanobot_ros', executable=executable_name(config, name), name=name,
-                     namespace=namespace.strip('/') or None, parameters=[params.name],
-                     output='screen', emulate_tty=True)
-                for name in stack_nodes(config)]
+        actions = []
+        for name in stack_nodes(config):
+            executable, warning = runnable_executable(config, name)
+            if warning:
+                actions.append(LogInfo(msg=f'warning: {warning}'))
+            actions.append(Node(package='nanobot_ros', executable=executable, name=name,
+                                namespace=namespace.strip('/') or None,
+                                parameters=[params.name], output='screen', emulate_tty=True))
+        return actions
 
     return LaunchDescription([
         DeclareLaunchArgument('config', default_value=default,
                               description='stack parameters YAML (one key per node)'),
         DeclareLaunchArgument('namespace', default_value='',
                               description='ROS namespace of every node, e.g. robot1'),
+        # The stack's Fast DDS profile, unless the environment names one (stack_config).
+        *(SetEnvironmentVariable(name, value)
+          for name, value in dds_environment(os.environ).items()),
         OpaqueFunction(function=nodes),
     ])

@@ -24,6 +24,7 @@ import argparse
 from collections import Counter
 import datetime
 import json
+import os
 from pathlib import Path
 import shutil
 import signal
@@ -31,7 +32,6 @@ import subprocess
 import sys
 import time
 
-from ament_index_python.packages import get_package_prefix
 from diagnostic_msgs.msg import DiagnosticArray
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
@@ -44,8 +44,9 @@ from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
 from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
 from nanobot_ros.report import write_report
-from nanobot_ros.stack_config import (any_namespace_parameters, executable_name, namespace_path,
-                                      node_parameters, stack_nodes)
+from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, executable_path,
+                                      namespace_path, node_parameters, runnable_executable,
+                                      stack_nodes)
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -91,7 +92,7 @@ class StackMonitor(Node):
 
 def node_executable(name: str) -> str:
     """Return the installed executable of node `name` (what `ros2 run nanobot_ros name` runs)."""
-    path = Path(get_package_prefix('nanobot_ros')) / 'lib' / 'nanobot_ros' / name
+    path = executable_path(name)
     if not path.exists():
         raise FileNotFoundError(f'node executable {path} not found: is nanobot_ros built?')
     return str(path)
@@ -268,6 +269,8 @@ def main(argv=None):
     params_file = run_dir / 'params.yaml'
     params_file.write_text(yaml.safe_dump(any_namespace_parameters(config), sort_keys=False))
 
+    # The monitor (this process) and every node (its children) on the same Fast DDS profile.
+    os.environ.update(dds_environment(os.environ))
     rclpy.init()
     monitor = StackMonitor(namespace)
     executor = SingleThreadedExecutor()
@@ -286,8 +289,13 @@ def main(argv=None):
     if 'foxglove' in names:
         print(f'[stack] live view: {live_view_address(config, overrides)}', file=sys.stderr,
               flush=True)
-    processes = start_nodes(names, params_file, run_dir, overrides, namespace,
-                            {name: executable_name(config, name) for name in names})
+    executables, warnings = {}, []
+    for name in names:
+        executables[name], warning = runnable_executable(config, name)
+        if warning:
+            warnings.append(warning)
+            print(f'[stack] warning: {warning}', file=sys.stderr, flush=True)
+    processes = start_nodes(names, params_file, run_dir, overrides, namespace, executables)
     started = time.monotonic()
     early_exits = {}
     # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.
@@ -313,6 +321,7 @@ def main(argv=None):
     duration = time.monotonic() - started
     codes = stop_nodes(processes, spin)
     summary = summarize(monitor, names, codes, duration, run_dir)
+    summary['warnings'] = warnings
     (run_dir / 'summary.json').write_text(json.dumps(summary, indent=2) + '\n')
     executor.shutdown()
     monitor.destroy_node()
@@ -321,6 +330,8 @@ def main(argv=None):
     for name, node in summary['nodes'].items():
         print(f'[stack] {name}: {node["status"]} (exit {node["exit_code"]}): {node["message"]}',
               file=sys.stderr)
+    for warning in warnings:
+        print(f'[stack] warning: {warning}', file=sys.stderr)
     print(f'[stack] {summary["frames"]} frames, {summary["actions"]} actions in a '
           f'{summary["duration_s"]} s run; {summary["frames_per_s"]} frames/s over the '
           f'{summary["publishing_s"]} s the camera published', file=sys.stderr, flush=True)

@@ -12,8 +12,9 @@ not /robot1/sim). So both hand the nodes `any_namespace_parameters`: the same fi
 """
 from pathlib import Path
 import re
-from typing import List
+from typing import List, Optional, Tuple
 
+from ament_index_python.packages import get_package_prefix, get_package_share_directory
 import yaml
 
 NAMESPACE = re.compile(r'^/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?$')
@@ -60,6 +61,49 @@ def executable_name(config_path, node: str) -> str:
         raise ValueError(f'{config_path}: node {node!r} has no implementation {chosen!r}; '
                          f'choose from {sorted(i for n, i in IMPLEMENTATIONS if n == node)}')
     return IMPLEMENTATIONS[(node, chosen)]
+
+
+# Fast DDS's variable naming an XML profiles file (Fast DDS 2, ROS 2 Humble and Jazzy), and
+# its Fast DDS 3 name; a file named in either is the user's choice and wins.
+PROFILES_VARIABLES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
+
+
+def dds_environment(environ) -> dict:
+    """Return the variables a stack's nodes get on top of `environ`.
+
+    That is config/fastdds_large_data.xml as the Fast DDS profile (shared memory sized for
+    camera frames: without it several cameras lose frames in transport, docs/recording.md),
+    unless `environ` names a profile already.
+    """
+    if any(environ.get(name) for name in PROFILES_VARIABLES):
+        return {}
+    config = Path(get_package_share_directory('nanobot_ros')) / 'config'
+    profile = config / 'fastdds_large_data.xml'
+    return {PROFILES_VARIABLES[0]: str(profile)}
+
+
+# What runs instead when the implementation a stack asks for is not installed: run.sh builds the
+# Rust kernel only for what uses it, and not at all without cargo and libclang.
+FALLBACKS = {'nanobot_kernel': 'kernel'}
+
+
+def executable_path(executable: str) -> Path:
+    """Return where nanobot_ros installs `executable` (what `ros2 run nanobot_ros` runs)."""
+    return Path(get_package_prefix('nanobot_ros')) / 'lib' / 'nanobot_ros' / executable
+
+
+def runnable_executable(config_path, node: str) -> Tuple[str, Optional[str]]:
+    """Return (executable, warning) for `node`.
+
+    The executable is executable_name's, or its fallback when that is not installed; the
+    warning says so (None when nothing fell back).
+    """
+    chosen = executable_name(config_path, node)
+    fallback = FALLBACKS.get(chosen)
+    if fallback is None or executable_path(chosen).exists():
+        return chosen, None
+    return fallback, (f'{node}: {chosen} (impl: rust) is not built, running the Python {fallback} '
+                      'instead; ./run.sh kernel-build says why (docs/kernel.md)')
 
 
 def node_parameters(config_path, node: str) -> dict:

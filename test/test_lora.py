@@ -1,8 +1,11 @@
 """LoRA (peft) on a tiny policy: only adapter weights train, the share is small, merging works."""
+import re
+
+import pytest
 import torch
 
 from nanobot_ros.policy.demonstrations import DemoBuffer
-from nanobot_ros.policy.lora import add_lora, lora_finetune, trainable_share
+from nanobot_ros.policy.lora import add_lora, LORA_TARGETS, lora_finetune, trainable_share
 from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.robots.sim.task_family import rollouts_for, task_preset
 from policy_fixtures import tiny_policy
@@ -18,13 +21,29 @@ def variant_buffer(policy) -> DemoBuffer:
     return buffer
 
 
+def adapter_size(module: torch.nn.Module, rank: int) -> int:
+    """Parameters of one rank-`rank` LoRA adapter on `module`: A (in -> rank), B (rank -> out)."""
+    if isinstance(module, torch.nn.Embedding):
+        return rank * (module.num_embeddings + module.embedding_dim)
+    if isinstance(module, torch.nn.Conv2d):
+        return rank * module.weight[0].numel() + rank * module.out_channels
+    return rank * (module.in_features + module.out_features)
+
+
 def test_only_adapters_are_trainable_and_the_share_is_small():
-    model = add_lora(tiny_policy(robotics_categorical=True, image_size=24, max_text_len=24))
+    policy = tiny_policy(robotics_categorical=True, image_size=24, max_text_len=24)
+    base = sum(p.numel() for p in policy.parameters())
+    targets = [m for n, m in policy.named_modules() if re.fullmatch(LORA_TARGETS, n)]
+    model = add_lora(policy, rank=4)
     trainable, total = trainable_share(model)
     names = [n for n, p in model.named_parameters() if p.requires_grad]
     assert names and all('lora_' in n for n in names)
-    assert trainable == sum(p.numel() for n, p in model.named_parameters() if 'lora_' in n)
-    assert 0 < trainable / total < 0.5
+    # Exactly one rank-4 adapter per targeted layer (12 of them) and nothing else: the share is
+    # what the rank makes it (15.9 % on this 16-wide policy; docs/policy.md: the bench policy).
+    assert len(targets) == 12
+    assert trainable == sum(adapter_size(m, 4) for m in targets) == 4292
+    assert total == base + trainable
+    assert trainable / total == pytest.approx(0.1587, abs=5e-4)
     assert any('patch_embed.lora_A' in n for n in names)
     assert any('text_embed.lora_embedding_A' in n for n in names)
 

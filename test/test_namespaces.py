@@ -65,7 +65,7 @@ def test_replay_plays_a_namespaced_bag_by_relative_names(ros, nodes, tmp_path):
         'action_filter': 'index=1', 'wait_for_subscribers': f"['{ACTION.name}']"})
     assert ros.spin_until(lambda: diagnostics.values('replay').get('done'), 30), \
         nodes.output(replay)
-    ros.spin_for(0.3)
+    assert ros.spin_until(lambda: len(actions) >= 5, 10), actions
     assert nodes.stop(replay) == 0, nodes.output(replay)
     # Played under the recorded name; the filter found the action topic by its relative name.
     assert [a.index for a in actions] == [1] * 5
@@ -81,8 +81,8 @@ def test_replay_stands_in_for_a_robot_in_its_namespace(ros, nodes, tmp_path):
     replay = nodes.start('replay', '-r', '__ns:=/robot2', params={
         'bags': f"['{tmp_path / 'bag'}']", 'mode': 'robot', 'rate': 4.0,
         'wait_for_subscribers': f"['{IMAGE.name}', '{ACTION_EXECUTED.name}']"})
-    assert ros.spin_until(lambda: len(executed) == 9, 30), nodes.output(replay)
-    ros.spin_for(0.3)
+    assert ros.spin_until(lambda: len(executed) >= 9 and len(frames) >= 10, 30), \
+        nodes.output(replay)
     assert nodes.stop(replay) == 0, nodes.output(replay)
     # The bag recorded in robot1 drives robot2: every transition, frames included.
     assert [a.index for a in executed] == [i % 2 for i in range(9)]

@@ -32,8 +32,9 @@ def test_expert_reaches_every_instructed_marker(ros, nodes):
     assert ros.spin_until(future.done, timeout=10)
     assert future.result().success and 'go to the' in future.result().message
     expert = nodes.start('expert', params={'move_pixels': 8})
-    assert ros.spin_until(lambda: sim_status(reports)[1].get('episodes', 0) >= 10, timeout=60)
-    ros.spin_for(1.5)
+    # The sim says when it reached its episode limit: wait for that report, not a fixed time.
+    assert ros.spin_until(lambda: sim_status(reports)[0].startswith('episode limit reached'),
+                          timeout=60), sim_status(reports)
     message, values = sim_status(reports)
     assert values['episodes'] == 10 and values['successes'] == 10 and values['failures'] == 0
     assert values['resets'] == 1 and message == 'episode limit reached: 10/10'

@@ -29,9 +29,9 @@ def test_expert_node_solves_the_family_with_held_out_phrasings(ros, nodes):
                                      'episode_limit': EPISODES, 'frame_rate': 0.0,
                                      'lockstep': True, 'action_timeout': 2.0})
     expert = nodes.start('expert', params={'move_pixels': 8})
-    assert ros.spin_until(lambda: sim_status(reports)[1].get('episodes', 0) >= EPISODES,
-                          timeout=90)
-    ros.spin_for(1.5)
+    # The sim says when it reached its episode limit: wait for that report, not a fixed time.
+    assert ros.spin_until(lambda: sim_status(reports)[0].startswith('episode limit reached'),
+                          timeout=90), sim_status(reports)
     message, values = sim_status(reports)
     assert (values['episodes'], values['successes'], values['failures']) == (EPISODES,
                                                                              EPISODES, 0)

@@ -72,7 +72,9 @@ class TrainingJob:
     stop: int
     steps: int
     loss_threshold: Optional[float]
-    state: str = 'starting'  # filling, training, paused, done, failed
+    # filling, training, pausing (asked to pause, a step still in flight), paused (no step in
+    # flight: `step` holds until resumed), done, failed
+    state: str = 'starting'
     step: int = 0
     losses: List[Dict[str, float]] = field(default_factory=list)
     message: str = ''
@@ -94,6 +96,9 @@ class Workbench:
         self.job: Optional[TrainingJob] = None
         self._running = threading.Event()
         self._cancel = threading.Event()
+        # Pause, resume and the training thread's check for a pause change `_running` and the
+        # job's state together, so the page never reads `paused` while a step is in flight.
+        self._state_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
         # One user of the networks at a time: a training step, a prediction or a save.
         self._model_lock = threading.Lock()
@@ -221,14 +226,27 @@ class Workbench:
         return self._thread is not None and self._thread.is_alive()
 
     def pause(self) -> None:
-        if self.job and self.training:
-            self._running.clear()
-            self.job.state = 'paused'
+        """Stop after the step in flight: the state is `pausing` until it has ended."""
+        with self._state_lock:
+            if self.job and self.training:
+                self._running.clear()
+                if self.job.state == 'training':
+                    self.job.state = 'pausing'
 
     def resume(self) -> None:
-        if self.job and self.training:
-            self.job.state = 'training'
-            self._running.set()
+        with self._state_lock:
+            if self.job and self.training:
+                if self.job.state in ('pausing', 'paused'):
+                    self.job.state = 'training'
+                self._running.set()
+
+    def _park_if_paused(self, job: TrainingJob) -> None:
+        """Between steps: while paused, say so and wait for resume (or cancel)."""
+        with self._state_lock:
+            if self._running.is_set():
+                return
+            job.state = 'paused'
+        self._running.wait()
 
     def cancel(self) -> None:
         self._cancel.set()
@@ -263,16 +281,16 @@ class Workbench:
                 self._fill(session, job)
             if not job.transitions:
                 raise ValueError('no usable transitions in that frame range')
-            job.state = 'training' if self._running.is_set() else 'paused'
+            job.state = 'training'
             while job.step < job.steps and not self._cancel.is_set():
-                self._running.wait()
+                self._park_if_paused(job)
                 if self._cancel.is_set():
                     break
-                with self._model_lock:
+                with self._model_lock:  # a step and its count, never one without the other
                     metrics = self.loop.train()
-                job.step += 1
-                job.losses.append({k: v for k, v in metrics.items()
-                                   if isinstance(v, float) and math.isfinite(v)})
+                    job.step += 1
+                    job.losses.append({k: v for k, v in metrics.items()
+                                       if isinstance(v, float) and math.isfinite(v)})
                 loss = metrics.get('predictor_training_loss',
                                    metrics.get('autoencoder_training_loss'))
                 if job.loss_threshold is not None and loss <= job.loss_threshold:

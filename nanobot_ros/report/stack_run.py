@@ -34,6 +34,8 @@ def stack_report(run_dir: Path, summary: dict) -> Document:
                   + (f'failed: {", ".join(failed)}' if failed else 'every node ended well')
                   + f'. Report written {datetime.datetime.now().isoformat(timespec="seconds")}'
                   f' from {run_dir}.')
+    for warning in summary.get('warnings', []):
+        doc.paragraph(f'Warning: {warning}')
     doc.heading('Run')
     doc.table(['figure', 'value'], [(k, _value(summary[k])) for k in RUN_FIGURES
                                     if k in summary])

@@ -171,7 +171,8 @@ function showProgress(p) {
   $('train-message').textContent = p.message ? `(${p.message})` : '';
   $('pause').disabled = !['training', 'filling'].includes(p.state);
   $('resume').disabled = p.state !== 'paused';
-  $('train').disabled = ['training', 'filling', 'paused', 'starting'].includes(p.state);
+  $('train').disabled = ['training', 'filling', 'pausing', 'paused', 'starting']
+    .includes(p.state);
   drawLosses(p.losses || []);
   if (p.model) describeModel(p.model);
   if (['done', 'failed', 'idle'].includes(p.state)) {
