@@ -61,6 +61,21 @@ class Qos:
                 'liveliness_lease_duration': duration(self.liveliness_lease_duration_ns),
                 'avoid_ros_namespace_conventions': self.avoid_ros_namespace_conventions}
 
+    @classmethod
+    def from_policies(cls, policies: dict) -> 'Qos':
+        """Return the profile one rosbag2 QoS override entry names (`--qos-profile-overrides-path`:
+        {policy: value}, durations as {sec, nsec}); KeyError for a value rmw does not know."""
+        fields_ = {}
+        for key, value in policies.items():
+            if isinstance(value, dict):  # a duration
+                fields_[f'{key}_ns'] = (int(value.get('sec', 0)) * 10**9
+                                        + int(value.get('nsec', 0)))
+            else:
+                fields_[key] = value.lower() if isinstance(value, str) else value
+        qos = cls(**fields_)
+        qos.offered()  # every value is one rmw knows
+        return qos
+
 
 # Cameras and high-rate sensors: best effort, newest wins (REP 2003's sensor data profile).
 SENSOR = Qos(reliability='best_effort', depth=5)

@@ -28,10 +28,13 @@ def test_expert_node_solves_the_family_with_held_out_phrasings(ros, nodes):
     sim = nodes.start('sim', params={'task': 'family', 'phrasings': 'heldout', 'seed': SEED,
                                      'episode_limit': EPISODES, 'frame_rate': 0.0,
                                      'lockstep': True, 'action_timeout': 2.0})
+    # No episode advances before the expert acts: start it once the first instruction is here,
+    # so the fast episodes cannot run ahead of this subscription's discovery.
+    assert ros.spin_until(lambda: len(instructions) >= 1, timeout=30)
     expert = nodes.start('expert', params={'move_pixels': 8})
     # The sim says when it reached its episode limit: wait for that report, not a fixed time.
-    assert ros.spin_until(lambda: sim_status(reports)[0].startswith('episode limit reached'),
-                          timeout=90), sim_status(reports)
+    assert ros.spin_until(lambda: sim_status(reports)[0].startswith('episode limit reached')
+                          and len(instructions) >= EPISODES, timeout=90), sim_status(reports)
     message, values = sim_status(reports)
     assert (values['episodes'], values['successes'], values['failures']) == (EPISODES,
                                                                              EPISODES, 0)

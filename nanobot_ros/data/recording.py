@@ -184,16 +184,8 @@ def load_qos_overrides(path) -> Dict[str, Qos]:
         if not isinstance(policies, dict) or unknown:
             raise ValueError(f'QoS overrides {path}: {topic}: unknown policies '
                              f'{sorted(unknown) if isinstance(policies, dict) else policies}')
-        fields_ = {}
-        for key, value in policies.items():
-            if isinstance(value, dict):  # a duration
-                fields_[f'{key}_ns'] = int(value.get('sec', 0)) * 10**9 + int(
-                    value.get('nsec', 0))
-            else:
-                fields_[key] = value.lower() if isinstance(value, str) else value
-        qos = Qos(**fields_)
         try:
-            qos.offered()  # every policy name is one rmw knows
+            qos = Qos.from_policies(policies)
         except KeyError as error:
             raise ValueError(f'QoS overrides {path}: {topic}: unknown value {error}') from None
         overrides[str(topic)] = qos
