@@ -41,20 +41,19 @@ import time
 
 import numpy as np
 import torch
+import torch._dynamo  # noqa: F401  (before the first RoomWorld: robots/room/world.py)
 import yaml
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
+from nanobot_ros.robots.room.mjcf import CAMERA_POS
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
 from world_model_learning import add_model_arguments, held_out_figures, \
     held_out_predictions, loop_config, make_model
 
 GOAL_R2 = 0.9
 GOAL_ERROR_RATIO = 0.5
-# Distance from a wall to the robot's centre at the closest held-out poses (m): the chassis'
-# front and the camera just clear it.
-CLEARANCE = 0.1
 ROOM_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'room.yaml'
 # Flags whose defaults come from config/room.yaml's world_model section: {flag dest: key}.
 FROM_ROOM_CONFIG = {
@@ -63,7 +62,8 @@ FROM_ROOM_CONFIG = {
     'buffer_capacity': 'buffer_capacity', 'temperature': 'exploration_temperature',
     'reconstruction_threshold': 'reconstruction_threshold',
     'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
-    'predictor_lr': 'config_predictor_lr',
+    'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
+    'lr_final_ratio': 'lr_final_ratio',
 }
 
 
@@ -76,26 +76,29 @@ def room_defaults(path: Path = ROOM_CONFIG) -> dict:
     return {dest: values[key] for dest, key in FROM_ROOM_CONFIG.items() if key in values}
 
 
-def held_out_poses(config: RoomConfig, count: int, seed: int) -> list:
-    """Return `count` poses (x, y, yaw): three quarters anywhere, a quarter facing a wall.
+def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
+    """Return `count` poses (x, y, yaw): three quarters anywhere free, a quarter at a wall.
 
-    Continuous random positions and headings (their own seed), so no pose is one the learner's
-    trajectory produced. A pose facing a wall stands 2-8 cm from it (the chassis' front), so
-    `forward` bumps into it.
+    Continuous random positions and headings drawn with their own seed, so no pose is one the
+    learner's trajectory produced. A pose at a wall faces it (within 23 degrees) with the
+    camera 1-5 cm from it, so `forward` bumps into it.
     """
     rng = np.random.default_rng(seed)
-    inner = config.room_size / 2 - CLEARANCE
+    half_x, half_y = (size / 2 for size in world.config.room_size)
     poses = []
     for i in range(count):
-        if i % 4 == 3:
-            wall = int(rng.integers(4))  # +x, +y, -x, -y
-            along = float(rng.uniform(-inner, inner))
-            depth = inner - float(rng.uniform(0.0, 0.06))
-            yaw = wall * math.pi / 2 + float(rng.uniform(-0.4, 0.4))
-            x, y = [(depth, along), (along, depth), (-depth, along), (along, -depth)][wall]
+        if i % 4 != 3:
+            poses.append(world.sample_pose(rng))
+            continue
+        wall = int(rng.integers(4))  # +x, +y, -x, -y
+        gap = CAMERA_POS[0] + float(rng.uniform(0.01, 0.05))
+        yaw = wall * math.pi / 2 + float(rng.uniform(-0.4, 0.4))
+        if wall % 2 == 0:
+            x = (half_x - gap) * (1 if wall == 0 else -1)
+            y = float(rng.uniform(-half_y + 0.15, half_y - 0.15))
         else:
-            x, y = rng.uniform(-inner, inner, 2)
-            yaw = float(rng.uniform(-math.pi, math.pi))
+            y = (half_y - gap) * (1 if wall == 1 else -1)
+            x = float(rng.uniform(-half_x + 0.15, half_x - 0.15))
         poses.append((float(x), float(y), yaw))
     return poses
 
@@ -108,7 +111,7 @@ def room_held_out(config: RoomConfig, count: int, seed: int):
     world = RoomWorld(config)
     try:
         frames, labels, next_frames = [], [], []
-        for pose in held_out_poses(config, count, seed):
+        for pose in held_out_poses(world, count, seed):
             for action in range(len(ACTION_NAMES)):
                 frames.append(world.set_pose(*pose))
                 labels.append(action)
@@ -185,7 +188,8 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
         args, actions=actions, idle_action=0, exploration_epsilon=epsilon,
         exploration_temperature=args.temperature, balance_actions=args.balance_actions,
         reconstruction_threshold=args.reconstruction_threshold,
-        buffer_capacity=args.buffer_capacity))
+        buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
+        lr_final_ratio=args.lr_final_ratio))
     world = RoomWorld(RoomConfig(img_size=args.img_size, layout_seed=args.layout_seed))
     rng = np.random.default_rng(seed)
 
@@ -194,20 +198,11 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
 
     copy_mse = baselines['seen']['copy-last-frame']['mse']
     frame, frames, seconds, cpu = world.reset(seed=seed), 0, 0.0, 0.0
-    next_eval, result = args.eval_every, {'reached': None, 'best': None, 'curve': []}
-    while (cpu if args.clock == 'cpu' else seconds) < args.minutes * 60:
-        started, started_cpu = time.perf_counter(), time.process_time()
-        if args.reset_every and frames and frames % args.reset_every == 0:
-            loop.break_history()
-            frame = world.reset(seed=int(rng.integers(2 ** 31)))
-        frame = loop.step(frame, execute)['next_frame']
-        seconds += time.perf_counter() - started
-        cpu += time.process_time() - started_cpu
-        frames += 1
+    result = {'reached': None, 'best': None, 'curve': []}
+
+    def evaluate() -> bool:
+        """Measure the held-out sets, print a line; return whether the goal is reached."""
         steps = model.autoencoder_training_step
-        if steps < next_eval:
-            continue
-        next_eval += args.eval_every
         last = {name: model_figures(model, held_out[name]) for name in held_out}
         worst, ratio = goal_figures(last['seen'], copy_mse)
         unseen_worst, unseen_ratio = goal_figures(
@@ -225,7 +220,24 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
               f'{unseen_ratio:.3f})  load {os.getloadavg()[0]:.2f}', flush=True)
         if reached_goal(last['seen'], copy_mse):
             result['reached'] = (clock, steps)
-            break
+        return bool(result['reached'])
+
+    next_eval = args.eval_every
+    while (cpu if args.clock == 'cpu' else seconds) < args.minutes * 60:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        if args.reset_every and frames and frames % args.reset_every == 0:
+            loop.break_history()
+            frame = world.reset(seed=int(rng.integers(2 ** 31)))
+        frame = loop.step(frame, execute)['next_frame']
+        seconds += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
+        frames += 1
+        if model.autoencoder_training_step >= next_eval:
+            next_eval += args.eval_every
+            if evaluate():
+                break
+    if not result['curve'] or result['curve'][-1][1] != model.autoencoder_training_step:
+        evaluate()  # where the budget ended
     world.close()
     result.update(seconds=cpu if args.clock == 'cpu' else seconds,
                   steps=model.autoencoder_training_step, frames=frames,
@@ -281,6 +293,9 @@ def main(argv=None):
     parser.add_argument('--reconstruction-threshold', type=float,
                         default=LoopConfig.reconstruction_threshold,
                         help='the quality gate (reconstruction MSE)')
+    parser.add_argument('--lr-decay-steps', type=int, default=LoopConfig.lr_decay_steps,
+                        help='learner steps of the learning rates\' cosine decay (0 = constant)')
+    parser.add_argument('--lr-final-ratio', type=float, default=LoopConfig.lr_final_ratio)
     parser.add_argument('--balance-actions', action=argparse.BooleanOptionalAction,
                         default=LoopConfig.balance_actions)
     add_model_arguments(parser)
@@ -291,7 +306,7 @@ def main(argv=None):
     print(f'room_world_model: {args.img_size} px, patch {args.patch_size}, dim '
           f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, batch '
           f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
-          f'{args.predictor_lr:g}), gate {args.reconstruction_threshold:g}, '
+          f'{args.predictor_lr:g}; decay to x{args.lr_final_ratio:g} over {args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
           f'{args.temperature:g}, resets every {args.reset_every or "never"}, seeds {seeds}, '
           f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} torch thread(s); load '
