@@ -175,6 +175,21 @@ build_kernel() {
   ln -sfn "$binary" "$ROOT/install/nanobot_ros/lib/nanobot_ros/nanobot_kernel"
 }
 
+# The room robot (robots/room/) renders headless through EGL with Mesa's software renderer
+# (MUJOCO_GL=egl, llvmpipe): say what to install when its libraries are missing (never installs;
+# .ci/run does). Only the room needs them, so this warns and goes on.
+GL_PACKAGES="libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0"
+check_gl() {
+  local libs missing=""
+  libs="$(ldconfig -p 2>/dev/null)"
+  for lib in libEGL.so.1 libEGL_mesa.so.0 libOpenGL.so.0; do
+    grep -q "$lib" <<< "$libs" || missing="$missing $lib"
+  done
+  compgen -G "/usr/lib/*/dri/swrast_dri.so" > /dev/null || missing="$missing swrast_dri.so"
+  [ -z "$missing" ] || log "headless GL for the room robot is missing ($missing ):" \
+    "sudo apt-get install $GL_PACKAGES"
+}
+
 source_install() {
   set +u
   # shellcheck disable=SC1091
@@ -189,6 +204,7 @@ activate
 build
 build_kernel
 source_install
+check_gl
 cd "$ROOT"
 
 cmd="${1:-sim}"

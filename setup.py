@@ -13,6 +13,7 @@ NODES = {
     'esp32_emulator': 'nanobot_ros.nodes.esp32_emulator:main',
     'camera': 'nanobot_ros.nodes.camera:main',
     'jetbot': 'nanobot_ros.nodes.jetbot:main',
+    'room': 'nanobot_ros.nodes.room:main',
     'expert': 'nanobot_ros.nodes.expert:main',
     'kernel': 'nanobot_ros.nodes.kernel:main',
     'policy': 'nanobot_ros.nodes.policy:main',

@@ -103,6 +103,10 @@ IMU = Topic('imu/data_raw', 'sensor_msgs/msg/Imu', SENSOR)
 CMD_VEL = Topic('cmd_vel', 'geometry_msgs/msg/Twist', COMMAND)
 JETBOT_MOTORS = Topic('jetbot/motors', 'sensor_msgs/msg/JointState', SENSOR)
 JETBOT_STATUS = Topic('jetbot/status', 'std_msgs/msg/String', LATCHED)
+# Ground truth of a simulated robot (the room): pose in the room, body speeds.
+ODOM = Topic('odom', 'nav_msgs/msg/Odometry', SENSOR)
+# The room's walls and objects as JSON (latched): pictures of the path driven draw it.
+ROOM_LAYOUT = Topic('room/layout', 'std_msgs/msg/String', LATCHED)
 WORLD_MODEL_STATUS = Topic('world_model/status', 'nanobot_msgs/msg/WorldModelStatus', STATUS)
 RECONSTRUCTION = Topic('world_model/reconstruction', 'sensor_msgs/msg/Image', SENSOR)
 PREDICTIONS = Topic('world_model/predictions', 'sensor_msgs/msg/Image', SENSOR)
@@ -115,8 +119,8 @@ CLOCK = Topic('/clock', 'rosgraph_msgs/msg/Clock', REPLAY)
 SIM_RESET = 'sim/reset'  # std_srvs/Trigger service of the sim
 
 TOPICS = (IMAGE, CAMERA_INFO, ACTION, ACTION_EXECUTED, ACTION_OVERRIDE, INSTRUCTION, TELEMETRY,
-          SURFACE, JOINT_STATES, IMU, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, WORLD_MODEL_STATUS,
-          RECONSTRUCTION, PREDICTIONS, ATTENTION, DIAGNOSTICS, CLOCK)
+          SURFACE, JOINT_STATES, IMU, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, ODOM, ROOM_LAYOUT,
+          WORLD_MODEL_STATUS, RECONSTRUCTION, PREDICTIONS, ATTENTION, DIAGNOSTICS, CLOCK)
 # What the recorder records unless told otherwise.
 RECORDED = (IMAGE, TELEMETRY, SURFACE, ACTION, INSTRUCTION, WORLD_MODEL_STATUS)
 

@@ -46,6 +46,8 @@ from nanobot_ros.stack_config import (any_namespace_parameters, executable_name,
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
+# Simulated robots (their status counts frames and actions exactly): the dot world, the room.
+SIMULATED_ROBOTS = ('sim', 'room')
 STOP_TIMEOUT_S = 30.0  # a learning node saves its checkpoint and pictures on the way out
 # The world model's final figures lifted to summary.json's top level.
 WORLD_MODEL_FIGURES = (
@@ -167,8 +169,9 @@ def summarize(monitor: StackMonitor, names, codes, duration_s: float, run_dir: P
         nodes[name] = {'status': 'ok' if ok else 'failed', 'exit_code': codes[name], **report}
     observed = {'frames': monitor.frames, 'actions': sum(monitor.actions.values()),
                 'action_counts': dict(sorted(monitor.actions.items()))}
-    if 'sim' in nodes:  # the sim's own counts are exact, over its whole life
-        sim = nodes['sim']['values']
+    simulated = next((n for n in SIMULATED_ROBOTS if n in nodes), None)
+    if simulated:  # a simulated robot's own counts are exact, over its whole life
+        sim = nodes[simulated]['values']
         counts = {'frames': int(sim.get('frames', 0)),
                   'actions': int(sim.get('actions_received', 0)),
                   'actions_applied': int(sim.get('actions_applied', 0)),

@@ -176,11 +176,12 @@ def subscribe_override(node: Node, override, topic: str):
 
 
 def run(node_factory: Callable[[], NanobotNode], args=None,
-        executor_factory: Callable = SingleThreadedExecutor) -> int:
+        executor_factory: Callable = SingleThreadedExecutor, startup_errors: tuple = ()) -> int:
     """Spin the node until SIGINT/SIGTERM, then let it stop cleanly; return the exit code.
 
     A node whose parameters make no sense raises ValueError in its constructor: the message is
-    printed and the process exits with code 2 before anything is published.
+    printed and the process exits with code 2 before anything is published. So does one that
+    raises one of `startup_errors` (something this machine lacks, e.g. a GL context).
     """
     rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
     stop = threading.Event()
@@ -194,6 +195,10 @@ def run(node_factory: Callable[[], NanobotNode], args=None,
         node = node_factory()
     except (ValueError, ParameterException) as error:
         print(f'[ERROR] bad parameters: {error}', file=sys.stderr, flush=True)
+        rclpy.shutdown()
+        return 2
+    except startup_errors as error:
+        print(f'[ERROR] cannot start: {error}', file=sys.stderr, flush=True)
         rclpy.shutdown()
         return 2
     executor = executor_factory()

@@ -27,19 +27,16 @@ import json
 import threading
 import time
 
-from nanobot_ros.data.convert import action_values
 from nanobot_ros.contract import ACTION, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.jetbot.motors import (
-    ActionRejected, action_to_command, DOWN, JetBotController, LocalMotors, MotorCommand,
-    MotorDriver, MotorLimits, MotorLink, MotorProfile, RemoteMotors, twist_to_command)
+    CommandIntake, DOWN, JetBotController, LIMIT_DESCRIPTIONS, LocalMotors, MotorDriver,
+    MotorLimits, MotorLink, MotorProfile, RemoteMotors, WHEEL_JOINTS)
 from geometry_msgs.msg import Twist
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import JointState
 from std_msgs.msg import String
-
-JOINT_NAMES = ['left_wheel_joint', 'right_wheel_joint']
 
 DESCRIPTIONS = {
     'backend': 'remote (RPyC to host:port) or local (the jetbot library on this machine)',
@@ -51,14 +48,7 @@ DESCRIPTIONS = {
                  'watchdog)',
     'retry_initial': 'first reconnect delay (s)',
     'retry_max': 'longest reconnect delay (s)',
-    'motor_limit': 'largest |motor value|; larger values are clamped and counted',
-    'action_timeout': 'watchdog: the motors read 0 this long after the newest command (s)',
-    'ramp_time': 'seconds to ramp between values (the reference: 4 steps of 15 ms)',
-    'default_duration': 'duration of actions that give 0 (s)',
-    'action_space_left': 'motor_left of action index i',
-    'action_space_right': 'motor_right of action index i',
-    'wheel_separation': '/cmd_vel: distance between the wheels (m)',
-    'max_wheel_speed': '/cmd_vel: wheel speed at motor value 1.0 (m/s)',
+    **LIMIT_DESCRIPTIONS,
 }
 
 
@@ -79,11 +69,7 @@ class JetBotNode(NanobotNode):
         self.controller = JetBotController(self.limits, MotorProfile(self.limits.ramp_time),
                                            self.driver)
 
-        self.actions_received = 0
-        self.actions_rejected = 0
-        self.cmd_vel_received = 0
-        self.clamped = 0
-        self.last_rejection = ''
+        self.intake = CommandIntake(self.limits, self.controller, time.monotonic, self._warn)
         self.motors = (0.0, 0.0)
         self._last_command_time = None
         self._closed = False
@@ -105,41 +91,17 @@ class JetBotNode(NanobotNode):
             f'action timeout {self.limits.action_timeout} s, motor limit '
             f'{self.limits.motor_limit}')
 
-    def _execute(self, command: MotorCommand, what: str) -> None:
-        if command.clamped:
-            self.clamped += 1
-            self.get_logger().warning(f'{what}: clamped {", ".join(command.clamped)} to '
-                                      f'{command.left:.3f}, {command.right:.3f} for '
-                                      f'{command.duration:.3f} s', throttle_duration_sec=5.0)
-        self._last_command_time = time.monotonic()
-        self.controller.execute(command, time.monotonic())
-
-    def _reject(self, what: str, error: Exception) -> None:
-        self.actions_rejected += 1
-        self.last_rejection = f'{what}: {error}'
-        self.controller.stop(time.monotonic())
-        self.get_logger().warning(f'rejected {what} ({error}): motors ramp down',
-                                  throttle_duration_sec=2.0)
+    def _warn(self, text: str) -> None:
+        self.get_logger().warning(text, throttle_duration_sec=2.0)
 
     def _on_action(self, msg: Action) -> None:
-        self.actions_received += 1
-        try:
-            action_values(msg)  # the project's shared validation: names/values, finiteness
-            command = action_to_command(msg.index, list(msg.names), list(msg.values),
-                                        float(msg.duration), self.limits)
-        except (ActionRejected, ValueError) as error:
-            self._reject(f'action from {msg.source!r}', error)
-            return
-        self._execute(command, f'action from {msg.source!r}')
+        if self.intake.action(msg.index, list(msg.names), list(msg.values), msg.duration,
+                              msg.source) is not None:
+            self._last_command_time = time.monotonic()
 
     def _on_cmd_vel(self, msg: Twist) -> None:
-        self.cmd_vel_received += 1
-        try:
-            command = twist_to_command(msg.linear.x, msg.angular.z, self.limits)
-        except ActionRejected as error:
-            self._reject(CMD_VEL.name, error)
-            return
-        self._execute(command, CMD_VEL.name)
+        if self.intake.twist(msg.linear.x, msg.angular.z) is not None:
+            self._last_command_time = time.monotonic()
 
     def _on_link_event(self, level: str, text: str) -> None:
         self.robot_log(level, text)
@@ -169,7 +131,7 @@ class JetBotNode(NanobotNode):
     def _publish_motors(self, left: float, right: float, result: str) -> None:
         if result == DOWN:
             return  # nothing was commanded: /jetbot/status says why
-        msg = JointState(name=JOINT_NAMES, velocity=[left, right])
+        msg = JointState(name=list(WHEEL_JOINTS), velocity=[left, right])
         msg.header.stamp = self.get_clock().now().to_msg()
         msg.header.frame_id = 'base_link'
         self.motors_pub.publish(msg)
@@ -184,9 +146,7 @@ class JetBotNode(NanobotNode):
             'link_failures': driver.link_failures, 'last_error': driver.last_error,
             'retry_in_s': round(driver.retry_in, 3),
             'motor_left': round(self.motors[0], 4), 'motor_right': round(self.motors[1], 4),
-            'actions_received': self.actions_received, 'cmd_vel_received': self.cmd_vel_received,
-            'actions_rejected': self.actions_rejected, 'clamped': self.clamped,
-            'last_rejection': self.last_rejection, 'halted_by_outage': self.controller.halts,
+            **self.intake.counters(), 'halted_by_outage': self.controller.halts,
             'control_errors': self.control_errors,
             'seconds_since_command': since}
 

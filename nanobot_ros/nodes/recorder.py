@@ -141,8 +141,10 @@ class RecorderNode(NanobotNode):
         for topic in self.wanted:
             if topic in self.subscribed or topic in self.unknown_types or topic not in types:
                 continue
-            msgtype = types[topic][0]
             profiles = [i.qos_profile for i in self.get_publishers_info_by_topic(topic)]
+            if not profiles:  # only subscribers so far: the publishers' QoS decides ours
+                continue
+            msgtype = types[topic][0]
             try:
                 cls = message_class(msgtype)
                 self.recorder.add_topic(topic, msgtype, [qos_spec(p).offered() for p in profiles])

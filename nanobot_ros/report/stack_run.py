@@ -5,6 +5,7 @@ from pathlib import Path
 
 from nanobot_ros.report.document import Document
 from nanobot_ros.report.environment import environment_rows
+from nanobot_ros.report.room_path import PICTURE as ROOM_PATH, room_path_picture
 
 # The run-level figures of summary.json, in the order people read them.
 RUN_FIGURES = ('duration_s', 'frames', 'actions', 'actions_applied', 'action_counts',
@@ -12,7 +13,8 @@ RUN_FIGURES = ('duration_s', 'frames', 'actions', 'actions_applied', 'action_cou
                'session')
 PICTURES = {'world_model_learning_curve.png': 'world model learning curves',
             'world_model_predictions.png': 'the world model\'s last prediction grid: current '
-            'frame, decoded frame, predicted next frame per action (* = chosen)'}
+            'frame, decoded frame, predicted next frame per action (* = chosen)',
+            ROOM_PATH: 'the room robot\'s path (odom) over the room, top down'}
 
 
 def _value(value) -> str:
@@ -54,6 +56,7 @@ def stack_report(run_dir: Path, summary: dict) -> Document:
         doc.paragraph(f'{recorder.get("splits", 0)} split(s), '
                       f'{recorder.get("bytes_written", 0)} bytes; bags: '
                       + (', '.join(summary.get('bags', [])) or 'none'))
+    room_path_picture(summary.get('session'), run_dir)  # a room session: its path
     pictures = [(run_dir / name, caption) for name, caption in PICTURES.items()
                 if (run_dir / name).is_file()]
     if pictures:

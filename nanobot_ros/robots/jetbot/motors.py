@@ -34,6 +34,19 @@ MOTOR_NAMES = ('motor_left', 'motor_right')
 REFERENCE_LEFT = (0.0, 0.0)
 REFERENCE_RIGHT = (0.0, 0.12)
 REFERENCE_DURATION = 0.2
+# The wheels' joint names (sensor_msgs/JointState), left then right.
+WHEEL_JOINTS = ('left_wheel_joint', 'right_wheel_joint')
+# What each MotorLimits field means (the nodes' parameter descriptions).
+LIMIT_DESCRIPTIONS = {
+    'motor_limit': 'largest |motor value|; larger values are clamped and counted',
+    'action_timeout': 'watchdog: the motors read 0 this long after the newest command (s)',
+    'ramp_time': 'seconds to ramp between values (the reference: 4 steps of 15 ms)',
+    'default_duration': 'duration of actions that give 0 (s)',
+    'action_space_left': 'motor_left of action index i',
+    'action_space_right': 'motor_right of action index i',
+    'wheel_separation': '/cmd_vel: distance between the wheels (m)',
+    'max_wheel_speed': '/cmd_vel: wheel speed at motor value 1.0 (m/s)',
+}
 
 
 class ActionRejected(ValueError):
@@ -425,3 +438,69 @@ class JetBotController:
                 self.profile.halt()
             left, right = 0.0, 0.0
         return left, right, result
+
+
+class CommandIntake:
+    """/robot/action and /cmd_vel into a JetBotController: checks, counters, clamps, rejects.
+
+    What the JetBot node and the room node share: a bad command (a non-finite value of any
+    name, an unknown index, a negative duration) is counted and ramps the motors down; a clamped
+    one is counted and warned about; a good one starts at `clock()`. `warn(text)` reports both
+    (the node throttles it).
+    """
+
+    def __init__(self, limits: MotorLimits, controller: JetBotController,
+                 clock: Callable[[], float], warn: Callable[[str], None]):
+        self.limits = limits
+        self.controller = controller
+        self.clock = clock
+        self.warn = warn
+        self.actions_received = 0
+        self.cmd_vel_received = 0
+        self.actions_rejected = 0
+        self.clamped = 0
+        self.last_rejection = ''
+
+    def action(self, index: int, names: Sequence[str], values: Sequence[float],
+               duration: float, source: str) -> Optional[MotorCommand]:
+        """Execute a nanobot_msgs/Action's fields; return the command, None if rejected."""
+        self.actions_received += 1
+        what = f'action from {source!r}'
+        try:
+            bad = [n for n, v in zip(names, values) if not math.isfinite(float(v))]
+            if bad:
+                raise ActionRejected(f'non-finite values: {bad}')
+            command = action_to_command(index, names, values, duration, self.limits)
+        except ActionRejected as error:
+            return self._reject(what, error)
+        return self._execute(command, what)
+
+    def twist(self, linear_x: float, angular_z: float) -> Optional[MotorCommand]:
+        """Execute a /cmd_vel Twist's fields; return the command, None if rejected."""
+        self.cmd_vel_received += 1
+        try:
+            command = twist_to_command(linear_x, angular_z, self.limits)
+        except ActionRejected as error:
+            return self._reject('cmd_vel', error)
+        return self._execute(command, 'cmd_vel')
+
+    def _execute(self, command: MotorCommand, what: str) -> MotorCommand:
+        if command.clamped:
+            self.clamped += 1
+            self.warn(f'{what}: clamped {", ".join(command.clamped)} to {command.left:.3f}, '
+                      f'{command.right:.3f} for {command.duration:.3f} s')
+        self.controller.execute(command, self.clock())
+        return command
+
+    def _reject(self, what: str, error: Exception) -> None:
+        self.actions_rejected += 1
+        self.last_rejection = f'{what}: {error}'
+        self.controller.stop(self.clock())
+        self.warn(f'rejected {what} ({error}): motors ramp down')
+
+    def counters(self) -> dict:
+        """Return the counters for a node's status."""
+        return {'actions_received': self.actions_received,
+                'cmd_vel_received': self.cmd_vel_received,
+                'actions_rejected': self.actions_rejected, 'clamped': self.clamped,
+                'last_rejection': self.last_rejection}

@@ -20,6 +20,7 @@ from typing import List, Tuple
 
 import numpy as np
 
+from nanobot_ros.robots.jetbot.motors import WHEEL_JOINTS
 from nanobot_ros.robots.sim.target_task import MARKER_COLORS
 
 WHEEL_RADIUS = 0.0325     # m: the JetBot's 65 mm wheels
@@ -98,6 +99,17 @@ WALL_TINTS = {'wall_north': '1.0 0.85 0.6 1', 'wall_south': '0.6 0.8 1.0 1',
               'wall_east': '0.75 1.0 0.65 1', 'wall_west': '1.0 0.7 0.85 1'}
 
 
+def _wheel_xml(name: str, joint: str, y: float, armature: float) -> str:
+    """Return a driven wheel: a sphere for contacts (no scrub on turns), a cylinder to see."""
+    return (f'<body name="{name}_wheel" pos="0 {y} 0">'
+            f'<joint name="{joint}" type="hinge" axis="0 1 0" damping="0.0005" '
+            f'armature="{armature}"/>'
+            f'<geom name="{name}_wheel" type="sphere" size="{WHEEL_RADIUS}" mass="0.03" '
+            f'friction="1.2 0.005 0.0001" group="3"/>'
+            f'<geom type="cylinder" size="{WHEEL_RADIUS} 0.0065" zaxis="0 1 0" contype="0" '
+            f'conaffinity="0" mass="0" rgba="0.1 0.1 0.1 1"/></body>')
+
+
 def camera_axes(tilt_deg: float) -> Tuple[float, ...]:
     """Return MJCF `xyaxes` of a camera looking along +x, pitched down by `tilt_deg`."""
     t = math.radians(tilt_deg)
@@ -112,7 +124,6 @@ def room_mjcf(config, limits, objects: List[RoomObject]) -> str:
     axes = ' '.join(f'{v:.6f}' for v in camera_axes(c.camera_tilt))
     hx, hy, hz = CHASSIS_HALF
     wheel_y = limits.wheel_separation / 2
-    wheel_mass = 0.03
     max_omega = limits.max_wheel_speed / WHEEL_RADIUS
     return f'''<mujoco model="room">
   <compiler angle="radian"/>
@@ -153,29 +164,15 @@ def room_mjcf(config, limits, objects: List[RoomObject]) -> str:
             rgba="0.6 0.6 0.6 1"/>
       <camera name="front" pos="{CAMERA_POS[0]} {CAMERA_POS[1]} {CAMERA_POS[2]}"
               xyaxes="{axes}" fovy="{c.camera_fovy}"/>
-      <body name="left_wheel" pos="0 {wheel_y} 0">
-        <joint name="left_wheel_joint" type="hinge" axis="0 1 0" damping="0.0005"
-               armature="{c.wheel_armature}"/>
-        <geom name="left_wheel" type="sphere" size="{WHEEL_RADIUS}" mass="{wheel_mass}"
-              friction="1.2 0.005 0.0001" group="3"/>
-        <geom type="cylinder" size="{WHEEL_RADIUS} 0.0065" zaxis="0 1 0" contype="0"
-              conaffinity="0" mass="0" rgba="0.1 0.1 0.1 1"/>
-      </body>
-      <body name="right_wheel" pos="0 {-wheel_y} 0">
-        <joint name="right_wheel_joint" type="hinge" axis="0 1 0" damping="0.0005"
-               armature="{c.wheel_armature}"/>
-        <geom name="right_wheel" type="sphere" size="{WHEEL_RADIUS}" mass="{wheel_mass}"
-              friction="1.2 0.005 0.0001" group="3"/>
-        <geom type="cylinder" size="{WHEEL_RADIUS} 0.0065" zaxis="0 1 0" contype="0"
-              conaffinity="0" mass="0" rgba="0.1 0.1 0.1 1"/>
-      </body>
+      {_wheel_xml('left', WHEEL_JOINTS[0], wheel_y, c.wheel_armature)}
+      {_wheel_xml('right', WHEEL_JOINTS[1], -wheel_y, c.wheel_armature)}
     </body>
   </worldbody>
   <actuator>
-    <velocity name="left_wheel" joint="left_wheel_joint" kv="{c.wheel_kv}"
+    <velocity name="left_wheel" joint="{WHEEL_JOINTS[0]}" kv="{c.wheel_kv}"
               ctrlrange="{-max_omega:.4f} {max_omega:.4f}"
               forcerange="{-c.wheel_torque} {c.wheel_torque}"/>
-    <velocity name="right_wheel" joint="right_wheel_joint" kv="{c.wheel_kv}"
+    <velocity name="right_wheel" joint="{WHEEL_JOINTS[1]}" kv="{c.wheel_kv}"
               ctrlrange="{-max_omega:.4f} {max_omega:.4f}"
               forcerange="{-c.wheel_torque} {c.wheel_torque}"/>
   </actuator>

@@ -29,7 +29,8 @@ from typing import Optional, Tuple
 import numpy as np
 
 from nanobot_ros.robots.jetbot.motors import (
-    action_to_command, JetBotController, MotorCommand, MotorDriver, MotorLimits, MotorProfile)
+    action_to_command, JetBotController, MotorCommand, MotorDriver, MotorLimits, MotorProfile,
+    WHEEL_JOINTS)
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, WHEEL_RADIUS
 
@@ -131,7 +132,10 @@ class RoomWorld:
     def __init__(self, config: RoomConfig = None, limits: Optional[MotorLimits] = None):
         # MUJOCO_GL is read when mujoco is imported: headless EGL unless the user chose
         os.environ.setdefault('MUJOCO_GL', 'egl')
-        import mujoco
+        try:
+            import mujoco
+        except RuntimeError as error:  # an unknown MUJOCO_GL value, or its library missing
+            raise RenderUnavailable(gl_failure_message(error)) from None
         self._mujoco = mujoco
         self.config = config or RoomConfig()
         self.limits = limits or RoomMotorLimits()
@@ -141,7 +145,7 @@ class RoomWorld:
         self.data = mujoco.MjData(self.model)
         self._robot_qpos = self.model.jnt_qposadr[self.model.joint('robot').id]
         self._robot_qvel = self.model.jnt_dofadr[self.model.joint('robot').id]
-        self._wheels = [self.model.joint(n).id for n in ('left_wheel_joint', 'right_wheel_joint')]
+        self._wheels = [self.model.joint(n).id for n in WHEEL_JOINTS]
         self._camera = self.model.camera('front').id
         self._defaults = {'light': self.model.light_diffuse.copy(),
                           'geom_rgba': self.model.geom_rgba.copy(),
@@ -291,4 +295,4 @@ def gl_failure_message(error: Exception) -> str:
     backend = os.environ.get('MUJOCO_GL', '(unset)')
     return (f'cannot open a GL context for MuJoCo (MUJOCO_GL={backend}): '
             f'{type(error).__name__}: {error}. Headless machines: MUJOCO_GL=egl with Mesa '
-            f'(apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri)')
+            f'(apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri libopengl0)')
