@@ -49,6 +49,7 @@ from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
 from nanobot_ros.robots.room.mjcf import CAMERA_POS
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
+from world_model_exploration import chosen_selectors
 from world_model_learning import add_model_arguments, held_out_figures, \
     held_out_predictions, loop_config, make_model
 
@@ -153,7 +154,7 @@ def error_figures(predicted: torch.Tensor, observed: torch.Tensor, labels) -> di
 
 
 def model_figures(model, held_out) -> dict:
-    """The model's held-out figures: R² (all, per action, reconstruction) and 'mse'."""
+    """Return the model's held-out figures: R² (all, per action, reconstruction), 'mse'."""
     figures = held_out_figures(model, held_out)
     predicted, observed = held_out_predictions(model, held_out)
     figures['mse'] = float(((predicted.double() - observed.double()) ** 2).mean())
@@ -299,18 +300,20 @@ def main(argv=None):
     parser.add_argument('--balance-actions', action=argparse.BooleanOptionalAction,
                         default=LoopConfig.balance_actions)
     add_model_arguments(parser)
-    parser.set_defaults(img_size=RoomConfig.img_size, **room_defaults())
+    parser.set_defaults(**{'img_size': RoomConfig.img_size, **room_defaults()})
     args = parser.parse_args(argv)
     seeds = args.seeds or [args.seed]
     torch.set_num_threads(args.threads)
     print(f'room_world_model: {args.img_size} px, patch {args.patch_size}, dim '
           f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, batch '
           f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
-          f'{args.predictor_lr:g}; decay to x{args.lr_final_ratio:g} over {args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
+          f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
+          f'{args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
           f'{args.temperature:g}, resets every {args.reset_every or "never"}, seeds {seeds}, '
-          f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} torch thread(s); load '
-          f'average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores', flush=True)
+          f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '
+          f'torch thread(s); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',
+          flush=True)
     held_out = {name: room_held_out(RoomConfig(img_size=args.img_size, layout_seed=layout),
                                     args.held_out_poses, args.held_out_seed)
                 for name, layout in (('seen', args.layout_seed),
@@ -320,11 +323,8 @@ def main(argv=None):
         for label, values in figures.items():
             print(f'{name} layout, {label}: R2 {values["all"]:+.3f} ({per_action(values)}); '
                   f'mean squared error {values["mse"]:.5f}', flush=True)
-    selectors = {'uncertainty': 0.0, 'random': 1.0}
-    if args.selector != 'both':
-        selectors = {args.selector: selectors[args.selector]}
     summaries = {}
-    for selector, epsilon in selectors.items():
+    for selector, epsilon in chosen_selectors(args.selector).items():
         results = [run(args, seed, epsilon, held_out, baselines) for seed in seeds]
         for seed, result in zip(seeds, results):
             print(f'{selector}: seed {seed}: ' + (

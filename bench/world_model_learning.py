@@ -105,7 +105,8 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
     torch.manual_seed(args.seed)
     return WorldModel(WorldModelConfig.small(
         img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim,
-        depth=args.depth, predictor_depth=args.predictor_depth, num_actions=num_actions, autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
+        depth=args.depth, predictor_depth=args.predictor_depth, num_actions=num_actions,
+        autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
         mask_ratio_max=args.mask_ratio_max,
         loss_weights=LossWeights(latent=args.latent_weight)), seed=args.seed)
 

@@ -1,5 +1,7 @@
-"""The learning-rate schedule: both rates fall by half a cosine, then hold; checkpoints keep
-the rate it started from."""
+"""The learning-rate schedule: both rates fall by half a cosine, then hold.
+
+A checkpoint keeps the rate the schedule started from.
+"""
 import pytest
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
