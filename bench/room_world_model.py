@@ -199,6 +199,7 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
 
     copy_mse = baselines['seen']['copy-last-frame']['mse']
     frame, frames, seconds, cpu = world.reset(seed=seed), 0, 0.0, 0.0
+    visited = set()  # the room's 10 x 10 cells the robot has been in
     result = {'reached': None, 'best': None, 'curve': []}
 
     def evaluate() -> bool:
@@ -218,7 +219,9 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
               f'{last["seen"]["all"]:+.3f} ({per_action(last["seen"])}; reconstruction '
               f'{last["seen"]["reconstruction"]:+.3f}); error / copy {ratio:.3f}  | unseen '
               f'layout {last["unseen"]["all"]:+.3f} (worst {unseen_worst:+.3f}, error / copy '
-              f'{unseen_ratio:.3f})  load {os.getloadavg()[0]:.2f}', flush=True)
+              f'{unseen_ratio:.3f}); {len(visited)} of 100 cells visited, actions taken '
+              f'{list(loop.explorer.selections.values())}; load {os.getloadavg()[0]:.2f}',
+              flush=True)
         if reached_goal(last['seen'], copy_mse):
             result['reached'] = (clock, steps)
         return bool(result['reached'])
@@ -233,6 +236,9 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
         seconds += time.perf_counter() - started
         cpu += time.process_time() - started_cpu
         frames += 1
+        x, y, _ = world.pose
+        visited.add(tuple(int(10 * (v / size + 0.5)) for v, size in zip(
+            (x, y), world.config.room_size)))
         if model.autoencoder_training_step >= next_eval:
             next_eval += args.eval_every
             if evaluate():
