@@ -25,8 +25,15 @@ copy-the-last-frame's (`stop` is nearly free for copying; it is judged by its RÂ
 replay and exploration settings default to the `world_model:` section of config/room.yaml
 (what `./run.sh sim --config config/room.yaml` runs); each is a flag here for experiments.
 
-    ./run.sh python bench/room_world_model.py --minutes 10 --seed 0
-    ./run.sh python bench/room_world_model.py --selector both --seeds 0 1 2 --minutes 10
+    ./run.sh python bench/room_world_model.py --minutes 10 --seed 0 --reset-every 100
+    ./run.sh python bench/room_world_model.py --selector both --seeds 0 1 2 --minutes 10 \
+        --reset-every 100
+    ./run.sh python bench/room_world_model.py --clock cpu --minutes 4 ...  # a busy machine
+
+`--reset-every N` puts the robot down at a random free pose every N frames (the loop's history
+is broken there): without it the uncertainty explorer at argmax turns on the spot (a turn
+changes the view most, so its outcome is always the most uncertain) and sees a few cells of the
+room (docs/world_model.md, "The room").
 
 Ends with one line: `room world model: goal reached in <s> s (<n> learner steps); worst action
 RÂ² <x>; error / copy-last-frame <y>` (or `goal not reached in <s> s; ...` with the best
