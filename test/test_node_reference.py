@@ -24,6 +24,8 @@ from nanobot_ros.robots.camera_capture import CameraCalibration, CameraConfig
 from nanobot_ros.robots.esp32.emulator import EmulatorConfig
 from nanobot_ros.robots.esp32.settings import BridgeConfig
 from nanobot_ros.robots.jetbot.motors import MotorLimits, MotorLink
+from nanobot_ros.robots.room.robot import RoomRobotConfig
+from nanobot_ros.robots.room.world import RoomConfig, RoomMotorLimits
 from nanobot_ros.robots.sim.robot import SimConfig
 from nanobot_ros.robots.sim.selectors import RunnerConfig, SelectorConfig
 from nanobot_ros.robots.sim.target_task import ExpertConfig
@@ -42,6 +44,7 @@ NODE_CONFIGS = {
     'policy': [(ServingConfig, ()), (EagerServingConfig, ())],
     'recorder': [(RecorderSetup, ()), (RecorderConfig, ('root', 'metadata'))],
     'replay': [(ReplayConfig, ())],
+    'room': [(RoomConfig, ()), (RoomMotorLimits, ()), (RoomRobotConfig, ())],
     'runner': [(SelectorConfig, ()), (RunnerConfig, ())],
     'sim': [(ToroidalDotConfig, ()), (SimConfig, ())],
     'trainer': [(ContinualConfig, ())],

@@ -33,6 +33,7 @@ from nanobot_ros.robots.jetbot.motors import (
     WHEEL_JOINTS)
 from nanobot_ros.robots.backoff import Backoff
 from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, WHEEL_RADIUS
+from nanobot_ros.robots.sim.task_family import TaskFamilyConfig
 
 # The discrete action space: index i = (action_space_left[i], action_space_right[i]) below.
 ACTION_NAMES = ('stop', 'forward', 'backward', 'left', 'right')
@@ -41,7 +42,6 @@ ACTION_NAMES = ('stop', 'forward', 'backward', 'left', 'right')
 # actions.
 ROOM_LEFT = (0.0, 0.4, -0.4, -0.2, 0.2)
 ROOM_RIGHT = (0.0, 0.4, -0.4, 0.2, -0.2)
-DEFAULT_COLORS = ('red', 'green', 'blue', 'yellow', 'magenta', 'cyan')  # the task family's
 
 
 class RenderUnavailable(RuntimeError):
@@ -66,7 +66,7 @@ class RoomConfig:
     wall_height: float = 0.4           # m
     objects: int = 6                   # coloured cubes / spheres / cylinders
     object_size: tuple = (0.03, 0.05)  # m, half size drawn uniformly in this range
-    colors: tuple = DEFAULT_COLORS     # object colours (robots/sim/target_task.py MARKER_COLORS)
+    colors: tuple = TaskFamilyConfig.colors  # object colours: the task family's palette
     camera_fovy: float = 90.0          # degrees (pinhole: the JetBot's wide-angle lens)
     camera_tilt: float = 10.0          # degrees below the horizon
     shadow_size: int = 512             # shadow map px; 0 = no shadows (MuJoCo's 4096 is slow)
@@ -158,16 +158,15 @@ class RoomWorld:
             MotorDriver(SimMotors(self), Backoff(0.1, 0.1), lambda level, text: None,
                         keepalive=math.inf))
         self.controller.tick(0.0)  # connects the simulated backend: motors 0 first
-        self.renderer = None
         try:
             self.renderer = mujoco.Renderer(self.model, self.config.img_size,
                                             self.config.img_size)
         except Exception as error:  # noqa: BLE001 - every GL failure means the same thing
             raise RenderUnavailable(gl_failure_message(error)) from None
-        self.steps_per_action = int(math.ceil(
-            round((self.limits.default_duration + self.limits.ramp_time + self.config.settle_time)
-                  / self.config.timestep,
-                  6)))
+        action_seconds = (self.limits.default_duration + self.limits.ramp_time
+                          + self.config.settle_time)
+        # rounded first: 0.3 / 0.005 is 60.00000000000001, which is no reason for 61 steps
+        self.steps_per_action = math.ceil(round(action_seconds / self.config.timestep, 6))
         self.reset(0)
 
     @property
