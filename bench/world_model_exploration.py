@@ -43,6 +43,15 @@ MILESTONES = (0.5, 0.7, GOAL)
 IMG_SIZE, PATCH_SIZE = 64, 8
 
 
+def chosen_selectors(choice: str) -> dict:
+    """Return {selector: exploration epsilon} for --selector both, uncertainty or random.
+
+    Random is the uncertainty explorer at epsilon 1.
+    """
+    selectors = {'uncertainty': 0.0, 'random': 1.0}
+    return selectors if choice == 'both' else {choice: selectors[choice]}
+
+
 def decoder_ceiling(img_size: int, patch_size: int, rank: int) -> float:
     """Share of the dot patches' energy that the best rank-`rank` linear basis keeps.
 
@@ -143,9 +152,7 @@ def main(argv=None):
     print(f'decoder ceiling: decoded patches span at most {rank} dimensions; the best such '
           f'basis keeps {decoder_ceiling(args.img_size, args.patch_size, rank):.3f} of the dot '
           f"patches' energy (about the best reconstruction R2 it can reach)", flush=True)
-    selectors = {'uncertainty': 0.0, 'random': 1.0}
-    if args.selector != 'both':
-        selectors = {args.selector: selectors[args.selector]}
+    selectors = chosen_selectors(args.selector)
     medians = {}
     for name, epsilon in selectors.items():
         runs = []

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
-from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
+from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
 from nanobot_ros.models.losses import explained_variance, LossWeights
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig, ToroidalDotWorld
 
@@ -60,8 +60,8 @@ def held_out_set(config: ToroidalDotConfig, count: int, seed: int, actions=(0, 1
 
 
 @torch.no_grad()
-def held_out_r2(model: WorldModel, held_out, blind: bool = False) -> float:
-    """R² in patch space of the predicted next frames of the held-out transitions."""
+def held_out_predictions(model: WorldModel, held_out, blind: bool = False):
+    """Return (predicted, observed) next-frame patches (B, N, P) of the held-out transitions."""
     frames, labels, next_frames = held_out
     model.autoencoder.eval()
     model.predictor.eval()
@@ -69,8 +69,13 @@ def held_out_r2(model: WorldModel, held_out, blind: bool = False) -> float:
     labels = torch.zeros(len(labels), 1, dtype=torch.long) if blind else \
         torch.tensor(labels)[:, None]
     predicted, _ = model.predictor(features, labels)
-    patches = model.autoencoder.decode(predicted)
-    return explained_variance(patches, model.autoencoder.patchify(model.to_tensor(next_frames)))
+    return (model.autoencoder.decode(predicted),
+            model.autoencoder.patchify(model.to_tensor(next_frames)))
+
+
+def held_out_r2(model: WorldModel, held_out, blind: bool = False) -> float:
+    """R² in patch space of the predicted next frames of the held-out transitions."""
+    return explained_variance(*held_out_predictions(model, held_out, blind))
 
 
 def subset(held_out, label: int):
@@ -102,7 +107,8 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
     torch.manual_seed(args.seed)
     return WorldModel(WorldModelConfig.small(
         img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim,
-        num_actions=num_actions, autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
+        depth=args.depth, predictor_depth=args.predictor_depth, num_actions=num_actions,
+        autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
         mask_ratio_max=args.mask_ratio_max,
         loss_weights=LossWeights(latent=args.latent_weight)), seed=args.seed)
 
@@ -186,6 +192,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                         help='world and model image size (px)')
     parser.add_argument('--patch-size', type=int, default=32)
     parser.add_argument('--embed-dim', type=int, default=64)
+    parser.add_argument('--depth', type=int, default=WorldModelSize.depth,
+                        help='ViT encoder blocks')
+    parser.add_argument('--predictor-depth', type=int, default=WorldModelSize.predictor_depth)
     parser.add_argument('--lr', type=float, default=WorldModelConfig.autoencoder_lr,
                         help='autoencoder learning rate')
     parser.add_argument('--predictor-lr', type=float, default=WorldModelConfig.predictor_lr)

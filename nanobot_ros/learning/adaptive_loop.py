@@ -57,6 +57,11 @@ class LoopConfig:
     balance_actions: bool = field(default=True, metadata={'description': (
         'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
         'takes one action then does not forget the others)')})
+    lr_decay_steps: int = field(default=0, metadata={'description': (
+        'learner steps over which both learning rates fall (half a cosine) to lr_final_ratio '
+        'of their start, then stay there (0 = constant learning rates)')})
+    lr_final_ratio: float = field(default=0.1, metadata={'description': (
+        'the learning rates after lr_decay_steps, as a share of their start')})
     detailed_metrics_interval: int = 100
     online_window: int = 50
     # Ablation: the predictor is always told action 0 (how much does the action explain?).
@@ -72,6 +77,21 @@ class LoopConfig:
             raise ValueError('reconstruction_threshold must be > 0')
         if self.batch_size < 1 or self.train_steps_per_frame < 0:
             raise ValueError('batch_size must be >= 1 and train_steps_per_frame >= 0')
+        if self.lr_decay_steps < 0 or not 0 < self.lr_final_ratio <= 1:
+            raise ValueError(f'lr_decay_steps must be >= 0 and lr_final_ratio in (0, 1], got '
+                             f'{self.lr_decay_steps} and {self.lr_final_ratio}')
+
+    def learning_rate_scale(self, step: int) -> float:
+        """Return the learning rates' share of their start at learner step `step`.
+
+        A constant learning rate leaves a small model's predictions of every move blurred on
+        the room (its batches' noise keeps moving the weights); annealing it sharpens them.
+        """
+        if not self.lr_decay_steps:
+            return 1.0
+        done = min(step / self.lr_decay_steps, 1.0)
+        return self.lr_final_ratio + (1 - self.lr_final_ratio) * 0.5 * (1 + math.cos(
+            math.pi * done))
 
 
 @dataclass
@@ -250,6 +270,9 @@ class AdaptiveWorldModelLoop:
                                            self.config.newest_in_batch,
                                            self.config.balance_actions)
                 levels = self.hierarchy.sample() if self.hierarchy is not None else []
+        if self.config.lr_decay_steps:
+            self.learner.scale_learning_rates(
+                self.config.learning_rate_scale(self.learner.autoencoder_training_step))
         if gated:
             metrics = self.learner.train_autoencoder(batch)
             self.consecutive_autoencoder_iterations += 1

@@ -409,12 +409,29 @@ class WorldModel:
     def resolve_learning_rates(self, autoencoder_lr: Optional[float],
                                predictor_lr: Optional[float],
                                restored: bool) -> Dict[str, str]:
-        """Apply explicit > saved > config learning rates; return their sources."""
+        """Apply explicit > saved > config learning rates; return their sources.
+
+        The saved rate is the one a schedule started from (`initial_lr`), not where it was.
+        """
+        for optimizer in self._optimizers_by_name().values():
+            for group in optimizer.param_groups:
+                group['lr'] = group.pop('initial_lr', group['lr'])
         _, ae_source = resolve_learning_rate(self.autoencoder_optimizer, autoencoder_lr,
                                              self.config.autoencoder_lr, restored)
         _, pred_source = resolve_learning_rate(self.predictor_optimizer, predictor_lr,
                                                self.config.predictor_lr, restored)
         return {'autoencoder': ae_source, 'predictor': pred_source}
+
+    def scale_learning_rates(self, scale: float) -> None:
+        """Run both optimizers at `scale` times the rates they started from (a schedule).
+
+        The start is kept in each parameter group as `initial_lr` (PyTorch's schedulers' key),
+        so it travels with the optimizer's state in checkpoints.
+        """
+        for optimizer in self._optimizers_by_name().values():
+            for group in optimizer.param_groups:
+                group.setdefault('initial_lr', group['lr'])
+                group['lr'] = group['initial_lr'] * scale
 
     def copy_weights_from(self, other: 'WorldModel') -> None:
         """Copy another world model's weights (the actor's snapshot of the learner)."""

@@ -1,0 +1,378 @@
+"""Does the world model learn the MuJoCo room? Held-out next-frame R² per action vs two baselines.
+
+The adaptive loop (perceive -> predict every action -> select -> act -> train) drives the
+room's JetBot (`robots/room/`: stop, forward, backward, left, right at the driver's duration)
+in-process from a fresh start, CPU, seeded, with the world model's own selector: the
+uncertainty explorer, or with `--selector random` the same explorer at epsilon 1. Every
+`--eval-every` learner steps it measures, on a fixed held-out set of transitions that the
+learner never trains on, the next-frame R² in patch space of each action and the mean squared
+error over the whole set against copy-the-last-frame's:
+
+- the held-out set: `--held-out-poses` poses drawn with their own seed (continuous positions
+  and headings, so the learner's trajectory never produced them; a quarter close to a wall
+  and facing it, so `forward` bumps), each followed by every action (`set_pose`, then the
+  action);
+- the same figures on a second layout the learner never saw (`--unseen-layout-seed`: the
+  objects moved), to show what generalises;
+- two baselines on the same sets: copy-the-last-frame, and the best action-blind predictor:
+  for each pose the mean of its five next frames, the prediction that minimises the squared
+  error of a predictor that knows the frame (and even the exact pose) but not which of the
+  equally likely actions was taken. No trained action-blind model can beat it.
+
+The goal: held-out R² >= 0.9 for every action and the mean error at most half of
+copy-the-last-frame's (`stop` is nearly free for copying; it is judged by its R²), within
+`--minutes` of loop time (acting and learning; evaluations not counted). The model's sizes,
+replay and exploration settings default to the `world_model:` section of config/room.yaml
+(what `./run.sh sim --config config/room.yaml` runs); each is a flag here for experiments.
+
+    ./run.sh python bench/room_world_model.py --minutes 10 --seed 0 --reset-every 100
+    ./run.sh python bench/room_world_model.py --selector both --seeds 0 1 2 --minutes 10 \
+        --reset-every 100
+    ./run.sh python bench/room_world_model.py --clock cpu --minutes 4 ...  # a busy machine
+
+`--reset-every N` puts the robot down at a random free pose every N frames (the loop's history
+is broken there): without it the uncertainty explorer at argmax turns on the spot (a turn
+changes the view most, so its outcome is always the most uncertain) and sees a few cells of the
+room (docs/world_model.md, "The room").
+
+Ends with one line: `room world model: goal reached in <s> s (<n> learner steps); worst action
+R² <x>; error / copy-last-frame <y>` (or `goal not reached in <s> s; ...` with the best
+figures of the run), the median over seeds when there are several.
+"""
+import argparse
+import math
+import os
+from pathlib import Path
+import statistics
+import time
+
+import numpy as np
+import torch
+import torch._dynamo  # noqa: F401  (before the first RoomWorld: robots/room/world.py)
+import yaml
+
+from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
+from nanobot_ros.models.losses import explained_variance
+from nanobot_ros.models.vit import images_to_tensor, patchify
+from nanobot_ros.robots.room.mjcf import CAMERA_POS
+from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
+from world_model_exploration import chosen_selectors
+from world_model_learning import add_model_arguments, held_out_figures, \
+    held_out_predictions, loop_config, make_model
+
+GOAL_R2 = 0.9
+GOAL_ERROR_RATIO = 0.5
+ROOM_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'room.yaml'
+# Flags whose defaults come from config/room.yaml's world_model section: {flag dest: key}.
+FROM_ROOM_CONFIG = {
+    'img_size': 'img_size', 'patch_size': 'patch_size', 'embed_dim': 'embed_dim',
+    'depth': 'depth', 'predictor_depth': 'predictor_depth', 'batch_size': 'batch_size',
+    'buffer_capacity': 'buffer_capacity', 'temperature': 'exploration_temperature',
+    'reconstruction_threshold': 'reconstruction_threshold',
+    'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
+    'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
+    'lr_final_ratio': 'lr_final_ratio',
+}
+
+
+def room_defaults(path: Path = ROOM_CONFIG) -> dict:
+    """Return the flag defaults that config/room.yaml's world_model section sets."""
+    if not path.exists():
+        return {}
+    section = (yaml.safe_load(path.read_text()) or {}).get('world_model', {})
+    values = section.get('ros__parameters', {})
+    return {dest: values[key] for dest, key in FROM_ROOM_CONFIG.items() if key in values}
+
+
+def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
+    """Return `count` poses (x, y, yaw): three quarters anywhere free, a quarter at a wall.
+
+    Continuous random positions and headings drawn with their own seed, so no pose is one the
+    learner's trajectory produced. A pose at a wall faces it (within 23 degrees) with the
+    camera 1-5 cm from it, so `forward` bumps into it.
+    """
+    rng = np.random.default_rng(seed)
+    half_x, half_y = (size / 2 for size in world.config.room_size)
+    poses = []
+    for i in range(count):
+        if i % 4 != 3:
+            poses.append(world.sample_pose(rng))
+            continue
+        wall = int(rng.integers(4))  # +x, +y, -x, -y
+        gap = CAMERA_POS[0] + float(rng.uniform(0.01, 0.05))
+        yaw = wall * math.pi / 2 + float(rng.uniform(-0.4, 0.4))
+        if wall % 2 == 0:
+            x = (half_x - gap) * (1 if wall == 0 else -1)
+            y = float(rng.uniform(-half_y + 0.15, half_y - 0.15))
+        else:
+            y = (half_y - gap) * (1 if wall == 1 else -1)
+            x = float(rng.uniform(-half_x + 0.15, half_x - 0.15))
+        poses.append((float(x), float(y), yaw))
+    return poses
+
+
+def room_held_out(config: RoomConfig, count: int, seed: int):
+    """Return (frames, action labels, next frames) of every action from `count` poses.
+
+    Pose-major: transitions 5k..5k+4 start from pose k (the action-blind baseline uses that).
+    """
+    world = RoomWorld(config)
+    try:
+        frames, labels, next_frames = [], [], []
+        for pose in held_out_poses(world, count, seed):
+            for action in range(len(ACTION_NAMES)):
+                frames.append(world.set_pose(*pose))
+                labels.append(action)
+                next_frames.append(world.step(action))
+    finally:
+        world.close()
+    return frames, labels, next_frames
+
+
+def baseline_figures(held_out, patch_size: int) -> dict:
+    """Copy-the-last-frame and the best action-blind predictor: {name: {label: R², 'mse': e}}.
+
+    The action-blind prediction of a transition is the mean of the next frames of its pose's
+    transitions (every action once, pose-major order).
+    """
+    frames, labels, next_frames = held_out
+    actions = len(ACTION_NAMES)
+
+    def patches(images):
+        return patchify(images_to_tensor(np.stack(images)), patch_size)
+    observed = patches(next_frames)
+    poses = observed.reshape(-1, actions, *observed.shape[1:])
+    blind = poses.mean(dim=1, keepdim=True).expand_as(poses).reshape(observed.shape)
+    figures = {}
+    for name, predicted in (('copy-last-frame', patches(frames)), ('action-blind', blind)):
+        figures[name] = error_figures(predicted, observed, labels)
+    return figures
+
+
+def error_figures(predicted: torch.Tensor, observed: torch.Tensor, labels) -> dict:
+    """{'all': R², label: R² of that action's transitions, 'mse': mean squared error}."""
+    labels = torch.tensor(labels)
+    figures = {'all': explained_variance(predicted, observed),
+               'mse': float(((predicted.double() - observed.double()) ** 2).mean())}
+    for label in range(len(ACTION_NAMES)):
+        chosen = labels == label
+        figures[label] = explained_variance(predicted[chosen], observed[chosen])
+    return figures
+
+
+def model_figures(model, held_out) -> dict:
+    """Return the model's held-out figures: R² (all, per action, reconstruction), 'mse'."""
+    figures = held_out_figures(model, held_out)
+    predicted, observed = held_out_predictions(model, held_out)
+    figures['mse'] = float(((predicted.double() - observed.double()) ** 2).mean())
+    return figures
+
+
+def goal_figures(figures: dict, copy_mse: float):
+    """Return (worst action R², error / copy-last-frame's)."""
+    return (min(figures[label] for label in range(len(ACTION_NAMES))),
+            figures['mse'] / copy_mse)
+
+
+def reached_goal(figures: dict, copy_mse: float) -> bool:
+    worst, ratio = goal_figures(figures, copy_mse)
+    return worst >= GOAL_R2 and ratio <= GOAL_ERROR_RATIO
+
+
+def per_action(figures: dict) -> str:
+    return ', '.join(f'{name} {figures[label]:+.3f}' for label, name in enumerate(ACTION_NAMES))
+
+
+def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dict:
+    """Drive the learner in the room until the goal or --minutes; return what it reached.
+
+    {'reached': (seconds, learner steps) or None, 'best': (worst R², ratio) of the best
+    evaluation, 'curve': [(seconds, steps, worst R², ratio)], 'last': {set: figures}}.
+    """
+    args.seed = seed
+    actions = tuple(range(len(ACTION_NAMES)))
+    model = make_model(args, num_actions=len(actions))
+    loop = AdaptiveWorldModelLoop(model, loop_config(
+        args, actions=actions, idle_action=0, exploration_epsilon=epsilon,
+        exploration_temperature=args.temperature, balance_actions=args.balance_actions,
+        reconstruction_threshold=args.reconstruction_threshold,
+        buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
+        lr_final_ratio=args.lr_final_ratio))
+    world = RoomWorld(RoomConfig(img_size=args.img_size, layout_seed=args.layout_seed))
+    rng = np.random.default_rng(seed)
+
+    def execute(action):
+        return world.step(loop.config.idle_action if action is None else action)
+
+    copy_mse = baselines['seen']['copy-last-frame']['mse']
+    frame, frames, seconds, cpu = world.reset(seed=seed), 0, 0.0, 0.0
+    visited = set()  # the room's 10 x 10 cells the robot has been in
+    result = {'reached': None, 'best': None, 'curve': []}
+
+    def evaluate() -> bool:
+        """Measure the held-out sets, print a line; return whether the goal is reached."""
+        steps = model.autoencoder_training_step
+        last = {name: model_figures(model, held_out[name]) for name in held_out}
+        worst, ratio = goal_figures(last['seen'], copy_mse)
+        unseen_worst, unseen_ratio = goal_figures(
+            last['unseen'], baselines['unseen']['copy-last-frame']['mse'])
+        clock = cpu if args.clock == 'cpu' else seconds
+        result['curve'].append((clock, steps, worst, ratio))
+        result['last'] = last
+        if result['best'] is None or worst > result['best'][0]:
+            result['best'] = (worst, ratio)
+        print(f'seed {seed}: frame {frames:5d}  learner steps {steps:5d}  {seconds:6.1f} s '
+              f'({cpu:6.1f} s CPU)  gated {loop.gated_frames:4d}  held-out R2 '
+              f'{last["seen"]["all"]:+.3f} ({per_action(last["seen"])}; reconstruction '
+              f'{last["seen"]["reconstruction"]:+.3f}); error / copy {ratio:.3f}  | unseen '
+              f'layout {last["unseen"]["all"]:+.3f} (worst {unseen_worst:+.3f}, error / copy '
+              f'{unseen_ratio:.3f}); {len(visited)} of 100 cells visited, actions taken '
+              f'{list(loop.explorer.selections.values())}; load {os.getloadavg()[0]:.2f}',
+              flush=True)
+        if reached_goal(last['seen'], copy_mse):
+            result['reached'] = (clock, steps)
+        return bool(result['reached'])
+
+    next_eval = args.eval_every
+    while (cpu if args.clock == 'cpu' else seconds) < args.minutes * 60:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        if args.reset_every and frames and frames % args.reset_every == 0:
+            loop.break_history()
+            frame = world.reset(seed=int(rng.integers(2 ** 31)))
+        frame = loop.step(frame, execute)['next_frame']
+        seconds += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
+        frames += 1
+        x, y, _ = world.pose
+        visited.add(tuple(int(10 * (v / size + 0.5)) for v, size in zip(
+            (x, y), world.config.room_size)))
+        if model.autoencoder_training_step >= next_eval:
+            next_eval += args.eval_every
+            if evaluate():
+                break
+    if not result['curve'] or result['curve'][-1][1] != model.autoencoder_training_step:
+        evaluate()  # where the budget ended
+    world.close()
+    result.update(seconds=cpu if args.clock == 'cpu' else seconds,
+                  steps=model.autoencoder_training_step, frames=frames,
+                  cpu=cpu, selections=dict(loop.explorer.selections))
+    return result
+
+
+def print_table(name: str, result: dict, baselines: dict) -> None:
+    """Per-action held-out R² of the model against both baselines on one set."""
+    rows = [('world model', result['last'][name])] + list(baselines[name].items())
+    print(f'{name} layout: ' + ' | '.join(f'{label:>15}' for label in (
+        'set', *ACTION_NAMES, 'all', 'mean sq. error')), flush=True)
+    for label, figures in rows:
+        print(f'{name} layout: {label:>15} | ' + ' | '.join(
+            f'{figures[a]:+15.3f}' for a in (*range(len(ACTION_NAMES)), 'all'))
+            + f' | {figures["mse"]:15.5f}', flush=True)
+
+
+def level_off(curve) -> str:
+    """Where a run that missed the goal levelled off: its best worst-action R² and when."""
+    best = max(curve, key=lambda point: point[2])
+    return (f'best worst-action R2 {best[2]:+.3f} at {best[0]:.0f} s ({best[1]} learner steps), '
+            f'last {curve[-1][2]:+.3f} at {curve[-1][0]:.0f} s')
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--minutes', type=float, default=10.0,
+                        help='time budget of the loop per run (evaluations not counted)')
+    parser.add_argument('--clock', choices=('wall', 'cpu'), default='wall',
+                        help='what --minutes and the reported seconds count: wall time (the '
+                        'goal), or the process\'s CPU time (to compare settings on a shared '
+                        'machine; with one torch thread on a quiet machine the two agree)')
+    parser.add_argument('--seeds', type=int, nargs='+', default=None,
+                        help='learner seeds (default: --seed)')
+    parser.add_argument('--selector', choices=('uncertainty', 'random', 'both'),
+                        default='uncertainty')
+    parser.add_argument('--temperature', type=float, default=LoopConfig.exploration_temperature,
+                        help="the uncertainty explorer's sampling temperature (0 = argmax)")
+    parser.add_argument('--eval-every', type=int, default=100, help='learner steps')
+    parser.add_argument('--held-out-poses', type=int, default=40,
+                        help='poses of the held-out sets (each followed by every action)')
+    parser.add_argument('--held-out-seed', type=int, default=1000)
+    parser.add_argument('--layout-seed', type=int, default=RoomConfig.layout_seed,
+                        help='the room the learner drives in')
+    parser.add_argument('--unseen-layout-seed', type=int, default=RoomConfig.layout_seed + 1,
+                        help='a room with the objects elsewhere, never trained on')
+    parser.add_argument('--reset-every', type=int, default=0,
+                        help='frames between teleports of the learner to a random pose (0 = '
+                        'never: it drives the whole time, as in the stack)')
+    parser.add_argument('--buffer-capacity', type=int, default=LoopConfig.buffer_capacity)
+    parser.add_argument('--reconstruction-threshold', type=float,
+                        default=LoopConfig.reconstruction_threshold,
+                        help='the quality gate (reconstruction MSE)')
+    parser.add_argument('--lr-decay-steps', type=int, default=LoopConfig.lr_decay_steps,
+                        help='learner steps of the learning rates\' cosine decay (0 = constant)')
+    parser.add_argument('--lr-final-ratio', type=float, default=LoopConfig.lr_final_ratio)
+    parser.add_argument('--balance-actions', action=argparse.BooleanOptionalAction,
+                        default=LoopConfig.balance_actions)
+    add_model_arguments(parser)
+    parser.set_defaults(**{'img_size': RoomConfig.img_size, **room_defaults()})
+    args = parser.parse_args(argv)
+    seeds = args.seeds or [args.seed]
+    torch.set_num_threads(args.threads)
+    print(f'room_world_model: {args.img_size} px, patch {args.patch_size}, dim '
+          f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, batch '
+          f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
+          f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
+          f'{args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
+          f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
+          f'{args.temperature:g}, resets every {args.reset_every or "never"}, seeds {seeds}, '
+          f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '
+          f'torch thread(s); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',
+          flush=True)
+    held_out = {name: room_held_out(RoomConfig(img_size=args.img_size, layout_seed=layout),
+                                    args.held_out_poses, args.held_out_seed)
+                for name, layout in (('seen', args.layout_seed),
+                                     ('unseen', args.unseen_layout_seed))}
+    baselines = {name: baseline_figures(held_out[name], args.patch_size) for name in held_out}
+    for name, figures in baselines.items():
+        for label, values in figures.items():
+            print(f'{name} layout, {label}: R2 {values["all"]:+.3f} ({per_action(values)}); '
+                  f'mean squared error {values["mse"]:.5f}', flush=True)
+    summaries = {}
+    for selector, epsilon in chosen_selectors(args.selector).items():
+        results = [run(args, seed, epsilon, held_out, baselines) for seed in seeds]
+        for seed, result in zip(seeds, results):
+            print(f'{selector}: seed {seed}: ' + (
+                f'goal reached in {result["reached"][0]:.1f} s ({result["reached"][1]} learner '
+                f'steps)' if result['reached'] else f'goal not reached in '
+                f'{result["seconds"]:.1f} s ({result["steps"]} learner steps); '
+                + level_off(result['curve'])) + f'; {result["frames"]} frames, '
+                f'{result["cpu"]:.1f} s CPU; actions taken {result["selections"]}', flush=True)
+            print_table('seen', result, baselines)
+            print_table('unseen', result, baselines)
+        summaries[selector] = results
+        steps = [r['reached'][1] if r['reached'] else math.inf for r in results]
+        print(f'{selector}: median learner steps to the goal {statistics.median(steps)} over '
+              f'seeds {seeds} ({steps})', flush=True)
+    print(f'load average at the end: {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',
+          flush=True)
+    print(f'seconds below: the {args.clock} clock of the loop; the first selector '
+          f'({next(iter(summaries))}), median over seeds', flush=True)
+    results = summaries[next(iter(summaries))]
+    copy_mse = baselines['seen']['copy-last-frame']['mse']
+    reached = [r for r in results if r['reached']]
+    if len(reached) * 2 > len(results):
+        seconds = statistics.median(r['reached'][0] for r in reached)
+        steps = statistics.median(r['reached'][1] for r in reached)
+        worst = statistics.median(goal_figures(r['last']['seen'], copy_mse)[0] for r in reached)
+        ratio = statistics.median(goal_figures(r['last']['seen'], copy_mse)[1] for r in reached)
+        print(f'room world model: goal reached in {seconds:.0f} s ({steps:.0f} learner steps); '
+              f'worst action R² {worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
+    else:
+        seconds = statistics.median(r['seconds'] for r in results)
+        worst = statistics.median(r['best'][0] for r in results)
+        ratio = statistics.median(r['best'][1] for r in results)
+        print(f'room world model: goal not reached in {seconds:.0f} s; worst action R² '
+              f'{worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
+
+
+if __name__ == '__main__':
+    main()
