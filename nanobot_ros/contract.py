@@ -63,8 +63,11 @@ class Qos:
 
     @classmethod
     def from_policies(cls, policies: dict) -> 'Qos':
-        """Return the profile one rosbag2 QoS override entry names (`--qos-profile-overrides-path`:
-        {policy: value}, durations as {sec, nsec}); KeyError for a value rmw does not know."""
+        """Return the profile one rosbag2 QoS override entry names.
+
+        The entry is one topic's value in a `--qos-profile-overrides-path` file: {policy:
+        value}, durations as {sec, nsec}. KeyError for a value rmw does not know.
+        """
         fields_ = {}
         for key, value in policies.items():
             if isinstance(value, dict):  # a duration
