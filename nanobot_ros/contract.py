@@ -110,6 +110,9 @@ IMAGE = Topic('camera/image_raw', 'sensor_msgs/msg/Image', SENSOR)
 CAMERA_INFO = Topic('camera/camera_info', 'sensor_msgs/msg/CameraInfo', SENSOR)
 ACTION = Topic('robot/action', 'nanobot_msgs/msg/Action', COMMAND)
 ACTION_EXECUTED = Topic('robot/action_executed', 'nanobot_msgs/msg/Action', COMMAND)
+# ACTION_EXECUTED's source of a step in which a simulated robot was put down at a new pose (an
+# episode's start): the frame after it does not follow from the one before, no transition spans it.
+RESET_SOURCE = 'reset'
 # A person's next action (Foxglove's client publish, `ros2 topic pub`): replaces a controller's.
 ACTION_OVERRIDE = Topic('robot/action_override', 'nanobot_msgs/msg/Action', COMMAND)
 INSTRUCTION = Topic('instruction', 'std_msgs/msg/String', LATCHED)

@@ -1,6 +1,7 @@
 """Every rule that labels a world model transition with what the robot did, without ROS."""
 import pytest
 
+from nanobot_ros.contract import RESET_SOURCE
 from nanobot_ros.learning.transition_labels import LabelConfig, REPORT_MEMORY, Step, \
     TransitionLabeller
 
@@ -19,7 +20,7 @@ def test_silent_robot_nothing_sent_is_the_idle_action():
     rules = labeller()
     assert rules.label(step(sent=None), next_stamp=10.1).action == 0
     assert rules.counters() == {'executed_reports': 0, 'unreported_steps': 0,
-                                'executed_rejected': 0, 'answers_missed': 0,
+                                'robot_resets': 0, 'executed_rejected': 0, 'answers_missed': 0,
                                 'discarded_too_close': 0, 'discarded_too_late': 0}
 
 
@@ -108,6 +109,14 @@ def test_a_reported_action_outside_the_action_space_is_discarded():
     label = rules.label(step(key=7), next_stamp=10.1)
     assert label.action is None and 'not in the action space' in label.reason
     assert rules.executed_rejected == 1
+
+
+def test_a_step_the_robot_was_put_down_elsewhere_in_is_discarded_not_rejected():
+    rules = labeller()
+    rules.report(7, -1, RESET_SOURCE)
+    label = rules.label(step(key=7), next_stamp=10.1)
+    assert label == (None, 'the robot was put down elsewhere')
+    assert (rules.robot_resets, rules.executed_rejected, rules.answers_missed) == (1, 0, 0)
 
 
 def test_only_the_newest_reports_are_kept():

@@ -239,9 +239,9 @@ class OnlineWorldModel:
         self.last_latency_ms = latency_s * 1e3
         self._pending = (decision.perception, Step(key, stamp, sent, sent_at))
 
-    def executed(self, key, action: int) -> None:
+    def executed(self, key, action: int, source: str = '') -> None:
         """Record the robot's report: it did `action` in the step from the frame of `key`."""
-        self.labeller.report(key, action)
+        self.labeller.report(key, action, source)
 
     def _close_pending(self, stamp: float, frame: np.ndarray) -> Optional[str]:
         if self._pending is None:

@@ -6,7 +6,8 @@ frames, which is not always what the world model sent:
 - A robot that reports its steps (the sim, replay in mode robot: /robot/action_executed, one
   report per step stamped with the frame the step started from) says so itself. The report is
   the label; once any report came, a step without one is discarded (its outcome is unknown),
-  and so is a report of an action outside the action space.
+  and so is a report of an action outside the action space, and a step in which the robot was
+  put down elsewhere (source RESET_SOURCE: a simulated robot's new episode).
 - A robot that never reports (a driver without the topic) is judged from the sender's side: the
   action sent, or the idle action when nothing was sent; idle too when the action was sent
   only after the robot published the next frame (it stepped without it); discarded when that is
@@ -20,6 +21,8 @@ the node feeds it reports and steps, the unit tests drive every branch directly.
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Hashable, NamedTuple, Optional, Sequence
+
+from nanobot_ros.contract import RESET_SOURCE
 
 # Reports kept (newest): a report is used when the frame after its step comes, so only the
 # last few matter; the rest are reports of frames the world model never saw (dropped, rejected).
@@ -76,15 +79,16 @@ class TransitionLabeller:
         self.reports: OrderedDict = OrderedDict()  # step key -> executed action
         self.executed_reports = 0
         self.unreported_steps = 0
+        self.robot_resets = 0
         self.executed_rejected = 0
         self.answers_missed = 0
         self.discarded_too_close = 0
         self.discarded_too_late = 0
 
-    def report(self, key: Hashable, action: int) -> None:
-        """Record that the robot did `action` in the step from the frame of `key`."""
+    def report(self, key: Hashable, action: int, source: str = '') -> None:
+        """Record that the robot did `action` (`source`: its report's) in the step from `key`."""
         self.executed_reports += 1
-        self.reports[key] = action
+        self.reports[key] = RESET_SOURCE if source == RESET_SOURCE else action
         while len(self.reports) > REPORT_MEMORY:
             self.reports.popitem(last=False)
 
@@ -110,6 +114,9 @@ class TransitionLabeller:
         if executed is None:
             self.unreported_steps += 1
             return Label(None, 'the robot reported no action for this step')
+        if executed == RESET_SOURCE:
+            self.robot_resets += 1
+            return Label(None, 'the robot was put down elsewhere')
         if executed not in self.actions:
             self.executed_rejected += 1
             return Label(None, f'the robot reports action {executed}, not in the action space '
@@ -122,6 +129,7 @@ class TransitionLabeller:
         """Return every outcome counted so far (for the node's status)."""
         return {'executed_reports': self.executed_reports,
                 'unreported_steps': self.unreported_steps,
+                'robot_resets': self.robot_resets,
                 'executed_rejected': self.executed_rejected,
                 'answers_missed': self.answers_missed,
                 'discarded_too_close': self.discarded_too_close,

@@ -12,7 +12,8 @@ Topics (relative: in the node's namespace; docs/graph.md)
   robot/action_executed (nanobot_msgs/Action, reliable)  out: what each step did, stamped with
                    the frame it started from (robots/room/robot.py): index = the table row
                    (-1 = none), motor_left / motor_right values and duration, source = the
-                   commanding node, 'idle' or 'watchdog'
+                   commanding node, 'idle', 'watchdog' or 'reset' (every
+                   `reset_every` steps the robot is put down at a new free pose: an episode)
   joint_states     (sensor_msgs/JointState, sensor QoS)  out: wheel angles (rad) and speeds
                    (rad/s), every frame
   odom             (nav_msgs/Odometry, sensor QoS)       out: ground truth (the room's centre
@@ -41,7 +42,7 @@ import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, CMD_VEL, IMAGE, JOINT_STATES, ODOM,
-                                  ROOM_LAYOUT)
+                                  RESET_SOURCE, ROOM_LAYOUT)
 from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
 from nanobot_ros.robots.jetbot.motors import LIMIT_DESCRIPTIONS, MOTOR_NAMES, WHEEL_JOINTS
 from nanobot_ros.robots.room.robot import RoomRobot, RoomRobotConfig
@@ -77,7 +78,8 @@ DESCRIPTIONS = {
     'randomize_colors': 'reset: object and wall colours shifted by +- this',
     'randomize_camera': 'reset: camera moved by +- this (m)',
     'randomize_tilt': 'reset: camera tilted by +- this (degrees)',
-    'seed': 'seed of the start pose',
+    'seed': 'seed of the start pose and of the resets\' poses',
+    'reset_every': 'put the robot down at a new free pose every this many steps (0 = never)',
     'frame_rate': 'frames per second at most; 0 = as fast as answers (lockstep)',
     'lockstep': 'wait for the action answering each frame before stepping',
     'frame_id': 'frame_id of published images',
@@ -176,7 +178,7 @@ class RoomNode(NanobotNode):
         self._answered = False
         if executed.source == 'watchdog':
             self.stale_steps += 1
-        if executed.source not in ('idle', 'watchdog'):
+        if executed.source not in ('idle', 'watchdog', RESET_SOURCE):
             self.action_counts[executed.index] += 1
         self.executed_pub.publish(make_action(
             index=executed.index, names=MOTOR_NAMES, values=(executed.left, executed.right),
@@ -218,7 +220,7 @@ class RoomNode(NanobotNode):
         values = {
             'frames': self.frames, **self.robot.intake.counters(),
             'actions_applied': self.robot.world.controller.commands,
-            'stale_steps': self.stale_steps,
+            'stale_steps': self.stale_steps, 'resets': self.robot.resets,
             'publishing_s': round(self._frame_time - self._first_frame_time, 3)
             if self._first_frame_time is not None else 0.0,
             'action_counts': {str(k): v for k, v in sorted(self.action_counts.items())},

@@ -138,7 +138,7 @@ class WorldModelNode(NanobotNode):
 
     def _on_executed(self, msg: Action) -> None:
         stamp_key = (msg.header.stamp.sec, msg.header.stamp.nanosec)
-        self.runtime.executed(stamp_key, msg.index)
+        self.runtime.executed(stamp_key, msg.index, msg.source)
         self.override.executed(stamp_key, msg.index)
 
     def _on_frame(self, msg: Image) -> None:

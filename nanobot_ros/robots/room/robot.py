@@ -9,7 +9,10 @@ the world model labels its transitions with (/robot/action_executed):
 - a command started in the step: its action-table index when its motor values and duration are
   a table row's (else -1), with the motor values and duration it executed;
 - no command: 'idle' ('watchdog' when the caller says actions went stale); the table's stop
-  index when the motors were at rest the whole step, else -1 (a motion still running).
+  index when the motors were at rest the whole step, else -1 (a motion still running);
+- every `reset_every`-th step (0 = never) the robot is put down at rest at a new free pose drawn
+  from `seed` (objects back in place) instead: index -1, source RESET_SOURCE. A learner driving
+  on its own sees a few of the room's cells; these episodes bring it everywhere.
 
 Lockstep (the node waits for each frame's answer): a frame is one discrete action's time
 (hold, ramp down, settle: RoomWorld.step_seconds), the library's `RoomWorld.step`. Free-running:
@@ -19,6 +22,9 @@ from dataclasses import asdict, dataclass
 import math
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
+import numpy as np
+
+from nanobot_ros.contract import RESET_SOURCE
 from nanobot_ros.robots.jetbot.motors import CommandIntake, MotorCommand, MotorLimits
 from nanobot_ros.robots.room.world import RoomConfig, RoomWorld
 
@@ -33,10 +39,13 @@ class RoomRobotConfig:
     frame_id: str = 'camera'       # of the published images
     odom_frame: str = 'odom'       # ground-truth pose's frame: the room's centre, x east
     base_frame: str = 'base_link'  # the robot's frame: between the wheels, x forward
+    reset_every: int = 0           # steps between puts at a new free pose (0 = never)
 
     def __post_init__(self):
         if self.frame_rate < 0:
             raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
+        if self.reset_every < 0:
+            raise ValueError(f'reset_every must be >= 0, got {self.reset_every}')
         if self.frame_rate == 0 and not self.lockstep:
             raise ValueError('frame_rate 0 (as fast as answers) needs lockstep: true')
 
@@ -67,7 +76,9 @@ class RoomRobot:
             self.steps_per_frame = max(1, round(1 / (settings.frame_rate * world.timestep)))
         self.frame = self.world.reset(settings.seed)
         self._started: Optional[Tuple[MotorCommand, str]] = None
+        self._reset_seeds = np.random.default_rng(settings.seed)
         self.steps = 0
+        self.resets = 0
 
     def action(self, index: int, names: Sequence[str], values: Sequence[float],
                duration: float, source: str) -> Optional[MotorCommand]:
@@ -96,9 +107,13 @@ class RoomRobot:
         """Advance one frame; keep its view in `frame`; return what the step executed."""
         was_moving = self.world.controller.profile.moving(self.world.time)
         started, self._started = self._started, None
+        self.steps += 1
+        if self.settings.reset_every and self.steps % self.settings.reset_every == 0:
+            self.frame = self.world.reset(int(self._reset_seeds.integers(2 ** 31)))
+            self.resets += 1
+            return Executed(-1, 0.0, 0.0, 0.0, RESET_SOURCE)
         self.world.advance(self.steps_per_frame)
         self.frame = self.world.render()
-        self.steps += 1
         if started is not None:
             command, source = started
             return Executed(self.table_index(command), command.left, command.right,
