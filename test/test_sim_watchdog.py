@@ -49,11 +49,21 @@ def test_stale_actions_stop_the_dot(ros, nodes):
         json.loads(kv.value) >= 1 for r in reports for s in r.status for kv in s.values
         if kv.key == 'actions_rejected'), timeout=5)
 
-    # Fresh actions resume the motion.
+    # Fresh actions resume the motion. Answer the newest frame seen until it moves: on a busy
+    # machine the sim's watchdog may publish a newer frame before the answer arrives (the
+    # answer is then late, ignored, and the next frame waits for a new one).
     count = len(frames)
-    pub.publish(make_action(1, ['action'], [1], source='pytest', stamp=frames[-1].header.stamp))
-    assert ros.spin_until(lambda: any(dot_column(f, ROW, RADIUS) == (moved_to + 27) % 224
-                                      for f in frames[count:]), timeout=5)
+
+    def resumed() -> bool:
+        if any(dot_column(f, ROW, RADIUS) == (moved_to + 27) % 224 for f in frames[count:]):
+            return True
+        if answered_stamp[0] != frames[-1].header.stamp:
+            answered_stamp[0] = frames[-1].header.stamp
+            pub.publish(make_action(1, ['action'], [1], source='pytest',
+                                    stamp=answered_stamp[0]))
+        return False
+    answered_stamp = [None]
+    assert ros.spin_until(resumed, timeout=10)
     assert nodes.stop(sim) == 0
     log = nodes.output(sim)
     assert log.count('waiting for the first action on /robot/action') == 1  # start-up: info

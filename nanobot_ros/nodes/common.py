@@ -16,6 +16,7 @@ import json
 import signal
 import sys
 import threading
+import time
 from typing import Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -167,6 +168,54 @@ class NanobotNode(Node):
         """Stop cleanly: publish the final status and wait until subscribers have it."""
         self.publish_status()
         self._diagnostics.wait_for_all_acked(Duration(seconds=1.0))
+
+
+# How often a lockstep robot's watchdog looks when frames come as fast as answers (frame_rate 0).
+WATCHDOG_POLL_S = 0.01
+
+
+class ActionWatchdog:
+    """Whether a simulated robot's commands are fresh; logs once when they go stale or resume.
+
+    `fed()` on every accepted command; `stale_now()` says whether the newest is older than
+    `timeout` seconds (or none came yet). `update(stale)` logs the change (at start-up, before
+    any command, that is no fault: info) and `problem()` gives the status while stale.
+    `effect` says what the robot does then ('the dot stays put').
+    """
+
+    def __init__(self, node: NanobotNode, timeout: float, effect: str, stale_status: str):
+        self.node, self.timeout = node, timeout
+        self.effect, self.stale_status = effect, stale_status
+        self.last_command = None
+        self.stale = False
+
+    def fed(self) -> None:
+        self.last_command = time.monotonic()
+
+    def stale_now(self) -> bool:
+        return (self.last_command is None
+                or time.monotonic() - self.last_command > self.timeout)
+
+    def update(self, stale: bool) -> None:
+        if stale and not self.stale:
+            if self.last_command is None:
+                self.node.get_logger().info(
+                    f'waiting for the first action on '
+                    f'{self.node.topic_name(contract.ACTION.name)}: {self.effect}')
+            else:
+                self.node.get_logger().warning(
+                    f'no fresh action for {self.timeout} s: {self.effect}')
+        elif self.stale and not stale:
+            self.node.get_logger().info('actions resumed')
+        self.stale = stale
+
+    def problem(self):
+        """Return (level, text) for the node's status while stale, else None."""
+        if self.stale and self.last_command is None:
+            return OK, 'waiting for the first action'
+        if self.stale:
+            return WARN, self.stale_status
+        return None
 
 
 def subscribe_override(node: Node, override, topic: str):

@@ -43,7 +43,8 @@ import time
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, CMD_VEL, IMAGE, JOINT_STATES, ODOM,
                                   RESET_SOURCE, ROOM_LAYOUT)
-from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.nodes.common import ActionWatchdog, NanobotNode, OK, qos_profile, run, \
+    WARN, WATCHDOG_POLL_S
 from nanobot_ros.robots.jetbot.motors import LIMIT_DESCRIPTIONS, MOTOR_NAMES, WHEEL_JOINTS
 from nanobot_ros.robots.room.robot import RoomRobot, RoomRobotConfig
 from nanobot_ros.robots.room.world import RenderUnavailable, RoomConfig, RoomMotorLimits
@@ -52,9 +53,6 @@ from nanobot_msgs.msg import Action
 from nav_msgs.msg import Odometry
 from sensor_msgs.msg import Image, JointState
 from std_msgs.msg import String
-
-# How often the watchdog looks when frames come as fast as answers (frame_rate 0).
-WATCHDOG_POLL_S = 0.01
 
 DESCRIPTIONS = {
     **LIMIT_DESCRIPTIONS,
@@ -104,8 +102,8 @@ class RoomNode(NanobotNode):
         self.stale_steps = 0
         self.action_counts = Counter()
         self._answered = False
-        self._stale = False
-        self._last_action_time = None
+        self.watchdog = ActionWatchdog(self, self.action_timeout, 'the motors ramp down',
+                                       'no fresh action: motors stopped')
         self._frame_stamp = None
         self._frame_time = 0.0
         self._first_frame_time = None
@@ -137,7 +135,7 @@ class RoomNode(NanobotNode):
         command = self.robot.action(msg.index, list(msg.names), list(msg.values),
                                     msg.duration, msg.source)
         if command is not None:
-            self._last_action_time = time.monotonic()
+            self.watchdog.fed()
         if self.settings.lockstep and msg.header.stamp == self._frame_stamp:
             self._answered = True
             if self.settings.frame_rate == 0:
@@ -145,7 +143,7 @@ class RoomNode(NanobotNode):
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self.robot.twist(msg.linear.x, msg.angular.z) is not None:
-            self._last_action_time = time.monotonic()
+            self.watchdog.fed()
 
     def _on_tick(self) -> None:
         if self._frame_stamp is None:
@@ -156,24 +154,9 @@ class RoomNode(NanobotNode):
             return
         self._step()
 
-    def _stale_now(self) -> bool:
-        now = time.monotonic()
-        stale = (self._last_action_time is None
-                 or now - self._last_action_time > self.action_timeout)
-        if stale and not self._stale:
-            if self._last_action_time is None:  # start-up: no controller yet, no fault
-                self.get_logger().info(f'waiting for the first action on '
-                                       f'{self.topic_name(ACTION.name)}: the robot stays put')
-            else:
-                self.get_logger().warning(f'no fresh action for {self.action_timeout} s: the '
-                                          f'motors ramp down')
-        elif self._stale and not stale:
-            self.get_logger().info('actions resumed')
-        self._stale = stale
-        return stale
-
     def _step(self) -> None:
-        stale = self._stale_now()
+        stale = self.watchdog.stale_now()
+        self.watchdog.update(stale)
         executed = self.robot.step(stale=stale and not self._answered)
         self._answered = False
         if executed.source == 'watchdog':
@@ -229,11 +212,8 @@ class RoomNode(NanobotNode):
             'sim_time_s': round(self.robot.world.time, 3)}
         if values['actions_rejected']:
             return WARN, f'{values["actions_rejected"]} actions rejected', values
-        if self._stale and self._last_action_time is None:
-            return OK, 'waiting for the first action', values
-        if self._stale:
-            return WARN, 'no fresh action: motors stopped', values
-        return OK, 'running', values
+        level, text = self.watchdog.problem() or (OK, 'running')
+        return level, text, values
 
     def on_shutdown(self) -> None:
         """Release the renderer on this (its) thread, then publish the final status."""

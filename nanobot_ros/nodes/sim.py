@@ -39,7 +39,8 @@ import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE, INSTRUCTION, SIM_RESET
-from nanobot_ros.nodes.common import NanobotNode, OK, qos_profile, run, WARN
+from nanobot_ros.nodes.common import ActionWatchdog, NanobotNode, OK, qos_profile, run, \
+    WATCHDOG_POLL_S
 from nanobot_ros.robots.sim.robot import SimConfig
 from nanobot_ros.robots.sim.target_task import TargetTask
 from nanobot_ros.robots.sim.task_family import TaskFamily, TaskFamilyConfig
@@ -48,9 +49,6 @@ from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 from std_srvs.srv import Trigger
-
-# How often the watchdog looks when frames come as fast as answers (frame_rate 0).
-WATCHDOG_POLL_S = 0.01
 
 DESCRIPTIONS = {
     'img_size': 'width and height of the square image (px)',
@@ -108,8 +106,8 @@ class SimNode(NanobotNode):
         self.action_counts = Counter()
         self._pending = None
         self._pending_source = ''
-        self._stale = False
-        self._last_action_time = None
+        self.watchdog = ActionWatchdog(self, self.action_timeout, 'the dot stays put',
+                                       'no fresh action: staying put')
         self._frame_time = 0.0
         self._first_frame_time = None
         self._frame_stamp = None
@@ -188,7 +186,7 @@ class SimNode(NanobotNode):
             return
         self._pending = msg.index
         self._pending_source = msg.source
-        self._last_action_time = time.monotonic()
+        self.watchdog.fed()
         if self.lockstep and self._period == 0.0 and not self.finished:
             self._step()
 
@@ -216,28 +214,17 @@ class SimNode(NanobotNode):
         self._step()
 
     def _step(self) -> None:
-        now = time.monotonic()
         action, source = self._pending, self._pending_source
         applied = action is not None
         self._pending = None
-        fresh = (self._last_action_time is not None
-                 and now - self._last_action_time <= self.action_timeout)
+        fresh = not self.watchdog.stale_now()
         if action is None and not fresh:
             self.stale_steps += 1
-            if not self._stale:
-                self._stale = True
-                if self._last_action_time is None:  # start-up: no controller yet, no fault
-                    self.get_logger().info(f'waiting for the first action on '
-                                           f'{self.topic_name(ACTION.name)}: the dot stays put')
-                else:
-                    self.get_logger().warning(
-                        f'no fresh action for {self.action_timeout} s: the dot stays put')
+            self.watchdog.update(stale=True)
         if action is None:
             action, source = STAY, 'watchdog' if not fresh else 'idle'
         else:
-            if self._stale:
-                self._stale = False
-                self.get_logger().info('actions resumed')
+            self.watchdog.update(stale=False)
             self.actions_applied += 1
             self.action_counts[action] += 1
         if self.task is not None and applied:
@@ -284,11 +271,8 @@ class SimNode(NanobotNode):
                 'instructions_rejected': self.instructions_rejected})
         if self.finished:
             return OK, f'episode limit reached: {self.successes}/{self.episodes}', values
-        if self._stale and self._last_action_time is None:
-            return OK, 'waiting for the first action', values
-        if self._stale:
-            return WARN, 'no fresh action: staying put', values
-        return OK, 'running', values
+        level, text = self.watchdog.problem() or (OK, 'running')
+        return level, text, values
 
 
 def main(args=None):
