@@ -25,7 +25,7 @@ def teacher_index(frame: int) -> int:
 
 
 def write_learn_bag(path):
-    """A bag as the learn stack records it: frames, executed actions and teacher labels."""
+    """Write a bag as the learn stack records it: frames, executed actions, teacher labels."""
     store = make_typestore()
     types = store.types
 

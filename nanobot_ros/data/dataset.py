@@ -21,7 +21,8 @@ action that answered it and frame i + 1. The answering action is the one whose h
 equals frame i's header.stamp (what the sim, runner and policy publish); failing that, the first
 action logged between frame i and frame i + 1. Frames without an answering action are not
 samples. With a `label_topic` (the learn stack's teacher/action) a label stamped with frame i's
-stamp replaces the executed action: the sample's action is what the teacher would have done. Telemetry and instruction are the newest logged at or before frame i.
+stamp replaces the executed action: the sample's action is what the teacher would have done.
+Telemetry and instruction are the newest logged at or before frame i.
 
 Streams: the consecutive splits of one recording session (<session>/<session>_000, _001, ...,
 as recording.py names them) are one stream, so the transition from the last frame of a split

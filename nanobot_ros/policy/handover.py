@@ -149,7 +149,7 @@ class Arbiter:
         return self.success(KERNEL) if len(recent) == self.config.window else None
 
     def figures(self) -> dict:
-        """The figures the node reports (diagnostics, the status topic, summary.json)."""
+        """Return the figures the node reports (diagnostics, the status topic, summary.json)."""
         last = self.evaluations[-1] if self.evaluations else (None, None, None)
         return {'driver': self.driver, 'handover_s': self.handover_s,
                 'kernel_success': self.kernel_success(), 'kernel_goal_s': self.kernel_goal_s,
