@@ -63,6 +63,9 @@ def follow(duration: float, keep_running: bool, runs: Path) -> tuple:
                       f'{status.get("kernel_success")}; load {load()}', flush=True)
         out, _ = stack.communicate(timeout=300)
     finally:
+        if stack.poll() is None:  # interrupted: the stack still stops cleanly
+            stack.send_signal(signal.SIGINT)
+            stack.wait(timeout=300)
         node.destroy_node()
         rclpy.shutdown()
     return Path(out.strip().splitlines()[-1]), status, time.monotonic() - start

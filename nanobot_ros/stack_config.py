@@ -66,9 +66,18 @@ def any_namespace_parameters(config_path, run_dir=None) -> dict:
             return value.replace(RUN_DIR, str(run_dir))
         return value
     data = yaml.safe_load(Path(config_path).read_text())
-    return {f'/**/{name}': {**body, 'ros__parameters': {
-        k: fill(v) for k, v in body['ros__parameters'].items() if k != REMAP}}
-        for name, body in data.items()}
+    keyed = {}
+    for name, body in data.items():
+        section = {**body, 'ros__parameters': {
+            k: fill(v) for k, v in body['ros__parameters'].items() if k != REMAP}}
+        keyed[f'/**/{name}'] = section
+        # r2r (the Rust kernel) matches a section by `/**`, the node's full name or its bare
+        # name, never `/**/<node>`: it gets its section under its bare name too, which reaches
+        # it in any namespace (rcl gives that key to /<node> only, with the same values). A
+        # copy: YAML would write one object twice as an anchor and alias.
+        if executable_name(config_path, name) in R2R_EXECUTABLES:
+            keyed[name] = {**section, 'ros__parameters': dict(section['ros__parameters'])}
+    return keyed
 
 
 def node_remappings(config_path, node: str) -> dict:
@@ -85,6 +94,7 @@ def node_remappings(config_path, node: str) -> dict:
 # `impl: rust` in the kernel's ros__parameters runs the Rust kernel (kernel/, docs/kernel.md)
 # under the same node name; `impl: python` (or no impl) the Python one.
 IMPLEMENTATIONS = {('kernel', 'python'): 'kernel', ('kernel', 'rust'): 'nanobot_kernel'}
+R2R_EXECUTABLES = ('nanobot_kernel',)
 
 
 def executable_name(config_path, node: str) -> str:
