@@ -119,6 +119,9 @@ INSTRUCTION = Topic('instruction', 'std_msgs/msg/String', LATCHED)
 TEACHER_ACTION = Topic('teacher/action', 'nanobot_msgs/msg/Action', COMMAND)
 KERNEL_ACTION = Topic('kernel/action', 'nanobot_msgs/msg/Action', COMMAND)
 LEARN_STATUS = Topic('learn/status', 'std_msgs/msg/String', STATUS)
+# Action.source of a person's action (the live view's override); as a label on teacher/action
+# it overrules the scripted teacher's label of the same frame (data/dataset.py).
+PERSON_SOURCE = 'override'
 TELEMETRY = Topic('robot/telemetry', 'nanobot_msgs/msg/Telemetry', SENSOR)
 SURFACE = Topic('robot/surface', 'nanobot_msgs/msg/SurfaceVector', SENSOR)
 # The ESP32 bridge's standard views; their reliability is the bridge's `qos_reliability`.

@@ -6,7 +6,7 @@ data (BagSource -> DemoBuffer) must hold the teacher's action for every frame.
 """
 import numpy as np
 
-from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, TEACHER_ACTION
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, PERSON_SOURCE, TEACHER_ACTION
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
@@ -16,6 +16,7 @@ from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS
 from policy_fixtures import tiny_config
 
 FRAMES = 8
+PERSON_UP = 3
 FRAME_NS = 100_000_000
 START_NS = 1_700_000_000 * 10**9
 
@@ -24,8 +25,13 @@ def teacher_index(frame: int) -> int:
     return 1 + frame % 4  # right, left, up, down in turn; the kernel always stayed (0)
 
 
-def write_learn_bag(path):
-    """Write a bag as the learn stack records it: frames, executed actions, teacher labels."""
+def write_learn_bag(path, person_frames=()):
+    """Write a bag as the learn stack records it: frames, executed actions, teacher labels.
+
+    In `person_frames` a person overrode the action (index 3, "up", source override): the
+    arbiter executed it and published it as a label too, before the expert's label (even
+    frames) or after it (odd frames).
+    """
     store = make_typestore()
     types = store.types
 
@@ -58,6 +64,9 @@ def write_learn_bag(path):
             if not labels_first:
                 bag.write_message(TEACHER_ACTION.fqn(), t + 3_000_000,
                                   action(t, teacher_index(frame), 'expert'))
+            if frame in person_frames:
+                bag.write_message(TEACHER_ACTION.fqn(), t + (4_000_000 if frame % 2 else 500_000),
+                                  action(t, PERSON_UP, PERSON_SOURCE))
     return path
 
 
@@ -75,3 +84,11 @@ def test_the_trainer_learns_the_teachers_label_not_the_executed_action(tmp_path)
     np.testing.assert_array_equal(
         np.stack(buffer.actions),
         np.asarray([ACTION_VECTORS[teacher_index(f)] for f in range(FRAMES - 1)], np.float32))
+
+
+def test_a_persons_label_overrules_the_scripted_teachers(tmp_path):
+    person_frames = (1, 4)  # logged after the expert's label (odd), before it (even)
+    bag = write_learn_bag(tmp_path / 'learn_bag', person_frames)
+    labelled = BagDataset(bag, label_topic=TEACHER_ACTION.name)
+    assert [labelled[i].action_index for i in range(len(labelled))] == \
+        [PERSON_UP if f in person_frames else teacher_index(f) for f in range(FRAMES - 1)]

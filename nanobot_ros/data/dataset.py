@@ -22,6 +22,8 @@ equals frame i's header.stamp (what the sim, runner and policy publish); failing
 action logged between frame i and frame i + 1. Frames without an answering action are not
 samples. With a `label_topic` (the learn stack's teacher/action) a label stamped with frame i's
 stamp replaces the executed action: the sample's action is what the teacher would have done.
+Of several labels of one frame the first counts, unless a person's (source PERSON_SOURCE, the
+live view's override) is among them: a person overrules the scripted teacher.
 Telemetry and instruction are the newest logged at or before frame i.
 
 Streams: the consecutive splits of one recording session (<session>/<session>_000, _001, ...,
@@ -55,7 +57,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nanobot_ros.contract import ACTION, find_topic, IMAGE, INSTRUCTION, TELEMETRY
+from nanobot_ros.contract import (ACTION, find_topic, IMAGE, INSTRUCTION, PERSON_SOURCE,
+                                  TELEMETRY)
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags, make_typestore
 from nanobot_ros.data.convert import image_to_numpy, to_rgb
@@ -116,7 +119,8 @@ class _BagIndex:
     """The small messages of a stream's bags, decoded once, and its frame timestamps."""
 
     frames: List[Tuple[int, int, int]] = field(default_factory=list)  # (log time, stamp, bag)
-    actions: List[tuple] = field(default_factory=list)  # (log time, stamp, index, ...)
+    # (log time, stamp, index, names, values, duration, source)
+    actions: List[tuple] = field(default_factory=list)
     telemetry: List[tuple] = field(default_factory=list)  # (log time, names, values)
     instructions: List[tuple] = field(default_factory=list)  # (log time, text)
     labels: List[tuple] = field(default_factory=list)  # as actions, from the label topic
@@ -244,7 +248,7 @@ class BagDataset:
             if record.topic in (topics['action'], topics.get('label')):
                 (index.actions if record.topic == topics['action'] else index.labels).append((
                     record.timestamp, _stamp_ns(msg.header), int(msg.index), tuple(msg.names),
-                    np.asarray(msg.values, np.float32), float(msg.duration)))
+                    np.asarray(msg.values, np.float32), float(msg.duration), str(msg.source)))
             elif record.topic == topics['telemetry']:
                 index.telemetry.append((record.timestamp, tuple(msg.names),
                                         np.asarray(msg.values, np.float32)))
@@ -265,8 +269,9 @@ class BagDataset:
         by_stamp, label_by_stamp = {}, {}
         for action in index.actions:
             by_stamp.setdefault(action[1], action)
-        for label in index.labels:
-            label_by_stamp.setdefault(label[1], label)
+        for label in index.labels:  # the first label of a frame, unless a person's follows
+            if label[1] not in label_by_stamp or label[6] == PERSON_SOURCE:
+                label_by_stamp[label[1]] = label
         action_times = [a[0] for a in index.actions]
         telemetry_times = [t[0] for t in index.telemetry]
         instruction_times = [t[0] for t in index.instructions]
@@ -280,7 +285,7 @@ class BagDataset:
                     action = index.actions[i]
             if action is None:
                 continue
-            _, _, action_index, names, values, duration = action
+            action_index, names, values, duration = action[2:6]
             if not action_matches(self.action_filter, action_index, names, values):
                 continue
             i = bisect_right(telemetry_times, time_ns) - 1

@@ -5,10 +5,13 @@ Topics (relative: in the node's namespace; docs/graph.md)
                                                           (the expert, remapped; also the label)
   kernel/action         (nanobot_msgs/Action, reliable)   in: the kernel's answer (remapped)
   robot/action_override (nanobot_msgs/Action, reliable)   in: a person's next action replaces
-                                                          the driver's (the live view)
+                                                          the driver's (the live view) and is
+                                                          published on teacher/action too: the
+                                                          person is the teacher of that frame
   diagnostics           (diagnostic_msgs/DiagnosticArray) in: the sim's episode counters, the
                                                           trainer's step and loss
   robot/action          (nanobot_msgs/Action, reliable)   out: the driver's answer, as it came
+  teacher/action        (nanobot_msgs/Action, reliable)   out: a person's override, as a label
   learn/status          (std_msgs/String, JSON)           out: who drives, success, hand-over,
                                                           model version, trainer step and loss
 
@@ -25,7 +28,7 @@ import time
 
 from diagnostic_msgs.msg import DiagnosticArray
 from nanobot_ros.contract import (ACTION, ACTION_OVERRIDE, DIAGNOSTICS, KERNEL_ACTION,
-                                  LEARN_STATUS, TEACHER_ACTION)
+                                  LEARN_STATUS, PERSON_SOURCE, TEACHER_ACTION)
 from nanobot_ros.data.convert import make_action
 from nanobot_ros.nodes.common import (NanobotNode, OK, qos_profile, run, subscribe_override,
                                       WARN)
@@ -66,7 +69,7 @@ class ArbiterNode(NanobotNode):
         self.arbiter = Arbiter(self.settings)
         self.started = time.monotonic()
         self.override = ActionOverride(list(range(len(ACTION_VECTORS))))
-        self.forwarded = {TEACHER: 0, KERNEL: 0, 'override': 0}
+        self.forwarded = {TEACHER: 0, KERNEL: 0, PERSON_SOURCE: 0}
         self.sim_counts = None  # the sim's (episodes, successes) at its last report
         self.trainer = {}
         self._export_key = None
@@ -76,6 +79,8 @@ class ArbiterNode(NanobotNode):
         self.evaluation_failures = 0
         self.model_version = None
         self.pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
+        self.label_pub = self.create_publisher(Action, TEACHER_ACTION.name,
+                                               qos_profile(TEACHER_ACTION))
         self.status_pub = self.create_publisher(String, LEARN_STATUS.name,
                                                 qos_profile(LEARN_STATUS))
         self.create_subscription(Action, TEACHER_ACTION.name,
@@ -101,10 +106,12 @@ class ArbiterNode(NanobotNode):
         if not self.arbiter.forwards(source):
             return
         if self.override.pending is not None:
+            # A person drives this frame and, as the teacher, labels it (DAgger's label too).
             index = self.override.take(None)
-            msg = make_action(index, ['dx', 'dy'], ACTION_VECTORS[index], source='override',
+            msg = make_action(index, ['dx', 'dy'], ACTION_VECTORS[index], source=PERSON_SOURCE,
                               stamp=msg.header.stamp)
-            source = 'override'
+            self.label_pub.publish(msg)
+            source = PERSON_SOURCE
         self.pub.publish(msg)
         self.forwarded[source] += 1
 
