@@ -193,6 +193,7 @@ class ArbiterNode(NanobotNode):
     def _draw(self, run_dir: Path) -> None:
         from nanobot_ros.learning.visualize import line_plot
         history = self.arbiter.history
+        run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / 'learn_history.json').write_text(json.dumps({
             'episodes': history, 'evaluations': self.arbiter.evaluations}) + '\n')
         lines = {}
