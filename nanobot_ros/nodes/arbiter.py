@@ -77,6 +77,7 @@ class ArbiterNode(NanobotNode):
         self._verdict = None  # (seconds, version, success) or an error text, from the thread
         self.evaluation_s = 0.0
         self.evaluation_failures = 0
+        self.bad_reports = 0  # /diagnostics reports of the sim or trainer that did not parse
         self.model_version = None
         self.pub = self.create_publisher(Action, ACTION.name, qos_profile(ACTION))
         self.label_pub = self.create_publisher(Action, TEACHER_ACTION.name,
@@ -118,16 +119,22 @@ class ArbiterNode(NanobotNode):
     def _on_diagnostics(self, msg: DiagnosticArray) -> None:
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
-            if status.hardware_id == SIM_NODE and 'episodes' in values:
-                counts = int(values['episodes']), int(values['successes'])
-                if self.sim_counts is not None:
-                    self.arbiter.episodes_ended(self._seconds(),
-                                                counts[0] - self.sim_counts[0],
-                                                counts[1] - self.sim_counts[1])
-                self.sim_counts = counts
-            elif status.hardware_id == TRAINER_NODE:
-                self.trainer = {key: json.loads(values[key]) for key in ('step', 'loss')
-                                if key in values}
+            try:
+                if status.hardware_id == SIM_NODE and 'episodes' in values:
+                    self._take_sim_counts(int(values['episodes']), int(values['successes']))
+                elif status.hardware_id == TRAINER_NODE:
+                    self.trainer = {key: json.loads(values[key]) for key in ('step', 'loss')
+                                    if key in values}
+            except (KeyError, ValueError) as error:  # counted; the last good figures stay
+                self.bad_reports += 1
+                self.get_logger().warning(f'unreadable report of {status.hardware_id}: '
+                                          f'{error!r}', throttle_duration_sec=5.0)
+
+    def _take_sim_counts(self, episodes: int, successes: int) -> None:
+        if self.sim_counts is not None:
+            self.arbiter.episodes_ended(self._seconds(), episodes - self.sim_counts[0],
+                                        successes - self.sim_counts[1])
+        self.sim_counts = episodes, successes
 
     # -- evaluating exports ----------------------------------------------------------------
     def _check(self) -> None:
@@ -174,7 +181,7 @@ class ArbiterNode(NanobotNode):
     def _figures(self) -> dict:
         return {**self.arbiter.figures(), 'model_version': self.model_version,
                 'evaluation_s': round(self.evaluation_s, 3),
-                'evaluation_failures': self.evaluation_failures,
+                'evaluation_failures': self.evaluation_failures, 'bad_reports': self.bad_reports,
                 'trainer_step': self.trainer.get('step'), 'trainer_loss': self.trainer.get('loss'),
                 'forwarded': dict(self.forwarded), **self.override.counts()}
 
