@@ -18,6 +18,7 @@ NODES = {
     'kernel': 'nanobot_ros.nodes.kernel:main',
     'policy': 'nanobot_ros.nodes.policy:main',
     'trainer': 'nanobot_ros.nodes.trainer:main',
+    'arbiter': 'nanobot_ros.nodes.arbiter:main',
     'recorder': 'nanobot_ros.nodes.recorder:main',
     'replay': 'nanobot_ros.nodes.replay:main',
     'world_model': 'nanobot_ros.nodes.world_model:main',

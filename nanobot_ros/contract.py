@@ -116,6 +116,15 @@ RESET_SOURCE = 'reset'
 # A person's next action (Foxglove's client publish, `ros2 topic pub`): replaces a controller's.
 ACTION_OVERRIDE = Topic('robot/action_override', 'nanobot_msgs/msg/Action', COMMAND)
 INSTRUCTION = Topic('instruction', 'std_msgs/msg/String', LATCHED)
+# The learn stack (config/learn.yaml): the teacher's and the kernel's answers to each frame go to
+# the arbiter, which forwards the driver's on robot/action; the teacher's answer is also the
+# label the trainer learns (DAgger). The arbiter's state as JSON for the live view.
+TEACHER_ACTION = Topic('teacher/action', 'nanobot_msgs/msg/Action', COMMAND)
+KERNEL_ACTION = Topic('kernel/action', 'nanobot_msgs/msg/Action', COMMAND)
+LEARN_STATUS = Topic('learn/status', 'std_msgs/msg/String', STATUS)
+# Action.source of a person's action (the live view's override); as a label on teacher/action
+# it overrules the scripted teacher's label of the same frame (data/dataset.py).
+PERSON_SOURCE = 'override'
 TELEMETRY = Topic('robot/telemetry', 'nanobot_msgs/msg/Telemetry', SENSOR)
 SURFACE = Topic('robot/surface', 'nanobot_msgs/msg/SurfaceVector', SENSOR)
 # The ESP32 bridge's standard views; their reliability is the bridge's `qos_reliability`.
@@ -139,9 +148,10 @@ DIAGNOSTICS = Topic('diagnostics', 'diagnostic_msgs/msg/DiagnosticArray', STATUS
 CLOCK = Topic('/clock', 'rosgraph_msgs/msg/Clock', REPLAY)
 SIM_RESET = 'sim/reset'  # std_srvs/Trigger service of the sim
 
-TOPICS = (IMAGE, CAMERA_INFO, ACTION, ACTION_EXECUTED, ACTION_OVERRIDE, INSTRUCTION, TELEMETRY,
-          SURFACE, JOINT_STATES, IMU, CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, ODOM, ROOM_LAYOUT,
-          WORLD_MODEL_STATUS, RECONSTRUCTION, PREDICTIONS, ATTENTION, DIAGNOSTICS, CLOCK)
+TOPICS = (IMAGE, CAMERA_INFO, ACTION, ACTION_EXECUTED, ACTION_OVERRIDE, INSTRUCTION,
+          TEACHER_ACTION, KERNEL_ACTION, LEARN_STATUS, TELEMETRY, SURFACE, JOINT_STATES, IMU,
+          CMD_VEL, JETBOT_MOTORS, JETBOT_STATUS, ODOM, ROOM_LAYOUT, WORLD_MODEL_STATUS,
+          RECONSTRUCTION, PREDICTIONS, ATTENTION, DIAGNOSTICS, CLOCK)
 # What the recorder records unless told otherwise.
 RECORDED = (IMAGE, TELEMETRY, SURFACE, ACTION, INSTRUCTION, WORLD_MODEL_STATUS)
 

@@ -40,6 +40,7 @@ from nanobot_ros.learning.world_model import WorldModelSize
 from nanobot_ros.live_view import LiveViewConfig
 from nanobot_ros.nodes.common import qos_spec
 from nanobot_ros.policy.continual import ContinualConfig
+from nanobot_ros.policy.handover import ArbiterConfig
 from nanobot_ros.policy.serving import EagerServingConfig, OnnxServingConfig, ServingConfig
 from nanobot_ros.robots.camera_capture import CameraCalibration, CameraConfig
 from nanobot_ros.robots.esp32.emulator import EmulatorConfig
@@ -68,6 +69,7 @@ TYPE_NAMES = {getattr(ParameterType, n): n[len('PARAMETER_'):].lower()
 # node -> the dataclasses its parameters come from, each with the fields that are no parameter
 # (the node fills them in). docs/defaults.md lists it; the test checks the declared defaults.
 NODE_CONFIGS = {
+    'arbiter': [(ArbiterConfig, ())],
     'camera': [(CameraConfig, ()), (CameraCalibration, ())],
     'esp32_bridge': [(BridgeConfig, ())],
     'esp32_emulator': [(EmulatorConfig, ())],

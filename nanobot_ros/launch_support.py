@@ -5,7 +5,9 @@ Imported only by launch files, i.e. where `launch` and `launch_ros` exist (a ROS
 file pushes); the nodes read the stack's parameters from a copy keyed `/**/<node>`
 (stack_config.any_namespace_parameters), which reaches them in any namespace.
 """
+import datetime
 import os
+from pathlib import Path
 import tempfile
 
 from ament_index_python.packages import get_package_share_directory
@@ -16,7 +18,7 @@ from launch_ros.actions import Node
 import yaml
 
 from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, namespace_path,
-                                      runnable_executable, stack_nodes)
+                                      node_remappings, runnable_executable, stack_nodes)
 
 
 def stack_launch_description(config_name: str) -> LaunchDescription:
@@ -27,9 +29,13 @@ def stack_launch_description(config_name: str) -> LaunchDescription:
         config = LaunchConfiguration('config').perform(context)
         namespace = LaunchConfiguration('namespace').perform(context)
         namespace_path(namespace)  # a clear error for a malformed one
+        # A fresh folder for what the stack's nodes share ({run_dir} in the YAML), as ./run.sh
+        # sim gives each run.
+        run_dir = Path('runs') / datetime.datetime.now().strftime('launch-%Y%m%d-%H%M%S')
         with tempfile.NamedTemporaryFile('w', prefix='nanobot_params_', suffix='.yaml',
                                          delete=False) as params:
-            yaml.safe_dump(any_namespace_parameters(config), params, sort_keys=False)
+            yaml.safe_dump(any_namespace_parameters(config, run_dir.resolve()), params,
+                           sort_keys=False)
         actions = []
         for name in stack_nodes(config):
             executable, warning = runnable_executable(config, name)
@@ -37,7 +43,9 @@ def stack_launch_description(config_name: str) -> LaunchDescription:
                 actions.append(LogInfo(msg=f'warning: {warning}'))
             actions.append(Node(package='nanobot_ros', executable=executable, name=name,
                                 namespace=namespace.strip('/') or None,
-                                parameters=[params.name], output='screen', emulate_tty=True))
+                                parameters=[params.name],
+                                remappings=list(node_remappings(config, name).items()),
+                                output='screen', emulate_tty=True))
         return actions
 
     return LaunchDescription([

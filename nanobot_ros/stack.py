@@ -45,8 +45,8 @@ from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
 from nanobot_ros.report import write_report
 from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, executable_path,
-                                      namespace_path, node_parameters, runnable_executable,
-                                      stack_nodes)
+                                      namespace_path, node_parameters, node_remappings,
+                                      runnable_executable, stack_nodes)
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -120,18 +120,19 @@ def node_command(name: str, params=(), remap=None, params_file=None, namespace=N
 
 
 def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: str = '/',
-                executables=None):
+                executables=None, remappings=None):
     """Start one process per node in `namespace`; return {name: Popen}.
 
-    executables: {name: executable} where it is not the node's name (`impl: rust`).
+    executables: {name: executable} where it is not the node's name (`impl: rust`);
+    remappings: {name: {topic: new topic}} (the stack YAML's `remap`).
     """
     logs = run_dir / 'logs'
     logs.mkdir(parents=True, exist_ok=True)
     processes = {}
     for name in names:
         command = node_command(name, [('run_dir', run_dir), *overrides.get(name, [])],
-                               params_file=params_file, namespace=namespace,
-                               executable=(executables or {}).get(name))
+                               remap=(remappings or {}).get(name), params_file=params_file,
+                               namespace=namespace, executable=(executables or {}).get(name))
         log = open(logs / f'{name}.log', 'wb')
         processes[name] = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT,
                                            start_new_session=True)
@@ -267,7 +268,8 @@ def main(argv=None):
     run_dir.mkdir(parents=True)
     shutil.copyfile(config, run_dir / 'config.yaml')
     params_file = run_dir / 'params.yaml'
-    params_file.write_text(yaml.safe_dump(any_namespace_parameters(config), sort_keys=False))
+    params_file.write_text(yaml.safe_dump(any_namespace_parameters(config, run_dir),
+                                          sort_keys=False))
 
     # The monitor (this process) and every node (its children) on the same Fast DDS profile.
     os.environ.update(dds_environment(os.environ))
@@ -295,7 +297,9 @@ def main(argv=None):
         if warning:
             warnings.append(warning)
             print(f'[stack] warning: {warning}', file=sys.stderr, flush=True)
-    processes = start_nodes(names, params_file, run_dir, overrides, namespace, executables)
+    remappings = {name: node_remappings(config, name) for name in names}
+    processes = start_nodes(names, params_file, run_dir, overrides, namespace, executables,
+                            remappings)
     started = time.monotonic()
     early_exits = {}
     # On a terminal the bar redraws twice a second; in a log file a line every 10 s is enough.

@@ -41,15 +41,60 @@ def namespace_path(namespace: str) -> str:
     return '/' + namespace.strip('/')
 
 
-def any_namespace_parameters(config_path) -> dict:
-    """Return the stack YAML's content keyed `/**/<node>`: it reaches the node in any namespace."""
+# `remap: [robot/action:=kernel/action]` in a node's ros__parameters is no parameter: it lists
+# the node's topic remappings (`-r from:=to`, a launch Node's remappings), so a stack can route
+# one node's output elsewhere (the learn stack's kernel answers the arbiter, not the robot).
+REMAP = 'remap'
+
+
+# `{run_dir}` in a string parameter stands for the run's folder, so a stack whose nodes share
+# files (the learn stack: the recorder's splits, the trainer's export) starts from nothing in
+# each run.
+RUN_DIR = '{run_dir}'
+
+
+def any_namespace_parameters(config_path, run_dir=None) -> dict:
+    """Return the stack YAML's content keyed `/**/<node>`: it reaches the node in any namespace.
+
+    Remappings (REMAP) are taken out: they are no parameters (node_remappings returns them).
+    With `run_dir`, RUN_DIR in string values (and lists of them) becomes that folder.
+    """
+    def fill(value):
+        if isinstance(value, list):
+            return [fill(v) for v in value]
+        if isinstance(value, str) and run_dir is not None:
+            return value.replace(RUN_DIR, str(run_dir))
+        return value
     data = yaml.safe_load(Path(config_path).read_text())
-    return {f'/**/{name}': body for name, body in data.items()}
+    keyed = {}
+    for name, body in data.items():
+        section = {**body, 'ros__parameters': {
+            k: fill(v) for k, v in body['ros__parameters'].items() if k != REMAP}}
+        keyed[f'/**/{name}'] = section
+        # r2r (the Rust kernel) matches a section by `/**`, the node's full name or its bare
+        # name, never `/**/<node>`: it gets its section under its bare name too, which reaches
+        # it in any namespace (rcl gives that key to /<node> only, with the same values). A
+        # copy: YAML would write one object twice as an anchor and alias.
+        if executable_name(config_path, name) in R2R_EXECUTABLES:
+            keyed[name] = {**section, 'ros__parameters': dict(section['ros__parameters'])}
+    return keyed
+
+
+def node_remappings(config_path, node: str) -> dict:
+    """Return {topic: new topic} of `node`'s `remap` list; ValueError for a malformed entry."""
+    remappings = {}
+    for rule in node_parameters(config_path, node).get(REMAP, []):
+        source, sep, target = str(rule).partition(':=')
+        if not sep or not source or not target:
+            raise ValueError(f'{config_path}: node {node!r}: remap {rule!r} is not from:=to')
+        remappings[source] = target
+    return remappings
 
 
 # `impl: rust` in the kernel's ros__parameters runs the Rust kernel (kernel/, docs/kernel.md)
 # under the same node name; `impl: python` (or no impl) the Python one.
 IMPLEMENTATIONS = {('kernel', 'python'): 'kernel', ('kernel', 'rust'): 'nanobot_kernel'}
+R2R_EXECUTABLES = ('nanobot_kernel',)
 
 
 def executable_name(config_path, node: str) -> str:

@@ -20,7 +20,11 @@ How samples are aligned (per stream, camera frames in log-time order): sample i 
 action that answered it and frame i + 1. The answering action is the one whose header.stamp
 equals frame i's header.stamp (what the sim, runner and policy publish); failing that, the first
 action logged between frame i and frame i + 1. Frames without an answering action are not
-samples. Telemetry and instruction are the newest logged at or before frame i.
+samples. With a `label_topic` (the learn stack's teacher/action) a label stamped with frame i's
+stamp replaces the executed action: the sample's action is what the teacher would have done.
+Of several labels of one frame the first counts, unless a person's (source PERSON_SOURCE, the
+live view's override) is among them: a person overrules the scripted teacher.
+Telemetry and instruction are the newest logged at or before frame i.
 
 Streams: the consecutive splits of one recording session (<session>/<session>_000, _001, ...,
 as recording.py names them) are one stream, so the transition from the last frame of a split
@@ -53,7 +57,8 @@ from typing import Dict, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
-from nanobot_ros.contract import ACTION, find_topic, IMAGE, INSTRUCTION, TELEMETRY
+from nanobot_ros.contract import (ACTION, find_topic, IMAGE, INSTRUCTION, PERSON_SOURCE,
+                                  TELEMETRY)
 from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags, make_typestore
 from nanobot_ros.data.convert import image_to_numpy, to_rgb
@@ -114,9 +119,11 @@ class _BagIndex:
     """The small messages of a stream's bags, decoded once, and its frame timestamps."""
 
     frames: List[Tuple[int, int, int]] = field(default_factory=list)  # (log time, stamp, bag)
-    actions: List[tuple] = field(default_factory=list)  # (log time, stamp, index, ...)
+    # (log time, stamp, index, names, values, duration, source)
+    actions: List[tuple] = field(default_factory=list)
     telemetry: List[tuple] = field(default_factory=list)  # (log time, names, values)
     instructions: List[tuple] = field(default_factory=list)  # (log time, text)
+    labels: List[tuple] = field(default_factory=list)  # as actions, from the label topic
 
     def extended(self, other: '_BagIndex') -> '_BagIndex':
         """Return this index followed by `other` (the next split), each list in log-time order.
@@ -128,7 +135,8 @@ class _BagIndex:
             return sorted(a + b, key=lambda record: record[0])
         return _BagIndex(merge(self.frames, other.frames), merge(self.actions, other.actions),
                          merge(self.telemetry, other.telemetry),
-                         merge(self.instructions, other.instructions))
+                         merge(self.instructions, other.instructions),
+                         merge(self.labels, other.labels))
 
     def tail(self) -> '_BagIndex':
         """Return what aligning a next split needs, so a stream's index does not grow.
@@ -146,8 +154,9 @@ class _BagIndex:
         last = self.frames[-1][0]
         since = self.frames[-2][0] if len(self.frames) > 1 else None
         actions = [a for a in self.actions if since is None or a[0] > since]
+        labels = [a for a in self.labels if since is None or a[0] > since]
         return _BagIndex(self.frames[-1:], actions, from_newest_at(self.telemetry, last),
-                         from_newest_at(self.instructions, last))
+                         from_newest_at(self.instructions, last), labels)
 
 
 @dataclass
@@ -175,10 +184,14 @@ class BagDataset:
                  telemetry_topic: str = TELEMETRY.name,
                  instruction_topic: str = INSTRUCTION.name, action_filter: str = '',
                  continual: bool = False, poll_interval: float = 1.0,
-                 idle_timeout: Optional[float] = None):
+                 idle_timeout: Optional[float] = None, label_topic: str = ''):
         """Index every finished bag under `source` (a bag, a folder, or a list of either).
 
         action_filter: the reference's filter, e.g. 'motor_right=0.12' or 'index=1'.
+        label_topic: Actions that label frames (the learn stack's teacher/action, by
+        header.stamp); a frame a label names gets the label as its action instead of the
+        action executed, so a policy learns what the teacher would have done (DAgger).
+        '' = none.
         continual: iteration waits for new splits instead of ending (poll_interval seconds
         between looks); it ends after idle_timeout seconds without a new sample (None = never).
         """
@@ -188,7 +201,8 @@ class BagDataset:
             if not path.exists():
                 raise BagError(f'{path}: no such bag or folder (path does not exist)')
         self.topics = {'image': image_topic, 'action': action_topic,
-                       'telemetry': telemetry_topic, 'instruction': instruction_topic}
+                       'telemetry': telemetry_topic, 'instruction': instruction_topic,
+                       **({'label': label_topic} if label_topic else {})}
         self.action_filter = parse_action_filter(action_filter)
         self.continual = continual
         self.poll_interval = poll_interval
@@ -231,10 +245,10 @@ class BagDataset:
                                      bag_id))
                 continue
             msg = bag.decode(record)
-            if record.topic == topics['action']:
-                index.actions.append((record.timestamp, _stamp_ns(msg.header), int(msg.index),
-                                      tuple(msg.names), np.asarray(msg.values, np.float32),
-                                      float(msg.duration)))
+            if record.topic in (topics['action'], topics.get('label')):
+                (index.actions if record.topic == topics['action'] else index.labels).append((
+                    record.timestamp, _stamp_ns(msg.header), int(msg.index), tuple(msg.names),
+                    np.asarray(msg.values, np.float32), float(msg.duration), str(msg.source)))
             elif record.topic == topics['telemetry']:
                 index.telemetry.append((record.timestamp, tuple(msg.names),
                                         np.asarray(msg.values, np.float32)))
@@ -252,23 +266,26 @@ class BagDataset:
         self._transitions.extend(self._align(index))
 
     def _align(self, index: _BagIndex) -> List[_Transition]:
-        by_stamp = {}
+        by_stamp, label_by_stamp = {}, {}
         for action in index.actions:
             by_stamp.setdefault(action[1], action)
+        for label in index.labels:  # the first label of a frame, unless a person's follows
+            if label[1] not in label_by_stamp or label[6] == PERSON_SOURCE:
+                label_by_stamp[label[1]] = label
         action_times = [a[0] for a in index.actions]
         telemetry_times = [t[0] for t in index.telemetry]
         instruction_times = [t[0] for t in index.instructions]
         transitions = []
         pairs = zip(index.frames, index.frames[1:])
         for (time_ns, stamp, bag_id), (next_time, _, next_bag) in pairs:
-            action = by_stamp.get(stamp)
+            action = label_by_stamp.get(stamp) or by_stamp.get(stamp)
             if action is None:
                 i = bisect_right(action_times, time_ns - 1)
                 if i < len(action_times) and action_times[i] < next_time:
                     action = index.actions[i]
             if action is None:
                 continue
-            _, _, action_index, names, values, duration = action
+            action_index, names, values, duration = action[2:6]
             if not action_matches(self.action_filter, action_index, names, values):
                 continue
             i = bisect_right(telemetry_times, time_ns) - 1

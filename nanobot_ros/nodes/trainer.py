@@ -5,13 +5,16 @@ under `data_dir` (searched recursively; new splits join the next epoch), trains 
 (`policy/training.py`) in a background thread, checkpoints to
 `<run_dir>/policy/policy.safetensors` (resumes from it after a crash) and after every
 `export_every` epochs writes an ONNX export to `export_path` atomically, which a running kernel
-node hot-swaps. Status: epoch, step, last epoch loss, samples, exports, and what it waits for.
+node hot-swaps. Status: epoch, step, last epoch loss, samples, exports, when the first samples
+came (`first_data_s`), the time spent exporting, and what it waits for. Where a bag holds a
+teacher's labels (teacher/action, the learn stack) it learns those, not the actions executed.
 
 Bad input: unreadable bags are skipped and listed in the status; a checkpoint of another
 config stops the node at start with the differing keys (exit code 2).
 """
 from pathlib import Path
 import threading
+import time
 
 import torch
 
@@ -37,6 +40,8 @@ DESCRIPTIONS = {
 class TrainerNode(NanobotNode):
     """Runs a continual PolicyTrainer beside the robot and exports what it learned."""
 
+    summary_figures = ('step', 'loss', 'samples', 'exports', 'first_data_s', 'export_s')
+
     def __init__(self):
         super().__init__('trainer')
         settings = ContinualConfig(**self.declare_config(ContinualConfig, DESCRIPTIONS))
@@ -52,6 +57,9 @@ class TrainerNode(NanobotNode):
         self.trainer = PolicyTrainer(config)
         self.trainer.on_epoch_end = self._maybe_export
         self.exports = 0
+        self.started = time.monotonic()
+        self.first_data_s = None  # when the first closed split's samples arrived
+        self.export_s = 0.0  # time spent exporting
         self.error = ''
         self.thread = threading.Thread(target=self._train, daemon=True)
         self.thread.start()
@@ -68,9 +76,11 @@ class TrainerNode(NanobotNode):
     def _maybe_export(self, trainer: PolicyTrainer) -> None:
         if trainer.epoch % self.export_every:
             return
+        start = time.monotonic()
         export_policy(trainer.policy, self.export_path, self.sampler, self.ddim_steps,
                       extra={'epoch': trainer.epoch, 'step': trainer.step})
         self.exports += 1
+        self.export_s += time.monotonic() - start
         self.get_logger().info(f'exported epoch {trainer.epoch} (loss '
                                f'{trainer.epoch_losses[-1]:.4g}) to {self.export_path}')
 
@@ -83,9 +93,12 @@ class TrainerNode(NanobotNode):
     def status(self):
         """Report the training progress."""
         t = self.trainer
+        if self.first_data_s is None and len(t.buffer):
+            self.first_data_s = round(time.monotonic() - self.started, 3)
         values = {'epoch': t.epoch, 'step': t.step, 'samples': len(t.buffer),
                   'loss': t.epoch_losses[-1] if t.epoch_losses else None,
-                  'exports': self.exports, 'skipped_bags': len(t.source.skipped),
+                  'exports': self.exports, 'first_data_s': self.first_data_s,
+                  'export_s': round(self.export_s, 3), 'skipped_bags': len(t.source.skipped),
                   'state': t.status}
         if self.error:
             return ERROR, self.error, values

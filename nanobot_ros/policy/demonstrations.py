@@ -14,7 +14,7 @@ from typing import Iterable, List, Optional, Sequence
 import numpy as np
 import torch
 
-from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION
+from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, TEACHER_ACTION
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
@@ -94,7 +94,8 @@ class BagSource:
     """Feeds a DemoBuffer from bags; `poll()` adds samples of bags finished since last time."""
 
     def __init__(self, paths: Sequence, buffer: DemoBuffer):
-        self.dataset = BagDataset([Path(p) for p in paths])
+        # A teacher's label, where the bags have one, is the action learned (DAgger).
+        self.dataset = BagDataset([Path(p) for p in paths], label_topic=TEACHER_ACTION.name)
         self.buffer = buffer
         self.consumed = 0
 

@@ -14,7 +14,9 @@ RUN_FIGURES = ('duration_s', 'frames', 'actions', 'actions_applied', 'action_cou
 PICTURES = {'world_model_learning_curve.png': 'world model learning curves',
             'world_model_predictions.png': 'the world model\'s last prediction grid: current '
             'frame, decoded frame, predicted next frame per action (* = chosen)',
-            ROOM_PATH: 'the room robot\'s path (odom) over the room, top down'}
+            ROOM_PATH: 'the room robot\'s path (odom) over the room, top down',
+            'learn_success.png': 'the learn stack: success over wall time of whoever drove, and '
+            'each export\'s held-out evaluation (nodes/arbiter.py)'}
 
 
 def _value(value) -> str:
