@@ -31,7 +31,7 @@ def adapter_size(module: torch.nn.Module, rank: int) -> int:
 
 
 def test_only_adapters_are_trainable_and_the_share_is_small():
-    policy = tiny_policy(robotics_categorical=True, image_size=24, max_text_len=24)
+    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
     base = sum(p.numel() for p in policy.parameters())
     targets = [m for n, m in policy.named_modules() if re.fullmatch(LORA_TARGETS, n)]
     model = add_lora(policy, rank=4)
@@ -49,7 +49,7 @@ def test_only_adapters_are_trainable_and_the_share_is_small():
 
 
 def test_finetune_changes_only_targeted_weights_and_lowers_the_loss():
-    policy = tiny_policy(robotics_categorical=True, image_size=24, max_text_len=24)
+    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
     before = {k: v.clone() for k, v in policy.state_dict().items()}
     buffer = variant_buffer(policy)
     batch = buffer.batch(range(len(buffer)))

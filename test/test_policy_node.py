@@ -15,7 +15,7 @@ INSTRUCTION = 'go to the red marker'
 def test_policy_node_serves_the_checkpoint(ros, nodes, tmp_path):
     # Two policies with weights of their own (no zero-initialised head: a node that ignored its
     # weights would not answer with either's action); deterministic heads, so the answer is one.
-    served, other = (export_policy(perturbed(tiny_policy(robotics_use_diffusion=False), seed),
+    served, other = (export_policy(perturbed(tiny_policy(head='regression'), seed),
                                    tmp_path / f'policy_{seed}.onnx').with_suffix('.safetensors')
                      for seed in (1, 2))
     image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)

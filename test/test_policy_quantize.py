@@ -73,7 +73,7 @@ def test_ternary_layers_use_only_three_values_and_the_export_matches(tmp_path):
 
 @pytest.mark.parametrize('dtype,tolerance', [('f32', 0.0), ('f16', 1e-2)])
 def test_gguf_round_trip_rebuilds_the_policy(tmp_path, dtype, tolerance):
-    policy = tiny_policy(robotics_use_diffusion=True, image_size=24, max_text_len=24)
+    policy = tiny_policy(head='diffusion', image_size=24, max_text_len=24)
     path = export_gguf(policy, tmp_path / 'policy.gguf', dtype)
     rebuilt = read_gguf(path)
     assert rebuilt.config == policy.config

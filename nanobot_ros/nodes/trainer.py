@@ -27,7 +27,7 @@ DESCRIPTIONS = {
     'export_every': 'export after this many epochs',
     'sampler': 'exported sampler: ddim or ddpm',
     'ddim_steps': 'DDIM steps in the export',
-    'diffusion': 'diffusion head (else regression)',
+    'head': 'action head: regression, diffusion or categorical',
     'batch_size': 'samples per step',
     'lr': 'AdamW learning rate',
     'torch_threads': 'torch threads (leave cores to the robot)',

@@ -123,7 +123,7 @@ class OnnxMetadata:
                                     f'{self.normalization!r}')
         if self.sampler not in SAMPLERS:
             raise PolicyFormatError(f'sampler {self.sampler!r} is none of {SAMPLERS}')
-        fitting = (('ddim', 'ddpm') if self.config.robotics_use_diffusion
+        fitting = (('ddim', 'ddpm') if self.config.head == 'diffusion'
                    else (head_sampler(self.config, ''),))
         if self.sampler not in fitting:
             raise PolicyFormatError(f'sampler {self.sampler!r} does not fit the policy '
