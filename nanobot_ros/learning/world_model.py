@@ -44,14 +44,13 @@ class WorldModelConfig:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     autoencoder_lr: float = 3e-3
     # Below the autoencoder's: at 3e-3 (before the relative position bias) the predictor never
-    # learned to move the dot across patches. With the bias and the zero-initialized decoder
-    # head, 2e-3 reached held-out R² 0.9 at learner step 350 where 1e-3 needed 400
-    # (bench/world_model_learning.py).
+    # learned to move the dot across patches; with the bias and the zero-initialized decoder
+    # head 2e-3 learns faster than 1e-3 (docs/world_model.md, "What makes it learn the dot world fast").
     predictor_lr: float = 2e-3
     # Adam's second-moment decay for the predictor (PyTorch's default is 0.999). At 0.999 a
-    # predictor that had learned the dot world (held-out R² 0.98) spiked to 0.60 once in a
-    # 10-minute run: after long stretches of tiny gradients the slow second-moment estimate
-    # lets one large gradient make a huge step. 0.95 (GPT-style) tracks the gradient scale.
+    # predictor that had learned the dot world could spike in a long run: after stretches of
+    # tiny gradients the slow second-moment estimate lets one large gradient make a huge step.
+    # 0.95 (GPT-style) tracks the gradient scale.
     predictor_beta2: float = 0.95
     weight_decay: float = 0.0
     grad_clip: float = 1.0
