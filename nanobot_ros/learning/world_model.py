@@ -45,7 +45,8 @@ class WorldModelConfig:
     autoencoder_lr: float = 3e-3
     # Below the autoencoder's: at 3e-3 (before the relative position bias) the predictor never
     # learned to move the dot across patches; with the bias and the zero-initialized decoder
-    # head 2e-3 learns faster than 1e-3 (docs/world_model.md, "What makes it learn the dot world fast").
+    # head 2e-3 learns faster than 1e-3 (figures: docs/world_model.md, "What makes it learn
+    # the dot world fast").
     predictor_lr: float = 2e-3
     # Adam's second-moment decay for the predictor (PyTorch's default is 0.999). At 0.999 a
     # predictor that had learned the dot world could spike in a long run: after stretches of
