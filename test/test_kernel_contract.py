@@ -10,7 +10,7 @@ import re
 from nanobot_ros.models import checkpoint
 from nanobot_ros.policy import format as policy_format
 from nanobot_ros.policy.configuration import HEADS, PolicyConfig
-from nanobot_ros.policy.serving import OnnxServingConfig, ServingConfig
+from nanobot_ros.policy.serving_config import OnnxServingConfig, ServingConfig
 
 KERNEL = Path(__file__).resolve().parents[1] / 'kernel' / 'src'
 RUST_TYPES = {int: 'usize', bool: 'bool', str: 'String', float: 'f64'}

@@ -6,7 +6,7 @@ import torch
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.weights import ConfigMismatchError, load_policy, save_policy, warm_start
 from nanobot_ros.policy.processing import ByteTokenizer
-from nanobot_ros.policy.runner import PolicyRunner
+from nanobot_ros.policy.eager_runtime import EagerPolicy
 from policy_fixtures import perturbed, tiny_config, tiny_policy
 
 
@@ -136,7 +136,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
 
 
 def test_select_action_returns_bounded_action_and_index():
-    runner = PolicyRunner(tiny_policy(head='diffusion'), 'ddim', 3)
+    runner = EagerPolicy(tiny_policy(head='diffusion'), 'ddim', 3)
     action = runner.select_action({'image': np.zeros((40, 40, 3), np.uint8),
                                    'instruction': 'go to the red marker'})
     assert action['names'] == ('dx', 'dy') and 0 <= action['index'] < 5

@@ -1,4 +1,4 @@
-"""A world model checkpoint from before the ViTEncoder split (encoder keys at the MAE's top) loads."""
+"""A world model checkpoint from before the ViTEncoder split (encoder keys at the top) loads."""
 import torch
 
 from nanobot_ros.learning.world_model import WorldModel

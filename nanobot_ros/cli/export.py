@@ -5,7 +5,7 @@ from pathlib import Path
 
 from nanobot_ros.defaults import add_config_options, config_values
 from nanobot_ros.policy.export import export_policy, measure_export_options
-from nanobot_ros.policy.serving import SamplingConfig
+from nanobot_ros.policy.serving_config import SamplingConfig
 from nanobot_ros.policy.weights import load_policy
 
 SAMPLING_OPTIONS = {'sampler': 'exported sampler: ddim or ddpm',

@@ -12,8 +12,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from nanobot_ros.learning.introspection import action_gradient_share, attention_heatmap, \
-    attention_metrics
+from nanobot_ros.learning.predictor_introspection import action_gradient_share, \
+    attention_heatmap, attention_metrics
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
 from nanobot_ros.models.losses import LossWeights, predictor_losses, r2_score
@@ -315,7 +315,7 @@ class WorldModel:
         """Attention metrics, counterfactual losses and the action-sensitivity sweep on a batch.
 
         Returns ({'attention/apa': ..., 'counterfactual/true_loss': ..., ...}, an rgb8 heatmap
-        of the last layer's attention); the definitions are in `learning/introspection.py`.
+        of the last layer's attention); the definitions: `learning/predictor_introspection.py`.
         """
         self.autoencoder.eval()
         self.predictor.eval()

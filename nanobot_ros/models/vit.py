@@ -9,8 +9,9 @@ pixels. During training a random fraction of the patches is hidden (mask ratio d
 The encoder is its own module, `ViTEncoder`, which the MAE composes (`mae.encoder`) and other
 models hold alone as a vision tokenizer (the policy): `encoder(images)` (or the MAE's
 `encode(images)`) returns one token per patch, (B, num_patches, embed_dim). Either loads the
-tensors the other wrote before the split (load-state-dict pre-hooks map the key names). Images are float tensors (B, C, H, W) with values in [0, 1]
-(`images_to_tensor` converts uint8 (B, H, W, C) arrays). Plain PyTorch; no rclpy here.
+tensors the other wrote before the split (load-state-dict pre-hooks map the key names).
+Images are float tensors (B, C, H, W) with values in [0, 1] (`images_to_tensor` converts uint8
+(B, H, W, C) arrays). Plain PyTorch; no rclpy here.
 """
 from dataclasses import asdict, dataclass
 import math

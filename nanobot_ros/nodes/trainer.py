@@ -15,7 +15,7 @@ import threading
 
 import torch
 
-from nanobot_ros.policy.continual import ContinualConfig
+from nanobot_ros.policy.trainer_config import ContinualConfig
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.training import PolicyTrainer
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN

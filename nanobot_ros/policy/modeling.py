@@ -182,7 +182,8 @@ class Policy(nn.Module):
             if tuple(vectors.shape) != (config.n_actions, config.robotics_action_dim):
                 raise ValueError(f'a categorical head of n_actions={config.n_actions} needs '
                                  f'{config.n_actions} action vectors of '
-                                 f'{config.robotics_action_dim} values, got {tuple(vectors.shape)}')
+                                 f'{config.robotics_action_dim} values, got '
+                                 f'{tuple(vectors.shape)}')
             self.register_buffer('action_vectors', vectors)
         self.head = action_head(config)
         if config.head == 'diffusion' and config.robotics_aux_regression > 0:

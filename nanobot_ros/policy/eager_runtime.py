@@ -8,7 +8,7 @@ from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import PolicyProcessor, processor_for
 
 
-class PolicyRunner:
+class EagerPolicy:
     """`select_action(observation)` over a PyTorch policy (eager)."""
 
     def __init__(self, policy: Policy, sampler: str = 'ddim', ddim_steps: int = 10,

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, replace
 
 from nanobot_ros.policy.modeling import PolicyConfig
-from nanobot_ros.policy.serving import SamplingConfig
+from nanobot_ros.policy.serving_config import SamplingConfig
 from nanobot_ros.policy.training import TrainerConfig
 
 # Beside a running robot training never ends on its own: the plateau only pauses it.
