@@ -84,7 +84,7 @@ class PolicyConfig:
             self.vit_config().validate()
 
     def vit_config(self):
-        """Return the ViT encoder's config (the policy has no MAE decoder: its sizes the smallest)."""
+        """Return the ViT encoder's config (no MAE decoder here: its sizes the smallest)."""
         from nanobot_ros.models.vit import ViTConfig
         return ViTConfig(img_size=self.image_size, patch_size=self.patch_size,
                          embed_dim=self.vision_embd, depth=self.vision_depth, num_heads=4,
