@@ -217,9 +217,9 @@ class MaskedAutoencoderViT(nn.Module):
         # gives the weights it gave then.
         self.apply(_init_weights)
         # The last layer starts at zero: a fresh decoder draws an all-black frame, the mean of
-        # a mostly black camera view, instead of noise it first has to unlearn (on the dot
-        # world the quality gate opened after 29 learner steps instead of 101,
-        # bench/world_model_learning.py).
+        # a mostly black camera view, instead of noise it first has to unlearn (the dot world's
+        # quality gate opens sooner: docs/world_model.md, "What makes it learn the dot world
+        # fast").
         nn.init.zeros_(self.decoder_head[-1].weight)
         nn.init.zeros_(self.decoder_head[-1].bias)
         nn.init.normal_(self.mask_token, std=0.02)
