@@ -45,7 +45,7 @@ from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SENSOR
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.policy.runner import PolicyRunner
+from nanobot_ros.policy.eager_runtime import EagerPolicy
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.target_task import instruction_for, TargetTask, TargetTaskConfig
 from nanobot_ros.stack import node_command, node_executable
@@ -291,7 +291,7 @@ def main() -> int:
     print('\nselect_action in-process (no DDS), one thread, p50/p99 ms:')
     print(f'{"":<22} {"back to back":>14} {"10 ms idle before":>18}')
     for label, runner in (('ONNX Runtime (Python)', OnnxPolicy(model)),
-                          ('PyTorch eager', PolicyRunner(policy, 'ddim', args.ddim_steps))):
+                          ('PyTorch eager', EagerPolicy(policy, 'ddim', args.ddim_steps))):
         (hot50, hot99), (cold50, cold99) = compute_times(runner.select_action, observation)
         print(f'{label:<22} {hot50:>6.3f} / {hot99:<6.3f} {cold50:>8.3f} / {cold99:<6.3f}')
     for backend in ('ort', 'candle'):

@@ -202,7 +202,7 @@ def main() -> int:
     policy, _ = load_policy(args.checkpoint)
     steps = policy.config.robotics_diffusion_steps
     variants = [(f'DDIM-{args.ddim_steps}', 'ddim')]
-    if policy.config.robotics_use_diffusion:
+    if policy.config.head == 'diffusion':
         variants.append((f'DDPM-{steps}', 'ddpm'))
     rclpy.init()
     node = rclpy.create_node('policy_success_bench')

@@ -67,7 +67,7 @@ class RosHarness:
     """An rclpy context and node in the test's domain, with spin helpers."""
 
     def __init__(self, domain: int):
-        from nanobot_ros.introspection import DomainNode
+        from nanobot_ros.node_reference import DomainNode
         self._own = DomainNode(domain, 'test_harness')
         self.context, self.node, self.executor = self._own.context, self._own.node, \
             self._own.executor

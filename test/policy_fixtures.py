@@ -32,5 +32,5 @@ def perturbed(policy: Policy, seed: int) -> Policy:
 
 def tiny_export(folder: Path, name: str = 'policy.onnx', **overrides) -> Path:
     """Export a tiny diffusion policy (DDIM 4 steps) into `folder`; return the ONNX path."""
-    overrides.setdefault('robotics_use_diffusion', True)
+    overrides.setdefault('head', 'diffusion')
     return export_policy(tiny_policy(**overrides), Path(folder) / name, 'ddim', 4)

@@ -17,11 +17,11 @@ from policy_fixtures import perturbed, tiny_policy
 TOLERANCE = 1e-4
 
 
-@pytest.mark.parametrize('sampler,diffusion,condition', [
-    ('ddim', True, 'mean'), ('ddpm', True, 'mean'), ('ddim', False, 'mean'),
-    ('ddim', False, 'cross')])
-def test_onnx_matches_pytorch_on_the_same_noise(tmp_path, sampler, diffusion, condition):
-    policy = tiny_policy(robotics_use_diffusion=diffusion, robotics_sensor_dim=3,
+@pytest.mark.parametrize('sampler,head,condition', [
+    ('ddim', 'diffusion', 'mean'), ('ddpm', 'diffusion', 'mean'), ('ddim', 'regression', 'mean'),
+    ('ddim', 'regression', 'cross')])
+def test_onnx_matches_pytorch_on_the_same_noise(tmp_path, sampler, head, condition):
+    policy = tiny_policy(head=head, robotics_sensor_dim=3,
                          text_condition=condition)
     if condition == 'cross':  # its output projection starts at zero: give the path weights
         perturbed(policy, 2)
@@ -38,7 +38,7 @@ def test_onnx_matches_pytorch_on_the_same_noise(tmp_path, sampler, diffusion, co
 
 
 def test_metadata_rebuilds_the_model_and_safetensors_sits_beside(tmp_path):
-    policy = tiny_policy(robotics_use_diffusion=True)
+    policy = tiny_policy(head='diffusion')
     path = export_policy(policy, tmp_path / 'p.onnx', 'ddim', 4)
     onnx_policy = OnnxPolicy(path)
     assert onnx_policy.config == policy.config
@@ -62,7 +62,7 @@ def test_a_file_that_is_no_export_is_refused(tmp_path):
 @pytest.mark.parametrize('prediction', ['sample', 'epsilon'])
 def test_the_measured_split_form_computes_the_fused_action(prediction):
     # The split form loops over a graph of DiffusionHead.ddim_step: the one DDIM, not a copy.
-    policy = tiny_policy(robotics_use_diffusion=True, robotics_diffusion_prediction=prediction)
+    policy = tiny_policy(head='diffusion', robotics_diffusion_prediction=prediction)
     policy.action_norm.fit(torch.tensor([[-2.0, 0.0], [2.0, 1.0]]))
     result = measure_export_options(policy, ddim_steps=4, repeats=3)
     assert result['ddim_steps'] == 4 and result['max_difference'] <= TOLERANCE

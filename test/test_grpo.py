@@ -17,7 +17,7 @@ TOY = TaskFamilyConfig(img_size=24, colors=('red', 'green'), min_markers=1, max_
 
 def toy_config(tmp_path, **overrides) -> GRPOConfig:
     torch.manual_seed(0)
-    policy = tiny_policy(robotics_categorical=True, image_size=24, max_text_len=24)
+    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
     with torch.no_grad():  # a poor start: mostly 'stay', which never reaches the marker
         policy.head[-1].bias[0] = 3.0
     save_policy(tmp_path / 'bc.safetensors', policy)

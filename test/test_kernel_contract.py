@@ -9,8 +9,8 @@ import re
 
 from nanobot_ros.models import checkpoint
 from nanobot_ros.policy import format as policy_format
-from nanobot_ros.policy.configuration import PolicyConfig
-from nanobot_ros.policy.serving import OnnxServingConfig, ServingConfig
+from nanobot_ros.policy.configuration import HEADS, PolicyConfig
+from nanobot_ros.policy.serving_config import OnnxServingConfig, ServingConfig
 
 KERNEL = Path(__file__).resolve().parents[1] / 'kernel' / 'src'
 RUST_TYPES = {int: 'usize', bool: 'bool', str: 'String', float: 'f64'}
@@ -55,9 +55,12 @@ def test_the_kernels_policy_config_has_every_field_of_the_dataclass():
     # A field older exports lack takes the dataclass's default.
     for function, name in re.findall(r'#\[serde\(default = "(\w+)"\)\][^\n]*\n\s*pub (\w+)',
                                      body):
-        value = re.search(rf'fn {function}\(\) -> String \{{\s*"([^"]*)"', source).group(1)
+        value = re.search(rf'fn {function}\(\) -> \w+ \{{\s*([^\s}}]+)', source).group(1)
+        value = rust_literal(value.removesuffix('.to_string()'))
         assert value == getattr(PolicyConfig, name), name
     for name in re.findall(r'#\[serde\(default\)\][^\n]*\n\s*pub (\w+)', body):
         assert getattr(PolicyConfig, name) in (False, 0, ''), name
     heads = re.search(r'pub const VISION_HEADS: usize = (\d+);', source).group(1)
     assert int(heads) == PolicyConfig().vit_config().num_heads
+    action_heads = re.search(r'pub const HEADS: \[&str; \d+\] = \[([^]]*)\];', source).group(1)
+    assert tuple(re.findall(r'"(\w+)"', action_heads)) == HEADS

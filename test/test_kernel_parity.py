@@ -26,7 +26,7 @@ VARIANTS = {
     'sensors-surface-ddpm': ('ddpm', 0, {'robotics_sensor_dim': 3, 'robotics_surface_dim': 2}),
     'deeper-no-film': ('ddim', 3, {'n_layer': 2, 'vision_depth': 2, 'film': False,
                                    'image_size': 24, 'patch_size': 4, 'n_head': 4}),
-    'regression': ('ddim', 4, {'robotics_use_diffusion': False}),
+    'regression': ('ddim', 4, {'head': 'regression'}),
 }
 
 
@@ -34,7 +34,7 @@ VARIANTS = {
 @pytest.mark.parametrize('variant', VARIANTS)
 def test_backend_matches_pytorch(variant, backend, tmp_path):
     sampler, steps, overrides = VARIANTS[variant]
-    policy = perturbed(tiny_policy(seed=1, **{'robotics_use_diffusion': True, **overrides}), 2)
+    policy = perturbed(tiny_policy(seed=1, **{'head': 'diffusion', **overrides}), 2)
     model = export_policy(policy, tmp_path / 'policy.onnx', sampler, steps or 4)
     graph = ActionGraph(policy, sampler, steps or 4)
     for trial in range(3):
@@ -55,7 +55,7 @@ def test_backend_matches_pytorch(variant, backend, tmp_path):
 def test_candle_reads_the_topology_from_the_file_not_a_default(tmp_path):
     """An export whose metadata disagrees with its tensors is refused, naming the tensor."""
     from safetensors import safe_open
-    policy = tiny_policy(robotics_use_diffusion=True)
+    policy = tiny_policy(head='diffusion')
     model = export_policy(policy, tmp_path / 'policy.onnx', 'ddim', 4)
     weights = model.with_suffix('.safetensors')
     with safe_open(str(weights), 'np') as handle:

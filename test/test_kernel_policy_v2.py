@@ -74,7 +74,7 @@ def compare(backend: str, model, count: int = 6, tolerance: float = TOLERANCE) -
 
 @pytest.mark.parametrize('backend', ['ort', 'candle'])
 def test_categorical_head_picks_the_action_the_python_kernel_picks(backend, tmp_path):
-    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True), 2)
+    policy = perturbed(tiny_policy(seed=1, head='categorical'), 2)
     model = export_policy(policy, tmp_path / 'policy.onnx')
     answers = compare(backend, model, count=12, tolerance=0.0)
     assert len({a['index'] for a in answers}) >= 2  # the observations lead to different moves
@@ -82,7 +82,7 @@ def test_categorical_head_picks_the_action_the_python_kernel_picks(backend, tmp_
 
 def test_cross_condition_is_served_by_ort_and_refused_by_candle(tmp_path):
     # text_condition cross is in the ONNX graph; Candle has no cross path and says so.
-    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True, max_text_len=24,
+    policy = perturbed(tiny_policy(seed=1, head='categorical', max_text_len=24,
                                    text_condition='cross'), 2)
     model = export_policy(policy, tmp_path / 'policy.onnx')
     answers = compare('ort', model, count=12, tolerance=0.0)
@@ -97,7 +97,7 @@ def test_cross_condition_is_served_by_ort_and_refused_by_candle(tmp_path):
 
 def test_int8_export_is_served_like_the_python_kernel(tmp_path):
     # quantize_dynamic fails on a diffusion graph (shape inference); GRPO's head is this one.
-    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True), 2)
+    policy = perturbed(tiny_policy(seed=1, head='categorical'), 2)
     source = export_policy(policy, tmp_path / 'policy.onnx')
     model = quantize_int8(source, tmp_path / 'policy_int8.onnx')
     compare('ort', model)
@@ -105,7 +105,7 @@ def test_int8_export_is_served_like_the_python_kernel(tmp_path):
 
 @pytest.mark.parametrize('backend', ['ort', 'candle'])
 def test_ternary_export_is_served_like_the_python_kernel(backend, tmp_path):
-    policy = perturbed(tiny_policy(seed=1, robotics_use_diffusion=True, ternary=True,
+    policy = perturbed(tiny_policy(seed=1, head='diffusion', ternary=True,
                                    robotics_diffusion_steps=10), 2)  # export_ternary: DDIM-10
     compare(backend, export_ternary(policy, tmp_path / 'policy_ternary.onnx'))
 
@@ -125,13 +125,13 @@ def test_the_minilm_tokenizer_gives_the_python_tokenizer_ids():
 
 @pytest.mark.parametrize('backend', ['ort', 'candle'])
 def test_minilm_export_is_served_like_the_python_kernel(backend, tmp_path):
-    policy = perturbed(tiny_policy(seed=1, robotics_use_diffusion=True, image_size=24,
+    policy = perturbed(tiny_policy(seed=1, head='diffusion', image_size=24,
                                    max_text_len=MAX_TOKENS, text_encoder='minilm'), 2)
     compare(backend, export_policy(policy, tmp_path / 'policy.onnx', 'ddim', 4))
 
 
 def test_minilm_export_without_its_encoder_is_refused_with_the_reason(tmp_path):
-    policy = tiny_policy(robotics_categorical=True, max_text_len=MAX_TOKENS,
+    policy = tiny_policy(head='categorical', max_text_len=MAX_TOKENS,
                          text_encoder='minilm')
     model = export_policy(policy, tmp_path / 'policy.onnx')
     (tmp_path / 'tokenizer.json').unlink()
@@ -147,7 +147,7 @@ def test_minilm_export_without_its_encoder_is_refused_with_the_reason(tmp_path):
 @pytest.mark.parametrize('impl', ['rust-ort', 'rust-candle'])
 def test_the_node_serves_a_minilm_categorical_export_over_dds(impl, ros, nodes, tmp_path):
     """The node itself: instruction and frames over DDS, the Python runtime's answers."""
-    policy = perturbed(tiny_policy(seed=1, robotics_categorical=True, max_text_len=MAX_TOKENS,
+    policy = perturbed(tiny_policy(seed=1, head='categorical', max_text_len=MAX_TOKENS,
                                    text_encoder='minilm'), 2)
     model = export_policy(policy, tmp_path / 'policy.onnx')
     python = OnnxPolicy(model)
@@ -172,8 +172,8 @@ def model_inputs(graph: ActionGraph, folder, seed: int) -> np.ndarray:
         return graph(*inputs).numpy()[0]
 
 
-@pytest.mark.parametrize('head', [{'robotics_use_diffusion': True},
-                                  {'robotics_categorical': True}])
+@pytest.mark.parametrize('head', [{'head': 'diffusion'},
+                                  {'head': 'categorical'}])
 def test_candle_reads_gguf_as_it_reads_safetensors(head, tmp_path):
     policy = perturbed(tiny_policy(seed=1, robotics_sensor_dim=3, **head), 2)
     model = export_policy(policy, tmp_path / 'policy.onnx', 'ddim', 4)

@@ -15,12 +15,12 @@ The rules (README "Layout"):
                                                  explorer (a web app over bags and models)
        5  stack_config                           the stack YAML
        6  stack, launch_support                  run stacks (without and with launch_ros)
-       7  introspection                          starts nodes to read what they declare
+       7  node_reference                         starts nodes to read what they declare
        8  cli                                    what a user runs
   3. No node module imports another node module, except the shared bases every node may
      build on: nodes/common.py (NanobotNode, QoS, run) and nodes/action_server.py (the
      observation -> action server the kernel and policy nodes subclass).
-  4. rclpy only in nodes/, stack.py, launch_support.py and introspection.py.
+  4. rclpy only in nodes/, stack.py, launch_support.py and node_reference.py.
 """
 import ast
 from pathlib import Path
@@ -29,10 +29,10 @@ PACKAGE = Path(__file__).resolve().parents[1] / 'nanobot_ros'
 LAYERS = [('nanobot_ros', 'durable', 'contract', 'defaults', 'version'),
           ('data', 'robots', 'models'), ('learning', 'live_view'), ('policy',),
           ('nodes', 'report', 'explorer'),
-          ('stack_config',), ('stack', 'launch_support'), ('introspection',), ('cli',)]
+          ('stack_config',), ('stack', 'launch_support'), ('node_reference',), ('cli',)]
 SHARED_NODE_BASES = {'nanobot_ros.nodes.common', 'nanobot_ros.nodes.action_server'}
 RCLPY_MODULES = ('nanobot_ros.stack', 'nanobot_ros.launch_support',
-                 'nanobot_ros.introspection')  # and nodes/
+                 'nanobot_ros.node_reference')  # and nodes/
 
 
 def module_files() -> dict:
@@ -126,7 +126,7 @@ def test_the_graph_is_read_from_every_module():
             'nanobot_ros.nodes.common', 'nanobot_ros.cli'} <= set(graph)
     # function-level imports are seen: rpyc is imported inside RpycCapture.__init__
     assert 'rpyc' in external['nanobot_ros.robots.jetbot.remote_camera']
-    assert graph['nanobot_ros.policy.runner']['nanobot_ros.policy.processing'] > 0
+    assert graph['nanobot_ros.policy.eager_runtime']['nanobot_ros.policy.processing'] > 0
 
 
 def test_no_import_cycles():

@@ -4,15 +4,15 @@ docs/nodes.md, and the generated tables of docs/graph.md and docs/defaults.md.
 
 All nodes run for real (one process each, with their defaults, in one private domain); their
 parameters are read through the ROS parameter services and their topics from the graph
-(nanobot_ros.introspection.py, the same code `./run.sh nanobot docs` runs).
+(nanobot_ros.node_reference.py, the same code `./run.sh nanobot docs` runs).
 """
 from pathlib import Path
 
 import pytest
 
 from nanobot_ros.defaults import config_defaults
-from nanobot_ros.introspection import (fill, introspect, NODE_CONFIGS, node_names, render,
-                                       render_defaults, render_graph, START_PARAMETERS)
+from nanobot_ros.node_reference import (fill, introspect, NODE_CONFIGS, node_names, render,
+                                        render_defaults, render_graph, START_PARAMETERS)
 
 DOCS = Path(__file__).resolve().parents[1] / 'docs'
 STALE = 'regenerate it with `./run.sh nanobot docs` and commit it'

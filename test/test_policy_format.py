@@ -38,7 +38,7 @@ def test_export_metadata_round_trips_and_carries_every_key(tmp_path):
     assert props['nanobot.format'] == ONNX_FORMAT == f'nanobot_ros.policy_onnx/{VERSION}'
     meta = OnnxMetadata.from_props(props)
     assert meta.to_props() == props
-    assert meta.config == tiny_config(robotics_use_diffusion=True)
+    assert meta.config == tiny_config(head='diffusion')
     assert (meta.sampler, meta.ddim_steps, meta.noise_shape) == ('ddim', 4, (1, 1, 2))
     assert meta.action_names == ('dx', 'dy') and meta.action_low == (-1.0, -1.0)
     assert json.loads(props['nanobot.discrete_actions'])[1] == [1.0, 0.0]
@@ -71,9 +71,8 @@ def test_a_missing_or_malformed_key_is_named(tmp_path):
 
 
 def test_each_head_names_its_own_sampler_and_a_wrong_label_is_refused(tmp_path):
-    for head, overrides in (('categorical', {'robotics_categorical': True,
-                                             'robotics_use_diffusion': False}),
-                            ('regression', {'robotics_use_diffusion': False})):
+    for head, overrides in (('categorical', {'head': 'categorical'}),
+                            ('regression', {'head': 'regression'})):
         path = tiny_export(tmp_path / head, **overrides)
         meta = OnnxMetadata.from_props(OnnxPolicy(path).metadata)
         assert (meta.sampler, meta.noise_shape) == (head, ())

@@ -6,7 +6,7 @@ import torch
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.weights import ConfigMismatchError, load_policy, save_policy, warm_start
 from nanobot_ros.policy.processing import ByteTokenizer
-from nanobot_ros.policy.runner import PolicyRunner
+from nanobot_ros.policy.eager_runtime import EagerPolicy
 from policy_fixtures import perturbed, tiny_config, tiny_policy
 
 
@@ -19,16 +19,15 @@ def batch(config: PolicyConfig, size: int = 4, seed: int = 0) -> dict:
             'actions': torch.rand(size, config.robotics_action_dim, generator=g) * 2 - 1}
 
 
-@pytest.mark.parametrize('diffusion', [False, True])
-def test_sequence_layout_and_action_shapes(diffusion):
-    config = tiny_config(robotics_sensor_dim=3, robotics_surface_dim=5,
-                         robotics_use_diffusion=diffusion)
+@pytest.mark.parametrize('head', ['regression', 'diffusion'])
+def test_sequence_layout_and_action_shapes(head):
+    config = tiny_config(robotics_sensor_dim=3, robotics_surface_dim=5, head=head)
     policy = Policy(config).eval()
     # sensor + surface + 4 patches + 8 text bytes + ACT
     assert config.sequence_length == 1 + 1 + 4 + 8 + 1
     b = batch(config)
     assert policy.condition(b['images'], b['text'], b['sensors'], b['surface']).shape == (4, 16)
-    noise = torch.randn(policy.head.noise_shape('ddim', 4)) if diffusion else None
+    noise = torch.randn(policy.head.noise_shape('ddim', 4)) if head == 'diffusion' else None
     actions = policy.act(b['images'], b['text'], b['sensors'], b['surface'], noise, 'ddim', 3)
     assert actions.shape == (4, 2) and torch.all(actions.abs() <= 1)
 
@@ -39,10 +38,10 @@ def test_byte_tokenizer_pads_and_cuts():
     assert ByteTokenizer(3).encode('go to').tolist() == [103, 111, 32]
 
 
-@pytest.mark.parametrize('diffusion', [False, True])
-def test_one_batch_overfits(diffusion):
+@pytest.mark.parametrize('head', ['regression', 'diffusion'])
+def test_one_batch_overfits(head):
     torch.manual_seed(0)
-    policy = Policy(tiny_config(robotics_use_diffusion=diffusion))
+    policy = Policy(tiny_config(head=head))
     b = batch(policy.config)
     optimizer = torch.optim.AdamW([p for p in policy.parameters() if p.requires_grad], lr=3e-3)
     first = None
@@ -60,7 +59,7 @@ def test_only_the_cross_condition_gives_film_the_order_of_two_colours(condition)
     # One image, two instructions of the same bytes in another order, two different moves.
     # 'mean' hands FiLM the same summary for both (the same bytes), whatever the weights;
     # 'cross' starts there too (its output projection is zero) and learns to tell them apart.
-    config = tiny_config(robotics_categorical=True, max_text_len=24, text_condition=condition)
+    config = tiny_config(head='categorical', max_text_len=24, text_condition=condition)
     torch.manual_seed(0)
     policy = Policy(config)
     tokenizer = ByteTokenizer(config.max_text_len)
@@ -94,10 +93,10 @@ def test_only_the_cross_condition_gives_film_the_order_of_two_colours(condition)
 def test_cross_condition_starts_exactly_as_the_mean_one(tmp_path):
     # A 'cross' policy warm-started from a 'mean' checkpoint computes the very same logits:
     # the only new tensors (text block, cross-attention) end in a zero output projection.
-    mean = perturbed(tiny_policy(robotics_categorical=True, max_text_len=24), seed=1)
+    mean = perturbed(tiny_policy(head='categorical', max_text_len=24), seed=1)
     path = save_policy(tmp_path / 'mean.safetensors', mean)
     torch.manual_seed(5)
-    cross = Policy(tiny_config(robotics_categorical=True, max_text_len=24,
+    cross = Policy(tiny_config(head='categorical', max_text_len=24,
                                text_condition='cross')).eval()
     report = warm_start(path, cross)
     assert report['differences'] == ["text_condition: expected 'cross', file has 'mean'"]
@@ -137,7 +136,7 @@ def test_checkpoint_of_another_config_is_refused(tmp_path):
 
 
 def test_select_action_returns_bounded_action_and_index():
-    runner = PolicyRunner(tiny_policy(robotics_use_diffusion=True), 'ddim', 3)
+    runner = EagerPolicy(tiny_policy(head='diffusion'), 'ddim', 3)
     action = runner.select_action({'image': np.zeros((40, 40, 3), np.uint8),
                                    'instruction': 'go to the red marker'})
     assert action['names'] == ('dx', 'dy') and 0 <= action['index'] < 5

@@ -5,7 +5,7 @@ from std_msgs.msg import String
 
 from kernel_harness import ActionProbe, assert_bounded
 from nanobot_ros.policy.export import export_policy
-from nanobot_ros.policy.runner import PolicyRunner
+from nanobot_ros.policy.eager_runtime import EagerPolicy
 from nanobot_ros.policy.weights import load_policy
 from policy_fixtures import perturbed, tiny_policy
 
@@ -15,12 +15,12 @@ INSTRUCTION = 'go to the red marker'
 def test_policy_node_serves_the_checkpoint(ros, nodes, tmp_path):
     # Two policies with weights of their own (no zero-initialised head: a node that ignored its
     # weights would not answer with either's action); deterministic heads, so the answer is one.
-    served, other = (export_policy(perturbed(tiny_policy(robotics_use_diffusion=False), seed),
+    served, other = (export_policy(perturbed(tiny_policy(head='regression'), seed),
                                    tmp_path / f'policy_{seed}.onnx').with_suffix('.safetensors')
                      for seed in (1, 2))
     image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     observation = {'image': image, 'instruction': INSTRUCTION}
-    expected, unexpected = (PolicyRunner(load_policy(path)[0], 'ddim', 4).select_action(
+    expected, unexpected = (EagerPolicy(load_policy(path)[0], 'ddim', 4).select_action(
         observation)['values'] for path in (served, other))
     assert not np.allclose(expected, unexpected, atol=1e-3)
     probe = ActionProbe(ros)

@@ -64,7 +64,7 @@ def test_a_stack_run_reports_its_figures_nodes_recorder_and_pictures(tmp_path):
 def test_a_policy_run_reports_losses_plateau_and_measured_export_parity(tmp_path):
     run = tmp_path / 'policy'
     run.mkdir()
-    checkpoint = save_policy(run / 'policy.safetensors', tiny_policy(robotics_use_diffusion=True))
+    checkpoint = save_policy(run / 'policy.safetensors', tiny_policy(head='diffusion'))
     (run / 'summary.json').write_text(json.dumps({
         'steps': 40, 'epochs': 2, 'samples': 100, 'epoch_losses': [0.5, 0.25],
         'final_loss': 0.25, 'plateau': 'no improvement for 8 epochs',

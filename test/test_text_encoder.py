@@ -50,7 +50,7 @@ def test_token_states_are_cached_and_zero_past_the_text(offline):
 
 
 def test_a_minilm_policy_exports_with_its_encoder_and_the_kernel_agrees(offline, tmp_path):
-    policy = tiny_policy(robotics_categorical=True, image_size=24, max_text_len=MAX_TOKENS,
+    policy = tiny_policy(head='categorical', image_size=24, max_text_len=MAX_TOKENS,
                          text_encoder='minilm')
     path = export_policy(policy, tmp_path / 'policy.onnx')
     assert (tmp_path / 'text_encoder.onnx').exists() and (tmp_path / 'tokenizer.json').exists()

@@ -27,12 +27,12 @@ def test_trainer_picks_up_new_bags_and_exports(ros, nodes, tmp_path):
     export = tmp_path / 'exports' / 'policy.onnx'
     trainer = nodes.start('trainer', params={
         'data_dir': str(data), 'run_dir': str(tmp_path / 'run'), 'export_path': str(export),
-        'export_every': 1, 'batch_size': 16, 'diffusion': False})
+        'export_every': 1, 'batch_size': 16, 'head': 'regression'})
     assert ros.spin_until(lambda: trainer_values(reports).get('exports', 0) >= 1, timeout=120)
     first = trainer_values(reports)['samples']
     demo_bags(data / 'b', episodes=4)  # a new split appears while it trains
     assert ros.spin_until(lambda: trainer_values(reports).get('samples', 0) > first,
                           timeout=120)
-    assert OnnxPolicy(export).config.robotics_use_diffusion is False
+    assert OnnxPolicy(export).config.head == 'regression'
     assert nodes.stop(trainer) == 0
     assert (tmp_path / 'run' / 'policy' / 'policy.safetensors').exists()

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from nanobot_ros.learning.introspection import attention_heatmap, attention_metrics, \
+from nanobot_ros.learning.predictor_introspection import attention_heatmap, attention_metrics, \
     token_layout
 from nanobot_ros.learning.world_model import WorldModel
 from tiny_world_model import dot_frame, tiny_config

@@ -70,7 +70,7 @@ impl Params<'_> {
 }
 
 /// The kernel's parameters; the defaults are the Python kernel's (`ServingConfig` and
-/// `OnnxServingConfig`, policy/serving.py; test/test_kernel_contract.py compares them).
+/// `OnnxServingConfig`, policy/serving_config.py; test/test_kernel_contract.py compares them).
 fn settings(node: &Node) -> Result<Settings, String> {
     let p = Params(node);
     let count = |name: &str| -> Result<usize, String> {

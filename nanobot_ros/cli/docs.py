@@ -19,8 +19,8 @@ def main(argv=None) -> int:
     parser.add_argument('--domain', type=int, default=150,
                         help='ROS domain the nodes run in (keep it free of other nodes)')
     args = parser.parse_args(argv)
-    from nanobot_ros.introspection import (fill, introspect, node_names, render,
-                                           render_defaults, render_graph)
+    from nanobot_ros.node_reference import (fill, introspect, node_names, render,
+                                            render_defaults, render_graph)
     with tempfile.TemporaryDirectory(prefix='nanobot_docs_') as workdir:
         try:
             reports = introspect(args.domain, Path(workdir), node_names())

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from nanobot_ros.defaults import add_config_options, config_values
 from nanobot_ros.policy.export import export_policy, measure_export_options
-from nanobot_ros.policy.serving import SamplingConfig
+from nanobot_ros.policy.serving_config import SamplingConfig
 from nanobot_ros.policy.weights import load_policy
 
 SAMPLING_OPTIONS = {'sampler': 'exported sampler: ddim or ddpm',
@@ -32,7 +32,7 @@ def main(argv=None) -> int:
         return 1
     path = export_policy(policy, Path(args.out), args.sampler, args.ddim_steps)
     print(f'wrote {path} and {path.with_suffix(".safetensors")}')
-    if args.measure and policy.config.robotics_use_diffusion:
+    if args.measure and policy.config.head == 'diffusion':
         print(json.dumps(measure_export_options(policy, args.ddim_steps), indent=2))
     return 0
 

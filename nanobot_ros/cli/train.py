@@ -7,6 +7,7 @@ import torch
 import torch.distributed as dist
 
 from nanobot_ros.defaults import add_config_options, config_values
+from nanobot_ros.policy.configuration import HEADS, PolicyConfig
 from nanobot_ros.policy.training import policy_config_from_args, PolicyTrainer, TrainerConfig
 from nanobot_ros.report import write_report
 
@@ -37,8 +38,8 @@ def main(argv=None) -> int:
     import argparse
     parser = argparse.ArgumentParser(prog='nanobot train', description=__doc__.split('\n')[0])
     parser.add_argument('data', nargs='+', help='bags or folders of bags (searched recursively)')
-    parser.add_argument('--diffusion', action='store_true',
-                        help='diffusion action head (robotics_use_diffusion)')
+    parser.add_argument('--head', choices=HEADS, help='action head (PolicyConfig.head; default '
+                        f'{PolicyConfig.head})')
     parser.add_argument('--set', action='append', metavar='KEY=VALUE',
                         help='override a PolicyConfig field (JSON value), e.g. n_layer=3')
     add_config_options(parser, TrainerConfig, TRAINER_OPTIONS, {'wandb': '--no-wandb',
@@ -47,8 +48,8 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format='[%(levelname)s] %(message)s')
     policy = policy_config_from_args(args)
-    if args.diffusion:
-        policy.robotics_use_diffusion = True
+    if args.head:
+        policy.head = args.head
     plateau = replace(TrainerConfig().plateau, **config_values(args, PLATEAU_OPTIONS))
     plateau.min_epochs = min(plateau.min_epochs, plateau.max_epochs)
     config = TrainerConfig(data=args.data, policy=policy, plateau=plateau,

@@ -11,13 +11,13 @@ buffer from the chosen frames, then `train()` steps: autoencoder only while the 
 gate is closed, jointly once it opens), so what the explorer trains is what the node trains.
 Checkpoints are read and written by learning/persistence.py, the node's own format.
 
-Introspection: for the chosen frame the world model's own `diagnostics` (learning/
-introspection.py's definitions) runs on the recorded transition: the last predictor layer's
-attention from the future-frame tokens as a heatmap, APA, ALF, TTAR, RI@16, attention entropy
-and its uniform baseline, the counterfactual losses and the action-sensitivity sweep, and each
-action's head disagreement (the explorer's uncertainty). A checkpoint with hierarchy levels
-(learning/hierarchy.py) also gives each level's predicted frame 2^k steps later for each of its
-macro-actions ('levels': name, labels, predictions); empty without levels.
+Introspection: for the chosen frame the world model's own `diagnostics`
+(learning/predictor_introspection.py's definitions) runs on the recorded transition: the last
+predictor layer's attention from the future-frame tokens as a heatmap, APA, ALF, TTAR, RI@16,
+attention entropy and its uniform baseline, the counterfactual losses and the action-sensitivity
+sweep, and each action's head disagreement (the explorer's uncertainty). A checkpoint with
+hierarchy levels (learning/hierarchy.py) also gives each level's predicted frame 2^k steps later
+for each of its macro-actions ('levels': name, labels, predictions); empty without levels.
 """
 from dataclasses import dataclass, field
 import math

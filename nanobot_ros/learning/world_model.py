@@ -12,8 +12,8 @@ from typing import Dict, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from nanobot_ros.learning.introspection import action_gradient_share, attention_heatmap, \
-    attention_metrics
+from nanobot_ros.learning.predictor_introspection import action_gradient_share, \
+    attention_heatmap, attention_metrics
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
 from nanobot_ros.models.losses import LossWeights, predictor_losses, r2_score
@@ -44,14 +44,14 @@ class WorldModelConfig:
     loss_weights: LossWeights = field(default_factory=LossWeights)
     autoencoder_lr: float = 3e-3
     # Below the autoencoder's: at 3e-3 (before the relative position bias) the predictor never
-    # learned to move the dot across patches. With the bias and the zero-initialized decoder
-    # head, 2e-3 reached held-out R² 0.9 at learner step 350 where 1e-3 needed 400
-    # (bench/world_model_learning.py).
+    # learned to move the dot across patches; with the bias and the zero-initialized decoder
+    # head 2e-3 learns faster than 1e-3 (figures: docs/world_model.md, "What makes it learn
+    # the dot world fast").
     predictor_lr: float = 2e-3
     # Adam's second-moment decay for the predictor (PyTorch's default is 0.999). At 0.999 a
-    # predictor that had learned the dot world (held-out R² 0.98) spiked to 0.60 once in a
-    # 10-minute run: after long stretches of tiny gradients the slow second-moment estimate
-    # lets one large gradient make a huge step. 0.95 (GPT-style) tracks the gradient scale.
+    # predictor that had learned the dot world could spike in a long run: after stretches of
+    # tiny gradients the slow second-moment estimate lets one large gradient make a huge step.
+    # 0.95 (GPT-style) tracks the gradient scale.
     predictor_beta2: float = 0.95
     weight_decay: float = 0.0
     grad_clip: float = 1.0
@@ -315,7 +315,7 @@ class WorldModel:
         """Attention metrics, counterfactual losses and the action-sensitivity sweep on a batch.
 
         Returns ({'attention/apa': ..., 'counterfactual/true_loss': ..., ...}, an rgb8 heatmap
-        of the last layer's attention); the definitions are in `learning/introspection.py`.
+        of the last layer's attention); the definitions: `learning/predictor_introspection.py`.
         """
         self.autoencoder.eval()
         self.predictor.eval()

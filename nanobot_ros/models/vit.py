@@ -6,9 +6,12 @@ into tokens, and a light decoder (a few narrow blocks and an MLP head) rebuilds 
 pixels. During training a random fraction of the patches is hidden (mask ratio drawn from
 [mask_ratio_min, mask_ratio_max] = [0.3, 0.85] by default).
 
-Other models reuse the encoder as a vision tokenizer: `encode(images)` returns one token per
-patch, (B, num_patches, embed_dim). Images are float tensors (B, C, H, W) with values in [0, 1]
-(`images_to_tensor` converts uint8 (B, H, W, C) arrays). Plain PyTorch; no rclpy here.
+The encoder is its own module, `ViTEncoder`, which the MAE composes (`mae.encoder`) and other
+models hold alone as a vision tokenizer (the policy): `encoder(images)` (or the MAE's
+`encode(images)`) returns one token per patch, (B, num_patches, embed_dim). Either loads the
+tensors the other wrote before the split (load-state-dict pre-hooks map the key names).
+Images are float tensors (B, C, H, W) with values in [0, 1] (`images_to_tensor` converts uint8
+(B, H, W, C) arrays). Plain PyTorch; no rclpy here.
 """
 from dataclasses import asdict, dataclass
 import math
@@ -126,14 +129,15 @@ def random_masking(tokens: torch.Tensor, mask_ratio: float,
     return kept, mask, ids_restore
 
 
-class MaskedAutoencoderViT(nn.Module):
-    """ViT encoder + light decoder trained to rebuild hidden patches (He et al., MAE)."""
+class ViTEncoder(nn.Module):
+    """Patches -> ViT tokens: patch embedding, fixed 2-D sin-cos positions, blocks, norm."""
 
-    def __init__(self, config: ViTConfig = ViTConfig()):
+    def __init__(self, config: ViTConfig = ViTConfig(), init_weights: bool = True):
+        """`init_weights=False` leaves the init to a composing model (the MAE's one pass)."""
         super().__init__()
         config.validate()
         self.config = config
-        p, d, dd = config.patch_size, config.embed_dim, config.decoder_dim
+        p, d = config.patch_size, config.embed_dim
         self.patch_embed = nn.Conv2d(config.in_chans, d, kernel_size=p, stride=p)
         # Fixed, not learned: buffers travel with state_dict but get no gradient.
         self.register_buffer('pos_embed', sincos_pos_embed_2d(d, config.grid_size)[None],
@@ -141,36 +145,9 @@ class MaskedAutoencoderViT(nn.Module):
         self.blocks = nn.ModuleList(Block(d, config.num_heads, config.mlp_ratio)
                                     for _ in range(config.depth))
         self.norm = nn.LayerNorm(d)
-        self.decoder_embed = nn.Linear(d, dd)
-        self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
-        self.register_buffer('decoder_pos_embed',
-                             sincos_pos_embed_2d(dd, config.grid_size)[None], persistent=False)
-        self.decoder_blocks = nn.ModuleList(Block(dd, config.decoder_num_heads, 2.0)
-                                            for _ in range(config.decoder_depth))
-        self.decoder_norm = nn.LayerNorm(dd)
-        self.decoder_head = nn.Sequential(nn.Linear(dd, dd * 2), nn.GELU(),
-                                          nn.Linear(dd * 2, config.patch_dim))
-        self.apply(_init_weights)
-        # The last layer starts at zero: a fresh decoder draws an all-black frame, the mean of
-        # a mostly black camera view, instead of noise it first has to unlearn (on the dot
-        # world the quality gate opened after 29 learner steps instead of 101,
-        # bench/world_model_learning.py).
-        nn.init.zeros_(self.decoder_head[-1].weight)
-        nn.init.zeros_(self.decoder_head[-1].bias)
-        nn.init.normal_(self.mask_token, std=0.02)
-
-    def sample_mask_ratio(self, generator: Optional[torch.Generator] = None) -> float:
-        """Draw a training mask ratio uniformly from [mask_ratio_min, mask_ratio_max]."""
-        low, high = self.config.mask_ratio_min, self.config.mask_ratio_max
-        return low + (high - low) * float(torch.rand(1, generator=generator))
-
-    def patchify(self, images: torch.Tensor) -> torch.Tensor:
-        """(B, C, H, W) -> target patches (B, num_patches, patch_dim)."""
-        return patchify(images, self.config.patch_size)
-
-    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
-        """Patches (B, num_patches, patch_dim) -> images (B, C, H, W)."""
-        return unpatchify(patches, self.config.patch_size, self.config.in_chans)
+        if init_weights:
+            self.apply(_init_weights)
+        self.register_load_state_dict_pre_hook(_drop_decoder_keys)
 
     def _check_images(self, images: torch.Tensor) -> None:
         c, s = self.config.in_chans, self.config.img_size
@@ -192,9 +169,83 @@ class MaskedAutoencoderViT(nn.Module):
             tokens, _ = block(tokens)
         return self.norm(tokens), mask, ids_restore
 
-    def encode(self, images: torch.Tensor, mask_ratio: float = 0.0) -> torch.Tensor:
+    def forward(self, images: torch.Tensor, mask_ratio: float = 0.0) -> torch.Tensor:
         """Return patch tokens (B, K, embed_dim); K = num_patches when mask_ratio is 0."""
         return self.encode_masked(images, mask_ratio)[0]
+
+
+# A whole MAE's tensors that an encoder alone has not: policies written before the encoder
+# was its own module held a whole MAE (keys 'vision.decoder_*', 'vision.mask_token').
+MAE_DECODER_KEYS = ('decoder_', 'mask_token')
+# The encoder's tensors, which an MAE written before the split kept at its top level.
+ENCODER_KEYS = ('patch_embed.', 'blocks.', 'norm.')
+
+
+def _drop_decoder_keys(module, state_dict, prefix, *args) -> None:
+    """Load-state-dict pre-hook: an encoder loads from a whole (older) MAE's tensors."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        if key[len(prefix):].startswith(MAE_DECODER_KEYS):
+            del state_dict[key]
+
+
+def _nest_encoder_keys(module, state_dict, prefix, *args) -> None:
+    """Load-state-dict pre-hook: an MAE loads an older checkpoint's top-level encoder keys."""
+    for key in [k for k in state_dict if k.startswith(prefix)]:
+        if key[len(prefix):].startswith(ENCODER_KEYS):
+            state_dict[prefix + 'encoder.' + key[len(prefix):]] = state_dict.pop(key)
+
+
+class MaskedAutoencoderViT(nn.Module):
+    """ViT encoder + light decoder trained to rebuild hidden patches (He et al., MAE)."""
+
+    def __init__(self, config: ViTConfig = ViTConfig()):
+        super().__init__()
+        config.validate()
+        self.config = config
+        dd = config.decoder_dim
+        self.encoder = ViTEncoder(config, init_weights=False)
+        self.decoder_embed = nn.Linear(config.embed_dim, dd)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, dd))
+        self.register_buffer('decoder_pos_embed',
+                             sincos_pos_embed_2d(dd, config.grid_size)[None], persistent=False)
+        self.decoder_blocks = nn.ModuleList(Block(dd, config.decoder_num_heads, 2.0)
+                                            for _ in range(config.decoder_depth))
+        self.decoder_norm = nn.LayerNorm(dd)
+        self.decoder_head = nn.Sequential(nn.Linear(dd, dd * 2), nn.GELU(),
+                                          nn.Linear(dd * 2, config.patch_dim))
+        # One pass over encoder and decoder, in the order of the MAE before the split: a seed
+        # gives the weights it gave then.
+        self.apply(_init_weights)
+        # The last layer starts at zero: a fresh decoder draws an all-black frame, the mean of
+        # a mostly black camera view, instead of noise it first has to unlearn (the dot world's
+        # quality gate opens sooner: docs/world_model.md, "What makes it learn the dot world
+        # fast").
+        nn.init.zeros_(self.decoder_head[-1].weight)
+        nn.init.zeros_(self.decoder_head[-1].bias)
+        nn.init.normal_(self.mask_token, std=0.02)
+        self.register_load_state_dict_pre_hook(_nest_encoder_keys)
+
+    def sample_mask_ratio(self, generator: Optional[torch.Generator] = None) -> float:
+        """Draw a training mask ratio uniformly from [mask_ratio_min, mask_ratio_max]."""
+        low, high = self.config.mask_ratio_min, self.config.mask_ratio_max
+        return low + (high - low) * float(torch.rand(1, generator=generator))
+
+    def patchify(self, images: torch.Tensor) -> torch.Tensor:
+        """(B, C, H, W) -> target patches (B, num_patches, patch_dim)."""
+        return patchify(images, self.config.patch_size)
+
+    def unpatchify(self, patches: torch.Tensor) -> torch.Tensor:
+        """Patches (B, num_patches, patch_dim) -> images (B, C, H, W)."""
+        return unpatchify(patches, self.config.patch_size, self.config.in_chans)
+
+    def encode_masked(self, images: torch.Tensor, mask_ratio: float,
+                      generator: Optional[torch.Generator] = None):
+        """Encode the visible patches; return (tokens (B, K, D), mask (B, N), ids_restore)."""
+        return self.encoder.encode_masked(images, mask_ratio, generator)
+
+    def encode(self, images: torch.Tensor, mask_ratio: float = 0.0) -> torch.Tensor:
+        """Return patch tokens (B, K, embed_dim); K = num_patches when mask_ratio is 0."""
+        return self.encoder(images, mask_ratio)
 
     def decode(self, tokens: torch.Tensor,
                ids_restore: Optional[torch.Tensor] = None) -> torch.Tensor:

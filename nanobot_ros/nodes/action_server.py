@@ -32,7 +32,7 @@ import numpy as np
 from nanobot_ros.data.convert import image_to_numpy, make_action, stamp_to_seconds, to_rgb
 from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SURFACE, TELEMETRY
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, WARN
-from nanobot_ros.policy.serving import ServingConfig
+from nanobot_ros.policy.serving_config import ServingConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from sensor_msgs.msg import Image
 from std_msgs.msg import String

@@ -28,7 +28,7 @@ from nanobot_ros.robots.esp32 import protocol as proto
 from nanobot_ros.robots.esp32.clock_sync import DeviceClock
 from nanobot_ros.robots.esp32.host import check_samples, MotorCommander, TelemetryLayout
 from nanobot_ros.robots.esp32.link import SerialLink
-from nanobot_ros.robots.esp32.settings import BridgeConfig
+from nanobot_ros.robots.esp32.bridge_config import BridgeConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.parameter import Parameter

@@ -6,7 +6,7 @@ intra-op and one inter-op thread without spinning, so the kernel does not steal 
 nodes (camera, recorder, trainer) need; raise them on a machine with cores to spare.
 """
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.policy.serving import OnnxServingConfig
+from nanobot_ros.policy.serving_config import OnnxServingConfig
 from nanobot_ros.nodes.action_server import ActionServerNode, DESCRIPTIONS
 from nanobot_ros.nodes.common import run
 

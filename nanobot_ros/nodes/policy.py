@@ -5,9 +5,9 @@ checkpoint or the `.safetensors` written beside an export; its metadata rebuilds
 """
 import torch
 
+from nanobot_ros.policy.eager_runtime import EagerPolicy
+from nanobot_ros.policy.serving_config import EagerServingConfig
 from nanobot_ros.policy.weights import load_policy
-from nanobot_ros.policy.runner import PolicyRunner
-from nanobot_ros.policy.serving import EagerServingConfig
 from nanobot_ros.nodes.action_server import ActionServerNode, DESCRIPTIONS
 from nanobot_ros.nodes.common import run
 
@@ -27,9 +27,9 @@ class PolicyNode(ActionServerNode):
             policy, _ = load_policy(path)
         except FileNotFoundError as error:
             raise OSError(str(error)) from None
-        runner = PolicyRunner(policy, self.settings.sampler, self.settings.ddim_steps, self.seed)
-        runner.description = f'{path} (PyTorch eager)'
-        return runner
+        model = EagerPolicy(policy, self.settings.sampler, self.settings.ddim_steps, self.seed)
+        model.description = f'{path} (PyTorch eager)'
+        return model
 
 
 def main(args=None):

@@ -273,7 +273,7 @@ class RecorderNode(NanobotNode):
 
 # The writer thread copies megabytes per frame holding the GIL; with Python's default 5 ms
 # switch interval the executor then takes a message only every few ms and best-effort topics
-# overflow their DDS history (1 kHz telemetry lost 40 % at 4 cameras, bench/recorder_throughput).
+# overflow their DDS history (docs/recording.md, "The executor", has the losses measured).
 GIL_SWITCH_INTERVAL_S = 0.0005
 
 

@@ -59,8 +59,9 @@ from nanobot_ros.data.action_filter import action_matches, parse_action_filter
 from nanobot_ros.data.bags import Bag, BagError, find_bags
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.data.dataset import BagDataset
-from nanobot_ros.data.playback import PlaybackClock, ReplayConfig
+from nanobot_ros.data.playback import PlaybackClock
 from nanobot_ros.data.recording import load_qos_overrides
+from nanobot_ros.data.replay_config import ReplayConfig
 from nanobot_ros.nodes.common import message_class, NanobotNode, OK, qos_profile, run, WARN
 from nanobot_msgs.msg import Action
 from rosgraph_msgs.msg import Clock

@@ -18,7 +18,7 @@ import time
 
 import torch
 
-from nanobot_ros.policy.continual import ContinualConfig
+from nanobot_ros.policy.trainer_config import ContinualConfig
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.training import PolicyTrainer
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, run, WARN
@@ -30,7 +30,7 @@ DESCRIPTIONS = {
     'export_every': 'export after this many epochs',
     'sampler': 'exported sampler: ddim or ddpm',
     'ddim_steps': 'DDIM steps in the export',
-    'diffusion': 'diffusion head (else regression)',
+    'head': 'action head: regression, diffusion or categorical',
     'batch_size': 'samples per step',
     'lr': 'AdamW learning rate',
     'torch_threads': 'torch threads (leave cores to the robot)',

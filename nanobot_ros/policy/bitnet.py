@@ -60,8 +60,7 @@ def ternarize_(model: nn.Module) -> int:
     for name, module in list(model.named_modules()):
         for child_name, child in list(module.named_children()):
             full = f'{name}.{child_name}' if name else child_name
-            if type(child) is nn.Linear and full.endswith(TERNARY_TARGETS) and \
-                    not full.startswith('vision.decoder'):
+            if type(child) is nn.Linear and full.endswith(TERNARY_TARGETS):
                 layer = BitLinear(child.in_features, child.out_features, child.bias is not None)
                 layer.load_state_dict(child.state_dict())
                 setattr(module, child_name, layer)

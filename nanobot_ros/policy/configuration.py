@@ -1,7 +1,9 @@
 """PolicyConfig: the policy's topology, importable without PyTorch (the kernel node needs it).
 
 Field names follow the reference's GPTConfig where it has one (use_vision, use_robotics,
-robotics_use_diffusion, robotics_diffusion_steps, robotics_sensor_dim, robotics_surface_dim).
+robotics_diffusion_steps, robotics_sensor_dim, robotics_surface_dim). The action head is one
+field, `head`; files written before it say which head with two booleans,
+`robotics_use_diffusion` and `robotics_categorical`, which `from_dict` still reads.
 """
 from dataclasses import asdict, dataclass, fields
 
@@ -9,6 +11,10 @@ from nanobot_ros.policy.text_encoder import MAX_TOKENS
 
 TEXT_VOCAB = 257  # 256 byte values + padding
 TEXT_PAD = 256
+HEADS = ('regression', 'diffusion', 'categorical')
+# The target task's action vectors (stay, right, left, up, down), in model units: the sim's
+# five moves, which a categorical head's logits index (its default `n_actions`).
+DEFAULT_DISCRETE_ACTIONS = ((0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
 
 
 @dataclass
@@ -36,8 +42,10 @@ class PolicyConfig:
     robotics_sensor_dim: int = 0
     robotics_surface_dim: int = 0
     robotics_action_dim: int = 2
-    robotics_use_diffusion: bool = False
-    robotics_categorical: bool = False  # logits over the discrete actions (GRPO needs them)
+    # regression, diffusion, or categorical: logits over n_actions discrete action vectors
+    # (GRPO needs them; the vectors are the buffer `action_vectors`, in the weights).
+    head: str = 'regression'
+    n_actions: int = len(DEFAULT_DISCRETE_ACTIONS)
     ternary: bool = False  # BitNet b1.58 ternary transformer layers (policy/bitnet.py)
     robotics_diffusion_steps: int = 100
     robotics_diffusion_prediction: str = 'sample'
@@ -53,9 +61,10 @@ class PolicyConfig:
         if self.robotics_action_dim < 1:
             raise ValueError(f'robotics_action_dim must be >= 1, got '
                              f'{self.robotics_action_dim}')
-        if self.robotics_categorical and self.robotics_use_diffusion:
-            raise ValueError('choose one action head: robotics_categorical or '
-                             'robotics_use_diffusion')
+        if self.head not in HEADS:
+            raise ValueError(f'head must be one of {", ".join(HEADS)}, got {self.head!r}')
+        if self.n_actions < 1:
+            raise ValueError(f'n_actions must be >= 1, got {self.n_actions}')
         if self.robotics_diffusion_steps < 2:
             raise ValueError('robotics_diffusion_steps must be >= 2')
         if self.text_encoder not in ('bytes', 'minilm'):
@@ -75,21 +84,11 @@ class PolicyConfig:
             self.vit_config().validate()
 
     def vit_config(self):
-        """Return the ViT encoder's config (its decoder is unused: smallest legal size)."""
+        """Return the ViT encoder's config (no MAE decoder here: its sizes the smallest)."""
         from nanobot_ros.models.vit import ViTConfig
         return ViTConfig(img_size=self.image_size, patch_size=self.patch_size,
                          embed_dim=self.vision_embd, depth=self.vision_depth, num_heads=4,
                          decoder_dim=16, decoder_depth=0, decoder_num_heads=4)
-
-    @property
-    def head(self) -> str:
-        """Return the action head's name: regression, diffusion or categorical.
-
-        The one place the two flags (robotics_use_diffusion, robotics_categorical) become it.
-        """
-        if self.robotics_use_diffusion:
-            return 'diffusion'
-        return 'categorical' if self.robotics_categorical else 'regression'
 
     @property
     def num_vision_tokens(self) -> int:
@@ -105,7 +104,19 @@ class PolicyConfig:
 
     @classmethod
     def from_dict(cls, values: dict) -> 'PolicyConfig':
-        """Rebuild from `to_dict()`; unknown keys are an error that names them."""
+        """Rebuild from `to_dict()`; unknown keys are an error that names them.
+
+        A config without `head` is an older file's: its two head booleans name the head.
+        """
+        if 'head' not in values:
+            values = dict(values)
+            diffusion = values.pop('robotics_use_diffusion', False)
+            categorical = values.pop('robotics_categorical', False)
+            if diffusion and categorical:
+                raise ValueError('the config names two action heads (robotics_use_diffusion '
+                                 'and robotics_categorical)')
+            values['head'] = ('diffusion' if diffusion else
+                              'categorical' if categorical else 'regression')
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(values) - known)
         if unknown:

@@ -46,7 +46,7 @@ class ActionGraph(nn.Module):
         self.input_names = (['images'] if c.use_vision else []) + ['text'] + \
             (['sensors'] if c.robotics_sensor_dim else []) + \
             (['surface'] if c.robotics_surface_dim else []) + \
-            (['noise'] if c.robotics_use_diffusion else [])
+            (['noise'] if c.head == 'diffusion' else [])
 
     def forward(self, *inputs):
         """Return actions (1, A) from the inputs named in `input_names`."""
@@ -60,7 +60,7 @@ class ActionGraph(nn.Module):
         c = self.policy.config
         shapes = {'images': (1, 3, c.image_size, c.image_size),
                   'sensors': (1, c.robotics_sensor_dim), 'surface': (1, c.robotics_surface_dim)}
-        if c.robotics_use_diffusion:
+        if c.head == 'diffusion':
             shapes['noise'] = self.policy.head.noise_shape(self.sampler, 1)
         inputs = []
         for name in self.input_names:
@@ -101,7 +101,7 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     graph = ActionGraph(policy, sampler, ddim_steps)
     model = onnx.load_from_string(_onnx_bytes(graph, graph.example_inputs(),
                                               graph.input_names, ['actions'], constant_folding))
-    diffusion = policy.config.robotics_use_diffusion
+    diffusion = policy.config.head == 'diffusion'
     metadata = OnnxMetadata(
         config=policy.config, normalization=policy.normalization_stats(),
         sampler=head_sampler(policy.config, sampler), ddim_steps=ddim_steps,
@@ -145,7 +145,7 @@ def export_parity(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
 def measure_export_options(policy: Policy, ddim_steps: int = 10, repeats: int = 200) -> dict:
     """Time one action both ways with ONNX Runtime (1 thread); return medians in ms."""
     import onnxruntime as ort
-    if not policy.config.robotics_use_diffusion:
+    if policy.config.head != 'diffusion':
         raise ValueError('the split form exists only for a diffusion head')
     options = ort.SessionOptions()
     options.intra_op_num_threads = options.inter_op_num_threads = 1

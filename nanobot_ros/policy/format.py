@@ -8,7 +8,10 @@ ONNX export (`ModelProto.metadata_props`; every value is a string, JSON where no
 
   key                       decoded type          encoding
   nanobot.format            str                   ONNX_FORMAT, 'nanobot_ros.policy_onnx/<version>'
-  nanobot.policy_config     object                JSON of PolicyConfig.to_dict() (every field)
+  nanobot.policy_config     object                JSON of PolicyConfig.to_dict() (every field;
+                                                  without `head`, an older file's, the booleans
+                                                  robotics_use_diffusion and robotics_categorical
+                                                  name the head: PolicyConfig.from_dict)
   nanobot.normalization     object                JSON of Policy.normalization_stats(), e.g.
                                                   {"action_norm": {"low": [..], "high": [..]}}
   nanobot.sampler           str                   head_sampler(): 'ddim' or 'ddpm' (a diffusion
@@ -123,7 +126,7 @@ class OnnxMetadata:
                                     f'{self.normalization!r}')
         if self.sampler not in SAMPLERS:
             raise PolicyFormatError(f'sampler {self.sampler!r} is none of {SAMPLERS}')
-        fitting = (('ddim', 'ddpm') if self.config.robotics_use_diffusion
+        fitting = (('ddim', 'ddpm') if self.config.head == 'diffusion'
                    else (head_sampler(self.config, ''),))
         if self.sampler not in fitting:
             raise PolicyFormatError(f'sampler {self.sampler!r} does not fit the policy '

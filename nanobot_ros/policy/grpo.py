@@ -15,7 +15,7 @@ cloned policy (the `init` checkpoint):
 
     loss = -min(r A, clip(r, 1 - clip, 1 + clip) A) + kl_coef (exp(ref - logp) - (ref - logp) - 1)
 
-with r = exp(logp - logp_old). Which head: the categorical one (`robotics_categorical`). The
+with r = exp(logp - logp_old). Which head: the categorical one (`head='categorical'`). The
 action space is five discrete moves; a diffusion head's output is snapped to the nearest of them,
 so the probability of the executed action is an integral over a Voronoi cell of the chain's
 output, which no DDIM/DDPM step gives. DPPO's answer (each denoising step a Gaussian policy)
@@ -122,9 +122,9 @@ class GRPOTrainer:
             config.run_dir, CHECKPOINT_NAME, 'grpo', 'grpo', config, config.wandb)
         self.run_dir, self.checkpoint_path = run.run_dir, run.checkpoint_path
         self.reference, _ = load_policy(config.init)
-        if not self.reference.config.robotics_categorical:
+        if self.reference.config.head != 'categorical':
             raise ValueError(f'{config.init}: GRPO needs a categorical action head '
-                             f'(train with --set robotics_categorical=true)')
+                             f'(train with --head categorical)')
         self.reference.eval().requires_grad_(False)
         self.policy, _ = load_policy(config.init)
         self.processor = processor_for(self.policy.config)

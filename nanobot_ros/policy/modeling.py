@@ -33,17 +33,18 @@ varied by 0.002 std across observations after 1200 steps: the denoiser learned t
 marginal and ignored the condition). A small regression head on the same hidden state gives the
 trunk a direct signal; the diffusion head still draws the actions. 0 disables it.
 
-Categorical head (`robotics_categorical`): logits over the discrete action vectors the robot
-executes (`DEFAULT_DISCRETE_ACTIONS`), trained by cross-entropy on the expert's action (the
-nearest vector); `act()` returns the vector of the most likely action. It exists for
-reinforcement fine-tuning (`policy/grpo.py`): a categorical policy has exact log-probabilities
-and an exact KL to the cloned policy, which a diffusion head snapped to a discrete action has
-not.
+Categorical head (`head='categorical'`): logits over the `n_actions` discrete action vectors
+the robot executes (`DEFAULT_DISCRETE_ACTIONS`, kept as the buffer `action_vectors`), trained
+by cross-entropy on the expert's action (the nearest vector); `act()` returns the vector of
+the most likely action. It exists for reinforcement fine-tuning (`policy/grpo.py`): a
+categorical policy has exact log-probabilities and an exact KL to the cloned policy, which a
+diffusion head snapped to a discrete action has not.
 
 Config flags follow the reference's GPTConfig: `use_vision`, `use_robotics`,
-`robotics_use_diffusion`, `robotics_diffusion_steps` (100), `robotics_sensor_dim`,
-`robotics_surface_dim`. Vision tokens come from the world model's ViT encoder
-(`models/vit.py`, `encode(images)`), projected to the transformer width. Sensor and surface
+`robotics_diffusion_steps` (100), `robotics_sensor_dim`, `robotics_surface_dim`; the action head
+is one field, `head` (regression, diffusion or categorical; `action_head` builds it). Vision
+tokens come from a ViT encoder (`models/vit.py`'s `ViTEncoder`, the one the world model's MAE
+composes), projected to the transformer width. Sensor and surface
 vectors get one token each through a linear projector, as the reference's Sensor / Surface
 Projectors do. Text is UTF-8 bytes (`ByteTokenizer` in `policy_processing.py`).
 
@@ -61,11 +62,10 @@ import torch.nn.functional as F
 
 from nanobot_ros.policy.bitnet import ternarize_
 from nanobot_ros.policy.diffusion import DiffusionHead
-from nanobot_ros.policy.configuration import PolicyConfig, TEXT_VOCAB
-from nanobot_ros.policy.processing import DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.configuration import DEFAULT_DISCRETE_ACTIONS, PolicyConfig, TEXT_VOCAB
 from nanobot_ros.policy.text_encoder import MINILM_DIM
 from nanobot_ros.models.transformer import Block, sincos_pos_embed_1d
-from nanobot_ros.models.vit import MaskedAutoencoderViT
+from nanobot_ros.models.vit import ViTEncoder
 
 
 class Normalizer(nn.Module):
@@ -122,21 +122,28 @@ class CrossAttention(nn.Module):
         return self.out(out.transpose(1, 2).reshape(b, n, d))
 
 
+def action_head(config: PolicyConfig) -> nn.Module:
+    """Return the action head `config.head` names, reading the trunk's hidden state."""
+    d = config.n_embd
+    if config.head == 'diffusion':
+        return DiffusionHead(config.robotics_action_dim, d, config.robotics_diffusion_steps,
+                             config.diffusion_hidden, config.robotics_diffusion_prediction)
+    outputs = config.n_actions if config.head == 'categorical' else config.robotics_action_dim
+    return nn.Sequential(nn.Linear(d, d), nn.GELU(), nn.Linear(d, outputs))
+
+
 class Policy(nn.Module):
     """Transformer trunk + action head; raw inputs in, robot-unit actions out."""
 
-    def __init__(self, config: PolicyConfig = PolicyConfig()):
+    def __init__(self, config: PolicyConfig = PolicyConfig(),
+                 discrete_actions=DEFAULT_DISCRETE_ACTIONS):
+        """`discrete_actions`: a categorical head's n_actions action vectors (robot units)."""
         super().__init__()
         config.validate()
         self.config = config
         d = config.n_embd
         if config.use_vision:
-            self.vision = MaskedAutoencoderViT(config.vit_config())
-            # Only the ViT's encoder serves the policy; its MAE decoder gets no gradient (and
-            # DDP then does not wait for one).
-            for name, parameter in self.vision.named_parameters():
-                if name.startswith(('decoder', 'mask_token')):
-                    parameter.requires_grad_(False)
+            self.vision = ViTEncoder(config.vit_config())
             self.vision_proj = nn.Linear(config.vision_embd, d)
             if config.film:
                 self.film = nn.Linear(d, 2 * d)
@@ -170,18 +177,16 @@ class Policy(nn.Module):
         if config.causal:
             self.register_buffer('attn_mask', torch.ones(
                 config.sequence_length, config.sequence_length).tril().bool(), persistent=False)
-        if config.robotics_use_diffusion:
-            self.head = DiffusionHead(config.robotics_action_dim, d,
-                                      config.robotics_diffusion_steps, config.diffusion_hidden,
-                                      config.robotics_diffusion_prediction)
-        elif config.robotics_categorical:
-            self.register_buffer('action_vectors', torch.tensor(DEFAULT_DISCRETE_ACTIONS))
-            self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
-                                      nn.Linear(d, len(DEFAULT_DISCRETE_ACTIONS)))
-        else:
-            self.head = nn.Sequential(nn.Linear(d, d), nn.GELU(),
-                                      nn.Linear(d, config.robotics_action_dim))
-        if config.robotics_use_diffusion and config.robotics_aux_regression > 0:
+        if config.head == 'categorical':
+            vectors = torch.as_tensor(discrete_actions, dtype=torch.float32)
+            if tuple(vectors.shape) != (config.n_actions, config.robotics_action_dim):
+                raise ValueError(f'a categorical head of n_actions={config.n_actions} needs '
+                                 f'{config.n_actions} action vectors of '
+                                 f'{config.robotics_action_dim} values, got '
+                                 f'{tuple(vectors.shape)}')
+            self.register_buffer('action_vectors', vectors)
+        self.head = action_head(config)
+        if config.head == 'diffusion' and config.robotics_aux_regression > 0:
             self.aux_head = nn.Linear(d, config.robotics_action_dim)
         nn.init.normal_(self.pos_embed, std=0.02)
         nn.init.normal_(self.act_token, std=0.02)
@@ -206,7 +211,7 @@ class Policy(nn.Module):
         text_tokens = (self.text_proj(text) if c.text_encoder == 'minilm'
                        else self.text_embed(text))
         if c.use_vision:
-            vision = self.vision_proj(self.vision.encode(images))
+            vision = self.vision_proj(self.vision(images))
             if c.film:
                 summary = text_tokens.mean(dim=1, keepdim=True)
                 if c.text_condition == 'cross':
@@ -226,11 +231,11 @@ class Policy(nn.Module):
         """Training loss on a batch of raw inputs and actions (robot units)."""
         cond = self.condition(batch.get('images'), batch['text'], batch.get('sensors'),
                               batch.get('surface'))
-        if self.config.robotics_categorical:
+        if self.config.head == 'categorical':
             return nn.functional.cross_entropy(self.head(cond),
                                                self.action_index(batch['actions']))
         target = self.action_norm.to_unit(batch['actions'])
-        if not self.config.robotics_use_diffusion:
+        if self.config.head == 'regression':
             return ((self.head(cond) - target) ** 2).mean()
         loss = self.head.loss(target, cond, generator)
         if self.config.robotics_aux_regression > 0:
@@ -250,9 +255,9 @@ class Policy(nn.Module):
         robotics_diffusion_steps steps, DDIM `ddim_steps`.
         """
         cond = self.condition(images, text, sensors, surface)
-        if self.config.robotics_categorical:
+        if self.config.head == 'categorical':
             return self.action_vectors[self.head(cond).argmax(dim=1)]
-        if not self.config.robotics_use_diffusion:
+        if self.config.head == 'regression':
             return self.action_norm.from_unit(self.head(cond))
         if sampler == 'ddpm':
             unit = self.head.sample_ddpm(cond, noise)

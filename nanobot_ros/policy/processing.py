@@ -20,10 +20,8 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from nanobot_ros.policy.configuration import TEXT_PAD, PolicyConfig
+from nanobot_ros.policy.configuration import DEFAULT_DISCRETE_ACTIONS, PolicyConfig, TEXT_PAD
 
-# The target task's action vectors (stay, right, left, up, down), in model units.
-DEFAULT_DISCRETE_ACTIONS = ((0.0, 0.0), (1.0, 0.0), (-1.0, 0.0), (0.0, -1.0), (0.0, 1.0))
 DEFAULT_ACTION_NAMES = ('dx', 'dy')
 
 

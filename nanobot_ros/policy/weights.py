@@ -55,8 +55,11 @@ def load_policy(path, expected: Optional[PolicyConfig] = None) -> Tuple[Policy, 
                 f'{checkpoint.path} was trained with a different policy config; refusing to '
                 f'load it: ' + '; '.join(differences)
                 + '. Start a new run directory or use the matching config.')
-    policy = Policy(found)
-    policy.load_state_dict(unprefixed('model', checkpoint.tensors))
+    tensors = unprefixed('model', checkpoint.tensors)
+    # A categorical head's action vectors are weights: the file's, whatever their number.
+    policy = (Policy(found, tensors['action_vectors']) if 'action_vectors' in tensors
+              else Policy(found))
+    policy.load_state_dict(tensors)
     return policy, checkpoint
 
 

@@ -20,14 +20,14 @@ def _parity_rows(checkpoint: Path) -> list:
     from nanobot_ros.policy.export import export_parity
     from nanobot_ros.policy.weights import load_policy
     policy, _ = load_policy(checkpoint)
-    samplers = ('ddim', 'ddpm') if policy.config.robotics_use_diffusion else ('ddim',)
+    samplers = ('ddim', 'ddpm') if policy.config.head == 'diffusion' else ('ddim',)
     # `nanobot export`'s default DDIM steps, within what the head's schedule allows.
     ddim_steps = min(10, policy.config.robotics_diffusion_steps)
     rows = []
     with tempfile.TemporaryDirectory(prefix='nanobot_parity_') as folder:
         for sampler in samplers:
             error = export_parity(policy, Path(folder) / f'{sampler}.onnx', sampler, ddim_steps)
-            if not policy.config.robotics_use_diffusion:
+            if policy.config.head != 'diffusion':
                 rows.append(('regression', '-', f'{error:.3g}'))
             else:
                 rows.append((sampler, ddim_steps if sampler == 'ddim' else 'all',

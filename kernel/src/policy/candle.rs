@@ -352,7 +352,7 @@ impl CandleBackend {
             return Err(format!("text_condition '{}' is not served by the Candle backend yet (serve the .onnx with backend ort)", c.text_condition));
         }
         let l = c.sequence_length();
-        let head = if c.robotics_use_diffusion {
+        let head = if c.head == "diffusion" {
             let alpha_bars = w.vec("head.alpha_bars")?;
             if alpha_bars.len() != c.robotics_diffusion_steps {
                 return Err(format!("head.alpha_bars has {} steps, config {}", alpha_bars.len(), c.robotics_diffusion_steps));
@@ -362,10 +362,10 @@ impl CandleBackend {
                 alpha_bars,
                 epsilon: c.robotics_diffusion_prediction == "epsilon",
             }
-        } else if c.robotics_categorical {
+        } else if c.head == "categorical" {
             let vectors = w.get("action_vectors")?.to_vec2::<f32>().map_err(err)?;
-            if vectors.iter().any(|v| v.len() != c.robotics_action_dim) {
-                return Err(format!("action_vectors must each have {} values", c.robotics_action_dim));
+            if vectors.len() != c.n_actions || vectors.iter().any(|v| v.len() != c.robotics_action_dim) {
+                return Err(format!("action_vectors must be {} vectors (n_actions) of {} values", c.n_actions, c.robotics_action_dim));
             }
             Head::Categorical(w.linear("head.0")?, w.linear("head.2")?, vectors)
         } else {

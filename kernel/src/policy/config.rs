@@ -7,7 +7,8 @@
 //! `nanobot.*` string keys (policy/quantize.py). This file is the one place they are parsed.
 //! Every PolicyConfig field must be present (older exports lack the policy v2 ones: their
 //! defaults): the defaults have one home, the Python dataclass, and exports write them all.
-//! Unknown fields are an error that names them, as `PolicyConfig.from_dict` does.
+//! Unknown fields are an error that names them, as `PolicyConfig.from_dict` does; as there, a
+//! config without `head` is an older file's, whose two head booleans name the head.
 use serde::Deserialize;
 
 pub const ONNX_FORMAT: &str = "nanobot_ros.policy_onnx/1";
@@ -37,14 +38,16 @@ pub struct PolicyConfig {
     pub robotics_sensor_dim: usize,
     pub robotics_surface_dim: usize,
     pub robotics_action_dim: usize,
-    pub robotics_use_diffusion: bool,
+    /// regression, diffusion or categorical (`HEADS`).
+    pub head: String,
     pub robotics_diffusion_steps: usize,
     pub robotics_diffusion_prediction: String,
     pub robotics_aux_regression: f64,
     pub diffusion_hidden: usize,
     // Policy v2 fields: absent in older exports (their defaults).
-    #[serde(default)]
-    pub robotics_categorical: bool,
+    /// The categorical head's logit count; its action vectors are the weights' `action_vectors`.
+    #[serde(default = "five_actions")]
+    pub n_actions: usize,
     #[serde(default)]
     pub ternary: bool,
     #[serde(default = "bytes_encoder")]
@@ -56,6 +59,10 @@ pub struct PolicyConfig {
     pub text_condition: String,
 }
 
+fn five_actions() -> usize {
+    5
+}
+
 fn bytes_encoder() -> String {
     "bytes".to_string()
 }
@@ -64,13 +71,37 @@ fn mean_condition() -> String {
     "mean".to_string()
 }
 
+/// The action heads a config names (`HEADS` in policy/configuration.py).
+pub const HEADS: [&str; 3] = ["regression", "diffusion", "categorical"];
+
+/// Give a config written before the `head` field (two booleans, `robotics_use_diffusion` and
+/// `robotics_categorical`, the second absent in the oldest files) its `head`.
+fn name_the_head(config: &mut serde_json::Value) -> Result<(), String> {
+    let Some(fields) = config.as_object_mut() else { return Ok(()) };
+    if fields.contains_key("head") {
+        return Ok(());
+    }
+    let mut flag = |name: &str| fields.remove(name).and_then(|v| v.as_bool()).unwrap_or(false);
+    let head = match (flag("robotics_use_diffusion"), flag("robotics_categorical")) {
+        (true, true) => return Err("the config names two action heads (categorical and diffusion)".into()),
+        (true, false) => "diffusion",
+        (false, true) => "categorical",
+        (false, false) => "regression",
+    };
+    fields.insert("head".into(), head.into());
+    Ok(())
+}
+
 /// The ViT's head count (`PolicyConfig.vit_config` in Python: fixed at 4).
 pub const VISION_HEADS: usize = 4;
 
 impl PolicyConfig {
     pub fn parse(json: &str) -> Result<Self, String> {
-        let config: Self =
+        let mut value: serde_json::Value =
             serde_json::from_str(json).map_err(|e| format!("bad policy config: {e}"))?;
+        name_the_head(&mut value)?;
+        let config: Self =
+            serde_json::from_value(value).map_err(|e| format!("bad policy config: {e}"))?;
         if config.n_head == 0 || config.n_embd % config.n_head != 0 {
             return Err(format!("n_embd {} is not divisible by n_head {}", config.n_embd, config.n_head));
         }
@@ -86,8 +117,8 @@ impl PolicyConfig {
         if !["mean", "cross"].contains(&config.text_condition.as_str()) {
             return Err(format!("unknown text condition '{}'", config.text_condition));
         }
-        if config.robotics_categorical && config.robotics_use_diffusion {
-            return Err("the config names two action heads (categorical and diffusion)".into());
+        if !HEADS.contains(&config.head.as_str()) {
+            return Err(format!("unknown action head '{}'", config.head));
         }
         Ok(config)
     }
@@ -158,7 +189,7 @@ impl Export {
         let a = config.robotics_action_dim;
         // The label of a head without a sampler ('regression' or 'categorical'; older exports
         // wrote 'regression' or even 'ddim' for either) is not needed: the config says which.
-        let sampler = match (config.robotics_use_diffusion, sampler) {
+        let sampler = match (config.head == "diffusion", sampler) {
             (false, _) => Sampler::OnePass,
             (true, "ddim") if (1..=config.robotics_diffusion_steps).contains(&ddim_steps) => Sampler::Ddim(ddim_steps),
             (true, "ddim") => return Err(format!("DDIM needs 1 <= k <= {} steps, got {ddim_steps}", config.robotics_diffusion_steps)),
@@ -245,7 +276,7 @@ impl Export {
     pub fn describe(&self) -> String {
         let c = &self.config;
         let head = match self.sampler {
-            Sampler::OnePass if c.robotics_categorical => "categorical (argmax)".to_string(),
+            Sampler::OnePass if c.head == "categorical" => "categorical (argmax)".to_string(),
             Sampler::OnePass => "regression".to_string(),
             Sampler::Ddim(k) => format!("diffusion (ddim, {k} DDIM steps)"),
             Sampler::Ddpm => "diffusion (DDPM)".to_string(),
@@ -297,13 +328,28 @@ mod tests {
     #[test]
     fn policy_v2_fields_default_when_absent_and_are_checked_when_present() {
         let old = PolicyConfig::parse(&format!("{CONFIG}}}")).unwrap();
-        assert_eq!((old.robotics_categorical, old.ternary, old.text_encoder.as_str(), old.text_condition.as_str()), (false, false, "bytes", "mean"));
+        assert_eq!((old.head.as_str(), old.n_actions, old.ternary, old.text_encoder.as_str(), old.text_condition.as_str()), ("regression", 5, false, "bytes", "mean"));
         let v2 = PolicyConfig::parse(&format!(r#"{CONFIG}, "robotics_categorical": true, "ternary": true, "text_encoder": "minilm", "text_condition": "cross"}}"#)).unwrap();
-        assert_eq!((v2.robotics_categorical, v2.ternary, v2.text_encoder.as_str(), v2.text_condition.as_str()), (true, true, "minilm", "cross"));
+        assert_eq!((v2.head.as_str(), v2.ternary, v2.text_encoder.as_str(), v2.text_condition.as_str()), ("categorical", true, "minilm", "cross"));
         let e = PolicyConfig::parse(&format!(r#"{CONFIG}, "text_condition": "sum"}}"#)).unwrap_err();
         assert_eq!(e, "unknown text condition 'sum'");
         let e = PolicyConfig::parse(&format!(r#"{CONFIG}, "text_encoder": "bert"}}"#)).unwrap_err();
         assert_eq!(e, "unknown text encoder 'bert'");
+    }
+
+    #[test]
+    fn the_head_is_one_field_and_older_files_name_it_with_two_booleans() {
+        let new = CONFIG.replace(r#""robotics_use_diffusion": false"#, r#""head": "diffusion", "n_actions": 7"#);
+        let c = PolicyConfig::parse(&format!("{new}}}")).unwrap();
+        assert_eq!((c.head.as_str(), c.n_actions), ("diffusion", 7));
+        let old = CONFIG.replace("false, \"robotics_diffusion_steps", "true, \"robotics_diffusion_steps");
+        assert_eq!(PolicyConfig::parse(&format!("{old}}}")).unwrap().head, "diffusion");
+        let e = PolicyConfig::parse(&format!(r#"{old}, "robotics_categorical": true}}"#)).unwrap_err();
+        assert_eq!(e, "the config names two action heads (categorical and diffusion)");
+        let e = PolicyConfig::parse(&format!("{}}}", new.replace("\"diffusion\"", "\"flow\""))).unwrap_err();
+        assert_eq!(e, "unknown action head 'flow'");
+        let e = PolicyConfig::parse(&format!(r#"{new}, "robotics_categorical": true}}"#)).unwrap_err();
+        assert!(e.contains("robotics_categorical"), "{e}");
     }
 
     #[test]

@@ -8,7 +8,7 @@ from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import PolicyProcessor, processor_for
 
 
-class PolicyRunner:
+class EagerPolicy:
     """`select_action(observation)` over a PyTorch policy (eager)."""
 
     def __init__(self, policy: Policy, sampler: str = 'ddim', ddim_steps: int = 10,
@@ -23,7 +23,7 @@ class PolicyRunner:
         """Return the action for one observation; `noise` overrides the sampler's draw."""
         inputs = {k: torch.from_numpy(v) for k, v in
                   self.processor.preprocess([observation]).items()}
-        if self.policy.config.robotics_use_diffusion:
+        if self.policy.config.head == 'diffusion':
             shape = self.policy.head.noise_shape(self.sampler, 1)
             inputs['noise'] = (torch.from_numpy(noise) if noise is not None
                                else torch.randn(shape, generator=self.generator))

@@ -2,7 +2,7 @@
 from dataclasses import dataclass, replace
 
 from nanobot_ros.policy.modeling import PolicyConfig
-from nanobot_ros.policy.serving import SamplingConfig
+from nanobot_ros.policy.serving_config import SamplingConfig
 from nanobot_ros.policy.training import TrainerConfig
 
 # Beside a running robot training never ends on its own: the plateau only pauses it.
@@ -19,7 +19,7 @@ class ContinualConfig:
     export_every: int = 5
     sampler: str = SamplingConfig.sampler
     ddim_steps: int = SamplingConfig.ddim_steps
-    diffusion: bool = True
+    head: str = 'diffusion'
     batch_size: int = TrainerConfig.batch_size
     lr: float = TrainerConfig.lr
     torch_threads: int = 1
@@ -29,13 +29,14 @@ class ContinualConfig:
         if self.export_every < 1 or self.batch_size < 1 or self.lr <= 0:
             raise ValueError('export_every and batch_size must be >= 1 and lr > 0')
         SamplingConfig(self.sampler, self.ddim_steps)  # validates the sampler
+        PolicyConfig(head=self.head).validate()  # names the heads there are
 
     def trainer_config(self) -> TrainerConfig:
         """Return the continual TrainerConfig: checkpoints in <run_dir>/policy, no W&B."""
         defaults = TrainerConfig()
         return TrainerConfig(
             data=[self.data_dir], run_dir=f'{self.run_dir}/policy',
-            policy=PolicyConfig(robotics_use_diffusion=self.diffusion),
+            policy=PolicyConfig(head=self.head),
             batch_size=self.batch_size, lr=self.lr, continual=True, idle_timeout=None,
             wandb=False, progress=False,
             plateau=replace(defaults.plateau, max_epochs=CONTINUAL_MAX_EPOCHS))

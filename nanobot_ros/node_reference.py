@@ -30,7 +30,7 @@ from rcl_interfaces.srv import DescribeParameters, GetParameters, ListParameters
 
 from nanobot_ros import contract
 from nanobot_ros.data.bag_writer import BagWriter
-from nanobot_ros.data.playback import ReplayConfig
+from nanobot_ros.data.replay_config import ReplayConfig
 from nanobot_ros.data.recording import RecorderConfig, RecorderSetup
 from nanobot_ros.learning.adaptive_loop import LoopConfig
 from nanobot_ros.learning.hierarchy import HierarchyConfig
@@ -39,12 +39,12 @@ from nanobot_ros.learning.transition_labels import LabelConfig
 from nanobot_ros.learning.world_model import WorldModelSize
 from nanobot_ros.live_view import LiveViewConfig
 from nanobot_ros.nodes.common import qos_spec
-from nanobot_ros.policy.continual import ContinualConfig
 from nanobot_ros.policy.handover import ArbiterConfig
-from nanobot_ros.policy.serving import EagerServingConfig, OnnxServingConfig, ServingConfig
+from nanobot_ros.policy.trainer_config import ContinualConfig
+from nanobot_ros.policy.serving_config import EagerServingConfig, OnnxServingConfig, ServingConfig
 from nanobot_ros.robots.camera_capture import CameraCalibration, CameraConfig
 from nanobot_ros.robots.esp32.emulator import EmulatorConfig
-from nanobot_ros.robots.esp32.settings import BridgeConfig
+from nanobot_ros.robots.esp32.bridge_config import BridgeConfig
 from nanobot_ros.robots.jetbot.motors import MotorLimits, MotorLink
 from nanobot_ros.robots.room.robot import RoomRobotConfig
 from nanobot_ros.robots.room.world import RoomConfig, RoomMotorLimits
