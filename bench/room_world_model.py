@@ -68,6 +68,7 @@ FROM_ROOM_CONFIG = {
     'img_size': 'img_size', 'patch_size': 'patch_size', 'embed_dim': 'embed_dim',
     'depth': 'depth', 'predictor_depth': 'predictor_depth', 'batch_size': 'batch_size',
     'buffer_capacity': 'buffer_capacity', 'temperature': 'exploration_temperature',
+    'relative': 'exploration_relative',
     'reconstruction_threshold': 'reconstruction_threshold',
     'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
@@ -194,7 +195,8 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
     model = make_model(args, num_actions=len(actions))
     loop = AdaptiveWorldModelLoop(model, loop_config(
         args, actions=actions, idle_action=0, exploration_epsilon=epsilon,
-        exploration_temperature=args.temperature, balance_actions=args.balance_actions,
+        exploration_temperature=args.temperature, exploration_relative=args.relative,
+        balance_actions=args.balance_actions,
         reconstruction_threshold=args.reconstruction_threshold,
         buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
         lr_final_ratio=args.lr_final_ratio))
@@ -292,6 +294,9 @@ def main(argv=None):
                         default='uncertainty')
     parser.add_argument('--temperature', type=float, default=LoopConfig.exploration_temperature,
                         help="the uncertainty explorer's sampling temperature (0 = argmax)")
+    parser.add_argument('--relative', action=argparse.BooleanOptionalAction,
+                        default=LoopConfig.exploration_relative,
+                        help='the explorer scores uncertainty over its running mean per action')
     parser.add_argument('--eval-every', type=int, default=100, help='learner steps')
     parser.add_argument('--held-out-poses', type=int, default=40,
                         help='poses of the held-out sets (each followed by every action)')
@@ -323,7 +328,8 @@ def main(argv=None):
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
           f'{args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
-          f'{args.temperature:g}, resets every {args.reset_every or "never"}, seeds {seeds}, '
+          f'{args.temperature:g}{" (relative)" if args.relative else ""}, resets every '
+          f'{args.reset_every or "never"}, seeds {seeds}, '
           f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '
           f'torch thread(s); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',
           flush=True)

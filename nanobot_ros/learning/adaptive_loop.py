@@ -54,6 +54,10 @@ class LoopConfig:
     exploration_temperature: float = field(default=0.0, metadata={'description': (
         'the explorer samples action a with probability proportional to exp(u(a) / max u / '
         'temperature) (0 = the most uncertain action)')})
+    exploration_relative: bool = field(default=False, metadata={'description': (
+        'score each action by its uncertainty over its own running mean (chosen where its '
+        'outcome is more doubtful than usual): for worlds where one action always changes '
+        'the view most')})
     balance_actions: bool = field(default=True, metadata={'description': (
         'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
         'takes one action then does not forget the others)')})
@@ -125,7 +129,8 @@ class AdaptiveWorldModelLoop:
             raise ValueError(f'{len(self.actions)} actions but the predictor knows '
                              f'{learner.config.predictor.num_actions}')
         self.explorer = UncertaintyExplorer(self.actions, config.exploration_epsilon,
-                                            config.exploration_temperature, config.seed)
+                                            config.exploration_temperature, config.seed,
+                                            config.exploration_relative)
         self.selector = selector
         # Macro-action levels above the predictor (learning/hierarchy.py), None = none.
         self.hierarchy = hierarchy
