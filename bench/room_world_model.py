@@ -30,6 +30,13 @@ replay and exploration settings default to the `world_model:` section of config/
         --reset-every 100
     ./run.sh python bench/room_world_model.py --clock cpu --minutes 4 ...  # a busy machine
 
+`--selector coverage` takes the loop away: the learner trains on every action at
+`--coverage-poses` poses of its own seed (drawn as the held-out poses are), batches uniform over
+them, on the same schedule and clock. What it reaches is the learner's ceiling when coverage is
+perfect, the measure of what exploration could still gain and what only a better learner can.
+
+    ./run.sh python bench/room_world_model.py --selector coverage --clock cpu --minutes 6
+
 `--reset-every N` puts the robot down at a random free pose every N frames (the loop's history
 is broken there): without it the uncertainty explorer at argmax turns on the spot (a turn
 changes the view most, so its outcome is always the most uncertain) and sees a few cells of the
@@ -184,6 +191,76 @@ def per_action(figures: dict) -> str:
     return ', '.join(f'{name} {figures[label]:+.3f}' for label, name in enumerate(ACTION_NAMES))
 
 
+def evaluate(model, seed: int, held_out: dict, baselines: dict, result: dict, clock: float,
+             progress: str, situation: str) -> bool:
+    """Measure the held-out sets into `result`, print a line; return whether the goal is reached.
+
+    `progress`: the run's frames and seconds; `situation`: what the learner has seen so far.
+    """
+    copy_mse = baselines['seen']['copy-last-frame']['mse']
+    steps = model.autoencoder_training_step
+    last = {name: model_figures(model, held_out[name]) for name in held_out}
+    worst, ratio = goal_figures(last['seen'], copy_mse)
+    unseen_worst, unseen_ratio = goal_figures(
+        last['unseen'], baselines['unseen']['copy-last-frame']['mse'])
+    result['curve'].append((clock, steps, worst, ratio))
+    result['last'] = last
+    if result['best'] is None or worst > result['best'][0]:
+        result['best'] = (worst, ratio)
+    print(f'seed {seed}: {progress}  learner steps {steps:5d}  held-out R2 '
+          f'{last["seen"]["all"]:+.3f} ({per_action(last["seen"])}; reconstruction '
+          f'{last["seen"]["reconstruction"]:+.3f}); error / copy {ratio:.3f}  | unseen '
+          f'layout {last["unseen"]["all"]:+.3f} (worst {unseen_worst:+.3f}, error / copy '
+          f'{unseen_ratio:.3f}); {situation}; load {os.getloadavg()[0]:.2f}', flush=True)
+    if reached_goal(last['seen'], copy_mse):
+        result['reached'] = (clock, steps)
+    return bool(result['reached'])
+
+
+def run_coverage(args, seed: int, held_out: dict, baselines: dict) -> dict:
+    """Train the learner without the loop: what it reaches when coverage is perfect.
+
+    Batches are drawn uniformly from every action at `--coverage-poses` poses (drawn as the
+    held-out poses are, with the learner's seed: never the held-out ones), no gate, no
+    explorer, no acting; the learning rates follow the loop's schedule. Returns what `run`
+    does.
+    """
+    frames, labels, next_frames = room_held_out(
+        RoomConfig(img_size=args.img_size, layout_seed=args.layout_seed), args.coverage_poses,
+        seed)
+    model = make_model(args, num_actions=len(ACTION_NAMES))
+    schedule = loop_config(args, lr_decay_steps=args.lr_decay_steps,
+                           lr_final_ratio=args.lr_final_ratio)
+    before, after = model.to_tensor(frames)[:, None], model.to_tensor(next_frames)
+    actions = torch.tensor(labels)[:, None]
+    batches = torch.Generator().manual_seed(seed)
+    result = {'reached': None, 'best': None, 'curve': []}
+    seconds, cpu = 0.0, 0.0
+
+    def measure() -> bool:
+        return evaluate(model, seed, held_out, baselines, result,
+                        cpu if args.clock == 'cpu' else seconds,
+                        f'{seconds:6.1f} s ({cpu:6.1f} s CPU)',
+                        f'{len(labels)} transitions of {args.coverage_poses} poses')
+
+    while (cpu if args.clock == 'cpu' else seconds) < args.minutes * 60:
+        started, started_cpu = time.perf_counter(), time.process_time()
+        model.scale_learning_rates(schedule.learning_rate_scale(
+            model.autoencoder_training_step))
+        chosen = torch.randint(len(labels), (args.batch_size,), generator=batches)
+        model.train_step(before[chosen], actions[chosen], after[chosen])
+        seconds += time.perf_counter() - started
+        cpu += time.process_time() - started_cpu
+        if model.autoencoder_training_step % args.eval_every == 0 and measure():
+            break
+    if not result['curve'] or result['curve'][-1][1] != model.autoencoder_training_step:
+        measure()  # where the budget ended
+    result.update(seconds=cpu if args.clock == 'cpu' else seconds,
+                  steps=model.autoencoder_training_step, frames=0, cpu=cpu,
+                  selections={label: labels.count(label) for label in sorted(set(labels))})
+    return result
+
+
 def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dict:
     """Drive the learner in the room until the goal or --minutes; return what it reached.
 
@@ -206,34 +283,17 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
     def execute(action):
         return world.step(loop.config.idle_action if action is None else action)
 
-    copy_mse = baselines['seen']['copy-last-frame']['mse']
     frame, frames, seconds, cpu = world.reset(seed=seed), 0, 0.0, 0.0
     visited = set()  # the room's 10 x 10 cells the robot has been in
     result = {'reached': None, 'best': None, 'curve': []}
 
-    def evaluate() -> bool:
-        """Measure the held-out sets, print a line; return whether the goal is reached."""
-        steps = model.autoencoder_training_step
-        last = {name: model_figures(model, held_out[name]) for name in held_out}
-        worst, ratio = goal_figures(last['seen'], copy_mse)
-        unseen_worst, unseen_ratio = goal_figures(
-            last['unseen'], baselines['unseen']['copy-last-frame']['mse'])
-        clock = cpu if args.clock == 'cpu' else seconds
-        result['curve'].append((clock, steps, worst, ratio))
-        result['last'] = last
-        if result['best'] is None or worst > result['best'][0]:
-            result['best'] = (worst, ratio)
-        print(f'seed {seed}: frame {frames:5d}  learner steps {steps:5d}  {seconds:6.1f} s '
-              f'({cpu:6.1f} s CPU)  gated {loop.gated_frames:4d}  held-out R2 '
-              f'{last["seen"]["all"]:+.3f} ({per_action(last["seen"])}; reconstruction '
-              f'{last["seen"]["reconstruction"]:+.3f}); error / copy {ratio:.3f}  | unseen '
-              f'layout {last["unseen"]["all"]:+.3f} (worst {unseen_worst:+.3f}, error / copy '
-              f'{unseen_ratio:.3f}); {len(visited)} of 100 cells visited, actions taken '
-              f'{list(loop.explorer.selections.values())}; load {os.getloadavg()[0]:.2f}',
-              flush=True)
-        if reached_goal(last['seen'], copy_mse):
-            result['reached'] = (clock, steps)
-        return bool(result['reached'])
+    def measure() -> bool:
+        return evaluate(model, seed, held_out, baselines, result,
+                        cpu if args.clock == 'cpu' else seconds,
+                        f'frame {frames:5d}  {seconds:6.1f} s ({cpu:6.1f} s CPU)  gated '
+                        f'{loop.gated_frames:4d}',
+                        f'{len(visited)} of 100 cells visited, actions taken '
+                        f'{list(loop.explorer.selections.values())}')
 
     next_eval = args.eval_every
     while (cpu if args.clock == 'cpu' else seconds) < args.minutes * 60:
@@ -250,10 +310,10 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
             (x, y), world.config.room_size)))
         if model.autoencoder_training_step >= next_eval:
             next_eval += args.eval_every
-            if evaluate():
+            if measure():
                 break
     if not result['curve'] or result['curve'][-1][1] != model.autoencoder_training_step:
-        evaluate()  # where the budget ended
+        measure()  # where the budget ended
     world.close()
     result.update(seconds=cpu if args.clock == 'cpu' else seconds,
                   steps=model.autoencoder_training_step, frames=frames,
@@ -290,8 +350,12 @@ def main(argv=None):
                         'machine; with one torch thread on a quiet machine the two agree)')
     parser.add_argument('--seeds', type=int, nargs='+', default=None,
                         help='learner seeds (default: --seed)')
-    parser.add_argument('--selector', choices=('uncertainty', 'random', 'both'),
-                        default='uncertainty')
+    parser.add_argument('--selector', choices=('uncertainty', 'random', 'both', 'coverage'),
+                        default='uncertainty', help='coverage: no loop, the learner alone on '
+                        'every action at --coverage-poses poses (its ceiling when coverage is '
+                        'perfect)')
+    parser.add_argument('--coverage-poses', type=int, default=2000,
+                        help='--selector coverage: poses of its training set')
     parser.add_argument('--temperature', type=float, default=LoopConfig.exploration_temperature,
                         help="the uncertainty explorer's sampling temperature (0 = argmax)")
     parser.add_argument('--relative', action=argparse.BooleanOptionalAction,
@@ -343,8 +407,11 @@ def main(argv=None):
             print(f'{name} layout, {label}: R2 {values["all"]:+.3f} ({per_action(values)}); '
                   f'mean squared error {values["mse"]:.5f}', flush=True)
     summaries = {}
-    for selector, epsilon in chosen_selectors(args.selector).items():
-        results = [run(args, seed, epsilon, held_out, baselines) for seed in seeds]
+    selectors = {'coverage': None} if args.selector == 'coverage' else \
+        chosen_selectors(args.selector)
+    for selector, epsilon in selectors.items():
+        results = [run_coverage(args, seed, held_out, baselines) if epsilon is None
+                   else run(args, seed, epsilon, held_out, baselines) for seed in seeds]
         for seed, result in zip(seeds, results):
             print(f'{selector}: seed {seed}: ' + (
                 f'goal reached in {result["reached"][0]:.1f} s ({result["reached"][1]} learner '
