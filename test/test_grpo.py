@@ -1,4 +1,4 @@
-"""GRPO on a toy task: advantages, step weights, the loss of a hand-checked batch, learning, resume."""
+"""GRPO on a toy task: advantages, step weights, a hand-checked update, learning, resume."""
 import numpy as np
 import pytest
 import torch
@@ -76,7 +76,7 @@ def test_loss_is_clipped_weighted_and_kl_zero_at_the_reference():
 
 
 def reference_gradient(trainer: GRPOTrainer, record, batch, average: str) -> list:
-    """The first update's gradient computed here, loop by loop, from the rollout's steps."""
+    """Return the first update's gradient, computed loop by loop from the rollout's steps."""
     c, group = trainer.config, trainer.config.group_size
     episodes = len(batch.tasks)
     rewards = [float(batch.success[e]) - c.step_cost * int(batch.steps[e])

@@ -37,8 +37,8 @@ def test_two_processes_take_the_same_steps_as_one(tmp_path):
     history_a, history_b = meta_a.metadata['grpo']['history'], meta_b.metadata['grpo']['history']
     assert [h['success'] for h in history_a] == [h['success'] for h in history_b]
     assert all(h['kept_steps'] > 0 and h['kl'] > 0 for h in history_a[1:])
-    moved = max(float((p - q).abs().max()) for p, q in zip(a.state_dict().values(),
-                                                            policy.state_dict().values()))
+    moved = max(float((p - q).abs().max())
+                for p, q in zip(a.state_dict().values(), policy.state_dict().values()))
     assert moved > 1e-2
     for (name, p), q in zip(a.state_dict().items(), b.state_dict().values()):
         if name.endswith('attn.qkv.bias'):  # the key bias: see key_bias_free
@@ -47,7 +47,7 @@ def test_two_processes_take_the_same_steps_as_one(tmp_path):
 
 
 def key_bias_free(qkv_bias: torch.Tensor) -> torch.Tensor:
-    """The query and value thirds of a qkv bias.
+    """Return the query and value thirds of a qkv bias.
 
     The key bias adds the same number to every score of a query, which the softmax cancels: its
     gradient is zero but for rounding, and AdamW divides that rounding by its own size, so the

@@ -21,7 +21,7 @@ WANDB_PROJECT = 'nanobot_ros'
 
 
 def jsonable(config) -> dict:
-    """Return dataclass `config` as JSON-ready values (paths, tuple keys and the like as strings)."""
+    """Return dataclass `config` as JSON-ready values (paths, tuple keys, ... as strings)."""
     return json.loads(json.dumps(_string_keys(asdict(config)), default=str))
 
 
