@@ -3,6 +3,7 @@ import numpy as np
 import pytest
 import torch
 
+from nanobot_ros.policy import grpo
 from nanobot_ros.policy.grpo import (episode_step_weights, GRPOConfig, GRPOTrainer,
                                      group_advantages, grpo_loss, sampling_uniforms, TRAIN_SEEDS)
 from nanobot_ros.policy.weights import save_policy
@@ -127,7 +128,8 @@ class RecordingOptimizer:
 
 
 @pytest.mark.parametrize('average', ['episode', 'step'])
-def test_the_update_weighs_steps_by_their_episode_and_group(tmp_path, average):
+def test_the_update_weighs_steps_by_their_episode_and_group(tmp_path, monkeypatch, average):
+    monkeypatch.setattr(grpo, 'FORWARD_CHUNK', 5)  # a minibatch's steps in several passes
     trainer = GRPOTrainer(toy_config(tmp_path, start_states=4, group_size=4, minibatches=1,
                                      update_epochs=1, loss_average=average, kl_coef=0.5))
     with torch.no_grad():  # away from the clone, so the KL term and its gradient are not zero

@@ -76,6 +76,7 @@ from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
 
 CHECKPOINT_NAME = 'grpo.safetensors'
+FORWARD_CHUNK = 256  # steps per forward pass (memory: a minibatch can hold thousands)
 TRAIN_SEEDS = 100_000  # GRPO's start states: far from the demos (1000+) and benches (0+)
 LOSS_AVERAGES = ('episode', 'step')
 log = logging.getLogger(__name__)
@@ -308,7 +309,9 @@ class GRPOTrainer:
             old_logp = torch.tensor([record.logp[i] for i in mine_kept], dtype=torch.float32)
             step_advantages = torch.tensor(advantages[kept_episode], dtype=torch.float32)
             with torch.no_grad():
-                ref_log_probs = torch.log_softmax(self.reference.action_logits(images, text), 1)
+                ref_log_probs = torch.cat([
+                    torch.log_softmax(self.reference.action_logits(images[k], text[k]), 1)
+                    for k in torch.arange(len(mine_kept)).split(FORWARD_CHUNK)])
         if len(kept_groups):
             order_rng = np.random.default_rng([c.seed, self.iteration])
             self.policy.train()
@@ -319,9 +322,11 @@ class GRPOTrainer:
                     weights = np.zeros(len(steps))
                     weights[part_episodes] = episode_step_weights(steps[part_episodes],
                                                                   c.loss_average)
-                    j = torch.from_numpy(np.flatnonzero(np.isin(kept_episode // group, part)))
+                    minibatch = torch.from_numpy(
+                        np.flatnonzero(np.isin(kept_episode // group, part)))
                     self.optimizer.zero_grad(set_to_none=True)
-                    if len(j):
+                    # the loss is a sum: accumulate over passes (none when no step is here)
+                    for j in minibatch.split(FORWARD_CHUNK) if len(minibatch) else ():
                         logits = self.policy.action_logits(images[j], text[j])
                         loss, kl = grpo_loss(
                             logits, actions[j], old_logp[j],
