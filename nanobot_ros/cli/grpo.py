@@ -1,11 +1,12 @@
-"""`nanobot grpo`: fine-tune a cloned policy by GRPO in the sim (policy/grpo.py)."""
+"""`nanobot grpo`: fine-tune a cloned policy by GRPO in the sim (policy/grpo.py; torchrun ok)."""
 from dataclasses import replace
 import json
 import logging
 
 import torch
+import torch.distributed as dist
 
-from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer
+from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer, LOSS_AVERAGES
 from nanobot_ros.robots.sim.task_family import task_preset, TASK_PRESETS
 
 
@@ -17,13 +18,17 @@ def main(argv=None) -> int:
     parser.add_argument('init', help='the cloned policy (categorical head) to start from')
     parser.add_argument('--run-dir', default=defaults.run_dir)
     parser.add_argument('--task', choices=sorted(TASK_PRESETS), default='family')
-    for name in ('start_states', 'group_size', 'update_epochs', 'minibatch', 'max_iterations',
+    for name in ('start_states', 'group_size', 'update_epochs', 'minibatches', 'max_iterations',
                  'checkpoint_every', 'seed'):
         parser.add_argument('--' + name.replace('_', '-'), type=int,
                             default=getattr(defaults, name))
     for name in ('lr', 'clip', 'kl_coef', 'step_cost'):
         parser.add_argument('--' + name.replace('_', '-'), type=float,
                             default=getattr(defaults, name))
+    parser.add_argument('--loss-average', choices=LOSS_AVERAGES, default=defaults.loss_average,
+                        help='episode: every episode weighs the same; step: every step does')
+    parser.add_argument('--advantage-std', action='store_true',
+                        help='divide advantages by the group\'s standard deviation')
     parser.add_argument('--patience', type=int, default=defaults.plateau.patience,
                         help='plateau: iterations without a better mean success before stopping')
     parser.add_argument('--no-wandb', action='store_true', help='do not log to W&B (offline)')
@@ -41,7 +46,11 @@ def main(argv=None) -> int:
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f'[ERROR] {error}', flush=True)
         return 1
-    print(json.dumps(trainer.run(), indent=2))
+    summary = trainer.run()
+    if trainer.rank == 0:
+        print(json.dumps(summary, indent=2))
+    if trainer.world_size > 1:
+        dist.destroy_process_group()
     return 0
 
 

@@ -8,41 +8,64 @@ One iteration (Shao et al. 2024's group-relative policy optimization, as SimpleV
 to VLAs): draw `start_states` episode seeds, roll out a group of `group_size` episodes from each
 with the current policy sampling its actions (all groups at once in one `TaskBatch`), reward
 each episode by its outcome (1 for success, minus `step_cost` per step used), advantage =
-(reward - group mean) / (group std + 1e-6), the same for every step of the episode. Groups whose
-episodes all got the same reward carry no signal and are dropped. Then `update_epochs` passes of
-the clipped policy-gradient loss over the kept steps, with the k3 KL estimate to the frozen
-cloned policy (the `init` checkpoint):
+reward - group mean, the same for every step of the episode (`advantage_std` divides it by the
+group's standard deviation as the original GRPO does: then a one-step length difference between
+two successes weighs as much as a success against a failure; Dr. GRPO drops the division).
+Groups whose episodes all got the same reward carry no signal and are dropped. Then
+`update_epochs` passes of `minibatches` optimizer steps, each over the steps of a random share
+of the kept groups, of the clipped policy-gradient loss with the k3 estimate of the KL to the
+frozen cloned policy (the `init` checkpoint), a sum over the minibatch's steps:
 
-    loss = -min(r A, clip(r, 1 - clip, 1 + clip) A) + kl_coef (exp(ref - logp) - (ref - logp) - 1)
+    loss = sum_t w_t [-min(r A, clip(r, 1 - clip, 1 + clip) A)
+                      + kl_coef (exp(ref - logp) - (ref - logp) - 1)]
 
-with r = exp(logp - logp_old). Which head: the categorical one (`head='categorical'`). The
-action space is five discrete moves; a diffusion head's output is snapped to the nearest of them,
-so the probability of the executed action is an integral over a Voronoi cell of the chain's
-output, which no DDIM/DDPM step gives. DPPO's answer (each denoising step a Gaussian policy)
-optimizes the chain's continuous samples, k log-probabilities per action and their noise stored
-per step, for an action the robot then discretizes anyway. A categorical head has the exact
-log-probability and the exact KL to the cloned policy at the cost of one softmax.
+with r = exp(logp - logp_old) and ref, logp, logp_old the log-probabilities of the sampled
+action. The KL term is the one-sample k3 estimator (Schulman's): unbiased for KL(policy ||
+clone) in expectation over the sampled actions and never negative, not the KL itself; the
+exact KL over the five actions, one softmax away, is what the history reports as `kl_exact`
+beside the estimate's mean `kl`. The step weights w_t (`episode_step_weights`):
+`loss_average='episode'` gives every episode of the minibatch the same weight, shared by its
+steps (1 / (its length x episodes)), so a 20-step failure weighs as much as a 6-step success;
+`'step'` weighs every step the same (1 / steps), where that failure weighs three times the
+success.
 
-Rollouts stay in one process (`TaskBatch`): the sim is cheap numpy and a step of every running
-episode costs one batched forward; the DDS loop would add a round trip per instance per step on
-two shared cores, for the same numbers. torchrun is not used: the rollouts are the cost, and
-one batched forward already keeps both cores busy.
+Which head: the categorical one (`head='categorical'`). The action space is five discrete
+moves; a diffusion head's output is snapped to the nearest of them, so the probability of the
+executed action is an integral over a Voronoi cell of the chain's output, which no DDIM/DDPM
+step gives. DPPO's answer (each denoising step a Gaussian policy) optimizes the chain's
+continuous samples, k log-probabilities per action and their noise stored per step, for an
+action the robot then discretizes anyway. A categorical head has the exact log-probability of
+the executed action at the cost of one softmax.
+
+Rollouts run in-process (`TaskBatch`): the sim is cheap numpy and a step of every running
+episode costs one batched forward; the DDS loop would add a round trip per instance per step.
+**Several processes** (torchrun, torch.distributed; gloo on CPU, nccl on GPUs): rank r rolls
+out start states r, r + world_size, ... (a group never spans ranks), the episodes' outcomes
+(success, steps) are all-reduced so every rank computes every advantage and weight, each
+minibatch is the same set of groups on every rank (a permutation drawn from the seed and the
+iteration), each rank back-propagates its own steps of it and the gradients are all-reduced
+(summed: the weights already divide by the whole minibatch), so every rank takes the same
+optimizer step. Sampling draws one uniform per episode step from a generator seeded by (seed,
+start seed, member of the group), so an episode samples the same actions whichever rank plays
+it: n processes compute what one does, up to float summation order (test_grpo_distributed.py).
 
 Checkpoint `grpo.safetensors` in `run_dir` after every `checkpoint_every` iterations and at the
-end: weights, optimizer state, the iteration, env steps and history; a killed run resumes there
-(start seeds are a function of the iteration, so the resumed run draws the same episodes).
-Progress bar, plateau detection on the training success rate (mean of the last
-`plateau_window` iterations: a single iteration's 128 episodes on 32 layouts swing by +-10
-points, and a lucky one stopped the first run after 10 iterations) and W&B offline like the
-trainer.
+end (rank 0 writes): weights, optimizer state, the iteration, env steps and history; a killed
+run resumes there (start seeds and sampling draws are functions of the iteration, so the
+resumed run draws the same episodes). Progress bar, plateau detection on the training success
+rate (mean of the last `plateau_window` iterations: a single iteration's 128 episodes on 32
+layouts swing by +-10 points, and a lucky one stopped the first run after 10 iterations) and
+W&B offline like the trainer.
 """
 from dataclasses import dataclass, field
 import logging
+import os
 from pathlib import Path
 from typing import List, Optional
 
 import numpy as np
 import torch
+import torch.distributed as dist
 from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
@@ -53,7 +76,9 @@ from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
 
 CHECKPOINT_NAME = 'grpo.safetensors'
+FORWARD_CHUNK = 256  # steps per forward pass (memory: a minibatch can hold thousands)
 TRAIN_SEEDS = 100_000  # GRPO's start states: far from the demos (1000+) and benches (0+)
+LOSS_AVERAGES = ('episode', 'step')
 log = logging.getLogger(__name__)
 
 
@@ -70,8 +95,10 @@ class GRPOConfig:
     clip: float = 0.2
     kl_coef: float = 0.02
     step_cost: float = 0.01
+    loss_average: str = 'episode'  # 'episode': every episode weighs the same; 'step': every step
+    advantage_std: bool = False  # divide advantages by the group's standard deviation
     update_epochs: int = 2
-    minibatch: int = 256
+    minibatches: int = 4  # optimizer steps per epoch, each over a random share of the groups
     max_iterations: int = 60
     checkpoint_every: int = 5
     plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
@@ -81,10 +108,18 @@ class GRPOConfig:
     wandb: bool = True
     progress: bool = True
 
+    def validate(self) -> None:
+        """Raise ValueError naming the first setting that makes no run."""
+        if self.loss_average not in LOSS_AVERAGES:
+            raise ValueError(f'loss_average {self.loss_average!r}: one of {LOSS_AVERAGES}')
+        for name in ('start_states', 'group_size', 'update_epochs', 'minibatches'):
+            if getattr(self, name) < 1:
+                raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+
 
 @dataclass
 class Rollout:
-    """The steps of one iteration's episodes: inputs, actions, log-probs, episode of each."""
+    """The steps of one rollout's episodes: inputs, actions, log-probs, episode of each."""
 
     images: List[np.ndarray] = field(default_factory=list)
     text: List[np.ndarray] = field(default_factory=list)
@@ -93,33 +128,70 @@ class Rollout:
     episode: List[int] = field(default_factory=list)
 
 
-def group_advantages(rewards: np.ndarray, group_size: int) -> np.ndarray:
-    """Return (reward - group mean) / (group std + 1e-6) for rewards grouped consecutively."""
+def group_advantages(rewards: np.ndarray, group_size: int, divide_by_std: bool = False,
+                     eps: float = 1e-6) -> np.ndarray:
+    """Return reward - group mean (/ (group std + eps)) for rewards grouped consecutively."""
     groups = rewards.reshape(-1, group_size)
     centred = groups - groups.mean(axis=1, keepdims=True)
-    return (centred / (groups.std(axis=1, keepdims=True) + 1e-6)).reshape(-1)
+    if divide_by_std:
+        centred = centred / (groups.std(axis=1, keepdims=True) + eps)
+    return centred.reshape(-1)
+
+
+def episode_step_weights(steps: np.ndarray, average: str) -> np.ndarray:
+    """Return the loss weight of one step of each episode, for a loss summed over their steps.
+
+    `steps[e]` is episode e's length. 'episode': 1 / (steps[e] x episodes), so each episode's
+    steps sum to 1 / episodes; 'step': 1 / total steps. Either way all steps sum to 1.
+    """
+    steps = np.asarray(steps, np.float64)
+    if average == 'episode':
+        return 1.0 / (steps * len(steps))
+    if average == 'step':
+        return np.full(len(steps), 1.0 / steps.sum())
+    raise ValueError(f'average {average!r}: one of {LOSS_AVERAGES}')
+
+
+def sampling_uniforms(seed: int, start_seeds: np.ndarray, group_size: int,
+                      budget: int) -> np.ndarray:
+    """Return (episodes, budget) uniforms, row start i x group_size + j for member j of start i.
+
+    Each row comes from its own generator (seed, start seed, member), so an episode's draws do
+    not depend on which process or batch plays it.
+    """
+    return np.stack([np.random.default_rng([seed, int(s), j]).random(budget)
+                     for s in start_seeds for j in range(group_size)])
 
 
 def grpo_loss(logits: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
-              ref_logp: torch.Tensor, advantages: torch.Tensor, clip: float,
-              kl_coef: float) -> tuple:
-    """Return (loss, mean KL to the reference) of the clipped objective over a batch of steps."""
+              ref_logp: torch.Tensor, advantages: torch.Tensor, weights: torch.Tensor,
+              clip: float, kl_coef: float) -> tuple:
+    """Return (loss, k3 KL estimate per step): the weighted sum over a batch of steps."""
     logp = torch.log_softmax(logits, dim=1).gather(1, actions[:, None])[:, 0]
     ratio = torch.exp(logp - old_logp)
     surrogate = torch.minimum(ratio * advantages,
                               ratio.clamp(1 - clip, 1 + clip) * advantages)
     log_ratio = ref_logp - logp
     kl = torch.exp(log_ratio) - log_ratio - 1
-    return (-surrogate + kl_coef * kl).mean(), kl.mean().detach()
+    return (weights * (-surrogate + kl_coef * kl)).sum(), kl.detach()
 
 
 class GRPOTrainer:
-    """Owns the policy, the frozen reference, the optimizer and the checkpoint of a GRPO run."""
+    """Owns the policy, the frozen reference, the optimizer and the checkpoint of a GRPO run.
+
+    Under torchrun (WORLD_SIZE > 1) it joins the process group (gloo) and splits the groups.
+    """
 
     def __init__(self, config: GRPOConfig):
+        config.validate()
         self.config = config
+        self.world_size = int(os.environ.get('WORLD_SIZE', '1'))
+        self.rank = int(os.environ.get('RANK', '0'))
+        if self.world_size > 1 and not dist.is_initialized():
+            dist.init_process_group('gloo')
         self.training_run = run = TrainingRun(
-            config.run_dir, CHECKPOINT_NAME, 'grpo', 'grpo', config, config.wandb)
+            config.run_dir, CHECKPOINT_NAME, 'grpo', 'grpo', config, config.wandb,
+            writer=self.rank == 0)
         self.run_dir, self.checkpoint_path = run.run_dir, run.checkpoint_path
         self.reference, _ = load_policy(config.init)
         if self.reference.config.head != 'categorical':
@@ -128,10 +200,8 @@ class GRPOTrainer:
         self.reference.eval().requires_grad_(False)
         self.policy, _ = load_policy(config.init)
         self.processor = processor_for(self.policy.config)
-        self.optimizer = torch.optim.AdamW(
-            [p for p in self.policy.parameters() if p.requires_grad], lr=config.lr,
-            weight_decay=0.0)
-        self.generator = torch.Generator().manual_seed(config.seed)
+        self.parameters = [p for p in self.policy.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(self.parameters, lr=config.lr, weight_decay=0.0)
         self.plateau = PlateauDetector(config.plateau)
         self.iteration, self.env_steps = 0, 0
         self.history: List[dict] = []
@@ -144,18 +214,17 @@ class GRPOTrainer:
             return None
         self.iteration, self.env_steps = meta['iteration'], meta['env_steps']
         self.history = meta['history']
-        self.generator.set_state(torch.tensor(meta['generator'], dtype=torch.uint8))
         for end in range(self.config.plateau_window, len(self.history) + 1):
             self.plateau.update(-self._smoothed_success(end))
         self.plateau.reason = ''
         log.info('resumed from %s at iteration %d', self.checkpoint_path, self.iteration)
         return self.iteration
 
-    def save(self) -> Path:
-        """Write the checkpoint (atomic, rolling backup); return its path."""
+    def save(self) -> Optional[Path]:
+        """Write the checkpoint (atomic, rolling backup; rank 0 only); return its path."""
         return self.training_run.save(self.policy, self.optimizer, {
             'iteration': self.iteration, 'env_steps': self.env_steps, 'history': self.history,
-            'init': self.config.init, 'generator': self.generator.get_state().tolist(),
+            'init': self.config.init, 'world_size': self.world_size,
             'grpo_config': jsonable(self.config)})
 
     # -- one iteration -------------------------------------------------------------------
@@ -163,72 +232,123 @@ class GRPOTrainer:
         return (torch.from_numpy(np.stack(images)).float() / 255.0,
                 torch.from_numpy(np.stack(text)))
 
+    def start_seeds(self, iteration: int) -> np.ndarray:
+        """Return the iteration's start seeds (all ranks')."""
+        c = self.config
+        return TRAIN_SEEDS + iteration * c.start_states + np.arange(c.start_states)
+
     @torch.no_grad()
     def rollout(self, seeds: np.ndarray) -> tuple:
-        """Play a group of episodes from each seed, sampling actions; return (Rollout, batch)."""
+        """Play a group of episodes from each seed, sampling actions; return (Rollout, batch).
+
+        Episode i x group_size + j of the batch is member j of seeds[i]'s group.
+        """
         c = self.config
         episode_seeds = np.repeat(seeds, c.group_size)
+        uniforms = sampling_uniforms(c.seed, seeds, c.group_size, c.task.step_budget)
         batch = TaskBatch(c.task, len(episode_seeds))
         record = Rollout()
         self.policy.eval()
 
         def choose(indices, observations):
             inputs = self.processor.preprocess(observations)
-            logits = self.policy.action_logits(torch.from_numpy(inputs['images']),
-                                               torch.from_numpy(inputs['text']))
-            logp = torch.log_softmax(logits, dim=1)
-            actions = torch.multinomial(logp.exp(), 1, generator=self.generator)[:, 0]
+            logp = torch.log_softmax(self.policy.action_logits(
+                torch.from_numpy(inputs['images']), torch.from_numpy(inputs['text'])), dim=1)
+            cdf = np.cumsum(logp.double().exp().numpy(), axis=1)
+            u = uniforms[indices, [batch.tasks[i].steps for i in indices]]
+            actions = np.minimum((u[:, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
             record.images.extend((inputs['images'] * 255).round().astype(np.uint8))
             record.text.extend(inputs['text'])
             record.actions.extend(actions.tolist())
-            record.logp.extend(logp.gather(1, actions[:, None])[:, 0].tolist())
+            record.logp.extend(logp[np.arange(len(actions)), actions].tolist())
             record.episode.extend(indices.tolist())
-            return actions.numpy()
+            return actions
 
         batch.play(episode_seeds, choose)
         return record, batch
 
+    def _all_reduce(self, values: np.ndarray) -> np.ndarray:
+        """Return the sum over ranks of `values` (float64)."""
+        tensor = torch.from_numpy(np.asarray(values, np.float64).copy())
+        if self.world_size > 1:
+            dist.all_reduce(tensor)
+        return tensor.numpy()
+
+    def _reduce_gradients(self) -> None:
+        """Sum the gradients over ranks (a parameter without one counts as zeros)."""
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in self.parameters]
+        if self.world_size > 1:
+            flat = torch.cat([g.reshape(-1) for g in grads])
+            dist.all_reduce(flat)
+            grads = torch.split(flat, [g.numel() for g in grads])
+        for p, g in zip(self.parameters, grads):
+            p.grad = g.view_as(p).clone() if self.world_size > 1 else g
+
     def iterate(self) -> dict:
         """Run one GRPO iteration; return its record (success, KL, kept steps, ...)."""
-        c = self.config
-        seeds = TRAIN_SEEDS + self.iteration * c.start_states + np.arange(c.start_states)
-        record, batch = self.rollout(seeds)
-        steps = batch.steps
-        rewards = batch.success.astype(np.float64) - c.step_cost * steps
-        advantages = group_advantages(rewards, c.group_size)
+        c, group = self.config, self.config.group_size
+        seeds = self.start_seeds(self.iteration)
+        mine = np.arange(self.rank, c.start_states, self.world_size)  # this rank's start states
+        record, batch = self.rollout(seeds[mine])
+        episodes = (mine[:, None] * group + np.arange(group)).reshape(-1)  # global index
+        outcome = np.zeros((2, c.start_states * group))
+        outcome[:, episodes] = batch.success, batch.steps
+        success, steps = self._all_reduce(outcome)
+        rewards = success - c.step_cost * steps
+        advantages = group_advantages(rewards, group, c.advantage_std)
         self.env_steps += int(steps.sum())
-        keep = np.flatnonzero(np.abs(advantages[np.asarray(record.episode)]) > 1e-8)
-        kl_values = []
-        if len(keep):
-            images, text = self._inputs([record.images[i] for i in keep],
-                                        [record.text[i] for i in keep])
-            actions = torch.tensor([record.actions[i] for i in keep])
-            old_logp = torch.tensor([record.logp[i] for i in keep])
-            step_advantages = torch.tensor(advantages[np.asarray(record.episode)[keep]],
-                                           dtype=torch.float32)
+        step_episode = episodes[np.asarray(record.episode, np.int64)]
+        kept_groups = np.flatnonzero(np.abs(advantages.reshape(-1, group)).max(axis=1) > 1e-8)
+        mine_kept = np.flatnonzero(np.isin(step_episode // group, kept_groups))
+        kl_sums = np.zeros(3)  # k3 sum, exact KL sum, steps
+        kept_episode = step_episode[mine_kept]
+        if len(mine_kept):  # a rank may hold none of the kept groups: it still all-reduces
+            images, text = self._inputs([record.images[i] for i in mine_kept],
+                                        [record.text[i] for i in mine_kept])
+            actions = torch.tensor([record.actions[i] for i in mine_kept], dtype=torch.int64)
+            old_logp = torch.tensor([record.logp[i] for i in mine_kept], dtype=torch.float32)
+            step_advantages = torch.tensor(advantages[kept_episode], dtype=torch.float32)
             with torch.no_grad():
-                ref_logp = torch.cat([
-                    torch.log_softmax(self.reference.action_logits(
-                        images[s:s + c.minibatch], text[s:s + c.minibatch]), dim=1)
-                    for s in range(0, len(keep), c.minibatch)]).gather(1, actions[:, None])[:, 0]
+                ref_log_probs = torch.cat([
+                    torch.log_softmax(self.reference.action_logits(images[k], text[k]), 1)
+                    for k in torch.arange(len(mine_kept)).split(FORWARD_CHUNK)])
+        if len(kept_groups):
+            order_rng = np.random.default_rng([c.seed, self.iteration])
             self.policy.train()
             for _ in range(c.update_epochs):
-                order = torch.randperm(len(keep), generator=self.generator)
-                for start in range(0, len(keep), c.minibatch):
-                    j = order[start:start + c.minibatch]
-                    loss, kl = grpo_loss(self.policy.action_logits(images[j], text[j]),
-                                         actions[j], old_logp[j], ref_logp[j],
-                                         step_advantages[j], c.clip, c.kl_coef)
+                order = order_rng.permutation(kept_groups)
+                for part in np.array_split(order, min(c.minibatches, len(order))):
+                    part_episodes = (part[:, None] * group + np.arange(group)).reshape(-1)
+                    weights = np.zeros(len(steps))
+                    weights[part_episodes] = episode_step_weights(steps[part_episodes],
+                                                                  c.loss_average)
+                    minibatch = torch.from_numpy(
+                        np.flatnonzero(np.isin(kept_episode // group, part)))
                     self.optimizer.zero_grad(set_to_none=True)
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(self.policy.parameters(), 1.0)
+                    # the loss is a sum: accumulate over passes (none when no step is here)
+                    for j in minibatch.split(FORWARD_CHUNK) if len(minibatch) else ():
+                        logits = self.policy.action_logits(images[j], text[j])
+                        loss, kl = grpo_loss(
+                            logits, actions[j], old_logp[j],
+                            ref_log_probs[j].gather(1, actions[j, None])[:, 0],
+                            step_advantages[j],
+                            torch.tensor(weights[kept_episode[j.numpy()]], dtype=torch.float32),
+                            c.clip, c.kl_coef)
+                        loss.backward()
+                        log_probs = torch.log_softmax(logits.detach(), 1)
+                        exact = (log_probs.exp() * (log_probs - ref_log_probs[j])).sum(1)
+                        kl_sums += [float(kl.sum()), float(exact.sum()), len(j)]
+                    self._reduce_gradients()
+                    torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
                     self.optimizer.step()
-                    kl_values.append(float(kl))
+        kl_sums = self._all_reduce(kl_sums)
         self.iteration += 1
-        result = {'iteration': self.iteration, 'success': float(batch.success.mean()),
+        result = {'iteration': self.iteration, 'success': float(success.mean()),
                   'reward': float(rewards.mean()), 'mean_steps': float(steps.mean()),
-                  'kept_steps': int(len(keep)), 'env_steps': self.env_steps,
-                  'kl': float(np.mean(kl_values)) if kl_values else 0.0}
+                  'kept_steps': int(steps.reshape(-1, group)[kept_groups].sum()),
+                  'env_steps': self.env_steps,
+                  'kl': float(kl_sums[0] / kl_sums[2]) if kl_sums[2] else 0.0,
+                  'kl_exact': float(kl_sums[1] / kl_sums[2]) if kl_sums[2] else 0.0}
         self.history.append(result)
         return result
 
@@ -238,7 +358,7 @@ class GRPOTrainer:
         c = self.config
         self.training_run.start()
         bar = tqdm(total=c.max_iterations, initial=self.iteration, desc='grpo', unit='iter',
-                   disable=not c.progress)
+                   disable=not c.progress or self.rank != 0)
         while self.iteration < c.max_iterations:
             result = self.iterate()
             bar.update(1)
@@ -265,7 +385,11 @@ class GRPOTrainer:
         summary = {'iterations': self.iteration, 'env_steps': self.env_steps,
                    'final_success': self.history[-1]['success'] if self.history else None,
                    'plateau': self.plateau.reason, 'resumed_from': self.resumed_from,
-                   'checkpoint': str(self.checkpoint_path), 'init': self.config.init}
+                   'checkpoint': str(self.checkpoint_path), 'init': self.config.init,
+                   'world_size': self.world_size,
+                   'max_kl': max((h['kl'] for h in self.history), default=None),
+                   'max_kl_exact': max((h.get('kl_exact', 0.0) for h in self.history),
+                                       default=None)}
         return self.training_run.finish(summary, self._plot)
 
     def _plot(self, run_dir: Path) -> None:

@@ -21,8 +21,17 @@ WANDB_PROJECT = 'nanobot_ros'
 
 
 def jsonable(config) -> dict:
-    """Return dataclass `config` as JSON-ready values (paths and the like as strings)."""
-    return json.loads(json.dumps(asdict(config), default=str))
+    """Return dataclass `config` as JSON-ready values (paths, tuple keys, ... as strings)."""
+    return json.loads(json.dumps(_string_keys(asdict(config)), default=str))
+
+
+def _string_keys(value):
+    """Return `value` with every dict key a string (a task's templates are keyed by tuples)."""
+    if isinstance(value, dict):
+        return {k if isinstance(k, str) else str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_string_keys(v) for v in value]
+    return value
 
 
 class TrainingRun:
