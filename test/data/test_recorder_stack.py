@@ -6,8 +6,7 @@ import sys
 
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.dataset import BagDataset
-
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
 
 
 def test_sim_stack_records_into_its_run_folder(ros_domain, tmp_path):

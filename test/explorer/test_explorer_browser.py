@@ -23,8 +23,8 @@ from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 from nanobot_ros.models.checkpoint import load_checkpoint
 from browser import Browser
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / 'log' / 'explorer_test'
 FRAME = 3
 

@@ -1,5 +1,4 @@
 """Persistence: save -> SIGKILL -> resume restores step counts and weights; corrupt -> backup."""
-from pathlib import Path
 import signal
 import subprocess
 import sys
@@ -7,15 +6,14 @@ import time
 
 from nanobot_ros.learning.persistence import WorldModelCheckpoints
 from persistence_worker import make_loop, weights_digest
+from repo_paths import TESTS
 from tiny_world_model import dot_frame
-
-HERE = Path(__file__).resolve().parent
 
 
 def test_resume_after_sigkill_gives_the_saved_steps_and_weights(tmp_path):
-    worker = subprocess.Popen([sys.executable, str(HERE / 'persistence_worker.py'),
+    worker = subprocess.Popen([sys.executable, str(TESTS / 'persistence_worker.py'),
                                str(tmp_path)], stdout=subprocess.PIPE, text=True,
-                              cwd=str(HERE))
+                              cwd=str(TESTS))
     saves = []
     deadline = time.monotonic() + 120
     try:

@@ -4,7 +4,7 @@ from pathlib import Path
 import subprocess
 import sys
 
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
 
 
 def test_sim_stack_runs_the_world_model(ros_domain, tmp_path):

@@ -20,8 +20,8 @@ from nanobot_ros.data.bags import Bag, find_bags, make_typestore
 from nanobot_ros import contract
 from nanobot_ros.live_view import message_numbers
 from foxglove_client import FoxgloveClient, free_port
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CAMERA, STATUS, ACTION = (contract.IMAGE.fqn(), contract.WORLD_MODEL_STATUS.fqn(),
                           contract.ACTION.fqn())
 EXECUTED, OVERRIDE, INSTRUCTION = (contract.ACTION_EXECUTED.fqn(), contract.ACTION_OVERRIDE.fqn(),

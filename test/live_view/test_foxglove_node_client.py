@@ -8,7 +8,6 @@ which reaches a ROS subscriber.
 """
 import hashlib
 import json
-from pathlib import Path
 import shutil
 import socket
 import subprocess
@@ -17,10 +16,11 @@ import time
 from nanobot_ros import contract
 from nanobot_ros.nodes.common import qos_profile
 from foxglove_client import free_port
+from repo_paths import TESTS
 from sensor_msgs.msg import Image
 from std_msgs.msg import String
 
-NODE_DIR = Path(__file__).resolve().parent / 'node'
+NODE_DIR = TESTS / 'node'
 CAMERA, INSTRUCTION = contract.IMAGE.fqn(), contract.INSTRUCTION.fqn()
 
 

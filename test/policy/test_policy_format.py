@@ -16,8 +16,9 @@ from nanobot_ros.policy.format import (ONNX_FORMAT, ONNX_KEYS, OnnxMetadata, Pol
 from nanobot_ros.policy.onnx_runtime import ModelFileError, OnnxPolicy
 from nanobot_ros.policy.weights import load_policy, save_policy
 from policy_fixtures import tiny_config, tiny_export, tiny_policy
+from repo_paths import ROOT
 
-DOCS = Path(__file__).resolve().parents[1] / 'docs' / 'policy.md'
+DOCS = ROOT / 'docs' / 'policy.md'
 
 
 def rewrite_props(path: Path, change) -> Path:

@@ -6,13 +6,13 @@ that owns a driver is built for real and the callable it handed to its driver is
 level, and /rosout must carry each message at the matching rcl_interfaces/Log severity.
 """
 import ast
-from pathlib import Path
 
 import pytest
 
 from nanobot_ros.robots.log import LEVELS
+from repo_paths import ROOT
 
-ROBOTS = Path(__file__).resolve().parents[1] / 'nanobot_ros' / 'robots'
+ROBOTS = ROOT / 'nanobot_ros' / 'robots'
 ROS_SEVERITY = {'debug': 10, 'info': 20, 'warning': 30, 'error': 40, 'critical': 50}
 
 # node module, its class, parameters that let it start without hardware, its driver's log

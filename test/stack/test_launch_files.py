@@ -5,8 +5,8 @@ import runpy
 import pytest
 
 from nanobot_ros.stack_config import executable_name, stack_nodes
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LAUNCH_FILES = sorted((ROOT / 'launch').glob('*.launch.py'))
 
 

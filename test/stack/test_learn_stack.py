@@ -14,9 +14,8 @@ import sys
 from nanobot_ros.contract import ACTION, LEARN_STATUS, TEACHER_ACTION
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.nodes.common import qos_profile
+from repo_paths import ROOT
 from std_msgs.msg import String
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_kernel_takes_over_once_an_export_passes(ros, tmp_path):

@@ -10,9 +10,9 @@ from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
+from repo_paths import ROOT
 from sensor_msgs.msg import Image
 
-ROOT = Path(__file__).resolve().parents[1]
 # Each robot's runner sends only its own action: cross-talk would show in the other's counts.
 SELECTORS = {'robot1': 'always_move', 'robot2': 'always_stay'}
 ACTIONS = {'robot1': '1', 'robot2': '0'}

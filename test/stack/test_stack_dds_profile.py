@@ -11,8 +11,8 @@ import sys
 import time
 
 from ament_index_python.packages import get_package_share_directory
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PROFILES = ('FASTRTPS_DEFAULT_PROFILES_FILE', 'FASTDDS_DEFAULT_PROFILES_FILE')
 MiB = 1 << 20
 

@@ -1,12 +1,11 @@
 """A stack YAML's `remap` list and `{run_dir}`: remappings for the node, the run's own folder."""
-from pathlib import Path
 
 import pytest
 
 from nanobot_ros.stack import node_command
 from nanobot_ros.stack_config import any_namespace_parameters, node_remappings
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 LEARN = ROOT / 'config' / 'learn.yaml'
 
 

@@ -14,8 +14,7 @@ import yaml
 
 from nanobot_ros.stack_config import executable_path
 from policy_fixtures import tiny_export
-
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
 
 
 def _path_without_cargo() -> str:

@@ -1,5 +1,4 @@
 """The graph contract: one home per topic name and QoS profile; namespaced bags read alike."""
-from pathlib import Path
 import re
 import subprocess
 import sys
@@ -15,8 +14,8 @@ from nanobot_ros.data.bags import Bag
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.data.parquet import export_parquet
 from nanobot_ros.stack_config import any_namespace_parameters, namespace_path, stack_nodes
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / 'nanobot_ros'
 SOURCES = sorted(PACKAGE.rglob('*.py'))
 

@@ -4,15 +4,15 @@ kernel/src cannot import Python, so what it spells by hand is read here and comp
 value, with the one home of each fact (the topic names and QoS: test_graph_contract.py).
 """
 from dataclasses import fields
-from pathlib import Path
 import re
 
 from nanobot_ros.models import checkpoint
 from nanobot_ros.policy import format as policy_format
 from nanobot_ros.policy.configuration import HEADS, PolicyConfig
 from nanobot_ros.policy.serving_config import OnnxServingConfig, ServingConfig
+from repo_paths import ROOT
 
-KERNEL = Path(__file__).resolve().parents[1] / 'kernel' / 'src'
+KERNEL = ROOT / 'kernel' / 'src'
 RUST_TYPES = {int: 'usize', bool: 'bool', str: 'String', float: 'f64'}
 
 

@@ -25,7 +25,9 @@ The rules (README "Layout"):
 import ast
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parents[1] / 'nanobot_ros'
+from repo_paths import ROOT
+
+PACKAGE = ROOT / 'nanobot_ros'
 LAYERS = [('nanobot_ros', 'durable', 'contract', 'defaults', 'version'),
           ('data', 'robots', 'models'), ('learning', 'live_view'), ('policy',),
           ('nodes', 'report', 'explorer'),

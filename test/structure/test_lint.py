@@ -1,9 +1,9 @@
 """Style as tests: flake8 at 99 columns with pep257 docstrings (flake8-docstrings)."""
-from pathlib import Path
 import subprocess
 import sys
 
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
+
 CHECKED = ['nanobot_ros', 'test', 'launch', 'bench', 'firmware', 'setup.py']
 
 

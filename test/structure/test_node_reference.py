@@ -6,15 +6,15 @@ All nodes run for real (one process each, with their defaults, in one private do
 parameters are read through the ROS parameter services and their topics from the graph
 (nanobot_ros.node_reference.py, the same code `./run.sh nanobot docs` runs).
 """
-from pathlib import Path
 
 import pytest
 
 from nanobot_ros.defaults import config_defaults
 from nanobot_ros.node_reference import (fill, introspect, NODE_CONFIGS, node_names, render,
                                         render_defaults, render_graph, START_PARAMETERS)
+from repo_paths import ROOT
 
-DOCS = Path(__file__).resolve().parents[1] / 'docs'
+DOCS = ROOT / 'docs'
 STALE = 'regenerate it with `./run.sh nanobot docs` and commit it'
 
 

@@ -1,13 +1,13 @@
 """The firmware's C header passes the same vectors as the Python implementation."""
-from pathlib import Path
 import shutil
 import subprocess
 
 import pytest
 
 from esp32_vectors import VECTORS
+from repo_paths import ROOT
 
-FIRMWARE = Path(__file__).resolve().parents[1] / 'firmware'
+FIRMWARE = ROOT / 'firmware'
 
 
 def test_c_header_passes_the_shared_vectors(tmp_path):

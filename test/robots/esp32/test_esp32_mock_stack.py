@@ -4,8 +4,7 @@ from pathlib import Path
 
 from nanobot_ros import stack
 from nanobot_ros.data.bags import find_bags
-
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
 
 
 def test_mock_stack_runs_and_reports(ros_domain, tmp_path, capsys):

@@ -12,8 +12,8 @@ from camera_video import write_video
 from jetbot_emulator import EmulatedJetBot
 from nanobot_ros.data.bags import find_bags
 from nanobot_ros.stack_config import node_parameters, stack_nodes
+from repo_paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 CONFIG = ROOT / 'config' / 'jetbot.yaml'
 
 

@@ -16,8 +16,7 @@ from nanobot_ros.contract import ODOM, ROOM_LAYOUT
 from nanobot_ros.data.bags import Bag, find_bags
 from nanobot_ros.explorer.sessions import list_sessions, Session
 from nanobot_ros.stack_config import node_parameters, stack_nodes
-
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
 
 
 def test_room_yaml_is_the_jetbot_stack_with_the_room_robot():

@@ -8,8 +8,7 @@ from sensor_msgs.msg import Image
 
 from nanobot_ros.contract import ACTION, COMMAND, IMAGE, SENSOR
 from nanobot_ros.nodes.common import qos_profile
-
-ROOT = Path(__file__).resolve().parents[1]
+from repo_paths import ROOT
 
 
 def test_run_sh_sim_is_visible_to_another_process(ros, tmp_path):
