@@ -1,7 +1,8 @@
 """Write firmware/test_vectors.txt from the Python implementation plus published check values.
 
 Run once after a deliberate protocol change (`./run.sh python firmware/make_test_vectors.py`)
-and commit the result; both test/test_esp32_protocol.py and firmware/test_protocol.c check it.
+and commit the result; both test/robots/esp32/test_esp32_protocol.py and firmware/test_protocol.c
+check it.
 Format, one vector per line, hex without spaces, '-' for empty:
     crc32   <data> <crc as 8 hex digits>
     cobs    <raw> <encoded>

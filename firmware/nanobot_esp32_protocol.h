@@ -2,7 +2,8 @@
  * nanobot ESP32 serial protocol, version 1: the firmware side (header-only, C99, no malloc).
  *
  * The C twin of nanobot_ros/robots/esp32_protocol.py. Both are checked against
- * firmware/test_vectors.txt (firmware/test_protocol.c here, test/test_esp32_protocol.py there).
+ * firmware/test_vectors.txt (firmware/test_protocol.c here,
+ * test/robots/esp32/test_esp32_protocol.py there).
  *
  * Wire: every frame is COBS-encoded and followed by one 0x00 delimiter. Decoded frame
  * (little-endian integers, IEEE-754 binary32 little-endian floats):

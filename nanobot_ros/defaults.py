@@ -2,7 +2,8 @@
 
 Nodes declare one ROS parameter per field (`NanobotNode.declare_config`), command lines build
 one `--option` per field (`add_config_options`, `config_values`), and the YAML files in
-config/ only override. `test/test_node_reference.py` checks the running nodes against this.
+config/ only override. `test/structure/test_node_reference.py` checks the running nodes against
+this.
 """
 from dataclasses import fields, MISSING
 import typing

@@ -8,8 +8,8 @@ and its parameters (type, value, description) through ListParameters / DescribeP
 GetParameters, and stops the nodes. `render(reports)` writes the node reference (docs/nodes.md:
 `./run.sh nanobot docs`); `render_graph(reports)` and `render_defaults()` write the generated
 sections of docs/graph.md and docs/defaults.md (`fill` puts them between the marker comments,
-the prose around them stays hand-written). test/test_node_reference.py checks the defaults
-against the config dataclasses (NODE_CONFIGS) and that the committed docs are current.
+the prose around them stays hand-written). test/structure/test_node_reference.py checks the
+defaults against the config dataclasses (NODE_CONFIGS) and that the committed docs are current.
 """
 import ast
 from dataclasses import dataclass, field

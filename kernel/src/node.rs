@@ -2,7 +2,7 @@
 //! hands every message to `Server` and publishes what it answers.
 //!
 //! Topics (relative: in the node's namespace; as `nodes/action_server.py`, the names and
-//! profiles of `nanobot_ros/contract.py`, test/test_graph_contract.py checks them):
+//! profiles of `nanobot_ros/contract.py`, test/structure/test_graph_contract.py checks them):
 //!   camera/image_raw  sensor_msgs/Image          sensor-data QoS   in
 //!   instruction       std_msgs/String            reliable, transient local, depth 1   in
 //!   robot/telemetry   nanobot_msgs/Telemetry     sensor-data QoS   in
@@ -70,7 +70,8 @@ impl Params<'_> {
 }
 
 /// The kernel's parameters; the defaults are the Python kernel's (`ServingConfig` and
-/// `OnnxServingConfig`, policy/serving_config.py; test/test_kernel_contract.py compares them).
+/// `OnnxServingConfig`, policy/serving_config.py; test/structure/test_kernel_contract.py
+/// compares them).
 fn settings(node: &Node) -> Result<Settings, String> {
     let p = Params(node);
     let count = |name: &str| -> Result<usize, String> {

@@ -1,6 +1,6 @@
 // A Foxglove client built on Foxglove's own library (@foxglove/ws-protocol, with the `ws`
 // WebSocket and @foxglove/rosmsg2-serialization for CDR), as a viewer app uses it. Run by
-// test/test_foxglove_node_client.py:
+// test/live_view/test_foxglove_node_client.py:
 //
 //   node watch_and_publish.mjs <ws url> <image topic> <instruction topic>
 //

@@ -16,8 +16,8 @@ pub const CHECKPOINT_FORMAT: &str = "nanobot_ros.checkpoint/1";
 pub const GGUF_FORMAT: &str = "nanobot_ros.policy_gguf/1";
 pub const WEIGHTS_KIND: &str = "nanobot_policy";
 
-/// The Python PolicyConfig's fields (`policy/configuration.py`; test/test_kernel_contract.py
-/// compares them). All are parsed, so an unknown or missing one is an error; a few only
+/// The Python PolicyConfig's fields (`policy/configuration.py`;
+/// test/structure/test_kernel_contract.py compares them). All are parsed, so an unknown or missing one is an error; a few only
 /// matter to training.
 #[allow(dead_code)]
 #[derive(Clone, Debug, Deserialize)]
