@@ -116,8 +116,7 @@ def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
     """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
     kernel = OnnxPolicy(model)
     batch = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds))
-    success, _ = batch.play(seeds, lambda indices, observations: [
-        kernel.select_action(o)['index'] for o in observations])
+    success, _ = batch.play(seeds, kernel.choose)
     two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
     return float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0
 

@@ -32,8 +32,7 @@ from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamily, task_prese
 
 def success(kernel: OnnxPolicy, task: str, seeds) -> float:
     """Return the kernel's success rate on the preset's episodes `seeds`."""
-    done, _ = TaskBatch(task_preset(task), len(seeds)).play(
-        seeds, lambda indices, obs: [kernel.select_action(o)['index'] for o in obs])
+    done, _ = TaskBatch(task_preset(task), len(seeds)).play(seeds, kernel.choose)
     return float(done.mean())
 
 

@@ -74,8 +74,7 @@ def evaluate_export(path, config: ArbiterConfig) -> tuple:
     policy = OnnxPolicy(path)
     seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
     batch = TaskBatch(task_preset(config.task), len(seeds))
-    success, _ = batch.play(list(seeds), lambda indices, observations: [
-        policy.select_action(o)['index'] for o in observations])
+    success, _ = batch.play(list(seeds), policy.choose)
     step = policy.metadata.get('nanobot.step')
     return float(np.mean(success)), int(step) if step is not None else None
 

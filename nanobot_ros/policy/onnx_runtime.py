@@ -82,3 +82,7 @@ class OnnxPolicy:
         if not np.all(np.isfinite(values)):
             raise ValueError('the model produced non-finite actions')
         return self.processor.postprocess(np.clip(values, self.low, self.high))
+
+    def choose(self, indices, observations) -> list:
+        """Return the action index of each observation: a chooser for `TaskBatch.play`."""
+        return [self.select_action(o)['index'] for o in observations]
