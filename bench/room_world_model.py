@@ -89,7 +89,10 @@ def room_defaults(path: Path = ROOM_CONFIG) -> dict:
         return {}
     section = (yaml.safe_load(path.read_text()) or {}).get('world_model', {})
     values = section.get('ros__parameters', {})
-    return {dest: values[key] for dest, key in FROM_ROOM_CONFIG.items() if key in values}
+    defaults = {dest: values[key] for dest, key in FROM_ROOM_CONFIG.items() if key in values}
+    if 'advection_x' in values or 'advection_y' in values:  # one flag, --advection X Y
+        defaults['advection'] = (values.get('advection_x', 0), values.get('advection_y', 0))
+    return defaults
 
 
 def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
@@ -387,7 +390,8 @@ def main(argv=None):
     seeds = args.seeds or [args.seed]
     torch.set_num_threads(args.threads)
     print(f'room_world_model: {args.img_size} px, patch {args.patch_size}, dim '
-          f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, batch '
+          f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, advection '
+          f'{args.advection[0]}/{args.advection[1]} px, batch '
           f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
           f'{args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '

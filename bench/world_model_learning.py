@@ -65,11 +65,11 @@ def held_out_predictions(model: WorldModel, held_out, blind: bool = False):
     frames, labels, next_frames = held_out
     model.autoencoder.eval()
     model.predictor.eval()
-    features = model.autoencoder.encode(model.to_tensor(frames))[:, None]
+    images = model.to_tensor(frames)
+    features = model.autoencoder.encode(images)[:, None]
     labels = torch.zeros(len(labels), 1, dtype=torch.long) if blind else \
         torch.tensor(labels)[:, None]
-    predicted, _ = model.predictor(features, labels)
-    return (model.autoencoder.decode(predicted),
+    return (model.predict_patches(features, labels, images)[0],
             model.autoencoder.patchify(model.to_tensor(next_frames)))
 
 
@@ -109,8 +109,9 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
         img_size=args.img_size, patch_size=args.patch_size, embed_dim=args.embed_dim,
         depth=args.depth, predictor_depth=args.predictor_depth, num_actions=num_actions,
         autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
-        mask_ratio_max=args.mask_ratio_max,
-        loss_weights=LossWeights(latent=args.latent_weight)), seed=args.seed)
+        mask_ratio_max=args.mask_ratio_max, advection_x=args.advection[0],
+        advection_y=args.advection[1], loss_weights=LossWeights(latent=args.latent_weight)),
+        seed=args.seed)
 
 
 def loop_config(args, **overrides) -> LoopConfig:
@@ -203,6 +204,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
                             'mask_ratio_max'].default,
                         help='largest share of patches hidden in an autoencoder step')
     parser.add_argument('--latent-weight', type=float, default=LossWeights.latent)
+    parser.add_argument('--advection', type=int, nargs=2, metavar=('X', 'Y'),
+                        default=(WorldModelSize.advection_x, WorldModelSize.advection_y),
+                        help='pixels a predicted frame may move the last one\'s (0 0 = off)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
 

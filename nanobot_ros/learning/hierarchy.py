@@ -186,7 +186,8 @@ def warm_start(predictor: TransformerActionConditionedPredictor,
     Each macro-action's embedding is the sum of its two halves' embeddings below
     (m = first half + A^L x second half).
     """
-    state = below.state_dict()
+    state = {name: value for name, value in below.state_dict().items()
+             if not name.startswith('motion_head.')}
     embedding = state['action_embed.weight']
     half = embedding.shape[0]
     if predictor.config.num_actions != half * half:
@@ -204,7 +205,10 @@ class Level:
                  num_actions: int, lr: float, weight_decay: float, capacity: int, window: int,
                  seed: int):
         self.index, self.length, self.num_actions = index, 2 ** index, num_actions
-        config = replace(below.config, num_actions=num_actions ** self.length, max_history=1)
+        # A macro-move's prediction is decoded alone (no advection): 2^k moves shift the view
+        # further than a kernel reaches.
+        config = replace(below.config, num_actions=num_actions ** self.length, max_history=1,
+                         advection_x=0, advection_y=0)
         with torch.random.fork_rng(devices=[]):  # overwritten below: leave the generator be
             self.predictor = TransformerActionConditionedPredictor(config)
         # It starts from what the level below knows (a move of 2^k steps is two of 2^(k-1)).

@@ -14,6 +14,7 @@ import torch
 
 from nanobot_ros.learning.predictor_introspection import action_gradient_share, \
     attention_heatmap, attention_metrics
+from nanobot_ros.models.advection import advect
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
 from nanobot_ros.models.losses import LossWeights, predictor_losses, r2_score
@@ -33,6 +34,10 @@ class WorldModelSize:
     depth: int = 2               # ViT encoder blocks
     predictor_depth: int = 2     # predictor transformer blocks
     history_frames: int = 1      # frames of history the predictor sees
+    # Pixels the prediction may move the last frame's own pixels, per patch (0 and 0 = the
+    # decoder paints all of it): models/advection.py; the room uses them for sharp turns.
+    advection_x: int = 0
+    advection_y: int = 0
 
 
 @dataclass
@@ -84,7 +89,8 @@ class WorldModelConfig:
         return cls.small(img_size=size.img_size, patch_size=size.patch_size,
                          embed_dim=size.embed_dim, depth=size.depth,
                          predictor_depth=size.predictor_depth, max_history=size.history_frames,
-                         num_actions=num_actions, **kwargs)
+                         num_actions=num_actions, advection_x=size.advection_x,
+                         advection_y=size.advection_y, **kwargs)
 
     @classmethod
     def from_dict(cls, values: dict) -> 'WorldModelConfig':
@@ -100,7 +106,8 @@ class WorldModelConfig:
               predictor_depth: int = WorldModelSize.predictor_depth, num_actions: int = 2,
               max_history: int = WorldModelSize.history_frames,
               img_size: int = WorldModelSize.img_size, mask_ratio_min: float = 0.0,
-              mask_ratio_max: float = 0.0, **kwargs) -> 'WorldModelConfig':
+              mask_ratio_max: float = 0.0, advection_x: int = WorldModelSize.advection_x,
+              advection_y: int = WorldModelSize.advection_y, **kwargs) -> 'WorldModelConfig':
         """Return a consistent config from the few sizes people change.
 
         No masking by default (the reference's MAE hides 0.3-0.85 of the patches): when a
@@ -115,7 +122,8 @@ class WorldModelConfig:
                         mask_ratio_max=mask_ratio_max)
         predictor = PredictorConfig(feature_dim=embed_dim, num_patches=vit.num_patches,
                                     num_actions=num_actions, embed_dim=embed_dim,
-                                    depth=predictor_depth, max_history=max_history)
+                                    depth=predictor_depth, max_history=max_history,
+                                    advection_x=advection_x, advection_y=advection_y)
         return cls(vit=vit, predictor=predictor, **kwargs)
 
 
@@ -190,14 +198,33 @@ class WorldModel:
         """
         self.autoencoder.eval()
         self.predictor.eval()
-        features = self.autoencoder.encode(self.to_tensor(list(history_frames)))
+        images = self.to_tensor(list(history_frames))
+        features = self.autoencoder.encode(images)
         a = len(candidate_actions)
         features = features.unsqueeze(0).expand(a, -1, -1, -1)
         past = torch.tensor(list(history_actions), dtype=torch.long).expand(a, -1)
         actions = torch.cat([past, torch.tensor(candidate_actions).reshape(a, 1)], dim=1)
-        heads, _ = self.predictor.forward_heads(features, actions)
-        disagreement = heads.var(dim=1, unbiased=False).mean(dim=(1, 2))
-        return self.autoencoder.decode(heads.mean(dim=1)), disagreement
+        predicted, heads = self.predict_patches(features, actions,
+                                                images[-1:].expand(a, -1, -1, -1))
+        return predicted, heads.var(dim=1, unbiased=False).mean(dim=(1, 2))
+
+    def predict_patches(self, features: torch.Tensor, actions: torch.Tensor,
+                        last_images: torch.Tensor, decode=None
+                        ) -> Tuple[torch.Tensor, torch.Tensor]:
+        """Return (predicted next-frame patches (B, N, P), every head's tokens).
+
+        features (B, T, N, F) and actions (B, T) as the predictor takes them; last_images
+        (B, 3, H, W) the frames the features of step T came from. The heads' mean token is
+        decoded; with advection (`PredictorConfig.advection_x/y`) the last frame's pixels,
+        moved per patch, are composed with it through the predicted mask.
+        """
+        heads, motion, _ = self.predictor.forward_motion(features, actions)
+        decoded = (decode or self.autoencoder.decode)(heads.mean(dim=1))
+        if motion is None:
+            return decoded, heads
+        moved, mask = advect(last_images, motion, self.config.predictor.advection)
+        painted = self.autoencoder.unpatchify(decoded)
+        return self.autoencoder.patchify(mask * moved + (1 - mask) * painted), heads
 
     # -- training ----------------------------------------------------------------------------
 
@@ -245,9 +272,9 @@ class WorldModel:
         features = tokens[:b * t].reshape(b, t, *tokens.shape[1:])
         if target_latent is None:
             target_latent = tokens[b * t:]
-        heads, _ = self.predictor.forward_heads(features, actions)
+        predicted_patches, heads = self.predict_patches(features, actions, history[:, -1],
+                                                        self._decode_frozen)
         predicted_latent = heads.mean(dim=1)
-        predicted_patches = self._decode_frozen(predicted_latent)
         target_patches = self.autoencoder.patchify(next_frames)
         logits = self.action_classifier(features[:, -1], predicted_latent)
         bootstrap = (torch.rand(heads.shape[:2], generator=self.generator) < 0.5).float() \
@@ -328,9 +355,11 @@ class WorldModel:
         t = attention[-1].shape[-1] // (n + 1)  # after the predictor's history clipping
         metrics = {f'attention/{k}': v for k, v in attention_metrics(attention[-1], t, n).items()}
 
+        last = history[:, -1]
+
         def loss(with_actions):
-            latent, _ = self.predictor(features, with_actions)
-            return float(((self.autoencoder.decode(latent) - target) ** 2).mean())
+            return float(((self.predict_patches(features, with_actions, last)[0] - target)
+                          ** 2).mean())
         shuffled = actions[torch.randperm(b, generator=self.generator)]
         metrics.update({'counterfactual/true_loss': loss(actions),
                         'counterfactual/shuffled_loss': loss(shuffled),
@@ -339,7 +368,7 @@ class WorldModel:
         for action in range(self.config.predictor.num_actions):
             variant = actions.clone()
             variant[:, -1] = action
-            sweep.append(self.autoencoder.decode(self.predictor(features, variant)[0]))
+            sweep.append(self.predict_patches(features, variant, last)[0])
         pairs = [((sweep[i] - sweep[j]) ** 2).mean() for i in range(len(sweep))
                  for j in range(i + 1, len(sweep))]
         metrics['action_sensitivity'] = float(torch.stack(pairs).mean()) if pairs else 0.0

@@ -23,6 +23,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
+from nanobot_ros.models.advection import AdvectionShape
 from nanobot_ros.models.transformer import Block, sincos_pos_embed_1d, sincos_pos_embed_2d
 
 # Segment kinds, as type embeddings: frame tokens, action tokens, future query tokens.
@@ -33,6 +34,10 @@ RELATIVE_BIAS_GAIN = 20.0
 # Spread of the heads' initial weights: their initial disagreement (the explorer's uncertainty
 # about what has not been learned yet).
 HEAD_INIT_STD = 0.05
+# Initial logit of the advection kernels' zero-displacement tap: the moved frame starts as
+# mostly the last frame (copying is a fair first guess), while every other tap keeps enough
+# weight (about 1/50) to receive a gradient.
+ADVECTION_STAY_LOGIT = 3.0
 
 
 @dataclass
@@ -52,6 +57,11 @@ class PredictorConfig:
     heads: int = field(default=4, metadata={'description': (
         'output heads on the shared transformer; the prediction is their mean, their '
         'disagreement the uncertainty exploration maximises')})
+    advection_x: int = field(default=0, metadata={'description': (
+        'pixels the next frame may move the last one horizontally, per patch (0 with '
+        'advection_y 0 = the decoder alone paints the prediction; models/advection.py)')})
+    advection_y: int = field(default=0, metadata={'description': (
+        'pixels the next frame may move the last one vertically, per patch')})
 
     def validate(self) -> None:
         """Raise ValueError naming the first inconsistent setting."""
@@ -64,9 +74,16 @@ class PredictorConfig:
             raise ValueError(f'max_history must be >= 1, got {self.max_history}')
         if self.heads < 1:
             raise ValueError(f'heads must be >= 1, got {self.heads}')
+        if self.advection_x < 0 or self.advection_y < 0:
+            raise ValueError(f'advection_x/y must be >= 0, got {self.advection_x}, '
+                             f'{self.advection_y}')
         if self.token_capacity < 2 * self.num_patches + 1:
             raise ValueError(f'token_capacity {self.token_capacity} cannot hold one frame, one '
                              f'action and the future queries ({2 * self.num_patches + 1})')
+
+    @property
+    def advection(self) -> AdvectionShape:
+        return AdvectionShape(self.advection_x, self.advection_y)
 
     def history_that_fits(self, frames: int) -> int:
         """Return how many of the newest `frames` fit max_history and token_capacity."""
@@ -135,6 +152,16 @@ class TransformerActionConditionedPredictor(nn.Module):
         with torch.no_grad():
             self.output_proj.weight.copy_(weight.reshape(-1, d))
         nn.init.zeros_(self.output_proj.bias)
+        # Per patch: the advection kernels' and mask's logits (models/advection.py).
+        shape = config.advection
+        self.motion_head = nn.Linear(d, shape.logits_per_patch) if shape.enabled else None
+        if self.motion_head is not None:
+            nn.init.zeros_(self.motion_head.weight)
+            with torch.no_grad():
+                self.motion_head.bias.zero_()
+                self.motion_head.bias[shape.radius_x] = ADVECTION_STAY_LOGIT
+                self.motion_head.bias[2 * shape.radius_x + 1 + shape.radius_y] = \
+                    ADVECTION_STAY_LOGIT
 
     def clip_history(self, features: torch.Tensor, actions: torch.Tensor):
         """Keep the newest frames that fit the token capacity and max_history."""
@@ -170,6 +197,12 @@ class TransformerActionConditionedPredictor(nn.Module):
                       return_attn: bool = False
                       ) -> Tuple[torch.Tensor, Optional[List[torch.Tensor]]]:
         """`forward`, but every head's prediction: (B, heads, N, feature_dim)."""
+        heads, _, attention = self.forward_motion(features, actions, return_attn)
+        return heads, attention
+
+    def forward_motion(self, features: torch.Tensor, actions: torch.Tensor,
+                       return_attn: bool = False):
+        """`forward_heads` plus the advection logits (B, N, logits_per_patch), or None."""
         self._check(features, actions)
         features, actions = self.clip_history(features, actions)
         b, t, n, _ = features.shape
@@ -206,8 +239,10 @@ class TransformerActionConditionedPredictor(nn.Module):
             x, weights = block(x, mask, return_attn)
             if return_attn:
                 attention.append(weights)
-        delta = self.output_proj(self.norm(x[:, -n:])).reshape(b, n, c.heads, -1)
-        return features[:, -1, None] + delta.transpose(1, 2), attention
+        out = self.norm(x[:, -n:])
+        delta = self.output_proj(out).reshape(b, n, c.heads, -1)
+        motion = self.motion_head(out) if self.motion_head is not None else None
+        return features[:, -1, None] + delta.transpose(1, 2), motion, attention
 
 
 class ActionClassifier(nn.Module):

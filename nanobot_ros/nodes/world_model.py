@@ -70,6 +70,9 @@ DESCRIPTIONS = {
     'depth': 'ViT encoder blocks',
     'predictor_depth': 'predictor transformer blocks',
     'history_frames': 'frames of history the predictor sees',
+    'advection_x': 'pixels a prediction may move the last frame\'s horizontally (0 and '
+                   'advection_y 0 = the decoder paints all of it)',
+    'advection_y': 'pixels a prediction may move the last frame\'s vertically',
     'config_autoencoder_lr': 'autoencoder lr for a fresh start',
     'config_predictor_lr': 'predictor lr for a fresh start',
     'autoencoder_lr': 'explicit autoencoder lr; 0 = saved, else config_autoencoder_lr',
