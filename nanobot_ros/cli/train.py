@@ -15,6 +15,9 @@ TRAINER_OPTIONS = {
     'run_dir': 'checkpoint, curve, summary',
     'init': 'start from this policy.safetensors\'s weights (tensors it lacks keep their init; '
             'a run dir with a checkpoint resumes that instead)',
+    'encoder_from': 'start the vision encoder from this world model checkpoint\'s encoder '
+                    '(same sizes; e.g. <checkpoint_dir>/world_model.safetensors)',
+    'freeze_encoder': 'keep the vision encoder fixed (train the rest of the policy)',
     'continual': 'keep training as new bag splits appear',
     'idle_timeout': 'continual: stop after this many seconds without new data (none = never)',
     'batch_size': 'samples per step',
