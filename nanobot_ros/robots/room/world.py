@@ -24,7 +24,7 @@ thread. Processes that also use torch must import `torch._dynamo` before the fir
 from dataclasses import dataclass
 import math
 import os
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,7 +32,7 @@ from nanobot_ros.robots.jetbot.motors import (
     action_to_command, JetBotController, MotorCommand, MotorDriver, MotorLimits, MotorProfile,
     WHEEL_JOINTS)
 from nanobot_ros.robots.backoff import Backoff
-from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, WHEEL_RADIUS
+from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, RoomObject, WHEEL_RADIUS
 from nanobot_ros.robots.sim.task_family import TaskFamilyConfig
 
 # The discrete action space: index i = (action_space_left[i], action_space_right[i]) below.
@@ -129,7 +129,9 @@ def _yaw_quat(yaw: float) -> np.ndarray:
 class RoomWorld:
     """The room in MuJoCo: physics, the JetBot controller on simulated time, the camera."""
 
-    def __init__(self, config: RoomConfig = None, limits: Optional[MotorLimits] = None):
+    def __init__(self, config: RoomConfig = None, limits: Optional[MotorLimits] = None,
+                 objects: Optional[Sequence[RoomObject]] = None):
+        """`objects`: the bodies to build instead of `room_layout(config)` (a task's pool)."""
         # MUJOCO_GL is read when mujoco is imported: headless EGL unless the user chose
         os.environ.setdefault('MUJOCO_GL', 'egl')
         try:
@@ -139,7 +141,7 @@ class RoomWorld:
         self._mujoco = mujoco
         self.config = config or RoomConfig()
         self.limits = limits or RoomMotorLimits()
-        self.objects = room_layout(self.config)
+        self.objects = room_layout(self.config) if objects is None else list(objects)
         self.model = mujoco.MjModel.from_xml_string(
             room_mjcf(self.config, self.limits, self.objects))
         self.data = mujoco.MjData(self.model)
@@ -236,6 +238,25 @@ class RoomWorld:
         self.set_wheel_targets(0.0, 0.0)
         self._mujoco.mj_forward(self.model, self.data)
         return self.render()
+
+    def _object_joint(self, index: int) -> Tuple[int, int]:
+        joint = self.model.body_jntadr[self.model.body(f'object{index}').id]
+        return self.model.jnt_qposadr[joint], self.model.jnt_dofadr[joint]
+
+    def move_object(self, index: int, x: float, y: float) -> None:
+        """Put object `index` down at rest, upright, at (x, y) (a layout change: no rebuild)."""
+        q, v = self._object_joint(index)
+        self.data.qpos[q:q + 7] = (x, y, self.objects[index].size, 1.0, 0.0, 0.0, 0.0)
+        self.data.qvel[v:v + 6] = 0.0
+
+    def object_position(self, index: int) -> Tuple[float, float]:
+        """Return object `index`'s centre (x, y) now (the robot may have pushed it), m."""
+        q, _ = self._object_joint(index)
+        return float(self.data.qpos[q]), float(self.data.qpos[q + 1])
+
+    def set_object_color(self, index: int, rgb: Sequence[int]) -> None:
+        """Paint object `index` in `rgb` (0-255); other worlds' colours are their own."""
+        self.model.geom_rgba[self.model.geom(f'object{index}').id, :3] = np.asarray(rgb) / 255
 
     def execute(self, command: MotorCommand) -> None:
         """Start a motor command now (simulated time), as the JetBot driver does."""

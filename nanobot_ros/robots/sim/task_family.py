@@ -46,7 +46,24 @@ TEMPLATES = {
     ('heldout', 2): ('go to {}, after that {}', 'head to {} and afterwards {}',
                      'start with {}, finish at {}'),
 }
+PHRASINGS = ('train', 'heldout')
 _COLOR_WORDS = re.compile(r'\b(' + '|'.join(MARKER_COLORS) + r')\b', re.IGNORECASE)
+
+
+def check_phrasings(phrasings: str) -> None:
+    """Raise ValueError unless `phrasings` names a split of the templates."""
+    if phrasings not in PHRASINGS:
+        raise ValueError(f'phrasings must be train or heldout, got {phrasings!r}')
+
+
+def phrase(templates: dict, phrasings: str, names: Sequence[str],
+           rng: np.random.Generator) -> str:
+    """Return an instruction naming `names` in order, from a template of split `phrasings`.
+
+    `templates` maps (split, number of names) to format strings with one '{}' per name.
+    """
+    options = templates[(phrasings, len(names))]
+    return options[int(rng.integers(len(options)))].format(*names)
 
 
 def parse_waypoints(text: str, colors: Sequence[str]) -> List[str]:
@@ -77,8 +94,7 @@ class TaskFamilyConfig(TargetTaskConfig):
         if not 0.0 <= self.two_step <= 1.0 or (self.two_step and self.min_markers < 2):
             raise ValueError(f'two_step {self.two_step} must be in [0, 1] and needs '
                              f'min_markers >= 2')
-        if self.phrasings not in ('train', 'heldout'):
-            raise ValueError(f'phrasings must be train or heldout, got {self.phrasings!r}')
+        check_phrasings(self.phrasings)
 
     @property
     def template_table(self) -> dict:
@@ -126,8 +142,7 @@ class TaskFamily(TargetTask):
         self.world.x, self.world.y = self._cell_centre(int(cells[0]))
         steps = 2 if rng.random() < c.two_step else 1
         self.waypoints = colors[:steps]
-        templates = c.template_table[(c.phrasings, steps)]
-        self._instruction = templates[int(rng.integers(len(templates)))].format(*self.waypoints)
+        self._instruction = phrase(c.template_table, c.phrasings, self.waypoints, rng)
         self.episode_seed, self.steps, self.progress = seed, 0, 0
         self.target = self.waypoints[0]
         return self._instruction
