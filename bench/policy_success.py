@@ -20,6 +20,15 @@ code the kernel node runs) over held-out seeds, once with the training phrasings
 the held-out ones, in one process; with `--dds` the sim node (`task` preset) and the kernel node
 play the same episodes over DDS instead (slower: a round trip through two nodes per step).
 `--kernel rust` serves the same exports with the Rust kernel (kernel/, ort or Candle backend).
+
+The room task (robots/room/task.py) through the Rust kernel over DDS, on its final test seeds:
+
+    ./run.sh python bench/policy_success.py runs/room_bc/policy.safetensors --task room \
+        --grpo runs/room_grpo/grpo.safetensors --dds --kernel rust
+
+the room node (`task: room`, lockstep) and the kernel node play the episodes; the table ends
+with `room: BC <a> % / <b> %; BC + GRPO <c> % / <d> % (training / held-out phrasings, <k>
+episodes, rust kernel over DDS)`.
 """
 import argparse
 import json
@@ -38,6 +47,8 @@ from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import export_gguf
+from nanobot_ros.robots.jetbot.motors import MOTOR_NAMES
+from nanobot_ros.robots.room.task import SEEDS as ROOM_SEEDS
 from nanobot_ros.robots.sim.task_family import TaskBatch, task_preset, TASK_PRESETS
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.nodes.common import qos_profile
@@ -47,6 +58,8 @@ TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius'
         'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True,
         'action_timeout': 2.0}
 
+
+ROOM_TASK = 'room'  # --task: the room task (the room node's `task`), not a family preset
 
 # --kernel -> the kernel's executable
 KERNEL_EXECUTABLES = {'python': 'kernel', 'rust': 'nanobot_kernel'}
@@ -68,21 +81,21 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def sim_counters(reports: list) -> dict:
-    """Return the newest sim status values from /diagnostics reports."""
+def robot_counters(reports: list, robot: str = 'sim') -> dict:
+    """Return the newest status values of node `robot` from /diagnostics reports."""
     for report in reversed(reports):
         for status in report.status:
-            if status.hardware_id == 'sim':
+            if status.hardware_id == robot:
                 return {kv.key: kv.value for kv in status.values}
     return {}
 
 
 def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str,
-                 kernel: dict, task: dict = TASK) -> dict:
-    """Drive `episodes` sim episodes with the kernel serving `model`; return the counters.
+                 kernel: dict, task: dict = TASK, robot: str = 'sim') -> dict:
+    """Drive `episodes` task episodes with the kernel serving `model`; return the counters.
 
     kernel: {'executable': ..., 'params': {...}} of the kernel implementation to run;
-    task: the sim's task parameters.
+    task: the task parameters of node `robot` (the sim, or the room).
     """
     reports = []
     subscription = node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
@@ -91,14 +104,14 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
                               'control_period': 2.0, **kernel['params']},
                    logs / f'kernel_{label}.log', executable=kernel['executable'])
     time.sleep(3.0)  # let the kernel load its model before the first frame
-    sim = start('sim', {**task, 'seed': seed, 'episode_limit': episodes},
-                logs / f'sim_{label}.log')
+    sim = start(robot, {**task, 'seed': seed, 'episode_limit': episodes},
+                logs / f'{robot}_{label}.log')
     start_time = time.monotonic()
     done = 0
     try:
         while done < episodes:
             rclpy.spin_once(node, timeout_sec=0.2)
-            done = int(sim_counters(reports).get('episodes', 0))
+            done = int(robot_counters(reports, robot).get('episodes', 0))
             if time.monotonic() - start_time > 60 + 5 * episodes:
                 print(f'[{label}] timed out after {done} episodes', file=sys.stderr)
                 break
@@ -106,7 +119,7 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
         stop(sim)
         stop(kernel)
         node.destroy_subscription(subscription)
-    values = sim_counters(reports)
+    values = robot_counters(reports, robot)
     return {'episodes': int(values.get('episodes', 0)),
             'successes': int(values.get('successes', 0)),
             'seconds': round(time.monotonic() - start_time, 1)}
@@ -122,9 +135,10 @@ def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
 
 
 def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> tuple:
-    """Return the success rate of `model` in the kernel node against the sim node over DDS.
+    """Return the success rate of `model` in the kernel node against the robot node over DDS.
 
-    The second value, the two-step success, is None: the sim's counters do not split it.
+    The robot: the sim, or the room for the room task. The second value, the two-step
+    success, is None: the robot's counters do not split it.
     """
     rclpy.init()
     node = rclpy.create_node('policy_success_bench')
@@ -132,7 +146,8 @@ def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> t
         r = run_episodes(node, model, args.episodes, args.seed, out,
                          f'{model.stem}_{phrasings}', kernel,
                          {'task': args.task, 'phrasings': phrasings, 'frame_rate': 0.0,
-                          'lockstep': True, 'action_timeout': 2.0})
+                          'lockstep': True, 'action_timeout': 2.0},
+                         'room' if args.task == ROOM_TASK else 'sim')
     finally:
         node.destroy_node()
         rclpy.shutdown()
@@ -148,7 +163,11 @@ def family_table(args, out: Path, kernel: dict) -> int:
     results = {}
     for label, path in rows:
         policy, checkpoint = load_policy(path)
-        model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx')
+        # The room's robot reads the action table's rows by motor name (the JetBot contract).
+        actions = ({'action_names': MOTOR_NAMES,
+                    'discrete_actions': policy.action_vectors.tolist()}
+                   if args.task == ROOM_TASK else {})
+        model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx', **actions)
         results[label] = {}
         for phrasings in ('train', 'heldout'):
             rate, two_step = (dds_success(model, args, phrasings, out, kernel) if args.dds
@@ -156,7 +175,8 @@ def family_table(args, out: Path, kernel: dict) -> int:
             results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step})
         results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
     (out / 'results.json').write_text(json.dumps(results, indent=2))
-    where = (f'the sim node and the {args.kernel} kernel node over DDS' if args.dds
+    robot = 'room' if args.task == ROOM_TASK else 'sim'
+    where = (f'the {robot} node and the {args.kernel} kernel node over DDS' if args.dds
              else 'ONNX export served by the Python kernel runtime in one process')
     print(f'task {args.task}: success over held-out seeds {seeds[0]}..{seeds[-1]} '
           f'({len(seeds)} episodes each), {where}')
@@ -167,6 +187,12 @@ def family_table(args, out: Path, kernel: dict) -> int:
                     f'{100 * r["train_two_step"]:.1f}% / {100 * r["heldout_two_step"]:.1f}%')
         print(f'{label:<10} {100 * r["train"]:>15.1f}% {100 * r["heldout"]:>18.1f}% '
               f'{two_step:>26} {r["env_steps"]:>15}')
+    if args.task == ROOM_TASK and args.dds:
+        print('room: ' + '; '.join(
+            f'{label} {100 * r["train"]:.0f} % / {100 * r["heldout"]:.0f} %'
+            for label, r in results.items())
+            + f' (training / held-out phrasings, {len(seeds)} episodes, {args.kernel} kernel '
+            'over DDS)')
     return 0
 
 
@@ -175,11 +201,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='policy .safetensors (diffusion head)')
     parser.add_argument('--episodes', type=int, default=100)
-    parser.add_argument('--seed', type=int, default=0, help='first held-out episode seed')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='first held-out episode seed (default 0; the room task: its final '
+                             f'test seeds, {ROOM_SEEDS["final"].start})')
     parser.add_argument('--ddim-steps', type=int, default=10)
     parser.add_argument('--out', default='', help='folder for exports, logs and results.json')
-    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
-                        help='a task-family preset: in-process table of BC (and --grpo)')
+    parser.add_argument('--task', choices=sorted(TASK_PRESETS) + [ROOM_TASK], default=None,
+                        help='a task-family preset or the room task: table of BC (and --grpo)')
     parser.add_argument('--grpo', default='', help='with --task: the GRPO checkpoint')
     parser.add_argument('--dds', action='store_true',
                         help='with --task: run the sim and kernel nodes over DDS')
@@ -191,6 +219,10 @@ def main() -> int:
     args = parser.parse_args()
     if args.gguf and (args.kernel, args.backend) != ('rust', 'candle'):
         parser.error('--gguf needs --kernel rust --backend candle')
+    if args.task == ROOM_TASK and not args.dds:
+        parser.error('--task room runs the room node and the kernel over DDS: add --dds')
+    if args.seed is None:
+        args.seed = ROOM_SEEDS['final'].start if args.task == ROOM_TASK else 0
     kernel = {'executable': KERNEL_EXECUTABLES[args.kernel],
               'params': {'backend': args.backend} if args.kernel == 'rust' else {}}
     os.environ.setdefault('ROS_DOMAIN_ID', '205')

@@ -292,7 +292,7 @@ class TaskEpisodes:
         return bool(self.episode_limit and self.episodes >= self.episode_limit)
 
     def status_values(self) -> dict:
-        """The episode counters and the running episode, for the node's status."""
+        """Return the episode counters and the running episode, for the node's status."""
         return {'episodes': self.episodes, 'successes': self.successes,
                 'failures': self.failures, 'resets': self.resets,
                 'success_rate': self.successes / self.episodes if self.episodes else 0.0,
