@@ -10,7 +10,8 @@ export runs the sim's target task (episode seeds from --seed, below the demonstr
 episode counters from /diagnostics. Goal: >= 95 % success. Prints both samplers side by side.
 `--gguf f32|f16`: the Candle backend serves the policy's GGUF (policy/quantize.py) instead.
 
-The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by side:
+The harder task family (robots/sim/task_family.py), or the room task (robots/room/task.py; its
+final test seeds are 500-999: `--seed 500`), BC and BC + GRPO side by side:
 
     ./run.sh python bench/policy_success.py runs/family_bc/policy.safetensors \
         --task family --grpo runs/family_grpo/grpo.safetensors
@@ -38,7 +39,8 @@ from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import export_gguf
-from nanobot_ros.robots.sim.task_family import TaskBatch, task_preset, TASK_PRESETS
+from nanobot_ros.robots.sim.task_family import TaskBatch
+from nanobot_ros.robots.tasks import task_config, TASKS
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.stack import node_command
@@ -115,16 +117,18 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
 def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
     """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
     kernel = OnnxPolicy(model)
-    batch = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds))
-    success, _ = batch.play(seeds, kernel.choose)
+    batch = TaskBatch(task_config(task, phrasings=phrasings), len(seeds))
+    success, steps = batch.play(seeds, kernel.choose)
     two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
-    return float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0
+    return (float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0,
+            int(steps.sum()))
 
 
 def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> tuple:
     """Return the success rate of `model` in the kernel node against the sim node over DDS.
 
-    The second value, the two-step success, is None: the sim's counters do not split it.
+    The second and third values, the two-step success and the env steps, are None: the sim's
+    counters do not split them.
     """
     rclpy.init()
     node = rclpy.create_node('policy_success_bench')
@@ -138,7 +142,7 @@ def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> t
         rclpy.shutdown()
     if r['episodes'] != args.episodes:
         raise RuntimeError(f'{model}: only {r["episodes"]} of {args.episodes} episodes ran')
-    return r['successes'] / r['episodes'], None
+    return r['successes'] / r['episodes'], None, None
 
 
 def family_table(args, out: Path, kernel: dict) -> int:
@@ -151,9 +155,10 @@ def family_table(args, out: Path, kernel: dict) -> int:
         model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx')
         results[label] = {}
         for phrasings in ('train', 'heldout'):
-            rate, two_step = (dds_success(model, args, phrasings, out, kernel) if args.dds
-                              else kernel_success(model, args.task, phrasings, seeds))
-            results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step})
+            rate, two_step, steps = (dds_success(model, args, phrasings, out, kernel) if args.dds
+                                     else kernel_success(model, args.task, phrasings, seeds))
+            results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step,
+                                   f'{phrasings}_steps': steps})
         results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
     (out / 'results.json').write_text(json.dumps(results, indent=2))
     where = (f'the sim node and the {args.kernel} kernel node over DDS' if args.dds
@@ -167,6 +172,12 @@ def family_table(args, out: Path, kernel: dict) -> int:
                     f'{100 * r["train_two_step"]:.1f}% / {100 * r["heldout_two_step"]:.1f}%')
         print(f'{label:<10} {100 * r["train"]:>15.1f}% {100 * r["heldout"]:>18.1f}% '
               f'{two_step:>26} {r["env_steps"]:>15}')
+    if args.task == 'room':
+        print('room: ' + '; '.join(
+            f'{label} {100 * r["train"]:.0f} % / {100 * r["heldout"]:.0f} %'
+            for label, r in results.items())
+            + f' (training / held-out phrasings, {len(seeds)} episodes, '
+            + ('over DDS)' if args.dds else 'ONNX Runtime in process)'))
     return 0
 
 
@@ -178,8 +189,9 @@ def main() -> int:
     parser.add_argument('--seed', type=int, default=0, help='first held-out episode seed')
     parser.add_argument('--ddim-steps', type=int, default=10)
     parser.add_argument('--out', default='', help='folder for exports, logs and results.json')
-    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
-                        help='a task-family preset: in-process table of BC (and --grpo)')
+    parser.add_argument('--task', choices=sorted(TASKS), default=None,
+                        help='a task-family preset or the room task (final test seeds: '
+                        '--seed 500): in-process table of BC (and --grpo)')
     parser.add_argument('--grpo', default='', help='with --task: the GRPO checkpoint')
     parser.add_argument('--dds', action='store_true',
                         help='with --task: run the sim and kernel nodes over DDS')
