@@ -17,9 +17,13 @@ every other object, so the expert never has to push a distractor out of its way.
 Success: the robot takes `stop` while it is **in front of** the object it is to reach next:
 the object's surface within `reach` of the robot's axle centre and its centre within `facing`
 degrees of the heading (`in_front`). Reaching an object collects it: it leaves the room, as a
-collected marker disappears in the task family, which is how a policy that sees one frame knows
-the first step is done. The episode succeeds when every named object is collected in order
-within `step_budget` actions; `stop` anywhere else, or in front of another object, does nothing
+collected marker disappears in the task family, and the instruction becomes what is left to do
+(a one-step instruction naming the second object, from the same phrasing split). Why the
+second: in the grid every marker is always in view, so a vanished marker tells a policy that
+sees one frame that the first step is done; in the room most objects are out of view at any
+time, and "the first object is gone" looks the same as "the first object is behind me", so a
+one-frame policy could not tell whether to search for the first object or drive to the second.
+The episode succeeds when every named object is collected in order within `step_budget` actions; `stop` anywhere else, or in front of another object, does nothing
 but spend an action. Objects are free bodies: the robot may push them; success reads where they
 are now.
 
@@ -99,7 +103,7 @@ class RoomTaskConfig:
     spacing: float = 0.45           # m between object centres
     wall_margin: float = 0.25       # m from a wall to an object's centre
     start_clearance: float = 0.35   # m from the start to every object's centre
-    path_clearance: float = 0.12    # m from the straight paths to every other object's surface
+    path_clearance: float = 0.25    # m from the straight paths to every other object's surface
 
     def __post_init__(self):
         unknown = [c for c in self.colors if c not in MARKER_COLORS]
@@ -289,6 +293,10 @@ class RoomTask:
         if collect:
             self.world.move_object(self.bodies[self.progress], self._park, -1.0 - self.progress)
             self.progress += 1
+            if not self.reached:  # what is left to do, in the episode's phrasing split
+                c, names = self.config, self.episode.names[self.progress:]
+                rng = np.random.default_rng([self.episode_seed, self.progress])
+                self._instruction = phrase(c.template_table, c.phrasings, names, rng)
             # at rest after its stop: put down where it is, and the frame without the object
             self.frame = self.world.set_pose(*self.world.pose)
         return self.frame
