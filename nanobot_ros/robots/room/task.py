@@ -23,9 +23,9 @@ second: in the grid every marker is always in view, so a vanished marker tells a
 sees one frame that the first step is done; in the room most objects are out of view at any
 time, and "the first object is gone" looks the same as "the first object is behind me", so a
 one-frame policy could not tell whether to search for the first object or drive to the second.
-The episode succeeds when every named object is collected in order within `step_budget` actions; `stop` anywhere else, or in front of another object, does nothing
-but spend an action. Objects are free bodies: the robot may push them; success reads where they
-are now.
+The episode succeeds when every named object is collected in order within `step_budget`
+actions; `stop` anywhere else, or in front of another object, does nothing but spend an action.
+Objects are free bodies: the robot may push them; success reads where they are now.
 
 Phrasings: the task family's template machinery (`phrase`, train / held-out splits) with this
 task's templates; held-out ones (new verbs, word orders, punctuation) are never used for
