@@ -95,7 +95,7 @@ class RoomTaskConfig:
     two_step: float = 0.5           # share of instructions naming two objects
     phrasings: str = 'train'
     templates: Optional[dict] = None  # None = TEMPLATES
-    step_budget: int = 100          # actions per episode (the expert's longest: 71 of 1000)
+    step_budget: int = 100          # actions per episode (the expert's longest: 87 of seeds 0-999)
     reach: float = 0.25             # m from the axle centre to the object's surface
     facing: float = 20.0            # degrees between the heading and the object's centre
     expert_reach: float = 0.15      # m: the expert stops once this close (inside `reach`)
