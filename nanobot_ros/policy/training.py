@@ -43,6 +43,7 @@ from tqdm import tqdm
 from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
+from nanobot_ros.policy.configuration import DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.encoder_transfer import freeze_encoder, load_world_model_encoder
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.processing import processor_for
@@ -60,6 +61,9 @@ class TrainerConfig:
     data: List[str] = field(default_factory=list)
     run_dir: str = 'runs/policy'
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    # a categorical head's action vectors, by index (robot units: the room's are the JetBot's
+    # motor values, robots/tasks.py task_actions); empty = the sim's five moves
+    discrete_actions: tuple = ()
     init: str = ''  # a policy.safetensors to start from (warm start), '' = fresh init
     # A world model checkpoint whose encoder starts the policy's vision encoder ('' = none;
     # policy/encoder_transfer.py); freeze_encoder keeps that encoder fixed while training.
@@ -95,7 +99,7 @@ class PolicyTrainer:
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group('gloo')
         torch.manual_seed(config.seed + self.rank)
-        self.policy = Policy(config.policy)
+        self.policy = Policy(config.policy, config.discrete_actions or DEFAULT_DISCRETE_ACTIONS)
         if config.freeze_encoder:  # before the optimizer, which takes trainable parameters
             freeze_encoder(self.policy)
         self.buffer = DemoBuffer(processor_for(self.policy.config),

@@ -17,11 +17,15 @@ every other object, so the expert never has to push a distractor out of its way.
 Success: the robot takes `stop` while it is **in front of** the object it is to reach next:
 the object's surface within `reach` of the robot's axle centre and its centre within `facing`
 degrees of the heading (`in_front`). Reaching an object collects it: it leaves the room, as a
-collected marker disappears in the task family, which is how a policy that sees one frame knows
-the first step is done. The episode succeeds when every named object is collected in order
-within `step_budget` actions; `stop` anywhere else, or in front of another object, does nothing
-but spend an action. Objects are free bodies: the robot may push them; success reads where they
-are now.
+collected marker disappears in the task family, and the instruction becomes what is left to do
+(a one-step instruction naming the second object, from the same phrasing split). Why the
+second: in the grid every marker is always in view, so a vanished marker tells a policy that
+sees one frame that the first step is done; in the room most objects are out of view at any
+time, and "the first object is gone" looks the same as "the first object is behind me", so a
+one-frame policy could not tell whether to search for the first object or drive to the second.
+The episode succeeds when every named object is collected in order within `step_budget`
+actions; `stop` anywhere else, or in front of another object, does nothing but spend an action.
+Objects are free bodies: the robot may push them; success reads where they are now.
 
 Phrasings: the task family's template machinery (`phrase`, train / held-out splits) with this
 task's templates; held-out ones (new verbs, word orders, punctuation) are never used for
@@ -33,13 +37,16 @@ The scripted expert reads ground truth (pose and object positions): when the nex
 of the camera's view it searches by turning left; otherwise it turns toward it until it is
 within `align` degrees, drives forward, and stops once the surface is within `expert_reach`.
 
+Batches (`TaskBatch`, `make_tasks`): tasks of one config share one model and renderer, each
+with its own physics state, motors and colours, so a batch of 256 costs one GL context.
+
 Cheap world: 64 px frames, no shadow map, 10 ms physics steps (30 per action: a forward action
 goes 1.7 % less far than with 5 ms steps, turns alike to 0.1 %; test_room_kinematics covers the
 room's own defaults). One `RoomWorld` is built per task (its renderer is most of the 0.3 s) and
 reused for every episode: its bodies are a pool, one per (slot, shape), moved in and out of the
 room and painted per episode.
 """
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 import math
 from typing import List, Optional, Sequence, Tuple
 
@@ -48,7 +55,7 @@ import numpy as np
 from nanobot_ros.robots.room.mjcf import RoomObject, SHAPES
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
 from nanobot_ros.robots.sim.target_task import MARKER_COLORS
-from nanobot_ros.robots.sim.task_family import check_phrasings, phrase, TaskFamilyConfig
+from nanobot_ros.robots.sim.task_family import check_episodes, phrase, TaskFamilyConfig
 
 STOP, FORWARD, BACKWARD, LEFT, RIGHT = range(len(ACTION_NAMES))
 SHAPE_WORDS = {'box': 'cube', 'sphere': 'ball', 'cylinder': 'cylinder'}
@@ -88,7 +95,7 @@ class RoomTaskConfig:
     two_step: float = 0.5           # share of instructions naming two objects
     phrasings: str = 'train'
     templates: Optional[dict] = None  # None = TEMPLATES
-    step_budget: int = 100          # actions per episode (the expert's longest: 71 of 1000)
+    step_budget: int = 100          # actions per episode (the expert's longest: 87 of seeds 0-999)
     reach: float = 0.25             # m from the axle centre to the object's surface
     facing: float = 20.0            # degrees between the heading and the object's centre
     expert_reach: float = 0.15      # m: the expert stops once this close (inside `reach`)
@@ -96,19 +103,14 @@ class RoomTaskConfig:
     spacing: float = 0.45           # m between object centres
     wall_margin: float = 0.25       # m from a wall to an object's centre
     start_clearance: float = 0.35   # m from the start to every object's centre
-    path_clearance: float = 0.12    # m from the straight paths to every other object's surface
+    path_clearance: float = 0.25    # m from the straight paths to every other object's surface
 
     def __post_init__(self):
-        check_phrasings(self.phrasings)
         unknown = [c for c in self.colors if c not in MARKER_COLORS]
         if unknown:
             raise ValueError(f'unknown colours {unknown}; colours: {sorted(MARKER_COLORS)}')
-        if not 1 <= self.min_objects <= self.max_objects <= len(self.colors):
-            raise ValueError(f'need 1 <= min_objects ({self.min_objects}) <= max_objects '
-                             f'({self.max_objects}) <= colours ({len(self.colors)})')
-        if not 0.0 <= self.two_step <= 1.0 or (self.two_step and self.min_objects < 2):
-            raise ValueError(f'two_step {self.two_step} must be in [0, 1] and needs '
-                             f'min_objects >= 2')
+        check_episodes('objects', self.min_objects, self.max_objects, len(self.colors),
+                       self.two_step, self.phrasings)
         if self.step_budget < 1:
             raise ValueError(f'step_budget must be >= 1, got {self.step_budget}')
         if not 0 < self.expert_reach <= self.reach or not 0 < self.align <= self.facing:
@@ -118,6 +120,11 @@ class RoomTaskConfig:
     @property
     def template_table(self) -> dict:
         return self.templates or TEMPLATES
+
+    def make_tasks(self, count: int) -> List['RoomTask']:
+        """Return `count` tasks sharing one model and renderer (TaskBatch's instances)."""
+        first = RoomTask(self)
+        return [first] + [RoomTask(self, share=first) for _ in range(count - 1)]
 
     @property
     def img_size(self) -> int:
@@ -208,14 +215,15 @@ def sample_episode(config: RoomTaskConfig, rng: np.random.Generator) -> RoomEpis
 class RoomTask:
     """Episodes of the room task on one RoomWorld (build, step and close it on one thread)."""
 
-    def __init__(self, config: RoomTaskConfig = None):
+    def __init__(self, config: RoomTaskConfig = None, share: Optional['RoomTask'] = None):
+        """`share`: a task of the same config whose world's model and renderer this one uses."""
         self.config = config or RoomTaskConfig()
         c = self.config
         # The pool: body slot * len(SHAPES) + shape index, parked in a row outside the walls.
         self._park = c.world.room_size[0] / 2 + 1.0
         pool = [RoomObject(shape, c.colors[0], self._park + 0.3 * i, 0.0, c.object_size)
                 for i, shape in enumerate(SHAPES * c.max_objects)]
-        self.world = RoomWorld(c.world, objects=pool)
+        self.world = RoomWorld(c.world, objects=pool, share=share and share.world)
         self.episode: Optional[RoomEpisode] = None
         self.bodies: List[int] = []       # pool index of each episode object
         self.progress = 0
@@ -285,6 +293,10 @@ class RoomTask:
         if collect:
             self.world.move_object(self.bodies[self.progress], self._park, -1.0 - self.progress)
             self.progress += 1
+            if not self.reached:  # what is left to do, in the episode's phrasing split
+                c, names = self.config, self.episode.names[self.progress:]
+                rng = np.random.default_rng([self.episode_seed, self.progress])
+                self._instruction = phrase(c.template_table, c.phrasings, names, rng)
             # at rest after its stop: put down where it is, and the frame without the object
             self.frame = self.world.set_pose(*self.world.pose)
         return self.frame
@@ -309,6 +321,15 @@ class RoomTask:
         self.world.close()
 
 
-def room_task_config(**overrides) -> RoomTaskConfig:
-    """Return the room task's default config with field overrides."""
-    return replace(RoomTaskConfig(), **overrides)
+def expert_rollouts(config: RoomTaskConfig, seeds: Sequence[int]):
+    """Yield (image, instruction, action) of the expert solving the episode of each seed."""
+    task = RoomTask(config)
+    try:
+        for seed in seeds:
+            task.reset(int(seed))
+            while not task.done:
+                action = task.expert()
+                yield task.frame, task.instruction, action
+                task.step(action)
+    finally:
+        task.close()

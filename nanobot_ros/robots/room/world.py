@@ -18,12 +18,15 @@ llvmpipe are deterministic on one machine). The GL backend is MuJoCo's `MUJOCO_G
 llvmpipe on machines without a GPU) unless set; a context that cannot be made raises
 RenderUnavailable.
 A GL context belongs to the thread that made it: build, step and close a RoomWorld on one
-thread. Processes that also use torch must import `torch._dynamo` before the first RoomWorld
-(importing triton after an EGL context exists crashed the process here).
+thread. Importing triton (through torch) after an EGL context exists crashed the process here:
+a RoomWorld imports `torch._dynamo` first when torch is imported; processes that import torch
+only after their first RoomWorld must import `torch._dynamo` before it.
 """
 from dataclasses import dataclass
+import importlib
 import math
 import os
+import sys
 from typing import Optional, Sequence, Tuple
 
 import numpy as np
@@ -42,6 +45,8 @@ ACTION_NAMES = ('stop', 'forward', 'backward', 'left', 'right')
 # actions.
 ROOM_LEFT = (0.0, 0.4, -0.4, -0.2, 0.2)
 ROOM_RIGHT = (0.0, 0.4, -0.4, 0.2, -0.2)
+# Each action's (motor_left, motor_right): a categorical policy's action vectors in the room.
+ACTION_VECTORS = tuple(zip(ROOM_LEFT, ROOM_RIGHT))
 
 
 class RenderUnavailable(RuntimeError):
@@ -130,8 +135,15 @@ class RoomWorld:
     """The room in MuJoCo: physics, the JetBot controller on simulated time, the camera."""
 
     def __init__(self, config: RoomConfig = None, limits: Optional[MotorLimits] = None,
-                 objects: Optional[Sequence[RoomObject]] = None):
-        """`objects`: the bodies to build instead of `room_layout(config)` (a task's pool)."""
+                 objects: Optional[Sequence[RoomObject]] = None,
+                 share: Optional['RoomWorld'] = None):
+        """`objects`: the bodies to build instead of `room_layout(config)` (a task's pool).
+
+        `share`: a world built from the same config, limits and objects whose model and
+        renderer this one uses too, with physics state, motors and object colours of its own:
+        many robots for one GL context (a renderer is most of the 0.3 s a world takes to build,
+        and 21 MB). Build, step and close them on one thread; the owner's `close()` ends all.
+        """
         # MUJOCO_GL is read when mujoco is imported: headless EGL unless the user chose
         os.environ.setdefault('MUJOCO_GL', 'egl')
         try:
@@ -141,9 +153,17 @@ class RoomWorld:
         self._mujoco = mujoco
         self.config = config or RoomConfig()
         self.limits = limits or RoomMotorLimits()
-        self.objects = room_layout(self.config) if objects is None else list(objects)
-        self.model = mujoco.MjModel.from_xml_string(
-            room_mjcf(self.config, self.limits, self.objects))
+        if share is not None:
+            c = self.config
+            if max(c.randomize_lighting, c.randomize_colors, c.randomize_camera,
+                   c.randomize_tilt):
+                raise ValueError('worlds that share a model cannot randomize it per reset')
+            self.objects, self.model = share.objects, share.model
+        else:
+            self.objects = room_layout(self.config) if objects is None else list(objects)
+            self.model = mujoco.MjModel.from_xml_string(
+                room_mjcf(self.config, self.limits, self.objects))
+        self._object_rgb = {}  # this world's colours, written to the (shared) model to render
         self.data = mujoco.MjData(self.model)
         self._robot_qpos = self.model.jnt_qposadr[self.model.joint('robot').id]
         self._robot_qvel = self.model.jnt_dofadr[self.model.joint('robot').id]
@@ -160,9 +180,12 @@ class RoomWorld:
             MotorDriver(SimMotors(self), Backoff(0.1, 0.1), lambda level, text: None,
                         keepalive=math.inf))
         self.controller.tick(0.0)  # connects the simulated backend: motors 0 first
+        self._owns_renderer = share is None
+        if 'torch' in sys.modules:  # torch imports triton lazily; after an EGL context it crashed
+            importlib.import_module('torch._dynamo')
         try:
-            self.renderer = mujoco.Renderer(self.model, self.config.img_size,
-                                            self.config.img_size)
+            self.renderer = share.renderer if share else mujoco.Renderer(
+                self.model, self.config.img_size, self.config.img_size)
         except Exception as error:  # noqa: BLE001 - every GL failure means the same thing
             raise RenderUnavailable(gl_failure_message(error)) from None
         action_seconds = (self.limits.default_duration + self.limits.ramp_time
@@ -255,8 +278,8 @@ class RoomWorld:
         return float(self.data.qpos[q]), float(self.data.qpos[q + 1])
 
     def set_object_color(self, index: int, rgb: Sequence[int]) -> None:
-        """Paint object `index` in `rgb` (0-255); other worlds' colours are their own."""
-        self.model.geom_rgba[self.model.geom(f'object{index}').id, :3] = np.asarray(rgb) / 255
+        """Paint object `index` in `rgb` (0-255) in this world's frames (not a sharer's)."""
+        self._object_rgb[self.model.geom(f'object{index}').id] = np.asarray(rgb) / 255
 
     def execute(self, command: MotorCommand) -> None:
         """Start a motor command now (simulated time), as the JetBot driver does."""
@@ -276,6 +299,8 @@ class RoomWorld:
 
     def render(self) -> np.ndarray:
         """Return the camera's view now, uint8 (img_size, img_size, 3)."""
+        for geom, rgb in self._object_rgb.items():
+            self.model.geom_rgba[geom, :3] = rgb
         self.renderer.update_scene(self.data, camera=self._camera)
         return self.renderer.render().copy()
 
@@ -304,10 +329,10 @@ class RoomWorld:
         return angles, speeds
 
     def close(self) -> None:
-        """Release the renderer's GL context (on the thread that made it)."""
-        if self.renderer is not None:
+        """Release the renderer's GL context (on the thread that made it; a sharer's: not)."""
+        if self.renderer is not None and self._owns_renderer:
             self.renderer.close()
-            self.renderer = None
+        self.renderer = None
 
 
 def gl_failure_message(error: Exception) -> str:

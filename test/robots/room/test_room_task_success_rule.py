@@ -40,9 +40,12 @@ def test_stop_collects_only_the_next_named_object_in_order_and_it_leaves_the_roo
         task.step(BACKWARD)               # not a stop: nothing
         assert task.progress == 0
         task.world.set_pose(*pose_in_front(task, first))
-        before = task.frame.copy()
+        before, instruction = task.frame.copy(), task.instruction
         task.step(STOP)
         assert task.progress == 1 and not task.reached
+        # the instruction now names what is left: the second object only
+        assert task.instruction != instruction and task.episode.names[1] in task.instruction
+        assert task.episode.names[0] not in task.instruction
         assert math.hypot(*task.world.object_position(task.bodies[0])) > 1.0  # out of the room
         assert (task.frame != before).any()  # and out of the view
         task.world.set_pose(*pose_in_front(task, second, distance=0.3))  # beyond reach
