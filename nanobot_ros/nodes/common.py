@@ -227,9 +227,11 @@ class TaskEpisodes:
     hold one. `task` has reset(seed) -> instruction, instruction, episode_seed, steps, reached,
     out_of_steps (and, to take instructions from /instruction, set_instruction(text)). Episode
     i + 1 starts at once from seed episode_seed + 1; with `announce` its instruction goes out on
-    `instruction` (latched), standing in for a user; after `episode_limit` episodes (0 = never)
-    the robot holds still (`finished`). The reset service (contract.SIM_RESET) aborts the running
-    episode. `on_new_episode()` runs after each reset (the robot's view changed).
+    `instruction` (latched), standing in for a user, and again whenever the task changes it
+    within the episode (the room task's says what is left once the first object is reached);
+    after `episode_limit` episodes (0 = never) the robot holds still (`finished`). The reset
+    service (contract.SIM_RESET) aborts the running episode. `on_new_episode()` runs after
+    each reset (the robot's view changed).
     """
 
     def __init__(self, node: NanobotNode, task, episode_limit: int, announce: bool,
@@ -239,6 +241,7 @@ class TaskEpisodes:
         self.on_new_episode = on_new_episode
         self.episodes = self.successes = self.failures = self.resets = 0
         self.instructions_rejected = 0
+        self._announced = None
         self.instruction_pub = node.create_publisher(String, contract.INSTRUCTION.name,
                                                      qos_profile(contract.INSTRUCTION))
         if hasattr(task, 'set_instruction'):
@@ -249,11 +252,13 @@ class TaskEpisodes:
 
     def _announce(self) -> None:
         if self.announce:
-            self.instruction_pub.publish(String(data=self.task.instruction))
+            self._announced = self.task.instruction
+            self.instruction_pub.publish(String(data=self._announced))
 
     def _on_instruction(self, msg) -> None:
         try:
             self.task.set_instruction(msg.data)
+            self._announced = self.task.instruction  # it is on the topic already
         except ValueError as error:
             self.instructions_rejected += 1
             self.node.get_logger().warning(str(error), throttle_duration_sec=5.0)
@@ -274,6 +279,8 @@ class TaskEpisodes:
     def score(self) -> None:
         """After a task step: count an episode that ended and start the next one."""
         if not (self.task.reached or self.task.out_of_steps):
+            if self.announce and self.task.instruction != self._announced:
+                self._announce()
             return
         self.episodes += 1
         if self.task.reached:

@@ -40,7 +40,13 @@ them in order within the step budget, fails when the budget runs out, and the ne
 once from the next seed (the first: `seed`), as the sim node's task episodes (nodes/common.py's
 TaskEpisodes: `episode_limit`, `announce_instruction`, the sim/reset service, the counters in
 /diagnostics). `phrasings` train or heldout. Only a command that is a row of the action table
-spends the budget (robots/room/robot.py).
+spends the budget (robots/room/robot.py). With `expert` the node also answers each frame as
+the task's scripted expert would (it reads the ground truth only this node has: the pose and
+where the objects are) on
+  teacher/action   (nanobot_msgs/Action, reliable)        out: the expert's action for the
+                   frame (header.stamp = its stamp): index and motor_left / motor_right,
+                   source 'expert'; the learn stack's teacher (config/learn_room.yaml), or,
+                   remapped to robot/action, the driver
 
 A machine where no GL context can be made (MUJOCO_GL, Mesa's EGL libraries) exits with code 2
 and the reason at start-up.
@@ -51,7 +57,7 @@ import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, CMD_VEL, IMAGE, JOINT_STATES, ODOM,
-                                  RESET_SOURCE, ROOM_LAYOUT)
+                                  RESET_SOURCE, ROOM_LAYOUT, TEACHER_ACTION)
 from nanobot_ros.nodes.common import ActionWatchdog, NanobotNode, OK, qos_profile, run, \
     TaskEpisodes, WARN, WATCHDOG_POLL_S
 from nanobot_ros.robots.jetbot.motors import LIMIT_DESCRIPTIONS, MOTOR_NAMES, WHEEL_JOINTS
@@ -92,6 +98,7 @@ DESCRIPTIONS = {
     'phrasings': 'task: instruction templates, train or heldout',
     'episode_limit': 'task: hold still after this many episodes; 0 = never',
     'announce_instruction': 'task: publish each episode\'s instruction on /instruction',
+    'expert': 'task: answer each frame with the scripted expert\'s action on teacher/action',
     'frame_rate': 'frames per second at most; 0 = as fast as answers (lockstep)',
     'lockstep': 'wait for the action answering each frame before stepping',
     'frame_id': 'frame_id of published images',
@@ -133,6 +140,9 @@ class RoomNode(NanobotNode):
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES.name,
                                                qos_profile(JOINT_STATES))
         self.odom_pub = self.create_publisher(Odometry, ODOM.name, qos_profile(ODOM))
+        self.expert_pub = (self.create_publisher(Action, TEACHER_ACTION.name,
+                                                 qos_profile(TEACHER_ACTION))
+                           if settings.expert else None)
         layout_pub = self.create_publisher(String, ROOM_LAYOUT.name, qos_profile(ROOM_LAYOUT))
         layout_pub.publish(String(data=json.dumps(self.robot.layout())))
         self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
@@ -210,6 +220,12 @@ class RoomNode(NanobotNode):
             self._first_frame_time = self._frame_time
         self.image_pub.publish(msg)
         self.frames += 1
+        if self.expert_pub is not None and not self.finished:
+            index = self.robot.task.expert()
+            limits = self.robot.limits
+            self.expert_pub.publish(make_action(
+                index=index, names=MOTOR_NAMES, source='expert', stamp=stamp,
+                values=(limits.action_space_left[index], limits.action_space_right[index])))
         angles, speeds = self.robot.world.wheels
         joints = JointState(name=list(WHEEL_JOINTS), position=list(angles),
                             velocity=list(speeds))

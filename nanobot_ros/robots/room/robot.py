@@ -55,12 +55,15 @@ class RoomRobotConfig:
     phrasings: str = 'train'       # the task's instruction templates: train or heldout
     episode_limit: int = 0         # task: hold still after this many episodes (0 = never)
     announce_instruction: bool = True  # task: publish each episode's instruction
+    expert: bool = False           # task: publish the scripted expert's answer to each frame
 
     def __post_init__(self):
         if self.task not in TASKS:
             raise ValueError(f'task must be one of {TASKS}, got {self.task!r}')
         if self.task and not self.lockstep:
             raise ValueError('a task steps one discrete action per frame: it needs lockstep')
+        if self.expert and not self.task:
+            raise ValueError('expert answers the task\'s frames: it needs task: room')
         if self.frame_rate < 0:
             raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
         if self.reset_every < 0:
