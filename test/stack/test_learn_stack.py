@@ -1,7 +1,8 @@
 """The learn stack over DDS: the teacher drives, an export passes, the kernel takes over.
 
-config/learn.yaml (the sim) and config/learn_room.yaml (the room: its task, the room node's
-expert as the teacher, the room-sized policy) as they are, with a bar every export passes
+config/learn.yaml (the sim's target task), config/learn_family.yaml (the task family, its
+categorical policy) and config/learn_room.yaml (the room: its task, the room node's expert as
+the teacher, the room-sized policy) as they are, with a bar every export passes
 (handover_success 0) and 3-second splits, so the hand-over comes within seconds of the first
 export: the trainer picks up the recorder's closed splits in the stack, the arbiter hands
 over, the kernel's answers drive the robot, and the teacher's labels keep being recorded
@@ -22,7 +23,7 @@ from repo_paths import ROOT
 from std_msgs.msg import String
 
 
-@pytest.mark.parametrize('config', ['learn.yaml', 'learn_room.yaml'])
+@pytest.mark.parametrize('config', ['learn.yaml', 'learn_family.yaml', 'learn_room.yaml'])
 def test_the_kernel_takes_over_once_an_export_passes(ros, tmp_path, config):
     status = {}
     ros.node.create_subscription(String, LEARN_STATUS.fqn(),
