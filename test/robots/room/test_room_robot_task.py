@@ -6,12 +6,17 @@ from nanobot_ros.robots.room.robot import RoomRobot, RoomRobotConfig
 from nanobot_ros.robots.room.task import RoomTask, RoomTaskConfig, STOP
 
 
-def test_the_experts_commands_through_the_driver_intake_succeed():
-    warnings = []
+def robot_with_task(warnings: list):
+    """Return (a room robot running the room task's episode of seed 3, the task)."""
     task = RoomTask(RoomTaskConfig())
     task.reset(3)
-    robot = RoomRobot(task.config.world, task.world.limits, RoomRobotConfig(task='room'),
-                      warnings.append, task)
+    return RoomRobot(task.config.world, task.world.limits, RoomRobotConfig(task='room'),
+                     warnings.append, task), task
+
+
+def test_the_experts_commands_through_the_driver_intake_succeed():
+    warnings = []
+    robot, task = robot_with_task(warnings)
     assert robot.world is task.world and (robot.frame == task.render()).all()
     limits = robot.limits
     while not task.done:
@@ -28,11 +33,7 @@ def test_the_experts_commands_through_the_driver_intake_succeed():
 
 
 def test_other_motor_values_and_idle_steps_spend_no_budget():
-    warnings = []
-    task = RoomTask(RoomTaskConfig())
-    task.reset(3)
-    robot = RoomRobot(task.config.world, task.world.limits, RoomRobotConfig(task='room'),
-                      warnings.append, task)
+    robot, task = robot_with_task([])
     x, y, _ = task.world.pose
     robot.action(-1, MOTOR_NAMES, (0.3, 0.3), 0.0, 'teleop')  # no row of the table
     executed = robot.step()

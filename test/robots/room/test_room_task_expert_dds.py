@@ -6,15 +6,13 @@ so that no episode runs ahead of the test's subscriptions. The instructions on /
 are each episode's, and, in a two-step episode, what is left once the first object is
 collected, as the task in one process says them.
 """
-from diagnostic_msgs.msg import DiagnosticArray
-from std_msgs.msg import String
 
 from nanobot_msgs.msg import Action
 
-from nanobot_ros.contract import ACTION, DIAGNOSTICS, INSTRUCTION, STATUS, TEACHER_ACTION
+from nanobot_ros.contract import ACTION, TEACHER_ACTION
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.room.task import RoomTask, RoomTaskConfig
-from node_status import node_status
+from node_status import node_status, watch_task
 
 EPISODES = 4
 SEED = 1000
@@ -37,13 +35,7 @@ def played_instructions(config: RoomTaskConfig) -> list:
 def test_the_room_nodes_expert_solves_its_episodes_over_dds(ros, nodes):
     expected = played_instructions(RoomTaskConfig(phrasings='heldout'))
     assert len(expected) > EPISODES  # a two-step episode among them
-    reports, instructions = [], []
-    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
-                                 qos_profile(STATUS))
-    deep = qos_profile(INSTRUCTION)
-    deep.depth = 20
-    ros.node.create_subscription(String, INSTRUCTION.fqn(), lambda m: instructions.append(m.data),
-                                 deep)
+    reports, instructions = watch_task(ros, 20)
     relay = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(ACTION))
     ros.node.create_subscription(Action, TEACHER_ACTION.fqn(),
                                  lambda m: instructions and relay.publish(m),

@@ -3,25 +3,26 @@
 A room-sized export (64 px, patch 16, categorical head over the room's five table rows, named
 motor_left / motor_right as the JetBot driver reads them) whose head always prefers `left`:
 the Rust kernel (ort) answers every frame of the room node (task: room, lockstep) with that
-row, the robot turns on the spot, never stops in front of anything, and each episode fails
+row (on kernel/action; the test relays it to robot/action once the first instruction is here,
+as the learn stack's arbiter does, so no episode runs ahead of the test's subscriptions), the
+robot turns on the spot, never stops in front of anything, and each episode fails
 when its 100-step budget runs out; the next starts from the next seed with its instruction.
 """
 import math
 
-from diagnostic_msgs.msg import DiagnosticArray
 from nav_msgs.msg import Odometry
+from nanobot_msgs.msg import Action
 import torch
-from std_msgs.msg import String
 
-from kernel_harness import start_kernel
-from nanobot_ros.contract import DIAGNOSTICS, INSTRUCTION, ODOM, STATUS
+from kernel_harness import KERNELS
+from nanobot_ros.contract import ACTION, KERNEL_ACTION, ODOM
 from nanobot_ros.nodes.common import OK, qos_profile
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.robots.jetbot.motors import MOTOR_NAMES
 from nanobot_ros.robots.room.task import LEFT, RoomTask, RoomTaskConfig
 from nanobot_ros.robots.room.world import ROOM_LEFT, ROOM_RIGHT
-from node_status import node_status
+from node_status import node_status, watch_task
 from policy_fixtures import tiny_config
 
 EPISODES = 2
@@ -45,19 +46,21 @@ def test_the_rust_kernel_drives_the_room_task(ros, nodes, tmp_path):
     task = RoomTask(RoomTaskConfig())
     expected = [task.reset(SEED + i) for i in range(EPISODES + 1)]
     task.close()
-    reports, instructions, yaws = [], [], []
-    ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
-                                 qos_profile(STATUS))
-    deep = qos_profile(INSTRUCTION)
-    deep.depth = 10
-    ros.node.create_subscription(String, INSTRUCTION.fqn(), lambda m: instructions.append(m.data),
-                                 deep)
+    reports, instructions = watch_task(ros, 10)
+    yaws = []
     ros.node.create_subscription(
         Odometry, ODOM.fqn(),
         lambda m: yaws.append(2 * math.atan2(m.pose.pose.orientation.z,
                                              m.pose.pose.orientation.w)), qos_profile(ODOM))
-    kernel = start_kernel(nodes, 'rust-ort', {'model_path': str(always_left_export(tmp_path)),
-                                              'stale_after': 2.0, 'control_period': 2.0})
+    relay = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(ACTION))
+    ros.node.create_subscription(Action, KERNEL_ACTION.fqn(),
+                                 lambda m: instructions and relay.publish(m),
+                                 qos_profile(KERNEL_ACTION))
+    executable, backend, _ = KERNELS['rust-ort']
+    kernel = nodes.start('kernel', '--ros-args', '-r', 'robot/action:=kernel/action',
+                         executable=executable, params={
+                             'model_path': str(always_left_export(tmp_path)), 'stale_after': 2.0,
+                             'control_period': 2.0, **backend})
     # The room steps on every answer, a safe stop too: start it once the model is loaded.
     assert ros.spin_until(lambda: any(s.hardware_id == 'kernel' and s.level == OK
                                       for r in reports for s in r.status), timeout=60)
