@@ -16,18 +16,17 @@ def test_a_batch_sharing_one_renderer_plays_each_episode_as_a_lone_task_does():
 
     def expert(indices, observations):
         for i, observation in zip(indices, observations):
-            frames[i].append(observation['image'])
+            frames[i].append((observation['image'], observation['instruction']))
         return [batch.tasks[i].expert() for i in indices]
 
     success, steps = batch.play(SEEDS, expert)
     assert success.all() and (steps <= config.step_budget).all()
     alone = RoomTask(config)
     try:
-        for i, seed in enumerate(SEEDS):  # the same frames, colours included, step by step
+        for i, seed in enumerate(SEEDS):  # the same frames (colours included) and instructions
             alone.reset(seed)
-            assert alone.instruction == batch.tasks[i].instruction
-            for frame in frames[i]:
-                assert np.array_equal(frame, alone.frame)
+            for frame, instruction in frames[i]:
+                assert np.array_equal(frame, alone.frame) and instruction == alone.instruction
                 alone.step(alone.expert())
             assert alone.reached and alone.steps == steps[i]
     finally:
