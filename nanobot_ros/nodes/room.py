@@ -153,9 +153,12 @@ class RoomNode(NanobotNode):
         period = 1.0 / settings.frame_rate if settings.frame_rate > 0 else WATCHDOG_POLL_S
         self.create_timer(period, self._on_tick)
         x, y, yaw = self.robot.world.pose
+        contents = (f'the room task ({settings.phrasings} phrasings, episode seeds from '
+                    f'{settings.seed}): {task.instruction!r}' if task is not None else
+                    f'{world.objects} objects (layout {world.layout_seed})')
         self.get_logger().info(
-            f'room {world.room_size[0]:g} x {world.room_size[1]:g} m, {world.objects} objects '
-            f'(layout {world.layout_seed}), camera {world.img_size} px; start ({x:.2f}, '
+            f'room {world.room_size[0]:g} x {world.room_size[1]:g} m, {contents}, camera '
+            f'{world.img_size} px; start ({x:.2f}, '
             f'{y:.2f}, {yaw:.2f}); {"lockstep" if settings.lockstep else "free-running"} at '
             f'{settings.frame_rate or "answer"} Hz, {self.robot.world.step_seconds:g} s '
             f'simulated per step, watchdog {self.action_timeout} s')
