@@ -2,6 +2,7 @@
 
     ./run.sh python bench/learn_stack.py                  # at most 1200 s, stops at the goal
     ./run.sh python bench/learn_stack.py --duration 600 --keep-running
+    ./run.sh python bench/learn_stack.py --config config/learn_room.yaml   # the room
 
 Runs `./run.sh sim --config config/learn.yaml` (no data, no checkpoint: each run has its own
 folder) in a private ROS domain, follows the arbiter's learn/status, and stops the stack once
@@ -30,7 +31,7 @@ def load() -> str:
     return ' '.join(f'{x:.2f}' for x in os.getloadavg())
 
 
-def follow(duration: float, keep_running: bool, runs: Path) -> tuple:
+def follow(config: Path, duration: float, keep_running: bool, runs: Path) -> tuple:
     """Run the stack; return (run folder, last learn/status, seconds the stack ran)."""
     import rclpy
     from std_msgs.msg import String
@@ -43,7 +44,7 @@ def follow(duration: float, keep_running: bool, runs: Path) -> tuple:
                              lambda msg: status.update(json.loads(msg.data)),
                              qos_profile(LEARN_STATUS))
     stack = subprocess.Popen(
-        [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config/learn.yaml'),
+        [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(config),
          '--duration', str(duration), '--runs', str(runs)],
         stdout=subprocess.PIPE, text=True)
     start = time.monotonic()
@@ -78,11 +79,14 @@ def main() -> int:
     parser.add_argument('--keep-running', action='store_true',
                         help='run the whole --duration, not only until the goal')
     parser.add_argument('--runs', default='', help='folder for the run folder')
+    parser.add_argument('--config', default=str(ROOT / 'config/learn.yaml'),
+                        help='the learn stack: config/learn.yaml (the sim) or '
+                             'config/learn_room.yaml (the room)')
     args = parser.parse_args()
     os.environ.setdefault('ROS_DOMAIN_ID', '207')
     runs = Path(args.runs or tempfile.mkdtemp(prefix='learn_stack_'))
     print(f'load at start: {load()}', flush=True)
-    run_dir, status, ran_s = follow(args.duration, args.keep_running, runs)
+    run_dir, status, ran_s = follow(Path(args.config), args.duration, args.keep_running, runs)
     summary = json.loads((run_dir / 'summary.json').read_text())
     arbiter, trainer = summary['arbiter'], summary['trainer']
     history = json.loads((run_dir / 'learn_history.json').read_text())

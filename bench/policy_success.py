@@ -10,7 +10,8 @@ export runs the sim's target task (episode seeds from --seed, below the demonstr
 episode counters from /diagnostics. Goal: >= 95 % success. Prints both samplers side by side.
 `--gguf f32|f16`: the Candle backend serves the policy's GGUF (policy/quantize.py) instead.
 
-The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by side:
+The harder task family (robots/sim/task_family.py), or the room task (robots/room/task.py; its
+final test seeds 500-999 are the default), BC and BC + GRPO side by side:
 
     ./run.sh python bench/policy_success.py runs/family_bc/policy.safetensors \
         --task family --grpo runs/family_grpo/grpo.safetensors
@@ -18,8 +19,16 @@ The harder task family (robots/sim/task_family.py), BC and BC + GRPO side by sid
 exports each checkpoint to ONNX and serves it with the Python kernel's runtime (OnnxPolicy, the
 code the kernel node runs) over held-out seeds, once with the training phrasings and once with
 the held-out ones, in one process; with `--dds` the sim node (`task` preset) and the kernel node
-play the same episodes over DDS instead (slower: a round trip through two nodes per step).
-`--kernel rust` serves the same exports with the Rust kernel (kernel/, ort or Candle backend).
+play the same episodes over DDS instead (slower: a round trip through two nodes per step); for
+the room task the room node (`task: room`) is the robot, and the export names its values
+motor_left / motor_right, as the JetBot driver reads them.
+`--kernel rust` serves the same exports with the Rust kernel (kernel/, ort or Candle backend):
+
+    ./run.sh python bench/policy_success.py runs/room_bc/policy.safetensors --task room \
+        --grpo runs/room_grpo/grpo.safetensors --dds --kernel rust
+
+ends with `room: BC <a> % / <b> %; BC + GRPO <c> % / <d> % (training / held-out phrasings,
+<k> episodes, rust kernel over DDS)`.
 """
 import argparse
 import json
@@ -38,7 +47,9 @@ from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.quantize import export_gguf
-from nanobot_ros.robots.sim.task_family import TaskBatch, task_preset, TASK_PRESETS
+from nanobot_ros.robots.sim.task_family import TaskBatch
+from nanobot_ros.robots.room.task import SEEDS as ROOM_SEEDS
+from nanobot_ros.robots.tasks import task_actions, task_config, TASKS
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.stack import node_command
@@ -46,6 +57,11 @@ from nanobot_ros.stack import node_command
 TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
         'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True,
         'action_timeout': 2.0}
+
+
+def robot_node(task: str) -> str:
+    """Return the node that runs `task` as a robot: the room for the room task, else the sim."""
+    return 'room' if task == 'room' else 'sim'
 
 
 # --kernel -> the kernel's executable
@@ -68,21 +84,21 @@ def stop(process: subprocess.Popen) -> None:
         process.kill()
 
 
-def sim_counters(reports: list) -> dict:
-    """Return the newest sim status values from /diagnostics reports."""
+def robot_counters(reports: list, robot: str = 'sim') -> dict:
+    """Return the newest status values of node `robot` from /diagnostics reports."""
     for report in reversed(reports):
         for status in report.status:
-            if status.hardware_id == 'sim':
+            if status.hardware_id == robot:
                 return {kv.key: kv.value for kv in status.values}
     return {}
 
 
 def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label: str,
-                 kernel: dict, task: dict = TASK) -> dict:
-    """Drive `episodes` sim episodes with the kernel serving `model`; return the counters.
+                 kernel: dict, task: dict = TASK, robot: str = 'sim') -> dict:
+    """Drive `episodes` task episodes with the kernel serving `model`; return the counters.
 
     kernel: {'executable': ..., 'params': {...}} of the kernel implementation to run;
-    task: the sim's task parameters.
+    task: the task parameters of node `robot` (the sim, or the room).
     """
     reports = []
     subscription = node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), reports.append,
@@ -91,14 +107,14 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
                               'control_period': 2.0, **kernel['params']},
                    logs / f'kernel_{label}.log', executable=kernel['executable'])
     time.sleep(3.0)  # let the kernel load its model before the first frame
-    sim = start('sim', {**task, 'seed': seed, 'episode_limit': episodes},
-                logs / f'sim_{label}.log')
+    sim = start(robot, {**task, 'seed': seed, 'episode_limit': episodes},
+                logs / f'{robot}_{label}.log')
     start_time = time.monotonic()
     done = 0
     try:
         while done < episodes:
             rclpy.spin_once(node, timeout_sec=0.2)
-            done = int(sim_counters(reports).get('episodes', 0))
+            done = int(robot_counters(reports, robot).get('episodes', 0))
             if time.monotonic() - start_time > 60 + 5 * episodes:
                 print(f'[{label}] timed out after {done} episodes', file=sys.stderr)
                 break
@@ -106,7 +122,7 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
         stop(sim)
         stop(kernel)
         node.destroy_subscription(subscription)
-    values = sim_counters(reports)
+    values = robot_counters(reports, robot)
     return {'episodes': int(values.get('episodes', 0)),
             'successes': int(values.get('successes', 0)),
             'seconds': round(time.monotonic() - start_time, 1)}
@@ -115,16 +131,18 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
 def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
     """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
     kernel = OnnxPolicy(model)
-    batch = TaskBatch(task_preset(task, phrasings=phrasings), len(seeds))
-    success, _ = batch.play(seeds, kernel.choose)
+    batch = TaskBatch(task_config(task, phrasings=phrasings), len(seeds))
+    success, steps = batch.play(seeds, kernel.choose)
     two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
-    return float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0
+    return (float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0,
+            int(steps.sum()))
 
 
 def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> tuple:
-    """Return the success rate of `model` in the kernel node against the sim node over DDS.
+    """Return the success rate of `model` in the kernel node against the robot node over DDS.
 
-    The second value, the two-step success, is None: the sim's counters do not split it.
+    The robot: the sim, or the room for the room task. The second and third values, the
+    two-step success and the env steps, are None: the robot's counters do not split them.
     """
     rclpy.init()
     node = rclpy.create_node('policy_success_bench')
@@ -132,13 +150,13 @@ def dds_success(model: Path, args, phrasings: str, out: Path, kernel: dict) -> t
         r = run_episodes(node, model, args.episodes, args.seed, out,
                          f'{model.stem}_{phrasings}', kernel,
                          {'task': args.task, 'phrasings': phrasings, 'frame_rate': 0.0,
-                          'lockstep': True, 'action_timeout': 2.0})
+                          'lockstep': True, 'action_timeout': 2.0}, robot_node(args.task))
     finally:
         node.destroy_node()
         rclpy.shutdown()
     if r['episodes'] != args.episodes:
         raise RuntimeError(f'{model}: only {r["episodes"]} of {args.episodes} episodes ran')
-    return r['successes'] / r['episodes'], None
+    return r['successes'] / r['episodes'], None, None
 
 
 def family_table(args, out: Path, kernel: dict) -> int:
@@ -148,15 +166,20 @@ def family_table(args, out: Path, kernel: dict) -> int:
     results = {}
     for label, path in rows:
         policy, checkpoint = load_policy(path)
-        model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx')
+        # named as the task's robot reads them (the room: the JetBot's motor_left / motor_right)
+        _, names, _ = task_actions(task_config(args.task))
+        model = export_policy(policy, out / f'{label.replace(" + ", "_")}.onnx',
+                              action_names=names)
         results[label] = {}
         for phrasings in ('train', 'heldout'):
-            rate, two_step = (dds_success(model, args, phrasings, out, kernel) if args.dds
-                              else kernel_success(model, args.task, phrasings, seeds))
-            results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step})
+            rate, two_step, steps = (dds_success(model, args, phrasings, out, kernel) if args.dds
+                                     else kernel_success(model, args.task, phrasings, seeds))
+            results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step,
+                                   f'{phrasings}_steps': steps})
         results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
     (out / 'results.json').write_text(json.dumps(results, indent=2))
-    where = (f'the sim node and the {args.kernel} kernel node over DDS' if args.dds
+    where = (f'the {robot_node(args.task)} node and the {args.kernel} kernel node over DDS'
+             if args.dds
              else 'ONNX export served by the Python kernel runtime in one process')
     print(f'task {args.task}: success over held-out seeds {seeds[0]}..{seeds[-1]} '
           f'({len(seeds)} episodes each), {where}')
@@ -167,6 +190,12 @@ def family_table(args, out: Path, kernel: dict) -> int:
                     f'{100 * r["train_two_step"]:.1f}% / {100 * r["heldout_two_step"]:.1f}%')
         print(f'{label:<10} {100 * r["train"]:>15.1f}% {100 * r["heldout"]:>18.1f}% '
               f'{two_step:>26} {r["env_steps"]:>15}')
+    if args.task == 'room':
+        print('room: ' + '; '.join(
+            f'{label} {100 * r["train"]:.0f} % / {100 * r["heldout"]:.0f} %'
+            for label, r in results.items())
+            + f' (training / held-out phrasings, {len(seeds)} episodes, '
+            + (f'{args.kernel} kernel over DDS)' if args.dds else 'ONNX Runtime in process)'))
     return 0
 
 
@@ -175,11 +204,14 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('checkpoint', help='policy .safetensors (diffusion head)')
     parser.add_argument('--episodes', type=int, default=100)
-    parser.add_argument('--seed', type=int, default=0, help='first held-out episode seed')
+    parser.add_argument('--seed', type=int, default=None,
+                        help='first held-out episode seed (default 0; the room task: its final '
+                             f'test seeds, {ROOM_SEEDS["final"].start})')
     parser.add_argument('--ddim-steps', type=int, default=10)
     parser.add_argument('--out', default='', help='folder for exports, logs and results.json')
-    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
-                        help='a task-family preset: in-process table of BC (and --grpo)')
+    parser.add_argument('--task', choices=sorted(TASKS), default=None,
+                        help='a task-family preset or the room task (final test seeds: '
+                        '--seed 500): in-process table of BC (and --grpo)')
     parser.add_argument('--grpo', default='', help='with --task: the GRPO checkpoint')
     parser.add_argument('--dds', action='store_true',
                         help='with --task: run the sim and kernel nodes over DDS')
@@ -191,6 +223,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.gguf and (args.kernel, args.backend) != ('rust', 'candle'):
         parser.error('--gguf needs --kernel rust --backend candle')
+    if args.seed is None:
+        args.seed = ROOM_SEEDS['final'].start if args.task == 'room' else 0
     kernel = {'executable': KERNEL_EXECUTABLES[args.kernel],
               'params': {'backend': args.backend} if args.kernel == 'rust' else {}}
     os.environ.setdefault('ROS_DOMAIN_ID', '205')

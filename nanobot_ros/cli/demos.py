@@ -3,7 +3,7 @@ from pathlib import Path
 
 from nanobot_ros.policy.demonstrations import write_demonstration_bag
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
-from nanobot_ros.robots.sim.task_family import task_preset, TASK_PRESETS
+from nanobot_ros.robots.tasks import task_config, TASKS
 
 
 def main(argv=None) -> int:
@@ -17,11 +17,11 @@ def main(argv=None) -> int:
     parser.add_argument('--seed', type=int, default=1000,
                         help='first episode seed (benches evaluate on seeds below 1000)')
     parser.add_argument('--split', type=int, default=200, help='episodes per bag')
-    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default=None,
-                        help='a task-family preset (training phrasings); default: the sim\'s '
-                        'target task')
+    parser.add_argument('--task', choices=sorted(TASKS), default=None,
+                        help='a task-family preset or the room task (training phrasings); '
+                        'default: the sim\'s target task')
     args = parser.parse_args(argv)
-    config = task_preset(args.task) if args.task else TargetTaskConfig()
+    config = task_config(args.task) if args.task else TargetTaskConfig()
     out = Path(args.out)
     seeds = list(range(args.seed, args.seed + args.episodes))
     for start in tqdm(range(0, len(seeds), args.split), desc='demonstration bags', unit='bag'):

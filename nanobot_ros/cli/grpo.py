@@ -7,7 +7,7 @@ import torch
 import torch.distributed as dist
 
 from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer, LOSS_AVERAGES
-from nanobot_ros.robots.sim.task_family import task_preset, TASK_PRESETS
+from nanobot_ros.robots.tasks import task_config, TASKS
 
 
 def main(argv=None) -> int:
@@ -17,7 +17,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog='nanobot grpo', description=__doc__.split('\n')[0])
     parser.add_argument('init', help='the cloned policy (categorical head) to start from')
     parser.add_argument('--run-dir', default=defaults.run_dir)
-    parser.add_argument('--task', choices=sorted(TASK_PRESETS), default='family')
+    parser.add_argument('--task', choices=sorted(TASKS), default='family')
     for name in ('start_states', 'group_size', 'update_epochs', 'minibatches', 'max_iterations',
                  'checkpoint_every', 'seed'):
         parser.add_argument('--' + name.replace('_', '-'), type=int,
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     values = {k: v for k, v in vars(args).items()
               if k in GRPOConfig.__dataclass_fields__ and k != 'task'}
-    config = GRPOConfig(**values, task=task_preset(args.task), wandb=not args.no_wandb,
+    config = GRPOConfig(**values, task=task_config(args.task), wandb=not args.no_wandb,
                         progress=not args.no_progress,
                         plateau=replace(defaults.plateau, patience=args.patience))
     try:

@@ -10,11 +10,15 @@ from nanobot_ros.defaults import add_config_options, config_values
 from nanobot_ros.policy.configuration import HEADS, PolicyConfig
 from nanobot_ros.policy.training import policy_config_from_args, PolicyTrainer, TrainerConfig
 from nanobot_ros.report import write_report
+from nanobot_ros.robots.tasks import task_actions, task_config, TASKS
 
 TRAINER_OPTIONS = {
     'run_dir': 'checkpoint, curve, summary',
     'init': 'start from this policy.safetensors\'s weights (tensors it lacks keep their init; '
             'a run dir with a checkpoint resumes that instead)',
+    'encoder_from': 'start the vision encoder from this world model checkpoint\'s encoder '
+                    '(same sizes; e.g. <checkpoint_dir>/world_model.safetensors)',
+    'freeze_encoder': 'keep the vision encoder fixed (train the rest of the policy)',
     'continual': 'keep training as new bag splits appear',
     'idle_timeout': 'continual: stop after this many seconds without new data (none = never)',
     'batch_size': 'samples per step',
@@ -40,6 +44,8 @@ def main(argv=None) -> int:
     parser.add_argument('data', nargs='+', help='bags or folders of bags (searched recursively)')
     parser.add_argument('--head', choices=HEADS, help='action head (PolicyConfig.head; default '
                         f'{PolicyConfig.head})')
+    parser.add_argument('--task', choices=sorted(TASKS), help='the task whose robot\'s actions '
+                        'a categorical head indexes (room: the JetBot\'s; default: the sim\'s)')
     parser.add_argument('--set', action='append', metavar='KEY=VALUE',
                         help='override a PolicyConfig field (JSON value), e.g. n_layer=3')
     add_config_options(parser, TrainerConfig, TRAINER_OPTIONS, {'wandb': '--no-wandb',
@@ -52,8 +58,9 @@ def main(argv=None) -> int:
         policy.head = args.head
     plateau = replace(TrainerConfig().plateau, **config_values(args, PLATEAU_OPTIONS))
     plateau.min_epochs = min(plateau.min_epochs, plateau.max_epochs)
+    actions = task_actions(task_config(args.task))[2] if args.task else ()
     config = TrainerConfig(data=args.data, policy=policy, plateau=plateau,
-                           **config_values(args, TRAINER_OPTIONS))
+                           discrete_actions=actions, **config_values(args, TRAINER_OPTIONS))
     torch.set_num_threads(1)
     try:
         trainer = PolicyTrainer(config)

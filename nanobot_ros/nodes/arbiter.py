@@ -8,8 +8,9 @@ Topics (relative: in the node's namespace; docs/graph.md)
                                                           the driver's (the live view) and is
                                                           published on teacher/action too: the
                                                           person is the teacher of that frame
-  diagnostics           (diagnostic_msgs/DiagnosticArray) in: the sim's episode counters, the
-                                                          trainer's step and loss
+  diagnostics           (diagnostic_msgs/DiagnosticArray) in: the robot's episode counters (the
+                                                          sim's, or the room's), the trainer's
+                                                          step and loss
   robot/action          (nanobot_msgs/Action, reliable)   out: the driver's answer, as it came
   teacher/action        (nanobot_msgs/Action, reliable)   out: a person's override, as a label
   learn/status          (std_msgs/String, JSON)           out: who drives, success, hand-over,
@@ -41,7 +42,7 @@ from std_msgs.msg import String
 DESCRIPTIONS = {
     'export_path': 'the trainer\'s ONNX export (the file the kernel serves), watched',
     'run_dir': 'run folder: the success-over-time picture goes there',
-    'task': 'task-family preset of the evaluation (robots/sim/task_family.py)',
+    'task': 'task of the evaluation: a task-family preset or room (robots/tasks.py)',
     'eval_episodes': 'held-out episodes per evaluation of an export',
     'eval_seed': 'first held-out episode seed (0-999: never demonstrated)',
     'handover_success': 'evaluation success at which the kernel takes over',
@@ -51,8 +52,9 @@ DESCRIPTIONS = {
     'goal_success': 'kernel success over `window` episodes reported as the goal (kernel_goal_s)',
     'check_period': 'seconds between looks at the export and status reports',
 }
-# The stack's node names whose /diagnostics the arbiter reads (config/learn.yaml).
-SIM_NODE, TRAINER_NODE = 'sim', 'trainer'
+# The stack's node names whose /diagnostics the arbiter reads (config/learn.yaml): the robot
+# that runs the task (the sim, or the room: config/learn_room.yaml) and the trainer.
+ROBOT_NODES, TRAINER_NODE = ('sim', 'room'), 'trainer'
 
 
 class ArbiterNode(NanobotNode):
@@ -120,7 +122,7 @@ class ArbiterNode(NanobotNode):
         for status in msg.status:
             values = {kv.key: kv.value for kv in status.values}
             try:
-                if status.hardware_id == SIM_NODE and 'episodes' in values:
+                if status.hardware_id in ROBOT_NODES and 'episodes' in values:
                     self._take_sim_counts(int(values['episodes']), int(values['successes']))
                 elif status.hardware_id == TRAINER_NODE:
                     self.trainer = {key: json.loads(values[key]) for key in ('step', 'loss')

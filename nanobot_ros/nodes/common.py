@@ -29,6 +29,8 @@ from rclpy.qos import (DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSPro
                        ReliabilityPolicy)
 from rcl_interfaces.msg import ParameterDescriptor
 from rclpy.signals import SignalHandlerOptions
+from std_msgs.msg import String
+from std_srvs.srv import Trigger
 
 from nanobot_ros import contract
 from nanobot_ros.contract import Qos, Topic
@@ -215,6 +217,100 @@ class ActionWatchdog:
             return OK, 'waiting for the first action'
         if self.stale:
             return WARN, self.stale_status
+        return None
+
+
+class TaskEpisodes:
+    """A simulated robot's task episodes: the instruction announced, episodes scored.
+
+    The sim node (the grid's target task and task family) and the room node (the room task)
+    hold one. `task` has reset(seed) -> instruction, instruction, episode_seed, steps, reached,
+    out_of_steps (and, to take instructions from /instruction, set_instruction(text)). Episode
+    i + 1 starts at once from seed episode_seed + 1; with `announce` its instruction goes out on
+    `instruction` (latched), standing in for a user, and again whenever the task changes it
+    within the episode (the room task's says what is left once the first object is reached);
+    after `episode_limit` episodes (0 = never) the robot holds still (`finished`). The reset
+    service (contract.SIM_RESET) aborts the running episode. `on_new_episode()` runs after
+    each reset (the robot's view changed).
+    """
+
+    def __init__(self, node: NanobotNode, task, episode_limit: int, announce: bool,
+                 on_new_episode: Callable[[], None] = lambda: None):
+        self.node, self.task = node, task
+        self.episode_limit, self.announce = episode_limit, announce
+        self.on_new_episode = on_new_episode
+        self.episodes = self.successes = self.failures = self.resets = 0
+        self.instructions_rejected = 0
+        self._announced = None
+        self.instruction_pub = node.create_publisher(String, contract.INSTRUCTION.name,
+                                                     qos_profile(contract.INSTRUCTION))
+        if hasattr(task, 'set_instruction'):
+            node.create_subscription(String, contract.INSTRUCTION.name, self._on_instruction,
+                                     qos_profile(contract.INSTRUCTION))
+        node.create_service(Trigger, contract.SIM_RESET, self._on_reset)
+        self._announce()
+
+    def _announce(self) -> None:
+        if self.announce:
+            self._announced = self.task.instruction
+            self.instruction_pub.publish(String(data=self._announced))
+
+    def _on_instruction(self, msg) -> None:
+        try:
+            self.task.set_instruction(msg.data)
+            self._announced = self.task.instruction  # it is on the topic already
+        except ValueError as error:
+            self.instructions_rejected += 1
+            self.node.get_logger().warning(str(error), throttle_duration_sec=5.0)
+
+    def _new_episode(self) -> None:
+        self.task.reset(self.task.episode_seed + 1)
+        self.on_new_episode()
+        self._announce()
+
+    def _on_reset(self, request, response):
+        self.resets += 1
+        self._new_episode()
+        response.success = True
+        response.message = (f'episode {self.episodes + self.resets} (seed '
+                            f'{self.task.episode_seed}): {self.task.instruction}')
+        return response
+
+    def score(self) -> None:
+        """After a task step: count an episode that ended and start the next one."""
+        if not (self.task.reached or self.task.out_of_steps):
+            if self.announce and self.task.instruction != self._announced:
+                self._announce()
+            return
+        self.episodes += 1
+        if self.task.reached:
+            self.successes += 1
+        else:
+            self.failures += 1
+        if self.finished:
+            self.node.get_logger().info(f'episode limit {self.episode_limit} reached: '
+                                        f'{self.successes} successes; holding')
+            return
+        self._new_episode()
+
+    @property
+    def finished(self) -> bool:
+        """Whether the episode_limit ran out (the robot then holds still)."""
+        return bool(self.episode_limit and self.episodes >= self.episode_limit)
+
+    def status_values(self) -> dict:
+        """Return the episode counters and the running episode, for the node's status."""
+        return {'episodes': self.episodes, 'successes': self.successes,
+                'failures': self.failures, 'resets': self.resets,
+                'success_rate': self.successes / self.episodes if self.episodes else 0.0,
+                'instruction': self.task.instruction, 'episode_seed': self.task.episode_seed,
+                'episode_steps': self.task.steps,
+                'instructions_rejected': self.instructions_rejected}
+
+    def finished_status(self):
+        """Return (OK, text) for the node's status once finished, else None."""
+        if self.finished:
+            return OK, f'episode limit reached: {self.successes}/{self.episodes}'
         return None
 
 

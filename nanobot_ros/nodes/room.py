@@ -33,6 +33,21 @@ seconds the world steps anyway (source 'watchdog'): the motors ramp down as the 
 watchdog says, so a controller that dies never leaves the robot driving. Without lockstep,
 frames come at `frame_rate` and each is 1 / frame_rate of simulated time.
 
+Task. With `task: room` the room is the room task's (robots/room/task.py: its own room, 2-4
+objects per episode, 64 px): /instruction (std_msgs/String, latched) names the object(s) to
+drive to ("go to the red cube"); an episode succeeds when the robot takes `stop` in front of
+them in order within the step budget, fails when the budget runs out, and the next starts at
+once from the next seed (the first: `seed`), as the sim node's task episodes (nodes/common.py's
+TaskEpisodes: `episode_limit`, `announce_instruction`, the sim/reset service, the counters in
+/diagnostics). `phrasings` train or heldout. Only a command that is a row of the action table
+spends the budget (robots/room/robot.py). With `expert` the node also answers each frame as
+the task's scripted expert would (it reads the ground truth only this node has: the pose and
+where the objects are) on
+  teacher/action   (nanobot_msgs/Action, reliable)        out: the expert's action for the
+                   frame (header.stamp = its stamp): index and motor_left / motor_right,
+                   source 'expert'; the learn stack's teacher (config/learn_room.yaml), or,
+                   remapped to robot/action, the driver
+
 A machine where no GL context can be made (MUJOCO_GL, Mesa's EGL libraries) exits with code 2
 and the reason at start-up.
 """
@@ -42,11 +57,12 @@ import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
 from nanobot_ros.contract import (ACTION, ACTION_EXECUTED, CMD_VEL, IMAGE, JOINT_STATES, ODOM,
-                                  RESET_SOURCE, ROOM_LAYOUT)
+                                  RESET_SOURCE, ROOM_LAYOUT, TEACHER_ACTION)
 from nanobot_ros.nodes.common import ActionWatchdog, NanobotNode, OK, qos_profile, run, \
-    WARN, WATCHDOG_POLL_S
+    TaskEpisodes, WARN, WATCHDOG_POLL_S
 from nanobot_ros.robots.jetbot.motors import LIMIT_DESCRIPTIONS, MOTOR_NAMES, WHEEL_JOINTS
 from nanobot_ros.robots.room.robot import RoomRobot, RoomRobotConfig
+from nanobot_ros.robots.room.task import RoomTask, RoomTaskConfig
 from nanobot_ros.robots.room.world import RenderUnavailable, RoomConfig, RoomMotorLimits
 from geometry_msgs.msg import Twist
 from nanobot_msgs.msg import Action
@@ -78,6 +94,11 @@ DESCRIPTIONS = {
     'randomize_tilt': 'reset: camera tilted by +- this (degrees)',
     'seed': 'seed of the start pose and of the resets\' poses',
     'reset_every': 'put the robot down at a new free pose every this many steps (0 = never)',
+    'task': 'room = the room task (its own room; replaces the world\'s settings); "" = none',
+    'phrasings': 'task: instruction templates, train or heldout',
+    'episode_limit': 'task: hold still after this many episodes; 0 = never',
+    'announce_instruction': 'task: publish each episode\'s instruction on /instruction',
+    'expert': 'task: answer each frame with the scripted expert\'s action on teacher/action',
     'frame_rate': 'frames per second at most; 0 = as fast as answers (lockstep)',
     'lockstep': 'wait for the action answering each frame before stepping',
     'frame_id': 'frame_id of published images',
@@ -96,7 +117,12 @@ class RoomNode(NanobotNode):
         settings = RoomRobotConfig(**self.declare_config(RoomRobotConfig, DESCRIPTIONS))
         self.settings, self.action_timeout = settings, limits.action_timeout
         # The renderer's GL context belongs to this thread: the executor's callbacks run here.
-        self.robot = RoomRobot(world, limits, settings, self._warn)
+        task = None
+        if settings.task:
+            task = RoomTask(RoomTaskConfig(phrasings=settings.phrasings))
+            task.reset(settings.seed)
+            world = task.config.world
+        self.robot = RoomRobot(world, limits, settings, self._warn, task)
 
         self.frames = 0
         self.stale_steps = 0
@@ -114,16 +140,25 @@ class RoomNode(NanobotNode):
         self.joint_pub = self.create_publisher(JointState, JOINT_STATES.name,
                                                qos_profile(JOINT_STATES))
         self.odom_pub = self.create_publisher(Odometry, ODOM.name, qos_profile(ODOM))
+        self.expert_pub = (self.create_publisher(Action, TEACHER_ACTION.name,
+                                                 qos_profile(TEACHER_ACTION))
+                           if settings.expert else None)
         layout_pub = self.create_publisher(String, ROOM_LAYOUT.name, qos_profile(ROOM_LAYOUT))
         layout_pub.publish(String(data=json.dumps(self.robot.layout())))
         self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
         self.create_subscription(Twist, CMD_VEL.name, self._on_cmd_vel, qos_profile(CMD_VEL))
+        self.task_episodes = (None if task is None else
+                              TaskEpisodes(self, task, settings.episode_limit,
+                                           settings.announce_instruction, self.robot.new_episode))
         period = 1.0 / settings.frame_rate if settings.frame_rate > 0 else WATCHDOG_POLL_S
         self.create_timer(period, self._on_tick)
         x, y, yaw = self.robot.world.pose
+        contents = (f'the room task ({settings.phrasings} phrasings, episode seeds from '
+                    f'{settings.seed}): {task.instruction!r}' if task is not None else
+                    f'{world.objects} objects (layout {world.layout_seed})')
         self.get_logger().info(
-            f'room {world.room_size[0]:g} x {world.room_size[1]:g} m, {world.objects} objects '
-            f'(layout {world.layout_seed}), camera {world.img_size} px; start ({x:.2f}, '
+            f'room {world.room_size[0]:g} x {world.room_size[1]:g} m, {contents}, camera '
+            f'{world.img_size} px; start ({x:.2f}, '
             f'{y:.2f}, {yaw:.2f}); {"lockstep" if settings.lockstep else "free-running"} at '
             f'{settings.frame_rate or "answer"} Hz, {self.robot.world.step_seconds:g} s '
             f'simulated per step, watchdog {self.action_timeout} s')
@@ -138,14 +173,21 @@ class RoomNode(NanobotNode):
             self.watchdog.fed()
         if self.settings.lockstep and msg.header.stamp == self._frame_stamp:
             self._answered = True
-            if self.settings.frame_rate == 0:
+            if self.settings.frame_rate == 0 and not self.finished:
                 self._step()
 
     def _on_cmd_vel(self, msg: Twist) -> None:
         if self.robot.twist(msg.linear.x, msg.angular.z) is not None:
             self.watchdog.fed()
 
+    @property
+    def finished(self) -> bool:
+        """Whether the task ran its episode_limit (the robot then holds still)."""
+        return self.task_episodes is not None and self.task_episodes.finished
+
     def _on_tick(self) -> None:
+        if self.finished:
+            return
         if self._frame_stamp is None:
             self._publish_frame()
             return
@@ -159,6 +201,9 @@ class RoomNode(NanobotNode):
         self.watchdog.update(stale)
         executed = self.robot.step(stale=stale and not self._answered)
         self._answered = False
+        if self.task_episodes is not None and executed.index >= 0 and executed.source not in (
+                'idle', 'watchdog'):
+            self.task_episodes.score()
         if executed.source == 'watchdog':
             self.stale_steps += 1
         if executed.source not in ('idle', 'watchdog', RESET_SOURCE):
@@ -178,6 +223,12 @@ class RoomNode(NanobotNode):
             self._first_frame_time = self._frame_time
         self.image_pub.publish(msg)
         self.frames += 1
+        if self.expert_pub is not None and not self.finished:
+            index = self.robot.task.expert()
+            limits = self.robot.limits
+            self.expert_pub.publish(make_action(
+                index=index, names=MOTOR_NAMES, source='expert', stamp=stamp,
+                values=(limits.action_space_left[index], limits.action_space_right[index])))
         angles, speeds = self.robot.world.wheels
         joints = JointState(name=list(WHEEL_JOINTS), position=list(angles),
                             velocity=list(speeds))
@@ -210,9 +261,12 @@ class RoomNode(NanobotNode):
             'x': round(x, 4), 'y': round(y, 4), 'yaw': round(yaw, 4),
             'motor_left': round(left, 4), 'motor_right': round(right, 4),
             'sim_time_s': round(self.robot.world.time, 3)}
+        if self.task_episodes is not None:
+            values.update(self.task_episodes.status_values())
         if values['actions_rejected']:
             return WARN, f'{values["actions_rejected"]} actions rejected', values
-        level, text = self.watchdog.problem() or (OK, 'running')
+        level, text = ((self.task_episodes and self.task_episodes.finished_status())
+                       or self.watchdog.problem() or (OK, 'running'))
         return level, text, values
 
     def on_shutdown(self) -> None:

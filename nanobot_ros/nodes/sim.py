@@ -38,17 +38,15 @@ from collections import Counter
 import time
 
 from nanobot_ros.data.convert import make_action, numpy_to_image
-from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE, INSTRUCTION, SIM_RESET
+from nanobot_ros.contract import ACTION, ACTION_EXECUTED, IMAGE
 from nanobot_ros.nodes.common import ActionWatchdog, NanobotNode, OK, qos_profile, run, \
-    WATCHDOG_POLL_S
+    TaskEpisodes, WATCHDOG_POLL_S
 from nanobot_ros.robots.sim.robot import SimConfig
 from nanobot_ros.robots.sim.target_task import TargetTask
 from nanobot_ros.robots.sim.task_family import TaskFamily, TaskFamilyConfig
 from nanobot_ros.robots.sim.toroidal_dot import STAY, ToroidalDotConfig, ToroidalDotWorld
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
-from std_msgs.msg import String
-from std_srvs.srv import Trigger
 
 DESCRIPTIONS = {
     'img_size': 'width and height of the square image (px)',
@@ -80,7 +78,6 @@ class SimNode(NanobotNode):
         super().__init__('sim')
         config = ToroidalDotConfig(**self.declare_config(ToroidalDotConfig, DESCRIPTIONS))
         settings = SimConfig(**self.declare_config(SimConfig, DESCRIPTIONS))
-        self.episode_limit, self.announce = settings.episode_limit, settings.announce_instruction
         self.frame_rate, self.lockstep = settings.frame_rate, settings.lockstep
         self.action_timeout, self.frame_id = settings.action_timeout, settings.frame_id
         task_config = settings.task_config(config)
@@ -91,12 +88,6 @@ class SimNode(NanobotNode):
             self.world = self.task.world
         else:
             self.world = ToroidalDotWorld(config)
-        self.episodes = 0
-        self.successes = 0
-        self.failures = 0
-        self.resets = 0
-        self.instructions_rejected = 0
-
         self.frames = 0
         self.actions_received = 0
         self.actions_applied = 0
@@ -116,13 +107,9 @@ class SimNode(NanobotNode):
         self.executed_pub = self.create_publisher(Action, ACTION_EXECUTED.name,
                                                   qos_profile(ACTION_EXECUTED))
         self.create_subscription(Action, ACTION.name, self._on_action, qos_profile(ACTION))
-        if self.task is not None:
-            self.instruction_pub = self.create_publisher(String, INSTRUCTION.name,
-                                                         qos_profile(INSTRUCTION))
-            self.create_subscription(String, INSTRUCTION.name, self._on_instruction,
-                                     qos_profile(INSTRUCTION))
-            self.create_service(Trigger, SIM_RESET, self._on_reset)
-            self._announce()
+        self.task_episodes = (None if self.task is None else
+                              TaskEpisodes(self, self.task, settings.episode_limit,
+                                           settings.announce_instruction))
         self._period = 1.0 / self.frame_rate if self.frame_rate > 0 else 0.0
         self.create_timer(self._period or WATCHDOG_POLL_S, self._on_tick)
         self.get_logger().info(
@@ -130,42 +117,6 @@ class SimNode(NanobotNode):
             f'{config.dot_radius}, move {config.move_pixels} px, start ({self.world.x}, '
             f'{self.world.y}); {"lockstep" if self.lockstep else "free-running"} at '
             f'{self.frame_rate or "answer"} Hz, watchdog {self.action_timeout} s')
-
-    def _announce(self) -> None:
-        if self.announce:
-            self.instruction_pub.publish(String(data=self.task.instruction))
-
-    def _on_instruction(self, msg: String) -> None:
-        try:
-            self.task.set_instruction(msg.data)
-        except ValueError as error:
-            self.instructions_rejected += 1
-            self.get_logger().warning(str(error), throttle_duration_sec=5.0)
-
-    def _new_episode(self) -> None:
-        self.task.reset(self.task.episode_seed + 1)
-        self._announce()
-
-    def _on_reset(self, request, response):
-        self.resets += 1
-        self._new_episode()
-        response.success = True
-        response.message = (f'episode {self.episodes + self.resets} (seed '
-                            f'{self.task.episode_seed}): {self.task.instruction}')
-        return response
-
-    def _score_episode(self) -> None:
-        if self.task.reached or self.task.out_of_steps:
-            self.episodes += 1
-            if self.task.reached:
-                self.successes += 1
-            else:
-                self.failures += 1
-            if self.episode_limit and self.episodes >= self.episode_limit:
-                self.get_logger().info(f'episode limit {self.episode_limit} reached: '
-                                       f'{self.successes} successes; holding')
-                return
-            self._new_episode()
 
     def _on_action(self, msg: Action) -> None:
         self.actions_received += 1
@@ -199,7 +150,7 @@ class SimNode(NanobotNode):
     @property
     def finished(self) -> bool:
         """Whether the target task ran its episode_limit (the sim then holds still)."""
-        return bool(self.task and self.episode_limit and self.episodes >= self.episode_limit)
+        return self.task_episodes is not None and self.task_episodes.finished
 
     def _on_tick(self) -> None:
         if self.finished:
@@ -230,7 +181,7 @@ class SimNode(NanobotNode):
         if self.task is not None and applied:
             # The step budget counts the controller's actions, not the watchdog's waits.
             self.task.step(action)
-            self._score_episode()
+            self.task_episodes.score()
         else:
             self.world.step(action)
         self.executed_pub.publish(make_action(
@@ -261,17 +212,9 @@ class SimNode(NanobotNode):
             'action_counts': {str(k): v for k, v in sorted(self.action_counts.items())},
             'dot_x': self.world.x, 'dot_y': self.world.y}
         if self.task is not None:
-            values.update({
-                'episodes': self.episodes, 'successes': self.successes,
-                'failures': self.failures, 'resets': self.resets,
-                'success_rate': self.successes / self.episodes if self.episodes else 0.0,
-                'target': self.task.target, 'instruction': self.task.instruction,
-                'episode_seed': self.task.episode_seed,
-                'episode_steps': self.task.steps,
-                'instructions_rejected': self.instructions_rejected})
-        if self.finished:
-            return OK, f'episode limit reached: {self.successes}/{self.episodes}', values
-        level, text = self.watchdog.problem() or (OK, 'running')
+            values.update(self.task_episodes.status_values(), target=self.task.target)
+        level, text = ((self.task_episodes and self.task_episodes.finished_status())
+                       or self.watchdog.problem() or (OK, 'running'))
         return level, text, values
 
 

@@ -31,6 +31,11 @@ DESCRIPTIONS = {
     'sampler': 'exported sampler: ddim or ddpm',
     'ddim_steps': 'DDIM steps in the export',
     'head': 'action head: regression, diffusion or categorical',
+    'policy': 'other PolicyConfig fields, a JSON object (e.g. {"image_size": 64}); "" = defaults',
+    'task': 'task whose robot\'s actions a categorical head indexes (room: the JetBot\'s); '
+            '"" = the sim\'s',
+    'encoder_from': 'world model checkpoint whose encoder starts the vision encoder ("" = none)',
+    'freeze_encoder': 'keep that vision encoder fixed',
     'batch_size': 'samples per step',
     'lr': 'AdamW learning rate',
     'torch_threads': 'torch threads (leave cores to the robot)',
@@ -49,6 +54,7 @@ class TrainerNode(NanobotNode):
         self.export_path = Path(settings.export_path)
         self.export_every, self.sampler = settings.export_every, settings.sampler
         self.ddim_steps = settings.ddim_steps
+        self.action_names = settings.action_names()
         data_dir = settings.data_dir
         if not Path(data_dir).exists():
             Path(data_dir).mkdir(parents=True)
@@ -78,6 +84,7 @@ class TrainerNode(NanobotNode):
             return
         start = time.monotonic()
         export_policy(trainer.policy, self.export_path, self.sampler, self.ddim_steps,
+                      action_names=self.action_names,
                       extra={'epoch': trainer.epoch, 'step': trainer.step})
         self.exports += 1
         self.export_s += time.monotonic() - start

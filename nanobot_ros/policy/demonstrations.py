@@ -20,8 +20,7 @@ from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.policy.processing import PolicyProcessor, resize_image
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
-from nanobot_ros.robots.sim.task_family import rollouts_for
-from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS
+from nanobot_ros.robots.tasks import expert_rollouts, task_actions
 
 DEMO_TOPICS = (IMAGE, ACTION, INSTRUCTION)
 FRAME_NS = 33_000_000
@@ -122,18 +121,20 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
                             start_ns: int = 1_700_000_000 * 10**9) -> Path:
     """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`.
 
-    `config` is a TargetTaskConfig or a TaskFamilyConfig (robots/sim/task_family.py).
+    `config` is a TargetTaskConfig, a TaskFamilyConfig (robots/sim/task_family.py) or a
+    RoomTaskConfig (robots/room/task.py: actions as the JetBot's motor values).
     """
     store = make_typestore()
     types = store.types
     t = start_ns
     instruction = None
+    robot_type, names, vectors = task_actions(config)
     with BagWriter(path, typestore=store,
-                   custom_data={'nanobot.robot_type': 'toroidal_dot_targets',
+                   custom_data={'nanobot.robot_type': robot_type,
                                 'nanobot.source': 'scripted expert'}) as bag:
         for topic in DEMO_TOPICS:
             bag.add_topic(topic.fqn(), topic.msgtype)
-        for image, text, action in rollouts_for(config, seeds):
+        for image, text, action in expert_rollouts(config, seeds):
             if text != instruction:
                 bag.write_message(INSTRUCTION.fqn(), t - 1000, types['std_msgs/msg/String'](
                     data=text))
@@ -143,8 +144,8 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
                 width=image.shape[1], encoding='rgb8', is_bigendian=0,
                 step=image.shape[1] * 3, data=image.reshape(-1)))
             bag.write_message(ACTION.fqn(), t + 1_000_000, types['nanobot_msgs/msg/Action'](
-                header=_header(types, t), index=action, names=['dx', 'dy'],
-                values=np.asarray(ACTION_VECTORS[action], np.float32), duration=0.0,
+                header=_header(types, t), index=action, names=list(names),
+                values=np.asarray(vectors[action], np.float32), duration=0.0,
                 source='expert'))
             t += FRAME_NS
     return Path(path)

@@ -88,13 +88,18 @@ def _onnx_bytes(module: nn.Module, inputs: tuple, input_names, output_names,
 
 def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: int = 10,
                   action_names=DEFAULT_ACTION_NAMES,
-                  discrete_actions=DEFAULT_DISCRETE_ACTIONS, extra: Optional[dict] = None,
+                  discrete_actions=None, extra: Optional[dict] = None,
                   constant_folding: bool = True) -> Path:
     """Write `out` (.onnx) and `out` with .safetensors beside it; return the ONNX path.
 
+    `discrete_actions` None: a categorical head's own action vectors (its weights: the room's
+    differ from the sim's), the sim's five moves for the other heads.
     `constant_folding=False` keeps weight arithmetic in the graph (ternary weights stay int8).
     """
     import onnx
+    if discrete_actions is None:
+        discrete_actions = (policy.action_vectors.tolist() if policy.config.head == 'categorical'
+                            else DEFAULT_DISCRETE_ACTIONS)
     if sampler not in ('ddim', 'ddpm'):
         raise ValueError(f'unknown sampler {sampler!r}; choose ddim or ddpm')
     out = Path(out)

@@ -28,7 +28,8 @@ from typing import List, Optional
 
 import numpy as np
 
-from nanobot_ros.robots.sim.task_family import task_preset, TaskBatch
+from nanobot_ros.robots.sim.task_family import TaskBatch
+from nanobot_ros.robots.tasks import task_config
 
 TEACHER, KERNEL = 'teacher', 'kernel'
 
@@ -39,7 +40,7 @@ class ArbiterConfig:
 
     export_path: str = 'exports/policy.onnx'
     run_dir: str = 'runs/learn'
-    task: str = 'targets'
+    task: str = 'targets'  # a task by name (robots/tasks.py): a family preset, or room
     eval_episodes: int = 50
     eval_seed: int = 500
     handover_success: float = 0.9
@@ -50,7 +51,7 @@ class ArbiterConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the setting that makes no sense."""
-        task_preset(self.task)
+        task_config(self.task)
         if self.eval_episodes < 1 or self.window < 1 or self.check_period <= 0:
             raise ValueError('eval_episodes and window must be >= 1 and check_period > 0')
         if not 0.0 <= self.goal_success <= 1.0:
@@ -73,7 +74,7 @@ def evaluate_export(path, config: ArbiterConfig) -> tuple:
     from nanobot_ros.policy.onnx_runtime import OnnxPolicy
     policy = OnnxPolicy(path)
     seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
-    batch = TaskBatch(task_preset(config.task), len(seeds))
+    batch = TaskBatch(task_config(config.task), len(seeds))
     success, _ = batch.play(list(seeds), policy.choose)
     step = policy.metadata.get('nanobot.step')
     return float(np.mean(success)), int(step) if step is not None else None

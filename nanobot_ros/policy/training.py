@@ -11,7 +11,9 @@ history. A trainer killed mid-epoch resumes at that position with the same permu
 checkpoint written for another PolicyConfig is refused with the differing keys. `init`
 (`nanobot train --init`) starts a new run from another checkpoint's weights and normalization,
 e.g. a cloned 'mean' policy continued with `text_condition: cross` (weights.py's warm_start);
-a run directory that has a checkpoint resumes it instead.
+a run directory that has a checkpoint resumes it instead. `encoder_from` (`--encoder-from`)
+starts the vision encoder from a world model checkpoint's (after `init`, so it wins there), and
+`freeze_encoder` keeps the encoder fixed, also on resume (policy/encoder_transfer.py).
 
 Continual mode (the reference's `--continual`): after each epoch the trainer looks for new bag
 splits; new samples join the next epoch and reset the plateau detector; when the loss has
@@ -41,6 +43,8 @@ from tqdm import tqdm
 from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
+from nanobot_ros.policy.configuration import DEFAULT_DISCRETE_ACTIONS
+from nanobot_ros.policy.encoder_transfer import freeze_encoder, load_world_model_encoder
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
 from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.training_run import jsonable, TrainingRun
@@ -57,7 +61,14 @@ class TrainerConfig:
     data: List[str] = field(default_factory=list)
     run_dir: str = 'runs/policy'
     policy: PolicyConfig = field(default_factory=PolicyConfig)
+    # a categorical head's action vectors, by index (robot units: the room's are the JetBot's
+    # motor values, robots/tasks.py task_actions); empty = the sim's five moves
+    discrete_actions: tuple = ()
     init: str = ''  # a policy.safetensors to start from (warm start), '' = fresh init
+    # A world model checkpoint whose encoder starts the policy's vision encoder ('' = none;
+    # policy/encoder_transfer.py); freeze_encoder keeps that encoder fixed while training.
+    encoder_from: str = ''
+    freeze_encoder: bool = False
     batch_size: int = 64
     lr: float = 2e-3
     weight_decay: float = 0.01
@@ -88,7 +99,9 @@ class PolicyTrainer:
         if self.world_size > 1 and not dist.is_initialized():
             dist.init_process_group('gloo')
         torch.manual_seed(config.seed + self.rank)
-        self.policy = Policy(config.policy)
+        self.policy = Policy(config.policy, config.discrete_actions or DEFAULT_DISCRETE_ACTIONS)
+        if config.freeze_encoder:  # before the optimizer, which takes trainable parameters
+            freeze_encoder(self.policy)
         self.buffer = DemoBuffer(processor_for(self.policy.config),
                                  config.policy.robotics_action_dim)
         self.source = BagSource(config.data, self.buffer) if config.data else None
@@ -107,6 +120,8 @@ class PolicyTrainer:
         self.resumed_from = self._resume()
         if self.resumed_from is None and config.init:
             self._warm_start(config.init)
+        if self.resumed_from is None and config.encoder_from:
+            self._load_encoder(config.encoder_from)
         self.model = (DistributedDataParallel(self.policy) if self.world_size > 1
                       else self.policy)
 
@@ -136,6 +151,12 @@ class PolicyTrainer:
             log.info('not in %s, so initialised fresh: %s; of them zero-initialised (start at '
                      'zero, so the policy starts computing what the checkpoint does): %s', path,
                      ', '.join(report['missing']), ', '.join(report['zero_init']) or 'none')
+
+    def _load_encoder(self, path: str) -> None:
+        """Start the vision encoder from the world model checkpoint at `path`."""
+        report = load_world_model_encoder(path, self.policy, self.config.freeze_encoder)
+        log.info('vision encoder from the world model %s: %d tensors loaded, %s', report['path'],
+                 len(report['tensors']), 'frozen' if report['frozen'] else 'trained further')
 
     def save(self) -> Optional[Path]:
         """Write the checkpoint (rank 0 only); return its path."""

@@ -9,6 +9,9 @@ import pytest
     ('sim', {'lockstep': 'maybe'}, 'lockstep'),
     ('runner', {'selector': 'zigzag'}, "unknown selector 'zigzag'"),
     ('runner', {'selector': 'sequence', 'sequence': '[1, 3]'}, 'outside the action space'),
+    ('room', {'task': 'chess'}, "task must be one of ('', 'room'), got 'chess'"),
+    ('room', {'expert': True}, 'expert answers the task\'s frames: it needs task: room'),
+    ('trainer', {'policy': 'image_size=64'}, 'policy must be a JSON object of PolicyConfig'),
     ('foxglove', {'port': 70000}, 'port must be 0..65535, got 70000'),
     ('foxglove', {'host': '203.0.113.7', 'port': 0}, 'cannot serve on 203.0.113.7:0'),
 ])

@@ -62,7 +62,7 @@ def test_settings_that_make_no_sense_are_refused():
         ArbiterConfig(handover_success=0.5, handback_success=0.7).validate()
     with pytest.raises(ValueError, match='eval_seed'):
         ArbiterConfig(eval_seed=1000).validate()
-    with pytest.raises(ValueError, match='unknown task preset'):
+    with pytest.raises(ValueError, match="unknown task 'chess'"):
         ArbiterConfig(task='chess').validate()
     with pytest.raises(ValueError, match='window'):
         ArbiterConfig(window=0).validate()

@@ -1,15 +1,20 @@
 """The learn stack over DDS: the teacher drives, an export passes, the kernel takes over.
 
-config/learn.yaml as it is, with a bar every export passes (handover_success 0) and 3-second
-splits, so the hand-over comes within seconds of the first export: the trainer picks up the
-recorder's closed splits in the stack, the arbiter hands over, the kernel's answers drive the
-sim, and the teacher's labels keep being recorded beside them with their source.
+config/learn.yaml (the sim's target task), config/learn_family.yaml (the task family, its
+categorical policy) and config/learn_room.yaml (the room: its task, the room node's expert as
+the teacher, the room-sized policy) as they are, with a bar every export passes
+(handover_success 0) and 3-second splits, so the hand-over comes within seconds of the first
+export: the trainer picks up the recorder's closed splits in the stack, the arbiter hands
+over, the kernel's answers drive the robot, and the teacher's labels keep being recorded
+beside them with their source.
 """
 import json
 from pathlib import Path
 import signal
 import subprocess
 import sys
+
+import pytest
 
 from nanobot_ros.contract import ACTION, LEARN_STATUS, TEACHER_ACTION
 from nanobot_ros.data.bags import Bag, find_bags
@@ -18,7 +23,8 @@ from repo_paths import ROOT
 from std_msgs.msg import String
 
 
-def test_the_kernel_takes_over_once_an_export_passes(ros, tmp_path):
+@pytest.mark.parametrize('config', ['learn.yaml', 'learn_family.yaml', 'learn_room.yaml'])
+def test_the_kernel_takes_over_once_an_export_passes(ros, tmp_path, config):
     status = {}
     ros.node.create_subscription(String, LEARN_STATUS.fqn(),
                                  lambda msg: status.update(json.loads(msg.data)),
@@ -26,7 +32,7 @@ def test_the_kernel_takes_over_once_an_export_passes(ros, tmp_path):
     sets = ['recorder.split_duration_s=3.0', 'arbiter.handover_success=0.0',
             'arbiter.handback_success=0.0', 'arbiter.eval_episodes=3', 'foxglove.port=0']
     stack = subprocess.Popen(
-        [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config/learn.yaml'),
+        [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(ROOT / 'config' / config),
          '--duration', '300', '--runs', str(tmp_path)] + [a for s in sets for a in ('--set', s)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:

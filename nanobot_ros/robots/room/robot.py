@@ -17,6 +17,13 @@ the world model labels its transitions with (/robot/action_executed):
 Lockstep (the node waits for each frame's answer): a frame is one discrete action's time
 (hold, ramp down, settle: RoomWorld.step_seconds), the library's `RoomWorld.step`. Free-running:
 a frame is 1 / frame_rate of simulated time.
+
+With a task (robots/room/task.py's RoomTask, lockstep only) the robot is the task's world: a
+command that is a row of the action table is the task's discrete action, stepped by the task
+(`task.step(index)`: the same command for the same time, and a `stop` in front of the named
+object collects it); anything else (other motor values, cmd_vel, no answer) moves the world
+as without a task and spends none of the episode's budget. The task's episodes are the resets
+then (`reset_every` is not used).
 """
 from dataclasses import asdict, dataclass
 import math
@@ -27,6 +34,10 @@ import numpy as np
 from nanobot_ros.contract import RESET_SOURCE
 from nanobot_ros.robots.jetbot.motors import CommandIntake, MotorCommand, MotorLimits
 from nanobot_ros.robots.room.world import RoomConfig, RoomWorld
+
+
+TASKS = ('', 'room')
+TABLE_TOLERANCE = 1e-6  # motor units: a row's values after a float32 round trip still match
 
 
 @dataclass
@@ -40,8 +51,19 @@ class RoomRobotConfig:
     odom_frame: str = 'odom'       # ground-truth pose's frame: the room's centre, x east
     base_frame: str = 'base_link'  # the robot's frame: between the wheels, x forward
     reset_every: int = 0           # steps between puts at a new free pose (0 = never)
+    task: str = ''                 # 'room': the room task (robots/room/task.py); '' = none
+    phrasings: str = 'train'       # the task's instruction templates: train or heldout
+    episode_limit: int = 0         # task: hold still after this many episodes (0 = never)
+    announce_instruction: bool = True  # task: publish each episode's instruction
+    expert: bool = False           # task: publish the scripted expert's answer to each frame
 
     def __post_init__(self):
+        if self.task not in TASKS:
+            raise ValueError(f'task must be one of {TASKS}, got {self.task!r}')
+        if self.task and not self.lockstep:
+            raise ValueError('a task steps one discrete action per frame: it needs lockstep')
+        if self.expert and not self.task:
+            raise ValueError('expert answers the task\'s frames: it needs task: room')
         if self.frame_rate < 0:
             raise ValueError(f'frame_rate must be >= 0, got {self.frame_rate}')
         if self.reset_every < 0:
@@ -64,17 +86,18 @@ class RoomRobot:
     """A RoomWorld stepped frame by frame, commanded like a JetBot."""
 
     def __init__(self, world: RoomConfig, limits: MotorLimits, settings: RoomRobotConfig,
-                 warn: Callable[[str], None]):
-        self.settings = settings
-        self.world = RoomWorld(world, limits)
-        self.limits = limits
+                 warn: Callable[[str], None], task=None):
+        """`task`: a RoomTask whose world (and motor limits) the robot is, instead of `world`."""
+        self.settings, self.task = settings, task
+        self.world = RoomWorld(world, limits) if task is None else task.world
+        self.limits = limits = self.world.limits
         self.intake = CommandIntake(limits, self.world.controller, lambda: self.world.time,
                                     warn)
         if settings.lockstep:
             self.steps_per_frame = self.world.steps_per_action
         else:
             self.steps_per_frame = max(1, round(1 / (settings.frame_rate * world.timestep)))
-        self.frame = self.world.reset(settings.seed)
+        self.frame = self.world.reset(settings.seed) if task is None else task.render()
         self._started: Optional[Tuple[MotorCommand, str]] = None
         self._reset_seeds = np.random.default_rng(settings.seed)
         self.steps = 0
@@ -100,15 +123,23 @@ class RoomRobot:
         if command.duration != self.limits.default_duration:
             return -1
         rows = zip(self.limits.action_space_left, self.limits.action_space_right)
-        return next((i for i, row in enumerate(rows) if row == (command.left, command.right)),
-                    -1)
+        # Within float32 rounding: a policy's export sends the row's values as float32.
+        return next((i for i, (left, right) in enumerate(rows)
+                     if abs(left - command.left) < TABLE_TOLERANCE
+                     and abs(right - command.right) < TABLE_TOLERANCE), -1)
 
     def step(self, stale: bool = False) -> Executed:
         """Advance one frame; keep its view in `frame`; return what the step executed."""
         was_moving = self.world.controller.profile.moving(self.world.time)
         started, self._started = self._started, None
         self.steps += 1
-        if self.settings.reset_every and self.steps % self.settings.reset_every == 0:
+        index = self.table_index(started[0]) if started is not None else -1
+        if self.task is not None and index >= 0:
+            self.frame = self.task.step(index)
+            return Executed(index, started[0].left, started[0].right, started[0].duration,
+                            started[1])
+        if (self.task is None and self.settings.reset_every
+                and self.steps % self.settings.reset_every == 0):
             self.frame = self.world.reset(int(self._reset_seeds.integers(2 ** 31)))
             self.resets += 1
             return Executed(-1, 0.0, 0.0, 0.0, RESET_SOURCE)
@@ -116,8 +147,7 @@ class RoomRobot:
         self.frame = self.world.render()
         if started is not None:
             command, source = started
-            return Executed(self.table_index(command), command.left, command.right,
-                            command.duration, source)
+            return Executed(index, command.left, command.right, command.duration, source)
         stop = self.table_index(MotorCommand(0.0, 0.0, self.limits.default_duration))
         return Executed(-1 if was_moving else stop, 0.0, 0.0, 0.0,
                         'watchdog' if stale else 'idle')
@@ -139,6 +169,11 @@ class RoomRobot:
         c = self.world.config
         return {'room_size': list(c.room_size), 'layout_seed': c.layout_seed,
                 'objects': [asdict(o) for o in self.world.objects]}
+
+    def new_episode(self) -> None:
+        """Show the task's new episode (after its reset)."""
+        self.frame = self.task.render()
+        self._started = None
 
     def close(self) -> None:
         """Release the renderer (on the thread that made it)."""

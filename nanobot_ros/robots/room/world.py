@@ -18,13 +18,16 @@ llvmpipe are deterministic on one machine). The GL backend is MuJoCo's `MUJOCO_G
 llvmpipe on machines without a GPU) unless set; a context that cannot be made raises
 RenderUnavailable.
 A GL context belongs to the thread that made it: build, step and close a RoomWorld on one
-thread. Processes that also use torch must import `torch._dynamo` before the first RoomWorld
-(importing triton after an EGL context exists crashed the process here).
+thread. Importing triton (through torch) after an EGL context exists crashed the process here:
+a RoomWorld imports `torch._dynamo` first when torch is imported; processes that import torch
+only after their first RoomWorld must import `torch._dynamo` before it.
 """
 from dataclasses import dataclass
+import importlib
 import math
 import os
-from typing import Optional, Tuple
+import sys
+from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -32,7 +35,7 @@ from nanobot_ros.robots.jetbot.motors import (
     action_to_command, JetBotController, MotorCommand, MotorDriver, MotorLimits, MotorProfile,
     WHEEL_JOINTS)
 from nanobot_ros.robots.backoff import Backoff
-from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, WHEEL_RADIUS
+from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, RoomObject, WHEEL_RADIUS
 from nanobot_ros.robots.sim.task_family import TaskFamilyConfig
 
 # The discrete action space: index i = (action_space_left[i], action_space_right[i]) below.
@@ -42,6 +45,8 @@ ACTION_NAMES = ('stop', 'forward', 'backward', 'left', 'right')
 # actions.
 ROOM_LEFT = (0.0, 0.4, -0.4, -0.2, 0.2)
 ROOM_RIGHT = (0.0, 0.4, -0.4, 0.2, -0.2)
+# Each action's (motor_left, motor_right): a categorical policy's action vectors in the room.
+ACTION_VECTORS = tuple(zip(ROOM_LEFT, ROOM_RIGHT))
 
 
 class RenderUnavailable(RuntimeError):
@@ -129,7 +134,16 @@ def _yaw_quat(yaw: float) -> np.ndarray:
 class RoomWorld:
     """The room in MuJoCo: physics, the JetBot controller on simulated time, the camera."""
 
-    def __init__(self, config: RoomConfig = None, limits: Optional[MotorLimits] = None):
+    def __init__(self, config: RoomConfig = None, limits: Optional[MotorLimits] = None,
+                 objects: Optional[Sequence[RoomObject]] = None,
+                 share: Optional['RoomWorld'] = None):
+        """`objects`: the bodies to build instead of `room_layout(config)` (a task's pool).
+
+        `share`: a world built from the same config, limits and objects whose model and
+        renderer this one uses too, with physics state, motors and object colours of its own:
+        many robots for one GL context (a renderer is most of the 0.3 s a world takes to build,
+        and 21 MB). Build, step and close them on one thread; the owner's `close()` ends all.
+        """
         # MUJOCO_GL is read when mujoco is imported: headless EGL unless the user chose
         os.environ.setdefault('MUJOCO_GL', 'egl')
         try:
@@ -139,9 +153,17 @@ class RoomWorld:
         self._mujoco = mujoco
         self.config = config or RoomConfig()
         self.limits = limits or RoomMotorLimits()
-        self.objects = room_layout(self.config)
-        self.model = mujoco.MjModel.from_xml_string(
-            room_mjcf(self.config, self.limits, self.objects))
+        if share is not None:
+            c = self.config
+            if max(c.randomize_lighting, c.randomize_colors, c.randomize_camera,
+                   c.randomize_tilt):
+                raise ValueError('worlds that share a model cannot randomize it per reset')
+            self.objects, self.model = share.objects, share.model
+        else:
+            self.objects = room_layout(self.config) if objects is None else list(objects)
+            self.model = mujoco.MjModel.from_xml_string(
+                room_mjcf(self.config, self.limits, self.objects))
+        self._object_rgb = {}  # this world's colours, written to the (shared) model to render
         self.data = mujoco.MjData(self.model)
         self._robot_qpos = self.model.jnt_qposadr[self.model.joint('robot').id]
         self._robot_qvel = self.model.jnt_dofadr[self.model.joint('robot').id]
@@ -158,9 +180,12 @@ class RoomWorld:
             MotorDriver(SimMotors(self), Backoff(0.1, 0.1), lambda level, text: None,
                         keepalive=math.inf))
         self.controller.tick(0.0)  # connects the simulated backend: motors 0 first
+        self._owns_renderer = share is None
+        if 'torch' in sys.modules:  # torch imports triton lazily; after an EGL context it crashed
+            importlib.import_module('torch._dynamo')
         try:
-            self.renderer = mujoco.Renderer(self.model, self.config.img_size,
-                                            self.config.img_size)
+            self.renderer = share.renderer if share else mujoco.Renderer(
+                self.model, self.config.img_size, self.config.img_size)
         except Exception as error:  # noqa: BLE001 - every GL failure means the same thing
             raise RenderUnavailable(gl_failure_message(error)) from None
         action_seconds = (self.limits.default_duration + self.limits.ramp_time
@@ -237,6 +262,25 @@ class RoomWorld:
         self._mujoco.mj_forward(self.model, self.data)
         return self.render()
 
+    def _object_joint(self, index: int) -> Tuple[int, int]:
+        joint = self.model.body_jntadr[self.model.body(f'object{index}').id]
+        return self.model.jnt_qposadr[joint], self.model.jnt_dofadr[joint]
+
+    def move_object(self, index: int, x: float, y: float) -> None:
+        """Put object `index` down at rest, upright, at (x, y) (a layout change: no rebuild)."""
+        q, v = self._object_joint(index)
+        self.data.qpos[q:q + 7] = (x, y, self.objects[index].size, 1.0, 0.0, 0.0, 0.0)
+        self.data.qvel[v:v + 6] = 0.0
+
+    def object_position(self, index: int) -> Tuple[float, float]:
+        """Return object `index`'s centre (x, y) now (the robot may have pushed it), m."""
+        q, _ = self._object_joint(index)
+        return float(self.data.qpos[q]), float(self.data.qpos[q + 1])
+
+    def set_object_color(self, index: int, rgb: Sequence[int]) -> None:
+        """Paint object `index` in `rgb` (0-255) in this world's frames (not a sharer's)."""
+        self._object_rgb[self.model.geom(f'object{index}').id] = np.asarray(rgb) / 255
+
     def execute(self, command: MotorCommand) -> None:
         """Start a motor command now (simulated time), as the JetBot driver does."""
         self.controller.execute(command, self.time)
@@ -255,6 +299,8 @@ class RoomWorld:
 
     def render(self) -> np.ndarray:
         """Return the camera's view now, uint8 (img_size, img_size, 3)."""
+        for geom, rgb in self._object_rgb.items():
+            self.model.geom_rgba[geom, :3] = rgb
         self.renderer.update_scene(self.data, camera=self._camera)
         return self.renderer.render().copy()
 
@@ -283,10 +329,10 @@ class RoomWorld:
         return angles, speeds
 
     def close(self) -> None:
-        """Release the renderer's GL context (on the thread that made it)."""
-        if self.renderer is not None:
+        """Release the renderer's GL context (on the thread that made it; a sharer's: not)."""
+        if self.renderer is not None and self._owns_renderer:
             self.renderer.close()
-            self.renderer = None
+        self.renderer = None
 
 
 def gl_failure_message(error: Exception) -> str:

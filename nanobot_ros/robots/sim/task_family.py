@@ -46,7 +46,38 @@ TEMPLATES = {
     ('heldout', 2): ('go to {}, after that {}', 'head to {} and afterwards {}',
                      'start with {}, finish at {}'),
 }
+PHRASINGS = ('train', 'heldout')
 _COLOR_WORDS = re.compile(r'\b(' + '|'.join(MARKER_COLORS) + r')\b', re.IGNORECASE)
+
+
+def check_phrasings(phrasings: str) -> None:
+    """Raise ValueError unless `phrasings` names a split of the templates."""
+    if phrasings not in PHRASINGS:
+        raise ValueError(f'phrasings must be train or heldout, got {phrasings!r}')
+
+
+def check_episodes(things: str, low: int, high: int, colors: int, two_step: float,
+                   phrasings: str) -> None:
+    """Raise ValueError unless episodes of low..high things in distinct colours can be drawn.
+
+    Two-step instructions (share `two_step`) need two things; `phrasings` a template split.
+    """
+    if not 1 <= low <= high <= colors:
+        raise ValueError(f'need 1 <= min_{things} ({low}) <= max_{things} ({high}) <= '
+                         f'colours ({colors})')
+    if not 0.0 <= two_step <= 1.0 or (two_step and low < 2):
+        raise ValueError(f'two_step {two_step} must be in [0, 1] and needs min_{things} >= 2')
+    check_phrasings(phrasings)
+
+
+def phrase(templates: dict, phrasings: str, names: Sequence[str],
+           rng: np.random.Generator) -> str:
+    """Return an instruction naming `names` in order, from a template of split `phrasings`.
+
+    `templates` maps (split, number of names) to format strings with one '{}' per name.
+    """
+    options = templates[(phrasings, len(names))]
+    return options[int(rng.integers(len(options)))].format(*names)
 
 
 def parse_waypoints(text: str, colors: Sequence[str]) -> List[str]:
@@ -71,18 +102,16 @@ class TaskFamilyConfig(TargetTaskConfig):
     def validate(self):
         """Raise ValueError naming the first parameter that makes no task."""
         super().validate()
-        if not 1 <= self.min_markers <= self.max_markers <= len(self.colors):
-            raise ValueError(f'need 1 <= min_markers ({self.min_markers}) <= max_markers '
-                             f'({self.max_markers}) <= colours ({len(self.colors)})')
-        if not 0.0 <= self.two_step <= 1.0 or (self.two_step and self.min_markers < 2):
-            raise ValueError(f'two_step {self.two_step} must be in [0, 1] and needs '
-                             f'min_markers >= 2')
-        if self.phrasings not in ('train', 'heldout'):
-            raise ValueError(f'phrasings must be train or heldout, got {self.phrasings!r}')
+        check_episodes('markers', self.min_markers, self.max_markers, len(self.colors),
+                       self.two_step, self.phrasings)
 
     @property
     def template_table(self) -> dict:
         return self.templates or TEMPLATES
+
+    def make_tasks(self, count: int) -> List['TaskFamily']:
+        """Return `count` task instances (TaskBatch's)."""
+        return [TaskFamily(self) for _ in range(count)]
 
 
 TASK_PRESETS = {
@@ -126,8 +155,7 @@ class TaskFamily(TargetTask):
         self.world.x, self.world.y = self._cell_centre(int(cells[0]))
         steps = 2 if rng.random() < c.two_step else 1
         self.waypoints = colors[:steps]
-        templates = c.template_table[(c.phrasings, steps)]
-        self._instruction = templates[int(rng.integers(len(templates)))].format(*self.waypoints)
+        self._instruction = phrase(c.template_table, c.phrasings, self.waypoints, rng)
         self.episode_seed, self.steps, self.progress = seed, 0, 0
         self.target = self.waypoints[0]
         return self._instruction
@@ -212,7 +240,8 @@ class TaskBatch:
     """
 
     def __init__(self, config: TaskFamilyConfig, count: int):
-        self.tasks = [TaskFamily(config) for _ in range(count)]
+        """`config`: a TaskFamilyConfig, or any task config with `make_tasks` (the room's)."""
+        self.tasks = config.make_tasks(count)
         self.config = config
         self.done = np.zeros(count, bool)
 

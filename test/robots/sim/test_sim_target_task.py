@@ -1,24 +1,18 @@
 """The sim's target task driven by the expert node over DDS: every episode succeeds."""
-import json
 
 from diagnostic_msgs.msg import DiagnosticArray
 from std_srvs.srv import Trigger
 
 from nanobot_ros.contract import DIAGNOSTICS, STATUS
 from nanobot_ros.nodes.common import qos_profile
+from node_status import node_status
 
 TASK = {'targets': 'red,green,blue', 'moves': '2d', 'img_size': 40, 'dot_radius': 3,
         'move_pixels': 8, 'step_budget': 12, 'frame_rate': 0.0, 'lockstep': True}
 
 
 def sim_status(reports):
-    for report in reversed(reports):
-        for status in report.status:
-            if status.hardware_id == 'sim':
-                return status.message, {kv.key: json.loads(kv.value)
-                                        if kv.value[:1] in '0123456789{[-' else kv.value
-                                        for kv in status.values}
-    return '', {}
+    return node_status(reports, 'sim')
 
 
 def test_expert_reaches_every_instructed_marker(ros, nodes):

@@ -1,0 +1,44 @@
+"""Every task a policy learns, by name: the grid task family's presets and the room task.
+
+    config = task_config('room', phrasings='heldout')   # RoomTaskConfig
+    config = task_config('family')                       # TaskFamilyConfig
+
+`TaskBatch(config, n)` plays either (robots/sim/task_family.py); `nanobot demos --task`,
+`nanobot grpo --task` and bench/policy_success.py take these names.
+"""
+from dataclasses import replace
+from typing import Sequence, Tuple
+
+from nanobot_ros.robots.jetbot.motors import MOTOR_NAMES
+from nanobot_ros.robots.room import task as room_task
+from nanobot_ros.robots.room.task import RoomTaskConfig
+from nanobot_ros.robots.room.world import ACTION_VECTORS as ROOM_ACTION_VECTORS
+from nanobot_ros.robots.sim.task_family import rollouts_for, TASK_PRESETS
+from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS as DOT_ACTION_VECTORS
+
+TASKS = {**TASK_PRESETS, 'room': RoomTaskConfig()}
+
+
+def task_config(name: str, **overrides):
+    """Return task `name`'s config with field overrides."""
+    if name not in TASKS:
+        raise ValueError(f'unknown task {name!r}; tasks: {sorted(TASKS)}')
+    return replace(TASKS[name], **overrides)
+
+
+def task_actions(config) -> Tuple[str, Tuple[str, ...], tuple]:
+    """Return (robot type, action value names, each action index's values) of a task's robot.
+
+    The room's are the JetBot's motor values of its action table (what the room node's
+    robot/action takes); the grid's the dot's moves.
+    """
+    if isinstance(config, RoomTaskConfig):
+        return 'room', MOTOR_NAMES, ROOM_ACTION_VECTORS
+    return 'toroidal_dot_targets', ('dx', 'dy'), DOT_ACTION_VECTORS
+
+
+def expert_rollouts(config, seeds: Sequence[int]):
+    """Yield (image, instruction, action index) of the task's expert on each seed's episode."""
+    if isinstance(config, RoomTaskConfig):
+        return room_task.expert_rollouts(config, seeds)
+    return rollouts_for(config, seeds)
