@@ -11,6 +11,9 @@ os.environ.setdefault('WANDB_MODE', 'offline')
 # One intra-op thread (read when torch is first imported): the tests' models are tiny, and on a
 # busy 2-core machine a second thread makes a training step ~60x slower (spinning, not working).
 os.environ.setdefault('OMP_NUM_THREADS', '1')
+# Before any test makes an EGL context (robots/room/world.py): torch imports triton lazily (the
+# first optimizer step), and importing it after an EGL context exists crashes the process.
+import torch._dynamo  # noqa: E402, F401
 
 import contextlib  # noqa: E402
 import fcntl  # noqa: E402

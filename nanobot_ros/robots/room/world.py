@@ -47,6 +47,8 @@ ROOM_LEFT = (0.0, 0.4, -0.4, -0.2, 0.2)
 ROOM_RIGHT = (0.0, 0.4, -0.4, 0.2, -0.2)
 # Each action's (motor_left, motor_right): a categorical policy's action vectors in the room.
 ACTION_VECTORS = tuple(zip(ROOM_LEFT, ROOM_RIGHT))
+# Whether this process has made a GL context yet (see the module's docstring on triton).
+_gl_context_made = False
 
 
 class RenderUnavailable(RuntimeError):
@@ -181,13 +183,17 @@ class RoomWorld:
                         keepalive=math.inf))
         self.controller.tick(0.0)  # connects the simulated backend: motors 0 first
         self._owns_renderer = share is None
-        if 'torch' in sys.modules:  # torch imports triton lazily; after an EGL context it crashed
+        global _gl_context_made
+        # torch imports triton lazily; after an EGL context exists that crashed the process, so
+        # only before this process's first context (later it would be the crash itself).
+        if 'torch' in sys.modules and not _gl_context_made:
             importlib.import_module('torch._dynamo')
         try:
             self.renderer = share.renderer if share else mujoco.Renderer(
                 self.model, self.config.img_size, self.config.img_size)
         except Exception as error:  # noqa: BLE001 - every GL failure means the same thing
             raise RenderUnavailable(gl_failure_message(error)) from None
+        _gl_context_made = True
         action_seconds = (self.limits.default_duration + self.limits.ramp_time
                           + self.config.settle_time)
         # rounded first: 0.3 / 0.005 is 60.00000000000001, which is no reason for 61 steps
