@@ -257,6 +257,8 @@ def main() -> int:
     if grpo_meta is None and 'table' in stages or (
             'more' in stages and grpo_meta is None and not args.extra_episodes):
         raise SystemExit(f'{grpo_path}: no GRPO checkpoint yet; run --stage grpo first')
+    if not {'more', 'table'} & set(stages):
+        return 0
     grpo_episodes = args.extra_episodes or grpo_meta['iteration'] * config.start_states * \
         config.group_size
     if 'more' in stages:
