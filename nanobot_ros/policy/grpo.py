@@ -26,10 +26,10 @@ above `clip` is DAPO's clip-higher: an unlikely action that paid off may grow fu
 its gradient is cut (None: symmetric). KL_t (`kl_estimator`): 'k3' is Schulman's one-sample
 estimator exp(ref - logp) - (ref - logp) - 1 at the sampled action (ref its reference
 log-probability): unbiased for KL(policy || clone) in expectation and never negative, not the
-KL itself, and heavy-tailed where the policy has made an action the clone found unlikely;
-'exact' is the KL itself over the five actions, sum_a p(a) (log p(a) - log ref(a)), one softmax
-away. The history reports both means, `kl` (k3) and `kl_exact`. The step weights w_t
-(`episode_step_weights`):
+KL itself, and heavy-tailed: a sampled action the policy made unlikely and the clone did
+not weighs exp(ref - logp); 'exact' is the KL itself over the five actions, sum_a p(a)
+(log p(a) - log ref(a)), one softmax away. The history reports both means, `kl` (k3) and
+`kl_exact`. The step weights w_t (`episode_step_weights`):
 `loss_average='episode'` gives every episode of the minibatch the same weight, shared by its
 steps (1 / (its length x episodes)), so a 20-step failure weighs as much as a 6-step success;
 `'step'` weighs every step the same (1 / steps), where that failure weighs three times the
