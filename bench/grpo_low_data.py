@@ -8,11 +8,14 @@ pipeline as several runs of <= 15 minutes on this machine):
 
 1. `clones`: for each demonstration count of --counts, largest first, clone a policy on that
    many expert episodes (training phrasings) to its plateau: greedy success on the selection
-   seeds every --eval-every steps, stop after --patience evaluations without a better one, keep
-   the best. Stop at the first count whose plateau stays below --below (60 %).
+   seeds every --eval-every steps, stop after --patience evaluations without a better one
+   (counted from --bc-min-steps), keep the best. Stop at the first count whose plateau stays
+   below --below (60 %).
 2. `variants`: short GRPO runs (--variant-iterations) from that clone, one per loss form: the
-   loss averaged per episode or per step, advantages divided by the group's std or not
-   (--variants picks some, so two processes can share them); prints the sampled training
+   loss averaged per episode or per step, advantages divided by the group's std or not, and
+   one per lever of VARIANTS (temperature, clip-higher, the exact KL, the learning rate,
+   more start states), alone or joined with '+' (--variants picks some, so two processes can
+   share them); prints the sampled training
    success per iteration, the max KL and the greedy success on the selection seeds.
    `grpo`: GRPO (policy/grpo.py) from that clone with the chosen form, to its plateau on the
    training success or --grpo-iterations (resumable: its run folder holds the checkpoint).
@@ -38,7 +41,8 @@ import torch
 
 from nanobot_ros.policy.configuration import PolicyConfig
 from nanobot_ros.policy.demonstrations import DemoBuffer
-from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer, greedy_chooser, LOSS_AVERAGES
+from nanobot_ros.policy.grpo import (GRPOConfig, GRPOTrainer, greedy_chooser, KL_ESTIMATORS,
+                                     LOSS_AVERAGES)
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.weights import load_policy, save_policy
@@ -94,7 +98,7 @@ def clone(episodes: int, path: Path, args) -> dict:
         if rate > best:
             best, waited = rate, 0
             save_policy(path, policy)
-        else:
+        elif step >= args.bc_min_steps:  # before, a slow start would read as a plateau
             waited += 1
             if waited >= args.patience:
                 break
@@ -130,42 +134,72 @@ def grpo_config(out: Path, episodes: int, args) -> GRPOConfig:
     return GRPOConfig(init=str(out / f'bc_{episodes}.safetensors'),
                       run_dir=str(out / f'grpo_{episodes}'), task=task_preset('family'),
                       start_states=args.start_states, group_size=args.group_size, lr=args.lr,
-                      kl_coef=args.kl_coef, loss_average=args.loss_average,
+                      kl_coef=args.kl_coef, kl_estimator=args.kl_estimator,
+                      temperature=args.temperature, clip_high=args.clip_high,
+                      loss_average=args.loss_average,
                       advantage_std=args.advantage_std, max_iterations=args.grpo_iterations,
                       update_epochs=args.update_epochs,
                       plateau=replace(defaults.plateau, patience=args.grpo_patience),
                       seed=args.seed, wandb=False)
 
 
-VARIANTS = {'episode': ('episode', False), 'episode-std': ('episode', True),
-            'step': ('step', False), 'step-std': ('step', True)}  # step-std: the old form
+# The settings each variant name sets over the command line's; a variant may join several
+# with '+' (exact-kl+lr1e-3). The loss forms, then the levers of SimpleVLA-RL and DAPO: sampling
+# temperature 1.6, clip-higher 0.28, the exact KL with a small coefficient and the higher
+# learning rates it may allow, 64 start states (4 times the episodes per iteration).
+VARIANTS = {
+    'episode': {'loss_average': 'episode', 'advantage_std': False},
+    'episode-std': {'loss_average': 'episode', 'advantage_std': True},
+    'step': {'loss_average': 'step', 'advantage_std': False},
+    'step-std': {'loss_average': 'step', 'advantage_std': True},  # the first GRPO's form
+    'temperature-1.6': {'temperature': 1.6},
+    'clip-higher': {'clip_high': 0.28},
+    'exact-kl': {'kl_estimator': 'exact', 'kl_coef': 0.01},
+    'lr3e-4': {'lr': 3e-4},
+    'lr1e-3': {'lr': 1e-3},
+    'states-64': {'start_states': 64},
+}
+
+
+def variant_settings(name: str) -> dict:
+    """Return the GRPOConfig settings of a variant name (its '+'-joined parts, in order)."""
+    settings = {}
+    for part in name.split('+'):
+        if part not in VARIANTS:
+            raise SystemExit(f'variant {part!r}: one of {", ".join(VARIANTS)}')
+        settings.update(VARIANTS[part])
+    return settings
 
 
 def compare_variants(config: GRPOConfig, out: Path, args) -> None:
-    """Run (or read) a short GRPO run per loss form from the same clone; print them."""
-    print(f'{"loss form":<12} {"sampled training success per iteration":<48} '
-          f'{"last 3":>6} {"max KL":>7} {"selection":>9} {"seconds":>7}')
+    """Run (or read) a short GRPO run per variant from the same clone; print them."""
+    print(f'{"variant":<28} {"sampled training success per iteration":<48} '
+          f'{"last 3":>6} {"max KL k3/exact":>15} {"selection":>9} {"seconds":>7} '
+          f'{"env steps":>9}')
     for name in args.variants:
         run_dir = out / 'variants' / name
         result_path = run_dir / 'variant.json'
         if not result_path.exists():
-            average, std = VARIANTS[name]
-            trainer = GRPOTrainer(replace(config, run_dir=str(run_dir), loss_average=average,
-                                          advantage_std=std,
+            trainer = GRPOTrainer(replace(config, run_dir=str(run_dir), **variant_settings(name),
                                           max_iterations=args.variant_iterations,
                                           plateau=replace(config.plateau, patience=10 ** 6),
                                           progress=False))
-            start = time.monotonic()
+            start, cpu = time.monotonic(), time.process_time()
             trainer.run()
             result_path.write_text(json.dumps({
                 'success': [h['success'] for h in trainer.history],
                 'max_kl': max(h['kl'] for h in trainer.history),
+                'max_kl_exact': max(h['kl_exact'] for h in trainer.history),
                 'selection': success(trainer.policy, SELECTION_SEEDS, 'train'),
-                'seconds': round(time.monotonic() - start)}))
+                'seconds': round(time.monotonic() - start),
+                'cpu_seconds': round(time.process_time() - cpu),
+                'env_steps': trainer.env_steps}))
         r = json.loads(result_path.read_text())
-        print(f'{name:<12} {" ".join(f"{v:.2f}" for v in r["success"]):<48} '
-              f'{np.mean(r["success"][-3:]):>6.2f} {r["max_kl"]:>7.3f} '
-              f'{100 * r["selection"]:>8.0f}% {r["seconds"]:>7}', flush=True)
+        print(f'{name:<28} {" ".join(f"{v:.2f}" for v in r["success"]):<48} '
+              f'{np.mean(r["success"][-3:]):>6.2f} '
+              f'{r["max_kl"]:>7.3f}/{r.get("max_kl_exact", float("nan")):<7.3f} '
+              f'{100 * r["selection"]:>8.0f}% {r["seconds"]:>7} {r.get("env_steps", ""):>9}',
+              flush=True)
 
 
 def main() -> int:
@@ -181,15 +215,21 @@ def main() -> int:
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--eval-every', type=int, default=100)
     parser.add_argument('--patience', type=int, default=3)
+    parser.add_argument('--bc-min-steps', type=int, default=800,
+                        help='clone at least this many steps before counting the patience')
     parser.add_argument('--start-states', type=int, default=32)
     parser.add_argument('--group-size', type=int, default=8)
     parser.add_argument('--lr', type=float, default=1e-4)
     parser.add_argument('--kl-coef', type=float, default=0.02)
+    parser.add_argument('--kl-estimator', choices=KL_ESTIMATORS, default='k3')
+    parser.add_argument('--temperature', type=float, default=1.0)
+    parser.add_argument('--clip-high', type=float, default=None)
     parser.add_argument('--loss-average', choices=LOSS_AVERAGES, default='episode')
     parser.add_argument('--advantage-std', action='store_true')
     parser.add_argument('--grpo-iterations', type=int, default=40)
     parser.add_argument('--update-epochs', type=int, default=1)
-    parser.add_argument('--variants', type=lambda s: s.split(','), default=sorted(VARIANTS))
+    parser.add_argument('--variants', type=lambda s: s.split(','), default=sorted(VARIANTS),
+                        help="comma-separated; each a VARIANTS name or several joined by '+'")
     parser.add_argument('--variant-iterations', type=int, default=10)
     parser.add_argument('--grpo-patience', type=int, default=8)
     parser.add_argument('--extra-episodes', type=int, default=0,
@@ -217,6 +257,8 @@ def main() -> int:
     if grpo_meta is None and 'table' in stages or (
             'more' in stages and grpo_meta is None and not args.extra_episodes):
         raise SystemExit(f'{grpo_path}: no GRPO checkpoint yet; run --stage grpo first')
+    if not {'more', 'table'} & set(stages):
+        return 0
     grpo_episodes = args.extra_episodes or grpo_meta['iteration'] * config.start_states * \
         config.group_size
     if 'more' in stages:

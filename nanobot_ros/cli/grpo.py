@@ -6,7 +6,7 @@ import logging
 import torch
 import torch.distributed as dist
 
-from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer, LOSS_AVERAGES
+from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer, KL_ESTIMATORS, LOSS_AVERAGES
 from nanobot_ros.robots.tasks import task_config, TASKS
 
 
@@ -22,9 +22,13 @@ def main(argv=None) -> int:
                  'checkpoint_every', 'seed'):
         parser.add_argument('--' + name.replace('_', '-'), type=int,
                             default=getattr(defaults, name))
-    for name in ('lr', 'clip', 'kl_coef', 'step_cost'):
+    for name in ('lr', 'clip', 'kl_coef', 'step_cost', 'temperature'):
         parser.add_argument('--' + name.replace('_', '-'), type=float,
                             default=getattr(defaults, name))
+    parser.add_argument('--clip-high', type=float, default=defaults.clip_high,
+                        help='upper clip of the ratio, 1 + this (clip-higher; default: --clip)')
+    parser.add_argument('--kl-estimator', choices=KL_ESTIMATORS, default=defaults.kl_estimator,
+                        help='k3: one-sample estimate at the sampled action; exact: over actions')
     parser.add_argument('--loss-average', choices=LOSS_AVERAGES, default=defaults.loss_average,
                         help='episode: every episode weighs the same; step: every step does')
     parser.add_argument('--advantage-std', action='store_true',

@@ -11,19 +11,25 @@ each episode by its outcome (1 for success, minus `step_cost` per step used), ad
 reward - group mean, the same for every step of the episode (`advantage_std` divides it by the
 group's standard deviation as the original GRPO does: then a one-step length difference between
 two successes weighs as much as a success against a failure; Dr. GRPO drops the division).
-Groups whose episodes all got the same reward carry no signal and are dropped. Then
-`update_epochs` passes of `minibatches` optimizer steps, each over the steps of a random share
-of the kept groups, of the clipped policy-gradient loss with the k3 estimate of the KL to the
-frozen cloned policy (the `init` checkpoint), a sum over the minibatch's steps:
+Groups whose episodes all got the same reward carry no signal and are dropped (DAPO's dynamic
+sampling). Then `update_epochs` passes of `minibatches` optimizer steps, each over the steps of
+a random share of the kept groups, of the clipped policy-gradient loss with a KL to the frozen
+cloned policy (the `init` checkpoint), a sum over the minibatch's steps:
 
-    loss = sum_t w_t [-min(r A, clip(r, 1 - clip, 1 + clip) A)
-                      + kl_coef (exp(ref - logp) - (ref - logp) - 1)]
+    loss = sum_t w_t [-min(r A, clip(r, 1 - clip, 1 + clip_high) A) + kl_coef KL_t]
 
-with r = exp(logp - logp_old) and ref, logp, logp_old the log-probabilities of the sampled
-action. The KL term is the one-sample k3 estimator (Schulman's): unbiased for KL(policy ||
-clone) in expectation over the sampled actions and never negative, not the KL itself; the
-exact KL over the five actions, one softmax away, is what the history reports as `kl_exact`
-beside the estimate's mean `kl`. The step weights w_t (`episode_step_weights`):
+with r = exp(logp - logp_old) and logp, logp_old the log-probabilities of the sampled action.
+All log-probabilities (sampling, old, new, reference) are of the logits divided by
+`temperature`: above 1 the rollouts explore more (SimpleVLA-RL samples at 1.6) and the ratio
+stays that of the distribution that sampled; greedy actions do not depend on it. `clip_high`
+above `clip` is DAPO's clip-higher: an unlikely action that paid off may grow further before
+its gradient is cut (None: symmetric). KL_t (`kl_estimator`): 'k3' is Schulman's one-sample
+estimator exp(ref - logp) - (ref - logp) - 1 at the sampled action (ref its reference
+log-probability): unbiased for KL(policy || clone) in expectation and never negative, not the
+KL itself, and heavy-tailed: a sampled action the policy made unlikely and the clone did
+not weighs exp(ref - logp); 'exact' is the KL itself over the five actions, sum_a p(a)
+(log p(a) - log ref(a)), one softmax away. The history reports both means, `kl` (k3) and
+`kl_exact`. The step weights w_t (`episode_step_weights`):
 `loss_average='episode'` gives every episode of the minibatch the same weight, shared by its
 steps (1 / (its length x episodes)), so a 20-step failure weighs as much as a 6-step success;
 `'step'` weighs every step the same (1 / steps), where that failure weighs three times the
@@ -79,6 +85,7 @@ CHECKPOINT_NAME = 'grpo.safetensors'
 FORWARD_CHUNK = 256  # steps per forward pass (memory: a minibatch can hold thousands)
 TRAIN_SEEDS = 100_000  # GRPO's start states: far from the demos (1000+) and benches (0+)
 LOSS_AVERAGES = ('episode', 'step')
+KL_ESTIMATORS = ('k3', 'exact')
 log = logging.getLogger(__name__)
 
 
@@ -93,7 +100,10 @@ class GRPOConfig:
     group_size: int = 8
     lr: float = 3e-5
     clip: float = 0.2
+    clip_high: Optional[float] = None  # the ratio's upper bound 1 + clip_high (None: clip)
     kl_coef: float = 0.02
+    kl_estimator: str = 'k3'  # 'k3': one-sample estimate at the sampled action; 'exact'
+    temperature: float = 1.0  # rollouts sample softmax(logits / temperature)
     step_cost: float = 0.01
     loss_average: str = 'episode'  # 'episode': every episode weighs the same; 'step': every step
     advantage_std: bool = False  # divide advantages by the group's standard deviation
@@ -112,6 +122,10 @@ class GRPOConfig:
         """Raise ValueError naming the first setting that makes no run."""
         if self.loss_average not in LOSS_AVERAGES:
             raise ValueError(f'loss_average {self.loss_average!r}: one of {LOSS_AVERAGES}')
+        if self.kl_estimator not in KL_ESTIMATORS:
+            raise ValueError(f'kl_estimator {self.kl_estimator!r}: one of {KL_ESTIMATORS}')
+        if self.temperature <= 0:
+            raise ValueError(f'temperature must be > 0, got {self.temperature}')
         for name in ('start_states', 'group_size', 'update_epochs', 'minibatches'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
@@ -163,17 +177,23 @@ def sampling_uniforms(seed: int, start_seeds: np.ndarray, group_size: int,
                      for s in start_seeds for j in range(group_size)])
 
 
-def grpo_loss(logits: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
-              ref_logp: torch.Tensor, advantages: torch.Tensor, weights: torch.Tensor,
-              clip: float, kl_coef: float) -> tuple:
-    """Return (loss, k3 KL estimate per step): the weighted sum over a batch of steps."""
-    logp = torch.log_softmax(logits, dim=1).gather(1, actions[:, None])[:, 0]
+def grpo_loss(log_probs: torch.Tensor, actions: torch.Tensor, old_logp: torch.Tensor,
+              ref_log_probs: torch.Tensor, advantages: torch.Tensor, weights: torch.Tensor,
+              clip: float, clip_high: float, kl_coef: float, kl_estimator: str) -> tuple:
+    """Return (loss, k3 KL estimate per step, exact KL per step): a weighted sum over steps.
+
+    `log_probs` and `ref_log_probs` are (steps, actions) log-softmaxes of the policy (with its
+    gradient) and the reference; the ratio is clipped to [1 - clip, 1 + clip_high].
+    """
+    logp = log_probs.gather(1, actions[:, None])[:, 0]
     ratio = torch.exp(logp - old_logp)
     surrogate = torch.minimum(ratio * advantages,
-                              ratio.clamp(1 - clip, 1 + clip) * advantages)
-    log_ratio = ref_logp - logp
-    kl = torch.exp(log_ratio) - log_ratio - 1
-    return (weights * (-surrogate + kl_coef * kl)).sum(), kl.detach()
+                              ratio.clamp(1 - clip, 1 + clip_high) * advantages)
+    log_ratio = ref_log_probs.gather(1, actions[:, None])[:, 0] - logp
+    k3 = torch.exp(log_ratio) - log_ratio - 1
+    exact = (log_probs.exp() * (log_probs - ref_log_probs)).sum(1)
+    kl = k3 if kl_estimator == 'k3' else exact
+    return (weights * (-surrogate + kl_coef * kl)).sum(), k3.detach(), exact.detach()
 
 
 class GRPOTrainer:
@@ -232,6 +252,10 @@ class GRPOTrainer:
         return (torch.from_numpy(np.stack(images)).float() / 255.0,
                 torch.from_numpy(np.stack(text)))
 
+    def _log_probs(self, policy: Policy, images: torch.Tensor, text: torch.Tensor):
+        """Return the log-softmax of `policy`'s logits at the sampling temperature."""
+        return torch.log_softmax(policy.action_logits(images, text) / self.config.temperature, 1)
+
     def start_seeds(self, iteration: int) -> np.ndarray:
         """Return the iteration's start seeds (all ranks')."""
         c = self.config
@@ -252,8 +276,8 @@ class GRPOTrainer:
 
         def choose(indices, observations):
             inputs = self.processor.preprocess(observations)
-            logp = torch.log_softmax(self.policy.action_logits(
-                torch.from_numpy(inputs['images']), torch.from_numpy(inputs['text'])), dim=1)
+            logp = self._log_probs(self.policy, torch.from_numpy(inputs['images']),
+                                   torch.from_numpy(inputs['text']))
             cdf = np.cumsum(logp.double().exp().numpy(), axis=1)
             u = uniforms[indices, [batch.tasks[i].steps for i in indices]]
             actions = np.minimum((u[:, None] > cdf).sum(axis=1), cdf.shape[1] - 1)
@@ -310,7 +334,7 @@ class GRPOTrainer:
             step_advantages = torch.tensor(advantages[kept_episode], dtype=torch.float32)
             with torch.no_grad():
                 ref_log_probs = torch.cat([
-                    torch.log_softmax(self.reference.action_logits(images[k], text[k]), 1)
+                    self._log_probs(self.reference, images[k], text[k])
                     for k in torch.arange(len(mine_kept)).split(FORWARD_CHUNK)])
         if len(kept_groups):
             order_rng = np.random.default_rng([c.seed, self.iteration])
@@ -327,17 +351,14 @@ class GRPOTrainer:
                     self.optimizer.zero_grad(set_to_none=True)
                     # the loss is a sum: accumulate over passes (none when no step is here)
                     for j in minibatch.split(FORWARD_CHUNK) if len(minibatch) else ():
-                        logits = self.policy.action_logits(images[j], text[j])
-                        loss, kl = grpo_loss(
-                            logits, actions[j], old_logp[j],
-                            ref_log_probs[j].gather(1, actions[j, None])[:, 0],
-                            step_advantages[j],
+                        loss, k3, exact = grpo_loss(
+                            self._log_probs(self.policy, images[j], text[j]), actions[j],
+                            old_logp[j], ref_log_probs[j], step_advantages[j],
                             torch.tensor(weights[kept_episode[j.numpy()]], dtype=torch.float32),
-                            c.clip, c.kl_coef)
+                            c.clip, c.clip if c.clip_high is None else c.clip_high, c.kl_coef,
+                            c.kl_estimator)
                         loss.backward()
-                        log_probs = torch.log_softmax(logits.detach(), 1)
-                        exact = (log_probs.exp() * (log_probs - ref_log_probs[j])).sum(1)
-                        kl_sums += [float(kl.sum()), float(exact.sum()), len(j)]
+                        kl_sums += [float(k3.sum()), float(exact.sum()), len(j)]
                     self._reduce_gradients()
                     torch.nn.utils.clip_grad_norm_(self.parameters, 1.0)
                     self.optimizer.step()

@@ -64,20 +64,44 @@ def test_episode_weights_give_each_episode_one_share_and_step_weights_each_step(
         episode_step_weights(np.array([2]), 'token')
 
 
-def test_loss_is_clipped_weighted_and_kl_zero_at_the_reference():
+def test_loss_is_clipped_asymmetrically_weighted_and_kl_zero_at_the_reference():
     logits = torch.tensor([[2.0, 0.0], [0.0, 0.0]], requires_grad=True)
     actions = torch.tensor([0, 1])
-    logp = torch.log_softmax(logits, 1).gather(1, actions[:, None])[:, 0].detach()
-    loss, kl = grpo_loss(logits, actions, logp - 1.0, logp, torch.tensor([1.0, 1.0]),
-                         torch.tensor([0.25, 0.75]), 0.2, 0.5)
-    assert float(kl.abs().max()) == pytest.approx(0.0, abs=1e-7)
-    assert float(loss.detach()) == pytest.approx(-1.2)  # ratio e > 1 + clip: clipped, no gradient
-    loss.backward()
-    assert float(logits.grad.abs().max()) == 0.0
+    log_probs = torch.log_softmax(logits, 1)
+    logp = log_probs.gather(1, actions[:, None])[:, 0].detach()
+    for estimator in ('k3', 'exact'):
+        loss, k3, exact = grpo_loss(log_probs, actions, logp - 1.0, log_probs.detach(),
+                                    torch.tensor([1.0, 1.0]), torch.tensor([0.25, 0.75]),
+                                    0.2, 0.28, 0.5, estimator)
+        assert float(k3.abs().max()) == pytest.approx(0.0, abs=1e-7)
+        assert float(exact.abs().max()) == pytest.approx(0.0, abs=1e-7)
+        # ratio e > 1 + clip_high: clipped at 1.28, no gradient (the KL's is zero here)
+        assert float(loss.detach()) == pytest.approx(-1.28)
+        logits.grad = None
+        loss.backward(retain_graph=True)
+        assert float(logits.grad.abs().max()) == pytest.approx(0.0, abs=1e-7)
+
+
+def test_the_exact_kl_is_the_kl_over_the_actions_and_k3_its_one_sample_estimate():
+    log_probs = torch.log_softmax(torch.tensor([[1.0, 0.0, -1.0]]), 1)
+    ref_log_probs = torch.log_softmax(torch.tensor([[0.0, 0.5, 0.0]]), 1)
+    p, ref = log_probs.exp()[0], ref_log_probs.exp()[0]
+    want = float((p * (p / ref).log()).sum())
+    k3s = []
+    for action in range(3):
+        _, k3, exact = grpo_loss(log_probs, torch.tensor([action]), log_probs[0, action][None],
+                                 ref_log_probs, torch.zeros(1), torch.ones(1), 0.2, 0.2, 1.0,
+                                 'exact')
+        assert float(exact[0]) == pytest.approx(want, rel=1e-6)
+        k3s.append(float(k3[0]))
+    assert float((p * torch.tensor(k3s)).sum()) == pytest.approx(want, rel=1e-5)  # unbiased
 
 
 def reference_gradient(trainer: GRPOTrainer, record, batch, average: str) -> list:
-    """Return the first update's gradient, computed loop by loop from the rollout's steps."""
+    """Return the first update's gradient, computed loop by loop from the rollout's steps.
+
+    At the trainer's temperature and KL estimator, the clone's weights and ratio 1 (no clip).
+    """
     c, group = trainer.config, trainer.config.group_size
     episodes = len(batch.tasks)
     rewards = [float(batch.success[e]) - c.step_cost * int(batch.steps[e])
@@ -96,14 +120,22 @@ def reference_gradient(trainer: GRPOTrainer, record, batch, average: str) -> lis
         images, text = trainer._inputs([record.images[i] for i in rows],
                                        [record.text[i] for i in rows])
         actions = torch.tensor([record.actions[i] for i in rows])
-        logp = torch.log_softmax(trainer.policy.action_logits(images, text), 1)
-        logp = logp.gather(1, actions[:, None])[:, 0]
+        log_probs = torch.log_softmax(trainer.policy.action_logits(images, text)
+                                      / c.temperature, 1)
+        logp = log_probs.gather(1, actions[:, None])[:, 0]
         with torch.no_grad():
-            ref = torch.log_softmax(trainer.reference.action_logits(images, text), 1)
-            ref = ref.gather(1, actions[:, None])[:, 0]
+            ref_log_probs = torch.log_softmax(trainer.reference.action_logits(images, text)
+                                              / c.temperature, 1)
+            ref = ref_log_probs.gather(1, actions[:, None])[:, 0]
         old = torch.tensor([record.logp[i] for i in rows])
+        torch.testing.assert_close(logp.detach(), old)  # stored at sampling, same temperature
         ratio = torch.exp(logp - old)  # 1 at the first update, with its gradient
-        per_step = -ratio * advantage[e] + c.kl_coef * (torch.exp(ref - logp) - (ref - logp) - 1)
+        if c.kl_estimator == 'k3':
+            kl = torch.exp(ref - logp) - (ref - logp) - 1
+        else:
+            kl = sum(log_probs[:, a].exp() * (log_probs[:, a] - ref_log_probs[:, a])
+                     for a in range(log_probs.shape[1]))
+        per_step = -ratio * advantage[e] + c.kl_coef * kl
         terms.append(per_step.mean() / len(kept) if average == 'episode'
                      else per_step.sum() / total_steps)
     torch.stack(terms).sum().backward()
@@ -127,11 +159,14 @@ class RecordingOptimizer:
         self.steps.append([p.grad.clone() for p in self.parameters])
 
 
-@pytest.mark.parametrize('average', ['episode', 'step'])
-def test_the_update_weighs_steps_by_their_episode_and_group(tmp_path, monkeypatch, average):
+@pytest.mark.parametrize('average,kl_estimator,temperature',
+                         [('episode', 'k3', 1.0), ('step', 'k3', 1.0), ('episode', 'exact', 1.6)])
+def test_the_update_weighs_steps_by_their_episode_and_group(tmp_path, monkeypatch, average,
+                                                            kl_estimator, temperature):
     monkeypatch.setattr(grpo, 'FORWARD_CHUNK', 5)  # a minibatch's steps in several passes
     trainer = GRPOTrainer(toy_config(tmp_path, start_states=4, group_size=4, minibatches=1,
-                                     update_epochs=1, loss_average=average, kl_coef=0.5))
+                                     update_epochs=1, loss_average=average, kl_coef=0.5,
+                                     kl_estimator=kl_estimator, temperature=temperature))
     with torch.no_grad():  # away from the clone, so the KL term and its gradient are not zero
         trainer.policy.head[-1].bias.add_(torch.tensor([-2.0, 0.5, 0.0, 0.3, -0.2]))
     rollouts = []
@@ -184,3 +219,11 @@ def test_grpo_refuses_a_policy_without_a_categorical_head(tmp_path):
     save_policy(config.init, tiny_policy(image_size=24, max_text_len=24))
     with pytest.raises(ValueError, match='categorical'):
         GRPOTrainer(config)
+
+
+@pytest.mark.parametrize('override,message', [({'kl_estimator': 'k2'}, 'kl_estimator'),
+                                              ({'temperature': 0.0}, 'temperature')])
+def test_grpo_refuses_an_unknown_kl_estimator_or_a_temperature_not_above_zero(
+        tmp_path, override, message):
+    with pytest.raises(ValueError, match=message):
+        GRPOTrainer(toy_config(tmp_path, **override))
