@@ -11,12 +11,30 @@ import subprocess
 import sys
 import time
 
+from nanobot_msgs.msg import Action
+from std_msgs.msg import String
+
+from nanobot_ros.contract import ACTION, COMMAND, JETBOT_STATUS
+from nanobot_ros.nodes.common import qos_profile
+
 
 def free_port() -> int:
     """Return a TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(('127.0.0.1', 0))
         return sock.getsockname()[1]
+
+
+def watch_jetbot(ros):
+    """Subscribe `ros`'s node to the jetbot node's status; return (statuses, action publisher).
+
+    statuses: every status message, decoded, oldest first; the publisher sends on robot/action.
+    """
+    statuses = []
+    ros.node.create_subscription(String, JETBOT_STATUS.fqn(),
+                                 lambda m: statuses.append(json.loads(m.data)),
+                                 qos_profile(JETBOT_STATUS))
+    return statuses, ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
 
 
 class EmulatedJetBot:

@@ -1,14 +1,9 @@
 """NaN / Inf / unknown actions are rejected, counted and stop the motors; excess is clamped."""
-import json
 import math
 
-from nanobot_ros.contract import ACTION, COMMAND, JETBOT_STATUS
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import qos_profile
-from nanobot_msgs.msg import Action
-from std_msgs.msg import String
 
-from jetbot_emulator import EmulatedJetBot
+from jetbot_emulator import EmulatedJetBot, watch_jetbot
 
 LIMIT = 0.3
 
@@ -16,11 +11,7 @@ LIMIT = 0.3
 def test_bad_actions_are_rejected_counted_and_stop(ros, nodes, tmp_path):
     robot = EmulatedJetBot(tmp_path).start()
     try:
-        statuses = []
-        ros.node.create_subscription(String, JETBOT_STATUS.fqn(),
-                                     lambda m: statuses.append(json.loads(m.data)),
-                                     qos_profile(JETBOT_STATUS))
-        pub = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
+        statuses, pub = watch_jetbot(ros)
         jetbot = nodes.start('jetbot', params={'port': robot.port, 'motor_limit': LIMIT,
                                                'action_timeout': 2.0})
         assert ros.spin_until(lambda: pub.get_subscription_count() > 0 and statuses

@@ -1,24 +1,15 @@
 """An unreachable JetBot: the node keeps running, says so, retries with backoff, reconnects."""
-import json
 import re
 
-from nanobot_ros.contract import ACTION, COMMAND, JETBOT_STATUS
 from nanobot_ros.data.convert import make_action
-from nanobot_ros.nodes.common import qos_profile
-from nanobot_msgs.msg import Action
-from std_msgs.msg import String
 
-from jetbot_emulator import EmulatedJetBot
+from jetbot_emulator import EmulatedJetBot, watch_jetbot
 
 
 def test_unreachable_robot_is_retried_and_reconnected_with_motors_at_zero(ros, nodes, tmp_path):
     robot = EmulatedJetBot(tmp_path)  # not started yet: nothing listens on its port
     try:
-        statuses = []
-        ros.node.create_subscription(String, JETBOT_STATUS.fqn(),
-                                     lambda m: statuses.append(json.loads(m.data)),
-                                     qos_profile(JETBOT_STATUS))
-        pub = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(COMMAND))
+        statuses, pub = watch_jetbot(ros)
         ros.node.create_timer(0.1, lambda: driving and pub.publish(make_action(
             -1, ['motor_right'], [0.25], duration=0.3, source='pytest')))
         driving = False
