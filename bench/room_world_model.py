@@ -55,7 +55,6 @@ import time
 
 import numpy as np
 import torch
-import torch._dynamo  # noqa: F401  (before the first RoomWorld: robots/room/world.py)
 import yaml
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
