@@ -1,13 +1,14 @@
-"""`nanobot demos`: record the scripted expert into rosbag2 bags."""
+"""`nanobot demos`: record the scripted expert (or DAgger: a policy it labels) into bags."""
 from pathlib import Path
 
 from nanobot_ros.policy.demonstrations import write_demonstration_bag
+from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
 from nanobot_ros.robots.tasks import task_config, TASKS
 
 
 def main(argv=None) -> int:
-    """`nanobot demos OUT_DIR [--episodes N] [--seed S] [--split K]`: expert demonstration bags."""
+    """`nanobot demos OUT_DIR [--episodes N] [--seed S] [--split K] [--policy P]`: bags."""
     import argparse
     from tqdm import tqdm
     parser = argparse.ArgumentParser(prog='nanobot demos',
@@ -20,8 +21,21 @@ def main(argv=None) -> int:
     parser.add_argument('--task', choices=sorted(TASKS), default=None,
                         help='a task-family preset or the room task (training phrasings); '
                         'default: the sim\'s target task')
+    parser.add_argument('--policy', default='',
+                        help='DAgger: this policy.safetensors drives (its most likely action) '
+                        'and the expert labels every frame on teacher/action, the action '
+                        '`nanobot train` learns')
     args = parser.parse_args(argv)
     config = task_config(args.task) if args.task else TargetTaskConfig()
+    try:
+        policy = load_policy(args.policy)[0] if args.policy else None
+    except (ValueError, RuntimeError, FileNotFoundError) as error:  # RuntimeError: CheckpointError
+        print(f'[ERROR] {error}', flush=True)
+        return 1
+    if policy is not None and not args.task:
+        print('[ERROR] --policy needs --task: DAgger plays a task family preset or the room',
+              flush=True)
+        return 1
     out = Path(args.out)
     seeds = list(range(args.seed, args.seed + args.episodes))
     for start in tqdm(range(0, len(seeds), args.split), desc='demonstration bags', unit='bag'):
@@ -30,8 +44,8 @@ def main(argv=None) -> int:
         if (out / name).exists():
             print(f'{out / name} exists: skipped')
             continue
-        write_demonstration_bag(out / name, config, chunk)
-    print(f'wrote {args.episodes} expert episodes to {out}')
+        write_demonstration_bag(out / name, config, chunk, policy=policy)
+    print(f'wrote {args.episodes} {"DAgger" if policy else "expert"} episodes to {out}')
     return 0
 
 

@@ -4,9 +4,9 @@
 the model's size (uint8, so thousands fit in memory), the instruction's byte ids, sensor /
 surface vectors and the action values. `BagSource` feeds it from a bag or a folder of bags,
 and in continual mode picks up splits that appear while training (`BagDataset.refresh`).
-`write_demonstration_bags` records the scripted expert into real rosbag2 bags without a ROS
+`write_demonstration_bag` records the scripted expert into real rosbag2 bags without a ROS
 graph (same topics and messages as recording the sim + expert nodes), which is how tests and
-the quick start get demonstrations in seconds.
+the quick start get demonstrations in seconds; given a policy, it records DAgger's data.
 """
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
@@ -18,9 +18,10 @@ from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, TEACHER_ACTION
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
+from nanobot_ros.policy.grpo import greedy_chooser
 from nanobot_ros.policy.processing import PolicyProcessor, resize_image
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
-from nanobot_ros.robots.tasks import expert_rollouts, task_actions
+from nanobot_ros.robots.tasks import dagger_rollouts, expert_rollouts, task_actions
 
 DEMO_TOPICS = (IMAGE, ACTION, INSTRUCTION)
 FRAME_NS = 33_000_000
@@ -118,23 +119,39 @@ def _header(types, t_ns: int, frame_id: str = ''):
 
 
 def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int],
-                            start_ns: int = 1_700_000_000 * 10**9) -> Path:
+                            start_ns: int = 1_700_000_000 * 10**9, policy=None) -> Path:
     """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`.
 
     `config` is a TargetTaskConfig, a TaskFamilyConfig (robots/sim/task_family.py) or a
     RoomTaskConfig (robots/room/task.py: actions as the JetBot's motor values).
+    `policy` (a Policy): DAgger instead. The policy drives (its most likely action, on
+    robot/action, source 'policy') and the expert's action for every frame goes on
+    teacher/action, the label the trainer learns (as the learn stack's arbiter records it).
     """
     store = make_typestore()
     types = store.types
     t = start_ns
     instruction = None
     robot_type, names, vectors = task_actions(config)
+    if policy is None:
+        steps = ((image, text, action, None) for image, text, action
+                 in expert_rollouts(config, seeds))
+        topics, source = DEMO_TOPICS, 'scripted expert'
+    else:
+        steps = dagger_rollouts(config, seeds, greedy_chooser(policy))
+        topics, source = DEMO_TOPICS + (TEACHER_ACTION,), 'policy, labelled by the expert'
+
+    def action_message(index, stamp_ns, who):
+        return types['nanobot_msgs/msg/Action'](
+            header=_header(types, stamp_ns), index=index, names=list(names),
+            values=np.asarray(vectors[index], np.float32), duration=0.0, source=who)
+
     with BagWriter(path, typestore=store,
                    custom_data={'nanobot.robot_type': robot_type,
-                                'nanobot.source': 'scripted expert'}) as bag:
-        for topic in DEMO_TOPICS:
+                                'nanobot.source': source}) as bag:
+        for topic in topics:
             bag.add_topic(topic.fqn(), topic.msgtype)
-        for image, text, action in expert_rollouts(config, seeds):
+        for image, text, action, label in steps:
             if text != instruction:
                 bag.write_message(INSTRUCTION.fqn(), t - 1000, types['std_msgs/msg/String'](
                     data=text))
@@ -143,9 +160,10 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
                 header=_header(types, t, 'camera'), height=image.shape[0],
                 width=image.shape[1], encoding='rgb8', is_bigendian=0,
                 step=image.shape[1] * 3, data=image.reshape(-1)))
-            bag.write_message(ACTION.fqn(), t + 1_000_000, types['nanobot_msgs/msg/Action'](
-                header=_header(types, t), index=action, names=list(names),
-                values=np.asarray(vectors[action], np.float32), duration=0.0,
-                source='expert'))
+            if label is not None:
+                bag.write_message(TEACHER_ACTION.fqn(), t + 500_000,
+                                  action_message(label, t, 'expert'))
+            bag.write_message(ACTION.fqn(), t + 1_000_000, action_message(
+                action, t, 'expert' if label is None else 'policy'))
             t += FRAME_NS
     return Path(path)

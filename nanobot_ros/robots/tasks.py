@@ -4,7 +4,8 @@
     config = task_config('family')                       # TaskFamilyConfig
 
 `TaskBatch(config, n)` plays either (robots/sim/task_family.py); `nanobot demos --task`,
-`nanobot grpo --task` and bench/policy_success.py take these names.
+`nanobot grpo --task` and bench/policy_success.py take these names. `dagger_rollouts` lets a
+policy drive either while its expert labels every frame.
 """
 from dataclasses import replace
 from typing import Sequence, Tuple
@@ -13,7 +14,7 @@ from nanobot_ros.robots.jetbot.motors import MOTOR_NAMES
 from nanobot_ros.robots.room import task as room_task
 from nanobot_ros.robots.room.task import RoomTaskConfig
 from nanobot_ros.robots.room.world import ACTION_VECTORS as ROOM_ACTION_VECTORS
-from nanobot_ros.robots.sim.task_family import rollouts_for, TASK_PRESETS
+from nanobot_ros.robots.sim.task_family import rollouts_for, TASK_PRESETS, TaskBatch
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS as DOT_ACTION_VECTORS
 
 TASKS = {**TASK_PRESETS, 'room': RoomTaskConfig()}
@@ -42,3 +43,35 @@ def expert_rollouts(config, seeds: Sequence[int]):
     if isinstance(config, RoomTaskConfig):
         return room_task.expert_rollouts(config, seeds)
     return rollouts_for(config, seeds)
+
+
+def expert_action(task) -> int:
+    """Return the expert's action for a task instance's present state (a room or grid task)."""
+    return task.expert() if isinstance(task.config, RoomTaskConfig) else task.expert(task.render())
+
+
+def dagger_rollouts(config, seeds: Sequence[int], choose, batch: int = 64):
+    """Yield (image, instruction, action taken, expert's action) with `choose` driving.
+
+    DAgger's data: the policy visits the states its own mistakes lead to, and the expert says
+    what it would have done in each. `choose(indices, observations)` is a TaskBatch chooser;
+    episodes run `batch` at a time and come out whole, in the order of `seeds`.
+    """
+    seeds = [int(s) for s in seeds]
+    for start in range(0, len(seeds), batch):
+        chunk = seeds[start:start + batch]
+        tasks = TaskBatch(config, len(chunk))
+        episodes = [[] for _ in chunk]
+        tasks.reset(chunk)
+        while len(indices := tasks.running()):
+            observations = tasks.observations(indices)
+            actions = choose(indices, observations)
+            for i, seen, action in zip(indices, observations, actions):
+                episodes[i].append((seen['image'], seen['instruction'], int(action),
+                                    expert_action(tasks.tasks[i])))
+            tasks.step(indices, actions)
+        for task in tasks.tasks:
+            if hasattr(task, 'close'):
+                task.close()
+        for episode in episodes:
+            yield from episode
