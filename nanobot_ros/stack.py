@@ -103,7 +103,8 @@ def node_command(name: str, params=(), remap=None, params_file=None, namespace=N
     """Return the command line running node `name` with ROS arguments.
 
     params: (parameter, value) pairs, each a `-p name:=value` (booleans as true/false, as ROS
-    reads them); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first;
+    reads them; an empty string as '', which rcl reads as one, where `name:=` it refuses to
+    parse); remap: {topic: new topic}, each a `-r`; params_file: a `--params-file` first;
     namespace: the node's namespace (`-r __ns:=/robot1`).
     executable: the installed executable when it is not `name` (e.g. nanobot_kernel).
     """
@@ -113,7 +114,8 @@ def node_command(name: str, params=(), remap=None, params_file=None, namespace=N
     if namespace is not None:
         command += ['-r', f'__ns:={namespace}']
     for key, value in params:
-        command += ['-p', f'{key}:={str(value).lower() if isinstance(value, bool) else value}']
+        text = str(value).lower() if isinstance(value, bool) else str(value) or "''"
+        command += ['-p', f'{key}:={text}']
     for topic, to in (remap or {}).items():
         command += ['-r', f'{topic}:={to}']
     return command

@@ -329,11 +329,16 @@ def run(node_factory: Callable[[], NanobotNode], args=None,
         executor_factory: Callable = SingleThreadedExecutor, startup_errors: tuple = ()) -> int:
     """Spin the node until SIGINT/SIGTERM, then let it stop cleanly; return the exit code.
 
-    A node whose parameters make no sense raises ValueError in its constructor: the message is
-    printed and the process exits with code 2 before anything is published. So does one that
+    A command line rcl cannot parse, or a node whose parameters make no sense (ValueError in its
+    constructor): the message is printed and the process exits with code 2 before anything is
+    published. So does one that
     raises one of `startup_errors` (something this machine lacks, e.g. a GL context).
     """
-    rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    try:
+        rclpy.init(args=args, signal_handler_options=SignalHandlerOptions.NO)
+    except RuntimeError as error:  # rcl's RCLError: e.g. a `-p name:=value` it cannot parse
+        print(f'[ERROR] bad command line: {error}', file=sys.stderr, flush=True)
+        return 2
     stop = threading.Event()
 
     def request_stop(signum, frame):
