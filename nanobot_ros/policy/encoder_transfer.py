@@ -64,6 +64,17 @@ def load_world_model_encoder(path, policy: Policy, freeze: bool = False) -> dict
     return {'path': str(checkpoint.path), 'tensors': sorted(weights), 'frozen': freeze}
 
 
+def world_model_encoder_sizes(path) -> dict:
+    """Return the PolicyConfig fields that give a policy the encoder of the world model at `path`.
+
+    E.g. {'image_size': 64, 'patch_size': 16, 'vision_embd': 64, 'vision_depth': 2}; the
+    encoder's other sizes (channels, heads, MLP ratio) are the policy's fixed ones.
+    """
+    theirs = asdict(ViTConfig.from_dict(_world_model_checkpoint(path).metadata['config']['vit']))
+    return {field: theirs[key] for key, field in POLICY_FIELDS.items()
+            if not field.startswith('encoder ')}
+
+
 def freeze_encoder(policy: Policy) -> None:
     """Stop gradients into the policy's vision encoder (its projection still learns)."""
     if not policy.config.use_vision:

@@ -117,6 +117,7 @@ class PolicyTrainer:
         self.stopped = False
         self.status = 'starting'
         self.on_epoch_end = None  # callable(trainer), e.g. the trainer node's exporter
+        self.on_step = None  # callable(trainer) after every step, e.g. a bench's evaluation
         self.resumed_from = self._resume()
         if self.resumed_from is None and config.init:
             self._warm_start(config.init)
@@ -214,6 +215,8 @@ class PolicyTrainer:
             self._log({'loss': value, 'epoch': self.epoch})
             if self.step % self.config.checkpoint_every == 0:
                 self.save()
+            if self.on_step is not None:
+                self.on_step(self)
             if self.stopped or self._out_of_steps():
                 return float(np.mean(losses)) if losses else math.nan
         mean = float(np.mean(losses)) if losses else math.nan

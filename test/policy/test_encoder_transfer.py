@@ -4,7 +4,8 @@ import torch
 
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
 from nanobot_ros.models.checkpoint import save_checkpoint
-from nanobot_ros.policy.encoder_transfer import EncoderMismatchError, load_world_model_encoder
+from nanobot_ros.policy.encoder_transfer import (EncoderMismatchError, load_world_model_encoder,
+                                                 world_model_encoder_sizes)
 from nanobot_ros.policy.modeling import Policy
 from policy_fixtures import tiny_config
 
@@ -41,8 +42,11 @@ def encoder_tensors(policy: Policy) -> dict:
 
 def test_the_world_models_encoder_weights_are_loaded(tmp_path):
     path, model = world_model_file(tmp_path)
+    # the policy config fields that size its encoder as the world model's
+    sizes = world_model_encoder_sizes(path)
+    assert sizes == {'image_size': 16, 'patch_size': 8, 'vision_embd': 16, 'vision_depth': 1}
     torch.manual_seed(0)
-    policy = Policy(tiny_config(head='categorical'))
+    policy = Policy(tiny_config(head='categorical', **sizes))
     report = load_world_model_encoder(path, policy)
     theirs = model.autoencoder.encoder.state_dict()
     assert report['tensors'] == sorted(theirs) and len(theirs) == 16
