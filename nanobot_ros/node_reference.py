@@ -61,9 +61,12 @@ BUILTIN_PARAMETERS = ('use_sim_time', 'start_type_description_service')
 BUILTIN_TOPICS = ('/parameter_events', '/rosout')
 # Given to the nodes at start: what a node cannot start without (no default makes sense), and
 # what must not touch anything outside the run's folder (another stack's emulator uses the
-# default /tmp link). The reference shows SHOWN for them instead of the value given.
+# default /tmp link; another live view, or any program, may hold the default port 8765, and the
+# foxglove node cannot start without it). The reference shows SHOWN for them instead of the
+# value given.
 EMPTY_BAG = 'empty_bag'
-START_PARAMETERS = {'replay': {'bags': [EMPTY_BAG]}, 'esp32_emulator': {'link': 'esp32_link'}}
+START_PARAMETERS = {'replay': {'bags': [EMPTY_BAG]}, 'esp32_emulator': {'link': 'esp32_link'},
+                    'foxglove': {'port': 0}}
 TYPE_NAMES = {getattr(ParameterType, n): n[len('PARAMETER_'):].lower()
               for n in dir(ParameterType) if n.startswith('PARAMETER_')}
 # node -> the dataclasses its parameters come from, each with the fields that are no parameter
@@ -282,7 +285,8 @@ def _value(value) -> str:
     return f'`{text}`'.replace('|', '\\|')
 
 
-SHOWN = {('replay', 'bags'): 'required', ('esp32_emulator', 'link'): _value(EmulatorConfig.link)}
+SHOWN = {('replay', 'bags'): 'required', ('esp32_emulator', 'link'): _value(EmulatorConfig.link),
+         ('foxglove', 'port'): _value(LiveViewConfig.port)}
 
 
 def render(reports: Dict[str, NodeReport]) -> str:

@@ -141,6 +141,23 @@ def start_nodes(names, params_file: Path, run_dir: Path, overrides, namespace: s
     return processes
 
 
+def await_first_reports(monitor: StackMonitor, processes, spin, timeout: float) -> None:
+    """Spin until the monitor holds a report of every node still running, at most `timeout` s.
+
+    On a busy machine discovery can take seconds: a short run would otherwise stop a node the
+    monitor has not heard yet, and the summary would call it failed ('no report') for that.
+    """
+    def unheard():
+        return [name for name, process in processes.items()
+                if name not in monitor.reports and process.poll() is None]
+    if unheard():
+        print(f'[stack] waiting up to {timeout:g} s for the first report of '
+              f'{", ".join(unheard())}', file=sys.stderr, flush=True)
+    deadline = time.monotonic() + timeout
+    while unheard() and time.monotonic() < deadline:
+        spin(0.05)
+
+
 def stop_nodes(processes, spin):
     """SIGINT the nodes one by one, last started first, so controllers stop before the robot.
 
@@ -325,6 +342,7 @@ def main(argv=None):
                                 refresh=False)
             bar.update(elapsed - bar.n)  # redraws no more often than mininterval
     duration = time.monotonic() - started
+    await_first_reports(monitor, processes, spin, STOP_TIMEOUT_S)
     codes = stop_nodes(processes, spin)
     summary = summarize(monitor, names, codes, duration, run_dir)
     summary['warnings'] = warnings

@@ -95,9 +95,9 @@ def write_count_bag(path: Path, count: int = 20, spacing_ns: int = FRAME_NS,
 
 
 class Diagnostics:
-    """The newest /diagnostics values of every node, as the stack runner keeps them."""
+    """The newest diagnostics values of each node in `namespace`, as the stack runner has them."""
 
-    def __init__(self, ros):
+    def __init__(self, ros, namespace: str = '/'):
         import json
         from diagnostic_msgs.msg import DiagnosticArray
         from nanobot_ros.nodes.common import qos_profile
@@ -114,7 +114,7 @@ class Diagnostics:
                 self.reports[status.hardware_id] = (
                     status.level, status.message,
                     {kv.key: parse(kv.value) for kv in status.values})
-        ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), on_report,
+        ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(namespace), on_report,
                                      qos_profile(STATUS))
 
     def values(self, node: str) -> dict:

@@ -1,8 +1,6 @@
 """Whole stacks under ROS namespaces: two sims on one domain stay apart and record their own."""
 import json
 from pathlib import Path
-import subprocess
-import sys
 
 from bag_fixtures import Diagnostics, write_session_bag
 from nanobot_ros.contract import ACTION, ACTION_EXECUTED, COMMAND, IMAGE, SENSOR
@@ -12,24 +10,33 @@ from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
 from repo_paths import ROOT
 from sensor_msgs.msg import Image
+from stack_run import run_stacks_until
 
 # Each robot's runner sends only its own action: cross-talk would show in the other's counts.
 SELECTORS = {'robot1': 'always_move', 'robot2': 'always_stay'}
 ACTIONS = {'robot1': '1', 'robot2': '0'}
 
 
-def test_two_sim_stacks_in_two_namespaces_stay_apart(ros_domain, tmp_path):
-    stacks = {namespace: subprocess.Popen(
-        [sys.executable, '-m', 'nanobot_ros.stack', '--config',
-         str(ROOT / 'config' / 'sim_runner.yaml'), '--duration', '5', '--namespace', namespace,
+def test_two_sim_stacks_in_two_namespaces_stay_apart(ros, tmp_path):
+    diagnostics = {namespace: Diagnostics(ros, f'/{namespace}') for namespace in SELECTORS}
+
+    def recorded_enough():  # for the checks below: over 20 messages, over 10 transitions
+        for namespace, heard in diagnostics.items():
+            written = heard.recorder(tmp_path / namespace).get('topics', {})
+            if not all(written.get(topic.fqn(f'/{namespace}'), {}).get('written', 0) > 15
+                       for topic in (IMAGE, ACTION)):
+                return False
+        return True
+    # The stacks run until both recorders report that many frames and actions written: how
+    # soon six nodes start and discover each other depends on the machine's load.
+    stacks = run_stacks_until(ros, [
+        ['--config', str(ROOT / 'config' / 'sim_runner.yaml'), '--namespace', namespace,
          '--runs', str(tmp_path / namespace), '--set', f'runner.selector={selector}',
-         '--set', 'sim.img_size=32', '--set', 'sim.move_pixels=4', '--set', 'sim.dot_radius=2'],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for namespace, selector in SELECTORS.items()}
-    results = {namespace: stack.communicate(timeout=120) for namespace, stack in stacks.items()}
-    for namespace, (out, err) in results.items():
-        assert stacks[namespace].returncode == 0, err[-3000:]
-        run_dir = Path(out.strip().splitlines()[-1])
+         '--set', 'sim.img_size=32', '--set', 'sim.move_pixels=4', '--set', 'sim.dot_radius=2']
+        for namespace, selector in SELECTORS.items()], recorded_enough)
+    for namespace, result in zip(SELECTORS, stacks):
+        assert result.returncode == 0, result.stderr[-3000:]
+        run_dir = Path(result.stdout.strip().splitlines()[-1])
         assert run_dir.parent == tmp_path / namespace
         summary = json.loads((run_dir / 'summary.json').read_text())
         runner = summary['nodes']['runner']['values']

@@ -2,17 +2,27 @@
 import json
 from pathlib import Path
 
-from nanobot_ros import stack
+from bag_fixtures import Diagnostics
 from nanobot_ros.data.bags import find_bags
 from repo_paths import ROOT
+from stack_run import run_stack_until
 
 
-def test_mock_stack_runs_and_reports(ros_domain, tmp_path, capsys):
+def test_mock_stack_runs_and_reports(ros, tmp_path):
     link = tmp_path / 'ttyESP32'
-    stack.main(['--config', str(ROOT / 'config' / 'esp32_mock.yaml'), '--duration', '4',
-                '--runs', str(tmp_path / 'runs'),
-                '--set', f'esp32_emulator.link={link}', '--set', f'esp32_bridge.port={link}'])
-    run_dir = Path(capsys.readouterr().out.strip().splitlines()[-1])
+    diagnostics = Diagnostics(ros)
+
+    def ran_enough():  # what the checks below count, as the nodes report it while running
+        return (diagnostics.values('esp32_bridge').get('telemetry_published', 0) > 100
+                and diagnostics.values('esp32_emulator').get('heartbeats_received', 0) > 10
+                and diagnostics.recorder(tmp_path).get('messages_written', 0) > 300)
+    # The stack runs until the nodes report that much, not for a fixed time: on a busy machine
+    # start-up and discovery take a varying share of any fixed one.
+    result = run_stack_until(ros, ['--config', str(ROOT / 'config' / 'esp32_mock.yaml'),
+                                   '--runs', str(tmp_path / 'runs'),
+                                   '--set', f'esp32_emulator.link={link}',
+                                   '--set', f'esp32_bridge.port={link}'], ran_enough)
+    run_dir = Path(result.stdout.strip().splitlines()[-1])
     summary = json.loads((run_dir / 'summary.json').read_text())
     bridge = summary['nodes']['esp32_bridge']
     assert bridge['exit_code'] == 0 and bridge['status'] == 'ok', bridge

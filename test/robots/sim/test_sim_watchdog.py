@@ -38,8 +38,7 @@ def test_stale_actions_stop_the_dot(ros, nodes):
     # Then silence: frames keep coming and the dot stays put
     # (lockstep: one frame per action_timeout, each waiting for an answer that never comes).
     count = len(frames)
-    ros.spin_for(3.5)
-    assert len(frames) - count >= 2
+    assert ros.spin_until(lambda: len(frames) - count >= 2, timeout=10), len(frames) - count
     assert {dot_column(f, ROW, RADIUS) for f in frames[count:]} == {moved_to}
 
     # An action outside the action space is rejected and counted.
