@@ -1,10 +1,11 @@
 """`nanobot demos`: record the scripted expert (or DAgger: a policy it labels) into bags."""
+from collections import Counter
 from pathlib import Path
 
-from nanobot_ros.policy.demonstrations import write_demonstration_bag
+from nanobot_ros.policy.demonstrations import dagger_summary, write_demonstration_bag
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
-from nanobot_ros.robots.tasks import task_config, TASKS
+from nanobot_ros.robots.tasks import task_actions, task_config, TASKS
 
 
 def main(argv=None) -> int:
@@ -38,14 +39,17 @@ def main(argv=None) -> int:
         return 1
     out = Path(args.out)
     seeds = list(range(args.seed, args.seed + args.episodes))
+    tally = Counter()
     for start in tqdm(range(0, len(seeds), args.split), desc='demonstration bags', unit='bag'):
         chunk = seeds[start:start + args.split]
         name = f'demos_{chunk[0]:06d}'
         if (out / name).exists():
             print(f'{out / name} exists: skipped')
             continue
-        write_demonstration_bag(out / name, config, chunk, policy=policy)
+        write_demonstration_bag(out / name, config, chunk, policy=policy, tally=tally)
     print(f'wrote {args.episodes} {"DAgger" if policy else "expert"} episodes to {out}')
+    if policy is not None:
+        print(dagger_summary(tally, task_actions(config)[1]))
     return 0
 
 

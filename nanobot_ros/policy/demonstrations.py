@@ -8,6 +8,7 @@ and in continual mode picks up splits that appear while training (`BagDataset.re
 graph (same topics and messages as recording the sim + expert nodes), which is how tests and
 the quick start get demonstrations in seconds; given a policy, it records DAgger's data.
 """
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, List, Optional, Sequence
 
@@ -119,14 +120,16 @@ def _header(types, t_ns: int, frame_id: str = ''):
 
 
 def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int],
-                            start_ns: int = 1_700_000_000 * 10**9, policy=None) -> Path:
+                            start_ns: int = 1_700_000_000 * 10**9, policy=None,
+                            tally: Optional[Counter] = None) -> Path:
     """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`.
 
     `config` is a TargetTaskConfig, a TaskFamilyConfig (robots/sim/task_family.py) or a
     RoomTaskConfig (robots/room/task.py: actions as the JetBot's motor values).
     `policy` (a Policy): DAgger instead. The policy drives (its most likely action, on
     robot/action, source 'policy') and the expert's action for every frame goes on
-    teacher/action, the label the trainer learns (as the learn stack's arbiter records it).
+    teacher/action, the label the trainer learns (as the learn stack's arbiter records it);
+    `tally` (DAgger only) counts each (action taken, expert's label) pair of the recorded frames.
     """
     store = make_typestore()
     types = store.types
@@ -163,7 +166,28 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
             if label is not None:
                 bag.write_message(TEACHER_ACTION.fqn(), t + 500_000,
                                   action_message(label, t, 'expert'))
+                if tally is not None:
+                    tally[action, label] += 1
             bag.write_message(ACTION.fqn(), t + 1_000_000, action_message(
                 action, t, 'expert' if label is None else 'policy'))
             t += FRAME_NS
     return Path(path)
+
+
+def dagger_summary(tally: Counter, names: Sequence[str], most: int = 3) -> str:
+    """Say how often the policy did what the expert would have, and where it most often did not.
+
+    What the next round of DAgger will teach: e.g. a one-frame room policy that takes `stop`
+    where the expert searches by turning left loops on `stop` until its step budget ends.
+    """
+    steps = sum(tally.values())
+    agreed = sum(n for (taken, label), n in tally.items() if taken == label)
+    text = f'the policy took the expert\'s action on {agreed} of {steps} frames'
+    if steps:
+        text += f' ({100 * agreed / steps:.1f} %)'
+    wrong = sorted(((n, taken, label) for (taken, label), n in tally.items() if taken != label),
+                   key=lambda row: (-row[0], row[1], row[2]))[:most]
+    if wrong:
+        text += '; most often instead: ' + ', '.join(
+            f'{names[taken]} for {names[label]} ({n})' for n, taken, label in wrong)
+    return text

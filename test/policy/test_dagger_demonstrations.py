@@ -5,6 +5,8 @@ same frame, what the expert would have done on teacher/action; the trainer learn
 Checked against an independent replay of each episode: the policy's actions stepped again from
 the seed, the expert asked at every state.
 """
+from collections import Counter
+
 import pytest
 
 from nanobot_ros.contract import TEACHER_ACTION
@@ -45,7 +47,9 @@ def test_the_policy_drives_and_the_expert_labels_every_frame(tmp_path, name):
     assert position == len(rows) and labels == expected
     assert taken != labels  # an untrained policy: the labels are not its own actions
 
-    write_demonstration_bag(tmp_path / 'dagger', task, SEEDS, policy=policy)
+    tally = Counter()
+    write_demonstration_bag(tmp_path / 'dagger', task, SEEDS, policy=policy, tally=tally)
+    assert tally == Counter(zip(taken, labels))
     executed = BagDataset([tmp_path / 'dagger'])
     labelled = BagDataset([tmp_path / 'dagger'], label_topic=TEACHER_ACTION.name)
     # a sample needs the next frame: the bag's last frame is none
