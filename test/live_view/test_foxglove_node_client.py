@@ -50,6 +50,9 @@ def test_foxglove_ws_protocol_under_node_watches_and_publishes(ros, nodes):
     nodes.start('sim')
     foxglove = nodes.start('foxglove', params={'port': port})
     assert _wait_listening(port, 60), nodes.output(foxglove)
+    # This process hears the camera before the client starts: otherwise, while discovery is
+    # slow (a busy machine), the live view relays frames this process never got to compare.
+    assert ros.spin_until(lambda: frames, 60)
     client = subprocess.Popen(['node', str(NODE_DIR / 'watch_and_publish.mjs'),
                                f'ws://127.0.0.1:{port}', CAMERA, INSTRUCTION],
                               cwd=NODE_DIR, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
