@@ -30,6 +30,15 @@ def perturbed(policy: Policy, seed: int) -> Policy:
     return policy
 
 
+def tiny_categorical(task) -> Policy:
+    """Return a perturbed tiny categorical policy over the actions of task config `task`."""
+    from nanobot_ros.robots.tasks import task_actions
+    vectors = task_actions(task)[2]
+    return perturbed(Policy(tiny_config(head='categorical', robotics_action_dim=len(vectors[0]),
+                                        n_actions=len(vectors)),
+                            vectors), seed=3).eval()
+
+
 def tiny_export(folder: Path, name: str = 'policy.onnx', **overrides) -> Path:
     """Export a tiny diffusion policy (DDIM 4 steps) into `folder`; return the ONNX path."""
     overrides.setdefault('head', 'diffusion')

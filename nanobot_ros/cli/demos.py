@@ -5,7 +5,7 @@ from pathlib import Path
 from nanobot_ros.policy.demonstrations import dagger_summary, write_demonstration_bag
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
-from nanobot_ros.robots.tasks import task_actions, task_config, TASKS
+from nanobot_ros.robots.tasks import task_action_names, task_config, TASKS
 
 
 def main(argv=None) -> int:
@@ -49,7 +49,7 @@ def main(argv=None) -> int:
         write_demonstration_bag(out / name, config, chunk, policy=policy, tally=tally)
     print(f'wrote {args.episodes} {"DAgger" if policy else "expert"} episodes to {out}')
     if policy is not None:
-        print(dagger_summary(tally, task_actions(config)[1]))
+        print(dagger_summary(tally, task_action_names(config)))
     return 0
 
 

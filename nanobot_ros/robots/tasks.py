@@ -13,8 +13,10 @@ from typing import Sequence, Tuple
 from nanobot_ros.robots.jetbot.motors import MOTOR_NAMES
 from nanobot_ros.robots.room import task as room_task
 from nanobot_ros.robots.room.task import RoomTaskConfig
+from nanobot_ros.robots.room.world import ACTION_NAMES as ROOM_ACTION_NAMES
 from nanobot_ros.robots.room.world import ACTION_VECTORS as ROOM_ACTION_VECTORS
 from nanobot_ros.robots.sim.task_family import rollouts_for, TASK_PRESETS, TaskBatch
+from nanobot_ros.robots.sim.toroidal_dot import ACTION_NAMES as DOT_ACTION_NAMES
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS as DOT_ACTION_VECTORS
 
 TASKS = {**TASK_PRESETS, 'room': RoomTaskConfig()}
@@ -36,6 +38,11 @@ def task_actions(config) -> Tuple[str, Tuple[str, ...], tuple]:
     if isinstance(config, RoomTaskConfig):
         return 'room', MOTOR_NAMES, ROOM_ACTION_VECTORS
     return 'toroidal_dot_targets', ('dx', 'dy'), DOT_ACTION_VECTORS
+
+
+def task_action_names(config) -> Tuple[str, ...]:
+    """Return the name of each action index of a task's robot (the room's: stop, forward, ...)."""
+    return ROOM_ACTION_NAMES if isinstance(config, RoomTaskConfig) else DOT_ACTION_NAMES
 
 
 def expert_rollouts(config, seeds: Sequence[int]):

@@ -13,18 +13,10 @@ from nanobot_ros.contract import TEACHER_ACTION
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.policy.demonstrations import write_demonstration_bag
 from nanobot_ros.policy.grpo import greedy_chooser
-from nanobot_ros.policy.modeling import Policy
-from nanobot_ros.robots.tasks import dagger_rollouts, expert_action, task_actions, task_config
-from policy_fixtures import perturbed, tiny_config
+from nanobot_ros.robots.tasks import dagger_rollouts, expert_action, task_config
+from policy_fixtures import tiny_categorical
 
 SEEDS = [1000, 1001, 1002]
-
-
-def tiny_categorical(task) -> Policy:
-    vectors = task_actions(task)[2]
-    return perturbed(Policy(tiny_config(head='categorical', robotics_action_dim=len(vectors[0]),
-                                        n_actions=len(vectors)),
-                            vectors), seed=3).eval()
 
 
 @pytest.mark.parametrize('name', ['family', 'room'])

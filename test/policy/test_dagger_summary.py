@@ -1,7 +1,12 @@
 """What `nanobot demos --policy` says after a DAgger round: agreement and the top confusions."""
 from collections import Counter
 
+from nanobot_ros.cli import demos
 from nanobot_ros.policy.demonstrations import dagger_summary
+from nanobot_ros.policy.grpo import greedy_chooser
+from nanobot_ros.policy.weights import save_policy
+from nanobot_ros.robots.tasks import dagger_rollouts, task_config
+from policy_fixtures import tiny_categorical
 
 NAMES = ('stop', 'forward', 'backward', 'left', 'right')
 
@@ -18,3 +23,15 @@ def test_counts_agreement_and_names_the_most_frequent_disagreements_first():
 def test_a_policy_that_always_agrees_has_no_disagreements_to_name():
     assert dagger_summary(Counter({(0, 0): 4}), NAMES) == \
         "the policy took the expert's action on 4 of 4 frames (100.0 %)"
+
+
+def test_the_command_ends_with_the_summary_of_the_room_frames_it_recorded(tmp_path, capsys):
+    room = task_config('room')
+    policy = tiny_categorical(room)
+    save_policy(tmp_path / 'policy.safetensors', policy)
+    assert demos.main([str(tmp_path / 'dagger'), '--task', 'room', '--episodes', '2',
+                       '--split', '2', '--policy', str(tmp_path / 'policy.safetensors')]) == 0
+    # The same episodes again, tallied here: the room's action names, every frame counted.
+    rows = list(dagger_rollouts(room, [1000, 1001], greedy_chooser(policy)))
+    expected = dagger_summary(Counter((taken, label) for _, _, taken, label in rows), NAMES)
+    assert capsys.readouterr().out.splitlines()[-1] == expected
