@@ -128,9 +128,10 @@ def run_episodes(node, model: Path, episodes: int, seed: int, logs: Path, label:
             'seconds': round(time.monotonic() - start_time, 1)}
 
 
-def kernel_success(model: Path, task: str, phrasings: str, seeds) -> tuple:
+def kernel_success(model: Path, task: str, phrasings: str, seeds,
+                   temperature: float = 0.0) -> tuple:
     """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
-    kernel = OnnxPolicy(model)
+    kernel = OnnxPolicy(model, temperature=temperature)
     batch = TaskBatch(task_config(task, phrasings=phrasings), len(seeds))
     success, steps = batch.play(seeds, kernel.choose)
     two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
@@ -173,7 +174,8 @@ def family_table(args, out: Path, kernel: dict) -> int:
         results[label] = {}
         for phrasings in ('train', 'heldout'):
             rate, two_step, steps = (dds_success(model, args, phrasings, out, kernel) if args.dds
-                                     else kernel_success(model, args.task, phrasings, seeds))
+                                     else kernel_success(model, args.task, phrasings, seeds,
+                                                         args.temperature))
             results[label].update({phrasings: rate, f'{phrasings}_two_step': two_step,
                                    f'{phrasings}_steps': steps})
         results[label]['env_steps'] = checkpoint.metadata.get('grpo', {}).get('env_steps', 0)
@@ -181,8 +183,10 @@ def family_table(args, out: Path, kernel: dict) -> int:
     where = (f'the {robot_node(args.task)} node and the {args.kernel} kernel node over DDS'
              if args.dds
              else 'ONNX export served by the Python kernel runtime in one process')
+    actions = (f'sampled at temperature {args.temperature:g}' if args.temperature > 0
+               else 'the most likely one')
     print(f'task {args.task}: success over held-out seeds {seeds[0]}..{seeds[-1]} '
-          f'({len(seeds)} episodes each), {where}')
+          f'({len(seeds)} episodes each), {where}; actions: {actions}')
     print(f'{"policy":<10} {"train phrasings":>16} {"held-out phrasings":>19} '
           f'{"two-step train / held-out":>26} {"GRPO env steps":>15}')
     for label, r in results.items():
@@ -218,6 +222,9 @@ def main() -> int:
     parser.add_argument('--kernel', default='python', choices=sorted(KERNEL_EXECUTABLES))
     parser.add_argument('--backend', default='ort', choices=('ort', 'candle'),
                         help='the Rust kernel\'s backend')
+    parser.add_argument('--temperature', type=float, default=0.0,
+                        help='a categorical head\'s: 0 takes the most likely action, T > 0 '
+                             'samples softmax(logits / T) (GRPO trains at 1)')
     parser.add_argument('--gguf', choices=('f32', 'f16'), default=None,
                         help='with --kernel rust --backend candle: serve the GGUF export')
     args = parser.parse_args()
@@ -226,7 +233,8 @@ def main() -> int:
     if args.seed is None:
         args.seed = ROOM_SEEDS['final'].start if args.task == 'room' else 0
     kernel = {'executable': KERNEL_EXECUTABLES[args.kernel],
-              'params': {'backend': args.backend} if args.kernel == 'rust' else {}}
+              'params': {'temperature': args.temperature,
+                         **({'backend': args.backend} if args.kernel == 'rust' else {})}}
     os.environ.setdefault('ROS_DOMAIN_ID', '205')
     out = Path(args.out or tempfile.mkdtemp(prefix='policy_success_'))
     out.mkdir(parents=True, exist_ok=True)

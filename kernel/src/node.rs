@@ -88,6 +88,7 @@ fn settings(node: &Node) -> Result<Settings, String> {
         reload_period: p.float("reload_period", 0.5)?,
         safe_index: p.int("safe_index", 0)? as i32,
         seed: p.int("seed", 0)? as u64,
+        temperature: p.float("temperature", 0.0)?,
     };
     settings.validate()?;
     Ok(settings)

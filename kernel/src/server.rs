@@ -31,6 +31,7 @@ pub struct Settings {
     pub reload_period: f64,
     pub safe_index: i32,
     pub seed: u64,
+    pub temperature: f64,
 }
 
 impl Settings {
@@ -39,6 +40,9 @@ impl Settings {
             if !(value > 0.0) {
                 return Err(format!("{label} must be > 0, got {value}"));
             }
+        }
+        if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
+            return Err(format!("temperature must be >= 0 and finite, got {}", self.temperature));
         }
         if self.threads.intra_op < 1 || self.threads.inter_op < 1 {
             return Err(format!("thread counts must be >= 1, got intra {}, inter {}", self.threads.intra_op, self.threads.inter_op));
@@ -153,7 +157,7 @@ impl Server {
             return;
         }
         let s = &self.settings;
-        match Policy::load(s.backend, &path, s.threads, s.seed) {
+        match Policy::load(s.backend, &path, s.threads, s.seed, s.temperature) {
             Ok(policy) => {
                 let replaced = self.policy.is_some();
                 self.reloads += replaced as u64;
@@ -287,6 +291,7 @@ mod tests {
             reload_period: 0.5,
             safe_index: 0,
             seed: 0,
+            temperature: 0.0,
         }
     }
 

@@ -15,7 +15,7 @@ fn load(backend: &str, model: &str) -> Result<Policy, String> {
     if kind == BackendKind::Candle {
         std::env::set_var("RAYON_NUM_THREADS", "1");
     }
-    Policy::load(kind, &kind.model_file(model), ONE_THREAD, 0)
+    Policy::load(kind, &kind.model_file(model), ONE_THREAD, 0, 0.0)
 }
 
 /// The float32 tensor `name` of `file`, empty when absent.

@@ -43,7 +43,9 @@ DESCRIPTIONS = {
     'control_period': 'seconds without a frame before the watchdog sends stop',
     'reload_period': 'seconds between looks at the model file',
     'safe_index': 'action index of the safe action',
-    'seed': 'seed of the diffusion sampler noise',
+    'seed': 'seed of the sampler noise (diffusion, sampled categorical)',
+    'temperature': 'categorical head: 0 takes the most likely action, T > 0 samples '
+                   'softmax(logits / T)',
 }
 
 
@@ -61,7 +63,7 @@ class ActionServerNode(NanobotNode):
         self.model_path = self.settings.model_path
         self.stale_after, self.control_period = serving.stale_after, serving.control_period
         self.reload_period, self.safe_index = serving.reload_period, serving.safe_index
-        self.seed = serving.seed
+        self.seed, self.temperature = serving.seed, serving.temperature
         self.model = None
         self.model_error = 'no model_path set' if not self.model_path else 'not loaded yet'
         self._file_key = None

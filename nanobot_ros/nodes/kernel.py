@@ -25,7 +25,7 @@ class KernelNode(ActionServerNode):
         """Load an export into a new ONNX Runtime session."""
         threads = self.settings
         return OnnxPolicy(path, threads.intra_op_num_threads, threads.inter_op_num_threads,
-                          threads.allow_spinning, seed=self.seed)
+                          threads.allow_spinning, seed=self.seed, temperature=self.temperature)
 
 
 def main(args=None):

@@ -27,7 +27,8 @@ class PolicyNode(ActionServerNode):
             policy, _ = load_policy(path)
         except FileNotFoundError as error:
             raise OSError(str(error)) from None
-        model = EagerPolicy(policy, self.settings.sampler, self.settings.ddim_steps, self.seed)
+        model = EagerPolicy(policy, self.settings.sampler, self.settings.ddim_steps, self.seed,
+                            temperature=self.temperature)
         model.description = f'{path} (PyTorch eager)'
         return model
 

@@ -3,10 +3,12 @@
     ./run.sh nanobot export runs/policy/policy.safetensors --out exports/policy.onnx
 
 The graph computes the whole action: images (1, 3, S, S) float [0, 1], text (1, L) int64 bytes,
-[sensors (1, N), surface (1, M)], [noise (S, 1, A)] -> actions (1, A) in robot units, clipped to
-the training bounds. For a diffusion head the sampler is unrolled inside the graph (DDIM with k
-steps, or DDPM with all T steps); the initial noise (and DDPM's per-step noise) is an input, so
-the graph is deterministic and its parity with PyTorch testable. The metadata keys and the
+[sensors (1, N), surface (1, M)], [noise] -> actions (1, A) in robot units, clipped to the
+training bounds. For a diffusion head the sampler is unrolled inside the graph (DDIM with k
+steps, or DDPM with all T steps); the initial noise (and DDPM's per-step noise, (S, 1, A)) is an
+input; a categorical head's noise (1, n_actions) is added to its logits before the argmax (zeros:
+the most likely action; temperature x Gumbel noise: a sample). So the graph is deterministic and
+its parity with PyTorch testable. The metadata keys and the
 file format version: policy/format.py.
 
 Why the loop lives in the graph: `measure_export_options` times it against the alternative
@@ -46,7 +48,7 @@ class ActionGraph(nn.Module):
         self.input_names = (['images'] if c.use_vision else []) + ['text'] + \
             (['sensors'] if c.robotics_sensor_dim else []) + \
             (['surface'] if c.robotics_surface_dim else []) + \
-            (['noise'] if c.head == 'diffusion' else [])
+            (['noise'] if policy.noise_shape(sampler, 1) else [])
 
     def forward(self, *inputs):
         """Return actions (1, A) from the inputs named in `input_names`."""
@@ -60,8 +62,7 @@ class ActionGraph(nn.Module):
         c = self.policy.config
         shapes = {'images': (1, 3, c.image_size, c.image_size),
                   'sensors': (1, c.robotics_sensor_dim), 'surface': (1, c.robotics_surface_dim)}
-        if c.head == 'diffusion':
-            shapes['noise'] = self.policy.head.noise_shape(self.sampler, 1)
+        shapes['noise'] = self.policy.noise_shape(self.sampler, 1)
         inputs = []
         for name in self.input_names:
             if name == 'text' and c.text_encoder == 'minilm':
@@ -106,11 +107,10 @@ def export_policy(policy: Policy, out: Path, sampler: str = 'ddim', ddim_steps: 
     graph = ActionGraph(policy, sampler, ddim_steps)
     model = onnx.load_from_string(_onnx_bytes(graph, graph.example_inputs(),
                                               graph.input_names, ['actions'], constant_folding))
-    diffusion = policy.config.head == 'diffusion'
     metadata = OnnxMetadata(
         config=policy.config, normalization=policy.normalization_stats(),
         sampler=head_sampler(policy.config, sampler), ddim_steps=ddim_steps,
-        noise_shape=policy.head.noise_shape(sampler, 1) if diffusion else (),
+        noise_shape=policy.noise_shape(sampler, 1),
         action_names=tuple(action_names), discrete_actions=tuple(map(tuple, discrete_actions)),
         action_low=tuple(policy.action_norm.low.tolist()),
         action_high=tuple(policy.action_norm.high.tolist()), extra=dict(extra or {}))

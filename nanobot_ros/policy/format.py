@@ -15,11 +15,14 @@ ONNX export (`ModelProto.metadata_props`; every value is a string, JSON where no
   nanobot.normalization     object                JSON of Policy.normalization_stats(), e.g.
                                                   {"action_norm": {"low": [..], "high": [..]}}
   nanobot.sampler           str                   head_sampler(): 'ddim' or 'ddpm' (a diffusion
-                                                  head), 'regression', or 'categorical' (the
-                                                  most likely discrete action's vector); the
-                                                  last two have no noise input
+                                                  head), 'regression' (no noise input), or
+                                                  'categorical' (the vector of argmax(logits +
+                                                  noise): zeros give the most likely action,
+                                                  T x Gumbel noise a sample at temperature T)
   nanobot.ddim_steps        int                   decimal, e.g. '10' (DDIM steps unrolled)
   nanobot.noise_shape       list[int]             JSON, shape of the 'noise' input; [] if none
+                                                  (regression; categorical exports written
+                                                  before sampling: most likely action only)
   nanobot.action_names      list[str]             JSON, one name per action value
   nanobot.discrete_actions  list[list[float]]     JSON, action vectors (robot units) whose index
                                                   is the nearest to the output; may be []
@@ -33,7 +36,8 @@ The graph: inputs named 'images' (1, 3, S, S) float32 in [0, 1] (when use_vision
 (1, max_text_len) int64 UTF-8 bytes padded with TEXT_PAD (with policy_config.text_encoder
 'minilm': (1, 32, 384) float32 token states of text_encoder.onnx, which lies beside the export
 with tokenizer.json; see policy/text_encoder.py), 'sensors' (1, N) and 'surface' (1, M)
-float32 (when their dims are > 0), 'noise' float32 of noise_shape (for a diffusion head);
+float32 (when their dims are > 0), 'noise' float32 of noise_shape (diffusion: (1, 1, A) for
+DDIM, (T, 1, A) for DDPM; categorical: (1, n_actions));
 output 'actions' (1, A) float32 in robot units. A reader clips to [action_low, action_high].
 
 Safetensors (policy/weights.py through models/checkpoint.py): the header's `__metadata__` holds
@@ -73,7 +77,8 @@ WEIGHTS_KIND_NAME = 'nanobot_policy'
 WEIGHTS_KIND = WEIGHTS_KIND_NAME if VERSION == 1 else f'{WEIGHTS_KIND_NAME}/{VERSION}'
 PREFIX = 'nanobot.'
 SAMPLERS = ('ddim', 'ddpm', 'regression', 'categorical')
-NOISELESS = ('regression', 'categorical')  # the samplers without a noise input
+NOISELESS = ('regression',)  # the sampler without a noise input
+NOISE_OPTIONAL = ('categorical',)  # exports before sampled categorical actions have none
 ONNX_KEYS = ('policy_config', 'normalization', 'sampler', 'ddim_steps', 'noise_shape',
              'action_names', 'discrete_actions', 'action_low', 'action_high')
 WEIGHTS_KEYS = ('kind', 'policy_config', 'normalization')
@@ -131,7 +136,10 @@ class OnnxMetadata:
         if self.sampler not in fitting:
             raise PolicyFormatError(f'sampler {self.sampler!r} does not fit the policy '
                                     f'config\'s head (expected {" or ".join(fitting)})')
-        if (self.sampler in NOISELESS) != (not self.noise_shape):
+        categorical = ((), (1, self.config.n_actions))
+        if (self.sampler in NOISELESS and self.noise_shape) or \
+                (self.sampler in NOISE_OPTIONAL and self.noise_shape not in categorical) or \
+                (self.sampler in ('ddim', 'ddpm') and not self.noise_shape):
             raise PolicyFormatError(f'sampler {self.sampler!r} with noise shape '
                                     f'{list(self.noise_shape)}')
         vectors = {'action_names': self.action_names, 'action_low': self.action_low,

@@ -36,7 +36,10 @@ trunk a direct signal; the diffusion head still draws the actions. 0 disables it
 Categorical head (`head='categorical'`): logits over the `n_actions` discrete action vectors
 the robot executes (`DEFAULT_DISCRETE_ACTIONS`, kept as the buffer `action_vectors`), trained
 by cross-entropy on the expert's action (the nearest vector); `act()` returns the vector of
-the most likely action. It exists for reinforcement fine-tuning (`policy/grpo.py`): a
+the most likely action, or with `noise` (n_actions values per observation, temperature T times
+Gumbel(0, 1) noise: `processing.sampler_noise`) the vector of argmax(logits + noise), a draw
+from softmax(logits / T) (the Gumbel-max trick), so the exported graph can sample and stays
+deterministic for given noise. It exists for reinforcement fine-tuning (`policy/grpo.py`): a
 categorical policy has exact log-probabilities and an exact KL to the cloned policy, which a
 diffusion head snapped to a discrete action has not.
 
@@ -252,11 +255,13 @@ class Policy(nn.Module):
         """Return actions (B, action_dim) in robot units, within the training bounds.
 
         Diffusion heads consume `noise` of `head.noise_shape(sampler, B)`; DDPM uses all
-        robotics_diffusion_steps steps, DDIM `ddim_steps`.
+        robotics_diffusion_steps steps, DDIM `ddim_steps`. A categorical head adds `noise`
+        (B, n_actions) to its logits when given (sampling), else takes the most likely action.
         """
         cond = self.condition(images, text, sensors, surface)
         if self.config.head == 'categorical':
-            return self.action_vectors[self.head(cond).argmax(dim=1)]
+            logits = self.head(cond)  # (B, n_actions)
+            return self.action_vectors[(logits if noise is None else logits + noise).argmax(dim=1)]
         if self.config.head == 'regression':
             return self.action_norm.from_unit(self.head(cond))
         if sampler == 'ddpm':
@@ -266,6 +271,12 @@ class Policy(nn.Module):
         else:
             raise ValueError(f'unknown sampler {sampler!r}; choose ddpm or ddim')
         return self.action_norm.from_unit(unit)
+
+    def noise_shape(self, sampler: str, batch: int) -> tuple:
+        """Return the shape of `act`'s noise for `batch` observations; () when it takes none."""
+        if self.config.head == 'diffusion':
+            return self.head.noise_shape(sampler, batch)
+        return (batch, self.config.n_actions) if self.config.head == 'categorical' else ()
 
     def action_index(self, actions: torch.Tensor) -> torch.Tensor:
         """Return the index of the discrete action vector nearest to each action (B, A)."""

@@ -9,6 +9,10 @@ loading can never mix two versions.
 Thread settings matter on a small robot: ONNX Runtime's default spins idle worker threads,
 which burns the CPU other nodes need; the defaults here are one intra-op thread, one inter-op
 thread and no spinning.
+
+A categorical head picks the most likely action at `temperature` 0 and samples
+softmax(logits / temperature) above it (its noise input, `processing.sampler_noise`); GRPO
+trains the policy as sampled at temperature 1 (policy/grpo.py), so that is how it is served.
 """
 from pathlib import Path
 from typing import Optional
@@ -16,18 +20,27 @@ from typing import Optional
 import numpy as np
 
 from nanobot_ros.policy.format import OnnxMetadata, PolicyFormatError
-from nanobot_ros.policy.processing import processor_for
+from nanobot_ros.policy.processing import processor_for, sampler_noise
 
 
 class ModelFileError(ValueError):
     """The file is missing, unreadable, not a nanobot_ros policy export or another version."""
 
 
+def categorical_choice(temperature: float, takes_noise: bool) -> str:
+    """Return how a categorical export picks its action: most likely, or sampled."""
+    if temperature > 0 and takes_noise:
+        return f'categorical (sampled at temperature {temperature:g})'
+    if temperature > 0:
+        return 'categorical (most likely action: the export predates sampling, no noise input)'
+    return 'categorical (most likely action)'
+
+
 class OnnxPolicy:
     """One ONNX Runtime session plus the pre/post-processing its metadata describes."""
 
     def __init__(self, path, intra_op_num_threads: int = 1, inter_op_num_threads: int = 1,
-                 allow_spinning: bool = False, seed: int = 0):
+                 allow_spinning: bool = False, seed: int = 0, temperature: float = 0.0):
         import onnxruntime as ort
         self.path = Path(path)
         try:
@@ -61,6 +74,7 @@ class OnnxPolicy:
                                        text_encoder_dir=str(self.path.parent))
         self.input_names = [i.name for i in self.session.get_inputs()]
         self.rng = np.random.default_rng(seed)
+        self.temperature = temperature
 
     @property
     def description(self) -> str:
@@ -68,7 +82,8 @@ class OnnxPolicy:
         c = self.config
         head = (f'diffusion ({self.sampler}, {self.file.ddim_steps} DDIM steps)'
                 if self.sampler == 'ddim' else 'diffusion (DDPM)' if self.sampler == 'ddpm'
-                else self.sampler)
+                else categorical_choice(self.temperature, bool(self.noise_shape))
+                if self.sampler == 'categorical' else self.sampler)
         return (f'{self.path.name}: {c.n_layer} layers x {c.n_embd}, image {c.image_size} px, '
                 f'{head} head')
 
@@ -77,7 +92,8 @@ class OnnxPolicy:
         feed = self.processor.preprocess([observation])
         if self.noise_shape:
             feed['noise'] = (np.asarray(noise, np.float32) if noise is not None else
-                             self.rng.standard_normal(self.noise_shape).astype(np.float32))
+                             sampler_noise(self.sampler, self.noise_shape, self.rng,
+                                           self.temperature))
         values = self.session.run(None, {k: feed[k] for k in self.input_names})[0][0]
         if not np.all(np.isfinite(values)):
             raise ValueError('the model produced non-finite actions')

@@ -110,6 +110,19 @@ class PolicyProcessor:
                 'index': self.discrete_index(values)}
 
 
+def sampler_noise(sampler: str, shape: tuple, rng: np.random.Generator,
+                  temperature: float = 0.0) -> np.ndarray:
+    """Return the noise input of a policy's graph (float32 of `shape`).
+
+    Diffusion samplers: standard normal. Categorical: `temperature` x Gumbel(0, 1), so that
+    argmax(logits + noise) is a draw from softmax(logits / temperature) (the Gumbel-max trick);
+    zeros at temperature 0, the most likely action.
+    """
+    if sampler == 'categorical':
+        return (temperature * rng.gumbel(size=shape)).astype(np.float32)
+    return rng.standard_normal(shape).astype(np.float32)
+
+
 def processor_for(config: PolicyConfig, text_encoder_dir: str = '', **actions) -> PolicyProcessor:
     """Return the processor matching a policy config; `actions`: action_names, discrete_actions.
 

@@ -22,12 +22,17 @@ class ServingConfig:
     control_period: float = 0.2   # s without a frame before the watchdog sends stop
     reload_period: float = 0.5    # s between looks at the model file
     safe_index: int = 0           # action index of the safe action
-    seed: int = 0                 # seed of the diffusion sampler noise
+    seed: int = 0                 # seed of the sampler noise (diffusion, sampled categorical)
+    # a categorical head: 0 takes the most likely action, T > 0 samples softmax(logits / T)
+    # (GRPO trains the policy as sampled at 1)
+    temperature: float = 0.0
 
     def __post_init__(self):
         for name in ('stale_after', 'control_period', 'reload_period'):
             if getattr(self, name) <= 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')
+        if not 0 <= self.temperature < float('inf'):
+            raise ValueError(f'temperature must be >= 0 and finite, got {self.temperature}')
 
 
 @dataclass

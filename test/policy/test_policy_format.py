@@ -72,13 +72,22 @@ def test_a_missing_or_malformed_key_is_named(tmp_path):
 
 
 def test_each_head_names_its_own_sampler_and_a_wrong_label_is_refused(tmp_path):
-    for head, overrides in (('categorical', {'head': 'categorical'}),
-                            ('regression', {'head': 'regression'})):
-        path = tiny_export(tmp_path / head, **overrides)
+    # a categorical head's noise is added to its logits, one value per action (n_actions 5)
+    for head, noise_shape in (('categorical', (1, 5)), ('regression', ())):
+        path = tiny_export(tmp_path / head, head=head)
         meta = OnnxMetadata.from_props(OnnxPolicy(path).metadata)
-        assert (meta.sampler, meta.noise_shape) == (head, ())
+        assert (meta.sampler, meta.noise_shape) == (head, noise_shape)
         export = load_checkpoint(path.with_suffix('.safetensors')).metadata['export']
         assert export['sampler'] == head
+    categorical = OnnxPolicy(tmp_path / 'categorical' / 'policy.onnx').metadata
+    # exports written before sampled actions have no noise input: still read
+    assert OnnxMetadata.from_props({**categorical, 'nanobot.noise_shape': '[]'}).noise_shape == ()
+    with pytest.raises(PolicyFormatError, match=re.escape(
+            "sampler 'categorical' with noise shape [1, 4]")):
+        OnnxMetadata.from_props({**categorical, 'nanobot.noise_shape': '[1, 4]'})
+    with pytest.raises(PolicyFormatError, match=re.escape(
+            "sampler 'regression' with noise shape [1, 5]")):
+        OnnxMetadata.from_props({**OnnxPolicy(path).metadata, 'nanobot.noise_shape': '[1, 5]'})
     rewrite_props(path, lambda p: {**p, 'nanobot.sampler': 'categorical'})
     with pytest.raises(ModelFileError, match=re.escape(
             "sampler 'categorical' does not fit the policy config's head (expected "

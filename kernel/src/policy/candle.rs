@@ -459,7 +459,10 @@ impl CandleBackend {
                 return fc2.forward(&fc1.forward(&cond)?.gelu_erf()?)?.flatten_all()?.to_vec1();
             }
             Head::Categorical(fc1, fc2, vectors) => {
-                let logits: Vec<f32> = fc2.forward(&fc1.forward(&cond)?.gelu_erf()?)?.flatten_all()?.to_vec1()?;
+                let mut logits: Vec<f32> = fc2.forward(&fc1.forward(&cond)?.gelu_erf()?)?.flatten_all()?.to_vec1()?;
+                for (logit, noise) in logits.iter_mut().zip(&inputs.noise) {
+                    *logit += noise;
+                }
                 let best = logits.iter().enumerate().fold(0, |best, (i, v)| if *v > logits[best] { i } else { best });
                 return Ok(vectors[best].clone());
             }
@@ -504,12 +507,16 @@ impl CandleBackend {
                 }
                 Ok(x)
             }
-            Sampler::OnePass => unreachable!("a diffusion head has a sampler"),
+            Sampler::OnePass | Sampler::Categorical => unreachable!("a diffusion head has a sampler"),
         }
     }
 }
 
 impl Backend for CandleBackend {
+    fn takes_noise(&self) -> bool {
+        true
+    }
+
     fn actions(&mut self, inputs: &Inputs) -> Result<Vec<f32>> {
         let unit = self.head_actions(inputs).map_err(err)?;
         if matches!(self.head, Head::Categorical(..)) {

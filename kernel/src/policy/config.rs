@@ -140,10 +140,13 @@ impl PolicyConfig {
     }
 }
 
-/// Sampler of the action head: none (a regression or categorical head, one pass), or diffusion.
+/// Sampler of the action head: none (a regression head, one pass), the categorical head's
+/// argmax of logits + noise (zeros: the most likely action; T x Gumbel noise: a sample at
+/// temperature T), or diffusion.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Sampler {
     OnePass,
+    Categorical,
     Ddim(usize),
     Ddpm,
 }
@@ -190,6 +193,7 @@ impl Export {
         // The label of a head without a sampler ('regression' or 'categorical'; older exports
         // wrote 'regression' or even 'ddim' for either) is not needed: the config says which.
         let sampler = match (config.head == "diffusion", sampler) {
+            (false, _) if config.head == "categorical" => Sampler::Categorical,
             (false, _) => Sampler::OnePass,
             (true, "ddim") if (1..=config.robotics_diffusion_steps).contains(&ddim_steps) => Sampler::Ddim(ddim_steps),
             (true, "ddim") => return Err(format!("DDIM needs 1 <= k <= {} steps, got {ddim_steps}", config.robotics_diffusion_steps)),
@@ -198,6 +202,7 @@ impl Export {
         };
         let noise_shape = match sampler {
             Sampler::OnePass => vec![],
+            Sampler::Categorical => vec![1, config.n_actions],
             Sampler::Ddim(_) => vec![1, 1, a],
             Sampler::Ddpm => vec![config.robotics_diffusion_steps, 1, a],
         };
@@ -276,7 +281,7 @@ impl Export {
     pub fn describe(&self) -> String {
         let c = &self.config;
         let head = match self.sampler {
-            Sampler::OnePass if c.head == "categorical" => "categorical (argmax)".to_string(),
+            Sampler::Categorical => "categorical".to_string(),
             Sampler::OnePass => "regression".to_string(),
             Sampler::Ddim(k) => format!("diffusion (ddim, {k} DDIM steps)"),
             Sampler::Ddpm => "diffusion (DDPM)".to_string(),

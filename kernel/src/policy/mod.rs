@@ -4,8 +4,9 @@
 //! action names, bounds and discrete action vectors. `Policy` does the processing around the
 //! network as `policy/processing.py` and `policy/onnx_runtime.py` do: image resize and
 //! scaling, the text (UTF-8 byte tokens padded to max_text_len, or the MiniLM encoder's token
-//! states), sensor / surface checks, the sampler's noise, clipping to the training bounds, the
-//! nearest discrete action.
+//! states), sensor / surface checks, the sampler's noise (standard normal for diffusion,
+//! temperature x Gumbel for the categorical head: `sampler_noise`), clipping to the training
+//! bounds, the nearest discrete action.
 pub mod candle;
 pub mod config;
 pub mod onnx;
@@ -13,9 +14,10 @@ pub mod text;
 
 use rand::rngs::StdRng;
 use rand::SeedableRng;
-use rand_distr::{Distribution, StandardNormal};
+use rand_distr::{Distribution, Gumbel, StandardNormal};
 
 pub use config::{Export, PolicyConfig};
+use config::Sampler;
 
 /// Padding id of the byte tokenizer (256 byte values + padding).
 pub const TEXT_PAD: i64 = 256;
@@ -42,6 +44,9 @@ pub struct Inputs {
 /// A network that maps inputs to actions (1, A) in robot units, within the training bounds.
 pub trait Backend: Send {
     fn actions(&mut self, inputs: &Inputs) -> Result<Vec<f32>, String>;
+    /// Whether the network reads the noise input (an ONNX export of a categorical head written
+    /// before sampled actions has none: it always takes the most likely action).
+    fn takes_noise(&self) -> bool;
 }
 
 /// What a backend can be built from: a file path and the thread setting.
@@ -99,6 +104,7 @@ pub struct Policy {
     backend: Box<dyn Backend>,
     encoder: Option<text::TextEncoder>,
     rng: StdRng,
+    temperature: f32,
 }
 
 /// An observation as the node assembles it.
@@ -118,8 +124,9 @@ pub struct Action {
 }
 
 impl Policy {
-    /// Load the export at `path` with `kind`; Err says why it does not load.
-    pub fn load(kind: BackendKind, path: &str, threads: Threads, seed: u64) -> Result<Self, String> {
+    /// Load the export at `path` with `kind`; Err says why it does not load. `seed` seeds the
+    /// sampler's noise, `temperature` is the categorical head's (0: the most likely action).
+    pub fn load(kind: BackendKind, path: &str, threads: Threads, seed: u64, temperature: f64) -> Result<Self, String> {
         // The whole file is read first: a file replaced while loading never mixes versions.
         let bytes = std::fs::read(path).map_err(|e| format!("{path}: cannot read the model ({e})"))?;
         let (export, backend): (Export, Box<dyn Backend>) = match kind {
@@ -142,8 +149,14 @@ impl Policy {
             _ => None,
         };
         let name = path.file_name().map_or(path.to_string_lossy(), |n| n.to_string_lossy());
-        let description = format!("{name}: {} ({})", export.describe(), kind.name());
-        Ok(Self { export, description, backend, encoder, rng: StdRng::seed_from_u64(seed) })
+        let choice = match (export.sampler == Sampler::Categorical, temperature > 0.0, backend.takes_noise()) {
+            (true, true, true) => format!(", sampled at temperature {temperature}"),
+            (true, true, false) => ", most likely action: the export predates sampling, no noise input".to_string(),
+            (true, false, _) => ", most likely action".to_string(),
+            (false, ..) => String::new(),
+        };
+        let description = format!("{name}: {}{choice} ({})", export.describe(), kind.name());
+        Ok(Self { export, description, backend, encoder, rng: StdRng::seed_from_u64(seed), temperature: temperature as f32 })
     }
 
     /// Turn an observation into model inputs; Err for a malformed one (Python's messages).
@@ -165,8 +178,8 @@ impl Policy {
         } else {
             Vec::new()
         };
-        let noise_len: usize = self.export.noise_shape.iter().product();
-        let noise = (0..noise_len).map(|_| StandardNormal.sample(&mut self.rng)).collect();
+        let noise_len = self.export.noise_shape.iter().product();
+        let noise = sampler_noise(&self.export.sampler, noise_len, &mut self.rng, self.temperature);
         let text = match &mut self.encoder {
             Some(encoder) => Text::States(encoder.encode(obs.instruction)?.to_vec()),
             None => Text::Bytes(tokenize(obs.instruction, c.max_text_len)),
@@ -193,6 +206,21 @@ impl Policy {
     }
 }
 
+/// `len` values of the noise input of a network with `sampler` (`processing.sampler_noise` in
+/// Python): standard normal for diffusion; for the categorical head `temperature` x Gumbel(0,
+/// 1), so that argmax(logits + noise) is a draw from softmax(logits / temperature) (the
+/// Gumbel-max trick), zeros at 0.
+pub fn sampler_noise(sampler: &Sampler, len: usize, rng: &mut StdRng, temperature: f32) -> Vec<f32> {
+    match sampler {
+        Sampler::Categorical if temperature > 0.0 => {
+            let gumbel = Gumbel::new(0.0f32, 1.0).expect("a unit Gumbel distribution");
+            (0..len).map(|_| temperature * gumbel.sample(rng)).collect()
+        }
+        Sampler::Categorical => vec![0.0; len],
+        _ => (0..len).map(|_| StandardNormal.sample(rng)).collect(),
+    }
+}
+
 /// UTF-8 bytes of `text`, cut at `len`, padded with TEXT_PAD.
 pub fn tokenize(text: &str, len: usize) -> Vec<i64> {
     let mut ids = vec![TEXT_PAD; len];
@@ -211,6 +239,31 @@ mod tests {
         assert_eq!(tokenize("ab", 4), vec![97, 98, 256, 256]);
         assert_eq!(tokenize("abcdef", 3), vec![97, 98, 99]);
         assert_eq!(tokenize("é", 3), vec![0xc3, 0xa9, 256]);
+    }
+
+    #[test]
+    fn categorical_noise_samples_the_tempered_softmax() {
+        // argmax(logits + T x Gumbel) over many draws: frequencies within 0.01 of
+        // softmax(logits / T) (binomial std at 40 000 draws is at most 0.0025).
+        let logits = [1.0f32, 0.0, -1.0, 0.5];
+        let mut rng = StdRng::seed_from_u64(7);
+        for temperature in [1.0f32, 0.5] {
+            let mut counts = [0usize; 4];
+            let draws = 40_000;
+            for _ in 0..draws {
+                let noise = sampler_noise(&Sampler::Categorical, 4, &mut rng, temperature);
+                let scores: Vec<f32> = logits.iter().zip(&noise).map(|(l, n)| l + n).collect();
+                let best = (0..4).fold(0, |b, i| if scores[i] > scores[b] { i } else { b });
+                counts[best] += 1;
+            }
+            let total: f32 = logits.iter().map(|l| (l / temperature).exp()).sum();
+            for (count, logit) in counts.iter().zip(logits) {
+                let expected = (logit / temperature).exp() / total;
+                assert!((*count as f32 / draws as f32 - expected).abs() < 0.01, "{counts:?} at {temperature}");
+            }
+        }
+        assert_eq!(sampler_noise(&Sampler::Categorical, 5, &mut rng, 0.0), vec![0.0; 5]);
+        assert_eq!(sampler_noise(&Sampler::OnePass, 0, &mut rng, 1.0), Vec::<f32>::new());
     }
 
     #[test]

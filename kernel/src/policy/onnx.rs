@@ -89,6 +89,10 @@ fn tensor<T: ort::value::PrimitiveTensorElementType + std::fmt::Debug + Clone + 
 }
 
 impl Backend for OrtBackend {
+    fn takes_noise(&self) -> bool {
+        self.input_names.iter().any(|name| name == "noise")
+    }
+
     fn actions(&mut self, inputs: &Inputs) -> Result<Vec<f32>, String> {
         let s = &self.shapes;
         let mut feed: Vec<(Cow<str>, SessionInputValue)> = Vec::with_capacity(self.input_names.len());
