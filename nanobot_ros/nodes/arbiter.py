@@ -45,6 +45,7 @@ DESCRIPTIONS = {
     'task': 'task of the evaluation: a task-family preset or room (robots/tasks.py)',
     'eval_episodes': 'held-out episodes per evaluation of an export',
     'eval_seed': 'first held-out episode seed (0-999: never demonstrated)',
+    'temperature': 'the kernel\'s temperature: the evaluation plays the export as it is served',
     'handover_success': 'evaluation success at which the kernel takes over',
     'handback_success': 'kernel success over `window` episodes below which the teacher '
                         'drives again',

@@ -8,8 +8,8 @@ the robot executes:
               success >= `handover_success` over `eval_episodes` held-out episodes of the task
               (seeds from `eval_seed`, below the demonstrations' 1000+, so the trainer never
               saw them), played in one process with ONNX Runtime on the export file
-              (`evaluate_export`), beside the stack and not on the robot. Then the kernel
-              drives.
+              (`evaluate_export`, at the kernel's `temperature`), beside the stack and not on
+              the robot. Then the kernel drives.
   hand-back   while the kernel drives, once `window` episodes of its own have ended and their
               success falls below `handback_success`, the teacher drives again until a newer
               export passes the evaluation.
@@ -43,6 +43,7 @@ class ArbiterConfig:
     task: str = 'targets'  # a task by name (robots/tasks.py): a family preset, or room
     eval_episodes: int = 50
     eval_seed: int = 500
+    temperature: float = 0.0  # the kernel's: the evaluation plays the export as it is served
     handover_success: float = 0.9
     handback_success: float = 0.6
     goal_success: float = 0.9  # the kernel's success over `window` episodes that counts as learnt
@@ -72,7 +73,7 @@ def evaluate_export(path, config: ArbiterConfig) -> tuple:
     (`nanobot.step`), None when it carries none. ModelFileError for a file that does not load.
     """
     from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-    policy = OnnxPolicy(path)
+    policy = OnnxPolicy(path, temperature=config.temperature)
     seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
     batch = TaskBatch(task_config(config.task), len(seeds))
     success, _ = batch.play(list(seeds), policy.choose)
