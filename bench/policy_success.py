@@ -132,8 +132,8 @@ def kernel_success(model: Path, task: str, phrasings: str, seeds,
                    temperature: float = 0.0) -> tuple:
     """Return the success rates (all, two-step episodes) of export `model` on `seeds`."""
     kernel = OnnxPolicy(model, temperature=temperature)
-    batch = TaskBatch(task_config(task, phrasings=phrasings), len(seeds))
-    success, steps = batch.play(seeds, kernel.choose)
+    with TaskBatch(task_config(task, phrasings=phrasings), len(seeds)) as batch:
+        success, steps = batch.play(seeds, kernel.choose)
     two_step = np.array([len(t.waypoints) == 2 for t in batch.tasks])
     return (float(success.mean()), float(success[two_step].mean()) if two_step.any() else 0.0,
             int(steps.sum()))

@@ -289,6 +289,7 @@ class GRPOTrainer:
             return actions
 
         batch.play(episode_seeds, choose)
+        batch.close()  # the outcomes stay; the room's renderer goes
         return record, batch
 
     def _all_reduce(self, values: np.ndarray) -> np.ndarray:

@@ -75,8 +75,8 @@ def evaluate_export(path, config: ArbiterConfig) -> tuple:
     from nanobot_ros.policy.onnx_runtime import OnnxPolicy
     policy = OnnxPolicy(path, temperature=config.temperature)
     seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
-    batch = TaskBatch(task_config(config.task), len(seeds))
-    success, _ = batch.play(list(seeds), policy.choose)
+    with TaskBatch(task_config(config.task), len(seeds)) as batch:
+        success, _ = batch.play(list(seeds), policy.choose)
     step = policy.metadata.get('nanobot.step')
     return float(np.mean(success)), int(step) if step is not None else None
 

@@ -77,8 +77,6 @@ def dagger_rollouts(config, seeds: Sequence[int], choose, batch: int = 64):
                 episodes[i].append((seen['image'], seen['instruction'], int(action),
                                     expert_action(tasks.tasks[i])))
             tasks.step(indices, actions)
-        for task in tasks.tasks:
-            if hasattr(task, 'close'):
-                task.close()
+        tasks.close()
         for episode in episodes:
             yield from episode

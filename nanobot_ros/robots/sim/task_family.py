@@ -252,6 +252,18 @@ class TaskBatch:
         self.done[:] = False
         return [task.reset(int(s)) for task, s in zip(self.tasks, seeds)]
 
+    def close(self) -> None:
+        """Release what the instances hold (the room's shared renderer), on this thread."""
+        for task in self.tasks:
+            if hasattr(task, 'close'):
+                task.close()
+
+    def __enter__(self) -> 'TaskBatch':
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
     def running(self) -> np.ndarray:
         """Return the indices of the episodes still running."""
         return np.flatnonzero(~self.done)

@@ -31,4 +31,4 @@ def test_a_batch_sharing_one_renderer_plays_each_episode_as_a_lone_task_does():
             assert alone.reached and alone.steps == steps[i]
     finally:
         alone.close()
-        batch.tasks[0].close()
+        batch.close()
