@@ -31,7 +31,7 @@ import torch
 from nanobot_ros.policy.configuration import PolicyConfig
 from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
 from nanobot_ros.policy.encoder_transfer import world_model_encoder_sizes
-from nanobot_ros.policy.grpo import greedy_chooser
+from nanobot_ros.policy.grpo import policy_chooser
 from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.training import PolicyTrainer, TrainerConfig
 from nanobot_ros.robots.room.task import SEEDS
@@ -114,7 +114,7 @@ def main() -> int:
     batch = TaskBatch(task_config('room'), len(seeds))
 
     def evaluate(policy) -> float:
-        success, _ = batch.play(seeds, greedy_chooser(policy))
+        success, _ = batch.play(seeds, policy_chooser(policy))
         return float(success.mean())
 
     records = [run(start, seed, args, config, buffer, evaluate, out)

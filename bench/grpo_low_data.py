@@ -41,7 +41,7 @@ import torch
 
 from nanobot_ros.policy.configuration import PolicyConfig
 from nanobot_ros.policy.demonstrations import DemoBuffer
-from nanobot_ros.policy.grpo import (GRPOConfig, GRPOTrainer, greedy_chooser, KL_ESTIMATORS,
+from nanobot_ros.policy.grpo import (GRPOConfig, GRPOTrainer, policy_chooser, KL_ESTIMATORS,
                                      LOSS_AVERAGES)
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import processor_for
@@ -60,7 +60,7 @@ def success(policy: Policy, seeds, phrasings: str) -> float:
     """Greedy success rate of `policy` on the family's episodes `seeds`."""
     seeds = list(seeds)
     batch = TaskBatch(task_preset('family', phrasings=phrasings), len(seeds))
-    done, _ = batch.play(seeds, greedy_chooser(policy))
+    done, _ = batch.play(seeds, policy_chooser(policy))
     return float(done.mean())
 
 

@@ -23,9 +23,12 @@ def main(argv=None) -> int:
                         help='a task-family preset or the room task (training phrasings); '
                         'default: the sim\'s target task')
     parser.add_argument('--policy', default='',
-                        help='DAgger: this policy.safetensors drives (its most likely action) '
+                        help='DAgger: this policy.safetensors drives (--temperature) '
                         'and the expert labels every frame on teacher/action, the action '
                         '`nanobot train` learns')
+    parser.add_argument('--temperature', type=float, default=0.0,
+                        help='with --policy: 0 drives its most likely action, T > 0 a draw from '
+                        'softmax(logits / T) (the kernels\' temperature)')
     args = parser.parse_args(argv)
     config = task_config(args.task) if args.task else TargetTaskConfig()
     try:
@@ -46,7 +49,8 @@ def main(argv=None) -> int:
         if (out / name).exists():
             print(f'{out / name} exists: skipped')
             continue
-        write_demonstration_bag(out / name, config, chunk, policy=policy, tally=tally)
+        write_demonstration_bag(out / name, config, chunk, policy=policy, tally=tally,
+                                temperature=args.temperature)
     print(f'wrote {args.episodes} {"DAgger" if policy else "expert"} episodes to {out}')
     if policy is not None:
         print(dagger_summary(tally, task_action_names(config)))

@@ -19,7 +19,7 @@ from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, TEACHER_ACTION
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import make_typestore
 from nanobot_ros.data.dataset import BagDataset
-from nanobot_ros.policy.grpo import greedy_chooser
+from nanobot_ros.policy.grpo import policy_chooser
 from nanobot_ros.policy.processing import PolicyProcessor, resize_image
 from nanobot_ros.robots.sim.target_task import TargetTaskConfig
 from nanobot_ros.robots.tasks import dagger_rollouts, expert_rollouts, task_actions
@@ -121,14 +121,15 @@ def _header(types, t_ns: int, frame_id: str = ''):
 
 def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int],
                             start_ns: int = 1_700_000_000 * 10**9, policy=None,
-                            tally: Optional[Counter] = None) -> Path:
+                            tally: Optional[Counter] = None, temperature: float = 0.0) -> Path:
     """Record the expert solving the episodes of `seeds` into one MCAP bag at `path`.
 
     `config` is a TargetTaskConfig, a TaskFamilyConfig (robots/sim/task_family.py) or a
     RoomTaskConfig (robots/room/task.py: actions as the JetBot's motor values).
-    `policy` (a Policy): DAgger instead. The policy drives (its most likely action, on
-    robot/action, source 'policy') and the expert's action for every frame goes on
-    teacher/action, the label the trainer learns (as the learn stack's arbiter records it);
+    `policy` (a Policy): DAgger instead. The policy drives (its most likely action, or at
+    `temperature` > 0 a draw as the kernels serve it; on robot/action, source 'policy') and
+    the expert's action for every frame goes on teacher/action, the label the trainer learns
+    (as the learn stack's arbiter records it);
     `tally` (DAgger only) counts each (action taken, expert's label) pair of the recorded frames.
     """
     store = make_typestore()
@@ -141,7 +142,8 @@ def write_demonstration_bag(path, config: TargetTaskConfig, seeds: Sequence[int]
                  in expert_rollouts(config, seeds))
         topics, source = DEMO_TOPICS, 'scripted expert'
     else:
-        steps = dagger_rollouts(config, seeds, greedy_chooser(policy))
+        steps = dagger_rollouts(config, seeds,
+                                policy_chooser(policy, temperature, seed=int(seeds[0])))
         topics, source = DEMO_TOPICS + (TEACHER_ACTION,), 'policy, labelled by the expert'
 
     def action_message(index, stamp_ns, who):

@@ -76,7 +76,7 @@ from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.policy.modeling import Policy
-from nanobot_ros.policy.processing import processor_for
+from nanobot_ros.policy.processing import processor_for, sampler_noise
 from nanobot_ros.policy.training_run import jsonable, TrainingRun
 from nanobot_ros.policy.weights import load_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
@@ -424,13 +424,18 @@ class GRPOTrainer:
                   'env steps', 'training success (sampled actions)', 'GRPO')
 
 
-def greedy_chooser(policy: Policy):
-    """Return a TaskBatch chooser that takes the policy's most likely action (batched)."""
+def policy_chooser(policy: Policy, temperature: float = 0.0, seed: int = 0):
+    """Return a TaskBatch chooser that acts as the kernels serve the policy (batched).
+
+    The most likely action at `temperature` 0, else a draw from softmax(logits / temperature).
+    """
     processor = processor_for(policy.config)
+    rng = np.random.default_rng(seed)
 
     @torch.no_grad()
     def choose(indices, observations):
         inputs = processor.preprocess(observations)
-        return policy.eval().action_logits(torch.from_numpy(inputs['images']),
-                                           torch.from_numpy(inputs['text'])).argmax(1).numpy()
+        logits = policy.eval().action_logits(torch.from_numpy(inputs['images']),
+                                             torch.from_numpy(inputs['text'])).numpy()
+        return (logits + sampler_noise('categorical', logits.shape, rng, temperature)).argmax(1)
     return choose

@@ -1,8 +1,9 @@
 """A categorical policy served at temperature T samples softmax(logits / T); at 0 the argmax.
 
 The export adds its noise input to the logits (Gumbel-max); the ONNX Runtime and PyTorch eager
-runtimes draw temperature x Gumbel noise for it. Frequencies over many draws of one observation
-are compared with the softmax of PyTorch's own logits.
+runtimes and TaskBatch's chooser (DAgger rollouts) draw temperature x Gumbel noise for it.
+Frequencies over many draws of one observation are compared with the softmax of PyTorch's own
+logits.
 """
 import numpy as np
 import pytest
@@ -10,6 +11,7 @@ import torch
 
 from nanobot_ros.policy.eager_runtime import EagerPolicy
 from nanobot_ros.policy.export import export_policy
+from nanobot_ros.policy.grpo import policy_chooser
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.processing import processor_for
 from policy_fixtures import perturbed, tiny_policy
@@ -38,26 +40,30 @@ def categorical(tmp_path_factory):
     return policy, export_policy(policy, tmp_path_factory.mktemp('export') / 'policy.onnx')
 
 
-@pytest.mark.parametrize('runtime', ['onnx', 'eager'])
+@pytest.mark.parametrize('runtime', ['onnx', 'eager', 'chooser'])
 def test_sampled_frequencies_are_the_tempered_softmax(runtime, categorical):
     policy, model = categorical
     obs, temperature = observation(0), 2.0
     expected = tempered_softmax(policy, obs, temperature)
     assert (expected > 0.05).sum() >= 3  # a spread the frequencies can be told apart on
-    served = (OnnxPolicy(model, seed=3, temperature=temperature) if runtime == 'onnx' else
-              EagerPolicy(policy, seed=3, temperature=temperature))
-    counts = np.bincount([served.select_action(obs)['index'] for _ in range(DRAWS)],
-                         minlength=len(expected))
+    if runtime == 'chooser':  # TaskBatch's (DAgger rollouts): one batched forward for all draws
+        indices = policy_chooser(policy, temperature, seed=3)(range(DRAWS), [obs] * DRAWS)
+    else:
+        served = (OnnxPolicy(model, seed=3, temperature=temperature) if runtime == 'onnx' else
+                  EagerPolicy(policy, seed=3, temperature=temperature))
+        indices = [served.select_action(obs)['index'] for _ in range(DRAWS)]
+    counts = np.bincount(indices, minlength=len(expected))
     assert np.abs(counts / DRAWS - expected).max() < 0.036, (counts / DRAWS, expected)
 
 
 def test_temperature_zero_takes_the_most_likely_action(categorical):
     policy, model = categorical
-    greedy = OnnxPolicy(model, seed=3)
+    greedy, choose = OnnxPolicy(model, seed=3), policy_chooser(policy, seed=3)
     for seed in range(8):
         obs = observation(seed)
         best = int(np.argmax(tempered_softmax(policy, obs, 1.0)))
         assert {greedy.select_action(obs)['index'] for _ in range(5)} == {best}
+        assert choose(range(5), [obs] * 5).tolist() == [best] * 5
 
 
 def test_a_seed_gives_the_same_draws(categorical):

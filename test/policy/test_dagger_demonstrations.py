@@ -12,7 +12,7 @@ import pytest
 from nanobot_ros.contract import TEACHER_ACTION
 from nanobot_ros.data.dataset import BagDataset
 from nanobot_ros.policy.demonstrations import write_demonstration_bag
-from nanobot_ros.policy.grpo import greedy_chooser
+from nanobot_ros.policy.grpo import policy_chooser
 from nanobot_ros.robots.tasks import dagger_rollouts, expert_action, task_config
 from policy_fixtures import tiny_categorical
 
@@ -23,7 +23,7 @@ SEEDS = [1000, 1001, 1002]
 def test_the_policy_drives_and_the_expert_labels_every_frame(tmp_path, name):
     task = task_config(name, step_budget=12)
     policy = tiny_categorical(task)
-    rows = list(dagger_rollouts(task, SEEDS, greedy_chooser(policy), batch=2))
+    rows = list(dagger_rollouts(task, SEEDS, policy_chooser(policy), batch=2))
     taken = [r[2] for r in rows]
     labels = [r[3] for r in rows]
 

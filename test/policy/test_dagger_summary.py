@@ -3,7 +3,7 @@ from collections import Counter
 
 from nanobot_ros.cli import demos
 from nanobot_ros.policy.demonstrations import dagger_summary
-from nanobot_ros.policy.grpo import greedy_chooser
+from nanobot_ros.policy.grpo import policy_chooser
 from nanobot_ros.policy.weights import save_policy
 from nanobot_ros.robots.tasks import dagger_rollouts, task_config
 from policy_fixtures import tiny_categorical
@@ -32,6 +32,6 @@ def test_the_command_ends_with_the_summary_of_the_room_frames_it_recorded(tmp_pa
     assert demos.main([str(tmp_path / 'dagger'), '--task', 'room', '--episodes', '2',
                        '--split', '2', '--policy', str(tmp_path / 'policy.safetensors')]) == 0
     # The same episodes again, tallied here: the room's action names, every frame counted.
-    rows = list(dagger_rollouts(room, [1000, 1001], greedy_chooser(policy)))
+    rows = list(dagger_rollouts(room, [1000, 1001], policy_chooser(policy)))
     expected = dagger_summary(Counter((taken, label) for _, _, taken, label in rows), NAMES)
     assert capsys.readouterr().out.splitlines()[-1] == expected
