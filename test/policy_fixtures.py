@@ -30,6 +30,16 @@ def perturbed(policy: Policy, seed: int) -> Policy:
     return policy
 
 
+def tempered_softmax(policy: Policy, obs: dict, temperature: float):
+    """Return PyTorch's action probabilities (n_actions,) for `obs` at `temperature`."""
+    from nanobot_ros.policy.processing import processor_for
+    inputs = processor_for(policy.config).preprocess([obs])
+    with torch.no_grad():
+        logits = policy.action_logits(torch.from_numpy(inputs['images']),
+                                      torch.from_numpy(inputs['text']))[0]
+    return torch.softmax(logits / temperature, 0).numpy()
+
+
 def tiny_categorical(task) -> Policy:
     """Return a perturbed tiny categorical policy over the actions of task config `task`."""
     from nanobot_ros.robots.tasks import task_actions

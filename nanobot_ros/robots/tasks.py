@@ -67,16 +67,15 @@ def dagger_rollouts(config, seeds: Sequence[int], choose, batch: int = 64):
     seeds = [int(s) for s in seeds]
     for start in range(0, len(seeds), batch):
         chunk = seeds[start:start + batch]
-        tasks = TaskBatch(config, len(chunk))
         episodes = [[] for _ in chunk]
-        tasks.reset(chunk)
-        while len(indices := tasks.running()):
-            observations = tasks.observations(indices)
-            actions = choose(indices, observations)
-            for i, seen, action in zip(indices, observations, actions):
-                episodes[i].append((seen['image'], seen['instruction'], int(action),
-                                    expert_action(tasks.tasks[i])))
-            tasks.step(indices, actions)
-        tasks.close()
+        with TaskBatch(config, len(chunk)) as tasks:
+            tasks.reset(chunk)
+            while len(indices := tasks.running()):
+                observations = tasks.observations(indices)
+                actions = choose(indices, observations)
+                for i, seen, action in zip(indices, observations, actions):
+                    episodes[i].append((seen['image'], seen['instruction'], int(action),
+                                        expert_action(tasks.tasks[i])))
+                tasks.step(indices, actions)
         for episode in episodes:
             yield from episode

@@ -6,13 +6,11 @@ Runtime, Rust with Candle).
 """
 import numpy as np
 import pytest
-import torch
 from std_msgs.msg import String
 
 from kernel_harness import ActionProbe, KERNELS, start_kernel
 from nanobot_ros.policy.export import export_policy
-from nanobot_ros.policy.processing import processor_for
-from policy_fixtures import perturbed, tiny_policy
+from policy_fixtures import perturbed, tempered_softmax, tiny_policy
 
 FRAMES = 300  # binomial std of a frequency <= 0.029; the bound below is 4 of them
 INSTRUCTION = 'go to the red marker'
@@ -24,12 +22,8 @@ def test_the_node_samples_the_tempered_softmax(impl, ros, nodes, tmp_path):
     model = export_policy(policy, tmp_path / 'policy.onnx')
     image = np.random.default_rng(0).integers(0, 256, (24, 24, 3), dtype=np.uint8)
     temperature = 2.0
-    inputs = processor_for(policy.config).preprocess([{'image': image,
-                                                       'instruction': INSTRUCTION}])
-    with torch.no_grad():
-        logits = policy.action_logits(torch.from_numpy(inputs['images']),
-                                      torch.from_numpy(inputs['text']))[0]
-    expected = torch.softmax(logits / temperature, 0).numpy()
+    expected = tempered_softmax(policy, {'image': image, 'instruction': INSTRUCTION},
+                                temperature)
     assert (expected > 0.05).sum() >= 3
     probe = ActionProbe(ros)
     start_kernel(nodes, impl, {'model_path': str(model), 'temperature': temperature,

@@ -7,14 +7,12 @@ logits.
 """
 import numpy as np
 import pytest
-import torch
 
 from nanobot_ros.policy.eager_runtime import EagerPolicy
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.grpo import policy_chooser
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
-from nanobot_ros.policy.processing import processor_for
-from policy_fixtures import perturbed, tiny_policy
+from policy_fixtures import perturbed, tempered_softmax, tiny_policy
 
 DRAWS = 3000  # binomial std of a frequency <= 0.009; the bound below is 4 of them
 
@@ -23,15 +21,6 @@ def observation(seed: int) -> dict:
     rng = np.random.default_rng(seed)
     return {'image': rng.integers(0, 256, (24, 24, 3), dtype=np.uint8),
             'instruction': 'go to the red marker'}
-
-
-def tempered_softmax(policy, obs: dict, temperature: float) -> np.ndarray:
-    """Return PyTorch's action probabilities for `obs` at `temperature`."""
-    inputs = processor_for(policy.config).preprocess([obs])
-    with torch.no_grad():
-        logits = policy.action_logits(torch.from_numpy(inputs['images']),
-                                      torch.from_numpy(inputs['text']))[0]
-    return torch.softmax(logits / temperature, 0).numpy()
 
 
 @pytest.fixture(scope='module')
