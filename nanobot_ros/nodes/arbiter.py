@@ -33,7 +33,8 @@ from nanobot_ros.contract import (ACTION, ACTION_OVERRIDE, DIAGNOSTICS, KERNEL_A
 from nanobot_ros.data.convert import make_action
 from nanobot_ros.nodes.common import (NanobotNode, OK, qos_profile, run, subscribe_override,
                                       WARN)
-from nanobot_ros.policy.handover import Arbiter, ArbiterConfig, evaluate_export, KERNEL, TEACHER
+from nanobot_ros.policy.handover import (Arbiter, ArbiterConfig, evaluate_export,
+                                         EvaluationStopped, KERNEL, TEACHER)
 from nanobot_ros.robots.override import ActionOverride
 from nanobot_ros.robots.sim.toroidal_dot import ACTION_VECTORS
 from nanobot_msgs.msg import Action
@@ -77,6 +78,7 @@ class ArbiterNode(NanobotNode):
         self.trainer = {}
         self._export_key = None
         self._evaluating = None  # the thread evaluating an export
+        self._stop_evaluating = threading.Event()  # set on the way out: the thread gives up
         self._verdict = None  # (seconds, version, success) or an error text, from the thread
         self.evaluation_s = 0.0
         self.evaluation_failures = 0
@@ -157,10 +159,13 @@ class ArbiterNode(NanobotNode):
     def _evaluate(self) -> None:
         start = time.monotonic()
         try:
-            success, version = evaluate_export(self.settings.export_path, self.settings)
+            success, version = evaluate_export(self.settings.export_path, self.settings,
+                                               self._stop_evaluating)
             self._verdict = (self._seconds(), version, success)
         except ValueError as error:  # ModelFileError: a broken export never drives
             self._verdict = f'{error}'
+        except EvaluationStopped:  # the node is stopping: no verdict
+            pass
         self.evaluation_s += time.monotonic() - start
 
     def _take_verdict(self) -> None:
@@ -196,7 +201,11 @@ class ArbiterNode(NanobotNode):
         return OK, f'the {self.arbiter.driver} drives', values
 
     def on_shutdown(self) -> None:
-        """Draw success over wall time, then report."""
+        """Stop the evaluation under way, draw success over wall time, then report."""
+        self._stop_evaluating.set()
+        if self._evaluating is not None:
+            # Its episodes must be released on its own thread before the interpreter exits.
+            self._evaluating.join()
         self._draw(Path(self.settings.run_dir))
         super().on_shutdown()
 

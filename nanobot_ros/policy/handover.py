@@ -24,6 +24,7 @@ to whoever drove when they were reported. Everything here is plain Python: the a
 """
 from collections import deque
 from dataclasses import dataclass
+import threading
 from typing import List, Optional
 
 import numpy as np
@@ -32,6 +33,10 @@ from nanobot_ros.robots.sim.task_family import TaskBatch
 from nanobot_ros.robots.tasks import task_config
 
 TEACHER, KERNEL = 'teacher', 'kernel'
+
+
+class EvaluationStopped(Exception):
+    """An evaluation given up half-way because its `stop` event was set."""
 
 
 @dataclass
@@ -65,18 +70,27 @@ class ArbiterConfig:
                              f'demonstrations use 1000+)')
 
 
-def evaluate_export(path, config: ArbiterConfig) -> tuple:
+def evaluate_export(path, config: ArbiterConfig,
+                    stop: Optional[threading.Event] = None) -> tuple:
     """Return (success rate, version) of the export at `path` on the held-out episodes.
 
     The episodes are played by TaskBatch in this process, the policy by OnnxPolicy, the code
     the Python kernel node serves with. The version is the trainer's step the export carries
     (`nanobot.step`), None when it carries none. ModelFileError for a file that does not load.
+    Once `stop` is set the evaluation raises EvaluationStopped before its next step, having
+    released the episodes on this thread: the room's renderer is a GL context, and one left to
+    interpreter exit on a thread still rendering crashes the process (SIGSEGV).
     """
     from nanobot_ros.policy.onnx_runtime import OnnxPolicy
     policy = OnnxPolicy(path, temperature=config.temperature)
+
+    def choose(indices, observations):
+        if stop is not None and stop.is_set():
+            raise EvaluationStopped(f'evaluation of {path} stopped')
+        return policy.choose(indices, observations)
     seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
     with TaskBatch(task_config(config.task), len(seeds)) as batch:
-        success, _ = batch.play(list(seeds), policy.choose)
+        success, _ = batch.play(list(seeds), choose)
     step = policy.metadata.get('nanobot.step')
     return float(np.mean(success)), int(step) if step is not None else None
 
