@@ -18,6 +18,9 @@ def main(argv=None) -> int:
     parser.add_argument('init', help='the cloned policy (categorical head) to start from')
     parser.add_argument('--run-dir', default=defaults.run_dir)
     parser.add_argument('--task', choices=sorted(TASKS), default='family')
+    parser.add_argument('--phrasings', default='train',
+                        help='the instructions\' template splits, joined by + (the room: '
+                             'train+paraphrase); never heldout')
     for name in ('start_states', 'group_size', 'update_epochs', 'minibatches', 'max_iterations',
                  'checkpoint_every', 'seed'):
         parser.add_argument('--' + name.replace('_', '-'), type=int,
@@ -42,10 +45,13 @@ def main(argv=None) -> int:
     torch.set_num_threads(1)
     values = {k: v for k, v in vars(args).items()
               if k in GRPOConfig.__dataclass_fields__ and k != 'task'}
-    config = GRPOConfig(**values, task=task_config(args.task), wandb=not args.no_wandb,
-                        progress=not args.no_progress,
-                        plateau=replace(defaults.plateau, patience=args.patience))
+    if 'heldout' in args.phrasings.split('+'):
+        parser.error('--phrasings: the held-out templates measure generalization; '
+                     'never train on them')
     try:
+        config = GRPOConfig(**values, task=task_config(args.task, phrasings=args.phrasings),
+                            wandb=not args.no_wandb, progress=not args.no_progress,
+                            plateau=replace(defaults.plateau, patience=args.patience))
         trainer = GRPOTrainer(config)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f'[ERROR] {error}', flush=True)

@@ -39,10 +39,10 @@ drive to ("go to the red cube"); an episode succeeds when the robot takes `stop`
 them in order within the step budget, fails when the budget runs out, and the next starts at
 once from the next seed (the first: `seed`), as the sim node's task episodes (nodes/common.py's
 TaskEpisodes: `episode_limit`, `announce_instruction`, the sim/reset service, the counters in
-/diagnostics). `phrasings` train or heldout. Only a command that is a row of the action table
-spends the budget (robots/room/robot.py). With `expert` the node also answers each frame as
-the task's scripted expert would (it reads the ground truth only this node has: the pose and
-where the objects are) on
+/diagnostics). `phrasings` train, heldout or paraphrase (or splits joined by +). Only a
+command that is a row of the action table spends the budget (robots/room/robot.py). With
+`expert` the node also answers each frame as the task's scripted expert would (it reads the
+ground truth only this node has: the pose and where the objects are) on
   teacher/action   (nanobot_msgs/Action, reliable)        out: the expert's action for the
                    frame (header.stamp = its stamp): index and motor_left / motor_right,
                    source 'expert'; the learn stack's teacher (config/learn_room.yaml), or,
@@ -95,7 +95,7 @@ DESCRIPTIONS = {
     'seed': 'seed of the start pose and of the resets\' poses',
     'reset_every': 'put the robot down at a new free pose every this many steps (0 = never)',
     'task': 'room = the room task (its own room; replaces the world\'s settings); "" = none',
-    'phrasings': 'task: instruction templates, train or heldout',
+    'phrasings': 'task: instruction templates: train, heldout, paraphrase, or joined by +',
     'episode_limit': 'task: hold still after this many episodes; 0 = never',
     'announce_instruction': 'task: publish each episode\'s instruction on /instruction',
     'expert': 'task: answer each frame with the scripted expert\'s action on teacher/action',

@@ -120,6 +120,8 @@ class GRPOConfig:
 
     def validate(self) -> None:
         """Raise ValueError naming the first setting that makes no run."""
+        if hasattr(self.task, 'validate'):  # the grid's; the room's config checks when made
+            self.task.validate()
         if self.loss_average not in LOSS_AVERAGES:
             raise ValueError(f'loss_average {self.loss_average!r}: one of {LOSS_AVERAGES}')
         if self.kl_estimator not in KL_ESTIMATORS:

@@ -52,7 +52,7 @@ class RoomRobotConfig:
     base_frame: str = 'base_link'  # the robot's frame: between the wheels, x forward
     reset_every: int = 0           # steps between puts at a new free pose (0 = never)
     task: str = ''                 # 'room': the room task (robots/room/task.py); '' = none
-    phrasings: str = 'train'       # the task's instruction templates: train or heldout
+    phrasings: str = 'train'       # instruction templates: train, heldout, paraphrase, a+b
     episode_limit: int = 0         # task: hold still after this many episodes (0 = never)
     announce_instruction: bool = True  # task: publish each episode's instruction
     expert: bool = False           # task: publish the scripted expert's answer to each frame

@@ -29,7 +29,10 @@ Objects are free bodies: the robot may push them; success reads where they are n
 
 Phrasings: the task family's template machinery (`phrase`, train / held-out splits) with this
 task's templates; held-out ones (new verbs, word orders, punctuation) are never used for
-demonstrations or GRPO. Seeds as the family's (benches 0-999, demonstrations 1000+, GRPO
+demonstrations or GRPO. A third split, 'paraphrase', is more training phrasings for GRPO
+(`nanobot grpo --phrasings train+paraphrase`): written after the held-out split was fixed, it
+shares none of its templates and none of its words but those the training split shares with
+it ('go', 'to', 'the', 'and'). Seeds as the family's (benches 0-999, demonstrations 1000+, GRPO
 100000+), and inside the benches' range a selection range for choosing settings and
 checkpoints and a final test range never used to choose anything (`SEEDS`).
 
@@ -69,6 +72,15 @@ TEMPLATES = {
                    'visit the {} and then the {}', 'drive to the {}, then to the {}'),
     ('heldout', 2): ('go to the {}, after that the {}', 'head to the {} and afterwards the {}',
                      'start at the {}, finish at the {}'),
+    ('paraphrase', 1): ('travel to the {}', 'roll up to the {}', 'get to the {}',
+                        'reach the {}', 'please drive to the {}', 'steer toward the {}',
+                        'go find the {}', 'proceed to the {}', 'drive up to the {} and stop',
+                        'the {}, please', 'locate the {}', 'pull up in front of the {}'),
+    ('paraphrase', 2): ('go to the {} and then to the {}', 'first the {}, then the {}',
+                        'reach the {}, next the {}', 'travel to the {} and next to the {}',
+                        'drive to the {} followed by the {}', 'the {} first, the {} second',
+                        'visit the {} before the {}', 'go to the {}; next, go to the {}',
+                        'find the {} and later the {}', 'steer toward the {}, then the {}'),
 }
 
 # Episode seeds. The family's ranges (demonstrations 1000+, GRPO 100000+, benches below 1000);
@@ -110,7 +122,7 @@ class RoomTaskConfig:
         if unknown:
             raise ValueError(f'unknown colours {unknown}; colours: {sorted(MARKER_COLORS)}')
         check_episodes('objects', self.min_objects, self.max_objects, len(self.colors),
-                       self.two_step, self.phrasings)
+                       self.two_step, self.phrasings, self.template_table)
         if self.step_budget < 1:
             raise ValueError(f'step_budget must be >= 1, got {self.step_budget}')
         if not 0 < self.expert_reach <= self.reach or not 0 < self.align <= self.facing:

@@ -46,37 +46,40 @@ TEMPLATES = {
     ('heldout', 2): ('go to {}, after that {}', 'head to {} and afterwards {}',
                      'start with {}, finish at {}'),
 }
-PHRASINGS = ('train', 'heldout')
 _COLOR_WORDS = re.compile(r'\b(' + '|'.join(MARKER_COLORS) + r')\b', re.IGNORECASE)
 
 
-def check_phrasings(phrasings: str) -> None:
-    """Raise ValueError unless `phrasings` names a split of the templates."""
-    if phrasings not in PHRASINGS:
-        raise ValueError(f'phrasings must be train or heldout, got {phrasings!r}')
+def check_phrasings(phrasings: str, templates: dict) -> None:
+    """Raise ValueError unless `phrasings` names a split of `templates`, or several joined by +."""
+    splits = sorted({split for split, _ in templates})
+    if not phrasings or any(part not in splits for part in phrasings.split('+')):
+        raise ValueError(f'phrasings must be one of {splits} or several joined by +, '
+                         f'got {phrasings!r}')
 
 
 def check_episodes(things: str, low: int, high: int, colors: int, two_step: float,
-                   phrasings: str) -> None:
+                   phrasings: str, templates: dict) -> None:
     """Raise ValueError unless episodes of low..high things in distinct colours can be drawn.
 
-    Two-step instructions (share `two_step`) need two things; `phrasings` a template split.
+    Two-step instructions (share `two_step`) need two things; `phrasings` a split of
+    `templates`.
     """
     if not 1 <= low <= high <= colors:
         raise ValueError(f'need 1 <= min_{things} ({low}) <= max_{things} ({high}) <= '
                          f'colours ({colors})')
     if not 0.0 <= two_step <= 1.0 or (two_step and low < 2):
         raise ValueError(f'two_step {two_step} must be in [0, 1] and needs min_{things} >= 2')
-    check_phrasings(phrasings)
+    check_phrasings(phrasings, templates)
 
 
 def phrase(templates: dict, phrasings: str, names: Sequence[str],
            rng: np.random.Generator) -> str:
     """Return an instruction naming `names` in order, from a template of split `phrasings`.
 
-    `templates` maps (split, number of names) to format strings with one '{}' per name.
+    `templates` maps (split, number of names) to format strings with one '{}' per name;
+    `phrasings` 'a+b' draws from the templates of splits a and b together.
     """
-    options = templates[(phrasings, len(names))]
+    options = sum((templates[(split, len(names))] for split in phrasings.split('+')), ())
     return options[int(rng.integers(len(options)))].format(*names)
 
 
@@ -103,7 +106,7 @@ class TaskFamilyConfig(TargetTaskConfig):
         """Raise ValueError naming the first parameter that makes no task."""
         super().validate()
         check_episodes('markers', self.min_markers, self.max_markers, len(self.colors),
-                       self.two_step, self.phrasings)
+                       self.two_step, self.phrasings, self.template_table)
 
     @property
     def template_table(self) -> dict:

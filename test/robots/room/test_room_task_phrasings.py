@@ -1,9 +1,14 @@
-"""Room instructions: training and held-out templates never share a phrasing; same layouts."""
+"""Room instructions: training and held-out templates never share a phrasing; same layouts.
+
+The paraphrase split (more training phrasings for GRPO) adds no held-out template or word.
+"""
+import re
+
 from nanobot_ros.robots.room.task import (RoomTaskConfig, sample_episode, SHAPE_WORDS,
                                           TEMPLATES)
 from nanobot_ros.robots.sim.task_family import phrase
-
 import numpy as np
+import pytest
 
 
 def instructions(phrasings: str, seeds) -> dict:
@@ -39,3 +44,32 @@ def test_names_are_unique_among_the_episode_objects():
                         if name in (f'{o.color} {SHAPE_WORDS[o.shape]}', f'{o.color} one',
                                     SHAPE_WORDS[o.shape])]
             assert matching == [obj], (seed, name)
+
+
+def words(split: str) -> set:
+    return {w.strip(',;') for steps in (1, 2) for t in TEMPLATES[(split, steps)]
+            for w in t.replace('{}', ' ').split()} - {''}
+
+
+def split_of(instruction: str) -> set:
+    """Return the splits with a template that gives `instruction`."""
+    return {split for (split, _), options in TEMPLATES.items() for t in options
+            if re.fullmatch(re.escape(t).replace(r'\{\}', '.+'), instruction)}
+
+
+def test_paraphrases_add_no_held_out_template_or_word():
+    for steps in (1, 2):
+        assert not set(TEMPLATES[('paraphrase', steps)]) & set(TEMPLATES[('heldout', steps)])
+    # the only held-out words they use are the ones the training templates already do
+    assert words('paraphrase') & words('heldout') <= words('train') & words('heldout')
+    assert words('train') & words('heldout') == {'go', 'to', 'the', 'and'}
+
+
+def test_joined_splits_draw_from_both():
+    drawn = [split_of(t) for _, t in instructions('train+paraphrase', range(300)).values()]
+    assert all(splits & {'train', 'paraphrase'} for splits in drawn)
+    assert any(splits == {'train'} for splits in drawn)
+    assert any(splits == {'paraphrase'} for splits in drawn)
+    with pytest.raises(ValueError, match=r"\['heldout', 'paraphrase', 'train'\] .* "
+                                         r"got 'train\+nowhere'"):
+        RoomTaskConfig(phrasings='train+nowhere')
