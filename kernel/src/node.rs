@@ -158,6 +158,7 @@ pub fn run(stop: Arc<AtomicBool>) -> Result<(), String> {
     while !stop.load(Ordering::Relaxed) {
         let wake = next_reload.min(next_status).min(Instant::now() + Duration::from_millis(20));
         node.spin_once(wake.saturating_duration_since(Instant::now()));
+        server.take_loaded(false); // a model loaded on its thread is swapped in between frames
         let now = Instant::now();
         for msg in drain(&mut instructions) {
             server.on_instruction(msg.data);

@@ -11,10 +11,14 @@
 //! arrived for `control_period`.
 //!
 //! Hot reload: `check_model_file` looks at the file (size, mtime, inode); when it changed the
-//! new file is loaded into a new backend and swapped in only when that worked, so a broken
-//! export never replaces a working model. Exporters write a temp file and rename it.
+//! new file is loaded into a new backend on a thread of its own, and `take_loaded` swaps it in
+//! only when that worked, so a broken export never replaces a working model, and frames keep
+//! being answered by the old model while the new one loads (a room export with its MiniLM text
+//! encoder takes about half a second: long enough for frames to go stale in the learn stack,
+//! where the trainer exports every few seconds). Exporters write a temp file and rename it.
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
+use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use crate::image::{to_rgb, Frame};
@@ -79,6 +83,8 @@ pub struct Server {
     policy: Option<Policy>,
     model_error: String,
     file_key: Option<Option<FileKey>>,
+    /// The file being loaded and the loading thread's answer, while one runs.
+    loading: Option<(String, Receiver<Result<Policy, String>>)>,
     instruction: Option<String>,
     telemetry: Option<(Instant, Vec<f32>)>,
     surface: Option<(Instant, Vec<f32>)>,
@@ -119,6 +125,7 @@ impl Server {
             policy: None,
             model_error: model_error.into(),
             file_key: None,
+            loading: None,
             instruction: None,
             telemetry: None,
             surface: None,
@@ -139,8 +146,10 @@ impl Server {
         self.settings.backend.model_file(&self.settings.model_path)
     }
 
+    /// Start loading the model file on a thread when it changed (one load at a time).
     pub fn check_model_file(&mut self) {
-        if self.settings.model_path.is_empty() {
+        self.take_loaded(false);
+        if self.settings.model_path.is_empty() || self.loading.is_some() {
             return;
         }
         let path = self.model_file();
@@ -156,8 +165,24 @@ impl Server {
             }
             return;
         }
-        let s = &self.settings;
-        match Policy::load(s.backend, &path, s.threads, s.seed, s.temperature) {
+        let (sender, receiver) = channel();
+        let (s, file) = (self.settings.clone(), path.clone());
+        std::thread::spawn(move || sender.send(Policy::load(s.backend, &file, s.threads, s.seed, s.temperature)));
+        self.loading = Some((path, receiver));
+    }
+
+    /// Swap in the model the loading thread finished, waiting for it when `wait`; return
+    /// whether a load ended (loaded or failed).
+    pub fn take_loaded(&mut self, wait: bool) -> bool {
+        let Some((path, receiver)) = &self.loading else { return false };
+        let result = match if wait { receiver.recv().map_err(|_| TryRecvError::Disconnected) } else { receiver.try_recv() } {
+            Ok(result) => result,
+            Err(TryRecvError::Empty) => return false,
+            Err(TryRecvError::Disconnected) => Err("the loading thread ended without an answer".into()),
+        };
+        let path = path.clone();
+        self.loading = None;
+        match result {
             Ok(policy) => {
                 let replaced = self.policy.is_some();
                 self.reloads += replaced as u64;
@@ -172,6 +197,7 @@ impl Server {
                 self.logs.push(Log::Error(format!("{}{kept}", self.model_error)));
             }
         }
+        true
     }
 
     pub fn on_instruction(&mut self, text: String) {
@@ -332,10 +358,12 @@ mod tests {
         std::fs::write(&path, b"garbage").unwrap();
         let mut server = Server::new(settings(path.to_str().unwrap()), Instant::now());
         server.check_model_file();
+        assert!(server.take_loaded(true), "the load ended");
         assert_eq!(server.reload_failures, 1);
         assert!(matches!(&server.logs[0], Log::Error(m) if m.contains("did not load")), "{:?}", server.logs);
         server.check_model_file();
-        assert_eq!(server.reload_failures, 1, "an unchanged file is not loaded again");
+        assert!(!server.take_loaded(true), "an unchanged file is not loaded again");
+        assert_eq!(server.reload_failures, 1);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

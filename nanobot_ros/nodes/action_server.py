@@ -18,12 +18,16 @@ that is not finite. A watchdog timer publishes the safe action when no frame arr
 `control_period` s, so the robot stops within one control period of its inputs going silent.
 
 Hot reload: every `reload_period` s the node looks at the model file (size, mtime, inode); when
-it changed it loads the new file into a new session and swaps it in only when that worked, so a
-broken export never replaces a working model. Exporters write a temp file and rename it.
+it changed it loads the new file into a new session on a thread of its own (`ModelLoad`) and
+swaps it in between frames only when that worked, so a broken export never replaces a working
+model, and frames keep being answered by the old model while the new one loads (a room export
+with its MiniLM text encoder takes a quarter of a second or more: frames went stale in the learn
+stack, where the trainer exports every few seconds). Exporters write a temp file and rename it.
 """
 from collections import Counter
 import os
 import re
+import threading
 import time
 from typing import Optional
 
@@ -49,6 +53,26 @@ DESCRIPTIONS = {
 }
 
 
+class ModelLoad(threading.Thread):
+    """Loads one model file on a thread of its own: `model`, or `error`, once it ended.
+
+    A daemon: a load that never ends (a file that never finishes arriving) does not hold up the
+    node's exit.
+    """
+
+    def __init__(self, load_model, path: str):
+        super().__init__(name='model-load', daemon=True)
+        self.load_model, self.path = load_model, path
+        self.model, self.error = None, None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.model = self.load_model(self.path)
+        except Exception as error:  # noqa: B902 - any loader error is a failed load, reported
+            self.error = error
+
+
 class ActionServerNode(NanobotNode):
     """Serves actions from a model loaded by `load_model(path)` (implemented by subclasses).
 
@@ -67,6 +91,7 @@ class ActionServerNode(NanobotNode):
         self.model = None
         self.model_error = 'no model_path set' if not self.model_path else 'not loaded yet'
         self._file_key = None
+        self._loading: Optional[ModelLoad] = None
         self.instruction: Optional[str] = None
         self.telemetry = None  # (receive time, values)
         self.surface = None
@@ -96,7 +121,8 @@ class ActionServerNode(NanobotNode):
         raise NotImplementedError
 
     def _check_model_file(self) -> None:
-        if not self.model_path:
+        self._take_loaded()
+        if not self.model_path or self._loading is not None:
             return
         try:
             stat = os.stat(self.model_path)
@@ -111,19 +137,25 @@ class ActionServerNode(NanobotNode):
                 self.model_error = f'model file {self.model_path} does not exist'
                 self.get_logger().warning(f'{self.model_error}; publishing stop until it does')
             return
-        try:
-            model = self.load_model(self.model_path)
-        except (ValueError, OSError, RuntimeError, KeyError) as error:
+        self._loading = ModelLoad(self.load_model, self.model_path)
+
+    def _take_loaded(self) -> None:
+        """Swap in the model a finished load made, or report why it did not load."""
+        load = self._loading
+        if load is None or load.is_alive():
+            return
+        self._loading = None
+        if load.model is None:
             self.reload_failures += 1
-            self.model_error = f'model {self.model_path} did not load: {error}'
+            self.model_error = f'model {load.path} did not load: {load.error}'
             kept = '; keeping the previous model' if self.model is not None else ''
             self.get_logger().error(self.model_error + kept)
             return
         replaced = self.model is not None
-        self.model, self.model_error = model, ''
+        self.model, self.model_error = load.model, ''
         self.reloads += replaced
         self.get_logger().info(f'{"reloaded" if replaced else "loaded"} '
-                               f'{getattr(model, "description", self.model_path)}')
+                               f'{getattr(load.model, "description", load.path)}')
 
     # -- inputs --------------------------------------------------------------------------
     def _on_instruction(self, msg: String) -> None:
@@ -172,6 +204,7 @@ class ActionServerNode(NanobotNode):
                                      source=f'{self.get_name()}:safe:{kind}', stamp=stamp))
 
     def _on_image(self, msg: Image) -> None:
+        self._take_loaded()
         start = time.perf_counter()
         self._last_frame_time = time.monotonic()
         self._watchdog_sent = False

@@ -302,7 +302,9 @@ fn checkpoint_metadata(bytes: &[u8]) -> Result<serde_json::Value> {
 
 /// Make the calling thread rayon's only worker, once per process, when one thread is asked
 /// for (RAYON_NUM_THREADS=1): Candle's layer norm and softmax split rows with rayon, and a pool
-/// thread would cost a hand-off and a futex wake per call; this way they run inline.
+/// thread would cost a hand-off and a futex wake per call; this way they run inline. Called by
+/// the first forward, so the worker is the thread that serves: the node loads models on a
+/// thread that ends, and a pool whose only worker has ended never runs a job again.
 fn run_rayon_inline() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
@@ -345,7 +347,6 @@ impl CandleBackend {
     }
 
     fn build(w: Weights, export: Export) -> Result<(Export, Self)> {
-        run_rayon_inline();
         let dev = Device::Cpu;
         let c = &export.config;
         if c.text_condition != "mean" {
@@ -518,6 +519,7 @@ impl Backend for CandleBackend {
     }
 
     fn actions(&mut self, inputs: &Inputs) -> Result<Vec<f32>> {
+        run_rayon_inline();
         let unit = self.head_actions(inputs).map_err(err)?;
         if matches!(self.head, Head::Categorical(..)) {
             return Ok(unit);
