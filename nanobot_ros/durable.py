@@ -1,6 +1,7 @@
 """Writes that survive a crash or a power cut: fsync of files and of the folders naming them."""
 import os
 from pathlib import Path
+from typing import Optional
 
 
 def fsync_folder(folder: Path) -> None:
@@ -32,3 +33,15 @@ def atomic_write(path: Path, data: bytes) -> None:
     write_synced(temp, data)
     os.replace(temp, path)
     fsync_folder(path.parent)
+
+
+def file_version(path: Path) -> Optional[tuple]:
+    """Return (size, mtime in ns, inode) of `path`, or None when it is missing.
+
+    A rewritten file, or one replaced as `atomic_write` does (a new inode), has another.
+    """
+    try:
+        stat = os.stat(path)
+    except OSError:
+        return None
+    return stat.st_size, stat.st_mtime_ns, stat.st_ino

@@ -17,12 +17,12 @@
 //! encoder takes about half a second: long enough for frames to go stale in the learn stack,
 //! where the trainer exports every few seconds). Exporters write a temp file and rename it.
 use std::collections::BTreeMap;
-use std::os::unix::fs::MetadataExt;
+use std::sync::atomic::Ordering;
 use std::sync::mpsc::{channel, Receiver, TryRecvError};
 use std::time::{Duration, Instant};
 
 use crate::image::{to_rgb, Frame};
-use crate::policy::{BackendKind, Observation, Policy, Threads};
+use crate::policy::{file_version, BackendKind, FileVersion, Observation, Policy, Threads};
 
 #[derive(Clone, Debug)]
 pub struct Settings {
@@ -76,13 +76,11 @@ pub const OK: u8 = 0;
 pub const WARN: u8 = 1;
 pub const ERROR: u8 = 2;
 
-type FileKey = (u64, i64, i64, u64);
-
 pub struct Server {
     pub settings: Settings,
     policy: Option<Policy>,
     model_error: String,
-    file_key: Option<Option<FileKey>>,
+    file_key: Option<FileVersion>,
     /// The file being loaded and the loading thread's answer, while one runs.
     loading: Option<(String, Receiver<Result<Policy, String>>)>,
     instruction: Option<String>,
@@ -153,7 +151,7 @@ impl Server {
             return;
         }
         let path = self.model_file();
-        let key = std::fs::metadata(&path).ok().map(|m| (m.size(), m.mtime(), m.mtime_nsec(), m.ino()));
+        let key = file_version(std::path::Path::new(&path));
         if self.file_key == Some(key) {
             return;
         }
@@ -289,6 +287,7 @@ impl Server {
             ("safe_actions".into(), safe),
             ("reloads".into(), self.reloads.to_string()),
             ("reload_failures".into(), self.reload_failures.to_string()),
+            ("text_encoder_loads".into(), crate::policy::text::LOADS.load(Ordering::Relaxed).to_string()),
             ("last_compute_ms".into(), format!("{:.3}", self.latency_ms)),
             ("instruction".into(), self.instruction.clone().unwrap_or_default()),
         ];

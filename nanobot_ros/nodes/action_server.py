@@ -25,7 +25,6 @@ with its MiniLM text encoder takes a quarter of a second or more: frames went st
 stack, where the trainer exports every few seconds). Exporters write a temp file and rename it.
 """
 from collections import Counter
-import os
 import re
 import threading
 import time
@@ -35,6 +34,7 @@ import numpy as np
 
 from nanobot_ros.data.convert import image_to_numpy, make_action, stamp_to_seconds, to_rgb
 from nanobot_ros.contract import ACTION, IMAGE, INSTRUCTION, SURFACE, TELEMETRY
+from nanobot_ros.durable import file_version
 from nanobot_ros.nodes.common import ERROR, NanobotNode, OK, qos_profile, WARN
 from nanobot_ros.policy.serving_config import ServingConfig
 from nanobot_msgs.msg import Action, SurfaceVector, Telemetry
@@ -124,11 +124,7 @@ class ActionServerNode(NanobotNode):
         self._take_loaded()
         if not self.model_path or self._loading is not None:
             return
-        try:
-            stat = os.stat(self.model_path)
-            key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-        except OSError:
-            key = None
+        key = file_version(self.model_path)
         if key == self._file_key:
             return
         self._file_key = key

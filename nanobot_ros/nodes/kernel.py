@@ -7,6 +7,7 @@ nodes (camera, recorder, trainer) need; raise them on a machine with cores to sp
 """
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.serving_config import OnnxServingConfig
+from nanobot_ros.policy.text_encoder import OnnxTextEncoder
 from nanobot_ros.nodes.action_server import ActionServerNode, DESCRIPTIONS
 from nanobot_ros.nodes.common import run
 
@@ -26,6 +27,16 @@ class KernelNode(ActionServerNode):
         threads = self.settings
         return OnnxPolicy(path, threads.intra_op_num_threads, threads.inter_op_num_threads,
                           threads.allow_spinning, seed=self.seed, temperature=self.temperature)
+
+    def status(self):
+        """Report as the action server does, and the MiniLM text encoders built.
+
+        One per version of the encoder's files, not one per export
+        (text_encoder.shared_text_encoder).
+        """
+        level, message, values = super().status()
+        values['text_encoder_loads'] = OnnxTextEncoder.loads
+        return level, message, values
 
 
 def main(args=None):

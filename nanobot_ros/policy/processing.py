@@ -67,8 +67,8 @@ class PolicyProcessor:
 
     def __post_init__(self):
         if self.text_encoder == 'minilm':
-            from nanobot_ros.policy.text_encoder import encoder_dir, OnnxTextEncoder
-            self.tokenizer = OnnxTextEncoder(self.text_encoder_dir or encoder_dir())
+            from nanobot_ros.policy.text_encoder import encoder_dir, shared_text_encoder
+            self.tokenizer = shared_text_encoder(self.text_encoder_dir or encoder_dir())
         else:
             self.tokenizer = ByteTokenizer(self.max_text_len)
 

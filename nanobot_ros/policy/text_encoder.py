@@ -25,12 +25,16 @@ add a topic whose staleness every kernel must then check; the instruction is alr
 import os
 from pathlib import Path
 import shutil
-from typing import Dict, Sequence
+import threading
+from typing import Dict, Optional, Sequence
 
 import numpy as np
 
+from nanobot_ros.durable import file_version
+
 MINILM_DIM = 384
 MAX_TOKENS = 32  # instructions are short; the encoder itself takes up to 256
+ENCODER_FILES = ('text_encoder.onnx', 'tokenizer.json')  # what an export's folder holds of it
 
 
 def minilm_path() -> Path:
@@ -102,7 +106,12 @@ def export_text_encoder(folder: Path) -> Path:
 
 
 class OnnxTextEncoder:
-    """The exported encoder under ONNX Runtime with the `tokenizers` tokenizer; no PyTorch."""
+    """The exported encoder under ONNX Runtime with the `tokenizers` tokenizer; no PyTorch.
+
+    `loads` counts the encoders built in this process (the kernels report it).
+    """
+
+    loads = 0
 
     def __init__(self, folder: Path):
         import onnxruntime as ort
@@ -116,6 +125,7 @@ class OnnxTextEncoder:
         self.session = ort.InferenceSession(str(folder / 'text_encoder.onnx'), options,
                                             providers=['CPUExecutionProvider'])
         self.cache: Dict[str, np.ndarray] = {}
+        OnnxTextEncoder.loads += 1
 
     def _run(self, text: str) -> tuple:
         if text not in self.cache:
@@ -139,10 +149,31 @@ class OnnxTextEncoder:
         return self._run(text or '')[1]
 
 
+_SHARED_LOCK = threading.Lock()
+_shared: Optional[tuple] = None  # (folder, its files' versions, OnnxTextEncoder)
+
+
+def shared_text_encoder(folder: Path) -> OnnxTextEncoder:
+    """Return the OnnxTextEncoder of `folder`, built again only when its files changed.
+
+    Every export of a MiniLM policy has the same encoder beside it (90 MB, ~0.4 s of building
+    an ONNX Runtime session, four times the policy's own): a kernel hot-reloading a learn
+    stack's exports, or an arbiter evaluating each, would build it for every export. One slot:
+    a process serves one export folder at a time. The Rust kernel keeps it alike (text.rs).
+    """
+    global _shared
+    folder = Path(folder).resolve()
+    versions = tuple(file_version(folder / name) for name in ENCODER_FILES)
+    with _SHARED_LOCK:
+        if _shared is None or _shared[:2] != (folder, versions):
+            _shared = (folder, versions, OnnxTextEncoder(folder))
+        return _shared[2]
+
+
 def copy_text_encoder(folder: Path) -> None:
     """Put text_encoder.onnx and tokenizer.json into `folder` (an export's folder)."""
     source = encoder_dir()
-    for name in ('text_encoder.onnx', 'tokenizer.json'):
+    for name in ENCODER_FILES:
         if not (Path(folder) / name).exists():
             shutil.copyfile(source / name, Path(folder) / name)
 

@@ -12,6 +12,10 @@ pub mod config;
 pub mod onnx;
 pub mod text;
 
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
 use rand::rngs::StdRng;
 use rand::SeedableRng;
 use rand_distr::{Distribution, Gumbel, StandardNormal};
@@ -90,11 +94,20 @@ impl BackendKind {
 }
 
 /// Thread settings of a backend (ONNX Runtime's names; Candle uses intra_op_num_threads).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Threads {
     pub intra_op: usize,
     pub inter_op: usize,
     pub spinning: bool,
+}
+
+/// What tells a rewritten or replaced file from the one loaded: (size, mtime s, mtime ns,
+/// inode); None when it is missing (`durable.file_version` in Python).
+pub type FileVersion = Option<(u64, i64, i64, u64)>;
+
+/// The version of the file at `path`.
+pub fn file_version(path: &Path) -> FileVersion {
+    std::fs::metadata(path).ok().map(|m| (m.size(), m.mtime(), m.mtime_nsec(), m.ino()))
 }
 
 /// One loaded export: its backend, its metadata and the sampler's random source.
@@ -102,7 +115,7 @@ pub struct Policy {
     pub export: Export,
     pub description: String,
     backend: Box<dyn Backend>,
-    encoder: Option<text::TextEncoder>,
+    encoder: Option<Arc<Mutex<text::TextEncoder>>>,
     rng: StdRng,
     temperature: f32,
 }
@@ -141,10 +154,10 @@ impl Policy {
                 (export, Box::new(backend))
             }
         };
-        let path = std::path::Path::new(path);
+        let path = Path::new(path);
         let encoder = match export.config.text_encoder.as_str() {
-            "minilm" => Some(text::TextEncoder::load(
-                path.parent().unwrap_or(std::path::Path::new(".")), export.config.max_text_len, threads,
+            "minilm" => Some(text::shared(
+                path.parent().unwrap_or(Path::new(".")), export.config.max_text_len, threads,
             )?),
             _ => None,
         };
@@ -181,7 +194,7 @@ impl Policy {
         let noise_len = self.export.noise_shape.iter().product();
         let noise = sampler_noise(&self.export.sampler, noise_len, &mut self.rng, self.temperature);
         let text = match &mut self.encoder {
-            Some(encoder) => Text::States(encoder.encode(obs.instruction)?.to_vec()),
+            Some(encoder) => Text::States(encoder.lock().unwrap_or_else(|e| e.into_inner()).encode(obs.instruction)?.to_vec()),
             None => Text::Bytes(tokenize(obs.instruction, c.max_text_len)),
         };
         Ok(Inputs { images, text, sensors, surface, noise })
