@@ -3,6 +3,8 @@
     ./run.sh python bench/learn_stack.py                  # at most 1200 s, stops at the goal
     ./run.sh python bench/learn_stack.py --duration 600 --keep-running
     ./run.sh python bench/learn_stack.py --config config/learn_room.yaml   # the room
+    ./run.sh python bench/learn_stack.py --config config/learn_room.yaml \
+        --set arbiter.handover_success=0.5 --set arbiter.handback_success=0.3
 
 Runs `./run.sh sim --config config/learn.yaml` (no data, no checkpoint: each run has its own
 folder) in a private ROS domain, follows the arbiter's learn/status, and stops the stack once
@@ -31,7 +33,8 @@ def load() -> str:
     return ' '.join(f'{x:.2f}' for x in os.getloadavg())
 
 
-def follow(config: Path, duration: float, keep_running: bool, runs: Path) -> tuple:
+def follow(config: Path, duration: float, keep_running: bool, runs: Path,
+           overrides: list) -> tuple:
     """Run the stack; return (run folder, last learn/status, seconds the stack ran)."""
     import rclpy
     from std_msgs.msg import String
@@ -45,7 +48,8 @@ def follow(config: Path, duration: float, keep_running: bool, runs: Path) -> tup
                              qos_profile(LEARN_STATUS))
     stack = subprocess.Popen(
         [sys.executable, '-m', 'nanobot_ros.stack', '--config', str(config),
-         '--duration', str(duration), '--runs', str(runs)],
+         '--duration', str(duration), '--runs', str(runs),
+         *[arg for override in overrides for arg in ('--set', override)]],
         stdout=subprocess.PIPE, text=True)
     start = time.monotonic()
     last_print = start
@@ -82,11 +86,15 @@ def main() -> int:
     parser.add_argument('--config', default=str(ROOT / 'config/learn.yaml'),
                         help='the learn stack: config/learn.yaml (the sim) or '
                              'config/learn_room.yaml (the room)')
+    parser.add_argument('--set', action='append', default=[], metavar='NODE.PARAM=VALUE',
+                        help="a parameter over the config's, as the stack's --set "
+                             '(e.g. arbiter.handover_success=0.5); repeatable')
     args = parser.parse_args()
     os.environ.setdefault('ROS_DOMAIN_ID', '207')
     runs = Path(args.runs or tempfile.mkdtemp(prefix='learn_stack_'))
     print(f'load at start: {load()}', flush=True)
-    run_dir, status, ran_s = follow(Path(args.config), args.duration, args.keep_running, runs)
+    run_dir, status, ran_s = follow(Path(args.config), args.duration, args.keep_running, runs,
+                                    args.set)
     summary = json.loads((run_dir / 'summary.json').read_text())
     arbiter, trainer = summary['arbiter'], summary['trainer']
     history = json.loads((run_dir / 'learn_history.json').read_text())
