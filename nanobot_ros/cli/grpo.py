@@ -22,10 +22,10 @@ def main(argv=None) -> int:
                         help='the instructions\' template splits, joined by + (the room: '
                              'train+paraphrase); never heldout')
     for name in ('start_states', 'group_size', 'update_epochs', 'minibatches', 'max_iterations',
-                 'checkpoint_every', 'seed'):
+                 'checkpoint_every', 'select_every', 'select_episodes', 'select_seed', 'seed'):
         parser.add_argument('--' + name.replace('_', '-'), type=int,
                             default=getattr(defaults, name))
-    for name in ('lr', 'clip', 'kl_coef', 'step_cost', 'temperature'):
+    for name in ('lr', 'clip', 'kl_coef', 'step_cost', 'temperature', 'select_temperature'):
         parser.add_argument('--' + name.replace('_', '-'), type=float,
                             default=getattr(defaults, name))
     parser.add_argument('--clip-high', type=float, default=defaults.clip_high,

@@ -62,8 +62,16 @@ resumed run draws the same episodes). Progress bar, plateau detection on the tra
 rate (mean of the last `plateau_window` iterations: a single iteration's 128 episodes on 32
 layouts swing by +-10 points, and a lucky one stopped the first run after 10 iterations) and
 W&B offline like the trainer.
+
+**Choosing the checkpoint on what is served** (`select_every` N > 0): the training success is
+sampled at the training temperature on training phrasings, and is not what a kernel serves.
+Every N iterations rank 0 plays `select_episodes` episodes from `select_seed` (the benches'
+seeds, below the demonstrations' 1000+) with the training and with the held-out phrasings,
+actions drawn as the kernels draw them at `select_temperature`, and keeps the iteration with
+the best mean of the two as `grpo_best.safetensors` (the rule the room's checkpoints were chosen
+by, by hand, in docs/policy.md). Use a seed range the final figures never come from.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import logging
 import os
 from pathlib import Path
@@ -78,10 +86,11 @@ from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.policy.processing import processor_for, sampler_noise
 from nanobot_ros.policy.training_run import jsonable, TrainingRun
-from nanobot_ros.policy.weights import load_policy
+from nanobot_ros.policy.weights import load_policy, save_policy
 from nanobot_ros.robots.sim.task_family import TaskBatch, TaskFamilyConfig
 
 CHECKPOINT_NAME = 'grpo.safetensors'
+BEST_NAME = 'grpo_best.safetensors'  # the policy of the best selection score (select_every)
 FORWARD_CHUNK = 256  # steps per forward pass (memory: a minibatch can hold thousands)
 TRAIN_SEEDS = 100_000  # GRPO's start states: far from the demos (1000+) and benches (0+)
 LOSS_AVERAGES = ('episode', 'step')
@@ -114,6 +123,10 @@ class GRPOConfig:
     plateau: PlateauConfig = field(default_factory=lambda: PlateauConfig(
         patience=8, min_delta=0.005, min_epochs=10, max_epochs=1000))
     plateau_window: int = 5  # iterations averaged (and first counted after that many)
+    select_every: int = 0  # iterations between selection checks as served (0: none)
+    select_episodes: int = 100  # per phrasing split (training, held-out)
+    select_seed: int = 0  # the first of the selection episodes' seeds
+    select_temperature: float = 0.0  # the kernels' `temperature` the policy will be served at
     seed: int = 0
     wandb: bool = True
     progress: bool = True
@@ -128,9 +141,16 @@ class GRPOConfig:
             raise ValueError(f'kl_estimator {self.kl_estimator!r}: one of {KL_ESTIMATORS}')
         if self.temperature <= 0:
             raise ValueError(f'temperature must be > 0, got {self.temperature}')
-        for name in ('start_states', 'group_size', 'update_epochs', 'minibatches'):
+        for name in ('start_states', 'group_size', 'update_epochs', 'minibatches',
+                     'select_episodes'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
+        if self.select_every < 0 or self.select_temperature < 0:
+            raise ValueError('select_every and select_temperature must be >= 0')
+        if not 0 <= self.select_seed <= self.select_seed + self.select_episodes <= 1000:
+            raise ValueError(f'selection seeds {self.select_seed}-'
+                             f'{self.select_seed + self.select_episodes - 1}: the benches\' '
+                             f'seeds are 0-999 (demonstrations use 1000+, GRPO {TRAIN_SEEDS}+)')
 
 
 @dataclass
@@ -388,6 +408,11 @@ class GRPOTrainer:
             bar.update(1)
             bar.set_postfix(success=f'{result["success"]:.3f}', kl=f'{result["kl"]:.4f}',
                             env_steps=self.env_steps)
+            if c.select_every and self.iteration % c.select_every == 0 and self.rank == 0:
+                best = self.best()
+                result.update(self.select())  # the history's entry of this iteration
+                if best is None or result['select'] > best['select']:
+                    self.save_best(result)
             self.training_run.log(result, step=self.iteration)
             if self.iteration % c.checkpoint_every == 0:
                 self.save()
@@ -398,6 +423,32 @@ class GRPOTrainer:
         bar.close()
         self.save()
         return self.finish()
+
+    def select(self) -> dict:
+        """Return the success on the selection episodes as served.
+
+        Per phrasing split ('select_train', 'select_heldout') and their mean ('select').
+        """
+        c = self.config
+        seeds = list(range(c.select_seed, c.select_seed + c.select_episodes))
+        result = {}
+        for phrasings in ('train', 'heldout'):
+            choose = policy_chooser(self.policy, c.select_temperature, c.seed)
+            with TaskBatch(replace(c.task, phrasings=phrasings), len(seeds)) as batch:
+                success, _ = batch.play(seeds, choose)
+            result[f'select_{phrasings}'] = float(np.mean(success))
+        result['select'] = (result['select_train'] + result['select_heldout']) / 2
+        return result
+
+    def best(self) -> Optional[dict]:
+        """Return the history's entry with the best selection score (the first of ties)."""
+        checked = [h for h in self.history if 'select' in h]
+        return max(checked, key=lambda h: h['select']) if checked else None
+
+    def save_best(self, result: dict) -> Path:
+        """Write the policy as it is now to grpo_best.safetensors, with its selection figures."""
+        return save_policy(self.run_dir / BEST_NAME, self.policy,
+                           extra_metadata={'grpo_best': result}, keep_backup=False)
 
     def _smoothed_success(self, end: int) -> float:
         """Mean training success of the `plateau_window` iterations up to `end`."""
@@ -413,17 +464,21 @@ class GRPOTrainer:
                    'world_size': self.world_size,
                    'max_kl': max((h['kl'] for h in self.history), default=None),
                    'max_kl_exact': max((h.get('kl_exact', 0.0) for h in self.history),
-                                       default=None)}
+                                       default=None),
+                   'best': self.best()}
         return self.training_run.finish(summary, self._plot)
 
     def _plot(self, run_dir: Path) -> None:
         if not self.history:
             return
         from nanobot_ros.learning.visualize import line_plot
-        line_plot(run_dir / 'success_curve.png',
-                  {'success': ([h['env_steps'] for h in self.history],
-                               [h['success'] for h in self.history])},
-                  'env steps', 'training success (sampled actions)', 'GRPO')
+        series = {'training (sampled)': ([h['env_steps'] for h in self.history],
+                                         [h['success'] for h in self.history])}
+        checked = [h for h in self.history if 'select' in h]
+        for split in ('train', 'heldout') if checked else ():
+            series[f'selection, {split} phrasings (as served)'] = (
+                [h['env_steps'] for h in checked], [h[f'select_{split}'] for h in checked])
+        line_plot(run_dir / 'success_curve.png', series, 'env steps', 'success', 'GRPO')
 
 
 def policy_chooser(policy: Policy, temperature: float = 0.0, seed: int = 0):

@@ -4,31 +4,11 @@ import pytest
 import torch
 
 from nanobot_ros.policy import grpo
-from nanobot_ros.policy.grpo import (episode_step_weights, GRPOConfig, GRPOTrainer,
-                                     group_advantages, grpo_loss, sampling_uniforms, TRAIN_SEEDS)
+from nanobot_ros.policy.grpo import (episode_step_weights, GRPOTrainer, group_advantages,
+                                     grpo_loss, sampling_uniforms, TRAIN_SEEDS)
 from nanobot_ros.policy.weights import save_policy
-from nanobot_ros.robots.sim.task_family import (family_expert_action, TaskFamily,
-                                                TaskFamilyConfig)
-from policy_fixtures import tiny_policy
-
-# One marker on a 3 x 3 torus (at most two moves away), three steps: multi-step episodes whose
-# lengths differ (a success ends at the marker, a failure uses the whole budget).
-TOY = TaskFamilyConfig(img_size=24, colors=('red', 'green'), min_markers=1, max_markers=1,
-                       two_step=0.0, step_budget=3)
-
-
-def toy_config(tmp_path, **overrides) -> GRPOConfig:
-    torch.manual_seed(0)
-    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
-    with torch.no_grad():  # a poor start: mostly 'stay', which never reaches the marker
-        policy.head[-1].bias[0] = 2.0
-    save_policy(tmp_path / 'bc.safetensors', policy)
-    values = dict(init=str(tmp_path / 'bc.safetensors'), run_dir=str(tmp_path / 'grpo'),
-                  task=TOY, start_states=16, group_size=8, lr=3e-3, minibatches=2,
-                  kl_coef=0.05, step_cost=0.02, max_iterations=4, checkpoint_every=2,
-                  wandb=False, progress=False)
-    values.update(overrides)
-    return GRPOConfig(**values)
+from nanobot_ros.robots.sim.task_family import family_expert_action, TaskFamily
+from policy_fixtures import tiny_policy, TOY, toy_config
 
 
 def expert_probability(trainer: GRPOTrainer, seeds) -> float:
