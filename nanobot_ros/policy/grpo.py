@@ -440,10 +440,13 @@ class GRPOTrainer:
         result['select'] = (result['select_train'] + result['select_heldout']) / 2
         return result
 
+    def selections(self) -> List[dict]:
+        """Return the history's entries of the iterations with a selection check."""
+        return [h for h in self.history if 'select' in h]
+
     def best(self) -> Optional[dict]:
         """Return the history's entry with the best selection score (the first of ties)."""
-        checked = [h for h in self.history if 'select' in h]
-        return max(checked, key=lambda h: h['select']) if checked else None
+        return max(self.selections(), key=lambda h: h['select'], default=None)
 
     def save_best(self, result: dict) -> Path:
         """Write the policy as it is now to grpo_best.safetensors, with its selection figures."""
@@ -474,7 +477,7 @@ class GRPOTrainer:
         from nanobot_ros.learning.visualize import line_plot
         series = {'training (sampled)': ([h['env_steps'] for h in self.history],
                                          [h['success'] for h in self.history])}
-        checked = [h for h in self.history if 'select' in h]
+        checked = self.selections()
         for split in ('train', 'heldout') if checked else ():
             series[f'selection, {split} phrasings (as served)'] = (
                 [h['env_steps'] for h in checked], [h[f'select_{split}'] for h in checked])

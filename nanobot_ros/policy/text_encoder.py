@@ -34,7 +34,8 @@ from nanobot_ros.durable import file_version
 
 MINILM_DIM = 384
 MAX_TOKENS = 32  # instructions are short; the encoder itself takes up to 256
-ENCODER_FILES = ('text_encoder.onnx', 'tokenizer.json')  # what an export's folder holds of it
+ENCODER_FILE, TOKENIZER_FILE = 'text_encoder.onnx', 'tokenizer.json'  # beside an export
+ENCODER_FILES = (ENCODER_FILE, TOKENIZER_FILE)
 
 
 def minilm_path() -> Path:
@@ -99,8 +100,8 @@ def export_text_encoder(folder: Path) -> Path:
         torch.onnx.export(Pooled(), (ids, torch.ones_like(ids)), buffer, dynamo=False,
                           opset_version=17, input_names=['input_ids', 'attention_mask'],
                           output_names=['embedding', 'tokens'])
-    shutil.copyfile(minilm_path() / 'tokenizer.json', folder / 'tokenizer.json')
-    path = folder / 'text_encoder.onnx'
+    shutil.copyfile(minilm_path() / TOKENIZER_FILE, folder / TOKENIZER_FILE)
+    path = folder / ENCODER_FILE
     atomic_write(path, buffer.getvalue())
     return path
 
@@ -117,12 +118,12 @@ class OnnxTextEncoder:
         import onnxruntime as ort
         from tokenizers import Tokenizer
         folder = Path(folder)
-        self.tokenizer = Tokenizer.from_file(str(folder / 'tokenizer.json'))
+        self.tokenizer = Tokenizer.from_file(str(folder / TOKENIZER_FILE))
         self.tokenizer.enable_truncation(MAX_TOKENS)
         self.tokenizer.enable_padding(length=MAX_TOKENS)
         options = ort.SessionOptions()
         options.intra_op_num_threads = options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(folder / 'text_encoder.onnx'), options,
+        self.session = ort.InferenceSession(str(folder / ENCODER_FILE), options,
                                             providers=['CPUExecutionProvider'])
         self.cache: Dict[str, np.ndarray] = {}
         OnnxTextEncoder.loads += 1
@@ -182,6 +183,6 @@ def encoder_dir() -> Path:
     """Return the folder holding the exported encoder, exporting it on first use."""
     folder = Path(os.environ.get('NANOBOT_CACHE', Path.home() / '.cache' / 'nanobot_ros')) \
         / 'minilm'
-    if not (folder / 'text_encoder.onnx').exists():
+    if not (folder / ENCODER_FILE).exists():
         export_text_encoder(folder)
     return folder
