@@ -1,19 +1,26 @@
 """The world_model node drives the sim over DDS: it answers frames, learns, reports, draws."""
-from pathlib import Path
+from dataclasses import replace
 
 import numpy as np
+import torch
 
 from nanobot_msgs.msg import Action, WorldModelStatus
 from sensor_msgs.msg import Image
 
 from bag_fixtures import Diagnostics
+from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
+from nanobot_ros.models.checkpoint import load_checkpoint, unprefixed
 from nanobot_ros.contract import (ACTION, ATTENTION, COMMAND, IMAGE, PREDICTIONS, SENSOR, STATUS,
                                   WORLD_MODEL_STATUS)
 from nanobot_ros.nodes.common import qos_profile
 from world_model_node_params import small_world_model
 
 
-LEARNER_STEPS = 30
+LEARNER_STEPS = 60
+# The test hears every frame the node could answer: the contract's depth of 5 (best effort)
+# lost 11 of 51 frames in a CI run while this process, also taking 900-px prediction grids,
+# fell behind; a deep queue on the same best-effort stream keeps them until they are taken.
+EVERY_FRAME = replace(SENSOR, depth=1000)
 
 
 def stamp_key(stamp):
@@ -22,7 +29,7 @@ def stamp_key(stamp):
 
 def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     frames, actions, statuses, grids, attention = [], [], [], [], []
-    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(SENSOR))
+    ros.node.create_subscription(Image, IMAGE.fqn(), frames.append, qos_profile(EVERY_FRAME))
     ros.node.create_subscription(Action, ACTION.fqn(), actions.append, qos_profile(COMMAND))
     status_subscription = ros.node.create_subscription(
         WorldModelStatus, WORLD_MODEL_STATUS.fqn(), statuses.append, qos_profile(STATUS))
@@ -40,26 +47,28 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
 
     def learned():
         assert world_model.poll() is None, nodes.output(world_model)[-3000:]
-        return (len(actions) >= 15 and statuses
+        return (len(actions) >= 15 and len(frames) >= 15 and statuses
                 and statuses[-1].predictor_training_step >= LEARNER_STEPS and grids)
     assert ros.spin_until(learned, timeout=180), nodes.output(world_model)[-3000:]
-    # It learns (medians of 3 learner steps, against batch noise): the autoencoder's loss fell
-    # well below where its first steps put it (to a quarter to a half in 30 steps here: 0.51x
-    # in one run, so the bound is 0.7x), the predictor's fell too (about 0.8x: its targets
-    # move as the encoder learns). A node that stepped without learning (frozen weights, a
-    # zero learning rate) stays near 1x and fails both.
-    losses = {s.predictor_training_step: (s.autoencoder_training_loss,
-                                          s.predictor_training_loss)
+    # The autoencoder learns (medians of 5 learner steps, against the noise of batches of 2):
+    # its loss fell well below where its first steps put it (0.16-0.38x in 60 steps over 12
+    # runs, so the bound is 0.7x); a node that stepped without learning stays near 1x. The
+    # predictor's batch loss cannot show it (0.001-0.13 from one batch to the next: a still
+    # or a moving dot), so its weights are checked against their initial values at the end.
+    losses = {s.predictor_training_step: s.autoencoder_training_loss
               for s in statuses if s.predictor_training_step >= 1}
     steps = sorted(losses)
     assert steps[0] <= 3, steps  # the baseline is the learner's first steps
-    first, last = (np.median([losses[k] for k in part], axis=0)
-                   for part in (steps[:3], steps[-3:]))
-    assert last[0] < 0.7 * first[0] and last[1] < first[1], (first, last, losses)
+    first, last = (np.median([losses[k] for k in part]) for part in (steps[:5], steps[-5:]))
+    assert last < 0.7 * first, (first, last, losses)
 
+    # Every action answers a frame: the sim's frames reach the world model (running first)
+    # before this test's subscription is matched (16 frames, 0.5 s, in one run; all of them
+    # in another), so the actions are checked from the first frame this test heard on.
     frame_stamps = {stamp_key(f.header.stamp) for f in frames}
-    answered = [a for a in actions if stamp_key(a.header.stamp) in frame_stamps]
-    assert len(answered) >= len(actions) - 3  # all but the DDS start-up race
+    heard = [a for a in actions if stamp_key(a.header.stamp) >= min(frame_stamps)]
+    answered = [a for a in heard if stamp_key(a.header.stamp) in frame_stamps]
+    assert len(heard) >= 10 and len(answered) >= len(heard) - 2  # a best-effort loss or two
     assert {a.index for a in actions} <= {0, 1}
     assert all(a.source == 'world_model' for a in actions)
     acting = [s for s in statuses if s.state == 'acting']
@@ -85,4 +94,12 @@ def test_world_model_answers_every_frame_and_learns(ros, nodes, tmp_path):
     nodes.stop(sim)
     assert (tmp_path / 'world_model_learning_curve.png').stat().st_size > 1000
     assert (tmp_path / 'world_model_predictions.png').stat().st_size > 1000
-    assert Path(tmp_path / 'checkpoints' / 'world_model.safetensors').is_file()
+    # The predictor learned: its saved weights left those it started from (the node's
+    # seed 0); a frozen predictor or a zero learning rate leaves them equal.
+    checkpoint = load_checkpoint(tmp_path / 'checkpoints' / 'world_model.safetensors')
+    initial = WorldModel(WorldModelConfig.from_dict(checkpoint.metadata['config']),
+                         seed=0).predictor.state_dict()
+    saved = unprefixed('predictor', checkpoint.tensors)
+    assert saved.keys() == initial.keys()
+    unchanged = [name for name in initial if torch.equal(saved[name], initial[name])]
+    assert unchanged == []
