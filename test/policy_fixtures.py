@@ -1,5 +1,6 @@
-"""Tiny policies and exports for the policy, export, trainer and kernel tests; a toy GRPO run."""
+"""Tiny policies and exports for the policy, export, trainer and kernel tests; toy GRPO runs."""
 from pathlib import Path
+import sys
 
 import torch
 
@@ -63,16 +64,39 @@ def tiny_export(folder: Path, name: str = 'policy.onnx', **overrides) -> Path:
     return export_policy(tiny_policy(**overrides), Path(folder) / name, 'ddim', 4)
 
 
+def staying_clone(path: Path, stay_bias: float) -> Policy:
+    """Save at `path` and return a tiny categorical clone leaning to 'stay' by `stay_bias`.
+
+    A poor start for GRPO: 'stay' never reaches a marker, so episodes fail and differ in length.
+    """
+    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
+    with torch.no_grad():
+        policy.head[-1].bias[0] = stay_bias
+    save_policy(path, policy)
+    return policy
+
+
 def toy_config(tmp_path, **overrides) -> GRPOConfig:
     """Return a GRPO config on TOY from a tiny clone that mostly stays (saved in tmp_path)."""
-    torch.manual_seed(0)
-    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
-    with torch.no_grad():  # a poor start: mostly 'stay', which never reaches the marker
-        policy.head[-1].bias[0] = 2.0
-    save_policy(tmp_path / 'bc.safetensors', policy)
+    staying_clone(tmp_path / 'bc.safetensors', 2.0)
     values = dict(init=str(tmp_path / 'bc.safetensors'), run_dir=str(tmp_path / 'grpo'),
                   task=TOY, start_states=16, group_size=8, lr=3e-3, minibatches=2,
                   kl_coef=0.05, step_cost=0.02, max_iterations=4, checkpoint_every=2,
                   wandb=False, progress=False)
     values.update(overrides)
     return GRPOConfig(**values)
+
+
+TORCHRUN_2 = (sys.executable, '-m', 'torch.distributed.run', '--standalone', '--nproc_per_node',
+              '2')  # two CPU processes, gloo
+
+
+def grpo_command(init, run_dir, launcher=(), *options) -> list:
+    """`nanobot grpo` on the 'targets' task (5 x 5 cells, 12 steps): 2 iterations of 4 groups.
+
+    `options`: more (or, later on the line, overriding) command-line options.
+    """
+    return [*launcher, *([] if launcher else [sys.executable]), '-m', 'nanobot_ros.cli', 'grpo',
+            str(init), '--run-dir', str(run_dir), '--task', 'targets', '--start-states', '4',
+            '--group-size', '4', '--minibatches', '2', '--max-iterations', '2', '--lr', '3e-3',
+            '--kl-coef', '0.05', '--no-wandb', '--no-progress', *options]

@@ -22,7 +22,8 @@ def main(argv=None) -> int:
                         help='the instructions\' template splits, joined by + (the room: '
                              'train+paraphrase); never heldout')
     for name in ('start_states', 'group_size', 'update_epochs', 'minibatches', 'max_iterations',
-                 'checkpoint_every', 'select_every', 'select_episodes', 'select_seed', 'seed'):
+                 'checkpoint_every', 'select_every', 'select_episodes', 'select_seed',
+                 'select_patience', 'seed'):
         parser.add_argument('--' + name.replace('_', '-'), type=int,
                             default=getattr(defaults, name))
     for name in ('lr', 'clip', 'kl_coef', 'step_cost', 'temperature', 'select_temperature'):

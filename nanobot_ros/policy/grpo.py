@@ -69,7 +69,9 @@ Every N iterations rank 0 plays `select_episodes` episodes from `select_seed` (t
 seeds, below the demonstrations' 1000+) with the training and with the held-out phrasings,
 actions drawn as the kernels draw them at `select_temperature`, and keeps the iteration with
 the best mean of the two as `grpo_best.safetensors` (the rule the room's checkpoints were chosen
-by, by hand, in docs/policy.md). Use a seed range the final figures never come from.
+by, by hand, in docs/policy.md). Use a seed range the final figures never come from. With
+`select_patience` P > 0 the run stops after P checks without a better mean, in place of the
+training success's plateau (rank 0 decides, every rank stops at the same iteration).
 """
 from dataclasses import dataclass, field, replace
 import logging
@@ -127,6 +129,7 @@ class GRPOConfig:
     select_episodes: int = 100  # per phrasing split (training, held-out)
     select_seed: int = 0  # the first of the selection episodes' seeds
     select_temperature: float = 0.0  # the kernels' `temperature` the policy will be served at
+    select_patience: int = 0  # checks without a better selection score to stop (0: plateau)
     seed: int = 0
     wandb: bool = True
     progress: bool = True
@@ -145,8 +148,10 @@ class GRPOConfig:
                      'select_episodes'):
             if getattr(self, name) < 1:
                 raise ValueError(f'{name} must be >= 1, got {getattr(self, name)}')
-        if self.select_every < 0 or self.select_temperature < 0:
-            raise ValueError('select_every and select_temperature must be >= 0')
+        if self.select_every < 0 or self.select_temperature < 0 or self.select_patience < 0:
+            raise ValueError('select_every, select_temperature and select_patience must be >= 0')
+        if self.select_patience and not self.select_every:
+            raise ValueError('select_patience counts selection checks: set select_every too')
         if not 0 <= self.select_seed <= self.select_seed + self.select_episodes <= 1000:
             raise ValueError(f'selection seeds {self.select_seed}-'
                              f'{self.select_seed + self.select_episodes - 1}: the benches\' '
@@ -416,13 +421,32 @@ class GRPOTrainer:
             self.training_run.log(result, step=self.iteration)
             if self.iteration % c.checkpoint_every == 0:
                 self.save()
-            if len(self.history) >= c.plateau_window and \
-                    self.plateau.update(-self._smoothed_success(len(self.history))):
+            if self._stops():
                 log.info('%s', self.plateau.reason)
                 break
         bar.close()
         self.save()
         return self.finish()
+
+    def _stops(self) -> bool:
+        """Whether the run ends here; the reason goes to `self.plateau.reason`.
+
+        With select_patience: rank 0's last select_patience checks were none better than its
+        best (every rank learns it from rank 0); else the training success's plateau.
+        """
+        c = self.config
+        if c.select_patience:
+            best = self.best()
+            since = sum(h['iteration'] > best['iteration'] for h in self.selections()) \
+                if best else 0
+            if self._all_reduce([float(since >= c.select_patience)])[0] == 0:
+                return False
+            self.plateau.reason = (f'selection: no better score in {c.select_patience} checks '
+                                   f'(best {best["select"]:.3f} at iteration '
+                                   f'{best["iteration"]})' if best else 'selection: rank 0 stops')
+            return True
+        return len(self.history) >= c.plateau_window and \
+            self.plateau.update(-self._smoothed_success(len(self.history)))
 
     def select(self) -> dict:
         """Return the success on the selection episodes as served.

@@ -1,32 +1,18 @@
 """`nanobot grpo` under torchrun (2 CPU processes, gloo) computes what one process does."""
 import json
-import sys
 
 import torch
 
-from nanobot_ros.policy.weights import load_policy, save_policy
-from policy_fixtures import tiny_policy
+from nanobot_ros.policy.weights import load_policy
+from policy_fixtures import grpo_command, staying_clone, TORCHRUN_2
 from trainer_fixtures import run
 
 
-def grpo_command(init, run_dir, launcher=()) -> list:
-    """`nanobot grpo` on the 'targets' task (5 x 5 cells, 12 steps): 2 iterations of 4 groups."""
-    return [*launcher, *([] if launcher else [sys.executable]), '-m', 'nanobot_ros.cli', 'grpo',
-            str(init), '--run-dir', str(run_dir), '--task', 'targets', '--start-states', '4',
-            '--group-size', '4', '--minibatches', '2', '--max-iterations', '2', '--lr', '3e-3',
-            '--kl-coef', '0.05', '--no-wandb', '--no-progress']
-
-
 def test_two_processes_take_the_same_steps_as_one(tmp_path):
-    policy = tiny_policy(head='categorical', image_size=24, max_text_len=24)
-    with torch.no_grad():  # mostly 'stay': episodes of several lengths, some failing
-        policy.head[-1].bias[0] = 1.0
-    save_policy(tmp_path / 'bc.safetensors', policy)
+    policy = staying_clone(tmp_path / 'bc.safetensors', 1.0)  # episodes of several lengths
     one = run(grpo_command(tmp_path / 'bc.safetensors', tmp_path / 'one'))
     assert one.returncode == 0, one.stdout + one.stderr
-    launcher = [sys.executable, '-m', 'torch.distributed.run', '--standalone',
-                '--nproc_per_node', '2']
-    two = run(grpo_command(tmp_path / 'bc.safetensors', tmp_path / 'two', launcher))
+    two = run(grpo_command(tmp_path / 'bc.safetensors', tmp_path / 'two', TORCHRUN_2))
     assert two.returncode == 0, two.stdout + two.stderr
     summaries = [json.loads((tmp_path / name / 'summary.json').read_text())
                  for name in ('one', 'two')]
