@@ -1,4 +1,4 @@
-"""Publishers, and recorders of /robot/action and the kernel's status, for the node tests.
+"""Publishers and a recorder of /robot/action for the kernel and policy node tests.
 
 KERNELS: every kernel implementation the kernel tests run against, the Python one and the
 Rust one (kernel/) with each of its backends, all under the node name 'kernel'.
@@ -8,8 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diagnostic_msgs.msg import DiagnosticArray
-from nanobot_ros.contract import ACTION, COMMAND, DIAGNOSTICS, IMAGE, INSTRUCTION, SENSOR, STATUS
+from nanobot_ros.contract import ACTION, COMMAND, IMAGE, INSTRUCTION, SENSOR
 from nanobot_ros.data.convert import numpy_to_image
 from nanobot_ros.nodes.common import qos_profile
 from nanobot_msgs.msg import Action
@@ -80,23 +79,6 @@ class ActionProbe:
                 return action
         raise AssertionError(f'{source} never answered; last answer from '
                              f'{action.source if action else "nobody"}')
-
-
-class KernelStatus:
-    """Records /diagnostics; `values()` is the kernel's status values of the last report."""
-
-    def __init__(self, ros):
-        self.reports = []
-        ros.node.create_subscription(DiagnosticArray, DIAGNOSTICS.fqn(), self.reports.append,
-                                     qos_profile(STATUS))
-
-    def values(self) -> dict:
-        """Return the key-values of the kernel's last status ({} before the first)."""
-        for report in reversed(self.reports):
-            for status in report.status:
-                if status.hardware_id == 'kernel':
-                    return {kv.key: kv.value for kv in status.values}
-        return {}
 
 
 def assert_bounded(action: Action, bound: float = 1.0) -> None:

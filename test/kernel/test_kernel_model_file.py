@@ -1,18 +1,17 @@
 """Kernel without a model, with a corrupt one, then hot-reloading good and bad exports."""
-import json
 import os
 
 import pytest
 
-from kernel_harness import (ActionProbe, assert_bounded, KernelStatus, KERNELS, model_file,
-                            start_kernel)
+from bag_fixtures import Diagnostics
+from kernel_harness import ActionProbe, assert_bounded, KERNELS, model_file, start_kernel
 from policy_fixtures import tiny_export
 from std_msgs.msg import String
 
 
 @pytest.mark.parametrize('impl', KERNELS)
 def test_missing_corrupt_and_reloaded_models(impl, ros, nodes, tmp_path):
-    status = KernelStatus(ros)
+    diagnostics = Diagnostics(ros)
     onnx = tmp_path / 'live' / 'policy.onnx'
     path = model_file(impl, onnx)  # what this kernel reads of the export
     probe = ActionProbe(ros)
@@ -23,7 +22,7 @@ def test_missing_corrupt_and_reloaded_models(impl, ros, nodes, tmp_path):
 
     path.parent.mkdir()
     path.write_bytes(b'\x08\x01garbage, not a protobuf')
-    assert ros.spin_until(lambda: int(status.values().get('reload_failures', 0)) >= 1,
+    assert ros.spin_until(lambda: diagnostics.values('kernel').get('reload_failures', 0) >= 1,
                           timeout=15)
     assert probe.answer(probe.frame()).source == 'kernel:safe:no model'
 
@@ -36,7 +35,7 @@ def test_missing_corrupt_and_reloaded_models(impl, ros, nodes, tmp_path):
     broken = tmp_path / 'broken'
     broken.write_bytes(path.read_bytes()[:500])
     os.replace(broken, path)
-    assert ros.spin_until(lambda: int(status.values().get('reload_failures', 0)) >= 2,
+    assert ros.spin_until(lambda: diagnostics.values('kernel').get('reload_failures', 0) >= 2,
                           timeout=15)
     action = probe.answer(probe.frame())
     assert action.source == 'kernel'
@@ -45,9 +44,9 @@ def test_missing_corrupt_and_reloaded_models(impl, ros, nodes, tmp_path):
     # A new good export is swapped in.
     tiny_export(tmp_path / 'b', seed=3)
     os.replace(model_file(impl, tmp_path / 'b' / 'policy.onnx'), path)
-    assert ros.spin_until(lambda: int(status.values().get('reloads', 0)) >= 1,
+    assert ros.spin_until(lambda: diagnostics.values('kernel').get('reloads', 0) >= 1,
                           timeout=15)
     assert probe.answer(probe.frame()).source == 'kernel'
-    assert json.loads(status.values()['safe_actions'])['no model'] >= 2
+    assert diagnostics.values('kernel')['safe_actions']['no model'] >= 2
     assert nodes.stop(kernel) == 0
     assert 'did not load' in nodes.output(kernel)

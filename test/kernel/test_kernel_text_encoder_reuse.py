@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 from std_msgs.msg import String
 
-from kernel_harness import ActionProbe, KernelStatus, KERNELS, model_file, start_kernel
+from bag_fixtures import Diagnostics
+from kernel_harness import ActionProbe, KERNELS, model_file, start_kernel
 from nanobot_ros.policy.export import export_policy
 from nanobot_ros.policy.onnx_runtime import OnnxPolicy
 from nanobot_ros.policy.text_encoder import MAX_TOKENS
@@ -30,7 +31,7 @@ def minilm_export(folder, seed: int):
 
 @pytest.mark.parametrize('impl', KERNELS)
 def test_reloads_keep_the_text_encoder_until_its_files_change(impl, ros, nodes, tmp_path):
-    status = KernelStatus(ros)
+    diagnostics = Diagnostics(ros)
     live = tmp_path / 'live'
     live.mkdir()
     minilm_export(live, seed=1)
@@ -49,21 +50,21 @@ def test_reloads_keep_the_text_encoder_until_its_files_change(impl, ros, nodes, 
         shutil.copyfile(model_file(impl, onnx), live / 'incoming')
         os.replace(live / 'incoming', model_file(impl, live / 'policy.onnx'))
         assert ros.spin_until(
-            lambda: int(status.values().get('reloads', 0)) >= reloads, timeout=30), \
+            lambda: diagnostics.values('kernel').get('reloads', 0) >= reloads, timeout=30), \
             nodes.output(kernel)
         return onnx
 
     replace_export(2, reloads=1)
     replace_export(3, reloads=2)
-    assert ros.spin_until(lambda: status.values().get('reloads') == '2', timeout=10)
-    assert status.values()['text_encoder_loads'] == '1'
+    assert ros.spin_until(lambda: diagnostics.values('kernel').get('reloads') == 2, timeout=10)
+    assert diagnostics.values('kernel')['text_encoder_loads'] == 1
 
     # A new encoder file (a new inode, as a copy moved in gives) is built at the next reload.
     shutil.copyfile(live / 'text_encoder.onnx', tmp_path / 'encoder.onnx')
     os.replace(tmp_path / 'encoder.onnx', live / 'text_encoder.onnx')
     served = replace_export(4, reloads=3)
-    assert ros.spin_until(lambda: status.values().get('reloads') == '3', timeout=10)
-    assert status.values()['text_encoder_loads'] == '2'
+    assert ros.spin_until(lambda: diagnostics.values('kernel').get('reloads') == 3, timeout=10)
+    assert diagnostics.values('kernel')['text_encoder_loads'] == 2
 
     image = np.random.default_rng(0).integers(0, 256, (40, 40, 3), dtype=np.uint8)
     action = probe.answer(probe.frame(image))
