@@ -22,7 +22,6 @@ Arbiter, which hands over to the kernel, or back to the teacher (the rules: poli
 On the way out it draws success over wall time into <run_dir>/learn_success.png.
 """
 import json
-import os
 from pathlib import Path
 import threading
 import time
@@ -31,6 +30,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from nanobot_ros.contract import (ACTION, ACTION_OVERRIDE, DIAGNOSTICS, KERNEL_ACTION,
                                   LEARN_STATUS, PERSON_SOURCE, TEACHER_ACTION)
 from nanobot_ros.data.convert import make_action
+from nanobot_ros.durable import file_version
 from nanobot_ros.nodes.common import (NanobotNode, OK, qos_profile, run, subscribe_override,
                                       WARN)
 from nanobot_ros.policy.handover import (Arbiter, ArbiterConfig, evaluate_export,
@@ -145,11 +145,7 @@ class ArbiterNode(NanobotNode):
     def _check(self) -> None:
         self._take_verdict()
         if self._evaluating is None:
-            try:
-                stat = os.stat(self.settings.export_path)
-                key = (stat.st_size, stat.st_mtime_ns, stat.st_ino)
-            except OSError:
-                key = None
+            key = file_version(self.settings.export_path)
             if key is not None and key != self._export_key:
                 self._export_key = key
                 self._evaluating = threading.Thread(target=self._evaluate, daemon=True)
