@@ -58,6 +58,8 @@ import torch
 import yaml
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
+from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
+from nanobot_ros.models.checkpoint import load_checkpoint
 from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
 from nanobot_ros.robots.room.mjcf import CAMERA_POS
@@ -68,13 +70,14 @@ from world_model_learning import add_model_arguments, held_out_figures, \
 
 GOAL_R2 = 0.9
 GOAL_ERROR_RATIO = 0.5
+WALL_NEAR = 0.1  # m: a frame "facing a wall" (the held-out wall poses are 1-5 cm from one)
 ROOM_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'room.yaml'
 # Flags whose defaults come from config/room.yaml's world_model section: {flag dest: key}.
 FROM_ROOM_CONFIG = {
     'img_size': 'img_size', 'patch_size': 'patch_size', 'embed_dim': 'embed_dim',
     'depth': 'depth', 'predictor_depth': 'predictor_depth', 'batch_size': 'batch_size',
     'buffer_capacity': 'buffer_capacity', 'temperature': 'exploration_temperature',
-    'relative': 'exploration_relative',
+    'relative': 'exploration_relative', 'hold': 'exploration_hold',
     'reconstruction_threshold': 'reconstruction_threshold',
     'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
@@ -119,6 +122,17 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
             x = float(rng.uniform(-half_x + 0.15, half_x - 0.15))
         poses.append((float(x), float(y), yaw))
     return poses
+
+
+def wall_ahead(world: RoomWorld, x: float, y: float, yaw: float) -> float:
+    """Metres from the camera to the wall straight ahead of pose (x, y, yaw)."""
+    ahead = math.inf
+    for position, direction, size in ((x, math.cos(yaw), world.config.room_size[0]),
+                                      (y, math.sin(yaw), world.config.room_size[1])):
+        if abs(direction) > 1e-9:
+            wall = size / 2 if direction > 0 else -size / 2
+            ahead = min(ahead, (wall - position) / direction)
+    return ahead - CAMERA_POS[0]
 
 
 def room_held_out(config: RoomConfig, count: int, seed: int):
@@ -275,10 +289,12 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
     loop = AdaptiveWorldModelLoop(model, loop_config(
         args, actions=actions, idle_action=0, exploration_epsilon=epsilon,
         exploration_temperature=args.temperature, exploration_relative=args.relative,
+        exploration_hold=args.hold,
         balance_actions=args.balance_actions,
         reconstruction_threshold=args.reconstruction_threshold,
         buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
-        lr_final_ratio=args.lr_final_ratio))
+        lr_final_ratio=args.lr_final_ratio,
+        train_steps_per_frame=0 if args.frames_per_step > 1 else args.train_steps))
     world = RoomWorld(RoomConfig(img_size=args.img_size, layout_seed=args.layout_seed))
     rng = np.random.default_rng(seed)
 
@@ -287,6 +303,7 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
 
     frame, frames, seconds, cpu = world.reset(seed=seed), 0, 0.0, 0.0
     visited = set()  # the room's 10 x 10 cells the robot has been in
+    at_wall = 0  # frames that ended facing a wall within WALL_NEAR (the held-out set's quarter)
     result = {'reached': None, 'best': None, 'curve': []}
 
     def measure() -> bool:
@@ -294,7 +311,8 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
                         cpu if args.clock == 'cpu' else seconds,
                         f'frame {frames:5d}  {seconds:6.1f} s ({cpu:6.1f} s CPU)  gated '
                         f'{loop.gated_frames:4d}',
-                        f'{len(visited)} of 100 cells visited, actions taken '
+                        f'{len(visited)} of 100 cells visited, {at_wall} frames facing a '
+                        f'wall, actions taken '
                         f'{list(loop.explorer.selections.values())}')
 
     next_eval = args.eval_every
@@ -304,10 +322,13 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
             loop.break_history()
             frame = world.reset(seed=int(rng.integers(2 ** 31)))
         frame = loop.step(frame, execute)['next_frame']
+        if args.frames_per_step > 1 and (frames + 1) % args.frames_per_step == 0:
+            loop.train()
         seconds += time.perf_counter() - started
         cpu += time.process_time() - started_cpu
         frames += 1
-        x, y, _ = world.pose
+        x, y, yaw = world.pose
+        at_wall += wall_ahead(world, x, y, yaw) <= WALL_NEAR
         visited.add(tuple(int(10 * (v / size + 0.5)) for v, size in zip(
             (x, y), world.config.room_size)))
         if model.autoencoder_training_step >= next_eval:
@@ -320,6 +341,25 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
     result.update(seconds=cpu if args.clock == 'cpu' else seconds,
                   steps=model.autoencoder_training_step, frames=frames,
                   cpu=cpu, selections=dict(loop.explorer.selections))
+    return result
+
+
+def checkpoint_result(path: Path, held_out: dict, baselines: dict) -> dict:
+    """Return the held-out figures of a saved world model (the stack's), as `run` does.
+
+    The model is built from the checkpoint's own configuration, so any room world model
+    checkpoint is measured as it was trained.
+    """
+    checkpoint = load_checkpoint(path)
+    if checkpoint is None:
+        raise SystemExit(f'room_world_model: no checkpoint at {path}')
+    model = WorldModel(WorldModelConfig.from_dict(checkpoint.metadata['config']))
+    model.load_state(checkpoint.tensors, checkpoint.metadata)
+    result = {'reached': None, 'best': None, 'curve': []}
+    evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
+             f'{checkpoint.metadata.get("loop", {}).get("frames_seen", "?")} frames seen')
+    result.update(seconds=0.0, steps=model.autoencoder_training_step, frames=0, cpu=0.0,
+                  selections={})
     return result
 
 
@@ -360,6 +400,9 @@ def main(argv=None):
                         help='--selector coverage: poses of its training set')
     parser.add_argument('--temperature', type=float, default=LoopConfig.exploration_temperature,
                         help="the uncertainty explorer's sampling temperature (0 = argmax)")
+    parser.add_argument('--hold', type=float, default=LoopConfig.exploration_hold,
+                        help='mean frames the explorer holds each action it chooses (1 = a '
+                        'new choice every frame)')
     parser.add_argument('--relative', action=argparse.BooleanOptionalAction,
                         default=LoopConfig.exploration_relative,
                         help='the explorer scores uncertainty over its running mean per action')
@@ -374,6 +417,14 @@ def main(argv=None):
     parser.add_argument('--reset-every', type=int, default=0,
                         help='frames between teleports of the learner to a random pose (0 = '
                         'never: it drives the whole time, as in the stack)')
+    parser.add_argument('--checkpoint', type=Path, default=None,
+                        help='measure this saved world model (e.g. the room stack\'s, '
+                        'saved/checkpoints/room/world_model.safetensors) on the held-out sets '
+                        'instead of training one')
+    parser.add_argument('--frames-per-step', type=int, default=1,
+                        help='frames acted per learner step (the node learns in its own '
+                        'thread, so in the stack the robot acts several frames per learner '
+                        'step; 1 = --train-steps learner steps after every frame)')
     parser.add_argument('--buffer-capacity', type=int, default=LoopConfig.buffer_capacity)
     parser.add_argument('--reconstruction-threshold', type=float,
                         default=LoopConfig.reconstruction_threshold,
@@ -395,8 +446,10 @@ def main(argv=None):
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
           f'{args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
-          f'{args.temperature:g}{" (relative)" if args.relative else ""}, resets every '
-          f'{args.reset_every or "never"}, seeds {seeds}, '
+          f'{args.temperature:g}{" (relative)" if args.relative else ""}, actions held '
+          f'{args.hold:g} frames on average, resets every '
+          f'{args.reset_every or "never"}, {args.frames_per_step} frame(s) per learner '
+          f'step, seeds {seeds}, '
           f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '
           f'torch thread(s); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',
           flush=True)
@@ -409,6 +462,14 @@ def main(argv=None):
         for label, values in figures.items():
             print(f'{name} layout, {label}: R2 {values["all"]:+.3f} ({per_action(values)}); '
                   f'mean squared error {values["mse"]:.5f}', flush=True)
+    if args.checkpoint:
+        result = checkpoint_result(args.checkpoint, held_out, baselines)
+        print_table('seen', result, baselines)
+        print_table('unseen', result, baselines)
+        worst, ratio = result['best']
+        print(f'room world model: checkpoint after {result["steps"]} learner steps; worst '
+              f'action R² {worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
+        return
     summaries = {}
     selectors = {'coverage': None} if args.selector == 'coverage' else \
         chosen_selectors(args.selector)

@@ -58,6 +58,10 @@ class LoopConfig:
         'score each action by its uncertainty over its own running mean (chosen where its '
         'outcome is more doubtful than usual): for worlds where one action always changes '
         'the view most')})
+    exploration_hold: float = field(default=1.0, metadata={'description': (
+        'mean frames the explorer holds each action it chooses (drawn geometric; 1 = a new '
+        'choice every frame): held moves cross the room and reach its walls, where one-frame '
+        'choices dither in place')})
     balance_actions: bool = field(default=True, metadata={'description': (
         'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
         'takes one action then does not forget the others)')})
@@ -79,6 +83,8 @@ class LoopConfig:
                              f'{list(self.actions)}')
         if not self.reconstruction_threshold > 0:
             raise ValueError('reconstruction_threshold must be > 0')
+        if not self.exploration_hold >= 1:
+            raise ValueError(f'exploration_hold must be >= 1 frame, got {self.exploration_hold}')
         if self.batch_size < 1 or self.train_steps_per_frame < 0:
             raise ValueError('batch_size must be >= 1 and train_steps_per_frame >= 0')
         if self.lr_decay_steps < 0 or not 0 < self.lr_final_ratio <= 1:
@@ -130,7 +136,8 @@ class AdaptiveWorldModelLoop:
                              f'{learner.config.predictor.num_actions}')
         self.explorer = UncertaintyExplorer(self.actions, config.exploration_epsilon,
                                             config.exploration_temperature, config.seed,
-                                            config.exploration_relative)
+                                            config.exploration_relative,
+                                            config.exploration_hold)
         self.selector = selector
         # Macro-action levels above the predictor (learning/hierarchy.py), None = none.
         self.hierarchy = hierarchy

@@ -33,6 +33,13 @@ doubtful than usual for that action. Some actions are always the most uncertain 
 terms: a turn changes every pixel of a room camera's view, so at argmax the plain explorer
 turns on the spot (505 left and 445 right of 1250 actions, no stop, 20 forward in a
 bench/room_world_model.py run) and never learns what backing off does.
+
+With `hold` > 1 each chosen action is held for a number of frames drawn from a geometric
+distribution of that mean, as in temporally-extended epsilon-greedy (Dabney et al. 2021,
+"Temporally-extended epsilon-greedy exploration"): one-frame choices, random or curious, move
+a robot by a random walk (forward and backward undo each other) and seldom bring it to a wall
+facing it, so it never learns what bumping into one or backing off from it does; held ones
+drive it across the room.
 """
 from typing import Dict, Optional, Sequence
 
@@ -47,17 +54,22 @@ class UncertaintyExplorer:
     """Selects (or samples) actions by their current uncertainty."""
 
     def __init__(self, actions: Sequence[int], epsilon: float = 0.0, temperature: float = 0.0,
-                 seed: int = 0, relative: bool = False):
+                 seed: int = 0, relative: bool = False, hold: float = 1.0):
         if not 0.0 <= epsilon <= 1.0:
             raise ValueError(f'epsilon must be in [0, 1], got {epsilon}')
         if not temperature >= 0.0:
             raise ValueError(f'temperature must be >= 0, got {temperature}')
         if not actions:
             raise ValueError('an explorer needs at least one action')
+        if not hold >= 1.0:
+            raise ValueError(f'hold must be >= 1 frame, got {hold}')
         self.actions = list(actions)
         self.epsilon = epsilon
         self.temperature = temperature
         self.relative = relative
+        self.hold = hold
+        self.held: Optional[int] = None  # the action being held, and for how many more frames
+        self.hold_left = 0
         self.mean_uncertainty: Optional[np.ndarray] = None  # `relative`: per action
         self.selections: Dict[int, int] = {a: 0 for a in self.actions}
         self.rng = np.random.default_rng(seed)
@@ -84,23 +96,33 @@ class UncertaintyExplorer:
     def select(self, uncertainty: Sequence[float]):
         """Return (action, metadata) for per-action uncertainties in action order."""
         scores = self.scores(uncertainty)
-        if self.epsilon and self.rng.random() < self.epsilon:
-            action = self.actions[int(self.rng.integers(len(self.actions)))]
-        elif self.temperature:
-            weights = np.exp((scores - 1.0) / self.temperature)
-            action = self.actions[int(self.rng.choice(len(self.actions),
-                                                      p=weights / weights.sum()))]
+        if self.hold_left:
+            self.hold_left -= 1
+            action = self.held
         else:
-            best = np.flatnonzero(scores == scores.max())
-            action = self.actions[int(self.rng.choice(best))]
+            action = self.choose(scores)
+            if self.hold > 1:  # this frame and hold_left more: geometric, mean `hold`
+                self.held, self.hold_left = action, int(self.rng.geometric(1.0 / self.hold)) - 1
         self.selections[action] += 1
         return action, [{'uncertainty': dict(zip(self.actions, map(float, uncertainty))),
                          'score': dict(zip(self.actions, scores.tolist()))}]
+
+    def choose(self, scores: np.ndarray) -> int:
+        """Return a new choice: random (epsilon), sampled (temperature) or the most uncertain."""
+        if self.epsilon and self.rng.random() < self.epsilon:
+            return self.actions[int(self.rng.integers(len(self.actions)))]
+        if self.temperature:
+            weights = np.exp((scores - 1.0) / self.temperature)
+            return self.actions[int(self.rng.choice(len(self.actions),
+                                                    p=weights / weights.sum()))]
+        best = np.flatnonzero(scores == scores.max())
+        return self.actions[int(self.rng.choice(best))]
 
     def state(self) -> dict:
         """Return the explorer as JSON-ready values (for checkpoints)."""
         return {'selections': {str(a): n for a, n in self.selections.items()},
                 'rng': self.rng.bit_generator.state,
+                'held': self.held, 'hold_left': self.hold_left,
                 'mean_uncertainty': None if self.mean_uncertainty is None
                 else self.mean_uncertainty.tolist()}
 
@@ -111,5 +133,6 @@ class UncertaintyExplorer:
         for key, value in state['selections'].items():
             self.selections[int(key)] = int(value)
         self.rng.bit_generator.state = state['rng']
+        self.held, self.hold_left = state.get('held'), int(state.get('hold_left', 0))
         if state.get('mean_uncertainty') is not None:
             self.mean_uncertainty = np.asarray(state['mean_uncertainty'], dtype=float)
