@@ -70,7 +70,7 @@ from world_model_learning import add_model_arguments, held_out_figures, \
 
 GOAL_R2 = 0.9
 GOAL_ERROR_RATIO = 0.5
-WALL_NEAR = 0.1  # m: a frame "facing a wall" (the held-out wall poses are 1-5 cm from one)
+WALL_NEAR = 0.1  # m: a pose "facing a wall" (the held-out wall poses are 1-5 cm from one)
 ROOM_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'room.yaml'
 # Flags whose defaults come from config/room.yaml's world_model section: {flag dest: key}.
 FROM_ROOM_CONFIG = {
@@ -303,7 +303,9 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
 
     frame, frames, seconds, cpu = world.reset(seed=seed), 0, 0.0, 0.0
     visited = set()  # the room's 10 x 10 cells the robot has been in
-    at_wall = 0  # frames that ended facing a wall within WALL_NEAR (the held-out set's quarter)
+    # Frames that ended facing a wall within WALL_NEAR (as a quarter of the held-out poses
+    # do), and the actions taken from such a pose.
+    at_wall, from_wall = 0, {action: 0 for action in actions}
     result = {'reached': None, 'best': None, 'curve': []}
 
     def measure() -> bool:
@@ -312,7 +314,7 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
                         f'frame {frames:5d}  {seconds:6.1f} s ({cpu:6.1f} s CPU)  gated '
                         f'{loop.gated_frames:4d}',
                         f'{len(visited)} of 100 cells visited, {at_wall} frames facing a '
-                        f'wall, actions taken '
+                        f'wall (actions taken there {list(from_wall.values())}), actions taken '
                         f'{list(loop.explorer.selections.values())}')
 
     next_eval = args.eval_every
@@ -321,7 +323,11 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
         if args.reset_every and frames and frames % args.reset_every == 0:
             loop.break_history()
             frame = world.reset(seed=int(rng.integers(2 ** 31)))
-        frame = loop.step(frame, execute)['next_frame']
+        facing_wall = wall_ahead(world, *world.pose) <= WALL_NEAR
+        outcome = loop.step(frame, execute)
+        frame = outcome['next_frame']
+        if facing_wall and outcome['action'] is not None:
+            from_wall[outcome['action']] += 1
         if args.frames_per_step > 1 and (frames + 1) % args.frames_per_step == 0:
             loop.train()
         seconds += time.perf_counter() - started
