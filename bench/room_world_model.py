@@ -57,9 +57,9 @@ import numpy as np
 import torch
 import yaml
 
+from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
-from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
-from nanobot_ros.models.checkpoint import load_checkpoint
+from nanobot_ros.models.checkpoint import CheckpointError
 from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
 from nanobot_ros.robots.room.mjcf import CAMERA_POS
@@ -353,17 +353,17 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
 def checkpoint_result(path: Path, held_out: dict, baselines: dict) -> dict:
     """Return the held-out figures of a saved world model (the stack's), as `run` does.
 
-    The model is built from the checkpoint's own configuration, so any room world model
-    checkpoint is measured as it was trained.
+    Loaded as the explorer's workbench loads one (`Workbench.load`): the model is built from
+    the checkpoint's own configuration, so any room world model is measured as it was trained.
     """
-    checkpoint = load_checkpoint(path)
-    if checkpoint is None:
-        raise SystemExit(f'room_world_model: no checkpoint at {path}')
-    model = WorldModel(WorldModelConfig.from_dict(checkpoint.metadata['config']))
-    model.load_state(checkpoint.tensors, checkpoint.metadata)
+    try:
+        loop = Workbench.load(path).loop
+    except (ValueError, CheckpointError) as error:
+        raise SystemExit(f'room_world_model: {error}') from None
+    model = loop.learner
     result = {'reached': None, 'best': None, 'curve': []}
     evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
-             f'{checkpoint.metadata.get("loop", {}).get("frames_seen", "?")} frames seen')
+             f'{loop.frames_seen} frames seen')
     result.update(seconds=0.0, steps=model.autoencoder_training_step, frames=0, cpu=0.0,
                   selections={})
     return result
