@@ -18,7 +18,9 @@ being written is recoverable after a crash with `nanobot bag repair` (see bag_wr
 While a split is open its writer holds an flock on <split>.lock beside it (the pid inside, for
 people). The kernel drops the lock when the process dies, even by SIGKILL, so a lock file that
 nobody holds is stale: repair goes ahead, while a held one makes repair refuse and the disk cap
-of another recorder leave that session alone.
+of another recorder leave that session alone. At a split the next split's lock is taken before
+the closed one's is dropped, so a killed recorder always leaves a lock where it was writing (the
+next split's, before its bag exists, when killed in between: repair deletes it).
 
 Disk cap: the robot folder holds at most `max_disk_gb` plus the split being written. When over,
 the oldest complete sessions go first, then the oldest closed splits of the current session;
@@ -236,6 +238,7 @@ class SplitLock:
     """An exclusive flock on <split>.lock, held while the split is written."""
 
     def __init__(self, split: Path):
+        self.split = split
         self.path = lock_file(split)
         self._file = open(self.path, 'a+')
         try:
@@ -469,11 +472,16 @@ class SessionRecorder:
         return self._writer.path if self._writer is not None else None
 
     # -- writer thread ----------------------------------------------------------------------
-    def _open_split(self) -> None:
-        index = len(self.splits)
-        path = self.session / f'{self.session.name}_{index:03d}'
-        custom = {**self._custom_data, 'nanobot.split': str(index)}
-        self._split_lock = SplitLock(path)
+    def _next_split(self) -> Path:
+        """Return the path of the split after the last one opened (none: the first)."""
+        index = int(self._split_lock.split.name.rpartition('_')[2]) + 1 if self._split_lock else 0
+        return self.session / f'{self.session.name}_{index:03d}'
+
+    def _open_split(self, lock: Optional[SplitLock] = None) -> None:
+        """Open the next split, under `lock` if it is already taken."""
+        self._split_lock = lock or SplitLock(self._next_split())
+        path = self._split_lock.split
+        custom = {**self._custom_data, 'nanobot.split': str(int(path.name.rpartition('_')[2]))}
         try:
             self._writer = BagWriter(path, self.config.storage, self.typestore, custom,
                                      chunk_compression=self.config.compression)
@@ -638,8 +646,9 @@ class SessionRecorder:
                 self._rotate()
 
     def _rotate(self) -> None:
+        following = SplitLock(self._next_split())  # before the closing split's lock goes
         self._close_split()
-        self._open_split()
+        self._open_split(following)
         self._enforce_cap()
         self._measure_room()
 

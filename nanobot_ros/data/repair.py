@@ -14,7 +14,8 @@ topics, counts, times and QoS, and the files stay as they are (any type, definit
 
 A split a live recorder is writing (its <split>.lock is held) is refused: repair raises before
 touching anything, for the whole folder. A lock file left by a killed recorder is stale (the
-kernel dropped its flock); repair goes ahead and deletes it.
+kernel dropped its flock); repair goes ahead and deletes it, and the stale lock a recorder killed
+at a split leaves for the next split before its bag exists.
 """
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,7 +32,7 @@ import yaml
 from nanobot_ros.data.bag_writer import BagWriter
 from nanobot_ros.data.bags import Bag, BagError, make_typestore, scan_mcap_stream, \
     STORAGE_SUFFIXES
-from nanobot_ros.data.recording import holder, lock_file, SESSION_FILE
+from nanobot_ros.data.recording import holder, lock_file, LOCK_SUFFIX, SESSION_FILE
 from nanobot_ros.durable import atomic_write
 
 
@@ -249,5 +250,18 @@ def repair(path, keep_original: bool = False) -> List[RepairResult]:
     if not dirs:
         raise BagError(f'{path}: no bag found (no .mcap or .db3 file below it)')
     _refuse_live(dirs)  # all before any: nothing changes when one is live
-    return [_repair_checked(d, keep_original)
-            for d in tqdm(dirs, desc='repair', unit='bag', disable=None)]
+    results = [_repair_checked(d, keep_original)
+               for d in tqdm(dirs, desc='repair', unit='bag', disable=None)]
+    _remove_stale_locks_without_bag(path, dirs)
+    return results
+
+
+def _remove_stale_locks_without_bag(folder: Path, dirs: List[Path]) -> None:
+    """Delete the stale locks below `folder` of splits that have no bag.
+
+    A recorder killed at a split leaves the next split's lock before that bag exists.
+    """
+    for lock in folder.rglob('*' + LOCK_SUFFIX):
+        split = lock.with_name(lock.name[:-len(LOCK_SUFFIX)])
+        if split not in dirs and not holder(lock):
+            lock.unlink(missing_ok=True)
