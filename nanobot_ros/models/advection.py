@@ -23,15 +23,10 @@ import torch.nn.functional as F
 
 @dataclass(frozen=True)
 class AdvectionShape:
-    """How far pixels may move, and how finely the mask hands pixels to the decoder.
-
-    radius_x / radius_y: the kernels' half-widths in pixels (0 and 0 = advection off);
-    mask_cells: the mask's cells per patch side.
-    """
+    """How far pixels may move: the kernels' half-widths in pixels (0 = advection off)."""
 
     radius_x: int = 0
     radius_y: int = 0
-    mask_cells: int = 1
 
     @property
     def enabled(self) -> bool:
@@ -39,8 +34,8 @@ class AdvectionShape:
 
     @property
     def logits_per_patch(self) -> int:
-        """Horizontal taps + vertical taps + the mask's logits."""
-        return 2 * self.radius_x + 1 + 2 * self.radius_y + 1 + self.mask_cells ** 2
+        """Horizontal taps + vertical taps + the mask's logit."""
+        return 2 * self.radius_x + 1 + 2 * self.radius_y + 1 + 1
 
 
 def advect(images: torch.Tensor, logits: torch.Tensor, shape: AdvectionShape):
@@ -61,21 +56,19 @@ def advect(images: torch.Tensor, logits: torch.Tensor, shape: AdvectionShape):
         raise ValueError(f'logits must be (B, square N, {shape.logits_per_patch}) with N '
                          f'patches tiling the {h} x {w} image, got {tuple(logits.shape)}')
     rx, ry, ph, pw = shape.radius_x, shape.radius_y, h // grid, w // grid
-    taps_x, taps_y, cells = 2 * rx + 1, 2 * ry + 1, shape.mask_cells
+    taps_x = 2 * rx + 1
     padded = F.pad(images, (rx, rx, ry, ry), mode='replicate')
     # Every patch with its margin: (B, C, grid, grid, ph + 2ry, pw + 2rx) -> one channel each.
     regions = padded.unfold(2, ph + 2 * ry, ph).unfold(3, pw + 2 * rx, pw)
     regions = regions.permute(0, 2, 3, 1, 4, 5).reshape(1, b * n * c, ph + 2 * ry, pw + 2 * rx)
     kernel_x = logits[..., :taps_x].softmax(dim=-1)       # (B, N, taps_x)
-    kernel_y = logits[..., taps_x:taps_x + taps_y].softmax(dim=-1)  # (B, N, taps_y)
+    kernel_y = logits[..., taps_x:-1].softmax(dim=-1)     # (B, N, taps_y)
     per_channel = (b, n, c, -1)
     moved = F.conv2d(regions, kernel_x[:, :, None].expand(per_channel).reshape(
         b * n * c, 1, 1, taps_x), groups=b * n * c)
     moved = F.conv2d(moved, kernel_y[:, :, None].expand(per_channel).reshape(
-        b * n * c, 1, taps_y, 1), groups=b * n * c)
+        b * n * c, 1, 2 * ry + 1, 1), groups=b * n * c)
     moved = moved.reshape(b, grid, grid, c, ph, pw).permute(0, 3, 1, 4, 2, 5).reshape(b, c, h, w)
-    # (B, N, cells²) -> (B, 1, grid x cells, grid x cells): each patch's cells in its place.
-    mask = logits[..., taps_x + taps_y:].reshape(b, grid, grid, cells, cells)
-    mask = mask.permute(0, 1, 3, 2, 4).reshape(b, 1, grid * cells, grid * cells)
-    mask = F.interpolate(mask, size=(h, w), mode='bilinear', align_corners=False).sigmoid()
+    mask = F.interpolate(logits[..., -1].reshape(b, 1, grid, grid), size=(h, w),
+                         mode='bilinear', align_corners=False).sigmoid()
     return moved, mask

@@ -62,9 +62,6 @@ class PredictorConfig:
         'advection_y 0 = the decoder alone paints the prediction; models/advection.py)')})
     advection_y: int = field(default=0, metadata={'description': (
         'pixels the next frame may move the last one vertically, per patch')})
-    advection_mask_cells: int = field(default=1, metadata={'description': (
-        'the advection mask\'s cells per patch side (1 = one value a patch, spread '
-        'bilinearly)')})
 
     def validate(self) -> None:
         """Raise ValueError naming the first inconsistent setting."""
@@ -86,8 +83,7 @@ class PredictorConfig:
 
     @property
     def advection(self) -> AdvectionShape:
-        return AdvectionShape(self.advection_x, self.advection_y,
-                              self.advection_mask_cells)
+        return AdvectionShape(self.advection_x, self.advection_y)
 
     def history_that_fits(self, frames: int) -> int:
         """Return how many of the newest `frames` fit max_history and token_capacity."""
