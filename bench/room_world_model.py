@@ -366,7 +366,49 @@ def checkpoint_result(path: Path, held_out: dict, baselines: dict) -> dict:
              f'{loop.frames_seen} frames seen')
     result.update(seconds=0.0, steps=model.autoencoder_training_step, frames=0, cpu=0.0,
                   selections={})
+    print_error_columns(model, held_out['seen'])
     return result
+
+
+@torch.no_grad()
+def print_error_columns(model, held_out, band: int = 8) -> None:
+    """Print where across the image each action's error lies (bands of `band` columns).
+
+    Per action: the prediction's squared error per band, and apart its parts (the last
+    frame's pixels moved, the decoder's paint, the mask that weighs the moved pixels),
+    with copy-the-last-frame's beside them. A turn brings a strip of new view in at one side.
+    """
+    frames, labels, next_frames = held_out
+    model.autoencoder.eval()
+    model.predictor.eval()
+    last, observed = model.to_tensor(frames), model.to_tensor(next_frames)
+    features = model.autoencoder.encode(last)[:, None]
+    _, decoded, advected = model.prediction_parts(features, torch.tensor(labels)[:, None],
+                                                  last)
+    painted = model.autoencoder.unpatchify(decoded)
+    parts = {'copy-last-frame': last, 'decoder alone': painted}
+    if advected is not None:
+        moved, mask = advected
+        parts = {'prediction': mask * moved + (1 - mask) * painted, **parts,
+                 'moved pixels alone': moved}
+    else:
+        parts = {'prediction': painted, **parts}
+    width = last.shape[-1]
+    columns = ' | '.join(f'{start}-{start + band - 1}' for start in range(0, width, band))
+    print(f'where the error lies (seen layout; squared error x 1000 per band of {band} image '
+          f'columns, left to right; mask: the weight of the moved pixels)')
+    print(f'| action | part | {columns} |')
+    print('|---|---|' + '---|' * (width // band))
+    chosen = torch.tensor(labels)
+    for label, name in enumerate(ACTION_NAMES):
+        rows = {part: ((image[chosen == label] - observed[chosen == label]) ** 2
+                       ).mean(dim=(0, 1, 2)) * 1000 for part, image in parts.items()}
+        if advected is not None:
+            rows['mask'] = mask[chosen == label].mean(dim=(0, 1, 2))
+        for part, values in rows.items():
+            cells = ' | '.join(f'{float(values[start:start + band].mean()):.2f}'
+                               for start in range(0, width, band))
+            print(f'| {name} | {part} | {cells} |')
 
 
 def print_table(name: str, result: dict, baselines: dict) -> None:

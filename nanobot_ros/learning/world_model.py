@@ -218,13 +218,25 @@ class WorldModel:
         decoded; with advection (`PredictorConfig.advection_x/y`) the last frame's pixels,
         moved per patch, are composed with it through the predicted mask.
         """
+        heads, decoded, advected = self.prediction_parts(features, actions, last_images, decode)
+        if advected is None:
+            return decoded, heads
+        moved, mask = advected
+        painted = self.autoencoder.unpatchify(decoded)
+        return self.autoencoder.patchify(mask * moved + (1 - mask) * painted), heads
+
+    def prediction_parts(self, features: torch.Tensor, actions: torch.Tensor,
+                         last_images: torch.Tensor, decode=None):
+        """Return (heads' tokens, decoded patches (B, N, P), (moved images, mask) or None).
+
+        What `predict_patches` composes, apart: the decoder's paint, and with advection the
+        last frame's pixels moved (B, 3, H, W) and the mask (B, 1, H, W) that weighs them.
+        """
         heads, motion, _ = self.predictor.forward_motion(features, actions)
         decoded = (decode or self.autoencoder.decode)(heads.mean(dim=1))
         if motion is None:
-            return decoded, heads
-        moved, mask = advect(last_images, motion, self.config.predictor.advection)
-        painted = self.autoencoder.unpatchify(decoded)
-        return self.autoencoder.patchify(mask * moved + (1 - mask) * painted), heads
+            return heads, decoded, None
+        return heads, decoded, advect(last_images, motion, self.config.predictor.advection)
 
     # -- training ----------------------------------------------------------------------------
 
