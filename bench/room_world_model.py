@@ -70,6 +70,8 @@ from world_model_learning import add_model_arguments, held_out_figures, \
 
 GOAL_R2 = 0.9
 GOAL_ERROR_RATIO = 0.5
+HELD_OUT_POSES = 40  # each followed by every action
+HELD_OUT_SEED = 1000
 WALL_NEAR = 0.1  # m: a pose "facing a wall" (the held-out wall poses are 1-5 cm from one)
 ROOM_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'room.yaml'
 # Flags whose defaults come from config/room.yaml's world_model section: {flag dest: key}.
@@ -350,24 +352,49 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
     return result
 
 
-def checkpoint_result(path: Path, held_out: dict, baselines: dict) -> dict:
-    """Return the held-out figures of a saved world model (the stack's), as `run` does.
+def held_out_sets(img_size: int, patch_size: int, poses: int, seed: int, layout_seed: int,
+                  unseen_layout_seed: int):
+    """Return (held-out sets, their baselines), seen and unseen layout; print the baselines."""
+    held_out = {name: room_held_out(RoomConfig(img_size=img_size, layout_seed=layout), poses,
+                                    seed)
+                for name, layout in (('seen', layout_seed), ('unseen', unseen_layout_seed))}
+    baselines = {name: baseline_figures(held_out[name], patch_size) for name in held_out}
+    for name, figures in baselines.items():
+        for label, values in figures.items():
+            print(f'{name} layout, {label}: R2 {values["all"]:+.3f} ({per_action(values)}); '
+                  f'mean squared error {values["mse"]:.5f}', flush=True)
+    return held_out, baselines
+
+
+def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None) -> dict:
+    """Measure a saved world model (the stack's) as `run` measures its own; print the tables.
 
     Loaded as the explorer's workbench loads one (`Workbench.load`): the model is built from
-    the checkpoint's own configuration, so any room world model is measured as it was trained.
+    the checkpoint's own configuration, so any room world model is measured as it was trained;
+    the held-out sets default to the bench's, at the checkpoint's image and patch size.
+    Returns {'worst', 'ratio', 'steps', 'frames'}.
     """
     try:
         loop = Workbench.load(path).loop
     except (ValueError, CheckpointError) as error:
         raise SystemExit(f'room_world_model: {error}') from None
     model = loop.learner
+    if held_out is None:
+        vit = model.config.vit
+        held_out, baselines = held_out_sets(vit.img_size, vit.patch_size, HELD_OUT_POSES,
+                                            HELD_OUT_SEED, RoomConfig.layout_seed,
+                                            RoomConfig.layout_seed + 1)
     result = {'reached': None, 'best': None, 'curve': []}
     evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
              f'{loop.frames_seen} frames seen')
-    result.update(seconds=0.0, steps=model.autoencoder_training_step, frames=0, cpu=0.0,
-                  selections={})
     print_error_columns(model, held_out['seen'])
-    return result
+    print_table('seen', result, baselines)
+    print_table('unseen', result, baselines)
+    steps = model.autoencoder_training_step
+    worst, ratio = result['best']
+    print(f'room world model: checkpoint after {steps} learner steps; worst action R² '
+          f'{worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
+    return {'worst': worst, 'ratio': ratio, 'steps': steps, 'frames': loop.frames_seen}
 
 
 @torch.no_grad()
@@ -455,9 +482,9 @@ def main(argv=None):
                         default=LoopConfig.exploration_relative,
                         help='the explorer scores uncertainty over its running mean per action')
     parser.add_argument('--eval-every', type=int, default=100, help='learner steps')
-    parser.add_argument('--held-out-poses', type=int, default=40,
+    parser.add_argument('--held-out-poses', type=int, default=HELD_OUT_POSES,
                         help='poses of the held-out sets (each followed by every action)')
-    parser.add_argument('--held-out-seed', type=int, default=1000)
+    parser.add_argument('--held-out-seed', type=int, default=HELD_OUT_SEED)
     parser.add_argument('--layout-seed', type=int, default=RoomConfig.layout_seed,
                         help='the room the learner drives in')
     parser.add_argument('--unseen-layout-seed', type=int, default=RoomConfig.layout_seed + 1,
@@ -501,22 +528,11 @@ def main(argv=None):
           f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '
           f'torch thread(s); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',
           flush=True)
-    held_out = {name: room_held_out(RoomConfig(img_size=args.img_size, layout_seed=layout),
-                                    args.held_out_poses, args.held_out_seed)
-                for name, layout in (('seen', args.layout_seed),
-                                     ('unseen', args.unseen_layout_seed))}
-    baselines = {name: baseline_figures(held_out[name], args.patch_size) for name in held_out}
-    for name, figures in baselines.items():
-        for label, values in figures.items():
-            print(f'{name} layout, {label}: R2 {values["all"]:+.3f} ({per_action(values)}); '
-                  f'mean squared error {values["mse"]:.5f}', flush=True)
+    held_out, baselines = held_out_sets(args.img_size, args.patch_size, args.held_out_poses,
+                                        args.held_out_seed, args.layout_seed,
+                                        args.unseen_layout_seed)
     if args.checkpoint:
-        result = checkpoint_result(args.checkpoint, held_out, baselines)
-        print_table('seen', result, baselines)
-        print_table('unseen', result, baselines)
-        worst, ratio = result['best']
-        print(f'room world model: checkpoint after {result["steps"]} learner steps; worst '
-              f'action R² {worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
+        checkpoint_figures(args.checkpoint, held_out, baselines)
         return
     summaries = {}
     selectors = {'coverage': None} if args.selector == 'coverage' else \
