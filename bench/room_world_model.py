@@ -62,7 +62,7 @@ from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfi
 from nanobot_ros.models.checkpoint import CheckpointError
 from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
-from nanobot_ros.robots.room.mjcf import CAMERA_POS
+from nanobot_ros.robots.room.mjcf import CAMERA_FRONT
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
 from world_model_exploration import chosen_selectors
 from world_model_learning import add_model_arguments, held_out_figures, \
@@ -72,7 +72,7 @@ GOAL_R2 = 0.9
 GOAL_ERROR_RATIO = 0.5
 HELD_OUT_POSES = 40  # each followed by every action
 HELD_OUT_SEED = 1000
-WALL_NEAR = 0.1  # m: a pose "facing a wall" (the held-out wall poses are 1-5 cm from one)
+WALL_NEAR = 0.1  # m: a pose "facing a wall" (the held-out wall poses are 0.5-4 cm from one)
 ROOM_CONFIG = Path(__file__).resolve().parents[1] / 'config' / 'room.yaml'
 # Flags whose defaults come from config/room.yaml's world_model section: {flag dest: key}.
 FROM_ROOM_CONFIG = {
@@ -104,7 +104,7 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
 
     Continuous random positions and headings drawn with their own seed, so no pose is one the
     learner's trajectory produced. A pose at a wall faces it (within 23 degrees) with the
-    camera 1-5 cm from it, so `forward` bumps into it.
+    robot's front (the camera's mount) 0.5-4 cm from it, so `forward` bumps into it.
     """
     rng = np.random.default_rng(seed)
     half_x, half_y = (size / 2 for size in world.config.room_size)
@@ -114,7 +114,7 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
             poses.append(world.sample_pose(rng))
             continue
         wall = int(rng.integers(4))  # +x, +y, -x, -y
-        gap = CAMERA_POS[0] + float(rng.uniform(0.01, 0.05))
+        gap = CAMERA_FRONT + float(rng.uniform(0.005, 0.04))
         yaw = wall * math.pi / 2 + float(rng.uniform(-0.4, 0.4))
         if wall % 2 == 0:
             x = (half_x - gap) * (1 if wall == 0 else -1)
@@ -127,14 +127,14 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
 
 
 def wall_ahead(world: RoomWorld, x: float, y: float, yaw: float) -> float:
-    """Metres from the camera to the wall straight ahead of pose (x, y, yaw)."""
+    """Metres from the robot's front to the wall straight ahead of pose (x, y, yaw)."""
     ahead = math.inf
     for position, direction, size in ((x, math.cos(yaw), world.config.room_size[0]),
                                       (y, math.sin(yaw), world.config.room_size[1])):
         if abs(direction) > 1e-9:
             wall = size / 2 if direction > 0 else -size / 2
             ahead = min(ahead, (wall - position) / direction)
-    return ahead - CAMERA_POS[0]
+    return ahead - CAMERA_FRONT
 
 
 def room_held_out(config: RoomConfig, count: int, seed: int):

@@ -31,6 +31,14 @@ CASTER_X = -0.075         # m behind the axle
 CHASSIS_X = -0.025        # m: chassis centre behind the axle (its mass rests on the caster)
 CHASSIS_Z = 0.012         # m: the chassis box's centre above the axle
 CAMERA_POS = (0.06, 0.0, 0.06)   # m from the axle centre: front top of the chassis
+# The camera's mount: a collision box around the lens, not rendered. Without it the lens, 2 cm
+# ahead of the chassis, went 2 cm into a wall the chassis touched and rendered its inside.
+CAMERA_MOUNT_HALF = (0.01, 0.0125, 0.0125)  # m: half length, width, height
+CAMERA_FRONT = CAMERA_POS[0] + CAMERA_MOUNT_HALF[0]  # m ahead of the axle: the robot's front
+# The renderer's near plane, a fraction of the model's extent (4.3 m with the 2 m room: 4 mm).
+# MuJoCo's default 0.01 (4.3 cm) cut away a wall closer to the lens than that: the camera saw
+# through it to the outside of the room.
+CAMERA_ZNEAR = 0.001
 WALL_THICKNESS = 0.05
 SHAPES = ('box', 'sphere', 'cylinder')
 
@@ -130,6 +138,7 @@ def room_mjcf(config, limits, objects: List[RoomObject]) -> str:
   <option timestep="{c.timestep}" integrator="implicitfast" cone="elliptic"/>
   <visual>
     <global offwidth="{offsize}" offheight="{offsize}"/>
+    <map znear="{CAMERA_ZNEAR}"/>
     <quality shadowsize="{c.shadow_size}"/>
     <headlight ambient="0.45 0.45 0.45" diffuse="0.3 0.3 0.3" specular="0 0 0"/>
   </visual>
@@ -162,6 +171,8 @@ def room_mjcf(config, limits, objects: List[RoomObject]) -> str:
       <geom name="caster" type="sphere" pos="{CASTER_X} 0 {CASTER_RADIUS - WHEEL_RADIUS}"
             size="{CASTER_RADIUS}" mass="0.01" condim="1" priority="1" friction="0.001"
             rgba="0.6 0.6 0.6 1"/>
+      <geom name="camera_mount" type="box" pos="{CAMERA_POS[0]} {CAMERA_POS[1]} {CAMERA_POS[2]}"
+            size="{' '.join(map(str, CAMERA_MOUNT_HALF))}" mass="0" group="3"/>
       <camera name="front" pos="{CAMERA_POS[0]} {CAMERA_POS[1]} {CAMERA_POS[2]}"
               xyaxes="{axes}" fovy="{c.camera_fovy}"/>
       {_wheel_xml('left', WHEEL_JOINTS[0], wheel_y, c.wheel_armature)}
