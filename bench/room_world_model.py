@@ -110,7 +110,7 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
     half_x, half_y = (size / 2 for size in world.config.room_size)
     poses = []
     for i in range(count):
-        if i % 4 != 3:
+        if not at_wall(i):
             poses.append(world.sample_pose(rng))
             continue
         wall = int(rng.integers(4))  # +x, +y, -x, -y
@@ -124,6 +124,11 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
             x = float(rng.uniform(-half_x + 0.15, half_x - 0.15))
         poses.append((float(x), float(y), yaw))
     return poses
+
+
+def at_wall(pose: int) -> bool:
+    """Return whether held-out pose number `pose` is one at a wall (every fourth)."""
+    return pose % 4 == 3
 
 
 def wall_ahead(world: RoomWorld, x: float, y: float, yaw: float) -> float:
@@ -388,6 +393,7 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
              f'{loop.frames_seen} frames seen')
     print_error_columns(model, held_out['seen'])
+    print_wall_split(model, held_out['seen'])
     print_table('seen', result, baselines)
     print_table('unseen', result, baselines)
     steps = model.autoencoder_training_step
@@ -395,6 +401,17 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     print(f'room world model: checkpoint after {steps} learner steps; worst action R² '
           f'{worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
     return {'worst': worst, 'ratio': ratio, 'steps': steps, 'frames': loop.frames_seen}
+
+
+def print_wall_split(model, held_out) -> None:
+    """Print each action's held-out R² from the poses at a wall and from the others."""
+    predicted, observed = held_out_predictions(model, held_out)
+    labels = torch.tensor(held_out[1])
+    wall = torch.tensor([at_wall(i // len(ACTION_NAMES)) for i in range(len(labels))])
+    for name, chosen in (('open poses', ~wall), ('poses at a wall', wall)):
+        figures = error_figures(predicted[chosen], observed[chosen], labels[chosen].tolist())
+        print(f'seen layout, {name}: R2 {figures["all"]:+.3f} ({per_action(figures)})',
+              flush=True)
 
 
 @torch.no_grad()
