@@ -1,7 +1,8 @@
-"""A node's newest status from /diagnostics reports, its values decoded."""
+"""A node's newest status from /diagnostics reports, its values decoded; a task's instructions."""
 import json
 
 from diagnostic_msgs.msg import DiagnosticArray
+from nanobot_msgs.msg import Action
 from std_msgs.msg import String
 
 from nanobot_ros.contract import DIAGNOSTICS, INSTRUCTION, STATUS
@@ -40,3 +41,26 @@ def watch_task(ros, depth: int = 20):
     ros.node.create_subscription(String, INSTRUCTION.fqn(), lambda m: instructions.append(m.data),
                                  deep)
     return reports, instructions
+
+
+def relay_once_instructed(ros, instructions, source, target, accept=None) -> None:
+    """Relay actions from `source` to `target` once the first instruction is in `instructions`.
+
+    As the learn stack's arbiter relays them; the ones that come before it are held, then sent,
+    so no episode runs ahead of the test's subscriptions (the room's first answer can reach the
+    test before its first instruction does: a publisher that has just started is matched to
+    each subscriber in its own time). `accept(message)`: which actions to relay (default all).
+    """
+    relay = ros.node.create_publisher(Action, target.fqn(), qos_profile(target))
+    held = []
+
+    def send_held():
+        while instructions and held:
+            relay.publish(held.pop(0))
+
+    def receive(message):
+        if accept is None or accept(message):
+            held.append(message)
+            send_held()
+    ros.node.create_subscription(Action, source.fqn(), receive, qos_profile(source))
+    ros.node.create_timer(0.02, send_held)

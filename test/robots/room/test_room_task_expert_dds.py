@@ -6,13 +6,9 @@ so that no episode runs ahead of the test's subscriptions. The instructions on /
 are each episode's, and, in a two-step episode, what is left once the first object is
 collected, as the task in one process says them.
 """
-
-from nanobot_msgs.msg import Action
-
 from nanobot_ros.contract import ACTION, TEACHER_ACTION
-from nanobot_ros.nodes.common import qos_profile
 from nanobot_ros.robots.room.task import RoomTask, RoomTaskConfig
-from node_status import node_status, watch_task
+from node_status import node_status, relay_once_instructed, watch_task
 
 EPISODES = 4
 SEED = 1000
@@ -36,10 +32,7 @@ def test_the_room_nodes_expert_solves_its_episodes_over_dds(ros, nodes):
     expected = played_instructions(RoomTaskConfig(phrasings='heldout'))
     assert len(expected) > EPISODES  # a two-step episode among them
     reports, instructions = watch_task(ros, 20)
-    relay = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(ACTION))
-    ros.node.create_subscription(Action, TEACHER_ACTION.fqn(),
-                                 lambda m: instructions and relay.publish(m),
-                                 qos_profile(TEACHER_ACTION))
+    relay_once_instructed(ros, instructions, TEACHER_ACTION, ACTION)
     room = nodes.start('room', params={
         'task': 'room', 'phrasings': 'heldout', 'seed': SEED, 'episode_limit': EPISODES,
         'expert': True, 'frame_rate': 0.0, 'action_timeout': 2.0})

@@ -4,14 +4,14 @@ A room-sized export (64 px, patch 16, categorical head over the room's five tabl
 motor_left / motor_right as the JetBot driver reads them) whose head always prefers `left`:
 the Rust kernel (ort) answers every frame of the room node (task: room, lockstep) with that
 row (on kernel/action; the test relays it to robot/action once the first instruction is here,
-as the learn stack's arbiter does, so no episode runs ahead of the test's subscriptions), the
+as the learn stack's arbiter does, so no episode runs ahead of the test's subscriptions, and
+none of the kernel's safe stops), the
 robot turns on the spot, never stops in front of anything, and each episode fails
 when its 100-step budget runs out; the next starts from the next seed with its instruction.
 """
 import math
 
 from nav_msgs.msg import Odometry
-from nanobot_msgs.msg import Action
 import torch
 
 from kernel_harness import KERNELS
@@ -22,7 +22,7 @@ from nanobot_ros.policy.modeling import Policy
 from nanobot_ros.robots.jetbot.motors import MOTOR_NAMES
 from nanobot_ros.robots.room.task import LEFT, RoomTask, RoomTaskConfig
 from nanobot_ros.robots.room.world import ROOM_LEFT, ROOM_RIGHT
-from node_status import node_status, watch_task
+from node_status import node_status, relay_once_instructed, watch_task
 from policy_fixtures import tiny_config
 
 EPISODES = 2
@@ -52,10 +52,10 @@ def test_the_rust_kernel_drives_the_room_task(ros, nodes, tmp_path):
         Odometry, ODOM.fqn(),
         lambda m: yaws.append(2 * math.atan2(m.pose.pose.orientation.z,
                                              m.pose.pose.orientation.w)), qos_profile(ODOM))
-    relay = ros.node.create_publisher(Action, ACTION.fqn(), qos_profile(ACTION))
-    ros.node.create_subscription(Action, KERNEL_ACTION.fqn(),
-                                 lambda m: instructions and relay.publish(m),
-                                 qos_profile(KERNEL_ACTION))
+    # The model's answers only: the kernel's safe stops (its watchdog's while the room starts, a
+    # frame before its instruction came) would reach the room as `stop`s.
+    relay_once_instructed(ros, instructions, KERNEL_ACTION, ACTION,
+                          accept=lambda action: ':safe:' not in action.source)
     executable, backend, _ = KERNELS['rust-ort']
     kernel = nodes.start('kernel', '--ros-args', '-r', 'robot/action:=kernel/action',
                          executable=executable, params={
