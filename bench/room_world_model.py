@@ -59,6 +59,7 @@ import yaml
 
 from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
+from nanobot_ros.models.advection import blend
 from nanobot_ros.models.checkpoint import CheckpointError
 from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
@@ -433,7 +434,7 @@ def print_error_columns(model, held_out, band: int = 8) -> None:
     parts = {'copy-last-frame': last, 'decoder alone': painted}
     if advected is not None:
         moved, mask = advected
-        parts = {'prediction': mask * moved + (1 - mask) * painted, **parts,
+        parts = {'prediction': blend(moved, mask, painted), **parts,
                  'moved pixels alone': moved}
     else:
         parts = {'prediction': painted, **parts}

@@ -229,6 +229,11 @@ def folder_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob('*') if f.is_file())
 
 
+def split_index(split: Path) -> int:
+    """Return the index of a split bag directory of a session: <session>_<index>."""
+    return int(split.name.rpartition('_')[2])
+
+
 def lock_file(split: Path) -> Path:
     """Return the lock file of a split bag directory: <split>.lock beside it."""
     return split.with_name(split.name + LOCK_SUFFIX)
@@ -474,14 +479,14 @@ class SessionRecorder:
     # -- writer thread ----------------------------------------------------------------------
     def _next_split(self) -> Path:
         """Return the path of the split after the last one opened (none: the first)."""
-        index = int(self._split_lock.split.name.rpartition('_')[2]) + 1 if self._split_lock else 0
+        index = split_index(self._split_lock.split) + 1 if self._split_lock else 0
         return self.session / f'{self.session.name}_{index:03d}'
 
     def _open_split(self, lock: Optional[SplitLock] = None) -> None:
         """Open the next split, under `lock` if it is already taken."""
         self._split_lock = lock or SplitLock(self._next_split())
         path = self._split_lock.split
-        custom = {**self._custom_data, 'nanobot.split': str(int(path.name.rpartition('_')[2]))}
+        custom = {**self._custom_data, 'nanobot.split': str(split_index(path))}
         try:
             self._writer = BagWriter(path, self.config.storage, self.typestore, custom,
                                      chunk_compression=self.config.compression)

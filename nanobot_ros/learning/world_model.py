@@ -14,7 +14,7 @@ import torch
 
 from nanobot_ros.learning.predictor_introspection import action_gradient_share, \
     attention_heatmap, attention_metrics
-from nanobot_ros.models.advection import advect
+from nanobot_ros.models.advection import advect, blend
 from nanobot_ros.models.checkpoint import (optimizer_from_tensors, optimizer_to_tensors,
                                            prefixed, resolve_learning_rate, unprefixed)
 from nanobot_ros.models.losses import LossWeights, predictor_losses, r2_score
@@ -223,7 +223,7 @@ class WorldModel:
             return decoded, heads
         moved, mask = advected
         painted = self.autoencoder.unpatchify(decoded)
-        return self.autoencoder.patchify(mask * moved + (1 - mask) * painted), heads
+        return self.autoencoder.patchify(blend(moved, mask, painted)), heads
 
     def prediction_parts(self, features: torch.Tensor, actions: torch.Tensor,
                          last_images: torch.Tensor, decode=None):

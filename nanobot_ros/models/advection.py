@@ -72,3 +72,11 @@ def advect(images: torch.Tensor, logits: torch.Tensor, shape: AdvectionShape):
     mask = F.interpolate(logits[..., -1].reshape(b, 1, grid, grid), size=(h, w),
                          mode='bilinear', align_corners=False).sigmoid()
     return moved, mask
+
+
+def blend(moved: torch.Tensor, mask: torch.Tensor, painted: torch.Tensor) -> torch.Tensor:
+    """Return the predicted images: moved pixels where the mask is 1, the decoder's paint at 0.
+
+    moved and painted (B, C, H, W); mask (B, 1, H, W) in [0, 1].
+    """
+    return mask * moved + (1 - mask) * painted

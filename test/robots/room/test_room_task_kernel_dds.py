@@ -5,9 +5,9 @@ motor_left / motor_right as the JetBot driver reads them) whose head always pref
 the Rust kernel (ort) answers every frame of the room node (task: room, lockstep) with that
 row (on kernel/action; the test relays it to robot/action once the first instruction is here,
 as the learn stack's arbiter does, so no episode runs ahead of the test's subscriptions, and
-none of the kernel's safe stops), the
-robot turns on the spot, never stops in front of anything, and each episode fails
-when its 100-step budget runs out; the next starts from the next seed with its instruction.
+none of the kernel's safe stops), the robot turns on the spot, never stops in front of
+anything, and each episode fails when its 100-step budget runs out; the next starts from the
+next seed with its instruction.
 """
 import math
 
