@@ -1,7 +1,7 @@
 """Advection moves the last frame's pixels by the kernel's displacement, per patch."""
 import torch
 
-from nanobot_ros.models.advection import advect, AdvectionShape
+from nanobot_ros.models.advection import advect, AdvectionShape, banded
 
 SHAPE = AdvectionShape(radius_x=3, radius_y=2)
 ONE_HOT = 50.0  # a logit that makes a softmax one-hot in float32
@@ -46,3 +46,9 @@ def test_wrong_logit_count_is_refused():
         assert 'logits must be (B, square N, 13)' in str(error)
     else:
         raise AssertionError('a wrong logit count was accepted')
+
+
+def test_the_banded_matrix_slides_the_kernel_one_column_a_row():
+    kernel = torch.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    assert banded(kernel, 2).tolist() == [[[1, 2, 3, 0], [0, 1, 2, 3]],
+                                          [[4, 5, 6, 0], [0, 4, 5, 6]]]
