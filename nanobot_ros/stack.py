@@ -7,8 +7,9 @@ the graph with a small monitor node, shows progress, and writes a run folder:
   runs/<timestamp>/summary.json   counts, rates, each node's final diagnostics report and,
                                   under its name, the figures a node names in its
                                   `summary_figures` value (nodes/common.py)
-  runs/<timestamp>/config.yaml    the parameters the stack ran with
-  runs/<timestamp>/params.yaml    the same keyed /**/<node>, what the nodes read in any namespace
+  runs/<timestamp>/config.yaml    the stack YAML as given
+  runs/<timestamp>/params.yaml    its parameters keyed /**/<node>, what the nodes read in any
+                                  namespace, with the `--set` overrides: what the stack ran with
   runs/<timestamp>/logs/<node>.log
   runs/<timestamp>/report.md, report.html   the run's report (nanobot_ros/report)
 
@@ -287,7 +288,7 @@ def main(argv=None):
     run_dir.mkdir(parents=True)
     shutil.copyfile(config, run_dir / 'config.yaml')
     params_file = run_dir / 'params.yaml'
-    params_file.write_text(yaml.safe_dump(any_namespace_parameters(config, run_dir),
+    params_file.write_text(yaml.safe_dump(any_namespace_parameters(config, run_dir, overrides),
                                           sort_keys=False))
 
     # The monitor (this process) and every node (its children) on the same Fast DDS profile.

@@ -53,11 +53,13 @@ REMAP = 'remap'
 RUN_DIR = '{run_dir}'
 
 
-def any_namespace_parameters(config_path, run_dir=None) -> dict:
+def any_namespace_parameters(config_path, run_dir=None, overrides=None) -> dict:
     """Return the stack YAML's content keyed `/**/<node>`: it reaches the node in any namespace.
 
     Remappings (REMAP) are taken out: they are no parameters (node_remappings returns them).
     With `run_dir`, RUN_DIR in string values (and lists of them) becomes that folder.
+    overrides: {node: [(param, text)]} (`--set`) replace the YAML's values, each text read as
+    YAML, as ROS reads a `-p name:=value` (an empty text as '', as `node_command` passes it).
     """
     def fill(value):
         if isinstance(value, list):
@@ -70,6 +72,9 @@ def any_namespace_parameters(config_path, run_dir=None) -> dict:
     for name, body in data.items():
         section = {**body, 'ros__parameters': {
             k: fill(v) for k, v in body['ros__parameters'].items() if k != REMAP}}
+        section['ros__parameters'].update(
+            (param, yaml.safe_load(text) if text else '')
+            for param, text in (overrides or {}).get(name, []))
         keyed[f'/**/{name}'] = section
         # r2r (the Rust kernel) matches a section by `/**`, the node's full name or its bare
         # name, never `/**/<node>`: it gets its section under its bare name too, which reaches
