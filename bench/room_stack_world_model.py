@@ -6,7 +6,8 @@
 Runs `./run.sh sim --config config/room.yaml` for --minutes of wall time with a checkpoint
 folder of its own (no data, no checkpoint: a fresh start), in a private ROS domain, then
 measures the world model the stack saved at shutdown on bench/room_world_model.py's held-out
-sets (its `--checkpoint`: the per-action tables, where the error lies, the goal line). Ends
+sets (its `--checkpoint`: the per-action tables, where the error lies, the goal line, and a
+picture of the worst-predicted transitions, worst_transitions.png in the --runs folder). Ends
 with one line: `room stack world model: <frames> frames at <f> frames/s, <n> learner steps in
 <s> s of wall time; worst action R² <x>; error / copy-last-frame <y>`. The load average at the
 start and the end is printed beside the figures: the machine is shared.
@@ -61,7 +62,7 @@ def main(argv=None) -> int:
     print(f'the stack ran {ran_s:.0f} s (run folder {run_dir}); load average at the end '
           f'{os.getloadavg()[0]:.2f}', flush=True)
     checkpoint = checkpoints / 'world_model.safetensors'
-    figures = checkpoint_figures(checkpoint)
+    figures = checkpoint_figures(checkpoint, worst_picture=runs / 'worst_transitions.png')
     frames = figures['frames']
     seconds = summary.get('duration_s', args.minutes * 60)
     print(f'room stack world model: {frames} frames at {frames / seconds:.1f} frames/s, '

@@ -59,6 +59,8 @@ import yaml
 
 from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
+from nanobot_ros.learning.visualize import labelled_tile, patches_to_image, save_png, \
+    stacked_rows, tile_row
 from nanobot_ros.models.advection import blend
 from nanobot_ros.models.checkpoint import CheckpointError
 from nanobot_ros.models.losses import explained_variance
@@ -84,7 +86,7 @@ FROM_ROOM_CONFIG = {
     'reconstruction_threshold': 'reconstruction_threshold',
     'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
-    'lr_final_ratio': 'lr_final_ratio',
+    'lr_final_ratio': 'lr_final_ratio', 'latent_weight': 'latent_loss_weight',
 }
 
 
@@ -372,12 +374,14 @@ def held_out_sets(img_size: int, patch_size: int, poses: int, seed: int, layout_
     return held_out, baselines
 
 
-def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None) -> dict:
+def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None,
+                       worst_picture: Path = None) -> dict:
     """Measure a saved world model (the stack's) as `run` measures its own; print the tables.
 
     Loaded as the explorer's workbench loads one (`Workbench.load`): the model is built from
     the checkpoint's own configuration, so any room world model is measured as it was trained;
-    the held-out sets default to the bench's, at the checkpoint's image and patch size.
+    the held-out sets default to the bench's, at the checkpoint's image and patch size. With
+    `worst_picture`, the seen layout's worst-predicted transitions are drawn there.
     Returns {'worst', 'ratio', 'steps', 'frames'}.
     """
     try:
@@ -397,11 +401,43 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     print_wall_split(model, held_out['seen'])
     print_table('seen', result, baselines)
     print_table('unseen', result, baselines)
+    if worst_picture is not None:
+        print(f'the worst-predicted transitions of each action: '
+              f'{save_worst_transitions(model, held_out["seen"], worst_picture)}', flush=True)
     steps = model.autoencoder_training_step
     worst, ratio = result['best']
     print(f'room world model: checkpoint after {steps} learner steps; worst action R² '
           f'{worst:.3f}; error / copy-last-frame {ratio:.3f}', flush=True)
     return {'worst': worst, 'ratio': ratio, 'steps': steps, 'frames': loop.frames_seen}
+
+
+@torch.no_grad()
+def save_worst_transitions(model, held_out, path: Path, count: int = 4,
+                           scale: int = 3) -> Path:
+    """Write a picture of the `count` held-out transitions of each action predicted worst.
+
+    One row each: the last frame, the next frame, the prediction (its squared error x 1000
+    in the label) and the error (absolute, x 4), every tile enlarged `scale` times.
+    """
+    frames, labels, next_frames = held_out
+    predicted, _ = held_out_predictions(model, held_out)
+    observed = model.autoencoder.patchify(model.to_tensor(next_frames))
+    errors = ((predicted - observed) ** 2).mean(dim=(1, 2))
+    patch = model.config.vit.patch_size
+
+    def tile(image: np.ndarray, label: str) -> np.ndarray:
+        return labelled_tile(np.kron(image, np.ones((scale, scale, 1), dtype=np.uint8)), label)
+    rows = []
+    for label, name in enumerate(ACTION_NAMES):
+        chosen = [i for i, other in enumerate(labels) if other == label]
+        for i in sorted(chosen, key=lambda i: -float(errors[i]))[:count]:
+            guess = patches_to_image(predicted[i], patch)
+            error = np.clip(np.abs(guess.astype(int) - next_frames[i].astype(int)) * 4, 0, 255)
+            rows.append(tile_row([
+                tile(frames[i], f'{name}: last'), tile(next_frames[i], 'next'),
+                tile(guess, f'predicted {float(errors[i]) * 1000:.1f}'),
+                tile(error.astype(np.uint8), 'error x 4')]))
+    return save_png(stacked_rows(rows), path)
 
 
 def print_wall_split(model, held_out) -> None:
@@ -514,6 +550,9 @@ def main(argv=None):
                         help='measure this saved world model (e.g. the room stack\'s, '
                         'saved/checkpoints/room/world_model.safetensors) on the held-out sets '
                         'instead of training one')
+    parser.add_argument('--worst-picture', type=Path, default=None,
+                        help='with --checkpoint: draw the worst-predicted held-out transitions '
+                        'of each action into this PNG')
     parser.add_argument('--frames-per-step', type=int, default=1,
                         help='frames acted per learner step (the node learns in its own '
                         'thread, so in the stack the robot acts several frames per learner '
@@ -537,7 +576,8 @@ def main(argv=None):
           f'{args.advection[0]}/{args.advection[1]} px, batch '
           f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
-          f'{args.lr_decay_steps} steps), gate {args.reconstruction_threshold:g}, '
+          f'{args.lr_decay_steps} steps), latent loss weight {args.latent_weight:g}, gate '
+          f'{args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
           f'{args.temperature:g}{" (relative)" if args.relative else ""}, actions held '
           f'{args.hold:g} frames on average, resets every '
@@ -550,7 +590,7 @@ def main(argv=None):
                                         args.held_out_seed, args.layout_seed,
                                         args.unseen_layout_seed)
     if args.checkpoint:
-        checkpoint_figures(args.checkpoint, held_out, baselines)
+        checkpoint_figures(args.checkpoint, held_out, baselines, args.worst_picture)
         return
     summaries = {}
     selectors = {'coverage': None} if args.selector == 'coverage' else \

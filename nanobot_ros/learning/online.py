@@ -28,6 +28,7 @@ from nanobot_ros.learning.transition_labels import LabelConfig, Step, Transition
 from nanobot_ros.learning.visualize import learning_curve, patches_to_image, \
     prediction_grid, save_png, with_level_rows
 from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
+from nanobot_ros.models.losses import LossWeights
 from nanobot_ros.robots.sim.selectors import SelectorConfig
 
 # The learner's last training figures (the reference's W&B metric names), as the status
@@ -57,6 +58,12 @@ class OnlineConfig:
     config_predictor_lr: float = WorldModelConfig.predictor_lr
     autoencoder_lr: float = 0.0
     predictor_lr: float = 0.0
+    # The predictor's latent loss against its patch loss (models/losses.py), fresh or resumed.
+    # The dot world needs it (every token carries it, where only the dot's patches carry
+    # patch loss); in the room it pulls the tokens of the strip a turn brings into view to the
+    # mean of what could be there, which decodes to a smear (docs/world_model.md, "The latent
+    # loss and the resets").
+    latent_loss_weight: float = LossWeights.latent
     action_names: List[str] = field(default_factory=lambda: ['action'])
     answer_deadline: float = 0.35     # no action later than this after the frame's stamp (s)
     sync_interval: int = 5            # learner steps between copies to the acting model
@@ -94,7 +101,8 @@ def build_online_learner(settings: OnlineConfig, size: WorldModelSize, loop_conf
     """
     model_config = WorldModelConfig.of_size(
         size, len(loop_config.actions), autoencoder_lr=settings.config_autoencoder_lr,
-        predictor_lr=settings.config_predictor_lr)
+        predictor_lr=settings.config_predictor_lr,
+        loss_weights=LossWeights(latent=settings.latent_loss_weight))
     learner = WorldModel(model_config, seed=loop_config.seed)
     actor = WorldModel(model_config, seed=loop_config.seed)
     hierarchy = (Hierarchy(hierarchy_config, learner, len(loop_config.actions),

@@ -45,10 +45,11 @@ def prediction_grid(frame: np.ndarray, reconstruction: Optional[np.ndarray],
     for index, (name, image) in enumerate(zip(action_names, predictions)):
         mark = ' *' if chosen == index else ''
         tiles.append(labelled_tile(image, f'{name}{mark}'))
-    return _row(tiles)
+    return tile_row(tiles)
 
 
-def _row(tiles: Sequence[np.ndarray]) -> np.ndarray:
+def tile_row(tiles: Sequence[np.ndarray]) -> np.ndarray:
+    """Tiles of one height side by side, a grey separator between them."""
     gap = np.full((tiles[0].shape[0], SEPARATOR_PX, 3), 64, dtype=np.uint8)
     row = [tiles[0]]
     for tile in tiles[1:]:
@@ -62,9 +63,13 @@ def with_level_rows(grid: np.ndarray, levels: Sequence[tuple]) -> np.ndarray:
     levels: (title, predicted frame per macro-action, macro-action names); each tile is
     labelled '<title> <name>'.
     """
-    rows = [grid] + [_row([labelled_tile(image, f'{title} {name}')
-                           for image, name in zip(images, names)])
-                     for title, images, names in levels if images]
+    return stacked_rows([grid] + [tile_row([labelled_tile(image, f'{title} {name}')
+                                            for image, name in zip(images, names)])
+                                  for title, images, names in levels if images])
+
+
+def stacked_rows(rows: Sequence[np.ndarray]) -> np.ndarray:
+    """Rows one under the other, a grey separator between them, narrower ones padded black."""
     width = max(row.shape[1] for row in rows)
     gap = np.full((SEPARATOR_PX, width, 3), 64, dtype=np.uint8)
     stacked = []

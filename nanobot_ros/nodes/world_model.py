@@ -77,6 +77,7 @@ DESCRIPTIONS = {
     'config_predictor_lr': 'predictor lr for a fresh start',
     'autoencoder_lr': 'explicit autoencoder lr; 0 = saved, else config_autoencoder_lr',
     'predictor_lr': 'explicit predictor lr; 0 = saved, else config_predictor_lr',
+    'latent_loss_weight': "weight of the predictor's latent loss against its patch loss",
     'idle_action': 'what the robot does when no action comes',
     'reconstruction_threshold': 'act only when reconstruction MSE <= this',
     'buffer_capacity': 'transitions kept for replay',
