@@ -420,8 +420,7 @@ def save_worst_transitions(model, held_out, path: Path, count: int = 4,
     in the label) and the error (absolute, x 4), every tile enlarged `scale` times.
     """
     frames, labels, next_frames = held_out
-    predicted, _ = held_out_predictions(model, held_out)
-    observed = model.autoencoder.patchify(model.to_tensor(next_frames))
+    predicted, observed = held_out_predictions(model, held_out)
     errors = ((predicted - observed) ** 2).mean(dim=(1, 2))
     patch = model.config.vit.patch_size
 
