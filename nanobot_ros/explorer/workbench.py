@@ -63,6 +63,32 @@ def _mse(a: np.ndarray, b: np.ndarray) -> float:
     return float((((a.astype(np.float64) - b.astype(np.float64)) / 255.0) ** 2).mean())
 
 
+class FairLock:
+    """A lock handed over in the order it was asked for.
+
+    `threading.Lock` is not fair: the training thread, releasing it after a step and taking it
+    again for the next, wins nearly every time, so a prediction asked for from the page (or a
+    pause's test) waited until the whole run had ended. Here each `with` takes a ticket and waits
+    for its turn, so a caller waits for at most the step in flight.
+    """
+
+    def __init__(self):
+        self._turn = threading.Condition()
+        self._next_ticket = 0
+        self._serving = 0
+
+    def __enter__(self):
+        with self._turn:
+            ticket = self._next_ticket
+            self._next_ticket += 1
+            self._turn.wait_for(lambda: self._serving == ticket)
+
+    def __exit__(self, *exc_info):
+        with self._turn:
+            self._serving += 1
+            self._turn.notify_all()
+
+
 @dataclass
 class TrainingJob:
     """What a background training run is doing (read by the page while it runs)."""
@@ -100,8 +126,8 @@ class Workbench:
         # job's state together, so the page never reads `paused` while a step is in flight.
         self._state_lock = threading.Lock()
         self._thread: Optional[threading.Thread] = None
-        # One user of the networks at a time: a training step, a prediction or a save.
-        self._model_lock = threading.Lock()
+        # One user of the networks at a time: a training step, a prediction or a save, in turn.
+        self._model_lock = FairLock()
 
     @classmethod
     def load(cls, path: Path, seed: int = 0) -> 'Workbench':

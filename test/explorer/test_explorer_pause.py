@@ -1,15 +1,6 @@
 """The explorer's pause: `paused` means no training step is in flight and the counter holds."""
 import time
 
-from bag_fixtures import write_session_bag
-from nanobot_ros.explorer.sessions import Session
-from nanobot_ros.explorer.workbench import Workbench
-from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
-from nanobot_ros.learning.persistence import WorldModelCheckpoints
-from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig
-
-CONFIG = dict(img_size=16, patch_size=8, embed_dim=16, depth=1, predictor_depth=1)
-
 
 def wait_for(condition, timeout=60.0):
     end = time.monotonic() + timeout
@@ -18,13 +9,9 @@ def wait_for(condition, timeout=60.0):
         time.sleep(0.005)
 
 
-def test_pause_reports_paused_only_after_the_step_in_flight(tmp_path):
-    write_session_bag(tmp_path / 'sessions' / 'toroidal_dot' / 'lone', steps=12)
-    session = Session(tmp_path / 'sessions', 'toroidal_dot/lone')
-    path = WorldModelCheckpoints(tmp_path / 'checkpoints').save(AdaptiveWorldModelLoop(
-        WorldModel(WorldModelConfig.small(**CONFIG)), LoopConfig()))
-    bench = Workbench.load(path)
-    job = bench.start_training(session, 0, 10, steps=400)
+def test_pause_reports_paused_only_after_the_step_in_flight(bench_and_session):
+    bench, session = bench_and_session
+    job = bench.start_training(session, 0, 10, steps=100_000)
     wait_for(lambda: job.step >= 1)
     # Pause while a step is in flight: hold the model lock, so the training thread, past its
     # check for a pause, waits on it for its next step.
