@@ -4,9 +4,9 @@ import json
 import logging
 
 import torch
-import torch.distributed as dist
 
 from nanobot_ros.policy.grpo import GRPOConfig, GRPOTrainer, KL_ESTIMATORS, LOSS_AVERAGES
+from nanobot_ros.policy.process_group import leave_process_group
 from nanobot_ros.robots.tasks import task_config, TASKS
 
 
@@ -56,12 +56,12 @@ def main(argv=None) -> int:
         trainer = GRPOTrainer(config)
     except (ValueError, FileNotFoundError, RuntimeError) as error:
         print(f'[ERROR] {error}', flush=True)
+        leave_process_group()
         return 1
     summary = trainer.run()
     if trainer.rank == 0:
         print(json.dumps(summary, indent=2))
-    if trainer.world_size > 1:
-        dist.destroy_process_group()
+    leave_process_group()
     return 0
 
 

@@ -4,10 +4,10 @@ import json
 import logging
 
 import torch
-import torch.distributed as dist
 
 from nanobot_ros.defaults import add_config_options, config_values
 from nanobot_ros.policy.configuration import HEADS, PolicyConfig
+from nanobot_ros.policy.process_group import leave_process_group
 from nanobot_ros.policy.training import policy_config_from_args, PolicyTrainer, TrainerConfig
 from nanobot_ros.report import write_report
 from nanobot_ros.robots.tasks import task_actions, task_config, TASKS
@@ -66,13 +66,14 @@ def main(argv=None) -> int:
         trainer = PolicyTrainer(config)
     except (ValueError, RuntimeError, FileNotFoundError) as error:
         print(f'[ERROR] {error}', flush=True)
+        leave_process_group()
         return 1
-    summary = trainer.run()
-    if trainer.rank == 0:
+    summary, rank = trainer.run(), trainer.rank
+    del trainer  # its DistributedDataParallel model holds the process group
+    if rank == 0:
         print(json.dumps({k: v for k, v in summary.items() if k != 'epoch_losses'}, indent=2))
         print(f'report: {write_report(args.run_dir)[1]}')
-    if trainer.world_size > 1:
-        dist.destroy_process_group()
+    leave_process_group()
     return 0
 
 

@@ -86,6 +86,7 @@ from tqdm import tqdm
 
 from nanobot_ros.learning.plateau import PlateauConfig, PlateauDetector
 from nanobot_ros.policy.modeling import Policy
+from nanobot_ros.policy.process_group import join_process_group
 from nanobot_ros.policy.processing import processor_for, sampler_noise
 from nanobot_ros.policy.training_run import jsonable, TrainingRun
 from nanobot_ros.policy.weights import load_policy, save_policy
@@ -234,8 +235,7 @@ class GRPOTrainer:
         self.config = config
         self.world_size = int(os.environ.get('WORLD_SIZE', '1'))
         self.rank = int(os.environ.get('RANK', '0'))
-        if self.world_size > 1 and not dist.is_initialized():
-            dist.init_process_group('gloo')
+        join_process_group(self.world_size)
         self.training_run = run = TrainingRun(
             config.run_dir, CHECKPOINT_NAME, 'grpo', 'grpo', config, config.wandb,
             writer=self.rank == 0)

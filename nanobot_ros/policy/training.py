@@ -46,6 +46,7 @@ from nanobot_ros.policy.demonstrations import BagSource, DemoBuffer
 from nanobot_ros.policy.configuration import DEFAULT_DISCRETE_ACTIONS
 from nanobot_ros.policy.encoder_transfer import freeze_encoder, load_world_model_encoder
 from nanobot_ros.policy.modeling import Policy, PolicyConfig
+from nanobot_ros.policy.process_group import join_process_group
 from nanobot_ros.policy.processing import processor_for
 from nanobot_ros.policy.training_run import jsonable, TrainingRun
 from nanobot_ros.policy.weights import warm_start
@@ -96,8 +97,7 @@ class PolicyTrainer:
             config.run_dir, CHECKPOINT_NAME, 'training', 'policy', config, config.wandb,
             writer=self.rank == 0)
         self.run_dir, self.checkpoint_path = run.run_dir, run.checkpoint_path
-        if self.world_size > 1 and not dist.is_initialized():
-            dist.init_process_group('gloo')
+        join_process_group(self.world_size)
         torch.manual_seed(config.seed + self.rank)
         self.policy = Policy(config.policy, config.discrete_actions or DEFAULT_DISCRETE_ACTIONS)
         if config.freeze_encoder:  # before the optimizer, which takes trainable parameters
