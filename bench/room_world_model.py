@@ -55,7 +55,6 @@ import time
 
 import numpy as np
 import torch
-import yaml
 
 from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
@@ -67,6 +66,7 @@ from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
 from nanobot_ros.robots.room.mjcf import CAMERA_FRONT
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
+from nanobot_ros.stack_config import load_ros_yaml
 from world_model_exploration import chosen_selectors
 from world_model_learning import add_model_arguments, held_out_figures, \
     held_out_predictions, loop_config, make_model
@@ -94,7 +94,7 @@ def room_defaults(path: Path = ROOM_CONFIG) -> dict:
     """Return the flag defaults that config/room.yaml's world_model section sets."""
     if not path.exists():
         return {}
-    section = (yaml.safe_load(path.read_text()) or {}).get('world_model', {})
+    section = (load_ros_yaml(path.read_text()) or {}).get('world_model', {})
     values = section.get('ros__parameters', {})
     defaults = {dest: values[key] for dest, key in FROM_ROOM_CONFIG.items() if key in values}
     if 'advection_x' in values or 'advection_y' in values:  # one flag, --advection X Y

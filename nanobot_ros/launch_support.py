@@ -15,10 +15,9 @@ from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument, LogInfo, OpaqueFunction, SetEnvironmentVariable
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
-import yaml
-
-from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, namespace_path,
-                                      node_remappings, runnable_executable, stack_nodes)
+from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, dump_ros_yaml,
+                                      namespace_path, node_remappings, runnable_executable,
+                                      stack_nodes)
 
 
 def stack_launch_description(config_name: str) -> LaunchDescription:
@@ -34,8 +33,7 @@ def stack_launch_description(config_name: str) -> LaunchDescription:
         run_dir = Path('runs') / datetime.datetime.now().strftime('launch-%Y%m%d-%H%M%S')
         with tempfile.NamedTemporaryFile('w', prefix='nanobot_params_', suffix='.yaml',
                                          delete=False) as params:
-            yaml.safe_dump(any_namespace_parameters(config, run_dir.resolve()), params,
-                           sort_keys=False)
+            params.write(dump_ros_yaml(any_namespace_parameters(config, run_dir.resolve())))
         actions = []
         for name in stack_nodes(config):
             executable, warning = runnable_executable(config, name)

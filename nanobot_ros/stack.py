@@ -39,15 +39,14 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from tqdm import tqdm
 
-import yaml
 
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
 from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
 from nanobot_ros.report import write_report
-from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, executable_path,
-                                      namespace_path, node_parameters, node_remappings,
-                                      runnable_executable, stack_nodes)
+from nanobot_ros.stack_config import (any_namespace_parameters, dds_environment, dump_ros_yaml,
+                                      executable_path, namespace_path, node_parameters,
+                                      node_remappings, runnable_executable, stack_nodes)
 from nanobot_msgs.msg import Action
 from sensor_msgs.msg import Image
 
@@ -288,8 +287,7 @@ def main(argv=None):
     run_dir.mkdir(parents=True)
     shutil.copyfile(config, run_dir / 'config.yaml')
     params_file = run_dir / 'params.yaml'
-    params_file.write_text(yaml.safe_dump(any_namespace_parameters(config, run_dir, overrides),
-                                          sort_keys=False))
+    params_file.write_text(dump_ros_yaml(any_namespace_parameters(config, run_dir, overrides)))
 
     # The monitor (this process) and every node (its children) on the same Fast DDS profile.
     os.environ.update(dds_environment(os.environ))

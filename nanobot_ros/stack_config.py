@@ -20,12 +20,41 @@ import yaml
 NAMESPACE = re.compile(r'^/?([A-Za-z_][A-Za-z0-9_]*(/[A-Za-z_][A-Za-z0-9_]*)*)?$')
 
 
+# A float as rcl (and YAML 1.2) reads it, where PyYAML (YAML 1.1) needs a dot: `1e-3`. Reading
+# a stack YAML, PyYAML made `lr: 1e-3` the string '1e-3'; writing params.yaml, it left the
+# string '1e-3' unquoted, which rcl reads as a double. Both directions know this form here.
+EXPONENT_FLOAT = re.compile(r'^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$')
+
+
+class RosYamlLoader(yaml.SafeLoader):
+    """PyYAML's safe loader reading `1e-3` as the float rcl reads."""
+
+
+class RosYamlDumper(yaml.SafeDumper):
+    """PyYAML's safe dumper quoting a string rcl would read as a float ('1e-3')."""
+
+
+for _yaml_class in (RosYamlLoader, RosYamlDumper):
+    _yaml_class.add_implicit_resolver('tag:yaml.org,2002:float', EXPONENT_FLOAT,
+                                      list('-+.0123456789'))
+
+
+def load_ros_yaml(text: str):
+    """Return the YAML `text` with its values as rcl reads a parameters file."""
+    return yaml.load(text, Loader=RosYamlLoader)
+
+
+def dump_ros_yaml(data) -> str:
+    """Return `data` as a parameters file rcl reads back with the same types (keys in order)."""
+    return yaml.dump(data, Dumper=RosYamlDumper, sort_keys=False)
+
+
 def stack_nodes(config_path) -> List[str]:
     """Return the node names (= executables) of the stack in `config_path`, in file order."""
     path = Path(config_path)
     if not path.is_file():
         raise FileNotFoundError(f'stack config {path} does not exist')
-    data = yaml.safe_load(path.read_text()) or {}
+    data = load_ros_yaml(path.read_text()) or {}
     if not isinstance(data, dict) or not data:
         raise ValueError(f'{path}: expected one top-level key per node')
     for name, body in data.items():
@@ -67,13 +96,13 @@ def any_namespace_parameters(config_path, run_dir=None, overrides=None) -> dict:
         if isinstance(value, str) and run_dir is not None:
             return value.replace(RUN_DIR, str(run_dir))
         return value
-    data = yaml.safe_load(Path(config_path).read_text())
+    data = load_ros_yaml(Path(config_path).read_text())
     keyed = {}
     for name, body in data.items():
         section = {**body, 'ros__parameters': {
             k: fill(v) for k, v in body['ros__parameters'].items() if k != REMAP}}
         section['ros__parameters'].update(
-            (param, yaml.safe_load(text) if text else '')
+            (param, load_ros_yaml(text) if text else '')
             for param, text in (overrides or {}).get(name, []))
         keyed[f'/**/{name}'] = section
         # r2r (the Rust kernel) matches a section by `/**`, the node's full name or its bare
@@ -158,5 +187,5 @@ def runnable_executable(config_path, node: str) -> Tuple[str, Optional[str]]:
 
 def node_parameters(config_path, node: str) -> dict:
     """Return the ros__parameters of `node` in `config_path`."""
-    data = yaml.safe_load(Path(config_path).read_text())
+    data = load_ros_yaml(Path(config_path).read_text())
     return dict(data[node]['ros__parameters'])
