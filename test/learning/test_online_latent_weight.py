@@ -2,19 +2,7 @@
 import pytest
 import torch
 
-from nanobot_ros.learning.adaptive_loop import LoopConfig
-from nanobot_ros.learning.hierarchy import HierarchyConfig
-from nanobot_ros.learning.online import build_online_learner, OnlineConfig
-from nanobot_ros.learning.world_model import WorldModelSize
-from tiny_world_model import IMG
-
-SIZE = WorldModelSize(img_size=IMG, patch_size=8, embed_dim=32, depth=1, predictor_depth=1)
-LOOP = LoopConfig(actions=[0, 1], idle_action=0)
-
-
-def build(tmp_path, **settings):
-    return build_online_learner(OnlineConfig(checkpoint_dir=str(tmp_path), **settings), SIZE,
-                                LOOP, HierarchyConfig(hierarchy_levels=0))
+from tiny_world_model import IMG, tiny_online_learner
 
 
 def losses_of_one_step(learner):
@@ -26,7 +14,7 @@ def losses_of_one_step(learner):
 
 @pytest.mark.parametrize('weight', [0.0, 0.25])
 def test_the_predictor_loss_is_the_patch_loss_plus_the_weighted_latent_loss(tmp_path, weight):
-    learner = build(tmp_path, latent_loss_weight=weight).loop.learner
+    learner = tiny_online_learner(tmp_path, latent_loss_weight=weight).loop.learner
     assert learner.config.loss_weights.latent == weight
     metrics = losses_of_one_step(learner)
     assert metrics['predictor_latent_loss'] > 0
@@ -35,9 +23,9 @@ def test_the_predictor_loss_is_the_patch_loss_plus_the_weighted_latent_loss(tmp_
 
 
 def test_a_resumed_learner_takes_the_weight_of_the_node_not_of_its_checkpoint(tmp_path):
-    saved = build(tmp_path)
+    saved = tiny_online_learner(tmp_path)
     assert saved.loop.learner.config.loss_weights.latent == 1.0
     saved.checkpoints.save(saved.loop)
-    resumed = build(tmp_path, latent_loss_weight=0.0)
+    resumed = tiny_online_learner(tmp_path, latent_loss_weight=0.0)
     assert resumed.resumed_from == str(tmp_path / 'world_model.safetensors')
     assert resumed.loop.learner.config.loss_weights.latent == 0.0

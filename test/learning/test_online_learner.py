@@ -1,23 +1,11 @@
 """The world_model node's learner, built without ROS: fresh start, resume, explicit rates."""
 import pytest
 
-from nanobot_ros.learning.adaptive_loop import LoopConfig
-from nanobot_ros.learning.hierarchy import HierarchyConfig
-from nanobot_ros.learning.online import build_online_learner, OnlineConfig
-from nanobot_ros.learning.world_model import WorldModelSize
-from tiny_world_model import IMG
-
-SIZE = WorldModelSize(img_size=IMG, patch_size=8, embed_dim=32, depth=1, predictor_depth=1)
-LOOP = LoopConfig(actions=[0, 1], idle_action=0)
-
-
-def build(tmp_path, levels=0, **settings):
-    return build_online_learner(OnlineConfig(checkpoint_dir=str(tmp_path), **settings), SIZE,
-                                LOOP, HierarchyConfig(hierarchy_levels=levels))
+from tiny_world_model import IMG, tiny_online_learner
 
 
 def test_a_fresh_start_takes_the_config_rates_and_has_an_acting_copy(tmp_path):
-    built = build(tmp_path, config_predictor_lr=1e-3, log_interval=7)
+    built = tiny_online_learner(tmp_path, config_predictor_lr=1e-3, log_interval=7)
     assert built.resumed_from is None
     assert built.lr_sources == {'autoencoder': 'config', 'predictor': 'config'}
     assert built.loop.learner.predictor_optimizer.param_groups[0]['lr'] == 1e-3
@@ -28,10 +16,10 @@ def test_a_fresh_start_takes_the_config_rates_and_has_an_acting_copy(tmp_path):
 
 
 def test_a_saved_learner_resumes_with_its_rates_unless_one_is_explicit(tmp_path):
-    first = build(tmp_path, levels=1, config_predictor_lr=1e-3)
+    first = tiny_online_learner(tmp_path, levels=1, config_predictor_lr=1e-3)
     first.loop.learner.autoencoder_training_step = 12
     first.checkpoints.save(first.loop)
-    again = build(tmp_path, levels=1, config_predictor_lr=5e-4, autoencoder_lr=2e-3)
+    again = tiny_online_learner(tmp_path, levels=1, config_predictor_lr=5e-4, autoencoder_lr=2e-3)
     assert again.resumed_from == str(tmp_path / 'world_model.safetensors')
     assert again.lr_sources == {'autoencoder': 'explicit', 'predictor': 'checkpoint'}
     assert again.loop.learner.autoencoder_training_step == 12
@@ -41,11 +29,8 @@ def test_a_saved_learner_resumes_with_its_rates_unless_one_is_explicit(tmp_path)
 
 
 def test_a_checkpoint_of_another_model_is_refused(tmp_path):
-    saved = build(tmp_path)
+    saved = tiny_online_learner(tmp_path)
     saved.checkpoints.save(saved.loop)
     with pytest.raises(ValueError, match='checkpoint was made for a different model '
                        'configuration'):
-        build_online_learner(OnlineConfig(checkpoint_dir=str(tmp_path)),
-                             WorldModelSize(img_size=IMG, patch_size=8, embed_dim=48, depth=1,
-                                            predictor_depth=1),
-                             LOOP, HierarchyConfig(hierarchy_levels=0))
+        tiny_online_learner(tmp_path, embed_dim=48)
