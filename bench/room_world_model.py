@@ -66,7 +66,7 @@ from nanobot_ros.models.losses import explained_variance
 from nanobot_ros.models.vit import images_to_tensor, patchify
 from nanobot_ros.robots.room.mjcf import CAMERA_FRONT
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
-from nanobot_ros.stack_config import load_ros_yaml
+from nanobot_ros.stack_config import node_parameters
 from world_model_exploration import chosen_selectors
 from world_model_learning import add_model_arguments, held_out_figures, \
     held_out_predictions, loop_config, make_model
@@ -94,8 +94,7 @@ def room_defaults(path: Path = ROOM_CONFIG) -> dict:
     """Return the flag defaults that config/room.yaml's world_model section sets."""
     if not path.exists():
         return {}
-    section = (load_ros_yaml(path.read_text()) or {}).get('world_model', {})
-    values = section.get('ros__parameters', {})
+    values = node_parameters(path, 'world_model')
     defaults = {dest: values[key] for dest, key in FROM_ROOM_CONFIG.items() if key in values}
     if 'advection_x' in values or 'advection_y' in values:  # one flag, --advection X Y
         defaults['advection'] = (values.get('advection_x', 0), values.get('advection_y', 0))
@@ -398,12 +397,14 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
              f'{loop.frames_seen} frames seen')
     print_error_columns(model, held_out['seen'])
-    print_wall_split(model, held_out['seen'])
+    predicted, observed = held_out_predictions(model, held_out['seen'])
+    print_wall_split(held_out['seen'], predicted, observed)
     print_table('seen', result, baselines)
     print_table('unseen', result, baselines)
     if worst_picture is not None:
-        print(f'the worst-predicted transitions of each action: '
-              f'{save_worst_transitions(model, held_out["seen"], worst_picture)}', flush=True)
+        saved = save_worst_transitions(held_out['seen'], predicted, observed,
+                                       model.config.vit.patch_size, worst_picture)
+        print(f'the worst-predicted transitions of each action: {saved}', flush=True)
     steps = model.autoencoder_training_step
     worst, ratio = result['best']
     print(f'room world model: checkpoint after {steps} learner steps; worst action R² '
@@ -411,18 +412,16 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     return {'worst': worst, 'ratio': ratio, 'steps': steps, 'frames': loop.frames_seen}
 
 
-@torch.no_grad()
-def save_worst_transitions(model, held_out, path: Path, count: int = 4,
-                           scale: int = 3) -> Path:
+def save_worst_transitions(held_out, predicted, observed, patch: int, path: Path,
+                           count: int = 4, scale: int = 3) -> Path:
     """Write a picture of the `count` held-out transitions of each action predicted worst.
 
-    One row each: the last frame, the next frame, the prediction (its squared error x 1000
-    in the label) and the error (absolute, x 4), every tile enlarged `scale` times.
+    predicted, observed: `held_out_predictions` of the set (patches of `patch` px). One row
+    each: the last frame, the next frame, the prediction (its squared error x 1000 in the
+    label) and the error (absolute, x 4), every tile enlarged `scale` times.
     """
     frames, labels, next_frames = held_out
-    predicted, observed = held_out_predictions(model, held_out)
     errors = ((predicted - observed) ** 2).mean(dim=(1, 2))
-    patch = model.config.vit.patch_size
 
     def tile(image: np.ndarray, label: str) -> np.ndarray:
         return labelled_tile(np.kron(image, np.ones((scale, scale, 1), dtype=np.uint8)), label)
@@ -439,9 +438,11 @@ def save_worst_transitions(model, held_out, path: Path, count: int = 4,
     return save_png(stacked_rows(rows), path)
 
 
-def print_wall_split(model, held_out) -> None:
-    """Print each action's held-out R² from the poses at a wall and from the others."""
-    predicted, observed = held_out_predictions(model, held_out)
+def print_wall_split(held_out, predicted, observed) -> None:
+    """Print each action's held-out R² from the poses at a wall and from the others.
+
+    predicted, observed: `held_out_predictions` of the set.
+    """
     labels = torch.tensor(held_out[1])
     wall = torch.tensor([at_wall(i // len(ACTION_NAMES)) for i in range(len(labels))])
     for name, chosen in (('open poses', ~wall), ('poses at a wall', wall)):

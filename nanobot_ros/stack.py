@@ -39,7 +39,6 @@ from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
 from tqdm import tqdm
 
-
 from nanobot_ros.contract import ACTION, DIAGNOSTICS, IMAGE
 from nanobot_ros.defaults import parse_assignments
 from nanobot_ros.nodes.common import LEVEL_NAMES, qos_profile
