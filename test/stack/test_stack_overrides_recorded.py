@@ -1,8 +1,6 @@
 """`--set` overrides land in the run folder's params.yaml: it says what the stack ran with."""
-import yaml
-
 from nanobot_ros.stack import parse_overrides
-from nanobot_ros.stack_config import any_namespace_parameters
+from nanobot_ros.stack_config import any_namespace_parameters, node_parameters
 from repo_paths import ROOT
 
 ROOM = ROOT / 'config' / 'room.yaml'
@@ -12,7 +10,7 @@ def test_overrides_replace_the_yaml_values_read_as_ros_reads_them(tmp_path):
     overrides = parse_overrides(['room.reset_every=7', 'world_model.latent_loss_weight=0.5',
                                  'world_model.wandb_project=', 'foxglove.topics=[a, b]'])
     params = any_namespace_parameters(ROOM, tmp_path, overrides)
-    room_as_given = yaml.safe_load(ROOM.read_text())['room']['ros__parameters']
+    room_as_given = node_parameters(ROOM, 'room')
     assert params['/**/room']['ros__parameters']['reset_every'] == 7
     assert params['/**/room']['ros__parameters']['frame_rate'] == room_as_given['frame_rate']
     world_model = params['/**/world_model']['ros__parameters']
