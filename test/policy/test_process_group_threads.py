@@ -5,11 +5,15 @@ shuts down aborts the process (policy/process_group.py): a 2-process GRPO run di
 then, under load.
 """
 
+import json
+
 from policy_fixtures import TORCHRUN_2
 from trainer_fixtures import run
 
 RANK = '''
+import json
 import os
+import sys
 
 import torch
 import torch.distributed as dist
@@ -26,17 +30,19 @@ optimizer.step()
 leave_process_group()
 threads = sorted(open(f'/proc/self/task/{task}/comm').read().strip()
                  for task in os.listdir('/proc/self/task'))
-print('rank', os.environ['RANK'], 'sum', total.tolist(), 'threads', threads, flush=True)
+with open(f"{sys.argv[1]}/rank{os.environ['RANK']}.json", 'w') as report:
+    json.dump({'sum': total.tolist(), 'threads': threads}, report)
 '''
 
 
 def test_no_gloo_thread_outlives_the_group(tmp_path):
     script = tmp_path / 'rank.py'
     script.write_text(RANK)
-    result = run([*TORCHRUN_2, str(script)])
+    result = run([*TORCHRUN_2, str(script), str(tmp_path)])
     assert result.returncode == 0, result.stdout + result.stderr
-    lines = sorted(line for line in result.stdout.splitlines() if line.startswith('rank'))
-    assert [line.split(' threads ')[0] for line in lines] == [
-        'rank 0 sum [2.0, 2.0, 2.0]', 'rank 1 sum [2.0, 2.0, 2.0]']
-    for line in lines:
-        assert 'gloo' not in line, line  # gloo_tcp_loop, pt_gloo_runloop
+    # one file per rank: the two ranks' prints into one pipe interleave
+    for rank in (0, 1):
+        report = json.loads((tmp_path / f'rank{rank}.json').read_text())
+        assert report['sum'] == [2.0, 2.0, 2.0]
+        gloo = [name for name in report['threads'] if 'gloo' in name]
+        assert gloo == [], (rank, report['threads'])  # gloo_tcp_loop, pt_gloo_runloop
