@@ -83,6 +83,7 @@ FROM_ROOM_CONFIG = {
     'depth': 'depth', 'predictor_depth': 'predictor_depth', 'batch_size': 'batch_size',
     'buffer_capacity': 'buffer_capacity', 'temperature': 'exploration_temperature',
     'relative': 'exploration_relative', 'hold': 'exploration_hold',
+    'hold_stall': 'exploration_hold_stall',
     'reconstruction_threshold': 'reconstruction_threshold',
     'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
@@ -298,7 +299,7 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
     loop = AdaptiveWorldModelLoop(model, loop_config(
         args, actions=actions, idle_action=0, exploration_epsilon=epsilon,
         exploration_temperature=args.temperature, exploration_relative=args.relative,
-        exploration_hold=args.hold,
+        exploration_hold=args.hold, exploration_hold_stall=args.hold_stall,
         balance_actions=args.balance_actions,
         reconstruction_threshold=args.reconstruction_threshold,
         buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
@@ -324,7 +325,8 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
                         f'{loop.gated_frames:4d}',
                         f'{len(visited)} of 100 cells visited, {at_wall} frames facing a '
                         f'wall (actions taken there {list(from_wall.values())}), actions taken '
-                        f'{list(loop.explorer.selections.values())}')
+                        f'{list(loop.explorer.selections.values())}, holds ended stalled '
+                        f'{loop.explorer.holds_ended_stalled}')
 
     next_eval = args.eval_every
     while (cpu if args.clock == 'cpu' else seconds) < args.minutes * 60:
@@ -532,6 +534,9 @@ def main(argv=None):
     parser.add_argument('--hold', type=float, default=LoopConfig.exploration_hold,
                         help='mean frames the explorer holds each action it chooses (1 = a '
                         'new choice every frame)')
+    parser.add_argument('--hold-stall', type=float, default=LoopConfig.exploration_hold_stall,
+                        help='a hold ends when the frame changed by a mean squared change '
+                        'below this (0 = holds run their course)')
     parser.add_argument('--relative', action=argparse.BooleanOptionalAction,
                         default=LoopConfig.exploration_relative,
                         help='the explorer scores uncertainty over its running mean per action')
@@ -580,7 +585,8 @@ def main(argv=None):
           f'{args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
           f'{args.temperature:g}{" (relative)" if args.relative else ""}, actions held '
-          f'{args.hold:g} frames on average, resets every '
+          f'{args.hold:g} frames on average (ended when still: change < '
+          f'{args.hold_stall:g}), resets every '
           f'{args.reset_every or "never"}, {args.frames_per_step} frame(s) per learner '
           f'step, seeds {seeds}, '
           f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '

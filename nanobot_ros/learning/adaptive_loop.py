@@ -62,6 +62,10 @@ class LoopConfig:
         'mean frames the explorer holds each action it chooses (drawn geometric; 1 = a new '
         'choice every frame): held moves cross the room and reach its walls, where one-frame '
         'choices dither in place')})
+    exploration_hold_stall: float = field(default=0.0, metadata={'description': (
+        'a held action ends early when the frame it led to differs from the one before by a '
+        'mean squared change (pixels in [0, 1]) below this: the robot is not moving (pressed '
+        'against a wall, or stop held); 0 = every hold runs its course')})
     balance_actions: bool = field(default=True, metadata={'description': (
         'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
         'takes one action then does not forget the others)')})
@@ -85,6 +89,9 @@ class LoopConfig:
             raise ValueError('reconstruction_threshold must be > 0')
         if not self.exploration_hold >= 1:
             raise ValueError(f'exploration_hold must be >= 1 frame, got {self.exploration_hold}')
+        if not self.exploration_hold_stall >= 0:
+            raise ValueError(f'exploration_hold_stall must be >= 0, got '
+                             f'{self.exploration_hold_stall}')
         if self.batch_size < 1 or self.train_steps_per_frame < 0:
             raise ValueError('batch_size must be >= 1 and train_steps_per_frame >= 0')
         if self.lr_decay_steps < 0 or not 0 < self.lr_final_ratio <= 1:
@@ -116,6 +123,8 @@ class Perception:
     predictions: Optional[torch.Tensor] = None  # (A, N, P) patches, one per action
     uncertainty: Optional[List[float]] = None  # per action: the heads' disagreement
     reconstruction: Optional[torch.Tensor] = None  # (1, N, P) decoded frame
+    # Mean squared change (pixels in [0, 1]) from the frame before; None after a break.
+    change: Optional[float] = None
     action: Optional[int] = None
     selection_metadata: list = field(default_factory=list)
 
@@ -188,6 +197,8 @@ class AdaptiveWorldModelLoop:
     def perceive_checked(self, frame: np.ndarray) -> Perception:
         """`perceive` for a frame `check_frame` already returned (it is not checked again)."""
         self.frames_seen += 1
+        change = (float(np.mean((frame / 255.0 - self._frames[-1] / 255.0) ** 2))
+                  if self._frames else None)
         self._frames.append(frame)
         frames = tuple(self._frames)
         past = tuple(self._actions)[len(self._actions) - (len(frames) - 1):] \
@@ -198,7 +209,7 @@ class AdaptiveWorldModelLoop:
             gated = not loss <= self.config.reconstruction_threshold
             self.gated = gated
             perception = Perception(frame, frames, past, loss, gated,
-                                    reconstruction=reconstruction)
+                                    reconstruction=reconstruction, change=change)
             if not gated:
                 candidates = ([0] * len(self.actions) if self.config.ignore_actions
                               else range(len(self.actions)))
@@ -223,7 +234,9 @@ class AdaptiveWorldModelLoop:
                                                         perception.uncertainty, self.explorer)
             action = self.actions[label]
         else:
-            action, metadata = self.explorer.select(perception.uncertainty)
+            stalled = (perception.change is not None
+                       and perception.change < self.config.exploration_hold_stall)
+            action, metadata = self.explorer.select(perception.uncertainty, stalled)
         if action not in self.actions:
             raise ValueError(f'selector returned {action!r}, not in {self.actions}')
         perception.action, perception.selection_metadata = action, metadata

@@ -39,7 +39,10 @@ distribution of that mean, as in temporally-extended epsilon-greedy (Dabney et a
 "Temporally-extended epsilon-greedy exploration"): one-frame choices, random or curious, move
 a robot by a random walk (forward and backward undo each other) and seldom bring it to a wall
 facing it, so it never learns what bumping into one or backing off from it does; held ones
-drive it across the room.
+drive it across the room. A hold also ends early when the robot stalled (`stalled`: the
+loop saw the last frame barely change, `exploration_hold_stall`): pressed against a wall, a
+held `forward` learns nothing new frame after frame, and a held `stop` never does; the explorer
+chooses again there (backing off, turning), which held it would seldom do at a wall.
 """
 from typing import Dict, Optional, Sequence
 
@@ -70,6 +73,7 @@ class UncertaintyExplorer:
         self.hold = hold
         self.held: Optional[int] = None  # the action being held, and for how many more frames
         self.hold_left = 0
+        self.holds_ended_stalled = 0
         self.mean_uncertainty: Optional[np.ndarray] = None  # `relative`: per action
         self.selections: Dict[int, int] = {a: 0 for a in self.actions}
         self.rng = np.random.default_rng(seed)
@@ -93,9 +97,15 @@ class UncertaintyExplorer:
         top = values.max()
         return values / top if top > 0 else np.zeros_like(values)
 
-    def select(self, uncertainty: Sequence[float]):
-        """Return (action, metadata) for per-action uncertainties in action order."""
+    def select(self, uncertainty: Sequence[float], stalled: bool = False):
+        """Return (action, metadata) for per-action uncertainties in action order.
+
+        `stalled`: the held action's last frame barely changed the view; the hold ends here.
+        """
         scores = self.scores(uncertainty)
+        if self.hold_left and stalled:
+            self.hold_left = 0
+            self.holds_ended_stalled += 1
         if self.hold_left:
             self.hold_left -= 1
             action = self.held
