@@ -68,8 +68,8 @@ from nanobot_ros.robots.room.mjcf import CAMERA_FRONT
 from nanobot_ros.robots.room.world import ACTION_NAMES, RoomConfig, RoomWorld
 from nanobot_ros.stack_config import node_parameters
 from world_model_exploration import chosen_selectors
-from world_model_learning import add_model_arguments, held_out_figures, \
-    held_out_predictions, loop_config, make_model
+from world_model_learning import add_model_arguments, held_out_predictions, loop_config, \
+    make_model, reconstruction_r2
 
 GOAL_R2 = 0.9
 GOAL_ERROR_RATIO = 0.5
@@ -196,9 +196,8 @@ def error_figures(predicted: torch.Tensor, observed: torch.Tensor, labels) -> di
 
 def model_figures(model, held_out) -> dict:
     """Return the model's held-out figures: R² (all, per action, reconstruction), 'mse'."""
-    figures = held_out_figures(model, held_out)
-    predicted, observed = held_out_predictions(model, held_out)
-    figures['mse'] = float(((predicted.double() - observed.double()) ** 2).mean())
+    figures = error_figures(*held_out_predictions(model, held_out), held_out[1])
+    figures['reconstruction'] = reconstruction_r2(model, held_out[2])
     return figures
 
 

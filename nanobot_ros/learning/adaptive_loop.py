@@ -123,7 +123,8 @@ class Perception:
     predictions: Optional[torch.Tensor] = None  # (A, N, P) patches, one per action
     uncertainty: Optional[List[float]] = None  # per action: the heads' disagreement
     reconstruction: Optional[torch.Tensor] = None  # (1, N, P) decoded frame
-    # Mean squared change (pixels in [0, 1]) from the frame before; None after a break.
+    # Mean squared change (pixels in [0, 1]) from the frame before; None after a break or
+    # without a stall rule (exploration_hold_stall 0).
     change: Optional[float] = None
     action: Optional[int] = None
     selection_metadata: list = field(default_factory=list)
@@ -197,8 +198,10 @@ class AdaptiveWorldModelLoop:
     def perceive_checked(self, frame: np.ndarray) -> Perception:
         """`perceive` for a frame `check_frame` already returned (it is not checked again)."""
         self.frames_seen += 1
-        change = (float(np.mean((frame / 255.0 - self._frames[-1] / 255.0) ** 2))
-                  if self._frames else None)
+        change = None
+        if self.config.exploration_hold_stall and self._frames:  # only the stall rule reads it
+            step = frame.astype(np.float32) - self._frames[-1]
+            change = float(np.mean(step * step)) / 255.0 ** 2
         self._frames.append(frame)
         frames = tuple(self._frames)
         past = tuple(self._actions)[len(self._actions) - (len(frames) - 1):] \
