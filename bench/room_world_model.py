@@ -37,6 +37,14 @@ perfect, the measure of what exploration could still gain and what only a better
 
     ./run.sh python bench/room_world_model.py --selector coverage --clock cpu --minutes 6
 
+`--motion-ceiling` measures what moving the last frame's pixels can explain at all: each
+patch of every held-out next frame replaced by the best integer shift of the last frame (chosen
+knowing the next frame, within the advection's reach), per action, for patches of the model's
+patch size and of its halves and quarters; then it ends. With `--checkpoint` the tables
+include what a perfect paint would give the model's own moved pixels and mask.
+
+    ./run.sh python bench/room_world_model.py --motion-ceiling
+
 `--reset-every N` puts the robot down at a random free pose every N frames (the loop's history
 is broken there): without it the uncertainty explorer at argmax turns on the spot (a turn
 changes the view most, so its outcome is always the most uncertain) and sees a few cells of the
@@ -88,6 +96,7 @@ FROM_ROOM_CONFIG = {
     'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
     'lr_final_ratio': 'lr_final_ratio', 'latent_weight': 'latent_loss_weight',
+    'advection_subdivision': 'advection_subdivision',
 }
 
 
@@ -398,6 +407,7 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
              f'{loop.frames_seen} frames seen')
     print_error_columns(model, held_out['seen'])
+    print_paint_ceiling(model, held_out['seen'])
     predicted, observed = held_out_predictions(model, held_out['seen'])
     print_wall_split(held_out['seen'], predicted, observed)
     print_table('seen', result, baselines)
@@ -453,12 +463,40 @@ def print_wall_split(held_out, predicted, observed) -> None:
 
 
 @torch.no_grad()
-def print_error_columns(model, held_out, band: int = 8) -> None:
-    """Print where across the image each action's error lies (bands of `band` columns).
+def print_motion_ceiling(held_out, patch_size: int, reach) -> None:
+    """Print per action the R² of the best integer shift per patch of the last frame.
 
-    Per action: the prediction's squared error per band, and apart its parts (the last
-    frame's pixels moved, the decoder's paint, the mask that weighs the moved pixels),
-    with copy-the-last-frame's beside them. A turn brings a strip of new view in at one side.
+    For each patch of each next frame, the shift (within `reach` = (x, y) px) of the last
+    frame that errs least there, chosen knowing the next frame: what advection with one shift
+    a patch could explain at best, the decoder's paint aside. At patch_size / 1, 2 and 4.
+    """
+    frames, labels, next_frames = held_out
+    last, observed = (images_to_tensor(np.stack(images)) for images in (frames, next_frames))
+    rx, ry = reach
+    padded = torch.nn.functional.pad(last, (rx, rx, ry, ry), mode='replicate')
+    size = last.shape[-1]
+    for patch in (patch_size, patch_size // 2, patch_size // 4):
+        best = torch.full((len(labels), size // patch, size // patch), math.inf)
+        chosen = torch.zeros_like(observed)
+        for dy in range(-ry, ry + 1):
+            for dx in range(-rx, rx + 1):
+                shifted = padded[..., ry + dy:ry + dy + size, rx + dx:rx + dx + size]
+                error = torch.nn.functional.avg_pool2d(
+                    ((shifted - observed) ** 2).mean(dim=1, keepdim=True), patch)[:, 0]
+                better = error < best
+                best = torch.where(better, error, best)
+                wider = better.repeat_interleave(patch, 1).repeat_interleave(patch, 2)
+                chosen = torch.where(wider[:, None], shifted, chosen)
+        figures = error_figures(patchify(chosen, patch_size), patchify(observed, patch_size),
+                                labels)
+        print(f'seen layout, the best shift per {patch} px patch (within {rx} / {ry} px): R2 '
+              f'{figures["all"]:+.3f} ({per_action(figures)})', flush=True)
+
+
+def held_out_parts(model, held_out):
+    """Return (labels, last frames, next frames, decoded patches, (moved, mask) or None).
+
+    The parts of the model's predictions of the held-out transitions (`prediction_parts`).
     """
     frames, labels, next_frames = held_out
     model.autoencoder.eval()
@@ -467,6 +505,40 @@ def print_error_columns(model, held_out, band: int = 8) -> None:
     features = model.autoencoder.encode(last)[:, None]
     _, decoded, advected = model.prediction_parts(features, torch.tensor(labels)[:, None],
                                                   last)
+    return labels, last, observed, decoded, advected
+
+
+@torch.no_grad()
+def print_paint_ceiling(model, held_out) -> None:
+    """Print the model's R² per action with its paint replaced by better ones.
+
+    The model's moved pixels and mask kept; painted instead by the decoder from the true next
+    frame's tokens (a perfect predictor of tokens), or with the true next frame's pixels.
+    """
+    labels, last, observed, decoded, advected = held_out_parts(model, held_out)
+    if advected is None:
+        return
+    moved, mask = advected
+    paints = {'its paint': model.autoencoder.unpatchify(decoded),
+              'the decoder on the true next frame': model.autoencoder.unpatchify(
+                  model.autoencoder(observed, 0.0)[0]),
+              'the true next frame': observed}
+    for name, painted in paints.items():
+        figures = error_figures(model.autoencoder.patchify(blend(moved, mask, painted)),
+                                model.autoencoder.patchify(observed), labels)
+        print(f'seen layout, moved pixels and mask with {name} as paint: R2 '
+              f'{figures["all"]:+.3f} ({per_action(figures)})', flush=True)
+
+
+@torch.no_grad()
+def print_error_columns(model, held_out, band: int = 8) -> None:
+    """Print where across the image each action's error lies (bands of `band` columns).
+
+    Per action: the prediction's squared error per band, and apart its parts (the last
+    frame's pixels moved, the decoder's paint, the mask that weighs the moved pixels),
+    with copy-the-last-frame's beside them. A turn brings a strip of new view in at one side.
+    """
+    labels, last, observed, decoded, advected = held_out_parts(model, held_out)
     painted = model.autoencoder.unpatchify(decoded)
     parts = {'copy-last-frame': last, 'decoder alone': painted}
     if advected is not None:
@@ -554,6 +626,9 @@ def main(argv=None):
                         help='measure this saved world model (e.g. the room stack\'s, '
                         'saved/checkpoints/room/world_model.safetensors) on the held-out sets '
                         'instead of training one')
+    parser.add_argument('--motion-ceiling', action='store_true',
+                        help='print what the best shift per patch of the last frame explains '
+                        'of the held-out next frames, then end')
     parser.add_argument('--worst-picture', type=Path, default=None,
                         help='with --checkpoint: draw the worst-predicted held-out transitions '
                         'of each action into this PNG')
@@ -577,7 +652,8 @@ def main(argv=None):
     torch.set_num_threads(args.threads)
     print(f'room_world_model: {args.img_size} px, patch {args.patch_size}, dim '
           f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, advection '
-          f'{args.advection[0]}/{args.advection[1]} px, batch '
+          f'{args.advection[0]}/{args.advection[1]} px in {args.advection_subdivision}^2 '
+          f'parts a patch, batch '
           f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
           f'{args.lr_decay_steps} steps), latent loss weight {args.latent_weight:g}, gate '
@@ -594,6 +670,9 @@ def main(argv=None):
     held_out, baselines = held_out_sets(args.img_size, args.patch_size, args.held_out_poses,
                                         args.held_out_seed, args.layout_seed,
                                         args.unseen_layout_seed)
+    if args.motion_ceiling:
+        print_motion_ceiling(held_out['seen'], args.patch_size, args.advection)
+        return
     if args.checkpoint:
         checkpoint_figures(args.checkpoint, held_out, baselines, args.worst_picture)
         return

@@ -110,7 +110,8 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
         depth=args.depth, predictor_depth=args.predictor_depth, num_actions=num_actions,
         autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
         mask_ratio_max=args.mask_ratio_max, advection_x=args.advection[0],
-        advection_y=args.advection[1], loss_weights=LossWeights(latent=args.latent_weight)),
+        advection_y=args.advection[1], advection_subdivision=args.advection_subdivision,
+        loss_weights=LossWeights(latent=args.latent_weight)),
         seed=args.seed)
 
 
@@ -207,6 +208,9 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--advection', type=int, nargs=2, metavar=('X', 'Y'),
                         default=(WorldModelSize.advection_x, WorldModelSize.advection_y),
                         help='pixels a predicted frame may move the last one\'s (0 0 = off)')
+    parser.add_argument('--advection-subdivision', type=int,
+                        default=WorldModelSize.advection_subdivision,
+                        help='each patch moves as s x s sub-patches with kernels of their own')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
 

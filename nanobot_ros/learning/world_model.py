@@ -38,6 +38,7 @@ class WorldModelSize:
     # decoder paints all of it): models/advection.py; the room uses them for sharp turns.
     advection_x: int = 0
     advection_y: int = 0
+    advection_subdivision: int = 1  # each patch moves as s x s sub-patches (PredictorConfig)
 
 
 @dataclass
@@ -90,7 +91,8 @@ class WorldModelConfig:
                          embed_dim=size.embed_dim, depth=size.depth,
                          predictor_depth=size.predictor_depth, max_history=size.history_frames,
                          num_actions=num_actions, advection_x=size.advection_x,
-                         advection_y=size.advection_y, **kwargs)
+                         advection_y=size.advection_y,
+                         advection_subdivision=size.advection_subdivision, **kwargs)
 
     @classmethod
     def from_dict(cls, values: dict) -> 'WorldModelConfig':
@@ -107,7 +109,9 @@ class WorldModelConfig:
               max_history: int = WorldModelSize.history_frames,
               img_size: int = WorldModelSize.img_size, mask_ratio_min: float = 0.0,
               mask_ratio_max: float = 0.0, advection_x: int = WorldModelSize.advection_x,
-              advection_y: int = WorldModelSize.advection_y, **kwargs) -> 'WorldModelConfig':
+              advection_y: int = WorldModelSize.advection_y,
+              advection_subdivision: int = WorldModelSize.advection_subdivision,
+              **kwargs) -> 'WorldModelConfig':
         """Return a consistent config from the few sizes people change.
 
         No masking by default (the reference's MAE hides 0.3-0.85 of the patches): when a
@@ -123,7 +127,8 @@ class WorldModelConfig:
         predictor = PredictorConfig(feature_dim=embed_dim, num_patches=vit.num_patches,
                                     num_actions=num_actions, embed_dim=embed_dim,
                                     depth=predictor_depth, max_history=max_history,
-                                    advection_x=advection_x, advection_y=advection_y)
+                                    advection_x=advection_x, advection_y=advection_y,
+                                    advection_subdivision=advection_subdivision)
         return cls(vit=vit, predictor=predictor, **kwargs)
 
 

@@ -23,7 +23,7 @@ from typing import List, Optional, Tuple
 import torch
 from torch import nn
 
-from nanobot_ros.models.advection import AdvectionShape
+from nanobot_ros.models.advection import AdvectionShape, sub_patch_logits
 from nanobot_ros.models.transformer import Block, sincos_pos_embed_1d, sincos_pos_embed_2d
 
 # Segment kinds, as type embeddings: frame tokens, action tokens, future query tokens.
@@ -62,6 +62,9 @@ class PredictorConfig:
         'advection_y 0 = the decoder alone paints the prediction; models/advection.py)')})
     advection_y: int = field(default=0, metadata={'description': (
         'pixels the next frame may move the last one vertically, per patch')})
+    advection_subdivision: int = field(default=1, metadata={'description': (
+        'each patch moves as s x s sub-patches with kernels of their own (1 = one kernel '
+        'pair per patch; the room uses 2: a turn moves a 16 px patch unevenly)')})
 
     def validate(self) -> None:
         """Raise ValueError naming the first inconsistent setting."""
@@ -77,6 +80,9 @@ class PredictorConfig:
         if self.advection_x < 0 or self.advection_y < 0:
             raise ValueError(f'advection_x/y must be >= 0, got {self.advection_x}, '
                              f'{self.advection_y}')
+        if self.advection_subdivision < 1:
+            raise ValueError(f'advection_subdivision must be >= 1, got '
+                             f'{self.advection_subdivision}')
         if self.token_capacity < 2 * self.num_patches + 1:
             raise ValueError(f'token_capacity {self.token_capacity} cannot hold one frame, one '
                              f'action and the future queries ({2 * self.num_patches + 1})')
@@ -152,16 +158,18 @@ class TransformerActionConditionedPredictor(nn.Module):
         with torch.no_grad():
             self.output_proj.weight.copy_(weight.reshape(-1, d))
         nn.init.zeros_(self.output_proj.bias)
-        # Per patch: the advection kernels' and mask's logits (models/advection.py).
-        shape = config.advection
-        self.motion_head = nn.Linear(d, shape.logits_per_patch) if shape.enabled else None
+        # Per sub-patch (advection_subdivision ** 2 of them a patch): the advection kernels'
+        # and mask's logits (models/advection.py).
+        shape, parts = config.advection, config.advection_subdivision ** 2
+        self.motion_head = nn.Linear(d, parts * shape.logits_per_patch) \
+            if shape.enabled else None
         if self.motion_head is not None:
             nn.init.zeros_(self.motion_head.weight)
+            bias = torch.zeros(parts, shape.logits_per_patch)
+            bias[:, shape.radius_x] = ADVECTION_STAY_LOGIT
+            bias[:, 2 * shape.radius_x + 1 + shape.radius_y] = ADVECTION_STAY_LOGIT
             with torch.no_grad():
-                self.motion_head.bias.zero_()
-                self.motion_head.bias[shape.radius_x] = ADVECTION_STAY_LOGIT
-                self.motion_head.bias[2 * shape.radius_x + 1 + shape.radius_y] = \
-                    ADVECTION_STAY_LOGIT
+                self.motion_head.bias.copy_(bias.reshape(-1))
 
     def clip_history(self, features: torch.Tensor, actions: torch.Tensor):
         """Keep the newest frames that fit the token capacity and max_history."""
@@ -202,7 +210,11 @@ class TransformerActionConditionedPredictor(nn.Module):
 
     def forward_motion(self, features: torch.Tensor, actions: torch.Tensor,
                        return_attn: bool = False):
-        """`forward_heads` plus the advection logits (B, N, logits_per_patch), or None."""
+        """`forward_heads` plus the advection logits (B, N * s * s, logits_per_patch), or None.
+
+        s = advection_subdivision: the logits of the image's sub-patches, row-major over the
+        finer grid (what `advect` takes), each patch's token predicting its s x s.
+        """
         self._check(features, actions)
         features, actions = self.clip_history(features, actions)
         b, t, n, _ = features.shape
@@ -242,6 +254,8 @@ class TransformerActionConditionedPredictor(nn.Module):
         out = self.norm(x[:, -n:])
         delta = self.output_proj(out).reshape(b, n, c.heads, -1)
         motion = self.motion_head(out) if self.motion_head is not None else None
+        if motion is not None:
+            motion = sub_patch_logits(motion, c.advection_subdivision)
         return features[:, -1, None] + delta.transpose(1, 2), motion, attention
 
 

@@ -73,6 +73,8 @@ DESCRIPTIONS = {
     'advection_x': 'pixels a prediction may move the last frame\'s horizontally (0 and '
                    'advection_y 0 = the decoder paints all of it)',
     'advection_y': 'pixels a prediction may move the last frame\'s vertically',
+    'advection_subdivision': 'each patch\'s pixels move as s x s sub-patches, each with '
+                             'its own kernels (1 = one pair a patch)',
     'config_autoencoder_lr': 'autoencoder lr for a fresh start',
     'config_predictor_lr': 'predictor lr for a fresh start',
     'autoencoder_lr': 'explicit autoencoder lr; 0 = saved, else config_autoencoder_lr',
