@@ -77,6 +77,9 @@ class WorldModelConfig:
         if self.predictor.num_patches != self.vit.num_patches:
             raise ValueError(f'predictor.num_patches {self.predictor.num_patches} must equal '
                              f'the encoder\'s {self.vit.num_patches}')
+        if self.vit.patch_size % self.predictor.advection_subdivision:
+            raise ValueError(f'advection_subdivision {self.predictor.advection_subdivision} '
+                             f'must divide patch_size {self.vit.patch_size}')
         for name in ('autoencoder_lr', 'predictor_lr'):
             if not getattr(self, name) > 0:
                 raise ValueError(f'{name} must be > 0, got {getattr(self, name)}')

@@ -64,3 +64,8 @@ def test_a_checkpoint_keeps_its_subdivision_and_an_old_one_has_none():
 def test_a_subdivision_below_one_is_refused():
     with pytest.raises(ValueError, match=r'^advection_subdivision must be >= 1, got 0$'):
         PredictorConfig(advection_subdivision=0).validate()
+
+
+def test_a_subdivision_that_does_not_divide_the_patch_is_refused():
+    with pytest.raises(ValueError, match=r'^advection_subdivision 3 must divide patch_size 8$'):
+        WorldModelConfig.small(**{**CONFIG, 'advection_subdivision': 3}).validate()
