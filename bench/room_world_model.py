@@ -406,8 +406,9 @@ def checkpoint_figures(path: Path, held_out: dict = None, baselines: dict = None
     result = {'reached': None, 'best': None, 'curve': []}
     evaluate(model, 0, held_out, baselines, result, 0.0, f'checkpoint {path}',
              f'{loop.frames_seen} frames seen')
-    print_error_columns(model, held_out['seen'])
-    print_paint_ceiling(model, held_out['seen'])
+    parts = held_out_parts(model, held_out['seen'])  # the prediction's parts, read twice
+    print_error_columns(model, parts)
+    print_paint_ceiling(model, parts)
     predicted, observed = held_out_predictions(model, held_out['seen'])
     print_wall_split(held_out['seen'], predicted, observed)
     print_table('seen', result, baselines)
@@ -493,6 +494,7 @@ def print_motion_ceiling(held_out, patch_size: int, reach) -> None:
               f'{figures["all"]:+.3f} ({per_action(figures)})', flush=True)
 
 
+@torch.no_grad()
 def held_out_parts(model, held_out):
     """Return (labels, last frames, next frames, decoded patches, (moved, mask) or None).
 
@@ -509,13 +511,14 @@ def held_out_parts(model, held_out):
 
 
 @torch.no_grad()
-def print_paint_ceiling(model, held_out) -> None:
+def print_paint_ceiling(model, parts) -> None:
     """Print the model's R² per action with its paint replaced by better ones.
 
-    The model's moved pixels and mask kept; painted instead by the decoder from the true next
-    frame's tokens (a perfect predictor of tokens), or with the true next frame's pixels.
+    parts: `held_out_parts` of the set. The model's moved pixels and mask kept; painted
+    instead by the decoder from the true next frame's tokens (a perfect predictor of tokens),
+    or with the true next frame's pixels.
     """
-    labels, last, observed, decoded, advected = held_out_parts(model, held_out)
+    labels, _, observed, decoded, advected = parts
     if advected is None:
         return
     moved, mask = advected
@@ -531,14 +534,15 @@ def print_paint_ceiling(model, held_out) -> None:
 
 
 @torch.no_grad()
-def print_error_columns(model, held_out, band: int = 8) -> None:
+def print_error_columns(model, parts, band: int = 8) -> None:
     """Print where across the image each action's error lies (bands of `band` columns).
 
     Per action: the prediction's squared error per band, and apart its parts (the last
     frame's pixels moved, the decoder's paint, the mask that weighs the moved pixels),
     with copy-the-last-frame's beside them. A turn brings a strip of new view in at one side.
+    parts: `held_out_parts` of the set.
     """
-    labels, last, observed, decoded, advected = held_out_parts(model, held_out)
+    labels, last, observed, decoded, advected = parts
     painted = model.autoencoder.unpatchify(decoded)
     parts = {'copy-last-frame': last, 'decoder alone': painted}
     if advected is not None:
