@@ -229,16 +229,17 @@ class AdaptiveWorldModelLoop:
             if self.hierarchy is not None:
                 self.hierarchy.plan.clear()
             return None
+        stalled = (perception.change is not None
+                   and perception.change < self.config.exploration_hold_stall)
         if self.selector:
             action, metadata = self.selector(perception.frame)
         elif self.hierarchy is not None and self.hierarchy.levels:  # a macro's step or level 0's
             with self.lock:
                 label, metadata = self.hierarchy.select(self.actor, perception.frame,
-                                                        perception.uncertainty, self.explorer)
+                                                        perception.uncertainty, self.explorer,
+                                                        stalled)
             action = self.actions[label]
         else:
-            stalled = (perception.change is not None
-                       and perception.change < self.config.exploration_hold_stall)
             action, metadata = self.explorer.select(perception.uncertainty, stalled)
         if action not in self.actions:
             raise ValueError(f'selector returned {action!r}, not in {self.actions}')

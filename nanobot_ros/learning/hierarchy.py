@@ -341,11 +341,12 @@ class Hierarchy:
                               macros)
 
     def select(self, model, frame: np.ndarray, uncertainty: Sequence[float],
-               explorer) -> tuple:
+               explorer, stalled: bool = False) -> tuple:
         """Return (action label, metadata): the plan's next step, a macro's first, or level 0's.
 
         `uncertainty`: level 0's per-action uncertainty; `explorer` chooses among primitive
-        actions when none of the macro-actions is more uncertain per step.
+        actions when none of the macro-actions is more uncertain per step, and ends its held
+        action when `stalled` (the view stopped changing: `UncertaintyExplorer.select`).
         """
         if self.plan:
             return self.plan.popleft(), [{'plan': list(self.plan)}]
@@ -359,7 +360,7 @@ class Hierarchy:
                 ties = np.flatnonzero(np.asarray(per_step) == top)
                 best = (top, level, int(self.rng.choice(ties)))
         if best is None or best[0] <= max(uncertainty):
-            action, metadata = explorer.select(uncertainty)
+            action, metadata = explorer.select(uncertainty, stalled)
             return explorer.actions.index(action), metadata
         _, level, macro = best
         self.macro_selections[level.index] += 1
