@@ -41,7 +41,8 @@ SUMMARY_FIGURES = (
     'online_explained_variance', 'predictor_explained_variance', 'reconstruction_loss',
     'autoencoder_training_loss', 'predictor_training_loss', 'predictor_patch_loss',
     'predictor_latent_loss', 'autoencoder_training_step', 'predictor_training_step',
-    'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions')
+    'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions',
+    'holds_ended_stalled')
 HISTORY_LIMIT = 20000  # learner steps kept for the learning curve
 
 
@@ -309,6 +310,7 @@ class OnlineWorldModel:
             'gated_frames': loop.gated_frames,
             'gated_seconds': round(self.gated_seconds, 3),
             'transitions_discarded': loop.transitions_discarded,
+            'holds_ended_stalled': loop.explorer.holds_ended_stalled,
             'transitions': loop.buffer.added,
             'autoencoder_training_step': learner.autoencoder_training_step,
             'predictor_training_step': learner.predictor_training_step,
