@@ -48,7 +48,8 @@ include what a perfect paint would give the model's own moved pixels and mask.
 `--reset-every N` puts the robot down at a random free pose every N frames (the loop's history
 is broken there): without it the uncertainty explorer at argmax turns on the spot (a turn
 changes the view most, so its outcome is always the most uncertain) and sees a few cells of the
-room (docs/world_model.md, "The room").
+room (docs/world_model.md, "The room"). `--start-at-wall S` puts a share S of those poses at a
+wall, facing it close up, as a quarter of the held-out poses are (the room's `start_at_wall`).
 
 Ends with one line: `room world model: goal reached in <s> s (<n> learner steps); worst action
 R² <x>; error / copy-last-frame <y>` (or `goal not reached in <s> s; ...` with the best
@@ -116,26 +117,12 @@ def held_out_poses(world: RoomWorld, count: int, seed: int) -> list:
 
     Continuous random positions and headings drawn with their own seed, so no pose is one the
     learner's trajectory produced. A pose at a wall faces it (within 23 degrees) with the
-    robot's front (the camera's mount) 0.5-4 cm from it, so `forward` bumps into it.
+    robot's front (the camera's mount) 0.5-4 cm from it (`RoomWorld.sample_wall_pose`), so
+    `forward` bumps into it.
     """
     rng = np.random.default_rng(seed)
-    half_x, half_y = (size / 2 for size in world.config.room_size)
-    poses = []
-    for i in range(count):
-        if not at_wall(i):
-            poses.append(world.sample_pose(rng))
-            continue
-        wall = int(rng.integers(4))  # +x, +y, -x, -y
-        gap = CAMERA_FRONT + float(rng.uniform(0.005, 0.04))
-        yaw = wall * math.pi / 2 + float(rng.uniform(-0.4, 0.4))
-        if wall % 2 == 0:
-            x = (half_x - gap) * (1 if wall == 0 else -1)
-            y = float(rng.uniform(-half_y + 0.15, half_y - 0.15))
-        else:
-            y = (half_y - gap) * (1 if wall == 1 else -1)
-            x = float(rng.uniform(-half_x + 0.15, half_x - 0.15))
-        poses.append((float(x), float(y), yaw))
-    return poses
+    return [world.sample_wall_pose(rng) if at_wall(i) else world.sample_pose(rng)
+            for i in range(count)]
 
 
 def at_wall(pose: int) -> bool:
@@ -313,7 +300,8 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
         buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
         lr_final_ratio=args.lr_final_ratio,
         train_steps_per_frame=0 if args.frames_per_step > 1 else args.train_steps))
-    world = RoomWorld(RoomConfig(img_size=args.img_size, layout_seed=args.layout_seed))
+    world = RoomWorld(RoomConfig(img_size=args.img_size, layout_seed=args.layout_seed,
+                                 start_at_wall=args.start_at_wall))
     rng = np.random.default_rng(seed)
 
     def execute(action):
@@ -626,6 +614,8 @@ def main(argv=None):
     parser.add_argument('--reset-every', type=int, default=0,
                         help='frames between teleports of the learner to a random pose (0 = '
                         'never: it drives the whole time, as in the stack)')
+    parser.add_argument('--start-at-wall', type=float, default=RoomConfig.start_at_wall,
+                        help='share of those poses facing a wall close up')
     parser.add_argument('--checkpoint', type=Path, default=None,
                         help='measure this saved world model (e.g. the room stack\'s, '
                         'saved/checkpoints/room/world_model.safetensors) on the held-out sets '
@@ -666,7 +656,8 @@ def main(argv=None):
           f'{args.temperature:g}{" (relative)" if args.relative else ""}, actions held '
           f'{args.hold:g} frames on average (ended when still: change < '
           f'{args.hold_stall:g}), resets every '
-          f'{args.reset_every or "never"}, {args.frames_per_step} frame(s) per learner '
+          f'{args.reset_every or "never"} ({args.start_at_wall:g} of them at a wall), '
+          f'{args.frames_per_step} frame(s) per learner '
           f'step, seeds {seeds}, '
           f'{args.minutes:g} min ({args.clock} clock) per run, {torch.get_num_threads()} '
           f'torch thread(s); load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores',

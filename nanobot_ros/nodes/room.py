@@ -88,6 +88,7 @@ DESCRIPTIONS = {
     'wheel_armature': 'motor and gearbox inertia at each wheel (kg m^2)',
     'settle_time': 'lockstep: seconds after an action\'s ramp down before its frame',
     'start_clearance': 'start pose: distance from walls and objects (m)',
+    'start_at_wall': 'share of start poses facing a wall, the robot\'s front 0.5-4 cm from it',
     'randomize_lighting': 'reset: light scaled by 1 +- this',
     'randomize_colors': 'reset: object and wall colours shifted by +- this',
     'randomize_camera': 'reset: camera moved by +- this (m)',

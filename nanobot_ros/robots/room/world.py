@@ -35,7 +35,8 @@ from nanobot_ros.robots.jetbot.motors import (
     action_to_command, JetBotController, MotorCommand, MotorDriver, MotorLimits, MotorProfile,
     WHEEL_JOINTS)
 from nanobot_ros.robots.backoff import Backoff
-from nanobot_ros.robots.room.mjcf import room_layout, room_mjcf, RoomObject, WHEEL_RADIUS
+from nanobot_ros.robots.room.mjcf import CAMERA_FRONT, room_layout, room_mjcf, RoomObject, \
+    WHEEL_RADIUS
 from nanobot_ros.robots.sim.task_family import TaskFamilyConfig
 
 # The discrete action space: index i = (action_space_left[i], action_space_right[i]) below.
@@ -47,6 +48,10 @@ ROOM_LEFT = (0.0, 0.4, -0.4, -0.2, 0.2)
 ROOM_RIGHT = (0.0, 0.4, -0.4, 0.2, -0.2)
 # Each action's (motor_left, motor_right): a categorical policy's action vectors in the room.
 ACTION_VECTORS = tuple(zip(ROOM_LEFT, ROOM_RIGHT))
+# A pose at a wall (`RoomWorld.sample_wall_pose`): the robot's front this far from the wall (m),
+# its heading within this of the wall's normal (rad, 23 degrees).
+WALL_GAP = (0.005, 0.04)
+WALL_FACING = 0.4
 # Whether this process has made a GL context yet (see the module's docstring on triton).
 _gl_context_made = False
 
@@ -84,6 +89,9 @@ class RoomConfig:
     #                                    light wheels made the drive oscillate)
     settle_time: float = 0.04          # s after an action's ramp down before its frame
     start_clearance: float = 0.15      # m from walls and objects for start / sampled poses
+    # Share of start poses (reset) at a wall (`sample_wall_pose`): facing it close up, so the
+    # next forward bumps into it. A robot driving on its own seldom ends there.
+    start_at_wall: float = 0.0
     randomize_lighting: float = 0.0    # reset(seed) scales the light by 1 +- this
     randomize_colors: float = 0.0      # reset(seed) shifts object / wall colours by +- this
     randomize_camera: float = 0.0      # reset(seed) moves the camera by +- this m
@@ -105,6 +113,8 @@ class RoomConfig:
         if min(self.randomize_lighting, self.randomize_colors, self.randomize_camera,
                self.randomize_tilt) < 0:
             raise ValueError('randomize_* must be >= 0')
+        if not 0 <= self.start_at_wall <= 1:
+            raise ValueError(f'start_at_wall must be a share in [0, 1], got {self.start_at_wall}')
 
 
 class SimMotors:
@@ -236,12 +246,21 @@ class RoomWorld:
             m.cam_quat[self._camera] = out
 
     def reset(self, seed: int = 0) -> np.ndarray:
-        """Put the objects back, the robot at a start pose drawn from `seed`; return the frame."""
+        """Put the objects back, the robot at a start pose drawn from `seed`; return the frame.
+
+        A `start_at_wall` share of the start poses are at a wall (`sample_wall_pose`, clear of
+        the objects as `sample_pose`'s are), the others anywhere free.
+        """
         rng = np.random.default_rng(seed)
         self._mujoco.mj_resetData(self.model, self.data)
         self._randomize(rng)
-        x, y, yaw = self.sample_pose(rng)
+        at_wall = self.config.start_at_wall and rng.random() < self.config.start_at_wall
+        x, y, yaw = self.free_wall_pose(rng) if at_wall else self.sample_pose(rng)
         return self.set_pose(x, y, yaw)
+
+    def _clear_of_objects(self, x: float, y: float) -> bool:
+        return all(math.hypot(x - o.x, y - o.y) > self.config.start_clearance + o.size
+                   for o in self.objects)
 
     def sample_pose(self, rng: np.random.Generator) -> Tuple[float, float, float]:
         """Return a pose (x, y, yaw) at least start_clearance from every wall and object."""
@@ -250,10 +269,37 @@ class RoomWorld:
         half_y = c.room_size[1] / 2 - c.start_clearance
         for _ in range(10000):
             x, y = rng.uniform(-half_x, half_x), rng.uniform(-half_y, half_y)
-            if all(math.hypot(x - o.x, y - o.y) > c.start_clearance + o.size
-                   for o in self.objects):
+            if self._clear_of_objects(x, y):
                 return float(x), float(y), float(rng.uniform(-math.pi, math.pi))
         raise ValueError('no free start pose: fewer objects or a larger room')
+
+    def sample_wall_pose(self, rng: np.random.Generator) -> Tuple[float, float, float]:
+        """Return a pose (x, y, yaw) facing a wall, the robot's front close to it.
+
+        A wall drawn uniformly; the heading within WALL_FACING of the wall's normal; the
+        robot's front (the camera's mount) WALL_GAP from the wall; along the wall at least
+        start_clearance from the corners. Objects are not looked at (`free_wall_pose` does).
+        """
+        half_x, half_y = (size / 2 for size in self.config.room_size)
+        along = self.config.start_clearance
+        wall = int(rng.integers(4))  # +x, +y, -x, -y
+        gap = CAMERA_FRONT + float(rng.uniform(*WALL_GAP))
+        yaw = wall * math.pi / 2 + float(rng.uniform(-WALL_FACING, WALL_FACING))
+        if wall % 2 == 0:
+            x = (half_x - gap) * (1 if wall == 0 else -1)
+            y = float(rng.uniform(-half_y + along, half_y - along))
+        else:
+            y = (half_y - gap) * (1 if wall == 1 else -1)
+            x = float(rng.uniform(-half_x + along, half_x - along))
+        return float(x), float(y), yaw
+
+    def free_wall_pose(self, rng: np.random.Generator) -> Tuple[float, float, float]:
+        """Return `sample_wall_pose`'s pose at least start_clearance from every object."""
+        for _ in range(10000):
+            x, y, yaw = self.sample_wall_pose(rng)
+            if self._clear_of_objects(x, y):
+                return x, y, yaw
+        raise ValueError('no free pose at a wall: fewer objects or a larger room')
 
     def set_pose(self, x: float, y: float, yaw: float) -> np.ndarray:
         """Teleport the robot to (x, y, yaw) at rest, motors stopped; return the frame."""
