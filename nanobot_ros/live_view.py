@@ -21,10 +21,14 @@ Slow clients: each client has its own outgoing queue of `client_backlog` message
 in its queue is dropped, so a stalled viewer neither grows the server's memory beyond about
 `client_backlog` messages nor slows the other clients.
 
-Subscribing: a topic's QoS comes from its publishers (`SubscriptionQos`, rosbag2's rule), and
-is re-resolved whenever they change: a topic first seen through a subscriber (no publisher yet)
-is subscribed only once a publisher appears, and again when a best-effort or transient-local
-publisher would not match the current subscription.
+Subscribing on demand: a ROS topic is subscribed only while some client subscribes to one of
+its channels (the topic, its `/numbers` or its `/compressed`), as foxglove_bridge does, so a live
+view nobody watches costs no message traffic (`demanded`; `on_demand(topic)` is called when a
+topic's first client comes or its last goes). A subscription's QoS comes from the topic's
+publishers (`SubscriptionQos`, rosbag2's rule), and is re-resolved whenever they change: a topic
+without a publisher yet is subscribed once one appears, and again when a best-effort or
+transient-local publisher would not match the current subscription. A latched
+(transient-local) message therefore reaches a client that subscribes after it was sent.
 
 Plottable numbers: for the types in `NUMBER_TYPES` (world model status, telemetry,
 diagnostics) the relay also decodes each message and sends its numeric fields as a JSON object
@@ -120,6 +124,10 @@ class SubscriptionQos:
         self.depth = depth
         self.current: Dict[str, Qos] = {}
 
+    def forget(self, topic: str) -> None:
+        """`topic` is no longer subscribed: the next `resolve` returns a QoS again."""
+        self.current.pop(topic, None)
+
     def resolve(self, topic: str, publishers) -> Optional[Qos]:
         """Return the QoS to (re)subscribe `topic` with, None to keep what it has.
 
@@ -179,11 +187,13 @@ class LiveRelay:
     """A foxglove-sdk WebSocket server with one channel per relayed ROS topic."""
 
     def __init__(self, config: LiveViewConfig,
-                 on_client_message: Callable[[str, str, bytes], None], log=print):
+                 on_client_message: Callable[[str, str, bytes], None], log=print,
+                 on_demand: Callable[[str], None] = lambda topic: None):
         config.validate()
         self.config = config
         self.on_client_message = on_client_message
         self.log = log
+        self.on_demand = on_demand
         self.typestore = make_typestore()
         self.context = foxglove.Context()
         self.channels: Dict[str, Channel] = {}
@@ -198,6 +208,8 @@ class LiveRelay:
         self._lock = threading.Lock()
         self._client_channels: Dict[tuple, tuple] = {}  # (client, channel) -> (topic, type)
         self._told = set()  # (client, channel): told why its messages are refused
+        self._channel_topics: Dict[int, str] = {}  # channel id -> the ROS topic it carries
+        self._watchers: Dict[str, set] = {}  # ROS topic -> {(client id, channel id)}
         self.server = foxglove.start_server(
             name=config.name, host=config.host, port=config.port,
             capabilities=[Capability.ClientPublish], supported_encodings=['cdr'],
@@ -220,19 +232,30 @@ class LiveRelay:
     def add_topic(self, topic: str, msgtype: str) -> None:
         """Advertise `topic`; KeyError when the type is unknown here."""
         definition, _ = self.typestore.generate_msgdef(msgtype, ros_version=2)
-        self.channels[topic] = Channel(
-            topic, schema=Schema(name=msgtype, encoding='ros2msg', data=definition.encode()),
-            message_encoding='cdr', context=self.context)
         self.types[topic] = msgtype
         if msgtype in NUMBER_TYPES:
             self.number_channels[topic] = Channel(f'{topic}/numbers', message_encoding='json',
                                                   context=self.context)
         if msgtype == IMAGE_TYPE and self.config.jpeg_quality:
-            definition, _ = self.typestore.generate_msgdef(COMPRESSED_TYPE, ros_version=2)
+            compressed, _ = self.typestore.generate_msgdef(COMPRESSED_TYPE, ros_version=2)
             self.compressed_channels[topic] = Channel(
                 f'{topic}/compressed', schema=Schema(name=COMPRESSED_TYPE, encoding='ros2msg',
-                                                     data=definition.encode()),
+                                                     data=compressed.encode()),
                 message_encoding='cdr', context=self.context)
+        for channels in (self.number_channels, self.compressed_channels):
+            if topic in channels:
+                self._channel_topics[channels[topic].id()] = topic
+        # Advertised last: a client subscribes to it as soon as it is told, and finds every
+        # channel of the topic mapped.
+        self.channels[topic] = Channel(
+            topic, schema=Schema(name=msgtype, encoding='ros2msg', data=definition.encode()),
+            message_encoding='cdr', context=self.context)
+        self._channel_topics[self.channels[topic].id()] = topic
+
+    def demanded(self, topic: str) -> bool:
+        """Whether a client subscribes to one of `topic`'s channels now."""
+        with self._lock:
+            return bool(self._watchers.get(topic))
 
     def client_type(self, topic: str) -> Optional[str]:
         """Return the type clients must publish on `topic`: the contract's, else the graph's."""
@@ -347,7 +370,21 @@ class LiveRelay:
         self.on_client_message(topic, msgtype, bytes(data))
 
     def on_subscribe(self, client, channel) -> None:
-        return None
+        """Count the client on the channel's topic; the topic's first client demands it."""
+        self._watch(client, channel, True)
 
     def on_unsubscribe(self, client, channel) -> None:
-        return None
+        """Also called when a client disconnects: its last subscription releases the topic."""
+        self._watch(client, channel, False)
+
+    def _watch(self, client, channel, subscribed: bool) -> None:
+        topic = self._channel_topics.get(channel.id)
+        if topic is None:
+            return
+        with self._lock:
+            watchers = self._watchers.setdefault(topic, set())
+            before = bool(watchers)
+            (watchers.add if subscribed else watchers.discard)((client.id, channel.id))
+            changed = before != bool(watchers)
+        if changed:
+            self.on_demand(topic)

@@ -4,11 +4,13 @@ Open it in Foxglove or Lichtblick ("Open connection" -> Foxglove WebSocket ->
 ws://127.0.0.1:8765) and load config/foxglove_layout.json: camera, world model images, status
 plots, diagnostics, and a Publish panel for the action override. See docs/seeing.md.
 
-Topics: every topic of the graph (or `topics`), found once a second and relayed as its rclpy
-serialized bytes (`ros2msg` schema, `cdr` encoding: what foxglove_bridge sends); numeric
-fields of status, telemetry and diagnostics also as JSON on `<topic>/numbers`; images also as
-JPEG on `<topic>/compressed`. Each topic's QoS follows its publishers, checked every second:
-subscribed once one appears, again when one would not match. Out: what a client publishes on
+Topics: every topic of the graph (or `topics`), found and advertised once a second and relayed
+as its rclpy serialized bytes (`ros2msg` schema, `cdr` encoding: what foxglove_bridge sends);
+numeric fields of status, telemetry and diagnostics also as JSON on `<topic>/numbers`; images
+also as JPEG on `<topic>/compressed`. A topic is subscribed only while a client watches one of
+its channels (foxglove_bridge's rule: with no client the node takes no messages at all), with
+the QoS of its publishers, checked every second: subscribed once one appears, again when one
+would not match. Out: what a client publishes on
 `client_topics` (an instruction, an action override; the graph contract's type), republished
 as is.
 The engine is nanobot_ros/live_view.py; this node only wires it to the graph.
@@ -38,10 +40,11 @@ class FoxgloveNode(NanobotNode):
         # commands.
         self.client_qos = {self.topic_name(INSTRUCTION.name): INSTRUCTION.qos}
         self.client_messages = queue.SimpleQueue()  # filled on the server's threads
+        self.demand_changes = queue.SimpleQueue()  # topics a client began or stopped watching
         self.pending = deque()
         try:
             self.relay = LiveRelay(config, lambda *message: self.client_messages.put(message),
-                                   self.get_logger().warning)
+                                   self.get_logger().warning, self.demand_changes.put)
         except RuntimeError as error:  # the port is taken, the host is no local address
             raise ValueError(f'cannot serve on {config.host}:{config.port}: {error}') from None
         self.subscribed = {}
@@ -49,7 +52,7 @@ class FoxgloveNode(NanobotNode):
         self.unknown_types = {}
         self.publishers_by_topic = {}
         self.create_timer(1.0, self._discover)
-        self.create_timer(0.01, self._publish_client_messages)
+        self.create_timer(0.01, self._serve_clients)
         self.get_logger().info(f'live view on {self.relay.url} (Foxglove / Lichtblick: open a '
                                f'Foxglove WebSocket connection to it)')
 
@@ -59,20 +62,29 @@ class FoxgloveNode(NanobotNode):
                 continue
             if topic not in self.relay.types and not self._advertise(topic, types[0]):
                 continue
-            publishers = [(int(i.qos_profile.reliability), int(i.qos_profile.durability))
-                          for i in self.get_publishers_info_by_topic(topic)]
-            qos = self.subscription_qos.resolve(topic, publishers)
-            if qos is None:
-                continue
+            self._follow(topic)
+
+    def _follow(self, topic: str) -> None:
+        """Subscribe `topic` while a client watches it, with its publishers' QoS; else not."""
+        if not self.relay.demanded(topic):
             if topic in self.subscribed:
                 self.destroy_subscription(self.subscribed.pop(topic))
-                self.get_logger().info(f'{topic}: subscribed again, {qos.reliability} '
-                                       f'{qos.durability}, to match its publishers')
-            self.subscribed[topic] = self.create_subscription(
-                message_class(self.relay.types[topic]), topic,
-                lambda data, topic=topic: self.relay.relay(
-                    topic, data, self.get_clock().now().nanoseconds),
-                qos_profile(qos), raw=True)
+                self.subscription_qos.forget(topic)
+            return
+        publishers = [(int(i.qos_profile.reliability), int(i.qos_profile.durability))
+                      for i in self.get_publishers_info_by_topic(topic)]
+        qos = self.subscription_qos.resolve(topic, publishers)
+        if qos is None:
+            return
+        if topic in self.subscribed:
+            self.destroy_subscription(self.subscribed.pop(topic))
+            self.get_logger().info(f'{topic}: subscribed again, {qos.reliability} '
+                                   f'{qos.durability}, to match its publishers')
+        self.subscribed[topic] = self.create_subscription(
+            message_class(self.relay.types[topic]), topic,
+            lambda data, topic=topic: self.relay.relay(
+                topic, data, self.get_clock().now().nanoseconds),
+            qos_profile(qos), raw=True)
 
     def _advertise(self, topic: str, msgtype: str) -> bool:
         """Offer `topic` to clients; False (and remembered) when its type is unknown here."""
@@ -95,6 +107,12 @@ class FoxgloveNode(NanobotNode):
                 message_class(msgtype), topic, qos_profile(self.client_qos.get(topic, COMMAND))),
                 time.monotonic())
         return self.publishers_by_topic[topic]
+
+    def _serve_clients(self) -> None:
+        """Follow the clients' subscriptions, then republish what they sent."""
+        while not self.demand_changes.empty():
+            self._follow(self.demand_changes.get())
+        self._publish_client_messages()
 
     def _publish_client_messages(self) -> None:
         """Republish what clients sent (checked by the relay) on the ROS thread.
@@ -121,7 +139,8 @@ class FoxgloveNode(NanobotNode):
     def status(self):
         """Report the address, relayed topics and client traffic."""
         values = dict(self.relay.counts(), unknown_types=self.unknown_types,
-                      client_publishers=sorted(self.publishers_by_topic))
+                      client_publishers=sorted(self.publishers_by_topic),
+                      subscribed=sorted(self.subscribed))
         if self.unknown_types:
             return WARN, f'serving {values["url"]}; not relayed (unknown types): ' \
                 f'{sorted(self.unknown_types)}', values
