@@ -1,4 +1,4 @@
-"""foxglove: the live view, a Foxglove WebSocket server relaying the stack's topics.
+"""foxglove: the live view, a Foxglove WebSocket server; a topic is relayed while a client watches.
 
 Open it in Foxglove or Lichtblick ("Open connection" -> Foxglove WebSocket ->
 ws://127.0.0.1:8765) and load config/foxglove_layout.json: camera, world model images, status

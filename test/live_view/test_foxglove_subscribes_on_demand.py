@@ -20,8 +20,11 @@ from std_msgs.msg import String
 CAMERA, STATUS = contract.IMAGE.fqn(), contract.JETBOT_STATUS.fqn()
 
 
-def _foxglove_subscriptions(ros, topic: str) -> int:
-    return sum(i.node_name == 'foxglove' for i in ros.node.get_subscriptions_info_by_topic(topic))
+def _foxglove_subscriptions(ros) -> tuple:
+    """Return the foxglove node's subscriptions on the graph: (on the camera, on the status)."""
+    return tuple(sum(i.node_name == 'foxglove'
+                     for i in ros.node.get_subscriptions_info_by_topic(t))
+                 for t in (CAMERA, STATUS))
 
 
 def test_topics_are_subscribed_while_a_client_watches_them(ros, nodes):
@@ -44,8 +47,7 @@ def test_topics_are_subscribed_while_a_client_watches_them(ros, nodes):
         for _ in range(15):
             camera.publish(frame)
             ros.spin_for(0.1)
-        assert (_foxglove_subscriptions(ros, CAMERA), _foxglove_subscriptions(ros, STATUS)) \
-            == (0, 0)
+        assert _foxglove_subscriptions(ros) == (0, 0)
 
         deadline = time.monotonic() + 30
         while (len(received[f'{CAMERA}/compressed']) < 3 or not received[STATUS]) \
@@ -58,8 +60,7 @@ def test_topics_are_subscribed_while_a_client_watches_them(ros, nodes):
             while (event := client.receive(timeout=0.01)) is not None:
                 if event[0] == 'message':
                     received[event[1]].append(event[3])
-        assert (_foxglove_subscriptions(ros, CAMERA), _foxglove_subscriptions(ros, STATUS)) \
-            == (1, 1)
+        assert _foxglove_subscriptions(ros) == (1, 1)
     finally:
         client.close()
     assert len(received[f'{CAMERA}/compressed']) >= 3, nodes.output(foxglove)
@@ -67,8 +68,7 @@ def test_topics_are_subscribed_while_a_client_watches_them(ros, nodes):
     assert [store.deserialize_cdr(d, 'std_msgs/msg/String').data
             for d in received[STATUS]] == ['ready']
     deadline = time.monotonic() + 10
-    while (_foxglove_subscriptions(ros, CAMERA) or _foxglove_subscriptions(ros, STATUS)) \
-            and time.monotonic() < deadline:
+    while _foxglove_subscriptions(ros) != (0, 0) and time.monotonic() < deadline:
         ros.spin_for(0.1)
-    assert (_foxglove_subscriptions(ros, CAMERA), _foxglove_subscriptions(ros, STATUS)) == (0, 0)
+    assert _foxglove_subscriptions(ros) == (0, 0)
     assert nodes.stop(foxglove) == 0
