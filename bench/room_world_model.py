@@ -94,7 +94,8 @@ FROM_ROOM_CONFIG = {
     'relative': 'exploration_relative', 'hold': 'exploration_hold',
     'hold_stall': 'exploration_hold_stall',
     'reconstruction_threshold': 'reconstruction_threshold',
-    'balance_actions': 'balance_actions', 'lr': 'config_autoencoder_lr',
+    'balance_actions': 'balance_actions', 'replay_error_share': 'replay_error_share',
+    'lr': 'config_autoencoder_lr',
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
     'lr_final_ratio': 'lr_final_ratio', 'latent_weight': 'latent_loss_weight',
     'advection_subdivision': 'advection_subdivision',
@@ -295,7 +296,7 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
         args, actions=actions, idle_action=0, exploration_epsilon=epsilon,
         exploration_temperature=args.temperature, exploration_relative=args.relative,
         exploration_hold=args.hold, exploration_hold_stall=args.hold_stall,
-        balance_actions=args.balance_actions,
+        balance_actions=args.balance_actions, replay_error_share=args.replay_error_share,
         reconstruction_threshold=args.reconstruction_threshold,
         buffer_capacity=args.buffer_capacity, lr_decay_steps=args.lr_decay_steps,
         lr_final_ratio=args.lr_final_ratio,
@@ -639,6 +640,10 @@ def main(argv=None):
     parser.add_argument('--lr-final-ratio', type=float, default=LoopConfig.lr_final_ratio)
     parser.add_argument('--balance-actions', action=argparse.BooleanOptionalAction,
                         default=LoopConfig.balance_actions)
+    parser.add_argument('--replay-error-share', type=float,
+                        default=LoopConfig.replay_error_share,
+                        help='share of balanced replay draws given to the actions in '
+                        'proportion to their running prediction error')
     add_model_arguments(parser)
     parser.set_defaults(**{'img_size': RoomConfig.img_size, **room_defaults()})
     args = parser.parse_args(argv)
@@ -652,7 +657,8 @@ def main(argv=None):
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
           f'{args.lr_decay_steps} steps), latent loss weight {args.latent_weight:g}, gate '
           f'{args.reconstruction_threshold:g}, '
-          f'{"balanced" if args.balance_actions else "unbalanced"} replay, temperature '
+          f'{"balanced" if args.balance_actions else "unbalanced"} replay ('
+          f'{args.replay_error_share:g} of it by error), temperature '
           f'{args.temperature:g}{" (relative)" if args.relative else ""}, actions held '
           f'{args.hold:g} frames on average (ended when still: change < '
           f'{args.hold_stall:g}), resets every '

@@ -25,6 +25,16 @@ def dot_frame(x: int, y: int = 12, size: int = IMG, radius: int = 3) -> np.ndarr
     return frame
 
 
+def dot_world(start: int = 0):
+    """Return `execute(action)` for a loop's `step`: action 1 moves the dot 4 px right."""
+    position = [start]
+
+    def execute(action):
+        position[0] += 4 * (action or 0)
+        return dot_frame(position[0])
+    return execute
+
+
 def tiny_online_learner(checkpoint_dir, levels: int = 0, embed_dim: int = 32, **settings):
     """Return the world_model node's learner (learning/online.py) at a tiny size, two actions.
 

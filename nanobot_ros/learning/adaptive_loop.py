@@ -28,8 +28,8 @@ import torch
 
 from nanobot_ros.learning.exploration import UncertaintyExplorer
 from nanobot_ros.learning.hierarchy import Hierarchy, RunningR2
-from nanobot_ros.learning.replay_buffer import Transition, TransitionBuffer
-from nanobot_ros.learning.world_model import WorldModel
+from nanobot_ros.learning.replay_buffer import ActionErrors, Transition, TransitionBuffer
+from nanobot_ros.learning.world_model import action_patch_loss_key, WorldModel
 from nanobot_ros.models.vit import patchify
 
 
@@ -69,6 +69,10 @@ class LoopConfig:
     balance_actions: bool = field(default=True, metadata={'description': (
         'draw replay batches evenly over the actions in the buffer (an explorer that mostly '
         'takes one action then does not forget the others)')})
+    replay_error_share: float = field(default=0.0, metadata={'description': (
+        'with balance_actions, the share of replay draws spread over the actions in '
+        'proportion to their running prediction error, the rest evenly: learner steps go to '
+        'the moves the model predicts worst, not to a stop it already predicts (0 = evenly)')})
     lr_decay_steps: int = field(default=0, metadata={'description': (
         'learner steps over which both learning rates fall (half a cosine) to lr_final_ratio '
         'of their start, then stay there (0 = constant learning rates)')})
@@ -94,6 +98,9 @@ class LoopConfig:
                              f'{self.exploration_hold_stall}')
         if self.batch_size < 1 or self.train_steps_per_frame < 0:
             raise ValueError('batch_size must be >= 1 and train_steps_per_frame >= 0')
+        if not 0 <= self.replay_error_share <= 1:
+            raise ValueError(f'replay_error_share must be in [0, 1], got '
+                             f'{self.replay_error_share}')
         if self.lr_decay_steps < 0 or not 0 < self.lr_final_ratio <= 1:
             raise ValueError(f'lr_decay_steps must be >= 0 and lr_final_ratio in (0, 1], got '
                              f'{self.lr_decay_steps} and {self.lr_final_ratio}')
@@ -152,6 +159,8 @@ class AdaptiveWorldModelLoop:
         # Macro-action levels above the predictor (learning/hierarchy.py), None = none.
         self.hierarchy = hierarchy
         self.buffer = TransitionBuffer(config.buffer_capacity, config.seed)
+        # Keyed by action label (the index into `actions`), as the buffer stores them.
+        self.action_errors = ActionErrors(range(len(self.actions)), config.replay_error_share)
         self.history_length = learner.config.predictor.max_history
         self._frames: deque = deque(maxlen=self.history_length)
         self._actions: deque = deque(maxlen=self.history_length)
@@ -297,7 +306,8 @@ class AdaptiveWorldModelLoop:
             else:
                 batch = self.buffer.sample(self.config.batch_size,
                                            self.config.newest_in_batch,
-                                           self.config.balance_actions)
+                                           self.config.balance_actions,
+                                           self.action_errors.weights())
                 levels = self.hierarchy.sample() if self.hierarchy is not None else []
         if self.config.lr_decay_steps:
             self.learner.scale_learning_rates(
@@ -312,6 +322,10 @@ class AdaptiveWorldModelLoop:
             detailed = ((self.learner.autoencoder_training_step + 1)
                         % self.config.detailed_metrics_interval == 0)
             metrics = self.learner.train_step(*batch, detailed=detailed)
+            self.action_errors.update({
+                label: metrics[action_patch_loss_key(label)]
+                for label in self.action_errors.actions
+                if action_patch_loss_key(label) in metrics})
             if levels:
                 metrics.update(self.hierarchy.train(self.learner, levels))
             self.consecutive_autoencoder_iterations = 0

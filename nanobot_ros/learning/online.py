@@ -319,6 +319,9 @@ class OnlineWorldModel:
             'uncertainty': loop.uncertainty(),
             'last_prediction_error': [finite_or_none(loop.last_prediction_error.get(a))
                                       for a in loop.actions],
+            # Each action's share of the replay draws ([] = evenly over the actions stored).
+            'replay_shares': [round(share, 4) for share in
+                              (loop.action_errors.weights() or {}).values()],
             'answer_latency_ms': finite_or_none(self.last_latency_ms),
             'save_errors': self.save_errors, 'resumed_from': self.resumed_from or '',
             **{name: finite_or_none(metrics.get(name)) for name in METRIC_FIELDS},

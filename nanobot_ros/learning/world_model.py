@@ -24,6 +24,11 @@ from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
                                     reconstruction_loss, ViTConfig)
 
 
+def action_patch_loss_key(label: int) -> str:
+    """Return the train_step metric key of one action's patch loss (its samples alone)."""
+    return f'predictor_patch_loss/action_{label}'
+
+
 @dataclass
 class WorldModelSize:
     """The few sizes people change; `WorldModelConfig.small` builds a consistent config."""
@@ -332,6 +337,11 @@ class WorldModel:
                      for p, old in zip(params, before_sublayers[name])])
         self.autoencoder_training_step += 1
         self.predictor_training_step += 1
+        with torch.no_grad():
+            per_sample = (predicted_patches - target_patches).pow(2).mean(dim=(1, 2))
+        for label in actions[:, -1].unique().tolist():
+            metrics[action_patch_loss_key(label)] = float(
+                per_sample[actions[:, -1] == label].mean())
         metrics.update({
             'autoencoder_training_loss': ae_loss.item(), 'mask_ratio': mask_ratio,
             'autoencoder_training_step': self.autoencoder_training_step,

@@ -6,7 +6,7 @@ import pytest
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.world_model import WorldModel
-from tiny_world_model import dot_frame, tiny_config
+from tiny_world_model import dot_frame, dot_world, tiny_config
 
 LR = 3e-3  # tiny_config's learning rates
 
@@ -29,11 +29,7 @@ def test_scale_falls_by_half_a_cosine_then_holds():
 def test_learner_steps_follow_the_schedule_and_a_restore_restarts_from_the_saved_start():
     config = LoopConfig(lr_decay_steps=4, lr_final_ratio=0.1, batch_size=2)
     loop = AdaptiveWorldModelLoop(WorldModel(tiny_config(), seed=0), config)
-    position = [0]
-
-    def execute(action):
-        position[0] += 4 * (action or 0)
-        return dot_frame(position[0])
+    execute = dot_world()
     frame = dot_frame(0)
     for step in range(3):
         frame = loop.step(frame, execute)['next_frame']
