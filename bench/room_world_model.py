@@ -67,6 +67,8 @@ import torch
 
 from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
+from nanobot_ros.learning.replay_buffer import ActionErrors
+from nanobot_ros.learning.world_model import action_patch_losses
 from nanobot_ros.learning.visualize import labelled_tile, patches_to_image, save_png, \
     stacked_rows, tile_row
 from nanobot_ros.models.advection import blend
@@ -243,7 +245,8 @@ def run_coverage(args, seed: int, held_out: dict, baselines: dict) -> dict:
     """Train the learner without the loop: what it reaches when coverage is perfect.
 
     Batches are drawn uniformly from every action at `--coverage-poses` poses (drawn as the
-    held-out poses are, with the learner's seed: never the held-out ones), no gate, no
+    held-out poses are, with the learner's seed: never the held-out ones), or with
+    `--replay-error-share` an action by the loop's error weights first; no gate, no
     explorer, no acting; the learning rates follow the loop's schedule. Returns what `run`
     does.
     """
@@ -256,6 +259,8 @@ def run_coverage(args, seed: int, held_out: dict, baselines: dict) -> dict:
     before, after = model.to_tensor(frames)[:, None], model.to_tensor(next_frames)
     actions = torch.tensor(labels)[:, None]
     batches = torch.Generator().manual_seed(seed)
+    errors = ActionErrors(range(len(ACTION_NAMES)), args.replay_error_share)
+    by_action = [torch.nonzero(actions[:, 0] == a)[:, 0] for a in errors.actions]
     result = {'reached': None, 'best': None, 'curve': []}
     seconds, cpu = 0.0, 0.0
 
@@ -269,8 +274,17 @@ def run_coverage(args, seed: int, held_out: dict, baselines: dict) -> dict:
         started, started_cpu = time.perf_counter(), time.process_time()
         model.scale_learning_rates(schedule.learning_rate_scale(
             model.autoencoder_training_step))
-        chosen = torch.randint(len(labels), (args.batch_size,), generator=batches)
-        model.train_step(before[chosen], actions[chosen], after[chosen])
+        weights = errors.weights()
+        if weights is None:
+            chosen = torch.randint(len(labels), (args.batch_size,), generator=batches)
+        else:
+            drawn = torch.multinomial(torch.tensor(list(weights.values())), args.batch_size,
+                                      replacement=True, generator=batches)
+            chosen = torch.stack([by_action[a][torch.randint(len(by_action[a]), (1,),
+                                                             generator=batches)[0]]
+                                  for a in drawn.tolist()])
+        metrics = model.train_step(before[chosen], actions[chosen], after[chosen])
+        errors.update(action_patch_losses(metrics))
         seconds += time.perf_counter() - started
         cpu += time.process_time() - started_cpu
         if model.autoencoder_training_step % args.eval_every == 0 and measure():

@@ -29,7 +29,7 @@ import torch
 from nanobot_ros.learning.exploration import UncertaintyExplorer
 from nanobot_ros.learning.hierarchy import Hierarchy, RunningR2
 from nanobot_ros.learning.replay_buffer import ActionErrors, Transition, TransitionBuffer
-from nanobot_ros.learning.world_model import action_patch_loss_key, WorldModel
+from nanobot_ros.learning.world_model import action_patch_losses, WorldModel
 from nanobot_ros.models.vit import patchify
 
 
@@ -322,10 +322,7 @@ class AdaptiveWorldModelLoop:
             detailed = ((self.learner.autoencoder_training_step + 1)
                         % self.config.detailed_metrics_interval == 0)
             metrics = self.learner.train_step(*batch, detailed=detailed)
-            self.action_errors.update({
-                label: metrics[action_patch_loss_key(label)]
-                for label in self.action_errors.actions
-                if action_patch_loss_key(label) in metrics})
+            self.action_errors.update(action_patch_losses(metrics))
             if levels:
                 metrics.update(self.hierarchy.train(self.learner, levels))
             self.consecutive_autoencoder_iterations = 0

@@ -24,9 +24,14 @@ from nanobot_ros.models.vit import (images_to_tensor, MaskedAutoencoderViT,
                                     reconstruction_loss, ViTConfig)
 
 
-def action_patch_loss_key(label: int) -> str:
-    """Return the train_step metric key of one action's patch loss (its samples alone)."""
-    return f'predictor_patch_loss/action_{label}'
+# train_step's metric of one action's patch loss (its samples in the batch alone): + label.
+ACTION_PATCH_LOSS = 'predictor_patch_loss/action_'
+
+
+def action_patch_losses(metrics: Dict[str, float]) -> Dict[int, float]:
+    """Return {action label: patch loss} of the actions a train_step's batch held."""
+    return {int(name[len(ACTION_PATCH_LOSS):]): value for name, value in metrics.items()
+            if name.startswith(ACTION_PATCH_LOSS)}
 
 
 @dataclass
@@ -340,7 +345,7 @@ class WorldModel:
         with torch.no_grad():
             per_sample = (predicted_patches - target_patches).pow(2).mean(dim=(1, 2))
         for label in actions[:, -1].unique().tolist():
-            metrics[action_patch_loss_key(label)] = float(
+            metrics[f'{ACTION_PATCH_LOSS}{label}'] = float(
                 per_sample[actions[:, -1] == label].mean())
         metrics.update({
             'autoencoder_training_loss': ae_loss.item(), 'mask_ratio': mask_ratio,

@@ -3,10 +3,12 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.replay_buffer import ActionErrors, Transition, TransitionBuffer
-from nanobot_ros.learning.world_model import action_patch_loss_key, WorldModel
+from nanobot_ros.learning.world_model import action_patch_losses, WorldModel
+from nanobot_ros.models.vit import images_to_tensor
 from tiny_world_model import dot_frame, dot_world, tiny_config
 
 
@@ -36,6 +38,14 @@ def test_the_buffer_draws_actions_by_the_weights_given():
     assert 230 < counts[1] < 300, counts  # 3 : 1, about 262 : 88
 
 
+def test_a_batch_of_one_action_reports_its_patch_loss_under_that_action_alone():
+    model = WorldModel(tiny_config(), seed=0)
+    history = images_to_tensor(np.stack([dot_frame(x) for x in (0, 4, 8, 12)]))[:, None]
+    moved = images_to_tensor(np.stack([dot_frame(x) for x in (4, 8, 12, 16)]))
+    metrics = model.train_step(history, torch.ones(4, 1, dtype=torch.long), moved)
+    assert action_patch_losses(metrics) == {1: pytest.approx(metrics['predictor_patch_loss'])}
+
+
 def test_the_loop_keeps_each_action_error_its_learner_steps_measure():
     config = LoopConfig(actions=(0, 1), batch_size=4, replay_error_share=0.5,
                         reconstruction_threshold=1.0)  # no gate: joint steps from the first
@@ -46,9 +56,10 @@ def test_the_loop_keeps_each_action_error_its_learner_steps_measure():
         frame = loop.step(frame, execute)['next_frame']
         assert loop.learner.autoencoder_training_step < 50
     first = dict(loop.action_errors.errors)
-    metrics = loop.train()
+    measured_now = action_patch_losses(loop.train())
+    assert measured_now and set(measured_now) <= {0, 1}
     for label in (0, 1):
-        measured = metrics.get(action_patch_loss_key(label))
+        measured = measured_now.get(label)
         expected = first[label] if measured is None else 0.98 * first[label] + 0.02 * measured
         assert loop.action_errors.errors[label] == pytest.approx(expected)
     with pytest.raises(ValueError, match='replay_error_share'):
