@@ -236,8 +236,8 @@ def evaluate(model, seed: int, held_out: dict, baselines: dict, result: dict, cl
           f'{last["seen"]["reconstruction"]:+.3f}); error / copy {ratio:.3f}  | unseen '
           f'layout {last["unseen"]["all"]:+.3f} (worst {unseen_worst:+.3f}, error / copy '
           f'{unseen_ratio:.3f}); {situation}; load {os.getloadavg()[0]:.2f}', flush=True)
-    if reached_goal(last['seen'], copy_mse):
-        result['reached'] = (clock, steps)
+    if result['reached'] is None and reached_goal(last['seen'], copy_mse):
+        result['reached'] = (clock, steps)  # the first time (--past-goal goes on)
     return bool(result['reached'])
 
 
@@ -287,7 +287,8 @@ def run_coverage(args, seed: int, held_out: dict, baselines: dict) -> dict:
         errors.update(action_patch_losses(metrics))
         seconds += time.perf_counter() - started
         cpu += time.process_time() - started_cpu
-        if model.autoencoder_training_step % args.eval_every == 0 and measure():
+        if model.autoencoder_training_step % args.eval_every == 0 and measure() \
+                and not args.past_goal:
             break
     if not result['curve'] or result['curve'][-1][1] != model.autoencoder_training_step:
         measure()  # where the budget ended
@@ -361,7 +362,7 @@ def run(args, seed: int, epsilon: float, held_out: dict, baselines: dict) -> dic
             (x, y), world.config.room_size)))
         if model.autoencoder_training_step >= next_eval:
             next_eval += args.eval_every
-            if measure():
+            if measure() and not args.past_goal:
                 break
     if not result['curve'] or result['curve'][-1][1] != model.autoencoder_training_step:
         measure()  # where the budget ended
@@ -619,6 +620,9 @@ def main(argv=None):
                         default=LoopConfig.exploration_relative,
                         help='the explorer scores uncertainty over its running mean per action')
     parser.add_argument('--eval-every', type=int, default=100, help='learner steps')
+    parser.add_argument('--past-goal', action='store_true',
+                        help='learn to the end of the budget after the goal is reached (where '
+                        'does it level off?)')
     parser.add_argument('--held-out-poses', type=int, default=HELD_OUT_POSES,
                         help='poses of the held-out sets (each followed by every action)')
     parser.add_argument('--held-out-seed', type=int, default=HELD_OUT_SEED)

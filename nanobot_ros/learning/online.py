@@ -42,7 +42,7 @@ SUMMARY_FIGURES = (
     'autoencoder_training_loss', 'predictor_training_loss', 'predictor_patch_loss',
     'predictor_latent_loss', 'autoencoder_training_step', 'predictor_training_step',
     'actions_sent', 'gated_frames', 'gated_seconds', 'frames_rejected', 'transitions',
-    'holds_ended_stalled')
+    'holds_ended_stalled', 'replay_shares')
 HISTORY_LIMIT = 20000  # learner steps kept for the learning curve
 
 
