@@ -76,11 +76,11 @@ class TransitionBuffer:
         for transition in self.transitions:
             by_action.setdefault(transition.actions[-1], []).append(transition)
         groups = list(by_action.values())
-        if action_weights is None:
+        weights = None if action_weights is None else np.array(
+            [action_weights.get(action, 1 / len(groups)) for action in by_action], dtype=float)
+        if weights is None or not weights.sum() > 0:  # none given, or all zero here
             drawn = self.rng.integers(0, len(groups), batch_size - newest)
         else:
-            weights = np.array([action_weights.get(action, 1 / len(groups))
-                                for action in by_action], dtype=float)
             drawn = self.rng.choice(len(groups), batch_size - newest, p=weights / weights.sum())
         for g in drawn:
             group = groups[int(g)]

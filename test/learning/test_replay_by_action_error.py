@@ -36,6 +36,10 @@ def test_the_buffer_draws_actions_by_the_weights_given():
         counts.update(actions[1:, 0].tolist())
     assert counts[0] == 0 and sum(counts.values()) == 350
     assert 230 < counts[1] < 300, counts  # 3 : 1, about 262 : 88
+    # All-zero weights for the actions stored: evenly over them.
+    _, actions, _ = buffer.sample(300, newest=0, balanced=True, action_weights={0: 0.0, 1: 0.0,
+                                                                                2: 0.0})
+    assert set(actions[:, 0].tolist()) == {0, 1, 2}
 
 
 def test_a_batch_of_one_action_reports_its_patch_loss_under_that_action_alone():
