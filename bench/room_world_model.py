@@ -68,7 +68,7 @@ import torch
 from nanobot_ros.explorer.workbench import Workbench
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
 from nanobot_ros.learning.replay_buffer import ActionErrors
-from nanobot_ros.learning.world_model import action_patch_losses
+from nanobot_ros.learning.world_model import action_patch_losses, training_dtype
 from nanobot_ros.learning.visualize import labelled_tile, patches_to_image, save_png, \
     stacked_rows, tile_row
 from nanobot_ros.models.advection import blend
@@ -101,6 +101,7 @@ FROM_ROOM_CONFIG = {
     'predictor_lr': 'config_predictor_lr', 'lr_decay_steps': 'lr_decay_steps',
     'lr_final_ratio': 'lr_final_ratio', 'latent_weight': 'latent_loss_weight',
     'advection_subdivision': 'advection_subdivision',
+    'training_precision': 'training_precision',
 }
 
 
@@ -667,13 +668,15 @@ def main(argv=None):
     args = parser.parse_args(argv)
     seeds = args.seeds or [args.seed]
     torch.set_num_threads(args.threads)
+    precision = str(training_dtype(args.training_precision)).removeprefix('torch.')
     print(f'room_world_model: {args.img_size} px, patch {args.patch_size}, dim '
           f'{args.embed_dim}, depth {args.depth}/{args.predictor_depth}, advection '
           f'{args.advection[0]}/{args.advection[1]} px in {args.advection_subdivision}^2 '
           f'parts a patch, batch '
           f'{args.batch_size}, buffer {args.buffer_capacity}, lr {args.lr:g} (predictor '
           f'{args.predictor_lr:g}; cosine decay to x{args.lr_final_ratio:g} over '
-          f'{args.lr_decay_steps} steps), latent loss weight {args.latent_weight:g}, gate '
+          f'{args.lr_decay_steps} steps), learner steps in {args.training_precision} '
+          f'({precision} here), latent loss weight {args.latent_weight:g}, gate '
           f'{args.reconstruction_threshold:g}, '
           f'{"balanced" if args.balance_actions else "unbalanced"} replay ('
           f'{args.replay_error_share:g} of it by error), temperature '

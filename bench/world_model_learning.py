@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from nanobot_ros.learning.adaptive_loop import AdaptiveWorldModelLoop, LoopConfig
-from nanobot_ros.learning.world_model import WorldModel, WorldModelConfig, WorldModelSize
+from nanobot_ros.learning.world_model import (TRAINING_PRECISIONS, WorldModel,
+                                              WorldModelConfig, WorldModelSize)
 from nanobot_ros.models.losses import explained_variance, LossWeights
 from nanobot_ros.robots.sim.toroidal_dot import ToroidalDotConfig, ToroidalDotWorld
 
@@ -111,7 +112,8 @@ def make_model(args, num_actions: int = 2) -> WorldModel:
         autoencoder_lr=args.lr, predictor_lr=args.predictor_lr,
         mask_ratio_max=args.mask_ratio_max, advection_x=args.advection[0],
         advection_y=args.advection[1], advection_subdivision=args.advection_subdivision,
-        loss_weights=LossWeights(latent=args.latent_weight)),
+        loss_weights=LossWeights(latent=args.latent_weight),
+        training_precision=args.training_precision),
         seed=args.seed)
 
 
@@ -211,6 +213,10 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument('--advection-subdivision', type=int,
                         default=WorldModelSize.advection_subdivision,
                         help='each patch moves as s x s sub-patches with kernels of their own')
+    parser.add_argument('--training-precision', choices=TRAINING_PRECISIONS,
+                        default=WorldModelConfig.training_precision,
+                        help='learner steps in float32, bfloat16 autocast, or auto (bfloat16 '
+                             'where the CPU has it natively)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=1)
 

@@ -65,6 +65,7 @@ class OnlineConfig:
     # mean of what could be there, which decodes to a smear (docs/world_model.md, "The latent
     # loss and the resets").
     latent_loss_weight: float = LossWeights.latent
+    training_precision: str = WorldModelConfig.training_precision  # float32, bfloat16 or auto
     action_names: List[str] = field(default_factory=lambda: ['action'])
     answer_deadline: float = 0.35     # no action later than this after the frame's stamp (s)
     sync_interval: int = 5            # learner steps between copies to the acting model
@@ -103,7 +104,8 @@ def build_online_learner(settings: OnlineConfig, size: WorldModelSize, loop_conf
     model_config = WorldModelConfig.of_size(
         size, len(loop_config.actions), autoencoder_lr=settings.config_autoencoder_lr,
         predictor_lr=settings.config_predictor_lr,
-        loss_weights=LossWeights(latent=settings.latent_loss_weight))
+        loss_weights=LossWeights(latent=settings.latent_loss_weight),
+        training_precision=settings.training_precision)
     learner = WorldModel(model_config, seed=loop_config.seed)
     actor = WorldModel(model_config, seed=loop_config.seed)
     hierarchy = (Hierarchy(hierarchy_config, learner, len(loop_config.actions),
@@ -197,7 +199,9 @@ class OnlineWorldModel:
         vit = self.model_config.vit
         return (f'patch {vit.patch_size}, dim {vit.embed_dim}, selector '
                 f'{self.settings.selector}, gate at reconstruction loss '
-                f'{self.loop.config.reconstruction_threshold}; learning rates from '
+                f'{self.loop.config.reconstruction_threshold}; learner steps in '
+                f'{str(self.loop.learner.training_dtype).removeprefix("torch.")}; '
+                f'learning rates from '
                 f'{self.lr_sources}; '
                 + (f'resumed from {self.resumed_from}' if self.resumed_from else 'fresh start'))
 

@@ -80,6 +80,8 @@ DESCRIPTIONS = {
     'autoencoder_lr': 'explicit autoencoder lr; 0 = saved, else config_autoencoder_lr',
     'predictor_lr': 'explicit predictor lr; 0 = saved, else config_predictor_lr',
     'latent_loss_weight': "weight of the predictor's latent loss against its patch loss",
+    'training_precision': 'learner steps in float32, bfloat16 (autocast), or auto: bfloat16 '
+                          'where the CPU has it natively',
     'idle_action': 'what the robot does when no action comes',
     'reconstruction_threshold': 'act only when reconstruction MSE <= this',
     'buffer_capacity': 'transitions kept for replay',
