@@ -28,7 +28,8 @@ import torch
 
 from nanobot_ros.learning.exploration import UncertaintyExplorer
 from nanobot_ros.learning.hierarchy import Hierarchy, RunningR2
-from nanobot_ros.learning.replay_buffer import ActionErrors, Transition, TransitionBuffer
+from nanobot_ros.learning.replay_buffer import (ActionErrors, mean_squared_change,
+                                                Transition, TransitionBuffer)
 from nanobot_ros.learning.world_model import action_patch_losses, WorldModel
 from nanobot_ros.models.vit import patchify
 
@@ -73,6 +74,12 @@ class LoopConfig:
         'with balance_actions, the share of replay draws spread over the actions in '
         'proportion to their running prediction error, the rest evenly: learner steps go to '
         'the moves the model predicts worst, not to a stop it already predicts (0 = evenly)')})
+    inverse_action_pairs: Sequence[int] = field(default=(), metadata={'description': (
+        'pairs of actions that undo each other, flattened ([a, b, c, d]: a and b, c and d): '
+        'with balance_actions a transition of one, played backwards, is drawn as one of the '
+        'other too (a left turn undone is a right turn): each learns from the poses of both. '
+        'One history frame only; a transition in which the view changed less than '
+        'exploration_hold_stall is not played backwards (a wall that blocked it would not)')})
     lr_decay_steps: int = field(default=0, metadata={'description': (
         'learner steps over which both learning rates fall (half a cosine) to lr_final_ratio '
         'of their start, then stay there (0 = constant learning rates)')})
@@ -101,6 +108,11 @@ class LoopConfig:
         if not 0 <= self.replay_error_share <= 1:
             raise ValueError(f'replay_error_share must be in [0, 1], got '
                              f'{self.replay_error_share}')
+        pairs = list(self.inverse_action_pairs)
+        if len(pairs) % 2 or len(set(pairs)) != len(pairs) or \
+                not set(pairs) <= set(self.actions):
+            raise ValueError(f'inverse_action_pairs must pair distinct actions of '
+                             f'{list(self.actions)}, each at most once, got {pairs}')
         if self.lr_decay_steps < 0 or not 0 < self.lr_final_ratio <= 1:
             raise ValueError(f'lr_decay_steps must be >= 0 and lr_final_ratio in (0, 1], got '
                              f'{self.lr_decay_steps} and {self.lr_final_ratio}')
@@ -158,7 +170,11 @@ class AdaptiveWorldModelLoop:
         self.selector = selector
         # Macro-action levels above the predictor (learning/hierarchy.py), None = none.
         self.hierarchy = hierarchy
-        self.buffer = TransitionBuffer(config.buffer_capacity, config.seed)
+        pairs = [self.actions.index(a) for a in config.inverse_action_pairs]
+        inverses = {} if config.ignore_actions else {
+            **dict(zip(pairs[::2], pairs[1::2])), **dict(zip(pairs[1::2], pairs[::2]))}
+        self.buffer = TransitionBuffer(config.buffer_capacity, config.seed, inverses,
+                                       config.exploration_hold_stall)
         # Keyed by action label (the index into `actions`), as the buffer stores them.
         self.action_errors = ActionErrors(range(len(self.actions)), config.replay_error_share)
         self.history_length = learner.config.predictor.max_history
@@ -209,8 +225,7 @@ class AdaptiveWorldModelLoop:
         self.frames_seen += 1
         change = None
         if self.config.exploration_hold_stall and self._frames:  # only the stall rule reads it
-            step = frame.astype(np.float32) - self._frames[-1]
-            change = float(np.mean(step * step)) / 255.0 ** 2
+            change = mean_squared_change(self._frames[-1], frame)
         self._frames.append(frame)
         frames = tuple(self._frames)
         past = tuple(self._actions)[len(self._actions) - (len(frames) - 1):] \

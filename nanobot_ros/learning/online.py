@@ -201,8 +201,10 @@ class OnlineWorldModel:
                 f'{self.settings.selector}, gate at reconstruction loss '
                 f'{self.loop.config.reconstruction_threshold}; learner steps in '
                 f'{str(self.loop.learner.training_dtype).removeprefix("torch.")}; '
-                f'learning rates from '
-                f'{self.lr_sources}; '
+                f'learning rates from {self.lr_sources}; '
+                + (f'actions replayed backwards as each other: '
+                   f'{list(self.loop.config.inverse_action_pairs)}; '
+                   if self.loop.config.inverse_action_pairs else '')
                 + (f'resumed from {self.resumed_from}' if self.resumed_from else 'fresh start'))
 
     def start(self, on_attention: Optional[Callable[[np.ndarray], None]] = None) -> None:

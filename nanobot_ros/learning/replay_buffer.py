@@ -22,13 +22,38 @@ class Transition:
     next_frame: np.ndarray
 
 
-class TransitionBuffer:
-    """A bounded FIFO of transitions with seeded uniform sampling."""
+def reversed_transition(transition: Transition, inverse: int) -> Transition:
+    """Return `transition` played backwards: from its next frame, `inverse` led to its frame."""
+    return Transition((transition.next_frame,), (inverse,), transition.frames[-1])
 
-    def __init__(self, capacity: int, seed: int = 0):
+
+def mean_squared_change(before: np.ndarray, after: np.ndarray) -> float:
+    """Return the mean squared difference of two uint8 frames, pixels in [0, 1]."""
+    step = after.astype(np.float32) - before
+    return float(np.mean(step * step)) / 255.0 ** 2
+
+
+class TransitionBuffer:
+    """A bounded FIFO of transitions with seeded uniform sampling.
+
+    `inverses` ({label: label}) names actions that undo each other: with balanced draws a
+    one-frame transition of one, played backwards, is also drawn as one of the other (a left
+    turn undone is a right turn), unless the view changed by less than `min_change` (mean
+    squared, pixels in [0, 1]): a move a wall blocked would not be blocked backwards.
+    """
+
+    def __init__(self, capacity: int, seed: int = 0,
+                 inverses: Optional[Mapping[int, int]] = None, min_change: float = 0.0):
         if capacity < 1:
             raise ValueError(f'buffer capacity must be >= 1, got {capacity}')
         self.transitions: deque = deque(maxlen=capacity)
+        self.reversible: deque = deque(maxlen=capacity)  # per transition: drawn backwards too
+        # Balanced draws' groups, kept as transitions come and go (rebuilt for every draw they
+        # cost a tenth of a room learner step): label -> (transition, played backwards),
+        # oldest first, so the transition that falls out is first in each group it is in.
+        self.groups: Dict[int, deque] = {}
+        self.inverses = dict(inverses or {})
+        self.min_change = min_change
         self.rng = np.random.default_rng(seed)
         self.added = 0
 
@@ -39,8 +64,26 @@ class TransitionBuffer:
         """Append a transition (the oldest falls out when full)."""
         if len(transition.frames) != len(transition.actions):
             raise ValueError('a transition needs one action per history frame')
+        if len(self.transitions) == self.transitions.maxlen:
+            self._leave_groups(self.transitions[0], self.reversible[0])
+        label = transition.actions[-1]
+        reversible = (len(transition.frames) == 1 and label in self.inverses
+                      and mean_squared_change(transition.frames[-1], transition.next_frame)
+                      >= self.min_change)
         self.transitions.append(transition)
+        self.reversible.append(reversible)
+        self.groups.setdefault(label, deque()).append((transition, False))
+        if reversible:
+            self.groups.setdefault(self.inverses[label], deque()).append((transition, True))
         self.added += 1
+
+    def _leave_groups(self, oldest: Transition, reversible: bool) -> None:
+        label = oldest.actions[-1]
+        for group_label in (label, self.inverses[label]) if reversible else (label,):
+            group = self.groups[group_label]
+            group.popleft()
+            if not group:
+                del self.groups[group_label]
 
     def sample(self, batch_size: int, newest: int = 1, balanced: bool = False,
                action_weights: Optional[Mapping[int, float]] = None):
@@ -50,7 +93,8 @@ class TransitionBuffer:
         seen), the rest are drawn uniformly from the buffer, or with `balanced` over the
         actions (the last of each transition's actions) present: an action evenly, or with
         probability proportional to `action_weights` (an action it does not name weighs as
-        much as an even share), then one of its transitions uniformly.
+        much as an even share), then one of its transitions uniformly (with `inverses`, its
+        inverse's reversible transitions played backwards among them).
         """
         items = self._pick(batch_size, newest, balanced, action_weights)
         history = torch.stack([images_to_tensor(np.stack(t.frames)) for t in items])
@@ -72,19 +116,18 @@ class TransitionBuffer:
         if not balanced:
             rest = self.rng.integers(0, n, batch_size - newest)
             return chosen + [self.transitions[int(i)] for i in rest]
-        by_action: dict = {}
-        for transition in self.transitions:
-            by_action.setdefault(transition.actions[-1], []).append(transition)
-        groups = list(by_action.values())
+        labels = sorted(self.groups)
         weights = None if action_weights is None else np.array(
-            [action_weights.get(action, 1 / len(groups)) for action in by_action], dtype=float)
+            [action_weights.get(label, 1 / len(labels)) for label in labels], dtype=float)
         if weights is None or not weights.sum() > 0:  # none given, or all zero here
-            drawn = self.rng.integers(0, len(groups), batch_size - newest)
+            drawn = self.rng.integers(0, len(labels), batch_size - newest)
         else:
-            drawn = self.rng.choice(len(groups), batch_size - newest, p=weights / weights.sum())
+            drawn = self.rng.choice(len(labels), batch_size - newest, p=weights / weights.sum())
         for g in drawn:
-            group = groups[int(g)]
-            chosen.append(group[int(self.rng.integers(0, len(group)))])
+            group = self.groups[labels[int(g)]]
+            transition, backwards = group[int(self.rng.integers(0, len(group)))]
+            chosen.append(reversed_transition(transition, labels[int(g)]) if backwards
+                          else transition)
         return chosen
 
     def recent(self, count: int) -> List[Transition]:

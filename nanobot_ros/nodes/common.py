@@ -17,6 +17,7 @@ import signal
 import sys
 import threading
 import time
+import typing
 from typing import Callable
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
@@ -25,6 +26,7 @@ from rclpy.duration import Duration
 from rclpy.exceptions import ParameterException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import (DurabilityPolicy, HistoryPolicy, LivelinessPolicy, QoSProfile,
                        ReliabilityPolicy)
 from rcl_interfaces.msg import ParameterDescriptor
@@ -71,6 +73,9 @@ def message_class(msgtype: str):
 
 OK, WARN, ERROR = DiagnosticStatus.OK, DiagnosticStatus.WARN, DiagnosticStatus.ERROR
 LEVEL_NAMES = {OK: 'ok', WARN: 'warn', ERROR: 'error', DiagnosticStatus.STALE: 'stale'}
+# A sequence field's element type -> its parameter type (declared by type when empty).
+ARRAY_TYPES = {int: Parameter.Type.INTEGER_ARRAY, float: Parameter.Type.DOUBLE_ARRAY,
+               str: Parameter.Type.STRING_ARRAY, bool: Parameter.Type.BOOL_ARRAY}
 
 
 class NanobotNode(Node):
@@ -142,6 +147,11 @@ class NanobotNode(Node):
                 descriptor = ParameterDescriptor(description=description,
                                                  dynamic_typing=True)
                 value = type(default)(self.declare_parameter(f.name, default, descriptor).value)
+            elif isinstance(default, (list, tuple)) and not default:
+                # Declared empty it would be a byte array: the annotated array type, unset.
+                kind = ARRAY_TYPES[typing.get_args(f.type)[0]]
+                value = self.declare_parameter(f.name, kind, ParameterDescriptor(
+                    description=description)).value or []
             else:
                 value = self.param(f.name, list(default) if isinstance(default, tuple)
                                    else default, description)
