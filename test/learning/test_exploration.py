@@ -120,8 +120,8 @@ def scramble_stay(model):
 def test_sampling_starves_no_action_and_a_doubtful_one_gets_the_largest_share():
     model, loop, frame, _, chosen = explore_shifting_dot(temperature=0.25)
     # Staying is the surer outcome, so it is the rarer choice, but it is never starved.
-    assert Counter(chosen) == {0: 16, 1: 44}
-    assert Counter(chosen[-20:]) == {0: 6, 1: 14}
+    assert Counter(chosen) == {0: 18, 1: 42}
+    assert Counter(chosen[-20:]) == {0: 5, 1: 15}
     scramble_stay(model)
     perception = loop.perceive(frame)
     loop.select(perception)

@@ -22,6 +22,9 @@ STALE = 'regenerate it with `./run.sh nanobot docs` and commit it'
 
 
 def _plain(value):
+    """A sequence as a list; None (declared unset) as the empty sequence it stands for."""
+    if value is None:
+        return []
     return list(value) if isinstance(value, (list, tuple)) else value
 
 
