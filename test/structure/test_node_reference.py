@@ -22,7 +22,7 @@ STALE = 'regenerate it with `./run.sh nanobot docs` and commit it'
 
 
 def _plain(value):
-    """A sequence as a list; None (declared unset) as the empty sequence it stands for."""
+    """Return a sequence as a list, and None (declared unset) as the empty sequence it is."""
     if value is None:
         return []
     return list(value) if isinstance(value, (list, tuple)) else value
