@@ -95,8 +95,8 @@ class WorldModelConfig:
     encoder_learns_from_predictor: bool = False
     # The learner steps' forward passes under bfloat16 autocast ('bfloat16', or 'auto': where
     # the CPU has it natively); weights, optimizer state and inference stay float32. On this
-    # machine's AVX-512 BF16 a room learner step costs a quarter less CPU and learns as much
-    # per step (docs/world_model.md, "bfloat16 learner steps").
+    # machine's AVX-512 BF16 a room learner step costs a fifth less CPU and learns as much
+    # per step (docs/world_model.md, "bfloat16 learner steps, and turns replayed backwards").
     training_precision: str = 'float32'
 
     def validate(self) -> None:
